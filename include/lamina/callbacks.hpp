@@ -1,0 +1,145 @@
+// lamina/callbacks.hpp — the Callback hooks, History and the Keras-style progress bar.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lamina/model.hpp"
+
+namespace lamina {
+
+/// Per-batch or per-epoch values by name ("loss", "accuracy", "val_loss"...), sorted by name as
+/// Keras 3 shows them.
+using Logs = std::map<std::string, double>;
+
+/// Keras's callback hooks. fit/evaluate/predict call them in the order the callbacks were given;
+/// History and the progress bar are added automatically.
+class Callback {
+ public:
+  virtual ~Callback();
+  /// The model being trained; valid inside the hooks.
+  Model& model() { return model_; }
+  void set_model(const Model& model) { model_ = model; }
+  /// {"epochs", "steps", "verbose"} as Keras's callback params.
+  std::map<std::string, std::int64_t> params;
+
+  virtual void on_train_begin(const Logs&) {}
+  virtual void on_train_end(const Logs&) {}
+  virtual void on_epoch_begin(int /*epoch*/, const Logs&) {}
+  virtual void on_epoch_end(int /*epoch*/, const Logs&) {}
+  virtual void on_train_batch_begin(std::int64_t /*batch*/, const Logs&) {}
+  virtual void on_train_batch_end(std::int64_t /*batch*/, const Logs&) {}
+  virtual void on_test_begin(const Logs&) {}
+  virtual void on_test_end(const Logs&) {}
+  virtual void on_test_batch_begin(std::int64_t /*batch*/, const Logs&) {}
+  virtual void on_test_batch_end(std::int64_t /*batch*/, const Logs&) {}
+  virtual void on_predict_begin(const Logs&) {}
+  virtual void on_predict_end(const Logs&) {}
+  virtual void on_predict_batch_begin(std::int64_t /*batch*/, const Logs&) {}
+  virtual void on_predict_batch_end(std::int64_t /*batch*/, const Logs&) {}
+
+ private:
+  Model model_;
+};
+
+/// What fit returns: every logged value per epoch.
+struct History {
+  std::map<std::string, std::vector<double>> history;  ///< "loss" -> one value per epoch
+  std::vector<int> epoch;                              ///< 0-based epoch indices run
+  std::map<std::string, std::int64_t> params;          ///< epochs, steps, verbose
+};
+
+/// Renders Keras 3's progress line:
+/// `123/469 ━━━━━━━━━━━━━━━━━━━━ 1s 4ms/step - accuracy: 0.7710 - loss: 0.7812`.
+/// On a terminal it redraws in place (at most every 0.05 s); otherwise it prints only finished
+/// lines, with no redraw characters. verbose 2 prints one summary line at the end.
+class Progbar {
+ public:
+  /// target: total steps (-1 if unknown). out_is_tty: whether to redraw in place (defaults to
+  /// isatty(stdout)). `out` may be null to write to stdout.
+  explicit Progbar(std::int64_t target, int verbose = 1, std::FILE* out = nullptr);
+  Progbar(std::int64_t target, int verbose, std::FILE* out, bool dynamic);
+  /// Reports progress at step `current` (1-based count of finished steps) with `values`.
+  /// finalize: the last call of this bar (prints the finished line).
+  void update(std::int64_t current, const Logs& values, bool finalize = false);
+  /// Sets the total once it is known (a bar of unknown length finishing).
+  void set_target(std::int64_t target) { target_ = target; }
+
+  /// What one bar line shows; the pure input of render().
+  struct Frame {
+    std::int64_t current = 0;
+    std::int64_t target = -1;    ///< -1: unknown
+    Logs values;
+    bool finalize = false;
+    double elapsed_s = 0.0;      ///< since the bar was created
+    double step_s = 0.0;         ///< estimated seconds per step
+    int verbose = 1;
+    bool colour = false;         ///< ANSI bold/green/grey, as on a terminal
+  };
+  /// The line Keras 3 draws for `frame`, without redraw characters or newline. Pure: for tests.
+  static std::string render(const Frame& frame);
+  /// Keras's value format: "0.4405" (|v| > 1e-3) or "1.0000e-04".
+  static std::string format_value(double value);
+  /// Keras's ETA format: "7s", "1:05" (over a minute), "1:00:05" (over an hour).
+  static std::string format_eta(double seconds);
+  /// Keras's time per step: "2s/step" (>= 1 s or 0), "5ms/step", "120us/step" (< 1 ms).
+  static std::string format_step_time(double seconds);
+  /// Characters a terminal shows for `line` (code points, ANSI escapes excluded).
+  static std::size_t visible_width(const std::string& line);
+
+ private:
+  double step_duration(std::int64_t current, double now);
+
+  std::int64_t target_;
+  int verbose_;
+  std::FILE* out_;
+  bool dynamic_;
+  std::chrono::steady_clock::time_point start_;
+  double last_update_ = -1.0;     // seconds since start_ of the last draw; < 0: never drawn
+  double first_step_end_ = -1.0;  // time/step excludes the first (warm-up) step, as Keras does
+  std::size_t prev_width_ = 0;
+};
+
+namespace callbacks {
+
+/// Records the epoch logs into a History (added by fit itself).
+class HistoryCallback : public Callback {
+ public:
+  void on_train_begin(const Logs&) override;
+  void on_epoch_end(int epoch, const Logs& logs) override;
+  const History& history() const { return history_; }
+
+ private:
+  History history_;
+};
+
+/// Prints "Epoch e/E" and the progress bar (added by fit/evaluate/predict when verbose > 0).
+class ProgbarLogger : public Callback {
+ public:
+  explicit ProgbarLogger(int verbose = 1);
+  void on_train_begin(const Logs&) override;
+  void on_epoch_begin(int epoch, const Logs&) override;
+  void on_train_batch_end(std::int64_t batch, const Logs& logs) override;
+  void on_epoch_end(int epoch, const Logs& logs) override;
+  void on_test_begin(const Logs&) override;
+  void on_test_batch_end(std::int64_t batch, const Logs& logs) override;
+  void on_test_end(const Logs& logs) override;
+  void on_predict_begin(const Logs&) override;
+  void on_predict_batch_end(std::int64_t batch, const Logs& logs) override;
+  void on_predict_end(const Logs& logs) override;
+
+ private:
+  int verbose_;
+  bool in_fit_ = false;
+  std::int64_t seen_ = 0;
+  Logs last_logs_;
+  std::unique_ptr<Progbar> bar_;
+};
+
+}  // namespace callbacks
+}  // namespace lamina

@@ -1,0 +1,68 @@
+// lamina/initializers.hpp — Keras's weight initializers, by string and as objects. All draw from
+// lamina's seeded stream (set_seed).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+
+#include "lamina/tensor.hpp"
+
+namespace lamina {
+
+/// An initializer as a value: made from a Keras name ("glorot_uniform", "zeros", ...) or by the
+/// factories below. Calling it returns a new tensor of the given shape.
+class Initializer {
+ public:
+  using Fn = std::function<Tensor(const Shape&, DType)>;
+
+  /// Throws ValueError naming the unknown initializer.
+  Initializer(const char* name);         // NOLINT(google-explicit-constructor)
+  Initializer(const std::string& name);  // NOLINT(google-explicit-constructor)
+  /// class_name is Keras's class name ("GlorotUniform"); config its numeric arguments.
+  Initializer(std::string class_name, std::map<std::string, double> config, Fn fn);
+
+  Tensor operator()(const Shape& shape, DType dtype = float32) const { return fn_(shape, dtype); }
+  const std::string& class_name() const { return class_name_; }
+  const std::map<std::string, double>& config() const { return config_; }
+
+ private:
+  std::string class_name_;
+  std::map<std::string, double> config_;
+  Fn fn_;
+};
+
+namespace initializers {
+
+/// (fan_in, fan_out) as Keras computes them: Dense (in, out) -> (in, out); conv kernels
+/// (k..., in, out) -> (in·receptive, out·receptive); 1-D -> (n, n).
+std::pair<double, double> compute_fans(const Shape& shape);
+
+Initializer Zeros();
+Initializer Ones();
+Initializer Constant(double value);
+Initializer RandomNormal(double mean = 0.0, double stddev = 0.05);
+Initializer RandomUniform(double minval = -0.05, double maxval = 0.05);
+/// Normal cut at two standard deviations.
+Initializer TruncatedNormal(double mean = 0.0, double stddev = 0.05);
+/// mode: "fan_in" | "fan_out" | "fan_avg"; distribution: "truncated_normal" | "untruncated_normal"
+/// | "uniform". truncated_normal uses stddev = sqrt(scale/n)/0.87962566103423978.
+Initializer VarianceScaling(double scale = 1.0, const std::string& mode = "fan_in",
+                            const std::string& distribution = "truncated_normal");
+Initializer GlorotUniform();
+Initializer GlorotNormal();
+Initializer HeUniform();
+Initializer HeNormal();
+Initializer LecunUniform();
+Initializer LecunNormal();
+/// A (semi-)orthogonal matrix from the QR decomposition of a normal sample, times gain.
+Initializer Orthogonal(double gain = 1.0);
+
+/// Looks up a Keras name: glorot_uniform, glorot_normal, he_uniform, he_normal, lecun_uniform,
+/// lecun_normal, zeros, ones, constant, random_normal, random_uniform, uniform, normal,
+/// truncated_normal, orthogonal (also the class names, e.g. "GlorotUniform").
+Initializer get(const std::string& name);
+
+}  // namespace initializers
+}  // namespace lamina

@@ -1,0 +1,131 @@
+// lamina/layer.hpp — the Layer contract (constructor keeps hyper-parameters, build makes weights,
+// call computes, get_config describes) and the handle that gives layers value syntax.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "lamina/initializers.hpp"
+#include "lamina/tensor.hpp"
+
+namespace lamina {
+
+class Layer;
+
+/// A symbolic tensor (Keras's KerasTensor): a shape with an unknown batch dimension (-1), a
+/// dtype, and the layer that produces it. layers::Input returns one.
+struct KerasTensor {
+  Shape shape;  ///< batch first, -1 for unknown
+  DType dtype = float32;
+  std::string name;
+  std::shared_ptr<Layer> layer;  ///< the producing layer (an InputLayer for Input)
+};
+
+/// Base of every layer. A layer is a shared object: models, other layers and user code hold it
+/// through std::shared_ptr (see LayerHandle), so one layer can appear in several models.
+///
+/// Subclass contract (Keras's): keep hyper-parameters in the constructor, create weights in
+/// build() with add_weight(), compute in call(); override class_name(), compute_output_shape()
+/// (the default runs call() on a batch of one) and get_config() as needed.
+class Layer : public std::enable_shared_from_this<Layer> {
+ public:
+  /// One registered weight.
+  struct Weight {
+    std::string name;  ///< Keras's short name: "kernel", "bias", "gamma"...
+    Tensor value;      ///< the live tensor: optimizers update it in place
+    bool trainable = true;
+  };
+
+  explicit Layer(std::string name = {});
+  virtual ~Layer();
+  Layer(const Layer&) = delete;
+  Layer& operator=(const Layer&) = delete;
+
+  /// Keras's class name ("Dense", "Conv2D"); also the stem of default names.
+  virtual std::string class_name() const { return "Layer"; }
+  /// Creates the weights for inputs of `input_shape` (batch dimension -1).
+  virtual void build(const Shape& input_shape);
+  /// The forward computation. `training` selects training behaviour (dropout, batch statistics).
+  virtual Tensor call(const Tensor& x, bool training) = 0;
+  /// Output shape for `input_shape` (batch dimension -1). Throws ShapeError naming the layer when
+  /// the input does not fit. The default traces call() on zeros with a batch of one.
+  virtual Shape compute_output_shape(const Shape& input_shape);
+  /// Keras-style config: {"name", "trainable", "dtype", ...hyper-parameters}.
+  virtual nlohmann::json get_config() const;
+  /// Layers nested inside this one (a model's layers); their weights count as this layer's.
+  virtual std::vector<std::shared_ptr<Layer>> sublayers() const { return {}; }
+
+  /// Builds on first use (checking the shape through compute_output_shape), then calls call().
+  Tensor operator()(const Tensor& x, bool training = false);
+  /// Builds for `input_shape` unless already built, and returns compute_output_shape of it.
+  Shape build_for(const Shape& input_shape);
+
+  /// The unique Keras-style name ("dense", "dense_1", ...), assigned when first asked for.
+  const std::string& name() const;
+  void set_name(std::string name);
+  bool built() const { return built_; }
+  /// The input shape the layer was built for (batch -1), empty before build.
+  const Shape& input_shape() const { return input_shape_; }
+  bool trainable() const { return trainable_; }
+  void set_trainable(bool trainable) { trainable_ = trainable; }
+
+  /// Registers a new weight initialised by `initializer` and returns the live tensor.
+  Tensor add_weight(const std::string& name, const Shape& shape,
+                    const Initializer& initializer = "glorot_uniform", bool trainable = true,
+                    DType dtype = float32);
+  /// This layer's own registered weights (not its sublayers'), in creation order.
+  const std::vector<Weight>& own_weights() const { return weights_; }
+  /// All weights, Keras's order: trainable first, then non-trainable, sublayers included.
+  std::vector<Tensor> weights() const;
+  /// Weights that an optimizer updates (empty when the layer is frozen).
+  std::vector<Tensor> trainable_weights() const;
+  std::vector<Tensor> non_trainable_weights() const;
+  /// Deep copies of weights(), in the same order.
+  std::vector<Tensor> get_weights() const;
+  /// Copies values into weights(); throws ShapeError naming the layer and weight on a mismatch.
+  void set_weights(const std::vector<Tensor>& values);
+  std::int64_t count_params() const;
+
+ protected:
+  /// Throws ShapeError "<Class> '<name>': <what>". For build-time checks in subclasses.
+  [[noreturn]] void fail_shape(const std::string& what) const;
+
+ private:
+  void collect_weights(std::vector<const Weight*>& trainable,
+                       std::vector<const Weight*>& frozen, bool parent_trainable) const;
+
+  mutable std::string name_;
+  bool built_ = false;
+  bool trainable_ = true;
+  Shape input_shape_;
+  std::vector<Weight> weights_;
+};
+
+/// Keras's snake_case of a class name: "MaxPooling2D" -> "max_pooling2d".
+std::string to_snake_case(const std::string& class_name);
+/// A fresh unique layer name from a prefix: "dense", then "dense_1", "dense_2"...
+std::string unique_layer_name(const std::string& prefix);
+/// Forgets the names handed out (Keras's clear_session for names).
+void reset_layer_names();
+
+/// Value syntax for layers: `layers::Dense(64)` is a handle holding a shared DenseLayer.
+/// Copies share the layer. `->` reaches the layer; it converts to std::shared_ptr<Layer>.
+template <class Impl>
+class LayerHandle {
+ public:
+  explicit LayerHandle(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) { impl_->name(); }
+  Impl* operator->() const { return impl_.get(); }
+  Impl& operator*() const { return *impl_; }
+  const std::shared_ptr<Impl>& ptr() const { return impl_; }
+  operator std::shared_ptr<Layer>() const { return impl_; }  // NOLINT(google-explicit-constructor)
+  Tensor operator()(const Tensor& x, bool training = false) const { return (*impl_)(x, training); }
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace lamina

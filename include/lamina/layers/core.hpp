@@ -1,0 +1,152 @@
+// lamina/layers/core.hpp — Input, Dense, Activation, Dropout, Flatten, Reshape.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "lamina/activations.hpp"
+#include "lamina/initializers.hpp"
+#include "lamina/layer.hpp"
+
+namespace lamina::layers {
+
+// --- Input -----------------------------------------------------------------------------------
+
+struct InputOptions {
+  std::string name;
+  DType dtype = float32;
+  std::optional<std::int64_t> batch_size;
+};
+
+/// The layer behind Input: passes its input through, declares the batch shape.
+class InputLayer : public Layer {
+ public:
+  InputLayer(Shape batch_shape, DType dtype, std::string name = {});
+  std::string class_name() const override { return "InputLayer"; }
+  Tensor call(const Tensor& x, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) override;
+  nlohmann::json get_config() const override;
+  /// (batch, ...) with -1 for an unknown batch.
+  const Shape& batch_shape() const { return batch_shape_; }
+  DType dtype() const { return dtype_; }
+
+ private:
+  Shape batch_shape_;
+  DType dtype_;
+};
+
+/// A symbolic input of `shape` (without the batch dimension).
+KerasTensor Input(const Shape& shape, InputOptions options = {});
+
+// --- Dense -----------------------------------------------------------------------------------
+
+struct DenseOptions {
+  lamina::Activation activation;  ///< linear by default
+  bool use_bias = true;
+  Initializer kernel_initializer = "glorot_uniform";
+  Initializer bias_initializer = "zeros";
+  std::string name;
+};
+
+/// output = activation(x·kernel + bias), kernel (in, units). Acts on the last axis.
+class DenseLayer : public Layer {
+ public:
+  DenseLayer(std::int64_t units, DenseOptions options);
+  std::string class_name() const override { return "Dense"; }
+  void build(const Shape& input_shape) override;
+  Tensor call(const Tensor& x, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) override;
+  nlohmann::json get_config() const override;
+
+  std::int64_t units() const { return units_; }
+  const DenseOptions& options() const { return options_; }
+  Tensor kernel;
+  Tensor bias;
+
+ private:
+  std::int64_t units_;
+  DenseOptions options_;
+};
+
+/// Throws ValueError when units <= 0 or the activation is unknown.
+struct Dense : LayerHandle<DenseLayer> {
+  explicit Dense(std::int64_t units, DenseOptions options = {});
+};
+
+// --- Activation ------------------------------------------------------------------------------
+
+class ActivationLayer : public Layer {
+ public:
+  ActivationLayer(lamina::Activation activation, std::string name);
+  std::string class_name() const override { return "Activation"; }
+  Tensor call(const Tensor& x, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) override { return input_shape; }
+  nlohmann::json get_config() const override;
+  const lamina::Activation& activation() const { return activation_; }
+
+ private:
+  lamina::Activation activation_;
+};
+
+struct Activation : LayerHandle<ActivationLayer> {
+  explicit Activation(lamina::Activation activation, std::string name = {});
+};
+
+// --- Dropout ---------------------------------------------------------------------------------
+
+/// Inverted dropout, active only when training.
+class DropoutLayer : public Layer {
+ public:
+  DropoutLayer(double rate, std::string name);
+  std::string class_name() const override { return "Dropout"; }
+  Tensor call(const Tensor& x, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) override { return input_shape; }
+  nlohmann::json get_config() const override;
+  double rate() const { return rate_; }
+
+ private:
+  double rate_;
+};
+
+/// Throws ValueError unless 0 <= rate < 1.
+struct Dropout : LayerHandle<DropoutLayer> {
+  explicit Dropout(double rate, std::string name = {});
+};
+
+// --- Flatten ---------------------------------------------------------------------------------
+
+class FlattenLayer : public Layer {
+ public:
+  explicit FlattenLayer(std::string name);
+  std::string class_name() const override { return "Flatten"; }
+  Tensor call(const Tensor& x, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) override;
+  nlohmann::json get_config() const override;
+};
+
+struct Flatten : LayerHandle<FlattenLayer> {
+  explicit Flatten(std::string name = {});
+};
+
+// --- Reshape ---------------------------------------------------------------------------------
+
+/// Reshapes all but the batch axis to target_shape (one entry may be -1).
+class ReshapeLayer : public Layer {
+ public:
+  ReshapeLayer(Shape target_shape, std::string name);
+  std::string class_name() const override { return "Reshape"; }
+  Tensor call(const Tensor& x, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) override;
+  nlohmann::json get_config() const override;
+  const Shape& target_shape() const { return target_shape_; }
+
+ private:
+  Shape target_shape_;
+};
+
+struct Reshape : LayerHandle<ReshapeLayer> {
+  explicit Reshape(Shape target_shape, std::string name = {});
+};
+
+}  // namespace lamina::layers

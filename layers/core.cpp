@@ -1,0 +1,225 @@
+// Core layers: Input, Dense, Activation, Dropout, Flatten, Reshape.
+#include "lamina/layers/core.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "lamina/errors.hpp"
+#include "lamina/ops.hpp"
+#include "engine/config.hpp"
+
+namespace lamina::layers {
+
+namespace {
+Shape with_batch(std::int64_t batch, const Shape& rest) {
+  Shape s{batch};
+  s.insert(s.end(), rest.begin(), rest.end());
+  return s;
+}
+
+void require_rank_at_least(const Layer& layer, const Shape& s, int rank, const char* what) {
+  if (s.rank() < rank)
+    throw ShapeError(layer.class_name() + " '" + layer.name() + "': " + what + ", got " + s.str());
+}
+}  // namespace
+
+// --- Input ---------------------------------------------------------------------------------------
+
+InputLayer::InputLayer(Shape batch_shape, DType dtype, std::string name)
+    : Layer(std::move(name)), batch_shape_(std::move(batch_shape)), dtype_(dtype) {}
+
+Tensor InputLayer::call(const Tensor& x, bool) { return x; }
+
+Shape InputLayer::compute_output_shape(const Shape&) { return batch_shape_; }
+
+nlohmann::json InputLayer::get_config() const {
+  nlohmann::json shape = nlohmann::json::array();
+  for (auto d : batch_shape_) shape.push_back(d < 0 ? nlohmann::json(nullptr) : nlohmann::json(d));
+  return {{"batch_shape", shape}, {"dtype", dtype_name(dtype_)}, {"sparse", false},
+          {"name", name()}};
+}
+
+KerasTensor Input(const Shape& shape, InputOptions options) {
+  for (auto d : shape)
+    if (d == 0 || d < -1)
+      throw ValueError("Input: dimensions must be positive (or -1 for unknown), got " + shape.str());
+  Shape batch_shape = with_batch(options.batch_size.value_or(-1), shape);
+  auto layer = std::make_shared<InputLayer>(batch_shape, options.dtype, options.name);
+  if (options.name.empty()) layer->set_name(unique_layer_name("input_layer"));
+  return KerasTensor{batch_shape, options.dtype, layer->name(), layer};
+}
+
+// --- Dense ---------------------------------------------------------------------------------------
+
+DenseLayer::DenseLayer(std::int64_t units, DenseOptions options)
+    : Layer(options.name), units_(units), options_(std::move(options)) {
+  if (units <= 0)
+    throw ValueError("Dense: units must be a positive integer, got " + std::to_string(units));
+}
+
+void DenseLayer::build(const Shape& input_shape) {
+  require_rank_at_least(*this, input_shape, 2, "input must have at least 2 dimensions (batch, features)");
+  std::int64_t in = input_shape.back();
+  if (in <= 0) fail_shape("the last dimension of the input must be known, got " + input_shape.str());
+  kernel = add_weight("kernel", {in, units_}, options_.kernel_initializer);
+  if (options_.use_bias) bias = add_weight("bias", {units_}, options_.bias_initializer);
+}
+
+Shape DenseLayer::compute_output_shape(const Shape& input_shape) {
+  require_rank_at_least(*this, input_shape, 2, "input must have at least 2 dimensions (batch, features)");
+  if (kernel.defined() && input_shape.back() != kernel.shape()[0])
+    fail_shape("expected last dimension " + std::to_string(kernel.shape()[0]) + ", got " +
+               input_shape.str());
+  Shape out = input_shape;
+  out.back() = units_;
+  return out;
+}
+
+Tensor DenseLayer::call(const Tensor& x, bool) {
+  if (x.ndim() < 2 || x.shape().back() != kernel.shape()[0])
+    fail_shape("expected input of shape " + Shape{-1, kernel.shape()[0]}.str() + ", got " +
+               x.shape().str());
+  Tensor in = x.dtype() == kernel.dtype() ? x : x.astype(kernel.dtype());
+  if (auto fused = options_.activation.fused()) return dense(in, kernel, bias, *fused);
+  return options_.activation(dense(in, kernel, bias, FusedActivation::linear));
+}
+
+nlohmann::json DenseLayer::get_config() const {
+  nlohmann::json c = Layer::get_config();
+  c["units"] = units_;
+  c["activation"] = options_.activation.name();
+  c["use_bias"] = options_.use_bias;
+  c["kernel_initializer"] = engine::initializer_config(options_.kernel_initializer);
+  c["bias_initializer"] = engine::initializer_config(options_.bias_initializer);
+  c["kernel_regularizer"] = nullptr;
+  c["bias_regularizer"] = nullptr;
+  c["kernel_constraint"] = nullptr;
+  c["bias_constraint"] = nullptr;
+  return c;
+}
+
+Dense::Dense(std::int64_t units, DenseOptions options)
+    : LayerHandle(std::make_shared<DenseLayer>(units, std::move(options))) {}
+
+// --- Activation ----------------------------------------------------------------------------------
+
+ActivationLayer::ActivationLayer(lamina::Activation activation, std::string name)
+    : Layer(std::move(name)), activation_(std::move(activation)) {}
+
+Tensor ActivationLayer::call(const Tensor& x, bool) { return activation_(x); }
+
+nlohmann::json ActivationLayer::get_config() const {
+  nlohmann::json c = Layer::get_config();
+  c["activation"] = activation_.name();
+  return c;
+}
+
+Activation::Activation(lamina::Activation activation, std::string name)
+    : LayerHandle(std::make_shared<ActivationLayer>(std::move(activation), std::move(name))) {}
+
+// --- Dropout -------------------------------------------------------------------------------------
+
+DropoutLayer::DropoutLayer(double rate, std::string name) : Layer(std::move(name)), rate_(rate) {
+  if (!(rate >= 0 && rate < 1))
+    throw ValueError("Dropout: rate must be in [0, 1), got " + std::to_string(rate));
+}
+
+Tensor DropoutLayer::call(const Tensor& x, bool training) {
+  return training && rate_ > 0 ? dropout(x, rate_) : x;
+}
+
+nlohmann::json DropoutLayer::get_config() const {
+  nlohmann::json c = Layer::get_config();
+  c["rate"] = rate_;
+  c["seed"] = nullptr;
+  c["noise_shape"] = nullptr;
+  return c;
+}
+
+Dropout::Dropout(double rate, std::string name)
+    : LayerHandle(std::make_shared<DropoutLayer>(rate, std::move(name))) {}
+
+// --- Flatten -------------------------------------------------------------------------------------
+
+FlattenLayer::FlattenLayer(std::string name) : Layer(std::move(name)) {}
+
+Shape FlattenLayer::compute_output_shape(const Shape& input_shape) {
+  require_rank_at_least(*this, input_shape, 1, "input must have a batch dimension");
+  std::int64_t n = 1;
+  for (int i = 1; i < input_shape.rank(); ++i) {
+    if (input_shape[i] < 0) return {input_shape[0], -1};
+    n *= input_shape[i];
+  }
+  return {input_shape[0], n};
+}
+
+Tensor FlattenLayer::call(const Tensor& x, bool) {
+  if (x.ndim() == 0) fail_shape("input must have a batch dimension, got " + x.shape().str());
+  return x.reshape({x.shape()[0], x.shape()[0] == 0 ? 0 : -1});
+}
+
+nlohmann::json FlattenLayer::get_config() const {
+  nlohmann::json c = Layer::get_config();
+  c["data_format"] = "channels_last";
+  return c;
+}
+
+Flatten::Flatten(std::string name) : LayerHandle(std::make_shared<FlattenLayer>(std::move(name))) {}
+
+// --- Reshape -------------------------------------------------------------------------------------
+
+ReshapeLayer::ReshapeLayer(Shape target_shape, std::string name)
+    : Layer(std::move(name)), target_shape_(std::move(target_shape)) {
+  int unknown = 0;
+  for (auto d : target_shape_) {
+    if (d == -1) ++unknown;
+    else if (d <= 0)
+      throw ValueError("Reshape: target dimensions must be positive or -1, got " +
+                       target_shape_.str());
+  }
+  if (unknown > 1)
+    throw ValueError("Reshape: at most one target dimension may be -1, got " + target_shape_.str());
+}
+
+Shape ReshapeLayer::compute_output_shape(const Shape& input_shape) {
+  require_rank_at_least(*this, input_shape, 1, "input must have a batch dimension");
+  std::int64_t in = 1;
+  bool known = true;
+  for (int i = 1; i < input_shape.rank(); ++i) {
+    if (input_shape[i] < 0) known = false;
+    else in *= input_shape[i];
+  }
+  Shape out = with_batch(input_shape[0], target_shape_);
+  std::int64_t prod = 1;
+  int unknown_at = -1;
+  for (std::size_t i = 1; i < out.size(); ++i) {
+    if (out[i] == -1) unknown_at = static_cast<int>(i);
+    else prod *= out[i];
+  }
+  if (!known) return out;
+  if (unknown_at >= 0) {
+    if (in % prod != 0)
+      fail_shape("cannot reshape input " + input_shape.str() + " to target " + target_shape_.str());
+    out[unknown_at] = in / prod;
+  } else if (prod != in) {
+    fail_shape("total size of the target shape " + target_shape_.str() + " (" +
+               std::to_string(prod) + ") does not match the input " + input_shape.str() + " (" +
+               std::to_string(in) + ")");
+  }
+  return out;
+}
+
+Tensor ReshapeLayer::call(const Tensor& x, bool) {
+  Shape s = with_batch(x.ndim() ? x.shape()[0] : 1, target_shape_);
+  return x.reshape(s);
+}
+
+nlohmann::json ReshapeLayer::get_config() const {
+  nlohmann::json c = Layer::get_config();
+  c["target_shape"] = target_shape_;
+  return c;
+}
+
+Reshape::Reshape(Shape target_shape, std::string name)
+    : LayerHandle(std::make_shared<ReshapeLayer>(std::move(target_shape), std::move(name))) {}
+
+}  // namespace lamina::layers

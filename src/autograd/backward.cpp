@@ -1,0 +1,110 @@
+#include <unordered_map>
+#include <unordered_set>
+
+#include "autograd/node.hpp"
+#include "lamina/errors.hpp"
+#include "lamina/ops.hpp"
+#include "tensor/tensor_impl.hpp"
+
+namespace lamina {
+
+namespace {
+thread_local bool t_grad_enabled = true;
+}
+
+bool GradMode::is_enabled() { return t_grad_enabled; }
+void GradMode::set_enabled(bool enabled) { t_grad_enabled = enabled; }
+NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
+
+namespace autograd {
+
+bool any_requires_grad(std::initializer_list<const Tensor*> inputs) {
+  if (!t_grad_enabled) return false;
+  for (const Tensor* t : inputs)
+    if (t->defined() && t->impl()->requires_grad) return true;
+  return false;
+}
+
+bool any_requires_grad(const std::vector<Tensor>& inputs) {
+  if (!t_grad_enabled) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.impl()->requires_grad) return true;
+  return false;
+}
+
+void record(Tensor& output, std::shared_ptr<Node> node, std::vector<Tensor> inputs) {
+  node->inputs = std::move(inputs);
+  output.impl()->requires_grad = true;
+  output.impl()->grad_fn = std::move(node);
+}
+
+Tensor record_fn(Tensor output, const char* name, std::vector<Tensor> inputs,
+                 FunctionNode::Backward backward) {
+  if (any_requires_grad(inputs))
+    record(output, std::make_shared<FunctionNode>(name, std::move(backward)), std::move(inputs));
+  return output;
+}
+
+void run_backward(const Tensor& root, const Tensor& grad_root) {
+  if (!root.impl()->requires_grad)
+    throw ValueError("backward: the tensor does not require a gradient (no weight or input "
+                     "marked with set_requires_grad reaches it)");
+  // Post-order DFS over tensors that require a gradient; reversed, every tensor comes before the
+  // inputs it was computed from, so its gradient is complete when it is processed.
+  std::vector<TensorImpl*> order;
+  std::unordered_map<TensorImpl*, Tensor> handles;
+  std::unordered_set<TensorImpl*> visited;
+  struct Frame { TensorImpl* t; std::size_t next; };
+  std::vector<Frame> stack{{root.impl().get(), 0}};
+  visited.insert(root.impl().get());
+  handles.emplace(root.impl().get(), root);
+  while (!stack.empty()) {
+    Frame& f = stack.back();
+    Node* node = f.t->grad_fn.get();
+    if (node && f.next < node->inputs.size()) {
+      const Tensor& in = node->inputs[f.next++];
+      if (in.defined() && in.impl()->requires_grad && visited.insert(in.impl().get()).second) {
+        handles.emplace(in.impl().get(), in);
+        stack.push_back({in.impl().get(), 0});
+      }
+      continue;
+    }
+    order.push_back(f.t);
+    stack.pop_back();
+  }
+
+  NoGradGuard no_grad;  // gradients are not differentiated again
+  std::unordered_map<TensorImpl*, Tensor> grads;
+  grads.emplace(root.impl().get(), grad_root);
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    TensorImpl* t = *it;
+    auto g_it = grads.find(t);
+    if (g_it == grads.end()) continue;
+    Tensor g = std::move(g_it->second);
+    grads.erase(g_it);
+    if (!t->grad_fn) {
+      // A leaf: accumulate (a weight used twice gets the sum).
+      if (t->grad.defined()) {
+        t->grad = t->grad + g;
+      } else {
+        t->grad = g.shares_storage(handles.at(t)) ? g.clone() : g;
+      }
+      continue;
+    }
+    std::shared_ptr<Node> node = t->grad_fn;
+    std::vector<Tensor> in_grads = node->backward(g);
+    for (std::size_t i = 0; i < node->inputs.size() && i < in_grads.size(); ++i) {
+      const Tensor& in = node->inputs[i];
+      if (!in.defined() || !in.impl()->requires_grad || !in_grads[i].defined()) continue;
+      auto [slot, inserted] = grads.try_emplace(in.impl().get(), in_grads[i]);
+      if (!inserted) slot->second = slot->second + in_grads[i];
+    }
+    node->release();
+    t->grad_fn.reset();
+    t->requires_grad = false;
+  }
+}
+
+}  // namespace autograd
+}  // namespace lamina

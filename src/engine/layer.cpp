@@ -1,0 +1,187 @@
+// The Layer base: naming, building, weight registry.
+#include "lamina/layer.hpp"
+
+#include <cctype>
+#include <map>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+
+#include "lamina/errors.hpp"
+#include "lamina/ops.hpp"
+
+namespace lamina {
+
+namespace {
+std::mutex g_names_mutex;
+std::map<std::string, int>& name_counts() {
+  static std::map<std::string, int> counts;
+  return counts;
+}
+}  // namespace
+
+std::string to_snake_case(const std::string& name) {
+  // Keras: insert '_' before an upper-case letter that starts a capitalised word ("(.)([A-Z][a-z]+)"),
+  // then between a lower-case letter and an upper-case one ("([a-z])([A-Z])"); lower everything.
+  std::string step1;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (i > 0 && std::isupper(static_cast<unsigned char>(name[i])) && i + 1 < name.size() &&
+        std::islower(static_cast<unsigned char>(name[i + 1])))
+      step1 += '_';
+    step1 += name[i];
+  }
+  std::string out;
+  for (std::size_t i = 0; i < step1.size(); ++i) {
+    if (i > 0 && std::isupper(static_cast<unsigned char>(step1[i])) &&
+        std::islower(static_cast<unsigned char>(step1[i - 1])))
+      out += '_';
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(step1[i])));
+  }
+  // "_" doubled where both rules fired.
+  std::string clean;
+  for (char c : out)
+    if (!(c == '_' && !clean.empty() && clean.back() == '_')) clean += c;
+  return clean;
+}
+
+std::string unique_layer_name(const std::string& prefix) {
+  std::lock_guard<std::mutex> lock(g_names_mutex);
+  int n = name_counts()[prefix]++;
+  return n == 0 ? prefix : prefix + "_" + std::to_string(n);
+}
+
+void reset_layer_names() {
+  std::lock_guard<std::mutex> lock(g_names_mutex);
+  name_counts().clear();
+}
+
+Layer::Layer(std::string name) : name_(std::move(name)) {}
+Layer::~Layer() = default;
+
+const std::string& Layer::name() const {
+  if (name_.empty()) name_ = unique_layer_name(to_snake_case(class_name()));
+  return name_;
+}
+
+void Layer::set_name(std::string name) { name_ = std::move(name); }
+
+void Layer::build(const Shape&) {}
+
+Shape Layer::compute_output_shape(const Shape& input_shape) {
+  // Trace call() on a batch of one (unknown dimensions other than the batch are not supported).
+  Shape concrete = input_shape;
+  for (std::size_t i = 0; i < concrete.size(); ++i) {
+    if (concrete[i] < 0 && i > 0)
+      fail_shape("cannot infer the output shape for input " + input_shape.str() +
+                 " (override compute_output_shape)");
+    if (concrete[i] < 0) concrete[i] = 1;
+  }
+  NoGradGuard no_grad;
+  Tensor out = call(Tensor::zeros(concrete), false);
+  Shape result = out.shape();
+  if (!input_shape.empty() && input_shape[0] < 0 && !result.empty()) result[0] = -1;
+  return result;
+}
+
+nlohmann::json Layer::get_config() const {
+  return {{"name", name()}, {"trainable", trainable_}, {"dtype", "float32"}};
+}
+
+Shape Layer::build_for(const Shape& input_shape) {
+  if (!built_) {
+    build(input_shape);
+    built_ = true;
+    input_shape_ = input_shape;
+  }
+  return compute_output_shape(input_shape);
+}
+
+Tensor Layer::operator()(const Tensor& x, bool training) {
+  if (!built_) {
+    Shape s = x.shape();
+    if (!s.empty()) s[0] = -1;
+    build_for(s);
+  }
+  return call(x, training);
+}
+
+void Layer::fail_shape(const std::string& what) const {
+  throw ShapeError(class_name() + " '" + name() + "': " + what);
+}
+
+Tensor Layer::add_weight(const std::string& name, const Shape& shape,
+                         const Initializer& initializer, bool trainable, DType dtype) {
+  for (const Weight& w : weights_)
+    if (w.name == name) fail_shape("a weight named '" + name + "' already exists");
+  Tensor value;
+  {
+    NoGradGuard no_grad;
+    value = initializer(shape, dtype);
+  }
+  if (value.shape() != shape)
+    fail_shape("initializer for '" + name + "' returned shape " + value.shape().str() +
+               ", expected " + shape.str());
+  value = value.detach();
+  if (is_floating(dtype)) value.set_requires_grad(trainable);
+  weights_.push_back({name, value, trainable});
+  return value;
+}
+
+void Layer::collect_weights(std::vector<const Weight*>& trainable,
+                            std::vector<const Weight*>& frozen, bool parent_trainable) const {
+  const bool on = parent_trainable && trainable_;
+  for (const Weight& w : weights_) (on && w.trainable ? trainable : frozen).push_back(&w);
+  for (const auto& sub : sublayers()) sub->collect_weights(trainable, frozen, on);
+}
+
+std::vector<Tensor> Layer::weights() const {
+  std::vector<const Weight*> t, f;
+  collect_weights(t, f, true);
+  std::vector<Tensor> out;
+  for (auto* w : t) out.push_back(w->value);
+  for (auto* w : f) out.push_back(w->value);
+  return out;
+}
+
+std::vector<Tensor> Layer::trainable_weights() const {
+  std::vector<const Weight*> t, f;
+  collect_weights(t, f, true);
+  std::vector<Tensor> out;
+  for (auto* w : t) out.push_back(w->value);
+  return out;
+}
+
+std::vector<Tensor> Layer::non_trainable_weights() const {
+  std::vector<const Weight*> t, f;
+  collect_weights(t, f, true);
+  std::vector<Tensor> out;
+  for (auto* w : f) out.push_back(w->value);
+  return out;
+}
+
+std::vector<Tensor> Layer::get_weights() const {
+  std::vector<Tensor> out;
+  NoGradGuard no_grad;
+  for (const Tensor& w : weights()) out.push_back(w.detach().clone());
+  return out;
+}
+
+void Layer::set_weights(const std::vector<Tensor>& values) {
+  std::vector<Tensor> ws = weights();
+  if (values.size() != ws.size())
+    throw ValueError(class_name() + " '" + name() + "': set_weights expected " +
+                     std::to_string(ws.size()) + " arrays, got " + std::to_string(values.size()));
+  for (std::size_t i = 0; i < ws.size(); ++i)
+    if (values[i].shape() != ws[i].shape())
+      fail_shape("weight " + std::to_string(i) + " has shape " + ws[i].shape().str() +
+                 ", got a value of shape " + values[i].shape().str());
+  for (std::size_t i = 0; i < ws.size(); ++i) ws[i].assign(values[i]);
+}
+
+std::int64_t Layer::count_params() const {
+  std::int64_t n = 0;
+  for (const Tensor& w : weights()) n += w.numel();
+  return n;
+}
+
+}  // namespace lamina

@@ -1,0 +1,97 @@
+// ModelImpl: the layer stack, shape inference at add time, and the forward pass.
+#include "engine/model_impl.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "lamina/errors.hpp"
+
+namespace lamina {
+
+Shape ModelImpl::known_input_shape() const {
+  if (input_layer) return input_layer->batch_shape();
+  if (built()) return input_shape();
+  return {};
+}
+
+void ModelImpl::add(const std::shared_ptr<Layer>& layer) {
+  if (!layer) throw ValueError("Sequential '" + name() + "': cannot add a null layer");
+  if (auto input = std::dynamic_pointer_cast<layers::InputLayer>(layer)) {
+    if (input_layer || !stack.empty())
+      throw ValueError("Sequential '" + name() + "': an Input can only be the first layer");
+    input_layer = input;
+    build_for(input->batch_shape());
+    return;
+  }
+  if (layer.get() == this) throw ValueError("Sequential '" + name() + "': cannot add a model to itself");
+  for (const auto& l : stack)
+    if (l->name() == layer->name())
+      throw ValueError("Sequential '" + name() + "': all layers must have unique names; '" +
+                       layer->name() + "' is already in the model");
+  stack.push_back(layer);
+  Shape in = known_input_shape();
+  if (in.empty()) return;
+  try {
+    Shape prev = output_shapes.empty() ? in : output_shapes.back();
+    output_shapes.push_back(layer->build_for(prev));
+  } catch (...) {
+    stack.pop_back();
+    throw;
+  }
+}
+
+void ModelImpl::pop() {
+  if (stack.empty()) throw ValueError("Sequential '" + name() + "': pop() on a model with no layers");
+  stack.pop_back();
+  if (output_shapes.size() > stack.size()) output_shapes.pop_back();
+}
+
+void ModelImpl::build_stack(const Shape& input_shape) {
+  output_shapes.clear();
+  Shape s = input_shape;
+  for (const auto& layer : stack) {
+    s = layer->build_for(s);
+    output_shapes.push_back(s);
+  }
+}
+
+void ModelImpl::build(const Shape& input_shape) { build_stack(input_shape); }
+
+Shape ModelImpl::compute_output_shape(const Shape& input_shape) {
+  if (output_shapes.size() != stack.size()) build_stack(input_shape);
+  return output_shapes.empty() ? input_shape : output_shapes.back();
+}
+
+Tensor ModelImpl::call(const Tensor& x, bool training) {
+  Shape expected = known_input_shape();
+  if (!expected.empty()) {
+    bool ok = x.ndim() == expected.rank();
+    for (int i = 1; ok && i < x.ndim(); ++i) ok = expected[i] < 0 || expected[i] == x.shape()[i];
+    if (!ok)
+      throw ShapeError(class_name() + " '" + name() + "': expected input of shape " +
+                       expected.str() + ", got " + x.shape().str());
+  }
+  if (output_shapes.size() != stack.size()) {
+    Shape s = x.shape();
+    if (!s.empty()) s[0] = -1;
+    build_stack(s);
+  }
+  Tensor h = x;
+  if (input_layer && is_floating(input_layer->dtype()) && h.dtype() != input_layer->dtype())
+    h = h.astype(input_layer->dtype());
+  for (const auto& layer : stack) h = layer->call(h, training);
+  return h;
+}
+
+nlohmann::json ModelImpl::get_config() const {
+  nlohmann::json layers_json = nlohmann::json::array();
+  if (input_layer)
+    layers_json.push_back({{"module", "keras.layers"}, {"class_name", "InputLayer"},
+                           {"config", input_layer->get_config()}, {"registered_name", nullptr}});
+  for (const auto& l : stack)
+    layers_json.push_back({{"module", "keras.layers"}, {"class_name", l->class_name()},
+                           {"config", l->get_config()}, {"registered_name", nullptr}});
+  return {{"name", name()}, {"trainable", trainable()}, {"dtype", "float32"},
+          {"layers", layers_json}};
+}
+
+}  // namespace lamina

@@ -1,0 +1,293 @@
+// Keras 3's initializers. Every random one draws from the seeded ops (random_uniform,
+// random_normal, truncated_normal), so set_seed governs them all.
+#include "lamina/initializers.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lamina/errors.hpp"
+#include "lamina/ops.hpp"
+
+namespace lamina {
+namespace initializers {
+namespace {
+
+// The standard deviation of a unit normal truncated at ±2: Keras divides by it so that the
+// truncated sample still has the variance scale/n.
+constexpr double kTruncatedNormalStddev = 0.87962566103423978;
+
+void check_concrete(const Shape& shape, const std::string& who) {
+  for (auto d : shape)
+    if (d < 0)
+      throw ValueError(who + ": cannot initialize a tensor of shape " + shape.str() +
+                       "; every dimension must be known and non-negative.");
+}
+
+void check_floating(DType dtype, const std::string& who) {
+  if (!is_floating(dtype))
+    throw TypeError(who + ": random initializers produce floating-point values, got dtype " +
+                    std::string(dtype_name(dtype)) + ".");
+}
+
+Initializer variance_scaling(std::string class_name, std::map<std::string, double> config,
+                             double scale, std::string mode, std::string distribution) {
+  if (!(scale > 0.0))
+    throw ValueError("VarianceScaling: scale must be positive, got " + std::to_string(scale) + ".");
+  if (mode != "fan_in" && mode != "fan_out" && mode != "fan_avg")
+    throw ValueError(
+        "VarianceScaling: mode must be \"fan_in\", \"fan_out\" or \"fan_avg\", got \"" + mode +
+        "\".");
+  std::transform(distribution.begin(), distribution.end(), distribution.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (distribution == "normal") distribution = "truncated_normal";  // Keras's legacy alias
+  if (distribution != "truncated_normal" && distribution != "untruncated_normal" &&
+      distribution != "uniform")
+    throw ValueError(
+        "VarianceScaling: distribution must be \"truncated_normal\", \"untruncated_normal\" or "
+        "\"uniform\", got \"" +
+        distribution + "\".");
+
+  std::string who = class_name;
+  auto fn = [=](const Shape& shape, DType dtype) {
+    check_concrete(shape, who);
+    check_floating(dtype, who);
+    auto [fan_in, fan_out] = compute_fans(shape);
+    double n = mode == "fan_in" ? fan_in : mode == "fan_out" ? fan_out : (fan_in + fan_out) / 2.0;
+    double variance = scale / std::max(1.0, n);
+    if (distribution == "truncated_normal")
+      return truncated_normal(shape, 0.0, std::sqrt(variance) / kTruncatedNormalStddev, dtype);
+    if (distribution == "untruncated_normal")
+      return random_normal(shape, 0.0, std::sqrt(variance), dtype);
+    double limit = std::sqrt(3.0 * variance);  // U(-l, l) has variance l²/3
+    return random_uniform(shape, -limit, limit, dtype);
+  };
+  return Initializer(std::move(class_name), std::move(config), fn);
+}
+
+Initializer identity(double gain) {
+  return Initializer("Identity", {{"gain", gain}}, [gain](const Shape& shape, DType dtype) {
+    check_concrete(shape, "Identity");
+    if (shape.size() != 2)
+      throw ValueError("Identity: needs a 2-D shape, got " + shape.str() + ".");
+    Tensor out = Tensor::zeros(shape, float64);
+    auto* data = out.data<double>();
+    for (std::int64_t i = 0; i < std::min(shape[0], shape[1]); ++i) data[i * shape[1] + i] = gain;
+    return out.astype(dtype);
+  });
+}
+
+// Householder QR of the row-major m×n matrix `a` (m >= n), in double. Returns the reduced Q
+// (m×n, row-major) with each column multiplied by sign(R_jj), which makes Q unique (R's diagonal
+// positive), as Keras's `q *= sign(diag(r))` does.
+//
+// For column k: v = a[k:, k] − alpha·e1 with alpha = −sign(a_kk)·‖a[k:, k]‖ (no cancellation),
+// H_k = I − 2·v·vᵀ/‖v‖²; R_kk = alpha. Then Q = H_0·H_1·…·H_{n−1}·I[:, :n].
+std::vector<double> orthonormal_q(std::vector<double> a, std::int64_t m, std::int64_t n) {
+  auto at = [&](std::vector<double>& mat, std::int64_t i, std::int64_t j) -> double& {
+    return mat[static_cast<std::size_t>(i * n + j)];
+  };
+  std::vector<std::vector<double>> reflectors(static_cast<std::size_t>(n));
+  std::vector<double> r_diag(static_cast<std::size_t>(n));
+  for (std::int64_t k = 0; k < n; ++k) {
+    double norm = 0.0;
+    for (std::int64_t i = k; i < m; ++i) norm += at(a, i, k) * at(a, i, k);
+    norm = std::sqrt(norm);
+    double alpha = at(a, k, k) > 0.0 ? -norm : norm;
+    std::vector<double> v(static_cast<std::size_t>(m - k));
+    for (std::int64_t i = k; i < m; ++i) v[i - k] = at(a, i, k);
+    v[0] -= alpha;
+    double v_norm_sq = 0.0;
+    for (double e : v) v_norm_sq += e * e;
+    r_diag[k] = alpha;
+    if (v_norm_sq == 0.0) continue;  // the column is already zero below the diagonal
+    double inv = 1.0 / std::sqrt(v_norm_sq);
+    for (double& e : v) e *= inv;
+    for (std::int64_t j = k; j < n; ++j) {
+      double dot = 0.0;
+      for (std::int64_t i = k; i < m; ++i) dot += v[i - k] * at(a, i, j);
+      for (std::int64_t i = k; i < m; ++i) at(a, i, j) -= 2.0 * dot * v[i - k];
+    }
+    reflectors[k] = std::move(v);
+  }
+
+  std::vector<double> q(static_cast<std::size_t>(m * n), 0.0);
+  for (std::int64_t j = 0; j < n; ++j) at(q, j, j) = 1.0;
+  for (std::int64_t k = n - 1; k >= 0; --k) {
+    const auto& v = reflectors[k];
+    if (v.empty()) continue;
+    for (std::int64_t j = 0; j < n; ++j) {
+      double dot = 0.0;
+      for (std::int64_t i = k; i < m; ++i) dot += v[i - k] * at(q, i, j);
+      for (std::int64_t i = k; i < m; ++i) at(q, i, j) -= 2.0 * dot * v[i - k];
+    }
+  }
+  for (std::int64_t j = 0; j < n; ++j)
+    if (r_diag[j] < 0.0)
+      for (std::int64_t i = 0; i < m; ++i) at(q, i, j) = -at(q, i, j);
+  return q;
+}
+
+struct Entry {
+  std::vector<std::string> names;  // the first is the one error messages list
+  Initializer (*make)();
+};
+
+const std::vector<Entry>& registry() {
+  static const std::vector<Entry> entries = {
+      {{"glorot_uniform", "GlorotUniform"}, [] { return GlorotUniform(); }},
+      {{"glorot_normal", "GlorotNormal"}, [] { return GlorotNormal(); }},
+      {{"he_uniform", "HeUniform"}, [] { return HeUniform(); }},
+      {{"he_normal", "HeNormal"}, [] { return HeNormal(); }},
+      {{"lecun_uniform", "LecunUniform"}, [] { return LecunUniform(); }},
+      {{"lecun_normal", "LecunNormal"}, [] { return LecunNormal(); }},
+      {{"zeros", "Zeros", "zero"}, [] { return Zeros(); }},
+      {{"ones", "Ones", "one"}, [] { return Ones(); }},
+      {{"constant", "Constant"}, [] { return Constant(0.0); }},
+      {{"random_normal", "RandomNormal", "normal"}, [] { return RandomNormal(); }},
+      {{"random_uniform", "RandomUniform", "uniform"}, [] { return RandomUniform(); }},
+      {{"truncated_normal", "TruncatedNormal"}, [] { return TruncatedNormal(); }},
+      {{"variance_scaling", "VarianceScaling"}, [] { return VarianceScaling(); }},
+      {{"orthogonal", "Orthogonal", "OrthogonalInitializer"}, [] { return Orthogonal(); }},
+      {{"identity", "Identity", "IdentityInitializer"}, [] { return identity(1.0); }},
+  };
+  return entries;
+}
+
+}  // namespace
+
+std::pair<double, double> compute_fans(const Shape& shape) {
+  if (shape.empty()) return {1.0, 1.0};
+  if (shape.size() == 1) return {double(shape[0]), double(shape[0])};
+  if (shape.size() == 2) return {double(shape[0]), double(shape[1])};
+  // Convolution kernels (k..., in, out): every kernel position is another input/output.
+  double receptive_field = 1.0;
+  for (std::size_t i = 0; i + 2 < shape.size(); ++i) receptive_field *= double(shape[i]);
+  return {double(shape[shape.size() - 2]) * receptive_field,
+          double(shape.back()) * receptive_field};
+}
+
+Initializer Zeros() {
+  return Initializer("Zeros", {}, [](const Shape& shape, DType dtype) {
+    check_concrete(shape, "Zeros");
+    return Tensor::zeros(shape, dtype);
+  });
+}
+
+Initializer Ones() {
+  return Initializer("Ones", {}, [](const Shape& shape, DType dtype) {
+    check_concrete(shape, "Ones");
+    return Tensor::ones(shape, dtype);
+  });
+}
+
+Initializer Constant(double value) {
+  return Initializer("Constant", {{"value", value}}, [value](const Shape& shape, DType dtype) {
+    check_concrete(shape, "Constant");
+    return Tensor::full(shape, value, dtype);
+  });
+}
+
+Initializer RandomNormal(double mean, double stddev) {
+  return Initializer("RandomNormal", {{"mean", mean}, {"stddev", stddev}},
+                     [mean, stddev](const Shape& shape, DType dtype) {
+                       check_concrete(shape, "RandomNormal");
+                       check_floating(dtype, "RandomNormal");
+                       return random_normal(shape, mean, stddev, dtype);
+                     });
+}
+
+Initializer RandomUniform(double minval, double maxval) {
+  if (!(minval <= maxval))
+    throw ValueError("RandomUniform: minval must not exceed maxval, got minval " +
+                     std::to_string(minval) + " and maxval " + std::to_string(maxval) + ".");
+  return Initializer("RandomUniform", {{"minval", minval}, {"maxval", maxval}},
+                     [minval, maxval](const Shape& shape, DType dtype) {
+                       check_concrete(shape, "RandomUniform");
+                       check_floating(dtype, "RandomUniform");
+                       return random_uniform(shape, minval, maxval, dtype);
+                     });
+}
+
+Initializer TruncatedNormal(double mean, double stddev) {
+  return Initializer("TruncatedNormal", {{"mean", mean}, {"stddev", stddev}},
+                     [mean, stddev](const Shape& shape, DType dtype) {
+                       check_concrete(shape, "TruncatedNormal");
+                       check_floating(dtype, "TruncatedNormal");
+                       return truncated_normal(shape, mean, stddev, dtype);
+                     });
+}
+
+Initializer VarianceScaling(double scale, const std::string& mode,
+                            const std::string& distribution) {
+  return variance_scaling("VarianceScaling", {{"scale", scale}}, scale, mode, distribution);
+}
+
+Initializer GlorotUniform() {
+  return variance_scaling("GlorotUniform", {}, 1.0, "fan_avg", "uniform");
+}
+Initializer GlorotNormal() {
+  return variance_scaling("GlorotNormal", {}, 1.0, "fan_avg", "truncated_normal");
+}
+Initializer HeUniform() { return variance_scaling("HeUniform", {}, 2.0, "fan_in", "uniform"); }
+Initializer HeNormal() {
+  return variance_scaling("HeNormal", {}, 2.0, "fan_in", "truncated_normal");
+}
+Initializer LecunUniform() {
+  return variance_scaling("LecunUniform", {}, 1.0, "fan_in", "uniform");
+}
+Initializer LecunNormal() {
+  return variance_scaling("LecunNormal", {}, 1.0, "fan_in", "truncated_normal");
+}
+
+// Keras: flatten to (rows, cols) = (prod(shape[:-1]), shape[-1]); take the QR of a standard normal
+// sample of shape (max, min); scale Q's columns by sign(diag(R)) so Q is unique; transpose when
+// rows < cols, so the result has orthonormal rows or columns, whichever are fewer.
+Initializer Orthogonal(double gain) {
+  return Initializer("Orthogonal", {{"gain", gain}}, [gain](const Shape& shape, DType dtype) {
+    check_concrete(shape, "Orthogonal");
+    check_floating(dtype, "Orthogonal");
+    if (shape.size() < 2)
+      throw ValueError("Orthogonal: needs a shape of rank 2 or more, got " + shape.str() + ".");
+    std::int64_t cols = shape.back();
+    std::int64_t rows = shape.numel() / std::max<std::int64_t>(cols, 1);
+    std::int64_t m = std::max(rows, cols), n = std::min(rows, cols);
+    Tensor sample = random_normal(Shape{m, n}, 0.0, 1.0, float64);
+    std::vector<double> q = orthonormal_q(sample.to_vector<double>(), m, n);
+
+    std::vector<double> out(static_cast<std::size_t>(rows * cols));
+    for (std::int64_t i = 0; i < rows; ++i)
+      for (std::int64_t j = 0; j < cols; ++j)
+        out[i * cols + j] = gain * (rows >= cols ? q[i * n + j] : q[j * n + i]);
+    return Tensor::from_vector(out, shape).astype(dtype);
+  });
+}
+
+Initializer get(const std::string& name) {
+  for (const auto& entry : registry())
+    for (const auto& known : entry.names)
+      if (name == known) return entry.make();
+  std::string known;
+  for (const auto& entry : registry()) {
+    if (!known.empty()) known += ", ";
+    known += entry.names.front();
+  }
+  throw ValueError("Unknown initializer '" + name + "'. Known initializers: " + known +
+                   " (or their class names, e.g. \"GlorotUniform\").");
+}
+
+}  // namespace initializers
+
+Initializer::Initializer(const char* name)
+    : Initializer(name == nullptr ? std::string("(null)") : std::string(name)) {}
+
+Initializer::Initializer(const std::string& name) : Initializer(initializers::get(name)) {}
+
+Initializer::Initializer(std::string class_name, std::map<std::string, double> config, Fn fn)
+    : class_name_(std::move(class_name)), config_(std::move(config)), fn_(std::move(fn)) {}
+
+}  // namespace lamina
