@@ -17,8 +17,9 @@ namespace {
 //   m += (g − m)(1 − β1);  v += (g² − v)(1 − β2);  amsgrad: v̂ = max(v̂, v), use v̂ for v
 //   w −= alpha·m / (sqrt(v) + ε)
 template <class T, bool kAmsgrad>
-void adam_kernel(std::int64_t begin, std::int64_t end, T* w, const T* g, T* m, T* v, T* vhat,
-                 T alpha, T one_minus_b1, T one_minus_b2, T eps) {
+void adam_kernel(std::int64_t begin, std::int64_t end, T* __restrict w, const T* __restrict g,
+                 T* __restrict m, T* __restrict v, T* __restrict vhat, T alpha, T one_minus_b1,
+                 T one_minus_b2, T eps) {
   for (std::int64_t j = begin; j < end; ++j) {
     const T grad = g[j];
     const T mj = m[j] + (grad - m[j]) * one_minus_b1;
@@ -82,8 +83,10 @@ void Adam::update(const std::vector<Tensor>& grads, const std::vector<Tensor>& v
               b2 = static_cast<T>(1.0 - options_.beta_2), eps = static_cast<T>(options_.epsilon);
       const bool amsgrad = options_.amsgrad;
       cpu::parallel_for(var.numel(), kGrain, [&](std::int64_t begin, std::int64_t end) {
-        if (amsgrad) adam_kernel<T, true>(begin, end, w, g, m, v, vhat, a, b1, b2, eps);
-        else adam_kernel<T, false>(begin, end, w, g, m, v, vhat, a, b1, b2, eps);
+        if (amsgrad)
+          adam_kernel<T, true>(begin, end, w, g, m, v, vhat, a, b1, b2, eps);
+        else
+          adam_kernel<T, false>(begin, end, w, g, m, v, vhat, a, b1, b2, eps);
       });
     });
   }

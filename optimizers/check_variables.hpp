@@ -19,8 +19,8 @@ inline void check_same_variables(const std::string& optimizer, const std::vector
                      "; an optimizer serves one fixed list of variables");
   for (std::size_t i = 0; i < vars.size(); ++i)
     if (slots[i].shape() != vars[i].shape() || slots[i].dtype() != vars[i].dtype())
-      throw ValueError(optimizer + ".apply_gradients: variable " + std::to_string(i) +
-                       " is " + vars[i].shape().str() + " " + dtype_name(vars[i].dtype()) +
+      throw ValueError(optimizer + ".apply_gradients: variable " + std::to_string(i) + " is " +
+                       vars[i].shape().str() + " " + dtype_name(vars[i].dtype()) +
                        " but the optimizer was built for " + slots[i].shape().str() + " " +
                        dtype_name(slots[i].dtype()));
 }

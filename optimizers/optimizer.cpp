@@ -1,14 +1,13 @@
 // optimizers/optimizer.cpp — the shared step: argument checks, slot creation on first use, the
 // iteration counter, and Keras's name lookup.
-#include "lamina/optimizers.hpp"
-
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <map>
 
-#include "lamina/errors.hpp"
 #include "check_variables.hpp"
+#include "lamina/errors.hpp"
+#include "lamina/optimizers.hpp"
 
 namespace lamina {
 
@@ -41,8 +40,7 @@ void Optimizer::apply_gradients(const std::vector<Tensor>& grads, const std::vec
     if (!grads[i].defined()) continue;
     if (grads[i].shape() != var.shape())
       throw ValueError(name_ + ".apply_gradients: gradient " + std::to_string(i) + " has shape " +
-                       grads[i].shape().str() + " but its variable has shape " +
-                       var.shape().str());
+                       grads[i].shape().str() + " but its variable has shape " + var.shape().str());
     // The update loops read the gradient raw, in the variable's dtype, on the CPU.
     prepared[i] = grads[i].detach().to(Device::cpu()).astype(var.dtype());
   }
@@ -71,13 +69,14 @@ std::shared_ptr<Optimizer> Optimizer::from_name(const std::string& name) {
   if (key == "adam") return std::make_shared<optimizers::Adam>();
   // Keras's other optimizers, by their class names, so the message can name them properly.
   static const std::map<std::string, std::string> keras_only = {
-      {"rmsprop", "RMSprop"}, {"adamw", "AdamW"}, {"adagrad", "Adagrad"},
-      {"adadelta", "Adadelta"}, {"adamax", "Adamax"}, {"nadam", "Nadam"}, {"ftrl", "Ftrl"},
-      {"lion", "Lion"}, {"lamb", "Lamb"}, {"adafactor", "Adafactor"}};
+      {"rmsprop", "RMSprop"},    {"adamw", "AdamW"},   {"adagrad", "Adagrad"},
+      {"adadelta", "Adadelta"},  {"adamax", "Adamax"}, {"nadam", "Nadam"},
+      {"ftrl", "Ftrl"},          {"lion", "Lion"},     {"lamb", "Lamb"},
+      {"adafactor", "Adafactor"}};
   const std::string available = "available optimizers: 'sgd', 'adam'";
   if (auto k = keras_only.find(key); k != keras_only.end()) {
-    std::string message = "optimizer '" + name + "': " + k->second +
-                          " is not available in lamina yet; " + available;
+    std::string message =
+        "optimizer '" + name + "': " + k->second + " is not available in lamina yet; " + available;
     if (key == "rmsprop")
       message += " (RMSprop is Keras's compile() default: pass .optimizer = \"adam\")";
     throw ValueError(message);

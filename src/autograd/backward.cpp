@@ -1,3 +1,4 @@
+#include <string>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -46,26 +47,51 @@ Tensor record_fn(Tensor output, const char* name, std::vector<Tensor> inputs,
   return output;
 }
 
+namespace {
+// The gradient an op handed to input `in`, in that input's dtype. A shape mismatch is a bug in the
+// op's backward; say which op instead of corrupting memory later.
+Tensor conform(Tensor g, const Tensor& in, const Node& node) {
+  if (g.shape() != in.shape())
+    throw ShapeError(std::string("backward of ") + node.name() + ": gradient of shape " +
+                     g.shape().str() + " for an input of shape " + in.shape().str());
+  return g.dtype() == in.dtype() ? g : g.astype(in.dtype());
+}
+
+// True when nothing else refers to g's data, so a leaf may keep it without copying.
+bool exclusively_owned(const Tensor& g) {
+  return g.impl().use_count() == 1 && g.impl()->storage.use_count() == 1;
+}
+}  // namespace
+
 void run_backward(const Tensor& root, const Tensor& grad_root) {
   if (!root.impl()->requires_grad)
     throw ValueError("backward: the tensor does not require a gradient (no weight or input "
                      "marked with set_requires_grad reaches it)");
   // Post-order DFS over tensors that require a gradient; reversed, every tensor comes before the
-  // inputs it was computed from, so its gradient is complete when it is processed.
+  // inputs it was computed from, so its gradient is complete when it is processed. `handles`
+  // keeps each tensor alive until it has been processed, then lets it go, so activations are
+  // freed as the pass moves down the graph.
   std::vector<TensorImpl*> order;
   std::unordered_map<TensorImpl*, Tensor> handles;
   std::unordered_set<TensorImpl*> visited;
+  auto visit = [&](const Tensor& t) {
+    if (t.impl()->graph_released)
+      throw ValueError("backward: part of this graph was already freed by an earlier backward() "
+                       "(an intermediate tensor was reused across two backward passes); "
+                       "recompute it from the leaves for each pass");
+    handles.emplace(t.impl().get(), t);
+  };
   struct Frame { TensorImpl* t; std::size_t next; };
+  visit(root);
   std::vector<Frame> stack{{root.impl().get(), 0}};
   visited.insert(root.impl().get());
-  handles.emplace(root.impl().get(), root);
   while (!stack.empty()) {
     Frame& f = stack.back();
     Node* node = f.t->grad_fn.get();
     if (node && f.next < node->inputs.size()) {
       const Tensor& in = node->inputs[f.next++];
       if (in.defined() && in.impl()->requires_grad && visited.insert(in.impl().get()).second) {
-        handles.emplace(in.impl().get(), in);
+        visit(in);
         stack.push_back({in.impl().get(), 0});
       }
       continue;
@@ -79,30 +105,40 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
   grads.emplace(root.impl().get(), grad_root);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     TensorImpl* t = *it;
+    struct Drop {  // runs last in every path: t is done
+      std::unordered_map<TensorImpl*, Tensor>& handles;
+      TensorImpl* t;
+      ~Drop() { handles.erase(t); }
+    } drop{handles, t};
     auto g_it = grads.find(t);
     if (g_it == grads.end()) continue;
     Tensor g = std::move(g_it->second);
     grads.erase(g_it);
     if (!t->grad_fn) {
-      // A leaf: accumulate (a weight used twice gets the sum).
+      // A leaf: accumulate (a weight used twice gets the sum). A gradient still shared with
+      // another tensor (ops hand the same tensor to several inputs) is copied, so each leaf owns
+      // its grad and an in-place update of one cannot change another.
       if (t->grad.defined()) {
         t->grad = t->grad + g;
       } else {
-        t->grad = g.shares_storage(handles.at(t)) ? g.clone() : g;
+        t->grad = exclusively_owned(g) ? g : g.clone();
       }
       continue;
     }
     std::shared_ptr<Node> node = t->grad_fn;
     std::vector<Tensor> in_grads = node->backward(g);
+    g = Tensor();
     for (std::size_t i = 0; i < node->inputs.size() && i < in_grads.size(); ++i) {
       const Tensor& in = node->inputs[i];
       if (!in.defined() || !in.impl()->requires_grad || !in_grads[i].defined()) continue;
-      auto [slot, inserted] = grads.try_emplace(in.impl().get(), in_grads[i]);
-      if (!inserted) slot->second = slot->second + in_grads[i];
+      Tensor gi = conform(std::move(in_grads[i]), in, *node);
+      auto [slot, inserted] = grads.try_emplace(in.impl().get(), gi);
+      if (!inserted) slot->second = slot->second + gi;
     }
+    in_grads.clear();
     node->release();
     t->grad_fn.reset();
-    t->requires_grad = false;
+    t->graph_released = true;
   }
 }
 

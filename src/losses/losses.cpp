@@ -38,11 +38,15 @@ bool broadcastable(const Shape& a, const Shape& b) {
 // y_true (N) meets y_pred (N, 1).
 void align_ranks(Tensor& a, Tensor& b) {
   if (a.ndim() == b.ndim() + 1 && a.dim(-1) == 1) {
-    if (b.ndim() == 1) b = b.reshape(with_last_one(b.shape()));
-    else a = a.reshape(without_last(a.shape()));
+    if (b.ndim() == 1)
+      b = b.reshape(with_last_one(b.shape()));
+    else
+      a = a.reshape(without_last(a.shape()));
   } else if (b.ndim() == a.ndim() + 1 && b.dim(-1) == 1) {
-    if (a.ndim() == 1) a = a.reshape(with_last_one(a.shape()));
-    else b = b.reshape(without_last(b.shape()));
+    if (a.ndim() == 1)
+      a = a.reshape(with_last_one(a.shape()));
+    else
+      b = b.reshape(without_last(b.shape()));
   }
 }
 
@@ -77,8 +81,8 @@ Tensor class_indices(const std::string& loss, const Tensor& labels, std::int64_t
       double value = static_cast<double>(src[i]);
       if (value != std::floor(value)) {
         std::ostringstream msg;
-        msg << loss << ": label " << value << " is not a class index (an integer in [0, "
-            << classes << "))";
+        msg << loss << ": label " << value << " is not a class index (an integer in [0, " << classes
+            << "))";
         throw ValueError(msg.str());
       }
       if (value < 0 || value >= static_cast<double>(classes)) {
@@ -163,11 +167,14 @@ std::shared_ptr<Loss> Loss::from_name(const std::string& name) {
   };
   // Keras's aliases and class names.
   static const std::map<std::string, std::string> aliases = {
-      {"mse", "mean_squared_error"},           {"MSE", "mean_squared_error"},
+      {"mse", "mean_squared_error"},
+      {"MSE", "mean_squared_error"},
       {"MeanSquaredError", "mean_squared_error"},
-      {"mae", "mean_absolute_error"},          {"MAE", "mean_absolute_error"},
+      {"mae", "mean_absolute_error"},
+      {"MAE", "mean_absolute_error"},
       {"MeanAbsoluteError", "mean_absolute_error"},
-      {"bce", "binary_crossentropy"},          {"BCE", "binary_crossentropy"},
+      {"bce", "binary_crossentropy"},
+      {"BCE", "binary_crossentropy"},
       {"BinaryCrossentropy", "binary_crossentropy"},
       {"CategoricalCrossentropy", "categorical_crossentropy"},
       {"SparseCategoricalCrossentropy", "sparse_categorical_crossentropy"},
@@ -176,7 +183,8 @@ std::shared_ptr<Loss> Loss::from_name(const std::string& name) {
   if (auto a = aliases.find(name); a != aliases.end()) key = a->second;
   if (auto k = known.find(key); k != known.end()) return k->second();
   std::string list;
-  for (const auto& [known_name, factory] : known) list += (list.empty() ? "'" : ", '") + known_name + "'";
+  for (const auto& [known_name, factory] : known)
+    list += (list.empty() ? "'" : ", '") + known_name + "'";
   throw ValueError("unknown loss '" + name + "'; available losses: " + list +
                    " (and the aliases 'mse', 'mae', 'bce' and the class names)");
 }
@@ -185,7 +193,8 @@ namespace losses {
 
 std::shared_ptr<Loss> get(const std::string& name) { return Loss::from_name(name); }
 
-// --- regression -------------------------------------------------------------------------------------
+// --- regression
+// -------------------------------------------------------------------------------------
 
 namespace {
 // Both regression losses: y_true is cast to y_pred's dtype, ranks aligned, shapes broadcast.
@@ -216,7 +225,8 @@ Tensor MeanAbsoluteError::per_sample(const Tensor& y_true, const Tensor& y_pred)
   return mean_last(abs(pred - truth));
 }
 
-// --- binary cross-entropy -------------------------------------------------------------------------
+// --- binary cross-entropy
+// -------------------------------------------------------------------------
 
 BinaryCrossentropy::BinaryCrossentropy(CrossentropyOptions options)
     : Loss("binary_crossentropy", options.reduction), options_(options) {}
@@ -240,7 +250,8 @@ Tensor BinaryCrossentropy::per_sample(const Tensor& y_true, const Tensor& y_pred
   return mean_last(-(y * log(p) + (1.0 - y) * log(1.0 - p)));
 }
 
-// --- categorical cross-entropies ------------------------------------------------------------------
+// --- categorical cross-entropies
+// ------------------------------------------------------------------
 
 CategoricalCrossentropy::CategoricalCrossentropy(CrossentropyOptions options)
     : Loss("categorical_crossentropy", options.reduction), options_(options) {}
@@ -266,8 +277,7 @@ Tensor CategoricalCrossentropy::per_sample(const Tensor& y_true, const Tensor& y
 SparseCategoricalCrossentropy::SparseCategoricalCrossentropy(SparseCrossentropyOptions options)
     : Loss("sparse_categorical_crossentropy", options.reduction), options_(options) {}
 
-Tensor SparseCategoricalCrossentropy::per_sample(const Tensor& y_true,
-                                                 const Tensor& y_pred) const {
+Tensor SparseCategoricalCrossentropy::per_sample(const Tensor& y_true, const Tensor& y_pred) const {
   if (y_pred.ndim() == 0)
     throw ShapeError(name() + ": predictions must have a class axis, got shape " +
                      y_pred.shape().str());

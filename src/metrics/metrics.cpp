@@ -61,11 +61,15 @@ void accumulate(const std::string& metric, const Tensor& values_in, const Tensor
   Shape ws = weight_in.shape();
   // Keras's squeeze_or_expand_to_same_rank, on shapes only (the data is contiguous either way).
   if (vs.rank() == ws.rank() + 1 && vs.back() == 1) {
-    if (ws.rank() == 1) ws.push_back(1);
-    else vs.pop_back();
+    if (ws.rank() == 1)
+      ws.push_back(1);
+    else
+      vs.pop_back();
   } else if (ws.rank() == vs.rank() + 1 && ws.back() == 1) {
-    if (vs.rank() == 1) vs.push_back(1);
-    else ws.pop_back();
+    if (vs.rank() == 1)
+      vs.push_back(1);
+    else
+      ws.pop_back();
   }
   const int k = ws.rank();
   bool fits = k <= vs.rank();
@@ -199,6 +203,17 @@ metrics::MeanMetricWrapper::Fn per_sample_of() {
   };
 }
 
+template <class M>
+std::shared_ptr<Metric> named(const std::string& name) {
+  return std::make_shared<M>(name);
+}
+
+// A loss's per-sample values, averaged like any mean metric ("binary_crossentropy" as a metric).
+template <class L>
+std::shared_ptr<Metric> loss_metric(const std::string& name) {
+  return std::make_shared<metrics::MeanMetricWrapper>(name, per_sample_of<L>());
+}
+
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
@@ -215,28 +230,14 @@ std::shared_ptr<Metric> Metric::from_name(const std::string& name) {
   using Factory = std::shared_ptr<Metric> (*)(const std::string&);
   // Canonical names; each metric is named as the user wrote it, as Keras's compile does.
   static const std::map<std::string, Factory> known = {
-      {"binary_accuracy",
-       [](const std::string& n) -> std::shared_ptr<Metric> { return std::make_shared<metrics::BinaryAccuracy>(n); }},
-      {"categorical_accuracy",
-       [](const std::string& n) -> std::shared_ptr<Metric> { return std::make_shared<metrics::CategoricalAccuracy>(n); }},
-      {"sparse_categorical_accuracy",
-       [](const std::string& n) -> std::shared_ptr<Metric> { return std::make_shared<metrics::SparseCategoricalAccuracy>(n); }},
-      {"mean_squared_error",
-       [](const std::string& n) -> std::shared_ptr<Metric> { return std::make_shared<metrics::MeanSquaredError>(n); }},
-      {"mean_absolute_error",
-       [](const std::string& n) -> std::shared_ptr<Metric> { return std::make_shared<metrics::MeanAbsoluteError>(n); }},
-      {"binary_crossentropy",
-       [](const std::string& n) -> std::shared_ptr<Metric> {
-         return std::make_shared<metrics::MeanMetricWrapper>(n, per_sample_of<losses::BinaryCrossentropy>());
-       }},
-      {"categorical_crossentropy",
-       [](const std::string& n) -> std::shared_ptr<Metric> {
-         return std::make_shared<metrics::MeanMetricWrapper>(n, per_sample_of<losses::CategoricalCrossentropy>());
-       }},
-      {"sparse_categorical_crossentropy",
-       [](const std::string& n) -> std::shared_ptr<Metric> {
-         return std::make_shared<metrics::MeanMetricWrapper>(n, per_sample_of<losses::SparseCategoricalCrossentropy>());
-       }},
+      {"binary_accuracy", &named<metrics::BinaryAccuracy>},
+      {"categorical_accuracy", &named<metrics::CategoricalAccuracy>},
+      {"sparse_categorical_accuracy", &named<metrics::SparseCategoricalAccuracy>},
+      {"mean_squared_error", &named<metrics::MeanSquaredError>},
+      {"mean_absolute_error", &named<metrics::MeanAbsoluteError>},
+      {"binary_crossentropy", &loss_metric<losses::BinaryCrossentropy>},
+      {"categorical_crossentropy", &loss_metric<losses::CategoricalCrossentropy>},
+      {"sparse_categorical_crossentropy", &loss_metric<losses::SparseCategoricalCrossentropy>},
   };
   static const std::map<std::string, std::string> aliases = {
       {"BinaryAccuracy", "binary_accuracy"},
@@ -268,7 +269,8 @@ std::shared_ptr<Metric> Metric::from_name(const std::string& name) {
 
 namespace metrics {
 
-// --- MeanMetricWrapper and Mean --------------------------------------------------------------------
+// --- MeanMetricWrapper and Mean
+// --------------------------------------------------------------------
 
 MeanMetricWrapper::MeanMetricWrapper(std::string name, Fn per_sample)
     : Metric(std::move(name)), per_sample_(std::move(per_sample)) {
@@ -301,7 +303,8 @@ double Mean::result() const { return count_ == 0.0 ? 0.0 : total_ / count_; }
 
 void Mean::reset_state() { total_ = count_ = 0.0; }
 
-// --- the concrete metrics ---------------------------------------------------------------------------
+// --- the concrete metrics
+// ---------------------------------------------------------------------------
 
 BinaryAccuracy::BinaryAccuracy(std::string name, double threshold)
     : MeanMetricWrapper(std::move(name), [threshold](const Tensor& y_true, const Tensor& y_pred) {

@@ -48,9 +48,20 @@ Tensor reduce_grad(const Tensor& g, const Tensor& input) {
   return r.dtype() == input.dtype() ? r : r.astype(input.dtype());
 }
 
+// A scalar operand in the tensor's dtype when it fits there (NumPy's value-based casting): a
+// fraction on an integer tensor gives float32, a whole number outside the integer type's range
+// (uint8 + -1, uint8 + 300) gives int64 instead of wrapping.
 Tensor scalar_like(const Tensor& t, double v) {
   DType d = t.dtype();
-  if (!is_floating(d) && v != std::floor(v)) d = float32;
+  if (!is_floating(d)) {
+    if (v != std::floor(v)) {
+      d = float32;
+    } else {
+      double lo = d == uint8 ? 0.0 : d == int32 ? -2147483648.0 : -9223372036854775808.0;
+      double hi = d == uint8 ? 255.0 : d == int32 ? 2147483647.0 : 9223372036854775807.0;
+      if (v < lo || v > hi) d = d == int64 ? float64 : int64;
+    }
+  }
   return Tensor::scalar(v, d);
 }
 
@@ -112,7 +123,9 @@ Tensor negative(const Tensor& x) {
     using T = decltype(z);
     const T* p = x.data<T>();
     T* o = out.data<T>();
-    for (std::int64_t i = 0, n = x.numel(); i < n; ++i) o[i] = static_cast<T>(-p[i]);
+    cpu::parallel_for(x.numel(), 1 << 15, [&](std::int64_t s, std::int64_t e) {
+      for (std::int64_t i = s; i < e; ++i) o[i] = static_cast<T>(-p[i]);
+    });
   });
   return autograd::record_fn(out, "Negative", {x},
                              [](const Tensor& g) { return std::vector<Tensor>{negative(g)}; });
@@ -277,7 +290,9 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     const T* ap = ca.data<T>();
     const T* bp = cb.data<T>();
     T* o = out.data<T>();
-    for (std::int64_t i = 0, n = out.numel(); i < n; ++i) o[i] = cp[i] ? ap[i] : bp[i];
+    cpu::parallel_for(out.numel(), 1 << 15, [&](std::int64_t s, std::int64_t e) {
+      for (std::int64_t i = s; i < e; ++i) o[i] = cp[i] ? ap[i] : bp[i];
+    });
   });
   return autograd::record_fn(out, "Where", {a, b}, [c, a, b](const Tensor& g) {
     Tensor m = c.astype(g.dtype());

@@ -1,5 +1,6 @@
 // Neural-network ops with hand-written backward: softmax, log_softmax, the fused dense layer and
 // the fused softmax cross-entropies.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -79,16 +80,20 @@ Tensor softmax_impl(const Tensor& x, int axis, bool log) {
       const T* gp = g.data<T>();
       const T* yp = y.data<T>();
       T* d = dx.data<T>();
-      for (std::int64_t k = 0; k < outer * inner; ++k) {
-        std::int64_t base = (k / inner) * n * inner + k % inner;
-        T dot = 0;
-        // softmax: dx = y·(g − Σ g·y); log_softmax: dx = g − softmax·Σ g.
-        for (std::int64_t i = 0; i < n; ++i) dot += log ? gp[base + i * inner] : gp[base + i * inner] * yp[base + i * inner];
-        for (std::int64_t i = 0; i < n; ++i) {
-          std::int64_t j = base + i * inner;
-          d[j] = log ? gp[j] - std::exp(yp[j]) * dot : yp[j] * (gp[j] - dot);
+      cpu::parallel_for(outer * inner, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(n, 1)),
+                        [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t k = b; k < e; ++k) {
+          std::int64_t base = (k / inner) * n * inner + k % inner;
+          T dot = 0;
+          // softmax: dx = y·(g − Σ g·y); log_softmax: dx = g − softmax·Σ g.
+          for (std::int64_t i = 0; i < n; ++i)
+            dot += log ? gp[base + i * inner] : gp[base + i * inner] * yp[base + i * inner];
+          for (std::int64_t i = 0; i < n; ++i) {
+            std::int64_t j = base + i * inner;
+            d[j] = log ? gp[j] - std::exp(yp[j]) * dot : yp[j] * (gp[j] - dot);
+          }
         }
-      }
+      });
     });
     return std::vector<Tensor>{dx};
   });
@@ -133,7 +138,11 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedAct
   if (x.dtype() != kernel.dtype())
     throw TypeError(std::string("dense: input is ") + dtype_name(x.dtype()) + " but kernel is " +
                     dtype_name(kernel.dtype()));
-  const std::int64_t rows = in ? x.numel() / in : 0;
+  if (bias.defined() && bias.dtype() != kernel.dtype())
+    throw TypeError(std::string("dense: bias is ") + dtype_name(bias.dtype()) + " but kernel is " +
+                    dtype_name(kernel.dtype()));
+  std::int64_t rows = 1;  // the product of the leading axes (also right when in == 0)
+  for (int i = 0; i + 1 < x.ndim(); ++i) rows *= x.shape()[i];
   Shape out_shape = x.shape();
   out_shape[out_shape.rank() - 1] = units;
   Tensor out = make_tensor(out_shape, x.dtype());
@@ -268,6 +277,7 @@ Tensor sparse_softmax_cross_entropy(const Tensor& logits, const Tensor& labels) 
 }
 
 Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& targets) {
+  if (logits.ndim() < 1) throw ShapeError("softmax_cross_entropy: logits must have a class axis");
   if (logits.shape() != targets.shape())
     throw ShapeError("softmax_cross_entropy: targets of shape " + targets.shape().str() +
                      " do not match logits of shape " + logits.shape().str());

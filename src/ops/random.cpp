@@ -29,8 +29,10 @@ std::uint64_t reserve(std::uint64_t count) { return g_counter.fetch_add(count); 
 std::uint64_t seed() { return g_seed; }
 std::uint64_t bits(std::uint64_t c) { return splitmix(splitmix(g_seed) ^ (c * 0xd1b54a32d192ed03ULL)); }
 
+// Uses only its own two counters: deriving them (say 2c, 2c+1) would reach into counters that
+// later draws reserve, correlating, e.g., dropout masks with the weights drawn before them.
 double normal(std::uint64_t c) {
-  double u1 = uniform01(2 * c), u2 = uniform01(2 * c + 1);
+  double u1 = uniform01(c), u2 = uniform01(c + 1);
   if (u1 < 1e-300) u1 = 1e-300;
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
 }
@@ -66,21 +68,31 @@ Tensor generate(const Shape& shape, DType dtype, const char* op, std::uint64_t c
 }  // namespace
 
 Tensor random_uniform(const Shape& shape, double minval, double maxval, DType dtype) {
+  if (!(minval <= maxval))
+    throw ValueError("random_uniform: minval " + std::to_string(minval) + " exceeds maxval " +
+                     std::to_string(maxval));
+  // Rounding could land on maxval itself; the largest value below it (in dtype) stands in.
+  const double top =
+      dtype == float32
+          ? static_cast<double>(std::nextafter(static_cast<float>(maxval), static_cast<float>(minval)))
+          : std::nextafter(maxval, minval);
   return generate(shape, dtype, "random_uniform", 1, [=](std::uint64_t c) {
-    return minval + (maxval - minval) * random::uniform01(c);
+    double v = minval + (maxval - minval) * random::uniform01(c);
+    return v < top || minval == maxval ? v : top;
   });
 }
 
 Tensor random_normal(const Shape& shape, double mean, double stddev, DType dtype) {
-  return generate(shape, dtype, "random_normal", 1,
+  return generate(shape, dtype, "random_normal", 2,
                   [=](std::uint64_t c) { return mean + stddev * random::normal(c); });
 }
 
 Tensor truncated_normal(const Shape& shape, double mean, double stddev, DType dtype) {
-  // Each element owns 64 counters: redraws stay inside the element's own slice of the stream.
+  // Each element owns 64 counters (32 normal draws): redraws stay inside the element's own slice
+  // of the stream. All 32 falling outside ±2σ has probability 0.0455^32, about 1e-43.
   return generate(shape, dtype, "truncated_normal", 64, [=](std::uint64_t c) {
-    for (std::uint64_t k = 0; k < 63; ++k) {
-      double z = random::normal(c + k);
+    for (std::uint64_t k = 0; k < 32; ++k) {
+      double z = random::normal(c + 2 * k);
       if (std::abs(z) <= 2.0) return mean + stddev * z;
     }
     return mean;
@@ -128,7 +140,9 @@ Tensor dropout(const Tensor& x, double rate) {
       const std::uint8_t* m = mask.data<std::uint8_t>();
       T* d = dx.data<T>();
       const T s = static_cast<T>(keep_scale);
-      for (std::int64_t i = 0, n = g.numel(); i < n; ++i) d[i] = m[i] ? gs[i] * s : T(0);
+      cpu::parallel_for(g.numel(), 1 << 15, [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t i = b; i < e; ++i) d[i] = m[i] ? gs[i] * s : T(0);
+      });
     });
     return std::vector<Tensor>{dx};
   });

@@ -14,7 +14,7 @@ std::uint64_t seed();
 std::uint64_t bits(std::uint64_t c);
 /// Uniform in [0, 1) with 53 random bits.
 inline double uniform01(std::uint64_t c) { return (bits(c) >> 11) * (1.0 / 9007199254740992.0); }
-/// Standard normal (Box-Muller on two counters derived from c).
+/// Standard normal (Box-Muller) from counters c and c + 1: reserve two counters per draw.
 double normal(std::uint64_t c);
 
 /// State for save/restore (seed, counter).

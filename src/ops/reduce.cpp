@@ -4,6 +4,8 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "autograd/node.hpp"
 #include "backend/cpu/parallel.hpp"
@@ -56,7 +58,19 @@ Shape reduced_shape(const Shape& s, const std::vector<int>& axes, bool keepdims)
   return out;
 }
 
-// Sum over one axis, keeping it as size 1. Accumulates float32 in double along long axes.
+// Σ p[0..n) with eight interleaved accumulators (vectorisable, and a fixed order, so the result
+// never depends on the thread count), combined pairwise.
+template <class Acc, class T>
+Acc row_sum(const T* p, std::int64_t n) {
+  Acc a[8] = {};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) a[j] += static_cast<Acc>(p[i + j]);
+  for (int j = 0; i < n; ++i, ++j) a[j] += static_cast<Acc>(p[i]);
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+// Sum over one axis, keeping it as size 1. Accumulates float32 in double along the reduced axis.
 Tensor sum_axis_kept(const Tensor& x, int axis) {
   std::int64_t outer, n, inner;
   split_at(x.shape(), axis, outer, n, inner);
@@ -70,15 +84,27 @@ Tensor sum_axis_kept(const Tensor& x, int axis) {
     using Acc = std::conditional_t<std::is_floating_point_v<T>, double, T>;
     const T* p = xin.data<T>();
     T* o = out.data<T>();
-    if (inner == 1) {
+    constexpr std::int64_t kBlock = 1 << 14;
+    if (inner == 1 && n >= 4 * kBlock) {
+      // Long rows (a full reduction): fixed-size blocks summed in parallel, then in order.
+      const std::int64_t blocks = (n + kBlock - 1) / kBlock;
+      std::vector<Acc> partial(static_cast<std::size_t>(outer * blocks));
+      cpu::parallel_for(outer * blocks, 1, [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t k = b; k < e; ++k) {
+          const std::int64_t r = k / blocks, blk = k % blocks;
+          const std::int64_t begin = blk * kBlock, len = std::min(kBlock, n - begin);
+          partial[k] = row_sum<Acc>(p + r * n + begin, len);
+        }
+      });
+      for (std::int64_t r = 0; r < outer; ++r) {
+        Acc acc = 0;
+        for (std::int64_t blk = 0; blk < blocks; ++blk) acc += partial[r * blocks + blk];
+        o[r] = static_cast<T>(acc);
+      }
+    } else if (inner == 1) {
       cpu::parallel_for(outer, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(n, 1)),
                         [&](std::int64_t b, std::int64_t e) {
-        for (std::int64_t r = b; r < e; ++r) {
-          Acc acc = 0;
-          const T* row = p + r * n;
-          for (std::int64_t i = 0; i < n; ++i) acc += row[i];
-          o[r] = static_cast<T>(acc);
-        }
+        for (std::int64_t r = b; r < e; ++r) o[r] = static_cast<T>(row_sum<Acc>(p + r * n, n));
       });
     } else {
       // Column sums: add rows into the output, vectorised along `inner`.

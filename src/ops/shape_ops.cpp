@@ -1,5 +1,6 @@
 // Shape ops: transpose, concatenate, one_hot, take, reshape (free function).
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 #include <string>
@@ -75,8 +76,11 @@ Tensor concatenate(const std::vector<Tensor>& xs, int axis) {
   out_shape[a] = 0;
   DType dt = xs[0].dtype();
   for (const Tensor& t : xs) {
+    if (t.dtype() != dt)
+      throw TypeError(std::string("concatenate: all tensors must share a dtype, got ") +
+                      dtype_name(dt) + " and " + dtype_name(t.dtype()));
     Shape s = t.shape();
-    bool ok = s.rank() == r && t.dtype() == dt;
+    bool ok = s.rank() == r;
     for (int i = 0; ok && i < r; ++i) ok = i == a || s[i] == xs[0].shape()[i];
     if (!ok)
       throw ShapeError("concatenate: shapes " + xs[0].shape().str() + " and " + s.str() +
@@ -129,7 +133,7 @@ std::vector<std::int64_t> as_indices(const Tensor& t, const char* op) {
   std::vector<std::int64_t> out(static_cast<std::size_t>(t.numel()));
   for (std::int64_t i = 0; i < t.numel(); ++i) {
     double v = t.at(i);
-    if (v != static_cast<double>(static_cast<std::int64_t>(v)))
+    if (!(std::abs(v) < 9.2e18) || v != std::trunc(v))
       throw ValueError(std::string(op) + ": index " + std::to_string(v) + " is not an integer");
     out[i] = static_cast<std::int64_t>(v);
   }

@@ -1,10 +1,12 @@
 // Tensor basics: dtypes, shapes, storage, construction, views, conversion, printing.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <iomanip>
 #include <ostream>
 #include <sstream>
+#include <type_traits>
 
 #include "autograd/node.hpp"
 #include "lamina/errors.hpp"
@@ -160,6 +162,24 @@ Tensor Tensor::from_data(const void* data, const Shape& shape, DType dtype) {
   return t;
 }
 
+// --- conversion of single values -------------------------------------------------------------------
+
+namespace {
+// static_cast, except that float -> integer (undefined in C++ when out of range) truncates toward
+// zero through int64 and then wraps like NumPy on x86 (-1.0 -> 255 as uint8); NaN becomes 0.
+template <class T, class S>
+T convert_value(S v) {
+  if constexpr (std::is_integral_v<T> && std::is_floating_point_v<S>) {
+    if (v != v) return T(0);
+    constexpr double kMax = 9223372036854775807.0;
+    std::int64_t i = v >= kMax ? INT64_MAX : v <= -kMax ? INT64_MIN : static_cast<std::int64_t>(v);
+    return static_cast<T>(i);
+  } else {
+    return static_cast<T>(v);
+  }
+}
+}  // namespace
+
 // --- inspection ----------------------------------------------------------------------------------
 
 namespace {
@@ -307,7 +327,11 @@ Tensor Tensor::slice(std::int64_t begin, std::int64_t end) const {
 
 Tensor Tensor::operator[](std::int64_t i) const {
   if (ndim() == 0) throw ShapeError("cannot index a 0-d tensor");
-  if (i < 0) i += shape()[0];
+  const std::int64_t n = shape()[0];
+  if (i < -n || i >= n)
+    throw ShapeError("index " + std::to_string(i) + " is out of range for leading dimension " +
+                     std::to_string(n) + " of " + shape().str());
+  if (i < 0) i += n;
   Shape s(shape().begin() + 1, shape().end());
   return slice(i, i + 1).reshape(s);
 }
@@ -324,7 +348,7 @@ Tensor Tensor::astype(DType target) const {
       using T = decltype(zt);
       const S* src = data<S>();
       T* dst = out.data<T>();
-      for (std::int64_t i = 0; i < n; ++i) dst[i] = static_cast<T>(src[i]);
+      for (std::int64_t i = 0; i < n; ++i) dst[i] = convert_value<T>(src[i]);
     });
   });
   if (!is_floating(dtype()) || !is_floating(target)) return out;
@@ -357,7 +381,7 @@ Tensor& Tensor::assign(const Tensor& src) {
 Tensor& Tensor::fill(double value) {
   detail::dispatch_all(dtype(), [&](auto z) {
     using T = decltype(z);
-    std::fill_n(data<T>(), numel(), static_cast<T>(value));
+    std::fill_n(data<T>(), numel(), convert_value<T>(value));
   });
   return *this;
 }
@@ -371,8 +395,9 @@ Tensor& Tensor::set_requires_grad(bool enabled) {
   if (enabled && !is_floating(dtype()))
     throw TypeError(std::string("only float tensors can require gradients, got ") +
                     dtype_name(dtype()));
-  if (impl_->grad_fn)
-    throw ValueError("set_requires_grad: only leaf tensors (not results of ops) can be marked");
+  if (impl_->grad_fn || impl_->graph_released)
+    throw ValueError("set_requires_grad: only leaf tensors (not results of ops) can be marked; "
+                     "use detach() to cut a result from the tape first");
   impl_->requires_grad = enabled;
   return *this;
 }
@@ -390,6 +415,9 @@ void Tensor::backward(const Tensor& grad_output) const {
   } else if (g.shape() != shape()) {
     throw ShapeError("backward: gradient shape " + g.shape().str() + " does not match tensor " +
                      shape().str());
+  } else if (g.dtype() != dtype()) {
+    NoGradGuard no_grad;
+    g = g.astype(dtype());
   }
   autograd::run_backward(*this, g);
 }

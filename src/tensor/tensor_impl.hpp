@@ -33,6 +33,9 @@ struct TensorImpl {
 
   bool requires_grad = false;
   std::shared_ptr<autograd::Node> grad_fn;  ///< null for leaves and untracked tensors
+  /// Set when backward() has consumed and dropped grad_fn: the tensor still requires a gradient
+  /// but is no longer a leaf, so a second backward through it is an error, not a silent stop.
+  bool graph_released = false;
   Tensor grad;                              ///< accumulated gradient (leaves)
 
   LogitsOf logits_of = LogitsOf::none;

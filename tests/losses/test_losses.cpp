@@ -2,18 +2,15 @@
 // (tests/fixtures/losses.json, made by make_loss_optimizer_fixtures.py), gradient checks, the
 // saturating softmax/sigmoid shortcut, extreme logits, bad labels and shapes, and lookup by name.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <fstream>
-#include <memory>
-#include <string>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-
 #include <lamina/errors.hpp>
 #include <lamina/losses.hpp>
 #include <lamina/ops.hpp>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "support/gradcheck.hpp"
 
@@ -81,9 +78,7 @@ void check_close(const Tensor& got, const Tensor& want, double tol) {
   }
 }
 
-Tensor f64(std::vector<double> values, Shape shape) {
-  return Tensor::from_vector(values, shape);
-}
+Tensor f64(std::vector<double> values, Shape shape) { return Tensor::from_vector(values, shape); }
 
 // A (4, 3) batch of probabilities away from the clipping bounds, rows not normalised.
 Tensor probabilities() {
@@ -92,9 +87,7 @@ Tensor probabilities() {
 Tensor logits() {
   return f64({0.3, -1.2, 2.0, 1.5, 0.2, -0.7, -2.1, 0.4, 0.9, 1.1, -0.3, 0.05}, {4, 3});
 }
-Tensor one_hot_targets() {
-  return f64({1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1}, {4, 3});
-}
+Tensor one_hot_targets() { return f64({1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1}, {4, 3}); }
 Tensor class_labels() { return Tensor::from_vector(std::vector<std::int64_t>{0, 2, 1, 2}, {4}); }
 Tensor weights() { return f64({1.0, 0.5, 2.0, 0.25}, {4}); }
 
@@ -107,8 +100,10 @@ void require_gradcheck(const std::function<Tensor(const Tensor&)>& loss_of_pred,
 
 }  // namespace
 
-TEST_CASE("Each loss matches PyTorch's float64 reference for every reduction, with and without "
-          "sample weights", "[losses]") {
+TEST_CASE(
+    "Each loss matches PyTorch's float64 reference for every reduction, with and without "
+    "sample weights",
+    "[losses]") {
   const auto& cases = fixture()["cases"];
   REQUIRE(cases.size() > 100);
   for (const auto& c : cases) {
@@ -135,8 +130,10 @@ TEST_CASE("Losses computed in float32 agree with the float64 reference where not
   CHECK(checked > 50);
 }
 
-TEST_CASE("sum_over_batch_size divides the weighted sum by the number of samples, not by the "
-          "sum of the weights", "[losses]") {
+TEST_CASE(
+    "sum_over_batch_size divides the weighted sum by the number of samples, not by the "
+    "sum of the weights",
+    "[losses]") {
   Tensor y_true = f64({0, 0, 0, 0}, {4});
   Tensor y_pred = f64({1, 2, 3, 4}, {4, 1});  // per-sample squared errors 1, 4, 9, 16
   Tensor w = f64({1, 0, 0, 0}, {4});
@@ -157,8 +154,10 @@ TEST_CASE("Per-sample weights (N) weigh every timestep of a sequence loss", "[lo
   CHECK(out.at(2) == Approx(3 * std::log(2.0)));
 }
 
-TEST_CASE("Softmax and sigmoid outputs are scored from their logits, exactly where clipped "
-          "probabilities would saturate", "[losses]") {
+TEST_CASE(
+    "Softmax and sigmoid outputs are scored from their logits, exactly where clipped "
+    "probabilities would saturate",
+    "[losses]") {
   // softmax([40, 0])[1] = 4e-18: the clipped formula would give -log(1e-7) = 16.1181.
   Tensor x = f64({40.0, 0.0}, {1, 2});
   Tensor label = Tensor::from_vector(std::vector<std::int64_t>{1}, {1});
@@ -185,10 +184,11 @@ TEST_CASE("Loss gradients with respect to y_pred match finite differences", "[lo
   Tensor y_bin = f64({1, 0, 1, 0, 0, 1, 1, 1, 0, 0, 1, 0}, {4, 3});
 
   SECTION("mse and mae, weighted") {
-    require_gradcheck([&](const Tensor& p) { return losses::MeanSquaredError()(y_reg, p, weights()); },
-                      logits());
-    require_gradcheck([&](const Tensor& p) { return losses::MeanAbsoluteError()(y_reg, p, weights()); },
-                      logits());
+    require_gradcheck(
+        [&](const Tensor& p) { return losses::MeanSquaredError()(y_reg, p, weights()); }, logits());
+    require_gradcheck(
+        [&](const Tensor& p) { return losses::MeanAbsoluteError()(y_reg, p, weights()); },
+        logits());
   }
   SECTION("binary crossentropy on probabilities, logits and sigmoid outputs") {
     losses::BinaryCrossentropy on_probs({.label_smoothing = 0.1});
@@ -196,8 +196,8 @@ TEST_CASE("Loss gradients with respect to y_pred match finite differences", "[lo
                       probabilities());
     losses::BinaryCrossentropy on_logits({.from_logits = true, .label_smoothing = 0.2});
     require_gradcheck([&](const Tensor& p) { return on_logits(y_bin, p); }, logits());
-    require_gradcheck([&](const Tensor& p) { return losses::BinaryCrossentropy()(y_bin, sigmoid(p)); },
-                      logits());
+    require_gradcheck(
+        [&](const Tensor& p) { return losses::BinaryCrossentropy()(y_bin, sigmoid(p)); }, logits());
   }
   SECTION("categorical crossentropy on probabilities, logits and softmax outputs") {
     losses::CategoricalCrossentropy on_probs({.label_smoothing = 0.1});
@@ -206,7 +206,9 @@ TEST_CASE("Loss gradients with respect to y_pred match finite differences", "[lo
     losses::CategoricalCrossentropy on_logits({.from_logits = true, .label_smoothing = 0.2});
     require_gradcheck([&](const Tensor& p) { return on_logits(one_hot_targets(), p); }, logits());
     require_gradcheck(
-        [&](const Tensor& p) { return losses::CategoricalCrossentropy()(one_hot_targets(), softmax(p)); },
+        [&](const Tensor& p) {
+          return losses::CategoricalCrossentropy()(one_hot_targets(), softmax(p));
+        },
         logits());
   }
   SECTION("sparse categorical crossentropy on probabilities, logits and softmax outputs") {
@@ -266,7 +268,9 @@ TEST_CASE("Extreme logits (+-1e4) and saturated probabilities give finite losses
     CHECK(cce.item() == Approx(want).epsilon(1e-12));
     CHECK(all_finite(cce_grad));
     auto [scce, scce_grad] = loss_and_grad(
-        [&](const Tensor& x) { return losses::SparseCategoricalCrossentropy()(labels, softmax(x)); },
+        [&](const Tensor& x) {
+          return losses::SparseCategoricalCrossentropy()(labels, softmax(x));
+        },
         big);
     CHECK(scce.item() == Approx(want).epsilon(1e-12));
     CHECK(all_finite(scce_grad));
@@ -286,8 +290,10 @@ TEST_CASE("Extreme logits (+-1e4) and saturated probabilities give finite losses
   }
 }
 
-TEST_CASE("Sparse categorical crossentropy accepts integer labels of any type, float labels and "
-          "(N, 1) labels alike", "[losses]") {
+TEST_CASE(
+    "Sparse categorical crossentropy accepts integer labels of any type, float labels and "
+    "(N, 1) labels alike",
+    "[losses]") {
   losses::SparseCategoricalCrossentropy loss({.from_logits = true});
   const double want = loss(class_labels(), logits()).item();
   CHECK(loss(class_labels().astype(int32), logits()).item() == Approx(want));
@@ -297,8 +303,10 @@ TEST_CASE("Sparse categorical crossentropy accepts integer labels of any type, f
         Approx(want).epsilon(1e-5));
 }
 
-TEST_CASE("Sparse categorical crossentropy rejects labels outside [0, C) and shapes that do not "
-          "fit, naming them", "[losses]") {
+TEST_CASE(
+    "Sparse categorical crossentropy rejects labels outside [0, C) and shapes that do not "
+    "fit, naming them",
+    "[losses]") {
   losses::SparseCategoricalCrossentropy loss({.from_logits = true});
   auto labels = [](std::vector<std::int64_t> v) { return Tensor::from_vector(v, {4}); };
   CHECK_THROWS_AS(loss(labels({0, 3, 1, 2}), logits()), ValueError);
@@ -327,8 +335,7 @@ TEST_CASE("Losses reject y_true and sample weights whose shapes do not fit, nami
   CHECK_THROWS_AS(losses::MeanAbsoluteError()(y_true, y_pred), ShapeError);
   CHECK_THROWS_AS(losses::BinaryCrossentropy()(y_true, probabilities()), ShapeError);
   CHECK_THROWS_WITH(losses::CategoricalCrossentropy()(class_labels(), probabilities()),
-                    Contains("categorical_crossentropy") && Contains("(4,)") &&
-                        Contains("(4, 3)"));
+                    Contains("categorical_crossentropy") && Contains("(4,)") && Contains("(4, 3)"));
   CHECK_THROWS_AS(losses::MeanSquaredError()(one_hot_targets(), y_pred, f64({1, 2, 3}, {3})),
                   ShapeError);
 }
@@ -338,12 +345,13 @@ TEST_CASE("Losses resolve Keras's names, aliases and class names", "[losses]") {
     const char* name;
     const char* keras_name;
   };
-  for (Case c : {Case{"mse", "mean_squared_error"}, Case{"mean_squared_error", "mean_squared_error"},
-                 Case{"MeanSquaredError", "mean_squared_error"},
-                 Case{"mae", "mean_absolute_error"}, Case{"MeanAbsoluteError", "mean_absolute_error"},
-                 Case{"bce", "binary_crossentropy"}, Case{"BinaryCrossentropy", "binary_crossentropy"},
-                 Case{"categorical_crossentropy", "categorical_crossentropy"},
-                 Case{"SparseCategoricalCrossentropy", "sparse_categorical_crossentropy"}}) {
+  for (Case c :
+       {Case{"mse", "mean_squared_error"}, Case{"mean_squared_error", "mean_squared_error"},
+        Case{"MeanSquaredError", "mean_squared_error"}, Case{"mae", "mean_absolute_error"},
+        Case{"MeanAbsoluteError", "mean_absolute_error"}, Case{"bce", "binary_crossentropy"},
+        Case{"BinaryCrossentropy", "binary_crossentropy"},
+        Case{"categorical_crossentropy", "categorical_crossentropy"},
+        Case{"SparseCategoricalCrossentropy", "sparse_categorical_crossentropy"}}) {
     INFO(c.name);
     auto loss = Loss::from_name(c.name);
     REQUIRE(loss);

@@ -1,16 +1,14 @@
 // Metrics: running weighted means across batches, reset, the accuracies (hand-counted cases),
 // Keras's "accuracy" resolution from shapes, and lookup by name.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdint>
-#include <memory>
-#include <string>
-#include <vector>
-
 #include <lamina/errors.hpp>
 #include <lamina/metrics.hpp>
 #include <lamina/ops.hpp>
+#include <memory>
+#include <string>
+#include <vector>
 
 using namespace lamina;
 using Catch::Matchers::Contains;
@@ -44,8 +42,10 @@ TEST_CASE("Mean keeps a running weighted mean until reset", "[metrics]") {
   CHECK(mean.result() == Approx(3.0));
 }
 
-TEST_CASE("BinaryAccuracy thresholds y_pred (strictly above 0.5 by default) and averages over "
-          "batches by sample count", "[metrics]") {
+TEST_CASE(
+    "BinaryAccuracy thresholds y_pred (strictly above 0.5 by default) and averages over "
+    "batches by sample count",
+    "[metrics]") {
   metrics::BinaryAccuracy acc;
   CHECK(acc.name() == "binary_accuracy");
   Tensor y_true = f64({1, 0, 1, 0}, {4, 1});
@@ -68,8 +68,8 @@ TEST_CASE("BinaryAccuracy thresholds y_pred (strictly above 0.5 by default) and 
 TEST_CASE("Sample weights weigh each sample in the accuracies", "[metrics]") {
   metrics::BinaryAccuracy acc;
   acc.update_state(f64({1, 0, 1, 0}, {4, 1}), f64({0.7, 0.2, 0.4, 0.5}, {4, 1}),
-                   f64({1, 1, 2, 0}, {4}));
-  CHECK(acc.result() == Approx(2.0 / 4.0));  // right on weights 1 and 1, wrong on 2
+                   f64({1, 1, 2, 0.5}, {4}));
+  CHECK(acc.result() == Approx(2.5 / 4.5));  // right on weights 1, 1 and 0.5; wrong on 2
   CHECK_THROWS_AS(acc.update_state(f64({1, 0, 1, 0}, {4, 1}), f64({0.7, 0.2, 0.4, 0.5}, {4, 1}),
                                    f64({1, 2, 3}, {3})),
                   ShapeError);
@@ -87,8 +87,10 @@ TEST_CASE("CategoricalAccuracy compares the argmax of y_true and y_pred", "[metr
   CHECK_THROWS_AS(acc.update_state(i64({1, 0, 2}, {3}), y_pred), ShapeError);
 }
 
-TEST_CASE("SparseCategoricalAccuracy compares argmax(y_pred) with integer or float labels, "
-          "(N) or (N, 1), and over sequences", "[metrics]") {
+TEST_CASE(
+    "SparseCategoricalAccuracy compares argmax(y_pred) with integer or float labels, "
+    "(N) or (N, 1), and over sequences",
+    "[metrics]") {
   Tensor y_pred = f64({0.1, 0.8, 0.1, 0.2, 0.1, 0.7, 0.6, 0.3, 0.1, 0.3, 0.3, 0.4}, {4, 3});
   // argmax: 1, 2, 0, 2
   for (Tensor labels : {i64({1, 2, 1, 0}, {4}), i64({1, 2, 1, 0}, {4}).astype(int32),

@@ -2,18 +2,15 @@
 // made by make_loss_optimizer_fixtures.py and cross-checked there against torch.optim), state
 // naming, argument checks and lookup by name.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <fstream>
-#include <memory>
-#include <string>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-
 #include <lamina/errors.hpp>
 #include <lamina/ops.hpp>
 #include <lamina/optimizers.hpp>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 using namespace lamina;
 using Catch::Matchers::Contains;
@@ -37,16 +34,16 @@ Tensor decode(const nlohmann::json& j) {
 std::shared_ptr<Optimizer> make(const nlohmann::json& c) {
   const auto& o = c["options"];
   if (c["optimizer"] == "sgd")
-    return std::make_shared<optimizers::SGD>(optimizers::SGDOptions{
-        .learning_rate = o["learning_rate"],
-        .momentum = o.value("momentum", 0.0),
-        .nesterov = o.value("nesterov", false)});
-  return std::make_shared<optimizers::Adam>(optimizers::AdamOptions{
-      .learning_rate = o["learning_rate"],
-      .beta_1 = 0.9,
-      .beta_2 = o.value("beta_2", 0.999),
-      .epsilon = o.value("epsilon", 1e-7),
-      .amsgrad = o.value("amsgrad", false)});
+    return std::make_shared<optimizers::SGD>(
+        optimizers::SGDOptions{.learning_rate = o["learning_rate"],
+                               .momentum = o.value("momentum", 0.0),
+                               .nesterov = o.value("nesterov", false)});
+  return std::make_shared<optimizers::Adam>(
+      optimizers::AdamOptions{.learning_rate = o["learning_rate"],
+                              .beta_1 = 0.9,
+                              .beta_2 = o.value("beta_2", 0.999),
+                              .epsilon = o.value("epsilon", 1e-7),
+                              .amsgrad = o.value("amsgrad", false)});
 }
 
 double max_abs_diff(const Tensor& a, const Tensor& b) {
@@ -93,8 +90,10 @@ TEST_CASE("SGD and Adam follow Keras's update rules step by step in float64 and 
   }
 }
 
-TEST_CASE("Optimizer state is listed as iteration, learning_rate, then the slots in Keras 3's "
-          "order", "[optimizers]") {
+TEST_CASE(
+    "Optimizer state is listed as iteration, learning_rate, then the slots in Keras 3's "
+    "order",
+    "[optimizers]") {
   Tensor a = Tensor::zeros({2, 3}, float32), b = Tensor::zeros({3}, float32);
   Tensor ga = Tensor::ones({2, 3}, float32), gb = Tensor::ones({3}, float32);
 
@@ -186,15 +185,15 @@ TEST_CASE("apply_gradients rejects mismatched lists and shapes, and a changed va
 
   adam.apply_gradients({Tensor::ones({2, 3}, float64)}, {a});
   Tensor other = Tensor::zeros({4}, float64);
-  CHECK_THROWS_AS(adam.apply_gradients({Tensor::ones({2, 3}, float64), Tensor::ones({4}, float64)},
-                                       {a, other}),
-                  ValueError);
+  CHECK_THROWS_AS(
+      adam.apply_gradients({Tensor::ones({2, 3}, float64), Tensor::ones({4}, float64)}, {a, other}),
+      ValueError);
   CHECK_THROWS_AS(adam.apply_gradients({Tensor::ones({4}, float64)}, {other}), ValueError);
   CHECK_THROWS_AS(adam.apply_gradients({Tensor::ones({3}, int64)}, {Tensor::zeros({3}, int64)}),
                   TypeError);
 }
 
-TEST_CASE("Optimizers resolve Keras names case-insensitively; RMSprop is not available yet",
+TEST_CASE("Optimizers resolve Keras names case-insensitively and refuse RMSprop until it exists",
           "[optimizers]") {
   for (const char* name : {"adam", "Adam", "ADAM"}) {
     auto opt = Optimizer::from_name(name);
@@ -209,9 +208,9 @@ TEST_CASE("Optimizers resolve Keras names case-insensitively; RMSprop is not ava
   CHECK(by_name->name() == "SGD");
 
   CHECK_THROWS_AS(Optimizer::from_name("rmsprop"), ValueError);
-  CHECK_THROWS_WITH(Optimizer::from_name("RMSprop"),
-                    Contains("RMSprop") && Contains("not available") && Contains("'sgd'") &&
-                        Contains("'adam'"));
+  CHECK_THROWS_WITH(Optimizer::from_name("RMSprop"), Contains("RMSprop") &&
+                                                         Contains("not available") &&
+                                                         Contains("'sgd'") && Contains("'adam'"));
   CHECK_THROWS_WITH(Optimizer::from_name("adamm"), Contains("'adamm'") && Contains("'adam'"));
   CHECK_THROWS_AS(optimizers::SGD({.momentum = 1.5}), ValueError);
 }

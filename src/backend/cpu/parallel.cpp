@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -33,31 +34,50 @@ class ThreadPool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   void resize(int threads) {
+    std::lock_guard<std::mutex> serial(run_mutex_);  // never while a job is in flight
     stop_workers();
     stopping_ = false;
-    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+    // New workers start at the current generation: the last job is finished and must not be
+    // picked up again by a worker that never saw it.
+    const std::uint64_t current = generation_;
+    for (int i = 1; i < threads; ++i)
+      workers_.emplace_back([this, i, current] { worker_loop(i, current); });
   }
 
-  // Runs job(chunk) for chunk in [0, chunks); chunk 0 on the caller.
+  // Runs job(chunk) for chunk in [0, chunks); chunk 0 on the caller. One job at a time: callers
+  // on other threads (dataset workers, user threads) queue on run_mutex_ rather than clobber the
+  // job in flight. The first exception a chunk throws is rethrown here once every chunk is done.
   void run(int chunks, const std::function<void(int)>& job) {
+    std::lock_guard<std::mutex> serial(run_mutex_);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       job_ = &job;
       chunks_ = chunks;
-      pending_ = chunks - 1;
+      pending_ = std::min(chunks, size()) - 1;
+      error_ = nullptr;
       ++generation_;
     }
     wake_.notify_all();
-    job(0);
+    std::exception_ptr caller_error;
+    try {
+      job(0);
+      // Chunks beyond the workers (the pool shrank after the caller split the work) run here.
+      for (int c = size(); c < chunks; ++c) job(c);
+    } catch (...) {
+      caller_error = std::current_exception();
+    }
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [this] { return pending_ == 0; });
     job_ = nullptr;
+    std::exception_ptr error = caller_error ? caller_error : error_;
+    error_ = nullptr;
+    lock.unlock();
+    if (error) std::rethrow_exception(error);
   }
 
  private:
-  void worker_loop(int index) {
+  void worker_loop(int index, std::uint64_t seen) {
     set_flush_denormals();
-    std::uint64_t seen = 0;
     for (;;) {
       const std::function<void(int)>* job;
       {
@@ -65,12 +85,18 @@ class ThreadPool {
         wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
         if (stopping_) return;
         seen = generation_;
-        if (index >= chunks_) continue;
+        if (index >= chunks_ || job_ == nullptr) continue;
         job = job_;
       }
-      (*job)(index);
+      std::exception_ptr error;
+      try {
+        (*job)(index);
+      } catch (...) {
+        error = std::current_exception();
+      }
       {
         std::lock_guard<std::mutex> lock(mutex_);
+        if (error && !error_) error_ = error;
         if (--pending_ == 0) done_.notify_one();
       }
     }
@@ -87,11 +113,13 @@ class ThreadPool {
   }
 
   std::vector<std::thread> workers_;
+  std::mutex run_mutex_;
   std::mutex mutex_;
   std::condition_variable wake_, done_;
   const std::function<void(int)>* job_ = nullptr;
   int chunks_ = 0;
   int pending_ = 0;
+  std::exception_ptr error_;
   std::uint64_t generation_ = 0;
   bool stopping_ = false;
 };
@@ -129,11 +157,13 @@ void parallel_for(std::int64_t n, std::int64_t grain,
   }
   const std::int64_t step = (n + chunks - 1) / chunks;
   p.run(static_cast<int>(chunks), [&](int c) {
-    bool saved = t_inside_parallel;
-    t_inside_parallel = true;
+    struct InsideScope {  // restored even when fn throws
+      bool saved = t_inside_parallel;
+      InsideScope() { t_inside_parallel = true; }
+      ~InsideScope() { t_inside_parallel = saved; }
+    } inside;
     std::int64_t b = c * step, e = std::min(n, b + step);
     if (b < e) fn(b, e);
-    t_inside_parallel = saved;
   });
 }
 
