@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -139,6 +140,20 @@ class ProgbarLogger : public Callback {
   std::int64_t seen_ = 0;
   Logs last_logs_;
   std::unique_ptr<Progbar> bar_;
+};
+
+/// Keras's LearningRateScheduler: at the start of each epoch sets the optimizer's learning rate to
+/// schedule(epoch, current_lr) (epoch 0-based). verbose > 0 prints the new rate.
+/// Throws ValueError (at that epoch) when the schedule returns a negative or non-finite rate.
+class LearningRateScheduler : public Callback {
+ public:
+  using Schedule = std::function<double(int epoch, double learning_rate)>;
+  explicit LearningRateScheduler(Schedule schedule, int verbose = 0);
+  void on_epoch_begin(int epoch, const Logs&) override;
+
+ private:
+  Schedule schedule_;
+  int verbose_;
 };
 
 }  // namespace callbacks

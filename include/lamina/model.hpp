@@ -1,6 +1,7 @@
 // lamina/model.hpp — Model and Sequential: compile, fit, evaluate, predict, summary.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <initializer_list>
 #include <map>
@@ -38,6 +39,20 @@ class MetricArg {
   std::shared_ptr<Metric> metric_;
 };
 
+/// A callback given by value (`callbacks::LearningRateScheduler(fn)`) or as a shared_ptr (to read
+/// its state after fit). Callbacks passed by value are copied once, into the call they are given to.
+class CallbackArg {
+ public:
+  template <std::derived_from<Callback> C>
+  CallbackArg(C callback) : callback_(std::make_shared<C>(std::move(callback))) {}  // NOLINT
+  template <std::derived_from<Callback> C>
+  CallbackArg(std::shared_ptr<C> callback) : callback_(std::move(callback)) {}  // NOLINT
+  const std::shared_ptr<Callback>& get() const { return callback_; }
+
+ private:
+  std::shared_ptr<Callback> callback_;
+};
+
 struct CompileOptions {
   Ref<Optimizer> optimizer = "rmsprop";  ///< Keras's default
   Ref<Loss> loss;
@@ -48,7 +63,7 @@ struct FitOptions {
   std::int64_t batch_size = 32;
   int epochs = 1;
   int verbose = 1;  ///< 0 silent, 1 progress bar, 2 one line per epoch
-  std::vector<std::shared_ptr<Callback>> callbacks;
+  std::vector<CallbackArg> callbacks;
   /// The last fraction of x/y (before any shuffling) is held out, as Keras does.
   double validation_split = 0.0;
   /// (x_val, y_val); overrides validation_split.
@@ -60,13 +75,13 @@ struct FitOptions {
 struct EvaluateOptions {
   std::int64_t batch_size = 32;
   int verbose = 1;
-  std::vector<std::shared_ptr<Callback>> callbacks;
+  std::vector<CallbackArg> callbacks;
 };
 
 struct PredictOptions {
   std::int64_t batch_size = 32;
   int verbose = 0;  ///< Keras prints a bar by default; lamina stays quiet unless asked
-  std::vector<std::shared_ptr<Callback>> callbacks;
+  std::vector<CallbackArg> callbacks;
 };
 
 /// What a Sequential's list may hold: any layer (handle or shared_ptr), another model, or the

@@ -198,7 +198,7 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
   auto history = std::make_shared<callbacks::HistoryCallback>();
   CallbackList cbs;
   if (o.verbose > 0) cbs.list.push_back(std::make_shared<callbacks::ProgbarLogger>(o.verbose));
-  for (const auto& c : o.callbacks) cbs.list.push_back(c);
+  for (const auto& c : o.callbacks) cbs.list.push_back(c.get());
   cbs.list.push_back(history);
   for (auto& c : cbs.list) {
     c->set_model(*this);
@@ -248,7 +248,7 @@ std::map<std::string, double> Model::evaluate(const Tensor& x, const Tensor& y,
   check_batch_size("evaluate", o.batch_size);
   CallbackList cbs;
   if (o.verbose > 0) cbs.list.push_back(std::make_shared<callbacks::ProgbarLogger>(o.verbose));
-  for (const auto& c : o.callbacks) cbs.list.push_back(c);
+  for (const auto& c : o.callbacks) cbs.list.push_back(c.get());
   const std::int64_t steps = (x.shape()[0] + o.batch_size - 1) / o.batch_size;
   for (auto& c : cbs.list) {
     c->set_model(*this);
@@ -266,7 +266,7 @@ Tensor Model::predict(const Tensor& x, const PredictOptions& o) {
   const std::int64_t steps = (n + o.batch_size - 1) / o.batch_size;
   CallbackList cbs;
   if (o.verbose > 0) cbs.list.push_back(std::make_shared<callbacks::ProgbarLogger>(o.verbose));
-  for (const auto& c : o.callbacks) cbs.list.push_back(c);
+  for (const auto& c : o.callbacks) cbs.list.push_back(c.get());
   for (auto& c : cbs.list) {
     c->set_model(*this);
     c->params = {{"epochs", 1}, {"steps", steps}, {"verbose", o.verbose}};
