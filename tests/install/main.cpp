@@ -1,0 +1,54 @@
+// A user's script against an installed lamina: a 2-layer Sequential, predict, checked output.
+// Prints "lamina consumer OK" and returns 0 when the prediction has the expected shape and
+// each softmax row sums to 1; returns 1 otherwise.
+#include <lamina/lamina.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <exception>
+
+using namespace lamina;
+
+int main() {
+  try {
+    set_seed(42);
+    Sequential model({
+        layers::Input({4}),
+        layers::Dense(8, {.activation = "relu"}),
+        layers::Dense(3, {.activation = "softmax"}),
+    });
+    Tensor x = Tensor::arange(20, float32).reshape({5, 4}) / 20.0f;
+    Tensor probs = model.predict(x);
+
+    if (probs.shape() != Shape{5, 3}) {
+      std::printf("unexpected output shape %s\n", probs.shape().str().c_str());
+      return 1;
+    }
+    for (std::int64_t i = 0; i < 5; ++i) {
+      double row = 0;
+      for (std::int64_t j = 0; j < 3; ++j) {
+        double p = probs.at(i * 3 + j);
+        if (!(p > 0.0 && p < 1.0)) {
+          std::printf("probability out of range: %g\n", p);
+          return 1;
+        }
+        row += p;
+      }
+      if (std::abs(row - 1.0) > 1e-5) {
+        std::printf("row %lld sums to %.7f, not 1\n", static_cast<long long>(i), row);
+        return 1;
+      }
+    }
+    std::printf("params=%lld output=%s\n", static_cast<long long>(model.count_params()),
+                probs.shape().str().c_str());
+    if (model.count_params() != 4 * 8 + 8 + 8 * 3 + 3) {
+      std::printf("unexpected parameter count\n");
+      return 1;
+    }
+    std::printf("lamina consumer OK\n");
+    return 0;
+  } catch (const std::exception& e) {
+    std::printf("error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,95 @@
+# CTest driver for install_find_package (cmake -P). Installs the lamina build into a scratch
+# prefix, checks that <lamina/lamina.hpp> pulls in no xtensor/xtl/xsimd/HDF5/CUDA header, then
+# configures, builds and runs tests/install (a user's project using find_package(lamina)) against
+# that prefix only. Any failing step fails the test.
+#
+# Inputs (-D): LAMINA_BINARY_DIR, CONSUMER_SOURCE_DIR, WORK_DIR, CXX_COMPILER,
+#              optional CONFIG, GENERATOR.
+cmake_minimum_required(VERSION 3.19)
+
+foreach(var LAMINA_BINARY_DIR CONSUMER_SOURCE_DIR WORK_DIR CXX_COMPILER)
+  if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
+    message(FATAL_ERROR "run_install_test.cmake: -D${var}=... is required")
+  endif()
+endforeach()
+
+set(prefix "${WORK_DIR}/prefix")
+set(consumer_build "${WORK_DIR}/consumer-build")
+file(REMOVE_RECURSE "${WORK_DIR}")
+file(MAKE_DIRECTORY "${WORK_DIR}")
+
+# Runs a command; on failure prints its output and stops with FATAL_ERROR.
+function(step name)
+  string(TIMESTAMP t0 "%s")
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  string(TIMESTAMP t1 "%s")
+  math(EXPR dt "${t1} - ${t0}")
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "[install test] ${name} FAILED (exit ${rc}):\n${ARGN}\n--- stdout\n${out}\n--- stderr\n${err}")
+  endif()
+  message(STATUS "[install test] ${name}: ok (${dt} s)")
+  set(step_output "${out}" PARENT_SCOPE)
+endfunction()
+
+# 1. cmake --install into the scratch prefix.
+set(config_args)
+if(DEFINED CONFIG AND NOT CONFIG STREQUAL "")
+  set(config_args --config "${CONFIG}")
+endif()
+step("cmake --install" "${CMAKE_COMMAND}" --install "${LAMINA_BINARY_DIR}" --prefix "${prefix}" ${config_args})
+foreach(f include/lamina/lamina.hpp include/lamina/xtensor.hpp)
+  if(NOT EXISTS "${prefix}/${f}")
+    message(FATAL_ERROR "[install test] ${f} was not installed under ${prefix}")
+  endif()
+endforeach()
+file(GLOB_RECURSE config_files "${prefix}/*/laminaConfig.cmake")
+if(NOT config_files)
+  message(FATAL_ERROR "[install test] no laminaConfig.cmake installed under ${prefix}")
+endif()
+
+# 2. The public headers a user script sees include no xtensor, HDF5 or CUDA header.
+#    (-M lists every header the preprocessor opens, system headers included.)
+step("header dependencies of lamina.hpp"
+     "${CXX_COMPILER}" -std=c++20 -M -I "${prefix}/include" "${CONSUMER_SOURCE_DIR}/main.cpp")
+set(deps "${step_output}")
+string(FIND "${deps}" "${prefix}/include/lamina/lamina.hpp" pos)
+if(pos EQUAL -1)
+  message(FATAL_ERROR "[install test] main.cpp did not use the installed lamina.hpp:\n${deps}")
+endif()
+string(REGEX MATCHALL "[^ \\\\\n]*/(xtensor|xtl|xsimd|xtensor-blas)/[^ \\\\\n]*|[^ \\\\\n]*/(hdf5[^ \\\\\n]*|H5[A-Za-z]*\\.h|cuda[A-Za-z_]*\\.h|cublas[A-Za-z_]*\\.h|cudnn[A-Za-z_]*\\.h)" leaked "${deps}")
+if(leaked)
+  list(REMOVE_DUPLICATES leaked)
+  list(JOIN leaked "\n  " leaked)
+  message(FATAL_ERROR "[install test] <lamina/lamina.hpp> pulls in headers it must not:\n  ${leaked}")
+endif()
+message(STATUS "[install test] lamina.hpp includes no xtensor/xtl/xsimd/HDF5/CUDA header")
+
+# 3. Configure the consumer against the prefix only.
+set(gen_args)
+if(DEFINED GENERATOR AND NOT GENERATOR STREQUAL "")
+  set(gen_args -G "${GENERATOR}")
+endif()
+step("configure consumer"
+     "${CMAKE_COMMAND}" -S "${CONSUMER_SOURCE_DIR}" -B "${consumer_build}" ${gen_args}
+     "-DCMAKE_PREFIX_PATH=${prefix}" "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}"
+     -DCMAKE_BUILD_TYPE= -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
+file(STRINGS "${consumer_build}/CMakeCache.txt" lamina_dir_line REGEX "^lamina_DIR:")
+string(FIND "${lamina_dir_line}" "${prefix}/" pos)
+if(pos EQUAL -1)
+  message(FATAL_ERROR "[install test] find_package(lamina) did not find the installed package: ${lamina_dir_line}")
+endif()
+
+# 4. Build and run.
+step("build consumer" "${CMAKE_COMMAND}" --build "${consumer_build}" -j 2)
+find_program(app NAMES app PATHS "${consumer_build}" "${consumer_build}/Debug" NO_DEFAULT_PATH REQUIRED)
+find_program(app_xt NAMES app_xtensor PATHS "${consumer_build}" "${consumer_build}/Debug" NO_DEFAULT_PATH REQUIRED)
+step("run app" "${app}")
+message(STATUS "[install test] app: ${step_output}")
+if(NOT step_output MATCHES "lamina consumer OK")
+  message(FATAL_ERROR "[install test] app did not print 'lamina consumer OK'")
+endif()
+step("run app_xtensor" "${app_xt}")
+if(NOT step_output MATCHES "lamina xtensor interop OK")
+  message(FATAL_ERROR "[install test] app_xtensor did not print 'lamina xtensor interop OK':\n${step_output}")
+endif()
+message(STATUS "[install test] passed")
