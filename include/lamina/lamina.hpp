@@ -14,3 +14,6 @@
 #include "lamina/ops.hpp"
 #include "lamina/optimizers.hpp"
 #include "lamina/tensor.hpp"
+#include "lamina/layers/conv.hpp"
+#include "lamina/layers/pooling.hpp"
+#include "lamina/layers/normalization.hpp"

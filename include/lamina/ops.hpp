@@ -113,3 +113,6 @@ bool all_finite(const Tensor& x);
 bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8);
 
 }  // namespace lamina
+
+// Convolution, pooling and batch-normalisation ops (NHWC).
+#include "lamina/ops/conv.hpp"

@@ -1,0 +1,90 @@
+// lamina/layers/normalization.hpp — BatchNormalization and LayerNormalization over the last axis
+// (channels last), with Keras's weights gamma, beta (and moving_mean, moving_variance).
+#pragma once
+
+#include <string>
+
+#include "lamina/initializers.hpp"
+#include "lamina/layer.hpp"
+
+namespace lamina::layers {
+
+// --- BatchNormalization ----------------------------------------------------------------------
+
+struct BatchNormalizationOptions {
+  int axis = -1;  ///< only the last axis (channels last) is supported
+  double momentum = 0.99;
+  double epsilon = 1e-3;
+  bool center = true;  ///< learn beta
+  bool scale = true;   ///< learn gamma
+  Initializer beta_initializer = "zeros";
+  Initializer gamma_initializer = "ones";
+  Initializer moving_mean_initializer = "zeros";
+  Initializer moving_variance_initializer = "ones";
+  std::string name;
+};
+
+/// Training (and trainable): y = gamma·(x − mean_B)/sqrt(var_B + epsilon) + beta with the
+/// batch's statistics over every axis but the last (variance biased), then, as Keras 3,
+/// moving = moving·momentum + batch·(1 − momentum) for both mean and variance.
+/// Inference, or a layer with trainable=false: the moving statistics instead.
+class BatchNormalizationLayer : public Layer {
+ public:
+  /// Throws ValueError on epsilon <= 0 or momentum outside [0, 1].
+  explicit BatchNormalizationLayer(BatchNormalizationOptions options);
+  std::string class_name() const override { return "BatchNormalization"; }
+  /// Throws ShapeError naming the layer for an axis other than the last or an unknown channel
+  /// dimension.
+  void build(const Shape& input_shape) override;
+  Tensor call(const Tensor& x, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) override;
+  nlohmann::json get_config() const override;
+  const BatchNormalizationOptions& options() const { return options_; }
+
+  Tensor gamma, beta;                   ///< (C,), undefined without scale / center
+  Tensor moving_mean, moving_variance;  ///< (C,), non-trainable
+
+ private:
+  void check_input(const Shape& s) const;
+  BatchNormalizationOptions options_;
+};
+
+struct BatchNormalization : LayerHandle<BatchNormalizationLayer> {
+  explicit BatchNormalization(BatchNormalizationOptions options = {});
+};
+
+// --- LayerNormalization ----------------------------------------------------------------------
+
+struct LayerNormalizationOptions {
+  int axis = -1;  ///< only the last axis is supported
+  double epsilon = 1e-3;
+  bool center = true;
+  bool scale = true;
+  Initializer beta_initializer = "zeros";
+  Initializer gamma_initializer = "ones";
+  std::string name;
+};
+
+/// y = gamma·(x − mean)/sqrt(var + epsilon) + beta with each sample's statistics over the last
+/// axis (variance biased); the same in training and inference.
+class LayerNormalizationLayer : public Layer {
+ public:
+  explicit LayerNormalizationLayer(LayerNormalizationOptions options);
+  std::string class_name() const override { return "LayerNormalization"; }
+  void build(const Shape& input_shape) override;
+  Tensor call(const Tensor& x, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) override;
+  nlohmann::json get_config() const override;
+
+  Tensor gamma, beta;  ///< (C,), undefined without scale / center
+
+ private:
+  void check_input(const Shape& s) const;
+  LayerNormalizationOptions options_;
+};
+
+struct LayerNormalization : LayerHandle<LayerNormalizationLayer> {
+  explicit LayerNormalization(LayerNormalizationOptions options = {});
+};
+
+}  // namespace lamina::layers

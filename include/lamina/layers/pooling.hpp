@@ -1,0 +1,105 @@
+// lamina/layers/pooling.hpp — MaxPooling1D/2D, AveragePooling1D/2D and the global poolings,
+// channels last. Weightless.
+#pragma once
+
+#include <string>
+
+#include "lamina/layer.hpp"
+#include "lamina/ops.hpp"
+
+namespace lamina::layers {
+
+/// Windowed max or average over the spatial axes (a 1-D pooling is kept in 2-D form, height 1).
+class PoolingLayer : public Layer {
+ public:
+  enum class Kind { max, average };
+  /// strides of 0 (Keras's None) mean pool_size. Throws ValueError on non-positive sizes or a
+  /// padding other than "valid" / "same".
+  PoolingLayer(Kind kind, int rank, Size2D pool_size, Size2D strides, const std::string& padding,
+               std::string name);
+  /// "MaxPooling2D", "AveragePooling1D", ...
+  std::string class_name() const override;
+  Tensor call(const Tensor& x, bool training) override;
+  /// Throws ShapeError naming the layer on a wrong rank or a window that leaves an empty output.
+  Shape compute_output_shape(const Shape& input_shape) override;
+  void build(const Shape& input_shape) override { compute_output_shape(input_shape); }
+  nlohmann::json get_config() const override;
+
+  Kind kind() const { return kind_; }
+  Size2D pool_size() const { return pool_; }
+  Size2D strides() const { return strides_; }
+  Padding padding() const { return padding_; }
+
+ private:
+  Kind kind_;
+  int rank_;
+  Size2D pool_, strides_;
+  Padding padding_;
+};
+
+struct Pooling2DOptions {
+  Size2D strides = 0;             ///< 0 (Keras's None): pool_size
+  std::string padding = "valid";  ///< "valid" | "same"
+  std::string name;
+};
+
+struct Pooling1DOptions {
+  std::int64_t strides = 0;  ///< 0 (Keras's None): pool_size
+  std::string padding = "valid";
+  std::string name;
+};
+
+/// `MaxPooling2D(2)`, `MaxPooling2D({3, 3}, {.strides = 2, .padding = "same"})`.
+struct MaxPooling2D : LayerHandle<PoolingLayer> {
+  explicit MaxPooling2D(Size2D pool_size = 2, Pooling2DOptions options = {});
+};
+/// Average of the real elements of each window ('same' padding never counts the padding).
+struct AveragePooling2D : LayerHandle<PoolingLayer> {
+  explicit AveragePooling2D(Size2D pool_size = 2, Pooling2DOptions options = {});
+};
+struct MaxPooling1D : LayerHandle<PoolingLayer> {
+  explicit MaxPooling1D(std::int64_t pool_size = 2, Pooling1DOptions options = {});
+};
+struct AveragePooling1D : LayerHandle<PoolingLayer> {
+  explicit AveragePooling1D(std::int64_t pool_size = 2, Pooling1DOptions options = {});
+};
+
+// --- global pooling --------------------------------------------------------------------------
+
+/// Max or mean over all spatial axes: (N, H, W, C) -> (N, C), or (N, 1, 1, C) with keepdims.
+class GlobalPoolingLayer : public Layer {
+ public:
+  GlobalPoolingLayer(PoolingLayer::Kind kind, int rank, bool keepdims, std::string name);
+  /// "GlobalMaxPooling2D", "GlobalAveragePooling1D", ...
+  std::string class_name() const override;
+  Tensor call(const Tensor& x, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) override;
+  void build(const Shape& input_shape) override { compute_output_shape(input_shape); }
+  nlohmann::json get_config() const override;
+  bool keepdims() const { return keepdims_; }
+
+ private:
+  PoolingLayer::Kind kind_;
+  int rank_;
+  bool keepdims_;
+};
+
+struct GlobalPoolingOptions {
+  bool keepdims = false;
+  std::string name;
+};
+
+struct GlobalMaxPooling2D : LayerHandle<GlobalPoolingLayer> {
+  explicit GlobalMaxPooling2D(GlobalPoolingOptions options = {});
+};
+struct GlobalAveragePooling2D : LayerHandle<GlobalPoolingLayer> {
+  explicit GlobalAveragePooling2D(GlobalPoolingOptions options = {});
+};
+struct GlobalMaxPooling1D : LayerHandle<GlobalPoolingLayer> {
+  explicit GlobalMaxPooling1D(GlobalPoolingOptions options = {});
+};
+struct GlobalAveragePooling1D : LayerHandle<GlobalPoolingLayer> {
+  explicit GlobalAveragePooling1D(GlobalPoolingOptions options = {});
+};
+
+}  // namespace lamina::layers

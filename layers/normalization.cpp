@@ -1,0 +1,159 @@
+// Normalisation layers: BatchNormalization, LayerNormalization (last axis).
+#include "lamina/layers/normalization.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "engine/config.hpp"
+#include "lamina/errors.hpp"
+#include "lamina/ops.hpp"
+
+namespace lamina::layers {
+
+namespace {
+// Both layers normalise the last axis; anything else is refused by name.
+void check_last_axis(const Layer& layer, const Shape& s, int axis) {
+  auto fail = [&](const std::string& what) {
+    throw ShapeError(layer.class_name() + " '" + layer.name() + "': " + what);
+  };
+  if (s.rank() < 2) fail("input must have a batch and a feature axis, got " + s.str());
+  if (axis != -1 && axis != s.rank() - 1)
+    fail("only axis=-1 (the last, channels-last axis) is supported, got axis=" +
+         std::to_string(axis) + " for input " + s.str());
+  if (s.back() <= 0) fail("the last dimension of the input must be known, got " + s.str());
+}
+}  // namespace
+
+// --- BatchNormalization --------------------------------------------------------------------------
+
+BatchNormalizationLayer::BatchNormalizationLayer(BatchNormalizationOptions options)
+    : Layer(options.name), options_(std::move(options)) {
+  if (!(options_.epsilon > 0))
+    throw ValueError("BatchNormalization: epsilon must be positive, got " +
+                     std::to_string(options_.epsilon));
+  if (!(options_.momentum >= 0 && options_.momentum <= 1))
+    throw ValueError("BatchNormalization: momentum must be in [0, 1], got " +
+                     std::to_string(options_.momentum));
+}
+
+void BatchNormalizationLayer::check_input(const Shape& s) const {
+  check_last_axis(*this, s, options_.axis);
+  if (moving_mean.defined() && s.back() != moving_mean.shape()[0])
+    fail_shape("expected last dimension " + std::to_string(moving_mean.shape()[0]) + ", got " +
+               s.str());
+}
+
+void BatchNormalizationLayer::build(const Shape& input_shape) {
+  check_input(input_shape);
+  const Shape c{input_shape.back()};
+  // Keras's order: gamma, beta, moving_mean, moving_variance.
+  if (options_.scale) gamma = add_weight("gamma", c, options_.gamma_initializer);
+  if (options_.center) beta = add_weight("beta", c, options_.beta_initializer);
+  moving_mean = add_weight("moving_mean", c, options_.moving_mean_initializer, false);
+  moving_variance = add_weight("moving_variance", c, options_.moving_variance_initializer, false);
+}
+
+Shape BatchNormalizationLayer::compute_output_shape(const Shape& input_shape) {
+  check_input(input_shape);
+  return input_shape;
+}
+
+Tensor BatchNormalizationLayer::call(const Tensor& x, bool training) {
+  check_input(x.shape());
+  Tensor in = x.dtype() == moving_mean.dtype() ? x : x.astype(moving_mean.dtype());
+  if (training && trainable()) {
+    Tensor mean, var;
+    Tensor y = batch_norm_training(in, gamma, beta, options_.epsilon, &mean, &var);
+    NoGradGuard no_grad;
+    const double m = options_.momentum;
+    moving_mean.assign(moving_mean * m + mean * (1.0 - m));
+    moving_variance.assign(moving_variance * m + var * (1.0 - m));
+    return y;
+  }
+  // y = x·scale + shift, scale = gamma/sqrt(moving_variance + eps), shift = beta − mean·scale;
+  // built from ops so gradients still reach x, gamma and beta (fine-tuning a frozen layer).
+  Tensor scale = 1.0 / sqrt(moving_variance + options_.epsilon);
+  if (gamma.defined()) scale = gamma * scale;
+  Tensor shift = -(moving_mean * scale);
+  if (beta.defined()) shift = beta + shift;
+  return in * scale + shift;
+}
+
+nlohmann::json BatchNormalizationLayer::get_config() const {
+  nlohmann::json c = Layer::get_config();
+  c["axis"] = options_.axis;
+  c["momentum"] = options_.momentum;
+  c["epsilon"] = options_.epsilon;
+  c["center"] = options_.center;
+  c["scale"] = options_.scale;
+  c["beta_initializer"] = engine::initializer_config(options_.beta_initializer);
+  c["gamma_initializer"] = engine::initializer_config(options_.gamma_initializer);
+  c["moving_mean_initializer"] = engine::initializer_config(options_.moving_mean_initializer);
+  c["moving_variance_initializer"] =
+      engine::initializer_config(options_.moving_variance_initializer);
+  c["beta_regularizer"] = nullptr;
+  c["gamma_regularizer"] = nullptr;
+  c["beta_constraint"] = nullptr;
+  c["gamma_constraint"] = nullptr;
+  c["synchronized"] = false;
+  return c;
+}
+
+BatchNormalization::BatchNormalization(BatchNormalizationOptions options)
+    : LayerHandle(std::make_shared<BatchNormalizationLayer>(std::move(options))) {}
+
+// --- LayerNormalization --------------------------------------------------------------------------
+
+LayerNormalizationLayer::LayerNormalizationLayer(LayerNormalizationOptions options)
+    : Layer(options.name), options_(std::move(options)) {
+  if (!(options_.epsilon > 0))
+    throw ValueError("LayerNormalization: epsilon must be positive, got " +
+                     std::to_string(options_.epsilon));
+}
+
+void LayerNormalizationLayer::check_input(const Shape& s) const {
+  check_last_axis(*this, s, options_.axis);
+  const Tensor& w = gamma.defined() ? gamma : beta;
+  if (w.defined() && s.back() != w.shape()[0])
+    fail_shape("expected last dimension " + std::to_string(w.shape()[0]) + ", got " + s.str());
+}
+
+void LayerNormalizationLayer::build(const Shape& input_shape) {
+  check_input(input_shape);
+  const Shape c{input_shape.back()};
+  if (options_.scale) gamma = add_weight("gamma", c, options_.gamma_initializer);
+  if (options_.center) beta = add_weight("beta", c, options_.beta_initializer);
+}
+
+Shape LayerNormalizationLayer::compute_output_shape(const Shape& input_shape) {
+  check_input(input_shape);
+  return input_shape;
+}
+
+Tensor LayerNormalizationLayer::call(const Tensor& x, bool) {
+  check_input(x.shape());
+  const Tensor& w = gamma.defined() ? gamma : beta;
+  const DType dtype = w.defined() ? w.dtype() : (is_floating(x.dtype()) ? x.dtype() : float32);
+  Tensor in = x.dtype() == dtype ? x : x.astype(dtype);
+  return layer_norm(in, gamma, beta, options_.epsilon);
+}
+
+nlohmann::json LayerNormalizationLayer::get_config() const {
+  nlohmann::json c = Layer::get_config();
+  c["axis"] = options_.axis;
+  c["epsilon"] = options_.epsilon;
+  c["center"] = options_.center;
+  c["scale"] = options_.scale;
+  c["rms_scaling"] = false;
+  c["beta_initializer"] = engine::initializer_config(options_.beta_initializer);
+  c["gamma_initializer"] = engine::initializer_config(options_.gamma_initializer);
+  c["beta_regularizer"] = nullptr;
+  c["gamma_regularizer"] = nullptr;
+  c["beta_constraint"] = nullptr;
+  c["gamma_constraint"] = nullptr;
+  return c;
+}
+
+LayerNormalization::LayerNormalization(LayerNormalizationOptions options)
+    : LayerHandle(std::make_shared<LayerNormalizationLayer>(std::move(options))) {}
+
+}  // namespace lamina::layers

@@ -1,0 +1,158 @@
+// Pooling layers: MaxPooling1D/2D, AveragePooling1D/2D, GlobalMax/AveragePooling1D/2D.
+#include "lamina/layers/pooling.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "lamina/errors.hpp"
+
+namespace lamina::layers {
+
+namespace {
+std::string pair_str(Size2D s, int rank) {
+  return rank == 1 ? "(" + std::to_string(s.w) + ",)"
+                   : "(" + std::to_string(s.h) + ", " + std::to_string(s.w) + ")";
+}
+
+nlohmann::json pair_json(Size2D s, int rank) {
+  return rank == 1 ? nlohmann::json::array({s.w}) : nlohmann::json::array({s.h, s.w});
+}
+
+std::string rank_requirement(int rank) {
+  return rank == 2 ? "input must be 4-D (batch, height, width, channels)"
+                   : "input must be 3-D (batch, steps, channels)";
+}
+}  // namespace
+
+// --- windowed pooling ----------------------------------------------------------------------------
+
+PoolingLayer::PoolingLayer(Kind kind, int rank, Size2D pool_size, Size2D strides,
+                           const std::string& padding, std::string name)
+    : Layer(std::move(name)),
+      kind_(kind),
+      rank_(rank),
+      pool_(pool_size),
+      strides_(strides == Size2D{0, 0} ? pool_size : strides),
+      padding_(Padding::valid) {
+  const std::string cls = class_name();
+  if (pool_.h <= 0 || pool_.w <= 0)
+    throw ValueError(cls + ": pool_size must be positive, got " + pair_str(pool_, rank));
+  if (strides_.h <= 0 || strides_.w <= 0)
+    throw ValueError(cls + ": strides must be positive, got " + pair_str(strides_, rank));
+  try {
+    padding_ = padding_from_name(padding);
+  } catch (const ValueError& e) {
+    throw ValueError(cls + ": " + e.what());
+  }
+  if (padding_ == Padding::causal)
+    throw ValueError(cls + ": padding must be \"valid\" or \"same\", got \"causal\"");
+}
+
+std::string PoolingLayer::class_name() const {
+  return std::string(kind_ == Kind::max ? "MaxPooling" : "AveragePooling") + std::to_string(rank_) +
+         "D";
+}
+
+Shape PoolingLayer::compute_output_shape(const Shape& s) {
+  if (s.rank() != rank_ + 2) fail_shape(rank_requirement(rank_) + ", got " + s.str());
+  Shape out = s;
+  const std::int64_t oh = rank_ == 2 ? conv_output_length(s[1], pool_.h, strides_.h, padding_) : 1;
+  const std::int64_t ow = conv_output_length(s[rank_], pool_.w, strides_.w, padding_);
+  if (oh == 0 || ow == 0)
+    fail_shape("pool_size " + pair_str(pool_, rank_) + " is larger than the input " + s.str() +
+               " with 'valid' padding: the output would be empty");
+  if (rank_ == 2) out[1] = oh;
+  out[rank_] = ow;
+  return out;
+}
+
+Tensor PoolingLayer::call(const Tensor& x, bool) {
+  if (x.ndim() != rank_ + 2) fail_shape(rank_requirement(rank_) + ", got " + x.shape().str());
+  Tensor in = is_floating(x.dtype()) ? x : x.astype(float32);
+  if (rank_ == 2)
+    return kind_ == Kind::max ? max_pool2d(in, pool_, strides_, padding_)
+                              : avg_pool2d(in, pool_, strides_, padding_);
+  return kind_ == Kind::max ? max_pool1d(in, pool_.w, strides_.w, padding_)
+                            : avg_pool1d(in, pool_.w, strides_.w, padding_);
+}
+
+nlohmann::json PoolingLayer::get_config() const {
+  nlohmann::json c = Layer::get_config();
+  c["pool_size"] = pair_json(pool_, rank_);
+  c["padding"] = padding_name(padding_);
+  c["strides"] = pair_json(strides_, rank_);
+  c["data_format"] = "channels_last";
+  return c;
+}
+
+MaxPooling2D::MaxPooling2D(Size2D pool_size, Pooling2DOptions o)
+    : LayerHandle(std::make_shared<PoolingLayer>(PoolingLayer::Kind::max, 2, pool_size, o.strides,
+                                                 o.padding, std::move(o.name))) {}
+
+AveragePooling2D::AveragePooling2D(Size2D pool_size, Pooling2DOptions o)
+    : LayerHandle(std::make_shared<PoolingLayer>(PoolingLayer::Kind::average, 2, pool_size,
+                                                 o.strides, o.padding, std::move(o.name))) {}
+
+namespace {
+Size2D strides_1d(std::int64_t s) { return s == 0 ? Size2D{0, 0} : Size2D{1, s}; }
+}  // namespace
+
+MaxPooling1D::MaxPooling1D(std::int64_t pool_size, Pooling1DOptions o)
+    : LayerHandle(std::make_shared<PoolingLayer>(PoolingLayer::Kind::max, 1, Size2D{1, pool_size},
+                                                 strides_1d(o.strides), o.padding,
+                                                 std::move(o.name))) {}
+
+AveragePooling1D::AveragePooling1D(std::int64_t pool_size, Pooling1DOptions o)
+    : LayerHandle(std::make_shared<PoolingLayer>(PoolingLayer::Kind::average, 1,
+                                                 Size2D{1, pool_size}, strides_1d(o.strides),
+                                                 o.padding, std::move(o.name))) {}
+
+// --- global pooling ------------------------------------------------------------------------------
+
+GlobalPoolingLayer::GlobalPoolingLayer(PoolingLayer::Kind kind, int rank, bool keepdims,
+                                       std::string name)
+    : Layer(std::move(name)), kind_(kind), rank_(rank), keepdims_(keepdims) {}
+
+std::string GlobalPoolingLayer::class_name() const {
+  return std::string(kind_ == PoolingLayer::Kind::max ? "GlobalMaxPooling"
+                                                      : "GlobalAveragePooling") +
+         std::to_string(rank_) + "D";
+}
+
+Shape GlobalPoolingLayer::compute_output_shape(const Shape& s) {
+  if (s.rank() != rank_ + 2) fail_shape(rank_requirement(rank_) + ", got " + s.str());
+  for (int i = 1; i <= rank_; ++i)
+    if (s[i] == 0) fail_shape("cannot pool over an empty input " + s.str());
+  if (!keepdims_) return {s[0], s.back()};
+  Shape out = s;
+  for (int i = 1; i <= rank_; ++i) out[i] = 1;
+  return out;
+}
+
+Tensor GlobalPoolingLayer::call(const Tensor& x, bool) {
+  if (x.ndim() != rank_ + 2) fail_shape(rank_requirement(rank_) + ", got " + x.shape().str());
+  Tensor in = is_floating(x.dtype()) ? x : x.astype(float32);
+  std::vector<int> axes = rank_ == 2 ? std::vector<int>{1, 2} : std::vector<int>{1};
+  return kind_ == PoolingLayer::Kind::max ? max(in, axes, keepdims_) : mean(in, axes, keepdims_);
+}
+
+nlohmann::json GlobalPoolingLayer::get_config() const {
+  nlohmann::json c = Layer::get_config();
+  c["data_format"] = "channels_last";
+  c["keepdims"] = keepdims_;
+  return c;
+}
+
+GlobalMaxPooling2D::GlobalMaxPooling2D(GlobalPoolingOptions o)
+    : LayerHandle(std::make_shared<GlobalPoolingLayer>(PoolingLayer::Kind::max, 2, o.keepdims,
+                                                       std::move(o.name))) {}
+GlobalAveragePooling2D::GlobalAveragePooling2D(GlobalPoolingOptions o)
+    : LayerHandle(std::make_shared<GlobalPoolingLayer>(PoolingLayer::Kind::average, 2, o.keepdims,
+                                                       std::move(o.name))) {}
+GlobalMaxPooling1D::GlobalMaxPooling1D(GlobalPoolingOptions o)
+    : LayerHandle(std::make_shared<GlobalPoolingLayer>(PoolingLayer::Kind::max, 1, o.keepdims,
+                                                       std::move(o.name))) {}
+GlobalAveragePooling1D::GlobalAveragePooling1D(GlobalPoolingOptions o)
+    : LayerHandle(std::make_shared<GlobalPoolingLayer>(PoolingLayer::Kind::average, 1, o.keepdims,
+                                                       std::move(o.name))) {}
+
+}  // namespace lamina::layers

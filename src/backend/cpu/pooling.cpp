@@ -1,0 +1,140 @@
+// NHWC pooling on the CPU. Channels are innermost, so every window step is a contiguous,
+// vectorisable pass over c values. Forward is parallel over output rows, backward over images
+// (whose dx regions are disjoint, so the scatter needs no atomics).
+#include "backend/cpu/pooling.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "backend/cpu/parallel.hpp"
+
+namespace lamina::cpu {
+namespace {
+
+// The window's real rows [y0, y1) and columns [x0, x1) for output (oy, ox).
+struct Window {
+  std::int64_t y0, y1, x0, x1;
+  std::int64_t count() const { return (y1 - y0) * (x1 - x0); }
+};
+
+Window window_at(const PoolGeometry& g, std::int64_t oy, std::int64_t ox) {
+  const std::int64_t ty = oy * g.sh - g.pad_top, tx = ox * g.sw - g.pad_left;
+  return {std::max<std::int64_t>(ty, 0), std::min(ty + g.ph, g.h), std::max<std::int64_t>(tx, 0),
+          std::min(tx + g.pw, g.w)};
+}
+
+std::int64_t row_grain(const PoolGeometry& g) {
+  return std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(1, g.ow * g.c * g.ph * g.pw));
+}
+
+}  // namespace
+
+template <class T>
+void max_pool2d_forward(const PoolGeometry& g, const T* x, T* y, std::int32_t* argmax) {
+  // y[n, oy, ox, ch] = max over the window's real (iy, ix) of x[n, iy, ix, ch]
+  parallel_for(g.n * g.oh, row_grain(g), [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t r = b; r < e; ++r) {
+      const std::int64_t img = r / g.oh, oy = r % g.oh;
+      const T* xi = x + img * g.h * g.w * g.c;
+      for (std::int64_t ox = 0; ox < g.ow; ++ox) {
+        const std::int64_t o = (r * g.ow + ox) * g.c;
+        T* yo = y + o;
+        const Window win = window_at(g, oy, ox);
+        std::fill(yo, yo + g.c, -std::numeric_limits<T>::infinity());
+        if (argmax) {
+          std::int32_t* ao = argmax + o;
+          const auto first = static_cast<std::int32_t>((win.y0 * g.w + win.x0) * g.c);
+          for (std::int64_t ch = 0; ch < g.c; ++ch) ao[ch] = first + static_cast<std::int32_t>(ch);
+          for (std::int64_t iy = win.y0; iy < win.y1; ++iy)
+            for (std::int64_t ix = win.x0; ix < win.x1; ++ix) {
+              const std::int64_t base = (iy * g.w + ix) * g.c;
+              const T* xp = xi + base;
+              for (std::int64_t ch = 0; ch < g.c; ++ch)
+                if (xp[ch] > yo[ch]) {
+                  yo[ch] = xp[ch];
+                  ao[ch] = static_cast<std::int32_t>(base + ch);
+                }
+            }
+        } else {
+          for (std::int64_t iy = win.y0; iy < win.y1; ++iy)
+            for (std::int64_t ix = win.x0; ix < win.x1; ++ix) {
+              const T* xp = xi + (iy * g.w + ix) * g.c;
+              for (std::int64_t ch = 0; ch < g.c; ++ch) yo[ch] = std::max(yo[ch], xp[ch]);
+            }
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void max_pool2d_backward(const PoolGeometry& g, const T* dy, const std::int32_t* argmax, T* dx) {
+  // dx[n, argmax[n, oy, ox, ch]] += dy[n, oy, ox, ch]
+  const std::int64_t in_size = g.h * g.w * g.c, out_size = g.oh * g.ow * g.c;
+  parallel_for(g.n, 1, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t img = b; img < e; ++img) {
+      T* dxi = dx + img * in_size;
+      std::fill(dxi, dxi + in_size, T(0));
+      const T* dyi = dy + img * out_size;
+      const std::int32_t* ai = argmax + img * out_size;
+      for (std::int64_t k = 0; k < out_size; ++k) dxi[ai[k]] += dyi[k];
+    }
+  });
+}
+
+template <class T>
+void avg_pool2d_forward(const PoolGeometry& g, const T* x, T* y) {
+  // y[n, oy, ox, ch] = Σ_window x[n, iy, ix, ch] / (number of real elements in the window)
+  parallel_for(g.n * g.oh, row_grain(g), [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t r = b; r < e; ++r) {
+      const std::int64_t img = r / g.oh, oy = r % g.oh;
+      const T* xi = x + img * g.h * g.w * g.c;
+      for (std::int64_t ox = 0; ox < g.ow; ++ox) {
+        T* yo = y + (r * g.ow + ox) * g.c;
+        const Window win = window_at(g, oy, ox);
+        std::fill(yo, yo + g.c, T(0));
+        for (std::int64_t iy = win.y0; iy < win.y1; ++iy)
+          for (std::int64_t ix = win.x0; ix < win.x1; ++ix) {
+            const T* xp = xi + (iy * g.w + ix) * g.c;
+            for (std::int64_t ch = 0; ch < g.c; ++ch) yo[ch] += xp[ch];
+          }
+        const T inv = T(1) / static_cast<T>(win.count());
+        for (std::int64_t ch = 0; ch < g.c; ++ch) yo[ch] *= inv;
+      }
+    }
+  });
+}
+
+template <class T>
+void avg_pool2d_backward(const PoolGeometry& g, const T* dy, T* dx) {
+  // dx[n, iy, ix, ch] += dy[n, oy, ox, ch] / count(window) for every window holding (iy, ix)
+  const std::int64_t in_size = g.h * g.w * g.c;
+  parallel_for(g.n, 1, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t img = b; img < e; ++img) {
+      T* dxi = dx + img * in_size;
+      std::fill(dxi, dxi + in_size, T(0));
+      for (std::int64_t oy = 0; oy < g.oh; ++oy)
+        for (std::int64_t ox = 0; ox < g.ow; ++ox) {
+          const T* dyo = dy + ((img * g.oh + oy) * g.ow + ox) * g.c;
+          const Window win = window_at(g, oy, ox);
+          const T inv = T(1) / static_cast<T>(win.count());
+          for (std::int64_t iy = win.y0; iy < win.y1; ++iy)
+            for (std::int64_t ix = win.x0; ix < win.x1; ++ix) {
+              T* dp = dxi + (iy * g.w + ix) * g.c;
+              for (std::int64_t ch = 0; ch < g.c; ++ch) dp[ch] += dyo[ch] * inv;
+            }
+        }
+    }
+  });
+}
+
+#define LAMINA_POOL_INSTANTIATE(T)                                                              \
+  template void max_pool2d_forward<T>(const PoolGeometry&, const T*, T*, std::int32_t*);        \
+  template void max_pool2d_backward<T>(const PoolGeometry&, const T*, const std::int32_t*, T*); \
+  template void avg_pool2d_forward<T>(const PoolGeometry&, const T*, T*);                       \
+  template void avg_pool2d_backward<T>(const PoolGeometry&, const T*, T*);
+LAMINA_POOL_INSTANTIATE(float)
+LAMINA_POOL_INSTANTIATE(double)
+#undef LAMINA_POOL_INSTANTIATE
+
+}  // namespace lamina::cpu
