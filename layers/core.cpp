@@ -16,6 +16,13 @@ Shape with_batch(std::int64_t batch, const Shape& rest) {
   return s;
 }
 
+// Dimensions as written, in tuple notation: "(5, -1)" (Shape::str would print -1 as None).
+std::string dims_str(const Shape& s) {
+  std::string out = "(";
+  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + (s.size() == 1 ? ",)" : ")");
+}
+
 void require_rank_at_least(const Layer& layer, const Shape& s, int rank, const char* what) {
   if (s.rank() < rank)
     throw ShapeError(layer.class_name() + " '" + layer.name() + "': " + what + ", got " + s.str());
@@ -35,13 +42,14 @@ nlohmann::json InputLayer::get_config() const {
   nlohmann::json shape = nlohmann::json::array();
   for (auto d : batch_shape_) shape.push_back(d < 0 ? nlohmann::json(nullptr) : nlohmann::json(d));
   return {{"batch_shape", shape}, {"dtype", dtype_name(dtype_)}, {"sparse", false},
-          {"name", name()}};
+          {"ragged", false}, {"name", name()}};
 }
 
 KerasTensor Input(const Shape& shape, InputOptions options) {
   for (auto d : shape)
     if (d == 0 || d < -1)
-      throw ValueError("Input: dimensions must be positive (or -1 for unknown), got " + shape.str());
+      throw ValueError("Input: dimensions must be positive (or -1 for unknown), got " +
+                       dims_str(shape));
   Shape batch_shape = with_batch(options.batch_size.value_or(-1), shape);
   auto layer = std::make_shared<InputLayer>(batch_shape, options.dtype, options.name);
   if (options.name.empty()) layer->set_name(unique_layer_name("input_layer"));
@@ -174,10 +182,11 @@ ReshapeLayer::ReshapeLayer(Shape target_shape, std::string name)
     if (d == -1) ++unknown;
     else if (d <= 0)
       throw ValueError("Reshape: target dimensions must be positive or -1, got " +
-                       target_shape_.str());
+                       dims_str(target_shape_));
   }
   if (unknown > 1)
-    throw ValueError("Reshape: at most one target dimension may be -1, got " + target_shape_.str());
+    throw ValueError("Reshape: at most one target dimension may be -1, got " +
+                     dims_str(target_shape_));
 }
 
 Shape ReshapeLayer::compute_output_shape(const Shape& input_shape) {
@@ -198,10 +207,11 @@ Shape ReshapeLayer::compute_output_shape(const Shape& input_shape) {
   if (!known) return out;
   if (unknown_at >= 0) {
     if (in % prod != 0)
-      fail_shape("cannot reshape input " + input_shape.str() + " to target " + target_shape_.str());
+      fail_shape("cannot reshape input " + input_shape.str() + " to target " +
+                 dims_str(target_shape_));
     out[unknown_at] = in / prod;
   } else if (prod != in) {
-    fail_shape("total size of the target shape " + target_shape_.str() + " (" +
+    fail_shape("total size of the target shape " + dims_str(target_shape_) + " (" +
                std::to_string(prod) + ") does not match the input " + input_shape.str() + " (" +
                std::to_string(in) + ")");
   }
