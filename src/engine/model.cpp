@@ -1,6 +1,7 @@
 // Model and Sequential handles: compile, the training loop, evaluate and predict.
 #include "lamina/model.hpp"
 
+#include <cctype>
 #include <cmath>
 #include <cstring>
 
@@ -79,6 +80,14 @@ void Model::compile(const CompileOptions& options) {
   if (!options.loss) throw ValueError("compile: a loss is required (e.g. .loss = \"mse\")");
   m.optimizer = options.optimizer.ptr();
   m.loss = options.loss.ptr();
+  // Unknown metric names fail here, as in Keras, not after the first training step.
+  // "accuracy"/"acc" resolve later, from the shapes of the first batch.
+  for (const MetricArg& a : options.metrics) {
+    if (a.metric()) continue;
+    std::string lower = a.name();
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower != "accuracy" && lower != "acc") Metric::from_name(a.name());
+  }
   m.metric_args = options.metrics;
   m.metrics.clear();
   m.compiled = true;
@@ -89,6 +98,38 @@ namespace {
 void require_compiled(const ModelImpl& m, const char* what) {
   if (!m.compiled)
     throw ValueError(std::string(what) + ": the model must be compiled first (call compile())");
+}
+
+// x must fit the model's declared (or first-built) input shape; checked on the whole dataset so the
+// message shows the data's shape rather than a batch's.
+void check_input(const ModelImpl& m, const char* what, const Tensor& x) {
+  const Shape expected = m.known_input_shape();
+  if (expected.empty()) return;
+  bool ok = x.ndim() == expected.rank();
+  for (int i = 1; ok && i < x.ndim(); ++i) ok = expected[i] < 0 || expected[i] == x.shape()[i];
+  if (!ok)
+    throw ShapeError(std::string(what) + ": " + m.class_name() + " '" + m.name() +
+                     "' expected input of shape " + expected.str() + ", got x of shape " +
+                     x.shape().str());
+}
+
+// y must fit what the loss expects of the model's output: scores the first sample (inference mode,
+// no tape, no random draws) so a wrong label shape fails before any training, naming both shapes.
+void check_labels(ModelImpl& m, const char* what, const Tensor& x, const Tensor& y) {
+  NoGradGuard no_grad;
+  const Tensor y_pred = m(x.slice(0, 1), false);
+  Shape out = y_pred.shape();
+  if (!out.empty()) out[0] = -1;
+  const std::string context = std::string(what) + ": y of shape " + y.shape().str() +
+                              " does not fit the model's output " + out.str() + " under loss '" +
+                              m.loss->name() + "': ";
+  try {
+    (*m.loss)(y.slice(0, 1), y_pred);
+  } catch (const ShapeError& e) {
+    throw ShapeError(context + e.what());
+  } catch (const ValueError& e) {
+    throw ValueError(context + e.what());
+  }
 }
 
 void resolve_metrics(ModelImpl& m, const Tensor& y, const Tensor& y_pred) {
@@ -173,6 +214,7 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
     x_val = o.validation_data->first;
     y_val = o.validation_data->second;
     check_xy("fit (validation_data)", x_val, y_val);
+    check_input(m, "fit (validation_data)", x_val);
   } else if (o.validation_split > 0) {
     const std::int64_t split = static_cast<std::int64_t>(std::floor(x.shape()[0] * (1.0 - o.validation_split)));
     if (split == 0 || split == x.shape()[0])
@@ -187,12 +229,15 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
   const std::int64_t steps = (n + o.batch_size - 1) / o.batch_size;
 
   // Build on the data's shape before collecting weights.
+  check_input(m, "fit", x);
   {
     NoGradGuard no_grad;
     Shape s = x_train.shape();
     s[0] = -1;
     m.build_for(s);
   }
+  check_labels(m, "fit", x_train, y_train);
+  if (x_val.defined()) check_labels(m, "fit (validation_data)", x_val, y_val);
   const std::vector<Tensor> weights = m.trainable_weights();
 
   auto history = std::make_shared<callbacks::HistoryCallback>();
@@ -204,7 +249,6 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
     c->set_model(*this);
     c->params = {{"epochs", o.epochs}, {"steps", steps}, {"verbose", o.verbose}};
   }
-  CallbackList quiet;  // validation inside fit reports through on_epoch_end, not its own bar
 
   m.stop_training = false;
   cbs.each([](Callback& c) { c.on_train_begin({}); });
@@ -231,7 +275,9 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
       if (m.stop_training) break;
     }
     if (x_val.defined()) {
-      auto val = run_evaluation(m, x_val, y_val, o.batch_size, quiet);
+      // As Keras 3's fit: the callbacks see the validation's test hooks (the progress bar stays
+      // silent there and shows the val_ values on the epoch's line).
+      auto val = run_evaluation(m, x_val, y_val, o.batch_size, cbs);
       for (const auto& [k, v] : val) logs["val_" + k] = v;
     }
     cbs.each([&](Callback& c) { c.on_epoch_end(epoch, logs); });
@@ -246,6 +292,8 @@ std::map<std::string, double> Model::evaluate(const Tensor& x, const Tensor& y,
   require_compiled(m, "evaluate");
   check_xy("evaluate", x, y);
   check_batch_size("evaluate", o.batch_size);
+  check_input(m, "evaluate", x);
+  check_labels(m, "evaluate", x, y);
   CallbackList cbs;
   if (o.verbose > 0) cbs.list.push_back(std::make_shared<callbacks::ProgbarLogger>(o.verbose));
   for (const auto& c : o.callbacks) cbs.list.push_back(c.get());
@@ -261,6 +309,7 @@ Tensor Model::predict(const Tensor& x, const PredictOptions& o) {
   ModelImpl& m = checked(impl_);
   check_xy("predict", x, Tensor());
   check_batch_size("predict", o.batch_size);
+  check_input(m, "predict", x);
   NoGradGuard no_grad;
   const std::int64_t n = x.shape()[0];
   const std::int64_t steps = (n + o.batch_size - 1) / o.batch_size;
@@ -293,6 +342,7 @@ std::map<std::string, double> Model::train_on_batch(const Tensor& x, const Tenso
   ModelImpl& m = checked(impl_);
   require_compiled(m, "train_on_batch");
   check_xy("train_on_batch", x, y);
+  check_input(m, "train_on_batch", x);
   {
     NoGradGuard no_grad;
     Shape s = x.shape();
@@ -308,6 +358,7 @@ std::map<std::string, double> Model::test_on_batch(const Tensor& x, const Tensor
   ModelImpl& m = checked(impl_);
   require_compiled(m, "test_on_batch");
   check_xy("test_on_batch", x, y);
+  check_input(m, "test_on_batch", x);
   reset_metrics(m);
   test_step(m, x, y);
   return current_logs(m);

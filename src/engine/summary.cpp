@@ -76,21 +76,32 @@ std::string Model::summary_string() const {
     if (i + 1 < m.stack.size()) rule("├", "─", "┼", "┤");
   }
   rule("└", "─", "┴", "┘");
-  std::int64_t trainable = 0, frozen = 0;
-  for (const Tensor& t : m.trainable_weights()) trainable += t.numel();
-  for (const Tensor& t : m.non_trainable_weights()) frozen += t.numel();
-  auto line = [&](const char* label, std::int64_t n) {
-    os << " " << label << ": " << with_commas(n) << " (" << readable_size(4.0 * n) << ")\n";
-  };
-  line("Total params", trainable + frozen);
-  line("Trainable params", trainable);
-  line("Non-trainable params", frozen);
-  if (m.optimizer) {
-    std::int64_t opt = 0;
-    for (const auto& [name, t] : m.optimizer->variables())
-      if (t.defined() && t.ndim() > 0) opt += t.numel();
-    if (opt > 0) line("Optimizer params", opt);
+  // Keras 3: the total includes the optimizer's variables (iterations and learning rate count one
+  // each) once the optimizer is built; sizes are the weights' bytes, 1024-based.
+  std::int64_t trainable = 0, frozen = 0, opt = 0;
+  double trainable_bytes = 0, frozen_bytes = 0, opt_bytes = 0;
+  for (const Tensor& t : m.trainable_weights()) {
+    trainable += t.numel();
+    trainable_bytes += static_cast<double>(t.nbytes());
   }
+  for (const Tensor& t : m.non_trainable_weights()) {
+    frozen += t.numel();
+    frozen_bytes += static_cast<double>(t.nbytes());
+  }
+  const bool optimizer_built = m.optimizer && m.optimizer->iterations() > 0;
+  if (optimizer_built)
+    for (const auto& [name, t] : m.optimizer->variables())
+      if (t.defined()) {
+        opt += t.numel();
+        opt_bytes += static_cast<double>(t.nbytes());
+      }
+  auto line = [&](const char* label, std::int64_t n, double bytes) {
+    os << " " << label << ": " << with_commas(n) << " (" << readable_size(bytes) << ")\n";
+  };
+  line("Total params", trainable + frozen + opt, trainable_bytes + frozen_bytes + opt_bytes);
+  line("Trainable params", trainable, trainable_bytes);
+  line("Non-trainable params", frozen, frozen_bytes);
+  if (optimizer_built) line("Optimizer params", opt, opt_bytes);
   return os.str();
 }
 

@@ -304,7 +304,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "Sparse categorical crossentropy rejects labels outside [0, C) and shapes that do not "
+    "Sparse categorical crossentropy rejects labels outside 0..C-1 and shapes that do not "
     "fit, naming them",
     "[losses]") {
   losses::SparseCategoricalCrossentropy loss({.from_logits = true});
