@@ -1,7 +1,9 @@
 // optimizers/adam.cpp — Adam (and AMSGrad) with Keras's "epsilon hat" update, one fused pass per
 // variable: moments, (max) velocity and weight are updated in the same loop.
+#include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "backend/cpu/parallel.hpp"
 #include "check_variables.hpp"
@@ -34,8 +36,8 @@ void adam_kernel(std::int64_t begin, std::int64_t end, T* __restrict w, const T*
   }
 }
 
-// Elements per thread chunk: small variables stay on the calling thread.
-constexpr std::int64_t kGrain = 1 << 16;
+// Elements per thread chunk: models smaller than this update on the calling thread.
+constexpr std::int64_t kGrain = 1 << 15;
 
 }  // namespace
 
@@ -69,24 +71,44 @@ void Adam::update(const std::vector<Tensor>& grads, const std::vector<Tensor>& v
   const double t = static_cast<double>(step);
   const double alpha = learning_rate() * std::sqrt(1.0 - std::pow(options_.beta_2, t)) /
                        (1.0 - std::pow(options_.beta_1, t));
-  for (std::size_t i = 0; i < vars.size(); ++i) {
-    if (!grads[i].defined()) continue;
-    Tensor var = vars[i];
-    lamina::detail::dispatch_float(var.dtype(), "Adam", [&](auto tag) {
+  // All variables of one dtype go through a single parallel pass over their concatenated
+  // elements: one wake-up of the pool per step instead of one per variable, and the small
+  // biases ride along with the kernels instead of running alone.
+  for (DType dt : {float32, float64}) {
+    lamina::detail::dispatch_float(dt, "Adam", [&](auto tag) {
       using T = decltype(tag);
-      T* w = var.data<T>();
-      const T* g = grads[i].data<T>();
-      T* m = m_[i].data<T>();
-      T* v = v_[i].data<T>();
-      T* vhat = options_.amsgrad ? vhat_[i].data<T>() : nullptr;
+      struct Span {
+        T *w, *m, *v, *vhat;
+        const T* g;
+        std::int64_t begin;  // offset of this variable in the concatenation
+      };
+      std::vector<Span> spans;
+      std::int64_t total = 0;
+      for (std::size_t i = 0; i < vars.size(); ++i) {
+        if (!grads[i].defined() || vars[i].dtype() != dt) continue;
+        Tensor var = vars[i];
+        spans.push_back({var.data<T>(), m_[i].data<T>(), v_[i].data<T>(),
+                         options_.amsgrad ? vhat_[i].data<T>() : nullptr, grads[i].data<T>(),
+                         total});
+        total += var.numel();
+      }
+      if (spans.empty()) return;
       const T a = static_cast<T>(alpha), b1 = static_cast<T>(1.0 - options_.beta_1),
               b2 = static_cast<T>(1.0 - options_.beta_2), eps = static_cast<T>(options_.epsilon);
       const bool amsgrad = options_.amsgrad;
-      cpu::parallel_for(var.numel(), kGrain, [&](std::int64_t begin, std::int64_t end) {
-        if (amsgrad)
-          adam_kernel<T, true>(begin, end, w, g, m, v, vhat, a, b1, b2, eps);
-        else
-          adam_kernel<T, false>(begin, end, w, g, m, v, vhat, a, b1, b2, eps);
+      cpu::parallel_for(total, kGrain, [&](std::int64_t begin, std::int64_t end) {
+        // The first span that ends after `begin`, then every span overlapping [begin, end).
+        auto it = std::upper_bound(spans.begin(), spans.end(), begin,
+                                   [](std::int64_t b, const Span& s) { return b < s.begin; });
+        for (--it; it != spans.end() && it->begin < end; ++it) {
+          const std::int64_t next = it + 1 == spans.end() ? total : (it + 1)->begin;
+          const std::int64_t lo = std::max(begin, it->begin) - it->begin;
+          const std::int64_t hi = std::min(end, next) - it->begin;
+          if (amsgrad)
+            adam_kernel<T, true>(lo, hi, it->w, it->g, it->m, it->v, it->vhat, a, b1, b2, eps);
+          else
+            adam_kernel<T, false>(lo, hi, it->w, it->g, it->m, it->v, it->vhat, a, b1, b2, eps);
+        }
       });
     });
   }
