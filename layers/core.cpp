@@ -53,7 +53,7 @@ KerasTensor Input(const Shape& shape, InputOptions options) {
   Shape batch_shape = with_batch(options.batch_size.value_or(-1), shape);
   auto layer = std::make_shared<InputLayer>(batch_shape, options.dtype, options.name);
   if (options.name.empty()) layer->set_name(unique_layer_name("input_layer"));
-  return KerasTensor{batch_shape, options.dtype, layer->name(), layer};
+  return KerasTensor{batch_shape, options.dtype, layer->name(), layer, nullptr};
 }
 
 // --- Dense ---------------------------------------------------------------------------------------

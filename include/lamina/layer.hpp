@@ -15,14 +15,26 @@
 namespace lamina {
 
 class Layer;
+struct Node;
 
 /// A symbolic tensor (Keras's KerasTensor): a shape with an unknown batch dimension (-1), a
-/// dtype, and the layer that produces it. layers::Input returns one.
+/// dtype, and the layer that produces it. layers::Input returns one; calling a layer on symbolic
+/// tensors returns another, recording the call as a Node so that Model(inputs, outputs) can
+/// retrace the graph.
 struct KerasTensor {
   Shape shape;  ///< batch first, -1 for unknown
   DType dtype = float32;
   std::string name;
   std::shared_ptr<Layer> layer;  ///< the producing layer (an InputLayer for Input)
+  std::shared_ptr<const Node> node;  ///< the call that produced it; null for an Input
+};
+
+/// One call of a layer on symbolic tensors (Keras's Node): the graph's edges. Immutable once made.
+struct Node {
+  std::shared_ptr<Layer> layer;
+  std::vector<KerasTensor> inputs;
+  Shape output_shape;  ///< batch -1
+  int node_index = 0;  ///< this call's position among the layer's symbolic calls (Keras's node_index)
 };
 
 /// Base of every layer. A layer is a shared object: models, other layers and user code hold it
@@ -58,6 +70,27 @@ class Layer : public std::enable_shared_from_this<Layer> {
   virtual nlohmann::json get_config() const;
   /// Layers nested inside this one (a model's layers); their weights count as this layer's.
   virtual std::vector<std::shared_ptr<Layer>> sublayers() const { return {}; }
+
+  // Several inputs (merge layers). A layer takes a list when takes_list() is true; the defaults
+  // accept a list of exactly one and forward to the single-tensor methods above.
+  /// True for layers whose call takes a list of tensors (Add, Concatenate, ...).
+  virtual bool takes_list() const { return false; }
+  /// The forward computation over several inputs.
+  virtual Tensor call(const std::vector<Tensor>& inputs, bool training);
+  virtual void build_list(const std::vector<Shape>& input_shapes);
+  /// Output shape for several inputs; throws ShapeError naming the layer and every shape.
+  virtual Shape compute_output_shape_list(const std::vector<Shape>& input_shapes);
+  /// Builds for several input shapes unless built; returns compute_output_shape_list of them.
+  Shape build_for_list(const std::vector<Shape>& input_shapes);
+
+  /// Symbolic call: checks and infers the output shape now (building the layer), records a Node.
+  /// Throws ShapeError naming this layer and the shapes when the inputs do not fit.
+  KerasTensor operator()(const KerasTensor& x);
+  KerasTensor operator()(const std::vector<KerasTensor>& inputs);
+  /// Eager call over several tensors (builds on first use).
+  Tensor operator()(const std::vector<Tensor>& inputs, bool training = false);
+  /// Internal: hands out this layer's next node index.
+  int next_node_index() { return node_count_++; }
 
   /// Builds on first use (checking the shape through compute_output_shape), then calls call().
   Tensor operator()(const Tensor& x, bool training = false);
@@ -101,6 +134,7 @@ class Layer : public std::enable_shared_from_this<Layer> {
   mutable std::string name_;
   bool built_ = false;
   bool trainable_ = true;
+  int node_count_ = 0;
   Shape input_shape_;
   std::vector<Weight> weights_;
 };
@@ -123,6 +157,12 @@ class LayerHandle {
   const std::shared_ptr<Impl>& ptr() const { return impl_; }
   operator std::shared_ptr<Layer>() const { return impl_; }  // NOLINT(google-explicit-constructor)
   Tensor operator()(const Tensor& x, bool training = false) const { return (*impl_)(x, training); }
+  Tensor operator()(const std::vector<Tensor>& xs, bool training = false) const {
+    return (*impl_)(xs, training);
+  }
+  /// Symbolic calls (the Functional API): `auto h = layers::Dense(64)(x);`.
+  KerasTensor operator()(const KerasTensor& x) const { return (*impl_)(x); }
+  KerasTensor operator()(const std::vector<KerasTensor>& xs) const { return (*impl_)(xs); }
 
  private:
   std::shared_ptr<Impl> impl_;

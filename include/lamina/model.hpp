@@ -53,10 +53,109 @@ class CallbackArg {
   std::shared_ptr<Callback> callback_;
 };
 
+/// One tensor, a list (by position) or tensors keyed by name: the x and y of fit/evaluate/predict
+/// for models with several inputs or outputs. `{x_img, x_meta}` or `{{"cls", y_cls}, {"group", y_g}}`.
+class TensorArg {
+ public:
+  TensorArg(const Tensor& tensor) : tensors_{tensor} {}                             // NOLINT
+  TensorArg(std::vector<Tensor> tensors) : tensors_(std::move(tensors)) {}          // NOLINT
+  TensorArg(std::initializer_list<Tensor> tensors) : tensors_(tensors) {}           // NOLINT
+  TensorArg(const std::map<std::string, Tensor>& named);                            // NOLINT
+  TensorArg(std::initializer_list<std::pair<const std::string, Tensor>> named)      // NOLINT
+      : TensorArg(std::map<std::string, Tensor>(named)) {}
+  const std::vector<Tensor>& tensors() const { return tensors_; }
+  /// Keys when given by name (parallel to tensors()); empty when given by position.
+  const std::vector<std::string>& names() const { return names_; }
+
+ private:
+  std::vector<Tensor> tensors_;
+  std::vector<std::string> names_;
+};
+
+/// One symbolic tensor, a list, or symbolic tensors keyed by name: the two sides of
+/// Model(inputs, outputs). Names given as keys become the model's input/output names.
+class SymbolicArg {
+ public:
+  SymbolicArg(const KerasTensor& tensor) : tensors_{tensor} {}                          // NOLINT
+  SymbolicArg(std::vector<KerasTensor> tensors) : tensors_(std::move(tensors)) {}       // NOLINT
+  SymbolicArg(std::initializer_list<KerasTensor> tensors) : tensors_(tensors) {}        // NOLINT
+  SymbolicArg(const std::map<std::string, KerasTensor>& named);                         // NOLINT
+  SymbolicArg(std::initializer_list<std::pair<const std::string, KerasTensor>> named)   // NOLINT
+      : SymbolicArg(std::map<std::string, KerasTensor>(named)) {}
+  const std::vector<KerasTensor>& tensors() const { return tensors_; }
+  const std::vector<std::string>& names() const { return names_; }
+
+ private:
+  std::vector<KerasTensor> tensors_;
+  std::vector<std::string> names_;
+};
+
+/// The loss of compile: one loss for every output, one per output by position, or by output name
+/// (`{{"cls", "sparse_categorical_crossentropy"}, {"group", "mse"}}`). Outputs without a loss
+/// are not trained.
+class LossArg {
+ public:
+  LossArg() = default;
+  template <class T>
+    requires(std::constructible_from<Ref<Loss>, T> && !std::same_as<std::decay_t<T>, LossArg>)
+  LossArg(T&& loss) : single_(std::forward<T>(loss)) {}  // NOLINT
+  LossArg(std::initializer_list<Ref<Loss>> positional) : positional_(positional) {}  // NOLINT
+  LossArg(std::vector<Ref<Loss>> positional) : positional_(std::move(positional)) {}  // NOLINT
+  LossArg(std::initializer_list<std::pair<const std::string, Ref<Loss>>> named)        // NOLINT
+      : named_(named) {}
+  LossArg(std::map<std::string, Ref<Loss>> named) : named_(std::move(named)) {}  // NOLINT
+  explicit operator bool() const { return single_ || !positional_.empty() || !named_.empty(); }
+  const Ref<Loss>& single() const { return single_; }
+  const std::vector<Ref<Loss>>& positional() const { return positional_; }
+  const std::map<std::string, Ref<Loss>>& named() const { return named_; }
+
+ private:
+  Ref<Loss> single_;
+  std::vector<Ref<Loss>> positional_;
+  std::map<std::string, Ref<Loss>> named_;
+};
+
+/// Per-output loss weights, by position (`{1.0, 0.5}`) or by name (`{{"cls", 1.0}}`); 1 where
+/// not given. The total loss is the sum over outputs of weight · loss.
+class LossWeights {
+ public:
+  LossWeights() = default;
+  LossWeights(std::initializer_list<double> positional) : positional_(positional) {}  // NOLINT
+  LossWeights(std::vector<double> positional) : positional_(std::move(positional)) {}  // NOLINT
+  LossWeights(std::initializer_list<std::pair<const std::string, double>> named)       // NOLINT
+      : named_(named) {}
+  LossWeights(std::map<std::string, double> named) : named_(std::move(named)) {}  // NOLINT
+  const std::vector<double>& positional() const { return positional_; }
+  const std::map<std::string, double>& named() const { return named_; }
+
+ private:
+  std::vector<double> positional_;
+  std::map<std::string, double> named_;
+};
+
+/// The metrics of compile: one list for every output (`{"accuracy"}`), or lists by output name
+/// (`{{"cls", {"accuracy"}}, {"group", {"accuracy"}}}`).
+class MetricsArg {
+ public:
+  MetricsArg() = default;
+  MetricsArg(std::initializer_list<MetricArg> all) : all_(all) {}       // NOLINT
+  MetricsArg(std::vector<MetricArg> all) : all_(std::move(all)) {}      // NOLINT
+  MetricsArg(std::initializer_list<std::pair<const std::string, std::vector<MetricArg>>> named)  // NOLINT
+      : named_(named) {}
+  MetricsArg(std::map<std::string, std::vector<MetricArg>> named) : named_(std::move(named)) {}  // NOLINT
+  const std::vector<MetricArg>& all() const { return all_; }
+  const std::map<std::string, std::vector<MetricArg>>& named() const { return named_; }
+
+ private:
+  std::vector<MetricArg> all_;
+  std::map<std::string, std::vector<MetricArg>> named_;
+};
+
 struct CompileOptions {
   Ref<Optimizer> optimizer = "rmsprop";  ///< Keras's default
-  Ref<Loss> loss;
-  std::vector<MetricArg> metrics;
+  LossArg loss;
+  LossWeights loss_weights;
+  MetricsArg metrics;
 };
 
 struct FitOptions {
@@ -66,8 +165,8 @@ struct FitOptions {
   std::vector<CallbackArg> callbacks;
   /// The last fraction of x/y (before any shuffling) is held out, as Keras does.
   double validation_split = 0.0;
-  /// (x_val, y_val); overrides validation_split.
-  std::optional<std::pair<Tensor, Tensor>> validation_data;
+  /// (x_val, y_val); overrides validation_split. Several inputs/targets as in fit's x and y.
+  std::optional<std::pair<TensorArg, TensorArg>> validation_data;
   bool shuffle = true;
   int initial_epoch = 0;
 };
@@ -106,6 +205,10 @@ class Model {
  public:
   Model();  ///< an empty, unusable handle (defined() is false)
   explicit Model(std::shared_ptr<ModelImpl> impl);
+  /// A Functional model: the graph of layer calls from `inputs` (tensors of layers::Input) to
+  /// `outputs`. Each side is one tensor, a list, or tensors keyed by name. Throws ValueError when
+  /// an output is not reachable from the inputs, an input is unused, or two layers share a name.
+  Model(const SymbolicArg& inputs, const SymbolicArg& outputs, std::string name = {});
   bool defined() const { return impl_ != nullptr; }
 
   /// Sets optimizer, loss and metrics. Throws ValueError for unknown names.
@@ -117,19 +220,48 @@ class Model {
   std::map<std::string, double> evaluate(const Tensor& x, const Tensor& y,
                                          const EvaluateOptions& options = {});
   Tensor predict(const Tensor& x, const PredictOptions& options = {});
+
+  // Several inputs or outputs: x and y by position (the order of inputs()/outputs()) or by name
+  // (input_names()/output_names()). Logs follow Keras: "loss" (the weighted total), then per
+  // output "<name>_loss" and "<name>_<metric>" when the model has several outputs.
+  History fit(const TensorArg& x, const TensorArg& y, const FitOptions& options = {});
+  std::map<std::string, double> evaluate(const TensorArg& x, const TensorArg& y,
+                                         const EvaluateOptions& options = {});
+  /// The single output of a model with several inputs.
+  Tensor predict(const TensorArg& x, const PredictOptions& options = {});
+  /// Every output, in the order of outputs().
+  std::vector<Tensor> predict_outputs(const TensorArg& x, const PredictOptions& options = {});
   /// One optimizer step on (x, y); returns the batch's loss and metrics.
   std::map<std::string, double> train_on_batch(const Tensor& x, const Tensor& y);
   std::map<std::string, double> test_on_batch(const Tensor& x, const Tensor& y);
   Tensor predict_on_batch(const Tensor& x);
   /// Forward pass (eager, with autodiff), no batching or callbacks.
   Tensor operator()(const Tensor& x, bool training = false) const;
+  /// Forward pass over several inputs; every output, in order.
+  std::vector<Tensor> operator()(const std::vector<Tensor>& xs, bool training = false) const;
+  /// Symbolic call: the model used as a layer inside another graph (one output).
+  KerasTensor operator()(const KerasTensor& x) const;
+  KerasTensor operator()(const std::vector<KerasTensor>& xs) const;
+
+  /// The model's symbolic inputs and outputs (Sequential: once its input shape is known).
+  std::vector<KerasTensor> inputs() const;
+  std::vector<KerasTensor> outputs() const;
+  /// Names used for x and y keys and log prefixes: the Input layers' names (or the keys given to
+  /// the constructor), the output layers' names (or keys).
+  std::vector<std::string> input_names() const;
+  std::vector<std::string> output_names() const;
+
+  /// Keras's model config: a Sequential's {"name", "layers"}; a Functional model's {"name",
+  /// "layers" (each with "inbound_nodes"), "input_layers", "output_layers"}.
+  nlohmann::json get_config() const;
 
   /// Prints Keras's summary table to stdout.
   void summary() const;
   /// The same table as a string.
   std::string summary_string() const;
 
-  /// Layers in order (Keras 3: a Sequential's InputLayer is not listed).
+  /// Layers in order (Keras 3: a Sequential's InputLayer is not listed; a Functional model lists
+  /// its InputLayers first, then the layers in topological order, each shared layer once).
   std::vector<std::shared_ptr<Layer>> layers() const;
   /// Throws ValueError naming the missing layer.
   std::shared_ptr<Layer> get_layer(const std::string& name) const;
@@ -140,7 +272,8 @@ class Model {
   std::vector<Tensor> get_weights() const;
   void set_weights(const std::vector<Tensor>& values);
   std::int64_t count_params() const;
-  /// Input shape with -1 for the batch (empty if not known yet); output shape likewise.
+  /// Input shape with -1 for the batch (empty if not known yet, or for several inputs); output
+  /// shape likewise (throws ValueError for a model with several outputs: see outputs()).
   Shape input_shape() const;
   Shape output_shape() const;
 

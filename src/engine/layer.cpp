@@ -105,6 +105,104 @@ Tensor Layer::operator()(const Tensor& x, bool training) {
   return call(x, training);
 }
 
+// --- several inputs and symbolic calls ---------------------------------------------------------------
+
+namespace {
+const Tensor& single_input(const std::vector<Tensor>& inputs, const std::string& who) {
+  if (inputs.size() != 1)
+    throw ValueError(who + " takes one input, got a list of " + std::to_string(inputs.size()));
+  return inputs[0];
+}
+
+std::string shapes_str(const std::vector<Shape>& shapes) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < shapes.size(); ++i) out += (i ? ", " : "") + shapes[i].str();
+  return out + "]";
+}
+}  // namespace
+
+Tensor Layer::call(const std::vector<Tensor>& inputs, bool training) {
+  if (inputs.size() != 1)
+    throw ValueError(class_name() + " '" + name() + "' takes one input, got a list of " +
+                     std::to_string(inputs.size()));
+  return call(inputs[0], training);
+}
+
+void Layer::build_list(const std::vector<Shape>& input_shapes) {
+  if (input_shapes.size() != 1)
+    fail_shape("takes one input, got " + std::to_string(input_shapes.size()) + ": " +
+               shapes_str(input_shapes));
+  build(input_shapes[0]);
+}
+
+Shape Layer::compute_output_shape_list(const std::vector<Shape>& input_shapes) {
+  if (input_shapes.size() != 1)
+    fail_shape("takes one input, got " + std::to_string(input_shapes.size()) + ": " +
+               shapes_str(input_shapes));
+  return compute_output_shape(input_shapes[0]);
+}
+
+Shape Layer::build_for_list(const std::vector<Shape>& input_shapes) {
+  if (!built_) {
+    build_list(input_shapes);
+    built_ = true;
+    input_shape_ = input_shapes.empty() ? Shape{} : input_shapes[0];
+  }
+  return compute_output_shape_list(input_shapes);
+}
+
+Tensor Layer::operator()(const std::vector<Tensor>& inputs, bool training) {
+  if (!takes_list()) return (*this)(single_input(inputs, class_name() + " '" + name() + "'"), training);
+  if (!built_) {
+    std::vector<Shape> shapes;
+    for (const Tensor& t : inputs) {
+      Shape s = t.shape();
+      if (!s.empty()) s[0] = -1;
+      shapes.push_back(s);
+    }
+    build_for_list(shapes);
+  }
+  return call(inputs, training);
+}
+
+KerasTensor Layer::operator()(const KerasTensor& x) {
+  if (takes_list())
+    throw ShapeError(class_name() + " '" + name() + "': must be called on a list of tensors, got one tensor of shape " +
+                     x.shape.str());
+  return (*this)(std::vector<KerasTensor>{x});
+}
+
+KerasTensor Layer::operator()(const std::vector<KerasTensor>& inputs) {
+  const std::string who = class_name() + " '" + name() + "'";
+  if (inputs.empty()) throw ValueError(who + ": called on an empty list of tensors");
+  for (const KerasTensor& t : inputs)
+    if (!t.layer)
+      throw ValueError(who + ": called on a symbolic tensor that no layer produced "
+                             "(start graphs with layers::Input)");
+  std::shared_ptr<Layer> self;
+  try {
+    self = shared_from_this();
+  } catch (const std::bad_weak_ptr&) {
+    throw ValueError(who + ": a layer called on symbolic tensors must be held by a shared_ptr "
+                           "(create it through its handle, e.g. layers::Dense(8))");
+  }
+  Shape out;
+  if (takes_list()) {
+    std::vector<Shape> shapes;
+    for (const KerasTensor& t : inputs) shapes.push_back(t.shape);
+    out = build_for_list(shapes);
+  } else {
+    if (inputs.size() != 1)
+      throw ValueError(who + " takes one input, got a list of " + std::to_string(inputs.size()));
+    out = build_for(inputs[0].shape);
+  }
+  auto node = std::make_shared<Node>(Node{self, inputs, out, next_node_index()});
+  // Layers compute in float32 unless given float64 (gradient checks); integer inputs (ids, images)
+  // come out as float32 from any computing layer.
+  DType dtype = inputs[0].dtype == float64 ? float64 : float32;
+  return KerasTensor{out, dtype, name(), self, node};
+}
+
 void Layer::fail_shape(const std::string& what) const {
   throw ShapeError(class_name() + " '" + name() + "': " + what);
 }

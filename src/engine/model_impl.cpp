@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lamina/errors.hpp"
+#include "lamina/ops.hpp"
 
 namespace lamina {
 
@@ -80,6 +81,34 @@ Tensor ModelImpl::call(const Tensor& x, bool training) {
     h = h.astype(input_layer->dtype());
   for (const auto& layer : stack) h = layer->call(h, training);
   return h;
+}
+
+std::vector<Tensor> ModelImpl::forward(const std::vector<Tensor>& inputs, bool training) {
+  if (inputs.size() != 1)
+    throw ValueError(class_name() + " '" + name() + "' takes one input, got " +
+                     std::to_string(inputs.size()));
+  return {(*this)(inputs[0], training)};
+}
+
+std::vector<std::string> ModelImpl::input_names() const {
+  return {input_layer ? input_layer->name() : std::string("input")};
+}
+
+std::vector<std::string> ModelImpl::output_names() const {
+  return {stack.empty() ? name() : stack.back()->name()};
+}
+
+std::vector<KerasTensor> ModelImpl::input_tensors() const {
+  if (!input_layer) throw ValueError(class_name() + " '" + name() + "' has no Input yet, so no inputs");
+  return {KerasTensor{input_layer->batch_shape(), input_layer->dtype(), input_layer->name(),
+                      input_layer, nullptr}};
+}
+
+std::vector<KerasTensor> ModelImpl::output_tensors() const {
+  if (!input_layer) throw ValueError(class_name() + " '" + name() + "' has no Input yet, so no outputs");
+  if (stack.empty()) return input_tensors();
+  Shape out = output_shapes.empty() ? input_layer->batch_shape() : output_shapes.back();
+  return {KerasTensor{out, float32, stack.back()->name(), stack.back(), nullptr}};
 }
 
 nlohmann::json ModelImpl::get_config() const {

@@ -30,8 +30,22 @@ class ModelImpl : public Layer {
   void add(const std::shared_ptr<Layer>& layer);
   void pop();
 
-  /// Input shape (batch -1) when known; empty otherwise.
+  /// Input shape (batch -1) when known; empty otherwise (and for several inputs).
   Shape known_input_shape() const;
+
+  // The graph's interface, generalised for Functional models (one input and output here).
+  /// Every output for the given inputs (in input order).
+  virtual std::vector<Tensor> forward(const std::vector<Tensor>& inputs, bool training);
+  virtual std::size_t num_inputs() const { return 1; }
+  virtual std::size_t num_outputs() const { return 1; }
+  /// Per input: shape (batch -1) when known, else empty.
+  virtual std::vector<Shape> known_input_shapes() const { return {known_input_shape()}; }
+  virtual std::vector<std::string> input_names() const;
+  virtual std::vector<std::string> output_names() const;
+  virtual std::vector<KerasTensor> input_tensors() const;
+  virtual std::vector<KerasTensor> output_tensors() const;
+  /// Layers as model.layers() lists them.
+  virtual std::vector<std::shared_ptr<Layer>> listed_layers() const { return stack; }
 
   std::shared_ptr<layers::InputLayer> input_layer;
   std::vector<std::shared_ptr<Layer>> stack;
@@ -39,10 +53,13 @@ class ModelImpl : public Layer {
 
   // Training configuration (compile).
   std::shared_ptr<Optimizer> optimizer;
-  std::shared_ptr<Loss> loss;
-  std::vector<MetricArg> metric_args;
-  std::vector<std::shared_ptr<Metric>> metrics;  ///< resolved on the first batch
+  /// Per output (null: the output is not trained), its weight, its metrics.
+  std::vector<std::shared_ptr<Loss>> losses;
+  std::vector<double> loss_weights;
+  std::vector<std::vector<MetricArg>> metric_args;
+  std::vector<std::vector<std::shared_ptr<Metric>>> metrics;  ///< resolved on the first batch
   metrics::Mean loss_tracker{"loss"};
+  std::vector<metrics::Mean> output_loss_trackers;  ///< "<output>_loss", several outputs only
   bool compiled = false;
   bool stop_training = false;
 

@@ -3,6 +3,10 @@
 #include <iostream>
 #include <sstream>
 
+#include <algorithm>
+#include <vector>
+
+#include "engine/functional.hpp"
 #include "engine/model_impl.hpp"
 #include "lamina/model.hpp"
 
@@ -49,33 +53,86 @@ std::string repeat(const char* s, std::size_t n) {
   return out;
 }
 
+// Greedy word wrap at spaces, as rich does; a word wider than the column is cut.
+std::vector<std::string> wrap(const std::string& text, std::size_t width) {
+  std::vector<std::string> lines;
+  std::string current;
+  std::istringstream words(text);
+  for (std::string word; words >> word;) {
+    while (word.size() > width) {
+      if (!current.empty()) lines.push_back(current);
+      current.clear();
+      lines.push_back(word.substr(0, width));
+      word = word.substr(width);
+    }
+    if (current.empty()) current = word;
+    else if (current.size() + 1 + word.size() <= width) current += " " + word;
+    else {
+      lines.push_back(current);
+      current = word;
+    }
+  }
+  lines.push_back(current);
+  return lines;
+}
+
+struct Table {
+  std::vector<std::size_t> widths;
+  std::vector<bool> right;  // right-aligned columns
+
+  std::string rule(const char* l, const char* h, const char* mid, const char* r) const {
+    std::string out = l;
+    for (std::size_t i = 0; i < widths.size(); ++i) out += repeat(h, widths[i] + 2) + (i + 1 < widths.size() ? mid : r);
+    return out + "\n";
+  }
+  std::string row(const char* bar, const std::vector<std::string>& cells) const {
+    std::vector<std::vector<std::string>> wrapped;
+    std::size_t height = 1;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      wrapped.push_back(wrap(cells[i], widths[i]));
+      height = std::max(height, wrapped.back().size());
+    }
+    std::string out;
+    for (std::size_t line = 0; line < height; ++line) {
+      out += bar;
+      for (std::size_t i = 0; i < cells.size(); ++i) {
+        const std::string text = line < wrapped[i].size() ? wrapped[i][line] : "";
+        out += " " + pad(text, widths[i], right[i]) + " " + bar;
+      }
+      out += "\n";
+    }
+    return out;
+  }
+};
+
 }  // namespace
 
 std::string Model::summary_string() const {
   ModelImpl& m = impl();
-  const std::size_t w1 = 31, w2 = 22, w3 = 13;  // Keras 3's Sequential column widths
+  auto* functional = dynamic_cast<FunctionalImpl*>(&m);
+  const bool connected = functional && !functional->sequential_like();
+  // Keras 3's layout at its 80-column fallback (line_length 76): a Sequential-like model's three
+  // columns at 0.45 / 0.80 of it, a branching graph's four at 0.3 / 0.56 / 0.74, both shrunk to
+  // fit by rich's ratio_reduce.
+  Table table = connected ? Table{{19, 17, 10, 17}, {false, false, true, false}}
+                          : Table{{31, 22, 13}, {false, false, true}};
+  std::vector<std::string> header{"Layer (type)", "Output Shape", "Param #"};
+  if (connected) header.push_back("Connected to");
   std::ostringstream os;
-  auto rule = [&](const char* l, const char* h, const char* mid, const char* r) {
-    os << l << repeat(h, w1 + 2) << mid << repeat(h, w2 + 2) << mid << repeat(h, w3 + 2) << r << "\n";
-  };
-  auto row = [&](const char* bar, const std::string& a, const std::string& b, const std::string& c) {
-    os << bar << " " << pad(a, w1, false) << " " << bar << " " << pad(b, w2, false) << " " << bar
-       << " " << pad(c, w3, true) << " " << bar << "\n";
-  };
   os << "Model: \"" << m.name() << "\"\n";
-  rule("┏", "━", "┳", "┓");
-  row("┃", "Layer (type)", "Output Shape", "Param #");
-  rule("┡", "━", "╇", "┩");
+  os << table.rule("┏", "━", "┳", "┓") << table.row("┃", header) << table.rule("┡", "━", "╇", "┩");
   Shape in = m.known_input_shape();
-  if (!in.empty() && m.output_shapes.size() != m.stack.size()) m.compute_output_shape(in);
+  if (!functional && !in.empty() && m.output_shapes.size() != m.stack.size()) m.compute_output_shape(in);
   for (std::size_t i = 0; i < m.stack.size(); ++i) {
     const auto& l = m.stack[i];
-    std::string shape = i < m.output_shapes.size() ? m.output_shapes[i].str() : "?";
-    std::string params = l->built() ? with_commas(l->count_params()) : "0 (unbuilt)";
-    row("│", l->name() + " (" + l->class_name() + ")", shape, params);
-    if (i + 1 < m.stack.size()) rule("├", "─", "┼", "┤");
+    std::vector<std::string> cells{l->name() + " (" + l->class_name() + ")",
+                                   i < m.output_shapes.size() ? m.output_shapes[i].str() : "?",
+                                   l->built() ? with_commas(l->count_params()) : "0 (unbuilt)"};
+    if (connected) cells.push_back(functional->connections(*l));
+    os << table.row("│", cells);
+    if (i + 1 < m.stack.size()) os << table.rule("├", "─", "┼", "┤");
   }
-  rule("└", "─", "┴", "┘");
+  os << table.rule("└", "─", "┴", "┘");
   // Keras 3: the total includes the optimizer's variables (iterations and learning rate count one
   // each) once the optimizer is built; sizes are the weights' bytes, 1024-based.
   std::int64_t trainable = 0, frozen = 0, opt = 0;

@@ -1,0 +1,184 @@
+// compile: per-output losses, loss weights and metrics; the argument types of Model(inputs,
+// outputs) and fit's x/y; the loss and metric bookkeeping of a training step.
+#include <cctype>
+#include <set>
+
+#include "engine/training.hpp"
+#include "lamina/errors.hpp"
+#include "lamina/model.hpp"
+#include "lamina/ops.hpp"
+
+namespace lamina {
+
+TensorArg::TensorArg(const std::map<std::string, Tensor>& named) {
+  for (const auto& [k, v] : named) {
+    names_.push_back(k);
+    tensors_.push_back(v);
+  }
+}
+
+SymbolicArg::SymbolicArg(const std::map<std::string, KerasTensor>& named) {
+  for (const auto& [k, v] : named) {
+    names_.push_back(k);
+    tensors_.push_back(v);
+  }
+}
+
+namespace {
+
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// Index of `key` among the output names; ValueError naming them otherwise.
+std::size_t output_index(const std::vector<std::string>& names, const std::string& key,
+                         const char* what) {
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (names[i] == key) return i;
+  throw ValueError(std::string("compile: ") + what + " given for '" + key +
+                   "', which is not an output of the model (outputs: " + join(names) + ")");
+}
+
+void check_metric_name(const MetricArg& a) {
+  if (a.metric()) return;
+  // "accuracy"/"acc" resolve later, from the shapes of the first batch.
+  std::string lower = a.name();
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower != "accuracy" && lower != "acc") Metric::from_name(a.name());
+}
+
+}  // namespace
+
+void Model::compile(const CompileOptions& options) {
+  if (!impl_) throw ValueError("use of an empty Model handle");
+  ModelImpl& m = *impl_;
+  if (!options.optimizer) throw ValueError("compile: an optimizer is required");
+  if (!options.loss) throw ValueError("compile: a loss is required (e.g. .loss = \"mse\")");
+  const std::vector<std::string> names = m.output_names();
+  const std::size_t n = names.size();
+
+  std::vector<std::shared_ptr<Loss>> losses(n);
+  const LossArg& loss = options.loss;
+  if (loss.single()) {
+    for (auto& l : losses) l = loss.single().ptr();
+  } else if (!loss.positional().empty()) {
+    if (loss.positional().size() != n)
+      throw ValueError("compile: " + std::to_string(loss.positional().size()) +
+                       " losses given for " + std::to_string(n) + " outputs (" + join(names) + ")");
+    for (std::size_t i = 0; i < n; ++i) losses[i] = loss.positional()[i].ptr();
+  } else {
+    for (const auto& [key, l] : loss.named()) losses[output_index(names, key, "a loss")] = l.ptr();
+  }
+
+  std::vector<double> weights(n, 1.0);
+  if (!options.loss_weights.positional().empty()) {
+    if (options.loss_weights.positional().size() != n)
+      throw ValueError("compile: " + std::to_string(options.loss_weights.positional().size()) +
+                       " loss_weights given for " + std::to_string(n) + " outputs (" + join(names) + ")");
+    weights = options.loss_weights.positional();
+  }
+  for (const auto& [key, w] : options.loss_weights.named())
+    weights[output_index(names, key, "a loss weight")] = w;
+
+  // Unknown metric names fail here, as in Keras, not after the first training step.
+  std::vector<std::vector<MetricArg>> metric_args(n, options.metrics.all());
+  for (const auto& [key, list] : options.metrics.named())
+    metric_args[output_index(names, key, "metrics")] = list;
+  for (const auto& list : metric_args)
+    for (const MetricArg& a : list) check_metric_name(a);
+
+  m.optimizer = options.optimizer.ptr();
+  m.losses = std::move(losses);
+  m.loss_weights = std::move(weights);
+  m.metric_args = std::move(metric_args);
+  m.metrics.assign(n, {});
+  m.output_loss_trackers.clear();
+  if (n > 1)
+    for (const auto& name : names) m.output_loss_trackers.emplace_back(name + "_loss");
+  m.compiled = true;
+}
+
+namespace engine {
+
+std::vector<Tensor> arrange(const TensorArg& arg, const std::vector<std::string>& names,
+                            const std::string& what, const char* kind, bool allow_missing) {
+  const std::string plural = std::string(kind) + "s";
+  if (arg.names().empty()) {
+    if (arg.tensors().size() != names.size())
+      throw ValueError(what + ": the model has " + std::to_string(names.size()) + " " +
+                       (names.size() == 1 ? kind : plural) + " (" + join(names) + ") but " +
+                       std::to_string(arg.tensors().size()) + " arrays were given");
+    return arg.tensors();
+  }
+  std::vector<Tensor> out(names.size());
+  for (std::size_t k = 0; k < arg.names().size(); ++k) {
+    std::size_t i = 0;
+    while (i < names.size() && names[i] != arg.names()[k]) ++i;
+    if (i == names.size())
+      throw ValueError(what + ": '" + arg.names()[k] + "' is not an " + kind + " of the model (" +
+                       plural + ": " + join(names) + ")");
+    out[i] = arg.tensors()[k];
+  }
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (!out[i].defined() && !allow_missing)
+      throw ValueError(what + ": no array given for " + kind + " '" + names[i] + "'");
+  return out;
+}
+
+Tensor total_loss(const ModelImpl& m, const std::vector<Tensor>& ys, const std::vector<Tensor>& preds,
+                  std::vector<double>& per_output) {
+  per_output.assign(preds.size(), 0.0);
+  Tensor total;
+  for (std::size_t i = 0; i < preds.size(); ++i) {
+    if (!m.losses[i]) continue;
+    Tensor l = (*m.losses[i])(ys[i], preds[i]);
+    per_output[i] = l.item();
+    Tensor term = m.loss_weights[i] == 1.0 ? l : l * m.loss_weights[i];
+    total = total.defined() ? total + term : term;
+  }
+  return total;
+}
+
+void update_trackers(ModelImpl& m, const std::vector<Tensor>& ys, const std::vector<Tensor>& preds,
+                     double loss, const std::vector<double>& per_output, double count) {
+  NoGradGuard no_grad;
+  m.loss_tracker.update(loss, count);
+  for (std::size_t i = 0; i < m.output_loss_trackers.size(); ++i)
+    if (m.losses[i]) m.output_loss_trackers[i].update(per_output[i], count);
+  const std::vector<std::string> names = m.output_names();
+  for (std::size_t i = 0; i < preds.size(); ++i) {
+    if (!ys[i].defined()) continue;
+    auto& list = m.metrics[i];
+    if (list.empty() && !m.metric_args[i].empty()) {
+      for (const MetricArg& a : m.metric_args[i]) {
+        auto metric = a.metric() ? a.metric() : metrics::get(a.name(), ys[i].shape(), preds[i].shape());
+        // Keras prefixes metrics with the output's name when there are several outputs.
+        if (preds.size() > 1 && !a.metric()) metric->set_name(names[i] + "_" + metric->name());
+        list.push_back(metric);
+      }
+    }
+    Tensor pred = preds[i].detach();
+    for (auto& metric : list) metric->update_state(ys[i], pred);
+  }
+}
+
+void reset_metrics(ModelImpl& m) {
+  m.loss_tracker.reset_state();
+  for (auto& t : m.output_loss_trackers) t.reset_state();
+  for (auto& list : m.metrics)
+    for (auto& metric : list) metric->reset_state();
+}
+
+std::map<std::string, double> current_logs(const ModelImpl& m) {
+  std::map<std::string, double> logs{{"loss", m.loss_tracker.result()}};
+  for (std::size_t i = 0; i < m.output_loss_trackers.size(); ++i)
+    if (m.losses[i]) logs[m.output_loss_trackers[i].name()] = m.output_loss_trackers[i].result();
+  for (const auto& list : m.metrics)
+    for (const auto& metric : list) logs[metric->name()] = metric->result();
+  return logs;
+}
+
+}  // namespace engine
+}  // namespace lamina

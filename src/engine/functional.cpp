@@ -1,0 +1,266 @@
+// The Functional model: retracing the graph of layer calls, build-time checks, topological
+// execution and Keras's config with inbound_nodes.
+#include "engine/functional.hpp"
+
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "lamina/errors.hpp"
+#include "lamina/layers/core.hpp"
+#include "lamina/ops.hpp"
+
+namespace lamina {
+
+namespace {
+
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+const void* identity_of(const KerasTensor& t) {
+  return t.node ? static_cast<const void*>(t.node.get()) : static_cast<const void*>(t.layer.get());
+}
+
+}  // namespace
+
+FunctionalImpl::FunctionalImpl(const SymbolicArg& inputs, const SymbolicArg& outputs,
+                               std::string model_name)
+    : ModelImpl(std::move(model_name)), inputs_(inputs.tensors()), outputs_(outputs.tensors()) {
+  const std::string who = "Functional '" + name() + "'";
+  if (inputs_.empty()) throw ValueError(who + ": a model needs at least one input");
+  if (outputs_.empty()) throw ValueError(who + ": a model needs at least one output");
+
+  // Inputs: tensors straight from layers::Input, each once.
+  std::map<const void*, int> slots;
+  for (std::size_t i = 0; i < inputs_.size(); ++i) {
+    const KerasTensor& t = inputs_[i];
+    if (!t.layer) throw ValueError(who + ": input " + std::to_string(i) + " is an empty symbolic tensor");
+    if (t.node || !std::dynamic_pointer_cast<layers::InputLayer>(t.layer))
+      throw ValueError(who + ": inputs must be tensors returned by layers::Input; input " +
+                       std::to_string(i) + " is the output of " + t.layer->class_name() + " '" +
+                       t.layer->name() + "' " + t.shape.str());
+    if (!slots.emplace(identity_of(t), slot_count_++).second)
+      throw ValueError(who + ": Input '" + t.layer->name() + "' is given twice as an input");
+    input_names_.push_back(inputs.names().empty() ? t.layer->name() : inputs.names()[i]);
+  }
+  for (std::size_t i = 0; i < outputs_.size(); ++i) {
+    if (!outputs_[i].layer)
+      throw ValueError(who + ": output " + std::to_string(i) + " is an empty symbolic tensor");
+    output_names_.push_back(outputs.names().empty() ? outputs_[i].layer->name() : outputs.names()[i]);
+  }
+
+  // Retrace each output back to the inputs (depth first, post-order: a topological order).
+  slot_of_.assign(slots.begin(), slots.end());
+  for (std::size_t i = 0; i < outputs_.size(); ++i) output_slots_.push_back(trace(outputs_[i], output_names_[i]));
+
+  // Every input must feed some output.
+  std::set<int> used(output_slots_.begin(), output_slots_.end());
+  for (const Step& s : steps_) used.insert(s.in.begin(), s.in.end());
+  for (std::size_t i = 0; i < inputs_.size(); ++i)
+    if (!used.count(static_cast<int>(i)))
+      throw ValueError(who + ": input '" + input_names_[i] + "' " + inputs_[i].shape.str() +
+                       " is not connected to any output (outputs: " + join(output_names_) + ")");
+
+  // Layers: the InputLayers, then each called layer once, in execution order.
+  std::map<const Layer*, Shape> first_output;
+  for (const KerasTensor& t : inputs_) {
+    t.layer->build_for(t.shape);  // an InputLayer is built from the start, as in Keras
+    stack.push_back(t.layer);
+    output_shapes.push_back(t.shape);
+    first_output[t.layer.get()] = t.shape;
+  }
+  for (const Step& s : steps_) {
+    const auto& layer = s.node->layer;
+    if (layer.get() == this) throw ValueError(who + ": a model cannot contain itself");
+    if (first_output.emplace(layer.get(), s.node->output_shape).second) {
+      stack.push_back(layer);
+      output_shapes.push_back(s.node->output_shape);
+    }
+  }
+  std::map<std::string, const Layer*> by_name;
+  for (const auto& l : stack) {
+    auto [it, fresh] = by_name.emplace(l->name(), l.get());
+    if (!fresh)
+      throw ValueError(who + ": all layer names must be unique; '" + l->name() + "' names both a " +
+                       it->second->class_name() + " and a " + l->class_name() +
+                       " layer (give one of them another .name)");
+  }
+  if (inputs_.size() == 1) input_layer = std::dynamic_pointer_cast<layers::InputLayer>(inputs_[0].layer);
+}
+
+int FunctionalImpl::trace(const KerasTensor& t, const std::string& output_name) {
+  const void* key = identity_of(t);
+  for (const auto& [k, slot] : slot_of_)
+    if (k == key) return slot;
+  if (!t.node) {
+    if (std::dynamic_pointer_cast<layers::InputLayer>(t.layer))
+      throw ValueError("Functional '" + name() + "': graph disconnected: output '" + output_name +
+                       "' depends on Input '" + t.layer->name() + "' " + t.shape.str() +
+                       ", which is not among the model's inputs (" + join(input_names_) + ")");
+    throw ValueError("Functional '" + name() + "': output '" + output_name + "' depends on '" +
+                     t.name + "', which was not produced by calling a layer on symbolic tensors");
+  }
+  std::vector<int> in;
+  for (const KerasTensor& x : t.node->inputs) in.push_back(trace(x, output_name));
+  const int out = slot_count_++;
+  steps_.push_back({t.node, std::move(in), out});
+  slot_of_.emplace_back(key, out);
+  return out;
+}
+
+std::vector<Shape> FunctionalImpl::known_input_shapes() const {
+  std::vector<Shape> shapes;
+  for (const KerasTensor& t : inputs_) shapes.push_back(t.shape);
+  return shapes;
+}
+
+void FunctionalImpl::check_inputs(const std::vector<Shape>& shapes) const {
+  if (shapes.size() != inputs_.size())
+    throw ValueError("Functional '" + name() + "' expects " + std::to_string(inputs_.size()) +
+                     " inputs (" + join(input_names_) + "), got " + std::to_string(shapes.size()));
+  for (std::size_t i = 0; i < shapes.size(); ++i) {
+    const Shape& want = inputs_[i].shape;
+    bool ok = shapes[i].rank() == want.rank();
+    for (int d = 1; ok && d < want.rank(); ++d) ok = want[d] < 0 || shapes[i][d] < 0 || want[d] == shapes[i][d];
+    if (!ok)
+      throw ShapeError("Functional '" + name() + "': input '" + input_names_[i] +
+                       "' expected shape " + want.str() + ", got " + shapes[i].str());
+  }
+}
+
+std::vector<Tensor> FunctionalImpl::forward(const std::vector<Tensor>& xs, bool training) {
+  std::vector<Shape> shapes;
+  for (const Tensor& x : xs) {
+    Shape s = x.shape();
+    if (!s.empty()) s[0] = -1;
+    shapes.push_back(s);
+  }
+  check_inputs(shapes);
+  std::vector<Tensor> slots(slot_count_);
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const DType want = inputs_[i].dtype;
+    slots[i] = is_floating(want) && xs[i].dtype() != want ? xs[i].astype(want) : xs[i];
+  }
+  std::vector<Tensor> args;
+  for (const Step& s : steps_) {
+    Layer& layer = *s.node->layer;
+    if (layer.takes_list()) {
+      args.clear();
+      for (int i : s.in) args.push_back(slots[i]);
+      slots[s.out] = layer.call(args, training);
+    } else {
+      slots[s.out] = layer.call(slots[s.in[0]], training);
+    }
+  }
+  std::vector<Tensor> out;
+  for (int i : output_slots_) out.push_back(slots[i]);
+  return out;
+}
+
+Tensor FunctionalImpl::call(const Tensor& x, bool training) { return call(std::vector<Tensor>{x}, training); }
+
+Tensor FunctionalImpl::call(const std::vector<Tensor>& inputs, bool training) {
+  if (outputs_.size() != 1)
+    throw ValueError("Functional '" + name() + "' has " + std::to_string(outputs_.size()) +
+                     " outputs (" + join(output_names_) +
+                     "); use the call that returns every output (model({x...}))");
+  return forward(inputs, training)[0];
+}
+
+Shape FunctionalImpl::compute_output_shape(const Shape& input_shape) {
+  return compute_output_shape_list({input_shape});
+}
+
+Shape FunctionalImpl::compute_output_shape_list(const std::vector<Shape>& input_shapes) {
+  check_inputs(input_shapes);
+  if (outputs_.size() != 1)
+    throw ValueError("Functional '" + name() + "' has " + std::to_string(outputs_.size()) +
+                     " outputs; only a model with one output can be used as a layer");
+  Shape out = outputs_[0].shape;
+  if (!out.empty() && !input_shapes.empty() && !input_shapes[0].empty()) out[0] = input_shapes[0][0];
+  return out;
+}
+
+bool FunctionalImpl::sequential_like() const {
+  if (inputs_.size() != 1 || outputs_.size() != 1) return false;
+  std::set<const Layer*> seen;
+  int previous = 0;  // the input's slot
+  for (const Step& s : steps_) {
+    if (s.in.size() != 1 || s.in[0] != previous || !seen.insert(s.node->layer.get()).second) return false;
+    previous = s.out;
+  }
+  return true;
+}
+
+std::string FunctionalImpl::connections(const Layer& layer) const {
+  std::string out;
+  for (const Step& s : steps_) {
+    if (s.node->layer.get() != &layer) continue;
+    for (const KerasTensor& t : s.node->inputs)
+      out += (out.empty() ? "" : ", ") + t.layer->name() + "[" +
+             std::to_string(t.node ? t.node->node_index : 0) + "][0]";
+  }
+  return out.empty() ? "-" : out;
+}
+
+// --- config ------------------------------------------------------------------------------------------
+
+namespace {
+
+nlohmann::json shape_json(const Shape& s) {
+  nlohmann::json j = nlohmann::json::array();
+  for (auto d : s) j.push_back(d < 0 ? nlohmann::json(nullptr) : nlohmann::json(d));
+  return j;
+}
+
+nlohmann::json history_of(const KerasTensor& t) {
+  return {t.layer->name(), t.node ? t.node->node_index : 0, 0};
+}
+
+// Keras 3's serialised KerasTensor inside inbound_nodes.
+nlohmann::json keras_tensor_json(const KerasTensor& t) {
+  return {{"class_name", "__keras_tensor__"},
+          {"config", {{"shape", shape_json(t.shape)}, {"dtype", dtype_name(t.dtype)},
+                      {"keras_history", history_of(t)}}}};
+}
+
+}  // namespace
+
+nlohmann::json FunctionalImpl::get_config() const {
+  nlohmann::json layers_json = nlohmann::json::array();
+  for (const auto& layer : stack) {
+    nlohmann::json nodes = nlohmann::json::array();
+    for (const Step& s : steps_) {
+      if (s.node->layer != layer) continue;
+      nlohmann::json args = nlohmann::json::array();
+      if (layer->takes_list()) {
+        nlohmann::json list = nlohmann::json::array();
+        for (const KerasTensor& t : s.node->inputs) list.push_back(keras_tensor_json(t));
+        args.push_back(list);
+      } else {
+        args.push_back(keras_tensor_json(s.node->inputs[0]));
+      }
+      nodes.push_back({{"args", args}, {"kwargs", nlohmann::json::object()}});
+    }
+    const bool is_model = std::dynamic_pointer_cast<ModelImpl>(layer) != nullptr;
+    layers_json.push_back({{"module", is_model ? "keras.src.models.functional" : "keras.layers"},
+                           {"class_name", layer->class_name()},
+                           {"config", layer->get_config()},
+                           {"registered_name", nullptr},
+                           {"name", layer->name()},
+                           {"inbound_nodes", nodes}});
+  }
+  auto io = [](const std::vector<KerasTensor>& ts) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const KerasTensor& t : ts) j.push_back(history_of(t));
+    return j;
+  };
+  return {{"name", name()}, {"trainable", trainable()}, {"layers", layers_json},
+          {"input_layers", io(inputs_)}, {"output_layers", io(outputs_)}};
+}
+
+}  // namespace lamina

@@ -1,0 +1,32 @@
+// src/engine/training.hpp — what fit/evaluate/predict share: laying out several inputs and
+// targets in the model's order, the per-output losses and the Keras log keys.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/model_impl.hpp"
+
+namespace lamina::engine {
+
+/// `arg` in the order of `names` (by key or by position). kind: "input" or "output". Throws
+/// ValueError naming what is missing, unknown or of the wrong count. allow_missing: absent keys
+/// give undefined tensors (targets of outputs without a loss).
+std::vector<Tensor> arrange(const TensorArg& arg, const std::vector<std::string>& names,
+                            const std::string& what, const char* kind, bool allow_missing = false);
+
+/// The weighted total loss Σ weight·loss over the outputs with a loss; per_output receives each
+/// output's unweighted loss value (0 for outputs without one).
+Tensor total_loss(const ModelImpl& m, const std::vector<Tensor>& ys, const std::vector<Tensor>& preds,
+                  std::vector<double>& per_output);
+
+/// Resolves the metrics (on the first batch, from the shapes), then updates loss trackers and
+/// metrics with one batch of `count` samples.
+void update_trackers(ModelImpl& m, const std::vector<Tensor>& ys, const std::vector<Tensor>& preds,
+                     double loss, const std::vector<double>& per_output, double count);
+void reset_metrics(ModelImpl& m);
+/// "loss", then "<output>_loss" and "<output>_<metric>" (several outputs) or "<metric>" (one).
+std::map<std::string, double> current_logs(const ModelImpl& m);
+
+}  // namespace lamina::engine
