@@ -1,11 +1,10 @@
-// Model and Sequential handles: compile, the training loop, evaluate and predict.
+// The training loop: fit, evaluate, predict and the single-batch calls, over one or several
+// inputs and outputs.
 #include "lamina/model.hpp"
 
 #include <cctype>
 #include <cmath>
 #include <cstring>
-
-#include <nlohmann/json.hpp>
 
 #include "engine/functional.hpp"
 #include "engine/model_impl.hpp"
@@ -70,20 +69,6 @@ struct CallbackList {
 };
 
 }  // namespace
-
-// --- LayerItem -------------------------------------------------------------------------------------
-
-LayerItem::LayerItem(const KerasTensor& input) : layer_(input.layer) {
-  if (!layer_) throw ValueError("a KerasTensor without a producing layer cannot start a model");
-}
-LayerItem::LayerItem(const Model& model) : layer_(model.impl_ptr()) {}
-
-// --- Model -----------------------------------------------------------------------------------------
-
-Model::Model() = default;
-Model::Model(std::shared_ptr<ModelImpl> impl) : impl_(std::move(impl)) {}
-
-Model::operator std::shared_ptr<Layer>() const { return impl_; }
 
 namespace {
 
@@ -402,91 +387,5 @@ std::map<std::string, double> Model::test_on_batch(const Tensor& x_one, const Te
   test_step(m, x, y);
   return engine::current_logs(m);
 }
-
-Tensor Model::predict_on_batch(const Tensor& x) {
-  NoGradGuard no_grad;
-  return checked(impl_)(x, false);
-}
-
-Tensor Model::operator()(const Tensor& x, bool training) const { return checked(impl_)(x, training); }
-
-std::vector<Tensor> Model::operator()(const std::vector<Tensor>& xs, bool training) const {
-  return checked(impl_).forward(xs, training);
-}
-
-KerasTensor Model::operator()(const KerasTensor& x) const { return checked(impl_)(x); }
-KerasTensor Model::operator()(const std::vector<KerasTensor>& xs) const { return checked(impl_)(xs); }
-
-nlohmann::json Model::get_config() const { return checked(impl_).get_config(); }
-
-std::vector<KerasTensor> Model::inputs() const { return checked(impl_).input_tensors(); }
-std::vector<KerasTensor> Model::outputs() const { return checked(impl_).output_tensors(); }
-std::vector<std::string> Model::input_names() const { return checked(impl_).input_names(); }
-std::vector<std::string> Model::output_names() const { return checked(impl_).output_names(); }
-
-Model::Model(const SymbolicArg& inputs, const SymbolicArg& outputs, std::string name)
-    : impl_(std::make_shared<FunctionalImpl>(inputs, outputs, std::move(name))) {}
-
-std::vector<std::shared_ptr<Layer>> Model::layers() const { return checked(impl_).stack; }
-
-std::shared_ptr<Layer> Model::get_layer(const std::string& name) const {
-  for (const auto& l : checked(impl_).stack)
-    if (l->name() == name) return l;
-  std::string known;
-  for (const auto& l : impl_->stack) known += (known.empty() ? "" : ", ") + l->name();
-  throw ValueError("no layer named '" + name + "' in model '" + impl_->name() + "' (layers: " +
-                   known + ")");
-}
-
-std::shared_ptr<Layer> Model::get_layer(int index) const {
-  const auto& stack = checked(impl_).stack;
-  if (index < 0 || index >= static_cast<int>(stack.size()))
-    throw ValueError("layer index " + std::to_string(index) + " is out of range: model '" +
-                     impl_->name() + "' has " + std::to_string(stack.size()) + " layers");
-  return stack[index];
-}
-
-const std::string& Model::name() const { return checked(impl_).name(); }
-std::vector<Tensor> Model::weights() const { return checked(impl_).weights(); }
-std::vector<Tensor> Model::trainable_weights() const { return checked(impl_).trainable_weights(); }
-std::vector<Tensor> Model::get_weights() const { return checked(impl_).get_weights(); }
-void Model::set_weights(const std::vector<Tensor>& v) { checked(impl_).set_weights(v); }
-std::int64_t Model::count_params() const { return checked(impl_).count_params(); }
-Shape Model::input_shape() const { return checked(impl_).known_input_shape(); }
-
-Shape Model::output_shape() const {
-  ModelImpl& m = checked(impl_);
-  if (dynamic_cast<FunctionalImpl*>(&m)) {
-    if (m.num_outputs() != 1)
-      throw ValueError("model '" + m.name() + "' has " + std::to_string(m.num_outputs()) +
-                       " outputs; read their shapes from outputs()");
-    return m.output_tensors()[0].shape;
-  }
-  Shape in = m.known_input_shape();
-  if (in.empty()) return {};
-  return m.compute_output_shape(in);
-}
-
-std::shared_ptr<Optimizer> Model::optimizer() const { return checked(impl_).optimizer; }
-bool& Model::stop_training() { return checked(impl_).stop_training; }
-
-// --- Sequential ------------------------------------------------------------------------------------
-
-Sequential::Sequential(std::string name) : Model(std::make_shared<ModelImpl>(std::move(name))) {
-  impl_->name();
-}
-
-Sequential::Sequential(std::initializer_list<LayerItem> layers, std::string name)
-    : Sequential(std::move(name)) {
-  for (const auto& l : layers) add(l);
-}
-
-Sequential::Sequential(const std::vector<LayerItem>& layers, std::string name)
-    : Sequential(std::move(name)) {
-  for (const auto& l : layers) add(l);
-}
-
-void Sequential::add(const LayerItem& layer) { impl_->add(layer.layer()); }
-void Sequential::pop() { impl_->pop(); }
 
 }  // namespace lamina
