@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -145,6 +146,14 @@ std::string to_snake_case(const std::string& class_name);
 std::string unique_layer_name(const std::string& prefix);
 /// Forgets the names handed out (Keras's clear_session for names).
 void reset_layer_names();
+
+/// Makes a layer (unbuilt) from its Keras config ({"name", "units", ...}).
+using LayerFactory = std::function<std::shared_ptr<Layer>(const nlohmann::json& config)>;
+/// Registers the factory for Keras class `class_name` ("Dense"), replacing any earlier one. The
+/// core and merge layers are registered from the start.
+void register_layer(const std::string& class_name, LayerFactory factory);
+/// A new layer from Keras's class name and config. Throws ValueError naming an unknown class.
+std::shared_ptr<Layer> layer_from_config(const std::string& class_name, const nlohmann::json& config);
 
 /// Value syntax for layers: `layers::Dense(64)` is a handle holding a shared DenseLayer.
 /// Copies share the layer. `->` reaches the layer; it converts to std::shared_ptr<Layer>.

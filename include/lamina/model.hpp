@@ -254,6 +254,10 @@ class Model {
   /// Keras's model config: a Sequential's {"name", "layers"}; a Functional model's {"name",
   /// "layers" (each with "inbound_nodes"), "input_layers", "output_layers"}.
   nlohmann::json get_config() const;
+  /// Rebuilds a model (fresh, unbuilt-weights layers wired the same way) from get_config()'s
+  /// output: a Functional config (with "input_layers") or a Sequential one. Nested models are
+  /// rebuilt too. Throws ValueError naming an unknown layer class or a dangling connection.
+  static Model from_config(const nlohmann::json& config);
 
   /// Prints Keras's summary table to stdout.
   void summary() const;

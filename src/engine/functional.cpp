@@ -217,20 +217,28 @@ nlohmann::json shape_json(const Shape& s) {
   return j;
 }
 
-nlohmann::json history_of(const KerasTensor& t) {
-  return {t.layer->name(), t.node ? t.node->node_index : 0, 0};
+// Node indices count this model's calls of each layer only (Keras's node_reindexing_map), so
+// that a config rebuilt on fresh layers finds every node.
+using NodeIndex = std::map<const Node*, int>;
+
+nlohmann::json history_of(const KerasTensor& t, const NodeIndex& index) {
+  auto it = t.node ? index.find(t.node.get()) : index.end();
+  return {t.layer->name(), it == index.end() ? 0 : it->second, 0};
 }
 
 // Keras 3's serialised KerasTensor inside inbound_nodes.
-nlohmann::json keras_tensor_json(const KerasTensor& t) {
+nlohmann::json keras_tensor_json(const KerasTensor& t, const NodeIndex& index) {
   return {{"class_name", "__keras_tensor__"},
           {"config", {{"shape", shape_json(t.shape)}, {"dtype", dtype_name(t.dtype)},
-                      {"keras_history", history_of(t)}}}};
+                      {"keras_history", history_of(t, index)}}}};
 }
 
 }  // namespace
 
 nlohmann::json FunctionalImpl::get_config() const {
+  NodeIndex index;
+  std::map<const Layer*, int> calls;
+  for (const Step& s : steps_) index[s.node.get()] = calls[s.node->layer.get()]++;
   nlohmann::json layers_json = nlohmann::json::array();
   for (const auto& layer : stack) {
     nlohmann::json nodes = nlohmann::json::array();
@@ -239,10 +247,10 @@ nlohmann::json FunctionalImpl::get_config() const {
       nlohmann::json args = nlohmann::json::array();
       if (layer->takes_list()) {
         nlohmann::json list = nlohmann::json::array();
-        for (const KerasTensor& t : s.node->inputs) list.push_back(keras_tensor_json(t));
+        for (const KerasTensor& t : s.node->inputs) list.push_back(keras_tensor_json(t, index));
         args.push_back(list);
       } else {
-        args.push_back(keras_tensor_json(s.node->inputs[0]));
+        args.push_back(keras_tensor_json(s.node->inputs[0], index));
       }
       nodes.push_back({{"args", args}, {"kwargs", nlohmann::json::object()}});
     }
@@ -254,9 +262,9 @@ nlohmann::json FunctionalImpl::get_config() const {
                            {"name", layer->name()},
                            {"inbound_nodes", nodes}});
   }
-  auto io = [](const std::vector<KerasTensor>& ts) {
+  auto io = [&](const std::vector<KerasTensor>& ts) {
     nlohmann::json j = nlohmann::json::array();
-    for (const KerasTensor& t : ts) j.push_back(history_of(t));
+    for (const KerasTensor& t : ts) j.push_back(history_of(t, index));
     return j;
   };
   return {{"name", name()}, {"trainable", trainable()}, {"layers", layers_json},
