@@ -195,3 +195,58 @@ TEST_CASE("Several inputs and outputs: missing, unknown and miscounted arrays ar
                     Contains("'a'") && Contains("(None, 3)") && Contains("(8, 2)"));
   CHECK_THROWS_WITH(two.fit({{"a", d.a}, {"c", d.b}}, d.y, {.verbose = 0}), Contains("'c'"));
 }
+
+TEST_CASE("The multi-output script of the Functional API issue runs as written",
+          "[engine][functional][fit]") {
+  set_seed(24);
+  const int n = 48;
+  Tensor x_train = random_uniform({n, 28, 28, 1});
+  Tensor y_cls = labels(n, 10, 3), y_group = labels(n, 3, 1);
+
+  auto image = layers::Input({28, 28, 1}, {.name = "image"});
+  auto x = layers::Flatten()(image);
+  x = layers::Dense(16, {.activation = "relu"})(x);
+  auto cls = layers::Dense(10, {.activation = "softmax", .name = "cls"})(x);
+  auto group = layers::Dense(3, {.activation = "softmax", .name = "group"})(x);
+  Model model(image, {cls, group});
+  model.compile({.optimizer = "adam",
+                 .loss = {{"cls", "sparse_categorical_crossentropy"}, {"group", "sparse_categorical_crossentropy"}},
+                 .loss_weights = {{"cls", 1.0}, {"group", 0.5}},
+                 .metrics = {{"cls", {"accuracy"}}, {"group", {"accuracy"}}}});
+  History h = model.fit(x_train, {{"cls", y_cls}, {"group", y_group}},
+                        {.epochs = 3, .verbose = 0,
+                         .validation_data = std::pair<TensorArg, TensorArg>{
+                             x_train.slice(0, 16), {{"cls", y_cls.slice(0, 16)}, {"group", y_group.slice(0, 16)}}}});
+  CHECK(h.history.at("loss").size() == 3);
+  CHECK(h.history.at("val_cls_accuracy").size() == 3);
+  // Training on the same few samples lowers the loss.
+  CHECK(h.history.at("loss").back() < h.history.at("loss").front());
+  auto scores = model.evaluate(x_train, {y_cls, y_group}, {.verbose = 0});
+  CHECK(scores.at("loss") == Approx(scores.at("cls_loss") + 0.5 * scores.at("group_loss")).epsilon(1e-5));
+}
+
+TEST_CASE("Inputs and outputs keyed by name give the model those names for x, y and the logs",
+          "[engine][functional][fit]") {
+  set_seed(25);
+  auto a = layers::Input({3});
+  auto b = layers::Input({2});
+  auto h = layers::Concatenate()({a, b});
+  auto score = layers::Dense(1)(h);
+  auto label = layers::Dense(2, {.activation = "softmax"})(h);
+  // std::map order: keys sorted, as Keras flattens dicts.
+  Model m({{"meta", b}, {"img", a}}, {{"score", score}, {"label", label}});
+  CHECK(m.input_names() == std::vector<std::string>{"img", "meta"});
+  CHECK(m.output_names() == std::vector<std::string>{"label", "score"});
+  CHECK(m.inputs()[0].layer.get() == a.layer.get());
+  m.compile({.optimizer = "sgd", .loss = {{"score", "mse"}, {"label", "sparse_categorical_crossentropy"}}});
+  const TwoInputData d = two_input_data(20);
+  Tensor y_label = labels(20, 2, 0);
+  auto scores = m.evaluate({{"img", d.a}, {"meta", d.b}}, {{"score", d.y}, {"label", y_label}}, {.verbose = 0});
+  CHECK(scores.count("score_loss") == 1);
+  CHECK(scores.count("label_loss") == 1);
+  auto outs = m.predict_outputs({{"meta", d.b}, {"img", d.a}});
+  REQUIRE(outs.size() == 2);
+  CHECK(outs[0].shape() == Shape{20, 2});  // label
+  CHECK(outs[1].shape() == Shape{20, 1});  // score
+  CHECK(scores.at("score_loss") == Approx(losses::MeanSquaredError()(d.y, outs[1]).item()).epsilon(1e-5));
+}
