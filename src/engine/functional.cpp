@@ -167,7 +167,7 @@ Tensor FunctionalImpl::call(const std::vector<Tensor>& inputs, bool training) {
   if (outputs_.size() != 1)
     throw ValueError("Functional '" + name() + "' has " + std::to_string(outputs_.size()) +
                      " outputs (" + join(output_names_) +
-                     "); use the call that returns every output (model({x...}))");
+                     "); call it with a std::vector<Tensor> to get every output, or use predict_outputs");
   return forward(inputs, training)[0];
 }
 

@@ -318,3 +318,18 @@ TEST_CASE("from_config rebuilds a Functional model with shared, merge and nested
   dangling["output_layers"][0][0] = "nowhere";
   CHECK_THROWS_WITH(Model::from_config(dangling), Contains("'nowhere'"));
 }
+
+TEST_CASE("A model with two inputs is called on a list of symbolic tensors inside another model",
+          "[engine][functional]") {
+  auto p = layers::Input({3});
+  auto q = layers::Input({3});
+  Model pair({p, q}, layers::Dense(2)(layers::Multiply()({p, q})));
+  auto x = layers::Input({3});
+  auto y = layers::Input({3});
+  auto z = pair({x, y});
+  CHECK(z.shape == Shape{-1, 2});
+  CHECK_THROWS_WITH(pair(x), Contains("list"));
+  Model outer({x, y}, layers::Activation("tanh")(z));
+  Tensor xv = seq({4, 3}, 1.0, float32), yv = seq({4, 3}, 0.5, float32, 0.3);
+  check_same(outer(std::vector<Tensor>{xv, yv})[0], tanh(pair(std::vector<Tensor>{xv, yv})[0]), 1e-6);
+}
