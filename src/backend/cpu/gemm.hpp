@@ -1,4 +1,5 @@
-// src/backend/cpu/gemm.hpp — C = alpha·op(A)·op(B) + beta·C through OpenBLAS, row-major.
+// src/backend/cpu/gemm.hpp — C = alpha·op(A)·op(B) + beta·C through single-threaded OpenBLAS
+// calls, split across the pool for large products; row-major.
 #pragma once
 
 #include <cstdint>

@@ -131,10 +131,14 @@ int default_threads() {
 
 int g_threads = 0;
 
+// OpenBLAS always runs single-threaded: cpu::gemm splits large products into blocks that our
+// pool's threads take in turn (gemm.cpp). OpenBLAS's own threads spin (sched_yield) for a long
+// while after each call; on the shared 2-core machine, with a compile running beside us, one of
+// them being descheduled stalled its statically partitioned GEMMs 3-40x. One owner of the cores.
 ThreadPool& pool() {
   static ThreadPool p([] {
     if (g_threads == 0) g_threads = default_threads();
-    openblas_set_num_threads(g_threads);
+    openblas_set_num_threads(1);
     set_flush_denormals();
     return g_threads;
   }());
@@ -144,6 +148,10 @@ ThreadPool& pool() {
 thread_local bool t_inside_parallel = false;
 
 }  // namespace
+
+int num_threads() { return pool().size(); }
+
+bool in_parallel_region() { return t_inside_parallel; }
 
 void parallel_for(std::int64_t n, std::int64_t grain,
                   const std::function<void(std::int64_t, std::int64_t)>& fn) {
@@ -175,7 +183,7 @@ void set_num_threads(int n) {
   if (n < 1) throw ValueError("set_num_threads: expected n >= 1, got " + std::to_string(n));
   cpu::g_threads = n;
   cpu::pool().resize(n);
-  openblas_set_num_threads(n);
+  openblas_set_num_threads(1);  // see pool(): our threads split the GEMMs
 }
 
 int get_num_threads() {

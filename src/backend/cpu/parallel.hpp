@@ -13,6 +13,12 @@ namespace lamina::cpu {
 void parallel_for(std::int64_t n, std::int64_t grain,
                   const std::function<void(std::int64_t, std::int64_t)>& fn);
 
+/// The pool's thread count (the caller included); get_num_threads() without the lamina namespace.
+int num_threads();
+
+/// True on a thread that is running a chunk of a parallel_for (nested calls run inline).
+bool in_parallel_region();
+
 /// Sets flush-to-zero and denormals-are-zero on the calling thread (denormals slowed training
 /// by 11-29 % in our measurements).
 void set_flush_denormals();
