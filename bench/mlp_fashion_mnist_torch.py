@@ -14,11 +14,25 @@ import gzip
 import os
 import resource
 import statistics
+import sys
 import time
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+
+def _threads_from_argv(default=2):
+    for i, a in enumerate(sys.argv[:-1]):
+        if a == "--threads":
+            return sys.argv[i + 1]
+    return str(default)
+
+
+# torch.set_num_threads governs PyTorch's OpenMP pool but not the OpenBLAS that Debian's torch
+# calls for Linear: without this OpenBLAS starts one thread per core whatever --threads says.
+# It is read when OpenBLAS loads, so it must be set before `import torch`.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", _threads_from_argv())
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 
 def load_images_labels(directory):
