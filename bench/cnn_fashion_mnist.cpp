@@ -1,0 +1,111 @@
+// Trains Conv2D(32, 3, relu) → MaxPooling2D(2) → Conv2D(64, 3, relu) → MaxPooling2D(2) →
+// Flatten → Dense(128, relu) → Dense(10, softmax) (sparse categorical cross-entropy, Adam 1e-3)
+// on Fashion-MNIST and reports seconds per epoch, images/s and peak RSS.
+// bench/cnn_fashion_mnist_torch.py runs the same model in PyTorch; bench/run_cnn.sh compares them.
+//
+//   cnn_fashion_mnist [--batch N] [--epochs E] [--threads T]     (defaults 128, 3, 2)
+//
+// The reported epoch time is the median over epochs 2..E: the first epoch also pays for first
+// touches of the allocator cache, OpenBLAS's buffers and the page cache, which a long run does
+// not. With E == 1 the single epoch is reported.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <lamina/lamina.hpp>
+
+using namespace lamina;
+
+namespace {
+
+class EpochTimer : public Callback {
+ public:
+  explicit EpochTimer(std::vector<double>* seconds) : seconds_(seconds) {}
+  void on_epoch_begin(int, const Logs&) override { start_ = Clock::now(); }
+  void on_epoch_end(int, const Logs& logs) override {
+    seconds_->push_back(std::chrono::duration<double>(Clock::now() - start_).count());
+    auto it = logs.find("loss");
+    last_loss_ = it == logs.end() ? 0.0 : it->second;
+  }
+  double last_loss() const { return last_loss_; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  std::vector<double>* seconds_;
+  Clock::time_point start_;
+  double last_loss_ = 0.0;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double peak_rss_mb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
+
+long arg(int argc, char** argv, const char* name, long fallback) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], name) == 0) return std::strtol(argv[i + 1], nullptr, 10);
+  return fallback;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const long batch = arg(argc, argv, "--batch", 128);
+  const int epochs = static_cast<int>(arg(argc, argv, "--epochs", 3));
+  const int threads = static_cast<int>(arg(argc, argv, "--threads", 2));
+  if (batch < 1 || epochs < 1 || threads < 1) {
+    std::fprintf(stderr, "usage: %s [--batch N>=1] [--epochs E>=1] [--threads T>=1]\n", argv[0]);
+    return 2;
+  }
+  set_num_threads(threads);
+  set_seed(42);
+
+  auto [train, test] = datasets::fashion_mnist::load_data();
+  Tensor x_train = train.x.astype(float32).reshape({-1, 28, 28, 1}) / 255.0f;
+  const std::int64_t n = x_train.shape()[0];
+
+  Sequential model({
+      layers::Input({28, 28, 1}),
+      layers::Conv2D(32, 3, {.activation = "relu"}),
+      layers::MaxPooling2D(2),
+      layers::Conv2D(64, 3, {.activation = "relu"}),
+      layers::MaxPooling2D(2),
+      layers::Flatten(),
+      layers::Dense(128, {.activation = "relu"}),
+      layers::Dense(10, {.activation = "softmax"}),
+  });
+  model.compile({.optimizer = optimizers::Adam({.learning_rate = 1e-3, .epsilon = 1e-7}),
+                 .loss = "sparse_categorical_crossentropy"});
+
+  std::vector<double> seconds;
+  auto timer = std::make_shared<EpochTimer>(&seconds);
+  model.fit(x_train, train.y,
+            {.batch_size = batch, .epochs = epochs, .verbose = 0, .callbacks = {timer}});
+
+  for (std::size_t e = 0; e < seconds.size(); ++e)
+    std::printf("epoch %zu: %.3f s\n", e + 1, seconds[e]);
+  std::vector<double> steady(seconds.begin() + (seconds.size() > 1 ? 1 : 0), seconds.end());
+  const double epoch_s = median(steady);
+  const double rss = peak_rss_mb();
+  std::printf("lamina CNN batch %ld threads %d: %.3f s/epoch (median of epochs %s), %.0f images/s, "
+              "peak RSS %.1f MB, final loss %.4f\n",
+              batch, get_num_threads(), epoch_s, seconds.size() > 1 ? "2..E" : "1",
+              static_cast<double>(n) / epoch_s, rss, timer->last_loss());
+  std::printf("RESULT framework=lamina batch=%ld threads=%d epoch_s=%.4f images_per_s=%.1f "
+              "peak_rss_mb=%.1f loss=%.4f\n",
+              batch, get_num_threads(), epoch_s, static_cast<double>(n) / epoch_s, rss,
+              timer->last_loss());
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Side-by-side CNN benchmark: lamina (bench/cnn_fashion_mnist.cpp) against PyTorch
+# (bench/cnn_fashion_mnist_torch.py) on Fashion-MNIST, same model, data, batch, optimizer and
+# thread count. Builds lamina (Release), then runs lamina, PyTorch, lamina, PyTorch... ROUNDS
+# times per batch size — alternating, because the machine is shared and its load drifts — and
+# prints a Markdown table of the medians.
+#
+#   bench/run_cnn.sh                       # batch 128, 2 threads, 3 rounds of 3 epochs
+#   THREADS=1 ROUNDS=5 EPOCHS=4 BATCHES="128 32" BUILD_DIR=build-bench bench/run_cnn.sh
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${BUILD_DIR:-$root/build-bench}"
+threads="${THREADS:-2}"
+rounds="${ROUNDS:-3}"
+epochs="${EPOCHS:-3}"
+batches="${BATCHES:-128}"
+python="${PYTHON:-/usr/bin/python3}"
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j2 --target cnn_fashion_mnist >/dev/null
+
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); threads $threads, $rounds rounds of $epochs epochs" >&2
+for batch in $batches; do
+  for ((r = 1; r <= rounds; ++r)); do
+    "$build/cnn_fashion_mnist" --batch "$batch" --epochs "$epochs" --threads "$threads" |
+      grep '^RESULT' | tee -a "$log" >&2
+    "$python" "$root/bench/cnn_fashion_mnist_torch.py" --batch "$batch" --epochs "$epochs" \
+      --threads "$threads" | grep '^RESULT' | tee -a "$log" >&2
+  done
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+"$python" - "$log" "$threads" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    f = dict(kv.split("=", 1) for kv in line.split()[1:])
+    rows.setdefault((int(f["batch"]), f["framework"]), []).append(f)
+def med(batch, fw, key):
+    return statistics.median(float(f[key]) for f in rows[(batch, fw)])
+print(f"threads: {sys.argv[2]}; medians of {len(next(iter(rows.values())))} alternating runs\n")
+print("| batch | lamina s/epoch | PyTorch s/epoch | ratio lamina/PyTorch | lamina img/s | "
+      "PyTorch img/s | lamina peak RSS MB | PyTorch peak RSS MB |")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+for batch in sorted({b for b, _ in rows}, reverse=True):
+    l, t = med(batch, "lamina", "epoch_s"), med(batch, "pytorch", "epoch_s")
+    print(f"| {batch} | {l:.3f} | {t:.3f} | {l / t:.2f} | {med(batch, 'lamina', 'images_per_s'):.0f} | "
+          f"{med(batch, 'pytorch', 'images_per_s'):.0f} | {med(batch, 'lamina', 'peak_rss_mb'):.0f} | "
+          f"{med(batch, 'pytorch', 'peak_rss_mb'):.0f} |")
+PY
