@@ -19,10 +19,16 @@ using json = nlohmann::json;
 std::string name_of(const json& c) { return c.value("name", std::string()); }
 
 // Keras writes initializers as {"class_name": "GlorotUniform", ...}; older files as a string.
+// An initializer lamina does not know only matters before weights are loaded, so the layer's
+// default stands in for it rather than refusing the whole model.
 Initializer initializer_of(const json& c, const char* key, const char* fallback) {
   if (!c.contains(key) || c[key].is_null()) return fallback;
-  if (c[key].is_string()) return c[key].get<std::string>();
-  return c[key].at("class_name").get<std::string>();
+  const std::string name = c[key].is_string() ? c[key].get<std::string>() : c[key].at("class_name").get<std::string>();
+  try {
+    return Initializer(name);
+  } catch (const ValueError&) {
+    return fallback;
+  }
 }
 
 template <class Handle>
@@ -71,7 +77,8 @@ std::map<std::string, LayerFactory>& registry() {
 }
 
 KerasTensor input_from_config(const json& c) {
-  const json& batch = c.at("batch_shape");
+  // Keras 3 writes batch_shape, Keras 2 batch_input_shape.
+  const json& batch = c.contains("batch_shape") ? c.at("batch_shape") : c.at("batch_input_shape");
   Shape shape;
   for (std::size_t i = 1; i < batch.size(); ++i) shape.push_back(batch[i].is_null() ? -1 : batch[i].get<std::int64_t>());
   layers::InputOptions o{.name = name_of(c), .dtype = dtype_from_name(c.value("dtype", std::string("float32")))};
@@ -118,7 +125,9 @@ std::shared_ptr<Layer> layer_from_config(const std::string& class_name, const js
   return layer;
 }
 
-Model Model::from_config(const json& config) {
+Model Model::from_config(const json& given) {
+  // Accept to_json()'s wrapper {"class_name": "Functional", "config": {...}} as well.
+  const json& config = given.contains("class_name") && given.contains("config") ? given.at("config") : given;
   if (!config.contains("input_layers")) return sequential_from_config(config);
   const std::string model_name = name_of(config);
   // Each layer's outputs in call order: keras_history [layer, node_index, tensor_index] points here.
@@ -138,10 +147,25 @@ Model Model::from_config(const json& config) {
     made[name] = layer_of(entry);
     for (const json& node : entry.at("inbound_nodes")) pending.push_back({name, &node});
   }
-  auto resolve = [&](const json& kt, bool& ready) -> KerasTensor {
-    const json& h = kt.at("config").at("keras_history");
-    auto it = outputs.find(h[0].get<std::string>());
-    const auto index = h[1].get<std::size_t>();
+  // keras_history [layer, node_index, tensor_index] of each tensor a node reads: Keras 3 writes
+  // {"args": [tensor or [tensors]], "kwargs"}, with tensors as __keras_tensor__ objects; Keras 2
+  // writes the node as [[layer, node_index, tensor_index, kwargs], ...].
+  auto histories_of = [](const json& node) {
+    std::vector<json> out;
+    if (node.is_array()) {
+      for (const json& h : node) out.push_back(h);
+      return out;
+    }
+    const json& arg = node.at("args").at(0);
+    if (arg.is_array())
+      for (const json& kt : arg) out.push_back(kt.at("config").at("keras_history"));
+    else
+      out.push_back(arg.at("config").at("keras_history"));
+    return out;
+  };
+  auto resolve = [&](const json& h, bool& ready) -> KerasTensor {
+    auto it = outputs.find(h.at(0).get<std::string>());
+    const auto index = h.at(1).get<std::size_t>();
     if (it == outputs.end() || index >= it->second.size()) {
       ready = false;
       return {};
@@ -154,23 +178,17 @@ Model Model::from_config(const json& config) {
     bool progress = false;
     for (auto it = pending.begin(); it != pending.end();) {
       // A layer's nodes must run in their own order.
-      bool earlier = false;
-      for (auto jt = pending.begin(); jt != it; ++jt) earlier |= jt->layer == it->layer;
-      const json& arg = it->node->at("args").at(0);
-      bool ready = !earlier;
+      bool ready = true;
+      for (auto jt = pending.begin(); jt != it; ++jt) ready &= jt->layer != it->layer;
       std::vector<KerasTensor> in;
-      if (ready) {
-        if (arg.is_array())
-          for (const json& kt : arg) in.push_back(resolve(kt, ready));
-        else
-          in.push_back(resolve(arg, ready));
-      }
-      if (!ready) {
+      if (ready)
+        for (const json& h : histories_of(*it->node)) in.push_back(resolve(h, ready));
+      if (!ready || in.empty()) {
         ++it;
         continue;
       }
       Layer& layer = *made[it->layer];
-      outputs[it->layer].push_back(arg.is_array() ? layer(in) : layer(in[0]));
+      outputs[it->layer].push_back(layer.takes_list() ? layer(in) : layer(in[0]));
       it = pending.erase(it);
       progress = true;
     }

@@ -3,6 +3,7 @@
 // get_config's inbound_nodes and the build-time errors.
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -332,4 +333,31 @@ TEST_CASE("A model with two inputs is called on a list of symbolic tensors insid
   Model outer({x, y}, layers::Activation("tanh")(z));
   Tensor xv = seq({4, 3}, 1.0, float32), yv = seq({4, 3}, 0.5, float32, 0.3);
   check_same(outer(std::vector<Tensor>{xv, yv})[0], tanh(pair(std::vector<Tensor>{xv, yv})[0]), 1e-6);
+}
+
+TEST_CASE("from_config reads a two-input Functional config written by Keras 2",
+          "[engine][functional][config]") {
+  // tf.keras 2.1.5's model.to_json() of Input(16), Input(32) -> Dense(8) each -> Add -> Dense(4)
+  // (../shared/keras_files/PROVENANCE.md). Keras 2 nodes are [[layer, node, tensor, kwargs]].
+  const std::string path = std::string(LAMINA_SOURCE_DIR) + "/../shared/keras_files/k2_dl4j_two_input_add.config.json";
+  std::ifstream in(path);
+  if (!in.good()) {
+    WARN("skipped: " << path << " is not present");
+    return;
+  }
+  const nlohmann::json file = nlohmann::json::parse(in);
+  Model m = Model::from_config(file);
+  CHECK(m.name() == "model_2");
+  CHECK(m.input_names() == std::vector<std::string>{"input_3", "input_4"});
+  CHECK(m.output_names() == std::vector<std::string>{"dense_6"});
+  CHECK(m.output_shape() == Shape{-1, 4});
+  REQUIRE(m.layers().size() == 6);
+  CHECK(m.get_layer("add_2")->class_name() == "Add");
+  CHECK(m.count_params() == (16 * 8 + 8) + (32 * 8 + 8) + (8 * 4 + 4));
+  CHECK_THAT(m.summary_string(), Contains("dense_4[0][0],") && Contains("dense_5[0][0]"));
+  // The rebuilt graph computes dense_6(relu(dense_4(a)) + relu(dense_5(b))).
+  Tensor a = seq({3, 16}, 1.0, float32), b = seq({3, 32}, 0.5, float32);
+  Tensor want = m.get_layer("dense_6")->operator()(
+      layers::Add()({m.get_layer("dense_4")->operator()(a), m.get_layer("dense_5")->operator()(b)}));
+  check_same(m(std::vector<Tensor>{a, b})[0], want, 1e-6);
 }
