@@ -361,3 +361,29 @@ TEST_CASE("from_config reads a two-input Functional config written by Keras 2",
       layers::Add()({m.get_layer("dense_4")->operator()(a), m.get_layer("dense_5")->operator()(b)}));
   check_same(m(std::vector<Tensor>{a, b})[0], want, 1e-6);
 }
+
+TEST_CASE("The training flag reaches every layer of the graph and a Functional model fits inside a Sequential",
+          "[engine][functional]") {
+  set_seed(12);
+  auto x = layers::Input({200});
+  auto kept = layers::Dropout(0.5)(x);
+  Model m(x, layers::Add()({kept, x}));  // 2x where kept, x where dropped
+  Tensor ones = Tensor::ones({2, 200});
+  check_same(m(ones, false), ones * 2.0, 0);
+  Tensor trained = m(ones, true);
+  int dropped = 0, kept_count = 0;
+  for (std::int64_t i = 0; i < trained.numel(); ++i) {
+    if (trained.at(i) == 1.0) ++dropped;
+    else if (trained.at(i) == 3.0) ++kept_count;  // 1/(1-0.5) + 1
+  }
+  CHECK(dropped + kept_count == 400);
+  CHECK(dropped > 100);
+  CHECK(kept_count > 100);
+
+  auto a = layers::Input({6});
+  Model block(a, layers::Dense(3, {.activation = "relu"})(a));
+  Sequential s({layers::Input({4}), layers::Dense(6), block, layers::Dense(2)});
+  CHECK(s.output_shape() == Shape{-1, 2});
+  CHECK(s.count_params() == (4 * 6 + 6) + block.count_params() + (3 * 2 + 2));
+  CHECK(s(Tensor::ones({5, 4})).shape() == Shape{5, 2});
+}
