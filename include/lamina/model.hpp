@@ -234,6 +234,9 @@ class Model {
   /// One optimizer step on (x, y); returns the batch's loss and metrics.
   std::map<std::string, double> train_on_batch(const Tensor& x, const Tensor& y);
   std::map<std::string, double> test_on_batch(const Tensor& x, const Tensor& y);
+  /// The single-batch calls with several inputs or targets (by position or by name).
+  std::map<std::string, double> train_on_batch(const TensorArg& x, const TensorArg& y);
+  std::map<std::string, double> test_on_batch(const TensorArg& x, const TensorArg& y);
   Tensor predict_on_batch(const Tensor& x);
   /// Forward pass (eager, with autodiff), no batching or callbacks.
   Tensor operator()(const Tensor& x, bool training = false) const;

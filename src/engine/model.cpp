@@ -365,10 +365,15 @@ std::vector<Tensor> Model::predict_outputs(const TensorArg& x_arg, const Predict
   return out;
 }
 
-std::map<std::string, double> Model::train_on_batch(const Tensor& x_one, const Tensor& y_one) {
+std::map<std::string, double> Model::train_on_batch(const Tensor& x, const Tensor& y) {
+  return train_on_batch(TensorArg(x), TensorArg(y));
+}
+
+std::map<std::string, double> Model::train_on_batch(const TensorArg& x_arg, const TensorArg& y_arg) {
   ModelImpl& m = checked(impl_);
   require_compiled(m, "train_on_batch");
-  const std::vector<Tensor> x{x_one}, y = targets_of(m, TensorArg(y_one), "train_on_batch");
+  const std::vector<Tensor> x = inputs_of(m, x_arg, "train_on_batch");
+  const std::vector<Tensor> y = targets_of(m, y_arg, "train_on_batch");
   check_xy("train_on_batch", x, y);
   check_input(m, "train_on_batch", x);
   build_on(m, x);
@@ -377,10 +382,15 @@ std::map<std::string, double> Model::train_on_batch(const Tensor& x_one, const T
   return engine::current_logs(m);
 }
 
-std::map<std::string, double> Model::test_on_batch(const Tensor& x_one, const Tensor& y_one) {
+std::map<std::string, double> Model::test_on_batch(const Tensor& x, const Tensor& y) {
+  return test_on_batch(TensorArg(x), TensorArg(y));
+}
+
+std::map<std::string, double> Model::test_on_batch(const TensorArg& x_arg, const TensorArg& y_arg) {
   ModelImpl& m = checked(impl_);
   require_compiled(m, "test_on_batch");
-  const std::vector<Tensor> x{x_one}, y = targets_of(m, TensorArg(y_one), "test_on_batch");
+  const std::vector<Tensor> x = inputs_of(m, x_arg, "test_on_batch");
+  const std::vector<Tensor> y = targets_of(m, y_arg, "test_on_batch");
   check_xy("test_on_batch", x, y);
   check_input(m, "test_on_batch", x);
   engine::reset_metrics(m);

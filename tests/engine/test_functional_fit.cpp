@@ -250,3 +250,20 @@ TEST_CASE("Inputs and outputs keyed by name give the model those names for x, y 
   CHECK(outs[1].shape() == Shape{20, 1});  // score
   CHECK(scores.at("score_loss") == Approx(losses::MeanSquaredError()(d.y, outs[1]).item()).epsilon(1e-5));
 }
+
+TEST_CASE("train_on_batch and test_on_batch take several inputs and targets",
+          "[engine][functional][fit]") {
+  set_seed(26);
+  Model two = two_input_model();
+  two.compile({.optimizer = optimizers::SGD({.learning_rate = 0.05}), .loss = "mse"});
+  const TwoInputData d = two_input_data(32);
+  const double before = two.test_on_batch({{"a", d.a}, {"b", d.b}}, d.y).at("loss");
+  for (int i = 0; i < 30; ++i) two.train_on_batch({d.a, d.b}, d.y);
+  CHECK(two.test_on_batch({d.a, d.b}, d.y).at("loss") < 0.5 * before);
+
+  Model heads = two_head_model();
+  heads.compile({.optimizer = "adam", .loss = "sparse_categorical_crossentropy", .metrics = {"accuracy"}});
+  Tensor x = seq({8, 4}, 1.0, float32);
+  auto logs = heads.train_on_batch(x, {{"cls", labels(8, 3, 0)}, {"group", labels(8, 2, 0)}});
+  for (const char* k : {"loss", "cls_loss", "group_loss", "cls_accuracy", "group_accuracy"}) CHECK(logs.count(k) == 1);
+}
