@@ -387,3 +387,29 @@ TEST_CASE("The training flag reaches every layer of the graph and a Functional m
   CHECK(s.count_params() == (4 * 6 + 6) + block.count_params() + (3 * 2 + 2));
   CHECK(s(Tensor::ones({5, 4})).shape() == Shape{5, 2});
 }
+
+namespace {
+// DESIGN.md's custom layer: weights from add_weight, call() written with ops.
+struct Scale : Layer {
+  Tensor w;
+  std::string class_name() const override { return "Scale"; }
+  void build(const Shape& s) override { w = add_weight("w", {s.back()}, initializers::Ones()); }
+  Tensor call(const Tensor& x, bool) override { return x * w; }
+};
+}  // namespace
+
+TEST_CASE("A custom layer joins a Functional graph and gets its gradient from autodiff",
+          "[engine][functional]") {
+  auto x = layers::Input({3});
+  auto scale = std::make_shared<Scale>();
+  auto y = (*scale)(x);
+  CHECK(y.shape == Shape{-1, 3});
+  Model m(x, layers::Add()({y, x}));
+  CHECK(m.count_params() == 3);
+  Tensor xv = seq({2, 3}, 1.0, float32);
+  Tensor out = m(xv, true);
+  check_same(out, xv * 2.0, 1e-6);  // w starts at ones
+  sum(out).backward();
+  // d/dw_j of sum(x·w + x) = sum over the batch of x_j.
+  check_same(scale->w.grad(), sum(xv, {0}), 1e-6);
+}
