@@ -160,3 +160,36 @@ TEST_CASE("normalisation layers reject unsupported axes and mismatched inputs by
   CHECK_THROWS_AS(layers::BatchNormalization({.epsilon = 0}), ValueError);
   CHECK_THROWS_AS(layers::LayerNormalization()->build_for({-1}), ShapeError);
 }
+
+TEST_CASE("a CNN with BatchNormalization learns through fit and evaluates with moving statistics",
+          "[normalization]") {
+  // Label: is the left half of a 6x6 image brighter than the right half? Learnable by
+  // Conv2D -> BN -> ReLU -> pooling -> Dense; labels are computed here, independently.
+  set_seed(7);
+  Tensor x = random_uniform({64, 6, 6, 1});
+  std::vector<std::int64_t> labels(64);
+  for (int n = 0; n < 64; ++n) {
+    double left = 0, right = 0;
+    for (int r = 0; r < 6; ++r)
+      for (int c = 0; c < 6; ++c) (c < 3 ? left : right) += x.at((n * 6 + r) * 6 + c);
+    labels[n] = left > right ? 1 : 0;
+  }
+  Tensor y = Tensor::from_vector(labels, {64});
+  auto bn = layers::BatchNormalization();
+  Sequential model({layers::Input({6, 6, 1}), layers::Conv2D(4, 3, {.padding = "same"}), bn,
+                    layers::Activation("relu"), layers::MaxPooling2D(2), layers::Flatten(),
+                    layers::Dense(2, {.activation = "softmax"})});
+  model.compile({.optimizer = optimizers::Adam({.learning_rate = 1e-2}),
+                 .loss = "sparse_categorical_crossentropy",
+                 .metrics = {"accuracy"}});
+  const double before = model.evaluate(x, y, {.verbose = 0})["loss"];
+  CHECK(lamina::abs(bn->moving_mean).max().item() == 0.0);  // evaluation never updates the statistics
+  model.fit(x, y, {.batch_size = 16, .epochs = 40, .verbose = 0});
+  auto after = model.evaluate(x, y, {.verbose = 0});
+  INFO("loss before " << before << ", after " << after["loss"]);
+  CHECK(after["loss"] < 0.5 * before);
+  CHECK(after["accuracy"] >= 0.85);
+  // fit ran the layer in training mode: the moving statistics left their initial 0 and 1.
+  CHECK(lamina::abs(bn->moving_mean).max().item() > 1e-3);
+  CHECK(lamina::abs(bn->moving_variance - 1.0).max().item() > 1e-3);
+}
