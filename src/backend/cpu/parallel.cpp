@@ -125,8 +125,12 @@ class ThreadPool {
 };
 
 int default_threads() {
-  // Measured on the 2-core build machine (bench/): see README. Both cores pay off for the MLP.
-  return std::max(1u, std::thread::hardware_concurrency());
+  // Measured with bench/mlp_fashion_mnist on the shared 2-core build machine (load 3.4-4.2 from
+  // other builds), alternating 1 and 2 threads, median s/epoch over three pairs: batch 128
+  // 1.76 (1 thread) vs 1.82 (2), batch 32 2.04 vs 2.70; one thread was as fast or faster in
+  // every pair. A second thread only competes with the machine's other work for the cores, so
+  // the default is one; set_num_threads(n) opts in to more.
+  return 1;
 }
 
 int g_threads = 0;
