@@ -58,12 +58,20 @@ void im2col(const ConvGeometry& g, const T* x, std::int64_t n0, std::int64_t cou
             std::fill(dst, dst + g.kw * cg, T(0));
             continue;
           }
+          const T* xrow = xi + iy * g.w * g.c;
+          if (cg == 1) {  // a first layer on grey images: single elements, no memmove calls
+            for (std::int64_t kx = 0; kx < g.kw; ++kx) {
+              const std::int64_t ix = ox * g.sw - g.pad_left + kx * g.dw;
+              dst[kx] = ix < 0 || ix >= g.w ? T(0) : xrow[ix * g.c];
+            }
+            continue;
+          }
           for (std::int64_t kx = 0; kx < g.kw; ++kx, dst += cg) {
             const std::int64_t ix = ox * g.sw - g.pad_left + kx * g.dw;
             if (ix < 0 || ix >= g.w)
               std::fill(dst, dst + cg, T(0));
             else
-              std::copy_n(xi + (iy * g.w + ix) * g.c, cg, dst);
+              std::copy_n(xrow + ix * g.c, cg, dst);
           }
         }
       }
