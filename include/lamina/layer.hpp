@@ -78,6 +78,7 @@ class Layer : public std::enable_shared_from_this<Layer> {
   virtual bool takes_list() const { return false; }
   /// The forward computation over several inputs.
   virtual Tensor call(const std::vector<Tensor>& inputs, bool training);
+  /// Creates the weights for several inputs (batch dimensions -1).
   virtual void build_list(const std::vector<Shape>& input_shapes);
   /// Output shape for several inputs; throws ShapeError naming the layer and every shape.
   virtual Shape compute_output_shape_list(const std::vector<Shape>& input_shapes);
