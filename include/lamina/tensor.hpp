@@ -221,7 +221,7 @@ Tensor operator>=(const Tensor& a, double b);
 /// Seeds every random source (initializers, dropout, shuffling). Same seed + same thread count
 /// => bit-identical CPU training.
 void set_seed(std::uint64_t seed);
-/// Threads for lamina's pool and OpenBLAS together (n >= 1).
+/// Threads for lamina's pool and OpenBLAS together (n >= 1); the default is one per core.
 void set_num_threads(int n);
 int get_num_threads();
 
