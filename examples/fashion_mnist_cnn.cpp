@@ -27,10 +27,6 @@ class EpochTimer : public Callback {
 }  // namespace
 
 int main() {
-  // The convolutions are GEMM-bound, so both cores pay off here (lamina defaults to one thread,
-  // which suits the small MLP): bench/cnn_fashion_mnist, alternating, took 11.5-12.1 s/epoch
-  // on 2 threads against 20.2-20.4 s on 1.
-  set_num_threads(2);
   set_seed(42);
   auto [train, test] = datasets::fashion_mnist::load_data();
   Tensor x_train = train.x.astype(float32).reshape({-1, 28, 28, 1}) / 255.0;

@@ -81,7 +81,9 @@ KerasTensor input_from_config(const json& c) {
   const json& batch = c.contains("batch_shape") ? c.at("batch_shape") : c.at("batch_input_shape");
   Shape shape;
   for (std::size_t i = 1; i < batch.size(); ++i) shape.push_back(batch[i].is_null() ? -1 : batch[i].get<std::int64_t>());
-  layers::InputOptions o{.name = name_of(c), .dtype = dtype_from_name(c.value("dtype", std::string("float32")))};
+  layers::InputOptions o;
+  o.name = name_of(c);
+  o.dtype = dtype_from_name(c.value("dtype", std::string("float32")));
   if (!batch.empty() && !batch[0].is_null()) o.batch_size = batch[0].get<std::int64_t>();
   return layers::Input(shape, o);
 }

@@ -125,7 +125,7 @@ class ThreadPool {
 };
 
 int default_threads() {
-  // One thread per core. Measured on the quiet 2-core build machine (bench/mlp_fashion_mnist,
+  // One thread per core. Measured on the quiet 2-core build machine (bench/fashion_mnist --model mlp,
   // alternating, 3 epochs): batch 128 1.24-1.27 s/epoch on 2 threads vs 1.58-1.63 on 1; batch 32
   // 2.16-2.19 vs 1.85-1.92 (small GEMMs do not pay for the hand-off); the CNN bench 11.5 vs
   // 20.3 s/epoch. Batch 128 and convolutions are the common case, so every core is used.

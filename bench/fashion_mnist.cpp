@@ -1,8 +1,11 @@
-// Trains Flatten → Dense(512, relu) → Dense(256, relu) → Dense(10) (softmax cross-entropy from
-// logits, Adam 1e-3) on Fashion-MNIST and reports seconds per epoch, images/s and peak RSS.
-// bench/mlp_fashion_mnist_torch.py runs the same model in PyTorch; bench/run_mlp.sh compares them.
+// Trains one of the benchmark models on Fashion-MNIST with Adam 1e-3 and reports seconds per
+// epoch, images/s and peak RSS:
+//   mlp: Flatten → Dense(512, relu) → Dense(256, relu) → Dense(10) (cross-entropy from logits)
+//   cnn: Conv2D(32, 3, relu) → MaxPooling2D(2) → Conv2D(64, 3, relu) → MaxPooling2D(2) →
+//        Flatten → Dense(128, relu) → Dense(10, softmax)
+// bench/fashion_mnist_torch.py runs the same models in PyTorch; bench/run.sh compares them.
 //
-//   mlp_fashion_mnist [--batch N] [--epochs E] [--threads T]     (defaults 128, 3, 2)
+//   fashion_mnist [--model mlp|cnn] [--batch N] [--epochs E] [--threads T]  (mlp, 128, 3, 2)
 //
 // The reported epoch time is the median over epochs 2..E: the first epoch also pays for first
 // touches of the allocator cache, OpenBLAS's buffers and the page cache, which a long run does
@@ -59,25 +62,15 @@ long arg(int argc, char** argv, const char* name, long fallback) {
   return fallback;
 }
 
-}  // namespace
+std::string text_arg(int argc, char** argv, const char* name, const char* fallback) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
+  return fallback;
+}
 
-int main(int argc, char** argv) {
-  const long batch = arg(argc, argv, "--batch", 128);
-  const int epochs = static_cast<int>(arg(argc, argv, "--epochs", 3));
-  const int threads = static_cast<int>(arg(argc, argv, "--threads", 2));
-  if (batch < 1 || epochs < 1 || threads < 1) {
-    std::fprintf(stderr, "usage: %s [--batch N>=1] [--epochs E>=1] [--threads T>=1]\n", argv[0]);
-    return 2;
-  }
-  set_num_threads(threads);
-  set_seed(42);
-
-  auto [train, test] = datasets::fashion_mnist::load_data();
-  Tensor x_train = train.x.astype(float32) / 255.0f;
-  const std::int64_t n = x_train.shape()[0];
-
+Sequential mlp() {
   Sequential model({
-      layers::Input({28, 28}),
+      layers::Input({28, 28, 1}),
       layers::Flatten(),
       layers::Dense(512, {.activation = "relu"}),
       layers::Dense(256, {.activation = "relu"}),
@@ -85,6 +78,46 @@ int main(int argc, char** argv) {
   });
   model.compile({.optimizer = optimizers::Adam({.learning_rate = 1e-3, .epsilon = 1e-7}),
                  .loss = losses::SparseCategoricalCrossentropy({.from_logits = true})});
+  return model;
+}
+
+Sequential cnn() {
+  Sequential model({
+      layers::Input({28, 28, 1}),
+      layers::Conv2D(32, 3, {.activation = "relu"}),
+      layers::MaxPooling2D(2),
+      layers::Conv2D(64, 3, {.activation = "relu"}),
+      layers::MaxPooling2D(2),
+      layers::Flatten(),
+      layers::Dense(128, {.activation = "relu"}),
+      layers::Dense(10, {.activation = "softmax"}),
+  });
+  model.compile({.optimizer = optimizers::Adam({.learning_rate = 1e-3, .epsilon = 1e-7}),
+                 .loss = "sparse_categorical_crossentropy"});
+  return model;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const long batch = arg(argc, argv, "--batch", 128);
+  const int epochs = static_cast<int>(arg(argc, argv, "--epochs", 3));
+  const int threads = static_cast<int>(arg(argc, argv, "--threads", 2));
+  const std::string which = text_arg(argc, argv, "--model", "mlp");
+  if (batch < 1 || epochs < 1 || threads < 1 || (which != "mlp" && which != "cnn")) {
+    std::fprintf(stderr,
+                 "usage: %s [--model mlp|cnn] [--batch N>=1] [--epochs E>=1] [--threads T>=1]\n",
+                 argv[0]);
+    return 2;
+  }
+  set_num_threads(threads);
+  set_seed(42);
+
+  auto [train, test] = datasets::fashion_mnist::load_data();
+  Tensor x_train = train.x.astype(float32).reshape({-1, 28, 28, 1}) / 255.0f;
+  const std::int64_t n = x_train.shape()[0];
+
+  Sequential model = which == "mlp" ? mlp() : cnn();
 
   std::vector<double> seconds;
   auto timer = std::make_shared<EpochTimer>(&seconds);
@@ -96,12 +129,12 @@ int main(int argc, char** argv) {
   std::vector<double> steady(seconds.begin() + (seconds.size() > 1 ? 1 : 0), seconds.end());
   const double epoch_s = median(steady);
   const double rss = peak_rss_mb();
-  std::printf("lamina MLP batch %ld threads %d: %.3f s/epoch (median of epochs %s), %.0f images/s, "
+  std::printf("lamina %s batch %ld threads %d: %.3f s/epoch (median of epochs %s), %.0f images/s, "
               "peak RSS %.1f MB, final loss %.4f\n",
-              batch, get_num_threads(), epoch_s, seconds.size() > 1 ? "2..E" : "1",
+              which.c_str(), batch, get_num_threads(), epoch_s, seconds.size() > 1 ? "2..E" : "1",
               static_cast<double>(n) / epoch_s, rss, timer->last_loss());
-  std::printf("RESULT framework=lamina batch=%ld threads=%d epoch_s=%.4f images_per_s=%.1f "
+  std::printf("RESULT framework=lamina model=%s batch=%ld threads=%d epoch_s=%.4f images_per_s=%.1f "
               "peak_rss_mb=%.1f loss=%.4f\n",
-              batch, get_num_threads(), epoch_s, static_cast<double>(n) / epoch_s, rss,
-              timer->last_loss());
+              which.c_str(), batch, get_num_threads(), epoch_s, static_cast<double>(n) / epoch_s,
+              rss, timer->last_loss());
 }

@@ -1,15 +1,16 @@
 #!/usr/bin/python3
-"""The PyTorch side of bench/cnn_fashion_mnist.cpp: the same model, data, batch, optimizer and
+"""The PyTorch side of bench/fashion_mnist.cpp: the same models, data, batch, optimizer and
 thread count, with the same output format.
 
-    /usr/bin/python3 bench/cnn_fashion_mnist_torch.py [--batch N] [--epochs E] [--threads T]
+    /usr/bin/python3 bench/fashion_mnist_torch.py [--model mlp|cnn] [--batch N] [--epochs E] [--threads T]
 
-Conv2d(1, 32, 3) relu -> MaxPool2d(2) -> Conv2d(32, 64, 3) relu -> MaxPool2d(2) -> Flatten ->
-Linear(1600, 128) relu -> Linear(128, 10), softmax cross-entropy (on the logits, which is what
-lamina's softmax + sparse_categorical_crossentropy computes), Adam(lr 1e-3, eps 1e-7),
-Glorot-uniform kernels and zero biases as Keras initialises them, a fresh shuffle each epoch and
-batches gathered by index as lamina's fit does. PyTorch's native NCHW layout is used (its
-fastest). The reported epoch time is the median over epochs 2..E (epoch 1 when E == 1).
+mlp: Flatten -> Linear(784, 512) relu -> Linear(512, 256) relu -> Linear(256, 10).
+cnn: Conv2d(1, 32, 3) relu -> MaxPool2d(2) -> Conv2d(32, 64, 3) relu -> MaxPool2d(2) -> Flatten ->
+     Linear(1600, 128) relu -> Linear(128, 10), in PyTorch's native (fastest) NCHW layout.
+Softmax cross-entropy on the logits (what lamina's softmax + sparse_categorical_crossentropy
+computes), Adam(lr 1e-3, eps 1e-7), Glorot-uniform kernels and zero biases as Keras initialises
+them, a fresh shuffle each epoch and batches gathered by index as lamina's fit does. The reported
+epoch time is the median over epochs 2..E (epoch 1 when E == 1).
 """
 import argparse
 import gzip
@@ -54,6 +55,7 @@ def load_images_labels(directory):
 
 def main():
     p = argparse.ArgumentParser()
+    p.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
@@ -67,17 +69,18 @@ def main():
     y_train = torch.from_numpy(y_u8.astype(np.int64))
     n = x_train.shape[0]
 
-    model = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(),
-        torch.nn.Linear(1600, 128), torch.nn.ReLU(),
-        torch.nn.Linear(128, 10),
-    )
+    nn = torch.nn
+    if a.model == "mlp":
+        model = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(),
+                              nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
+    else:
+        model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                              nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10))
     for m in model:
-        if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
-            torch.nn.init.xavier_uniform_(m.weight)
-            torch.nn.init.zeros_(m.bias)
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
 
     seconds = []
@@ -104,10 +107,10 @@ def main():
     epoch_s = statistics.median(steady)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     threads = torch.get_num_threads()
-    print(f"PyTorch {torch.__version__} CNN batch {a.batch} threads {threads}: {epoch_s:.3f} s/epoch "
+    print(f"PyTorch {torch.__version__} {a.model} batch {a.batch} threads {threads}: {epoch_s:.3f} s/epoch "
           f"(median of epochs {'2..E' if len(seconds) > 1 else '1'}), {n / epoch_s:.0f} images/s, "
           f"peak RSS {rss:.1f} MB, final loss {loss_mean:.4f}")
-    print(f"RESULT framework=pytorch batch={a.batch} threads={threads} epoch_s={epoch_s:.4f} "
+    print(f"RESULT framework=pytorch model={a.model} batch={a.batch} threads={threads} epoch_s={epoch_s:.4f} "
           f"images_per_s={n / epoch_s:.1f} peak_rss_mb={rss:.1f} loss={loss_mean:.4f}")
 
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Side-by-side MLP benchmark: lamina (bench/mlp_fashion_mnist.cpp) against PyTorch
-# (bench/mlp_fashion_mnist_torch.py) on Fashion-MNIST, same model, data, batch, optimizer and
+# Side-by-side benchmark: lamina (bench/fashion_mnist.cpp) against PyTorch
+# (bench/fashion_mnist_torch.py) on Fashion-MNIST, same model, data, batch, optimizer and
 # thread count. Builds lamina (Release), then runs lamina, PyTorch, lamina, PyTorch... ROUNDS
 # times per batch size — alternating, because the machine is shared and its load drifts — and
 # prints a Markdown table of the medians.
 #
-#   bench/run_mlp.sh                       # batch 128 and 32, 2 threads, 3 rounds of 3 epochs
-#   THREADS=1 ROUNDS=5 EPOCHS=4 BATCHES="128 32" BUILD_DIR=build-bench bench/run_mlp.sh
+#   bench/run.sh mlp                  # batch 128 and 32, 2 threads, 3 rounds of 3 epochs
+#   bench/run.sh cnn                  # batch 128
+#   THREADS=1 ROUNDS=5 EPOCHS=4 BATCHES="128 32" BUILD_DIR=build bench/run.sh mlp
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -14,26 +15,31 @@ build="${BUILD_DIR:-$root/build-bench}"
 threads="${THREADS:-2}"
 rounds="${ROUNDS:-3}"
 epochs="${EPOCHS:-3}"
-batches="${BATCHES:-128 32}"
+model="${1:-mlp}"
+case "$model" in
+  mlp) batches="${BATCHES:-128 32}" ;;
+  cnn) batches="${BATCHES:-128}" ;;
+  *) echo "usage: $0 mlp|cnn" >&2; exit 2 ;;
+esac
 python="${PYTHON:-/usr/bin/python3}"
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j2 --target mlp_fashion_mnist >/dev/null
+cmake --build "$build" -j2 --target fashion_mnist >/dev/null
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); threads $threads, $rounds rounds of $epochs epochs" >&2
 for batch in $batches; do
   for ((r = 1; r <= rounds; ++r)); do
-    "$build/mlp_fashion_mnist" --batch "$batch" --epochs "$epochs" --threads "$threads" |
+    "$build/fashion_mnist" --model "$model" --batch "$batch" --epochs "$epochs" --threads "$threads" |
       grep '^RESULT' | tee -a "$log" >&2
-    "$python" "$root/bench/mlp_fashion_mnist_torch.py" --batch "$batch" --epochs "$epochs" \
+    "$python" "$root/bench/fashion_mnist_torch.py" --model "$model" --batch "$batch" --epochs "$epochs" \
       --threads "$threads" | grep '^RESULT' | tee -a "$log" >&2
   done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-"$python" - "$log" "$threads" <<'PY'
+"$python" - "$log" "$threads" "$model" <<'PY'
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
@@ -41,7 +47,7 @@ for line in open(sys.argv[1]):
     rows.setdefault((int(f["batch"]), f["framework"]), []).append(f)
 def med(batch, fw, key):
     return statistics.median(float(f[key]) for f in rows[(batch, fw)])
-print(f"threads: {sys.argv[2]}; medians of {len(next(iter(rows.values())))} alternating runs\n")
+print(f"{sys.argv[3]}, threads: {sys.argv[2]}; medians of {len(next(iter(rows.values())))} alternating runs\n")
 print("| batch | lamina s/epoch | PyTorch s/epoch | ratio lamina/PyTorch | lamina img/s | "
       "PyTorch img/s | lamina peak RSS MB | PyTorch peak RSS MB |")
 print("|---:|---:|---:|---:|---:|---:|---:|---:|")
