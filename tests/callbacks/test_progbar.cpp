@@ -11,58 +11,14 @@
 
 #include <lamina/callbacks.hpp>
 
+#include "support/capture.hpp"
+
 using namespace lamina;
+using lamina::testing::read_back;
+using lamina::testing::lines_of;
+using lamina::testing::StdoutCapture;
 
 namespace {
-
-std::string read_back(std::FILE* f) {
-  std::fflush(f);
-  std::rewind(f);
-  std::string out;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) out.append(buffer, n);
-  return out;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::size_t start = 0;
-  for (std::size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
-    lines.push_back(text.substr(start, nl - start));
-  if (start < text.size()) lines.push_back(text.substr(start));
-  return lines;
-}
-
-/// Sends what the code under test prints to stdout into a temporary file.
-class StdoutCapture {
- public:
-  StdoutCapture() {
-    std::fflush(stdout);
-    file_ = std::tmpfile();
-    saved_ = dup(fileno(stdout));
-    dup2(fileno(file_), fileno(stdout));
-  }
-  ~StdoutCapture() { restore(); }
-  std::string finish() {
-    restore();
-    const std::string text = read_back(file_);
-    std::fclose(file_);
-    file_ = nullptr;
-    return text;
-  }
-
- private:
-  void restore() {
-    if (saved_ < 0) return;
-    std::fflush(stdout);
-    dup2(saved_, fileno(stdout));
-    close(saved_);
-    saved_ = -1;
-  }
-  std::FILE* file_ = nullptr;
-  int saved_ = -1;
-};
 
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;

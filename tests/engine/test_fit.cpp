@@ -27,7 +27,11 @@
 #include <lamina/ops.hpp>
 #include <lamina/optimizers.hpp>
 
+#include "support/capture.hpp"
+
 using namespace lamina;
+using lamina::testing::lines_of;
+using lamina::testing::StdoutCapture;
 using Catch::Matchers::Contains;
 
 namespace {
@@ -149,49 +153,6 @@ bool all_finite(const std::vector<Tensor>& ws) {
       if (!std::isfinite(v)) return false;
   return true;
 }
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::size_t start = 0;
-  for (std::size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
-    lines.push_back(text.substr(start, nl - start));
-  if (start < text.size()) lines.push_back(text.substr(start));
-  return lines;
-}
-
-/// Sends what the code under test prints to stdout into a temporary file.
-class StdoutCapture {
- public:
-  StdoutCapture() {
-    std::fflush(stdout);
-    file_ = std::tmpfile();
-    saved_ = dup(fileno(stdout));
-    dup2(fileno(file_), fileno(stdout));
-  }
-  ~StdoutCapture() {
-    restore();
-    if (file_) std::fclose(file_);
-  }
-  std::string finish() {
-    restore();
-    std::rewind(file_);
-    std::string out;
-    char buffer[4096];
-    for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, file_)) > 0;) out.append(buffer, n);
-    return out;
-  }
-
- private:
-  void restore() {
-    if (saved_ < 0) return;
-    std::fflush(stdout);
-    dup2(saved_, fileno(stdout));
-    close(saved_);
-    saved_ = -1;
-  }
-  std::FILE* file_ = nullptr;
-  int saved_ = -1;
-};
 
 // --- a recording callback --------------------------------------------------------------------------
 

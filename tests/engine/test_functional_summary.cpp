@@ -15,17 +15,13 @@
 #include <lamina/model.hpp>
 #include <lamina/utils.hpp>
 
+#include "support/capture.hpp"
+
 using namespace lamina;
+using lamina::testing::lines_of;
 using Catch::Matchers::Contains;
 
 namespace {
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 Model pair_model() {
   auto a = layers::Input({4}, {.name = "a"});

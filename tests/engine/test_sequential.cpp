@@ -12,23 +12,14 @@
 #include <lamina/model.hpp>
 #include <lamina/ops.hpp>
 
+#include "support/capture.hpp"
 #include "support/op_testing.hpp"
 
 using namespace lamina;
+using lamina::testing::lines_of;
 using Catch::Matchers::Contains;
 using Catch::Matchers::Equals;
 using lamina::testing::seq;
-
-namespace {
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-}  // namespace
 
 TEST_CASE("Sequential built from a list infers every output shape and lists its layers",
           "[engine][sequential]") {

@@ -1,0 +1,67 @@
+// tests/support/capture.hpp — reading back what the code under test prints: stdout redirected
+// into a temporary file, and text split into lines.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace lamina::testing {
+
+/// Everything in `f` from its start.
+inline std::string read_back(std::FILE* f) {
+  std::fflush(f);
+  std::rewind(f);
+  std::string out;
+  char buffer[4096];
+  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, f)) > 0;) out.append(buffer, n);
+  return out;
+}
+
+/// `text` split at '\n' (a final line without one is kept).
+inline std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  for (std::size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
+    lines.push_back(text.substr(start, nl - start));
+  if (start < text.size()) lines.push_back(text.substr(start));
+  return lines;
+}
+
+/// Sends what the code under test prints to stdout into a temporary file until finish().
+class StdoutCapture {
+ public:
+  StdoutCapture() {
+    std::fflush(stdout);
+    file_ = std::tmpfile();
+    saved_ = dup(fileno(stdout));
+    dup2(fileno(file_), fileno(stdout));
+  }
+  ~StdoutCapture() {
+    restore();
+    if (file_) std::fclose(file_);
+  }
+  StdoutCapture(const StdoutCapture&) = delete;
+  StdoutCapture& operator=(const StdoutCapture&) = delete;
+
+  /// Restores stdout and returns what was printed meanwhile.
+  std::string finish() {
+    restore();
+    return read_back(file_);
+  }
+
+ private:
+  void restore() {
+    if (saved_ < 0) return;
+    std::fflush(stdout);
+    dup2(saved_, fileno(stdout));
+    close(saved_);
+    saved_ = -1;
+  }
+  std::FILE* file_ = nullptr;
+  int saved_ = -1;
+};
+
+}  // namespace lamina::testing
