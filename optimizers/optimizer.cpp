@@ -67,19 +67,17 @@ std::shared_ptr<Optimizer> Optimizer::from_name(const std::string& name) {
                  [](unsigned char c) { return std::tolower(c); });
   if (key == "sgd") return std::make_shared<optimizers::SGD>();
   if (key == "adam") return std::make_shared<optimizers::Adam>();
+  if (key == "rmsprop") return std::make_shared<optimizers::RMSprop>();
   // Keras's other optimizers, by their class names, so the message can name them properly.
   static const std::map<std::string, std::string> keras_only = {
-      {"rmsprop", "RMSprop"},    {"adamw", "AdamW"},   {"adagrad", "Adagrad"},
+      {"adamw", "AdamW"},        {"adagrad", "Adagrad"},
       {"adadelta", "Adadelta"},  {"adamax", "Adamax"}, {"nadam", "Nadam"},
       {"ftrl", "Ftrl"},          {"lion", "Lion"},     {"lamb", "Lamb"},
       {"adafactor", "Adafactor"}};
-  const std::string available = "available optimizers: 'sgd', 'adam'";
+  const std::string available = "available optimizers: 'sgd', 'adam', 'rmsprop'";
   if (auto k = keras_only.find(key); k != keras_only.end()) {
-    std::string message =
-        "optimizer '" + name + "': " + k->second + " is not available in lamina yet; " + available;
-    if (key == "rmsprop")
-      message += " (RMSprop is Keras's compile() default: pass .optimizer = \"adam\")";
-    throw ValueError(message);
+    throw ValueError("optimizer '" + name + "': " + k->second +
+                     " is not available in lamina yet; " + available);
   }
   throw ValueError("unknown optimizer '" + name + "'; " + available);
 }

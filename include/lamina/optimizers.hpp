@@ -100,6 +100,33 @@ class Adam : public Optimizer {
   std::vector<Tensor> m_, v_, vhat_;
 };
 
+struct RMSpropOptions {
+  double learning_rate = 0.001;
+  double rho = 0.9;
+  double momentum = 0.0;
+  double epsilon = 1e-7;
+  bool centered = false;
+};
+
+/// Keras 3 rule (epsilon inside the square root, unlike PyTorch): v = ρ·v + (1−ρ)·g²;
+/// centered: a = ρ·a + (1−ρ)·g, d = v − a² + ε, else d = v + ε; Δ = lr·g/sqrt(d);
+/// with momentum: m = μ·m + Δ, w −= m; else w −= Δ. Keras's compile() default.
+/// Throws ValueError when rho or momentum is outside [0, 1].
+class RMSprop : public Optimizer {
+ public:
+  explicit RMSprop(RMSpropOptions options = {});
+  const RMSpropOptions& options() const { return options_; }
+
+ protected:
+  void build(const std::vector<Tensor>& vars) override;
+  void update(const std::vector<Tensor>& grads, const std::vector<Tensor>& vars,
+              std::int64_t step) override;
+
+ private:
+  RMSpropOptions options_;
+  std::vector<Tensor> velocities_, momentums_, average_gradients_;
+};
+
 std::shared_ptr<Optimizer> get(const std::string& name);
 
 }  // namespace optimizers
