@@ -18,7 +18,7 @@
 #include "support/capture.hpp"
 
 using namespace lamina;
-using lamina::testing::lines_of;
+using lamina::testing::check_lines;
 using Catch::Matchers::Contains;
 
 namespace {
@@ -57,12 +57,7 @@ TEST_CASE("summary of a branching Functional model has the Connected to column a
       " Trainable params: 19 (76.00 B)",
       " Non-trainable params: 0 (0.00 B)",
   };
-  const auto got = lines_of(pair_model().summary_string());
-  REQUIRE(got.size() == want.size());
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    INFO("line " << i);
-    CHECK(got[i] == want[i]);
-  }
+  check_lines(pair_model().summary_string(), want);
 }
 
 TEST_CASE("summary of a chain-shaped Functional model uses the Sequential layout with its InputLayer",
@@ -85,12 +80,7 @@ TEST_CASE("summary of a chain-shaped Functional model uses the Sequential layout
       " Trainable params: 50,890 (198.79 KB)",
       " Non-trainable params: 0 (0.00 B)",
   };
-  const auto got = lines_of(m.summary_string());
-  REQUIRE(got.size() == want.size());
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    INFO("line " << i);
-    CHECK(got[i] == want[i]);
-  }
+  check_lines(m.summary_string(), want);
 }
 
 TEST_CASE("model_to_dot has one node per layer and one edge per connection",

@@ -16,6 +16,7 @@
 #include "support/op_testing.hpp"
 
 using namespace lamina;
+using lamina::testing::check_lines;
 using lamina::testing::lines_of;
 using Catch::Matchers::Contains;
 using Catch::Matchers::Equals;
@@ -206,12 +207,7 @@ TEST_CASE("summary_string draws Keras 3's table with parameter counts and sizes"
       " Trainable params: 50,890 (198.79 KB)",
       " Non-trainable params: 0 (0.00 B)",
   };
-  const auto got = lines_of(m.summary_string());
-  REQUIRE(got.size() == want.size());
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    INFO("line " << i);
-    CHECK(got[i] == want[i]);
-  }
+  check_lines(m.summary_string(), want);
 }
 
 TEST_CASE("summary counts frozen weights as non-trainable and shows unbuilt layers",

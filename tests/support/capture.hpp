@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -28,6 +30,16 @@ inline std::vector<std::string> lines_of(const std::string& text) {
     lines.push_back(text.substr(start, nl - start));
   if (start < text.size()) lines.push_back(text.substr(start));
   return lines;
+}
+
+/// Checks `text` line by line against `want`, naming the first lines that differ.
+inline void check_lines(const std::string& text, const std::vector<std::string>& want) {
+  const auto got = lines_of(text);
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    INFO("line " << i);
+    CHECK(got[i] == want[i]);
+  }
 }
 
 /// Sends what the code under test prints to stdout into a temporary file until finish().
