@@ -1,5 +1,7 @@
 #include "engine/config.hpp"
 
+#include "lamina/errors.hpp"
+
 namespace lamina::engine {
 
 nlohmann::json initializer_config(const Initializer& init) {
@@ -13,6 +15,19 @@ nlohmann::json initializer_config(const Initializer& init) {
           {"class_name", init.class_name()},
           {"config", config},
           {"registered_name", nullptr}};
+}
+
+std::string name_of(const nlohmann::json& config) { return config.value("name", std::string()); }
+
+Initializer initializer_of(const nlohmann::json& config, const char* key, const char* fallback) {
+  if (!config.contains(key) || config[key].is_null()) return fallback;
+  const auto& v = config[key];
+  const std::string name = v.is_string() ? v.get<std::string>() : v.at("class_name").get<std::string>();
+  try {
+    return Initializer(name);
+  } catch (const ValueError&) {
+    return fallback;
+  }
 }
 
 }  // namespace lamina::engine

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/config.hpp"
 #include "engine/functional.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/layers/core.hpp"
@@ -15,21 +16,8 @@ namespace lamina {
 namespace {
 
 using json = nlohmann::json;
-
-std::string name_of(const json& c) { return c.value("name", std::string()); }
-
-// Keras writes initializers as {"class_name": "GlorotUniform", ...}; older files as a string.
-// An initializer lamina does not know only matters before weights are loaded, so the layer's
-// default stands in for it rather than refusing the whole model.
-Initializer initializer_of(const json& c, const char* key, const char* fallback) {
-  if (!c.contains(key) || c[key].is_null()) return fallback;
-  const std::string name = c[key].is_string() ? c[key].get<std::string>() : c[key].at("class_name").get<std::string>();
-  try {
-    return Initializer(name);
-  } catch (const ValueError&) {
-    return fallback;
-  }
-}
+using engine::initializer_of;
+using engine::name_of;
 
 template <class Handle>
 std::shared_ptr<Layer> ptr_of(const Handle& h) {
