@@ -1,0 +1,75 @@
+// src/io/weight_transfer.cpp — named weight lists and the checked, all-or-nothing load.
+#include "io/weight_transfer.hpp"
+
+#include <algorithm>
+
+#include "lamina/errors.hpp"
+
+namespace lamina::io {
+namespace {
+
+// Mirrors Layer::weights(): a frozen layer makes everything below it non-trainable.
+void collect(const Layer& layer, const std::string& prefix, bool parent_trainable,
+             std::vector<NamedWeight>& trainable, std::vector<NamedWeight>& frozen) {
+  const bool on = parent_trainable && layer.trainable();
+  const std::string scope = prefix + layer.name() + "/";
+  for (const auto& w : layer.own_weights())
+    (on && w.trainable ? trainable : frozen).push_back({scope + w.name, w.value});
+  for (const auto& sub : layer.sublayers()) collect(*sub, scope, on, trainable, frozen);
+}
+
+}  // namespace
+
+std::vector<NamedWeight> legacy_weights(const Layer& layer) {
+  std::vector<NamedWeight> trainable, frozen;
+  collect(layer, "", true, trainable, frozen);
+  trainable.insert(trainable.end(), frozen.begin(), frozen.end());
+  return trainable;
+}
+
+std::vector<NamedWeight> own_variables(const Layer& layer) {
+  std::vector<NamedWeight> trainable, frozen;
+  for (const auto& w : layer.own_weights())
+    (w.trainable ? trainable : frozen).push_back({layer.name() + "/" + w.name, w.value});
+  trainable.insert(trainable.end(), frozen.begin(), frozen.end());
+  return trainable;
+}
+
+std::vector<std::string> weight_paths(const std::vector<std::shared_ptr<Layer>>& layers,
+                                      const std::vector<Tensor>& weights) {
+  std::vector<NamedWeight> named;
+  for (const auto& layer : layers) {
+    auto w = legacy_weights(*layer);
+    named.insert(named.end(), w.begin(), w.end());
+  }
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    auto it = std::find_if(named.begin(), named.end(),
+                           [&](const NamedWeight& n) { return n.value.shares_storage(weights[i]); });
+    out.push_back(it != named.end() ? it->path : "variable_" + std::to_string(i));
+  }
+  return out;
+}
+
+std::string describe(const Layer& layer) { return layer.class_name() + " '" + layer.name() + "'"; }
+
+void WeightTransfer::add(const h5::Group& group, const std::string& name, const Tensor& target,
+                         const std::string& who) {
+  if (!group.has_dataset(name)) group.fail(name, who + ": missing dataset");
+  const h5::DatasetInfo info = group.dataset_info(name);
+  if (!is_floating(info.dtype))
+    group.fail(name, who + ": the file holds " + dtype_name(info.dtype) +
+                         " values, the layer expects floating-point weights");
+  if (info.shape != target.shape())
+    group.fail(name, who + " has shape " + info.shape.str() + " in the file, the layer expects " +
+                         target.shape().str());
+  pending_.emplace_back(target, group.read_dataset(name, info.shape, target.dtype()));
+}
+
+void WeightTransfer::commit() {
+  NoGradGuard no_grad;
+  for (auto& [target, value] : pending_) target.assign(value);
+  pending_.clear();
+}
+
+}  // namespace lamina::io

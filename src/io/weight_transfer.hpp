@@ -1,0 +1,49 @@
+// src/io/weight_transfer.hpp — what the Keras weight readers share: a model's weights listed with
+// their names in Keras's orders, and a two-phase load (check everything, then assign).
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "io/hdf5.hpp"
+#include "lamina/layer.hpp"
+
+namespace lamina::io {
+
+/// One weight of a layer (or of its sublayers), with the names Keras files use.
+struct NamedWeight {
+  std::string path;  ///< "dense_1/kernel"; "sub/dense_1/kernel" inside nested models
+  Tensor value;      ///< the live tensor
+};
+
+/// The layer's weights in `layer.weights()` order (trainable then non-trainable, sublayers
+/// included): the order of the legacy .h5 `weight_names`.
+std::vector<NamedWeight> legacy_weights(const Layer& layer);
+/// The layer's own weights (no sublayers), trainable ones first by their `trainable` flag: the
+/// order of Keras 3's `vars/0`, `vars/1`... (save_own_variables).
+std::vector<NamedWeight> own_variables(const Layer& layer);
+/// The Keras path ("dense/kernel") of each of `weights`, found among the layers' weights
+/// ("variable_<i>" for a tensor that belongs to none of them).
+std::vector<std::string> weight_paths(const std::vector<std::shared_ptr<Layer>>& layers,
+                                      const std::vector<Tensor>& weights);
+/// "Dense 'dense_3'".
+std::string describe(const Layer& layer);
+
+/// Reads weights from a file into a model only once all of them have been checked: queue each
+/// one with add(), then commit(). A FileFormatError from add() leaves the model untouched.
+class WeightTransfer {
+ public:
+  /// Checks dataset `name` of `group` (a float dataset of exactly `target`'s shape), reads it and
+  /// queues it. `who` names the weight in errors ("Dense 'dense_3' weight 0 (kernel)").
+  void add(const h5::Group& group, const std::string& name, const Tensor& target,
+           const std::string& who);
+  /// Copies every queued value into its weight.
+  void commit();
+  std::size_t size() const { return pending_.size(); }
+
+ private:
+  std::vector<std::pair<Tensor, Tensor>> pending_;
+};
+
+}  // namespace lamina::io
