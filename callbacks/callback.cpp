@@ -1,14 +1,31 @@
-// The Callback base, History recording and the progress-bar logger fit/evaluate/predict add.
+// The Callback base, save_freq, History recording and the progress-bar logger that
+// fit/evaluate/predict add.
 #include <cstdio>
 #include <memory>
 
 #include "lamina/callbacks.hpp"
+#include "lamina/errors.hpp"
 
 namespace lamina {
 
 Callback::~Callback() = default;
 
 namespace callbacks {
+
+SaveFreq::SaveFreq(const char* text) : SaveFreq(std::string(text)) {}
+
+SaveFreq::SaveFreq(const std::string& text) {
+  if (text != "epoch")
+    throw ValueError("Unrecognized save_freq: '" + text +
+                     "'. Expected save_freq are 'epoch' or integer values");
+}
+
+SaveFreq::SaveFreq(int batches) : batches_(batches) {
+  if (batches <= 0)
+    throw ValueError("save_freq must be 'epoch' or a positive number of batches, got " +
+                     std::to_string(batches));
+}
+
 namespace {
 
 std::int64_t param(const std::map<std::string, std::int64_t>& params, const char* name,

@@ -1,4 +1,5 @@
-// lamina/callbacks.hpp — the Callback hooks, History and the Keras-style progress bar.
+// lamina/callbacks.hpp — the Callback hooks, History, the Keras-style progress bar, and every
+// built-in callback (one header per callback under lamina/callbacks/).
 #pragma once
 
 #include <chrono>
@@ -10,43 +11,15 @@
 #include <string>
 #include <vector>
 
+#include "lamina/callbacks/callback.hpp"
+#include "lamina/callbacks/csv_logger.hpp"
+#include "lamina/callbacks/early_stopping.hpp"
+#include "lamina/callbacks/lambda_callback.hpp"
+#include "lamina/callbacks/plot_history.hpp"
+#include "lamina/callbacks/reduce_lr_on_plateau.hpp"
 #include "lamina/model.hpp"
 
 namespace lamina {
-
-/// Per-batch or per-epoch values by name ("loss", "accuracy", "val_loss"...), sorted by name as
-/// Keras 3 shows them.
-using Logs = std::map<std::string, double>;
-
-/// Keras's callback hooks. fit/evaluate/predict call them in the order the callbacks were given;
-/// History and the progress bar are added automatically.
-class Callback {
- public:
-  virtual ~Callback();
-  /// The model being trained; valid inside the hooks.
-  Model& model() { return model_; }
-  void set_model(const Model& model) { model_ = model; }
-  /// {"epochs", "steps", "verbose"} as Keras's callback params.
-  std::map<std::string, std::int64_t> params;
-
-  virtual void on_train_begin(const Logs&) {}
-  virtual void on_train_end(const Logs&) {}
-  virtual void on_epoch_begin(int /*epoch*/, const Logs&) {}
-  virtual void on_epoch_end(int /*epoch*/, const Logs&) {}
-  virtual void on_train_batch_begin(std::int64_t /*batch*/, const Logs&) {}
-  virtual void on_train_batch_end(std::int64_t /*batch*/, const Logs&) {}
-  virtual void on_test_begin(const Logs&) {}
-  virtual void on_test_end(const Logs&) {}
-  virtual void on_test_batch_begin(std::int64_t /*batch*/, const Logs&) {}
-  virtual void on_test_batch_end(std::int64_t /*batch*/, const Logs&) {}
-  virtual void on_predict_begin(const Logs&) {}
-  virtual void on_predict_end(const Logs&) {}
-  virtual void on_predict_batch_begin(std::int64_t /*batch*/, const Logs&) {}
-  virtual void on_predict_batch_end(std::int64_t /*batch*/, const Logs&) {}
-
- private:
-  Model model_;
-};
 
 /// What fit returns: every logged value per epoch.
 struct History {
