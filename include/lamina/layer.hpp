@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -155,6 +156,21 @@ using LayerFactory = std::function<std::shared_ptr<Layer>(const nlohmann::json& 
 void register_layer(const std::string& class_name, LayerFactory factory);
 /// A new layer from Keras's class name and config. Throws ValueError naming an unknown class.
 std::shared_ptr<Layer> layer_from_config(const std::string& class_name, const nlohmann::json& config);
+
+/// Registers a user's layer class T under `class_name` (which T::class_name() must return, so
+/// that to_json -> model_from_json and saved files round-trip), as Keras's
+/// register_keras_serializable. T is made by `static std::shared_ptr<T> from_config(const
+/// nlohmann::json&)` when it has one, else by a constructor taking the config, else by its
+/// default constructor; the config's "name" and "trainable" are applied after. Without a
+/// registration, loading a file that holds the class fails naming it (Keras's safe_mode).
+template <class T>
+void register_layer(const std::string& class_name) {
+  register_layer(class_name, [](const nlohmann::json& config) -> std::shared_ptr<Layer> {
+    if constexpr (requires { T::from_config(config); }) return T::from_config(config);
+    else if constexpr (std::is_constructible_v<T, const nlohmann::json&>) return std::make_shared<T>(config);
+    else return std::make_shared<T>();
+  });
+}
 
 /// Value syntax for layers: `layers::Dense(64)` is a handle holding a shared DenseLayer.
 /// Copies share the layer. `->` reaches the layer; it converts to std::shared_ptr<Layer>.

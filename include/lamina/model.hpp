@@ -261,6 +261,10 @@ class Model {
   /// output: a Functional config (with "input_layers") or a Sequential one. Nested models are
   /// rebuilt too. Throws ValueError naming an unknown layer class or a dangling connection.
   static Model from_config(const nlohmann::json& config);
+  /// Keras 3's JSON of the architecture (no weights), as Keras's `model.to_json()` writes it:
+  /// {"module", "class_name", "config", "registered_name", "build_config"}. `indent` < 0 writes
+  /// one line. Read back with models::model_from_json (lamina/models.hpp) or by Keras.
+  std::string to_json(int indent = -1) const;
 
   /// Prints Keras's summary table to stdout.
   void summary() const;

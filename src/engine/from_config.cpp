@@ -1,11 +1,11 @@
-// Rebuilding models from their Keras configs: the layer registry and Model::from_config.
+// Rebuilding models from their Keras configs, in Keras 3's dialect and Keras 2's: the layer
+// registry and Model::from_config.
 #include <map>
 #include <mutex>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/config.hpp"
-#include "engine/functional.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/layers/core.hpp"
 #include "lamina/layers/merge.hpp"
@@ -16,6 +16,7 @@ namespace lamina {
 namespace {
 
 using json = nlohmann::json;
+using engine::activation_of;
 using engine::initializer_of;
 using engine::name_of;
 
@@ -28,14 +29,14 @@ std::map<std::string, LayerFactory> builtin_factories() {
   std::map<std::string, LayerFactory> f;
   f["Dense"] = [](const json& c) {
     return ptr_of(layers::Dense(c.at("units").get<std::int64_t>(),
-                                {.activation = c.value("activation", std::string("linear")),
+                                {.activation = activation_of(c, "activation", "linear"),
                                  .use_bias = c.value("use_bias", true),
                                  .kernel_initializer = initializer_of(c, "kernel_initializer", "glorot_uniform"),
                                  .bias_initializer = initializer_of(c, "bias_initializer", "zeros"),
                                  .name = name_of(c)}));
   };
   f["Activation"] = [](const json& c) {
-    return ptr_of(layers::Activation(c.at("activation").get<std::string>(), name_of(c)));
+    return ptr_of(layers::Activation(activation_of(c, "activation", "linear"), name_of(c)));
   };
   f["Dropout"] = [](const json& c) { return ptr_of(layers::Dropout(c.at("rate").get<double>(), name_of(c))); };
   f["Flatten"] = [](const json& c) { return ptr_of(layers::Flatten(name_of(c))); };
@@ -64,6 +65,91 @@ std::map<std::string, LayerFactory>& registry() {
   return r;
 }
 
+// The factory for a config entry: under its registered name ("package>Name", Keras 3's custom
+// objects) when there is one, else under its class name.
+LayerFactory find_factory(const std::string& class_name, const std::string& registered_name) {
+  std::lock_guard<std::mutex> lock(g_registry_mutex);
+  for (const std::string& key : {registered_name, class_name}) {
+    auto it = key.empty() ? registry().end() : registry().find(key);
+    if (it != registry().end()) return it->second;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<Layer> make_layer(const std::string& cls, const std::string& registered, const json& config) {
+  LayerFactory factory = find_factory(cls, registered);
+  const std::string who = cls + " '" + name_of(config) + "'";
+  if (!factory) {
+    if (cls == "Lambda")
+      throw ValueError("Lambda layer '" + name_of(config) +
+                       "' holds Python code, which lamina does not run (Keras refuses it too in "
+                       "safe_mode); rebuild that part in C++ or register a replacement with "
+                       "lamina::register_layer(\"Lambda\", ...)");
+    throw ValueError("unknown layer class '" + cls + "'" +
+                     (registered.empty() || registered == cls ? "" : " (registered as '" + registered + "')") +
+                     " (layer '" + name_of(config) + "'); register it with lamina::register_layer");
+  }
+  std::shared_ptr<Layer> layer;
+  try {
+    layer = factory(config);
+  } catch (const json::exception& e) {
+    throw ValueError(who + ": malformed config (" + e.what() + ")");
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    throw ValueError(what.find(name_of(config)) != std::string::npos ? what : who + ": " + what);
+  }
+  if (!layer) throw ValueError(who + ": its registered factory returned no layer");
+  if (const std::string name = name_of(config); !name.empty() && layer->name() != name) layer->set_name(name);
+  if (config.contains("trainable") && config["trainable"].is_boolean())
+    layer->set_trainable(config["trainable"].get<bool>());
+  return layer;
+}
+
+std::string string_or_empty(const json& entry, const char* key) {
+  return entry.contains(key) && entry[key].is_string() ? entry[key].get<std::string>() : std::string();
+}
+
+// --- dialects ------------------------------------------------------------------------------------
+
+// Keras 2 marks itself by batch_input_shape, list-style inbound nodes, the class "Model" or a
+// Sequential written as a bare list; a config with none of them reads as Keras 3's.
+bool looks_like_keras2(const json& j) {
+  if (j.is_object()) {
+    if (j.contains("batch_input_shape")) return true;
+    if (j.value("class_name", json()) == "Model") return true;
+    if (j.contains("config") && j["config"].is_array()) return true;
+    if (j.contains("inbound_nodes") && j["inbound_nodes"].is_array())
+      for (const auto& node : j["inbound_nodes"])
+        if (node.is_array()) return true;
+    for (const auto& [k, v] : j.items())
+      if ((v.is_object() || v.is_array()) && looks_like_keras2(v)) return true;
+  } else if (j.is_array()) {
+    for (const auto& v : j)
+      if (looks_like_keras2(v)) return true;
+  }
+  return false;
+}
+
+// One layer's config in the form the factories read: dtype and activations as plain names, and
+// Keras 2's meanings made explicit (its "hard_sigmoid" is 0.2·x + 0.5, Keras 3's is x/6 + 0.5).
+json normalized(json config, int keras_major) {
+  if (!config.is_object()) throw ValueError("a layer config must be a JSON object, got " + config.dump());
+  if (config.contains("dtype") && config["dtype"].is_object()) {
+    const json& policy = config["dtype"];
+    config["dtype"] = policy.contains("config") && policy["config"].contains("name")
+                          ? policy["config"]["name"].get<std::string>()
+                          : std::string("float32");
+  }
+  for (const char* key : {"activation", "recurrent_activation"}) {
+    if (!config.contains(key)) continue;
+    json& a = config[key];
+    // Keras 3 may serialize an activation function as {"class_name": "function", "config": "relu"}.
+    if (a.is_object() && a.contains("config") && a["config"].is_string()) a = a["config"];
+    if (keras_major == 2 && a == "hard_sigmoid") a = "hard_sigmoid_keras2";
+  }
+  return config;
+}
+
 KerasTensor input_from_config(const json& c) {
   // Keras 3 writes batch_shape, Keras 2 batch_input_shape.
   const json& batch = c.contains("batch_shape") ? c.at("batch_shape") : c.at("batch_input_shape");
@@ -76,51 +162,80 @@ KerasTensor input_from_config(const json& c) {
   return layers::Input(shape, o);
 }
 
+Model model_of(const json& given, int keras_major);
+
 // A layer entry of a model config: a nested model or a registered layer.
-std::shared_ptr<Layer> layer_of(const json& entry) {
+std::shared_ptr<Layer> layer_of(const json& entry, int keras_major) {
   const std::string cls = entry.at("class_name").get<std::string>();
-  if (cls == "Functional" || cls == "Sequential" || cls == "Model")
-    return Model::from_config(entry.at("config")).impl_ptr();
-  return layer_from_config(cls, entry.at("config"));
+  if (cls == "Functional" || cls == "Sequential" || cls == "Model") return static_cast<std::shared_ptr<Layer>>(model_of(entry, keras_major));
+  return make_layer(cls, string_or_empty(entry, "registered_name"), normalized(entry.at("config"), keras_major));
 }
 
-Model sequential_from_config(const json& config) {
-  Sequential model(name_of(config));
-  for (const json& entry : config.at("layers")) {
-    if (entry.at("class_name") == "InputLayer") model.add(input_from_config(entry.at("config")));
-    else model.add(layer_of(entry));
+Model sequential_from_config(const json& config, int keras_major) {
+  // Keras <= 2.2.2 writes a Sequential's config as the bare list of its layers.
+  const json& entries = config.is_array() ? config : config.at("layers");
+  Sequential model(config.is_array() ? std::string() : name_of(config));
+  bool has_input = false;
+  for (const json& entry : entries) {
+    const json c = normalized(entry.at("config"), keras_major);
+    if (entry.at("class_name") == "InputLayer") {
+      model.add(input_from_config(c));
+      has_input = true;
+      continue;
+    }
+    if (!has_input) {
+      // Keras 2 keeps the input shape on the first layer (input_shape=...); Keras names that
+      // input "<layer>_input". A model built with build(shape) records build_input_shape.
+      json input;
+      if (c.contains("batch_input_shape")) input = {{"batch_input_shape", c["batch_input_shape"]}};
+      else if (config.is_object() && config.contains("build_input_shape") && !config["build_input_shape"].is_null())
+        input = {{"batch_input_shape", config["build_input_shape"]}};
+      if (!input.is_null()) {
+        input["name"] = name_of(c) + "_input";
+        input["dtype"] = c.value("dtype", std::string("float32"));
+        model.add(input_from_config(input));
+      }
+      has_input = true;
+    }
+    model.add(layer_of(entry, keras_major));
   }
   return model;
 }
 
-}  // namespace
-
-void register_layer(const std::string& class_name, LayerFactory factory) {
-  std::lock_guard<std::mutex> lock(g_registry_mutex);
-  registry()[class_name] = std::move(factory);
+// [layer, node_index, tensor_index] (Keras 2 nodes add a kwargs dict) -> (layer, node_index).
+std::pair<std::string, std::size_t> history_of(const json& h, const std::string& model_name) {
+  if (!h.is_array() || h.size() < 3 || !h[0].is_string())
+    throw ValueError("Functional '" + model_name + "': a connection must be [layer, node_index, tensor_index], got " + h.dump());
+  if (h[2].get<int>() != 0)
+    throw ValueError("Functional '" + model_name + "': layer '" + h[0].get<std::string>() +
+                     "' is read at output " + h[2].dump() + "; lamina's layers have one output");
+  return {h[0].get<std::string>(), h[1].get<std::size_t>()};
 }
 
-std::shared_ptr<Layer> layer_from_config(const std::string& class_name, const json& config) {
-  LayerFactory factory;
-  {
-    std::lock_guard<std::mutex> lock(g_registry_mutex);
-    auto it = registry().find(class_name);
-    if (it == registry().end())
-      throw ValueError("unknown layer class '" + class_name + "' (layer '" + name_of(config) +
-                       "'); register it with lamina::register_layer");
-    factory = it->second;
+// Every __keras_tensor__ inside a Keras 3 call's args, in order.
+void collect_keras_tensors(const json& j, std::vector<json>& out) {
+  if (j.is_object() && j.value("class_name", std::string()) == "__keras_tensor__") {
+    out.push_back(j.at("config").at("keras_history"));
+  } else if (j.is_array()) {
+    for (const json& v : j) collect_keras_tensors(v, out);
   }
-  auto layer = factory(config);
-  if (config.contains("trainable")) layer->set_trainable(config["trainable"].get<bool>());
-  return layer;
 }
 
-Model Model::from_config(const json& given) {
-  // Accept to_json()'s wrapper {"class_name": "Functional", "config": {...}} as well.
-  const json& config = given.contains("class_name") && given.contains("config") ? given.at("config") : given;
-  if (!config.contains("input_layers")) return sequential_from_config(config);
+// The tensors a node reads: Keras 3 writes {"args": [tensor or [tensors]], "kwargs"}; Keras 2 the
+// list [[layer, node_index, tensor_index, kwargs], ...].
+std::vector<json> node_inputs(const json& node) {
+  std::vector<json> out;
+  if (node.is_array()) {
+    for (const json& h : node) out.push_back(h);
+  } else {
+    collect_keras_tensors(node.at("args"), out);
+  }
+  return out;
+}
+
+Model functional_from_config(const json& config, int keras_major) {
   const std::string model_name = name_of(config);
-  // Each layer's outputs in call order: keras_history [layer, node_index, tensor_index] points here.
+  // Each layer's outputs in call order: [layer, node_index, tensor_index] points here.
   std::map<std::string, std::vector<KerasTensor>> outputs;
   std::map<std::string, std::shared_ptr<Layer>> made;
   struct Pending {
@@ -131,36 +246,15 @@ Model Model::from_config(const json& given) {
   for (const json& entry : config.at("layers")) {
     const std::string name = entry.contains("name") ? entry["name"].get<std::string>() : name_of(entry.at("config"));
     if (entry.at("class_name") == "InputLayer") {
-      outputs[name].push_back(input_from_config(entry.at("config")));
+      outputs[name].push_back(input_from_config(normalized(entry.at("config"), keras_major)));
       continue;
     }
-    made[name] = layer_of(entry);
+    made[name] = layer_of(entry, keras_major);
     for (const json& node : entry.at("inbound_nodes")) pending.push_back({name, &node});
   }
-  // keras_history [layer, node_index, tensor_index] of each tensor a node reads: Keras 3 writes
-  // {"args": [tensor or [tensors]], "kwargs"}, with tensors as __keras_tensor__ objects; Keras 2
-  // writes the node as [[layer, node_index, tensor_index, kwargs], ...].
-  auto histories_of = [](const json& node) {
-    std::vector<json> out;
-    if (node.is_array()) {
-      for (const json& h : node) out.push_back(h);
-      return out;
-    }
-    const json& arg = node.at("args").at(0);
-    if (arg.is_array())
-      for (const json& kt : arg) out.push_back(kt.at("config").at("keras_history"));
-    else
-      out.push_back(arg.at("config").at("keras_history"));
-    return out;
-  };
-  auto resolve = [&](const json& h, bool& ready) -> KerasTensor {
-    auto it = outputs.find(h.at(0).get<std::string>());
-    const auto index = h.at(1).get<std::size_t>();
-    if (it == outputs.end() || index >= it->second.size()) {
-      ready = false;
-      return {};
-    }
-    return it->second[index];
+  auto produced = [&](const std::pair<std::string, std::size_t>& h) -> const KerasTensor* {
+    auto it = outputs.find(h.first);
+    return it == outputs.end() || h.second >= it->second.size() ? nullptr : &it->second[h.second];
   };
   // Keras's order: a node runs once every tensor it reads exists; a pass that makes no progress
   // means a connection to a layer or node that is not in the config.
@@ -172,13 +266,20 @@ Model Model::from_config(const json& given) {
       for (auto jt = pending.begin(); jt != it; ++jt) ready &= jt->layer != it->layer;
       std::vector<KerasTensor> in;
       if (ready)
-        for (const json& h : histories_of(*it->node)) in.push_back(resolve(h, ready));
+        for (const json& h : node_inputs(*it->node)) {
+          const KerasTensor* t = produced(history_of(h, model_name));
+          if (!t) {
+            ready = false;
+            break;
+          }
+          in.push_back(*t);
+        }
       if (!ready || in.empty()) {
         ++it;
         continue;
       }
       Layer& layer = *made[it->layer];
-      outputs[it->layer].push_back(layer.takes_list() ? layer(in) : layer(in[0]));
+      outputs[it->layer].push_back(layer.takes_list() ? layer(in) : layer(in.at(0)));
       it = pending.erase(it);
       progress = true;
     }
@@ -186,19 +287,85 @@ Model Model::from_config(const json& given) {
       throw ValueError("Model.from_config '" + model_name + "': layer '" + pending.front().layer +
                        "' reads a tensor that no layer in the config produces");
   }
-  auto io = [&](const json& list, const char* what) {
-    std::vector<KerasTensor> ts;
-    for (const json& h : list) {
-      auto it = outputs.find(h[0].get<std::string>());
-      const auto index = h[1].get<std::size_t>();
-      if (it == outputs.end() || index >= it->second.size())
-        throw ValueError("Model.from_config '" + model_name + "': " + what + " '" +
-                         h[0].get<std::string>() + "' is not a layer of the config");
-      ts.push_back(it->second[index]);
+  // input_layers / output_layers mirror what was passed to Model(): one [layer, node, tensor]
+  // (Keras 3, single tensor), a list of them, or a dict keyed by name.
+  auto io = [&](const json& spec, const char* what) -> SymbolicArg {
+    auto tensor = [&](const json& h) {
+      const auto history = history_of(h, model_name);
+      const KerasTensor* t = produced(history);
+      if (!t)
+        throw ValueError("Model.from_config '" + model_name + "': " + what + " '" + history.first +
+                         "' is not a layer of the config");
+      return *t;
+    };
+    if (spec.is_object()) {
+      std::map<std::string, KerasTensor> named;
+      for (const auto& [key, h] : spec.items()) named.emplace(key, tensor(h));
+      return named;
     }
+    if (spec.is_array() && !spec.empty() && spec[0].is_string()) return tensor(spec);
+    std::vector<KerasTensor> ts;
+    for (const json& h : spec) ts.push_back(tensor(h));
     return ts;
   };
   return Model(io(config.at("input_layers"), "input"), io(config.at("output_layers"), "output"), model_name);
+}
+
+// A model from its config, given bare or wrapped as {"class_name", "config"} (to_json, nested
+// models, h5 model_config).
+Model model_of(const json& given, int keras_major) {
+  const bool wrapped = given.is_object() && given.contains("class_name") && given.contains("config");
+  const json& config = wrapped ? given.at("config") : given;
+  if (wrapped) {
+    const std::string cls = given.at("class_name").get<std::string>();
+    if (cls != "Sequential" && cls != "Functional" && cls != "Model") {
+      const std::string registered = string_or_empty(given, "registered_name");
+      throw ValueError("model class '" + cls + "'" + (registered.empty() ? "" : " (registered as '" + registered + "')") +
+                       " is a subclassed Keras model, whose layers exist only in its Python code; "
+                       "lamina rebuilds Sequential and Functional models (build it in C++ and load "
+                       "the weights)");
+    }
+  }
+  if (config.is_object() && config.contains("input_layers")) return functional_from_config(config, keras_major);
+  if (config.is_array() || (config.is_object() && config.contains("layers")))
+    return sequential_from_config(config, keras_major);
+  throw ValueError("not a model config: expected a Sequential's \"layers\" or a Functional's "
+                   "\"input_layers\", got keys " + (config.is_object() ? [&] {
+                     std::string keys;
+                     for (const auto& [k, v] : config.items()) keys += (keys.empty() ? "" : ", ") + k;
+                     return keys;
+                   }() : config.type_name()));
+}
+
+}  // namespace
+
+void register_layer(const std::string& class_name, LayerFactory factory) {
+  std::lock_guard<std::mutex> lock(g_registry_mutex);
+  registry()[class_name] = std::move(factory);
+}
+
+std::shared_ptr<Layer> layer_from_config(const std::string& class_name, const json& config) {
+  return make_layer(class_name, {}, config);
+}
+
+namespace engine {
+
+Model model_from_config(const json& config, int keras_major) {
+  if (keras_major == 0) {
+    const std::string version = config.is_object() ? string_or_empty(config, "keras_version") : std::string();
+    keras_major = !version.empty() ? (version[0] == '3' ? 3 : 2) : looks_like_keras2(config) ? 2 : 3;
+  }
+  return model_of(config, keras_major);
+}
+
+}  // namespace engine
+
+Model Model::from_config(const json& given) {
+  try {
+    return engine::model_from_config(given, 0);
+  } catch (const json::exception& e) {
+    throw ValueError(std::string("Model.from_config: malformed model config (") + e.what() + ")");
+  }
 }
 
 }  // namespace lamina
