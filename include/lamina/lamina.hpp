@@ -3,7 +3,9 @@
 
 #include "lamina/activations.hpp"
 #include "lamina/callbacks.hpp"
+#include "lamina/datasets/dataset.hpp"
 #include "lamina/datasets/datasets.hpp"
+#include "lamina/datasets/image_ops.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/initializers.hpp"
 #include "lamina/layer.hpp"

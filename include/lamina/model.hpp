@@ -151,6 +151,62 @@ class MetricsArg {
   std::map<std::string, std::vector<MetricArg>> named_;
 };
 
+/// A stream of batches that fit, evaluate and predict can read pass by pass: what a Dataset
+/// (lamina/datasets/dataset.hpp) becomes. The engine knows nothing of datasets; anything that
+/// implements this can feed a model.
+class BatchSource {
+ public:
+  static constexpr std::int64_t kInfinite = -1;  ///< cardinality of an endless stream
+  static constexpr std::int64_t kUnknown = -2;   ///< cardinality that is not known in advance
+  virtual ~BatchSource() = default;
+  /// Starts a new pass (an epoch): the next call to next() returns the pass's first batch.
+  virtual void reset() = 0;
+  /// The next batch of the current pass, or nullopt at its end. A batch is the flat tuple of one
+  /// element: by position the model's inputs, then its targets ((x, y) for one input and output;
+  /// predict reads only the inputs); by name, the model's input and output names.
+  virtual std::optional<TensorArg> next() = 0;
+  /// Batches per pass: >= 0, kInfinite or kUnknown.
+  virtual std::int64_t cardinality() const = 0;
+};
+
+/// Anything that can hand out a BatchSource: a Dataset.
+template <class D>
+concept BatchSourceProvider = requires(const D& d) {
+  { d.batch_source() } -> std::convertible_to<std::shared_ptr<BatchSource>>;
+};
+
+/// The data of fit/evaluate/predict when it is not in-memory arrays: a Dataset or a BatchSource.
+class DataArg {
+ public:
+  DataArg(std::shared_ptr<BatchSource> source) : source_(std::move(source)) {}  // NOLINT
+  template <BatchSourceProvider D>
+  DataArg(const D& data) : source_(data.batch_source()) {}  // NOLINT
+  const std::shared_ptr<BatchSource>& source() const { return source_; }
+
+ private:
+  std::shared_ptr<BatchSource> source_;
+};
+
+/// fit's validation_data: (x_val, y_val) arrays (several inputs/targets as in fit's x and y), or
+/// a Dataset of (x, y) elements.
+class ValidationData {
+ public:
+  template <class X, class Y>
+  ValidationData(std::pair<X, Y> xy)  // NOLINT
+      : arrays_(std::pair<TensorArg, TensorArg>(std::move(xy.first), std::move(xy.second))) {}
+  ValidationData(const DataArg& data) : data_(data.source()) {}  // NOLINT
+  template <BatchSourceProvider D>
+  ValidationData(const D& data) : data_(data.batch_source()) {}  // NOLINT
+  /// The arrays, when given as arrays.
+  const std::optional<std::pair<TensorArg, TensorArg>>& arrays() const { return arrays_; }
+  /// The batch source, when given as a Dataset.
+  const std::shared_ptr<BatchSource>& source() const { return data_; }
+
+ private:
+  std::optional<std::pair<TensorArg, TensorArg>> arrays_;
+  std::shared_ptr<BatchSource> data_;
+};
+
 struct CompileOptions {
   Ref<Optimizer> optimizer = "rmsprop";  ///< Keras's default
   LossArg loss;
@@ -165,22 +221,29 @@ struct FitOptions {
   std::vector<CallbackArg> callbacks;
   /// The last fraction of x/y (before any shuffling) is held out, as Keras does.
   double validation_split = 0.0;
-  /// (x_val, y_val); overrides validation_split. Several inputs/targets as in fit's x and y.
-  std::optional<std::pair<TensorArg, TensorArg>> validation_data;
-  bool shuffle = true;
+  /// (x_val, y_val) or a Dataset; overrides validation_split.
+  std::optional<ValidationData> validation_data;
+  bool shuffle = true;  ///< arrays only: a dataset's order is its own
   int initial_epoch = 0;
+  /// Batches per epoch (0: one full pass). Required for an infinite dataset; with a dataset the
+  /// next epoch continues where this one stopped, restarting the data when it runs out.
+  std::int64_t steps_per_epoch = 0;
+  /// Batches of validation data per epoch (0: one full pass). Required for an infinite dataset.
+  std::int64_t validation_steps = 0;
 };
 
 struct EvaluateOptions {
-  std::int64_t batch_size = 32;
+  std::int64_t batch_size = 32;  ///< arrays only: a dataset is already batched
   int verbose = 1;
   std::vector<CallbackArg> callbacks;
+  std::int64_t steps = 0;  ///< batches to evaluate (0: all); required for an infinite dataset
 };
 
 struct PredictOptions {
-  std::int64_t batch_size = 32;
+  std::int64_t batch_size = 32;  ///< arrays only: a dataset is already batched
   int verbose = 0;  ///< Keras prints a bar by default; lamina stays quiet unless asked
   std::vector<CallbackArg> callbacks;
+  std::int64_t steps = 0;  ///< batches to predict (0: all); required for an infinite dataset
 };
 
 /// What a Sequential's list may hold: any layer (handle or shared_ptr), another model, or the
@@ -231,6 +294,13 @@ class Model {
   Tensor predict(const TensorArg& x, const PredictOptions& options = {});
   /// Every output, in the order of outputs().
   std::vector<Tensor> predict_outputs(const TensorArg& x, const PredictOptions& options = {});
+  // A Dataset (or any BatchSource): batches of (x, y) elements (see BatchSource). Throws
+  // ValueError for an infinite dataset without steps, or an empty one.
+  History fit(const DataArg& data, const FitOptions& options = {});
+  std::map<std::string, double> evaluate(const DataArg& data, const EvaluateOptions& options = {});
+  /// The single output over every batch's x (targets in the elements are ignored).
+  Tensor predict(const DataArg& data, const PredictOptions& options = {});
+  std::vector<Tensor> predict_outputs(const DataArg& data, const PredictOptions& options = {});
   /// One optimizer step on (x, y); returns the batch's loss and metrics.
   std::map<std::string, double> train_on_batch(const Tensor& x, const Tensor& y);
   std::map<std::string, double> test_on_batch(const Tensor& x, const Tensor& y);
@@ -261,10 +331,6 @@ class Model {
   /// output: a Functional config (with "input_layers") or a Sequential one. Nested models are
   /// rebuilt too. Throws ValueError naming an unknown layer class or a dangling connection.
   static Model from_config(const nlohmann::json& config);
-  /// Keras 3's JSON of the architecture (no weights), as Keras's `model.to_json()` writes it:
-  /// {"module", "class_name", "config", "registered_name", "build_config"}. `indent` < 0 writes
-  /// one line. Read back with models::model_from_json (lamina/models.hpp) or by Keras.
-  std::string to_json(int indent = -1) const;
 
   /// Prints Keras's summary table to stdout.
   void summary() const;

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "engine/functional.hpp"
 #include "engine/model_impl.hpp"
@@ -160,21 +161,152 @@ void test_step(ModelImpl& m, const std::vector<Tensor>& xs, const std::vector<Te
   engine::update_trackers(m, ys, preds, loss.item(), per_output, static_cast<double>(xs[0].shape()[0]));
 }
 
-// Runs test_step over x/y in batches, invoking the test hooks of `cbs`.
-std::map<std::string, double> run_evaluation(ModelImpl& m, const std::vector<Tensor>& xs,
-                                             const std::vector<Tensor>& ys, std::int64_t batch_size,
+// The arrays of fit/evaluate/predict as a BatchSource: `batch_size` rows per step, in a fresh
+// random order each pass when shuffling.
+class ArrayBatches final : public BatchSource {
+ public:
+  ArrayBatches(std::vector<Tensor> x, std::vector<Tensor> y, std::int64_t batch_size, bool shuffle)
+      : x_(std::move(x)), y_(std::move(y)), n_(x_[0].shape()[0]), batch_size_(batch_size),
+        shuffle_(shuffle) {}
+  void reset() override {
+    pos_ = 0;
+    if (shuffle_) order_ = random_permutation(n_);
+  }
+  std::optional<TensorArg> next() override {
+    if (pos_ >= n_) return std::nullopt;
+    const std::int64_t b = pos_, e = std::min(n_, b + batch_size_);
+    pos_ = e;
+    std::vector<Tensor> parts, ys;
+    if (shuffle_) {
+      const std::int64_t* idx = order_.data<std::int64_t>() + b;
+      parts = gather_all(x_, idx, e - b);
+      ys = gather_all(y_, idx, e - b);
+    } else {
+      parts = slice_all(x_, b, e);
+      ys = slice_all(y_, b, e);
+    }
+    parts.insert(parts.end(), ys.begin(), ys.end());
+    return TensorArg(std::move(parts));
+  }
+  std::int64_t cardinality() const override { return (n_ + batch_size_ - 1) / batch_size_; }
+
+ private:
+  std::vector<Tensor> x_, y_;
+  std::int64_t n_, batch_size_;
+  bool shuffle_;
+  std::int64_t pos_ = 0;
+  Tensor order_;
+};
+
+// One step's tensors in the model's order.
+struct StepData {
+  std::vector<Tensor> x, y;
+};
+
+std::string count_of(std::size_t n, const char* noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
+// A batch's flat tuple split into the model's inputs and (when `targets`) targets, by name or by
+// position.
+StepData split_batch(const ModelImpl& m, const TensorArg& batch, const std::string& what, bool targets) {
+  const std::vector<Tensor>& t = batch.tensors();
+  const std::size_t n_in = m.num_inputs(), n_out = m.num_outputs();
+  StepData d;
+  if (!batch.names().empty()) {
+    d.x = engine::arrange(batch, m.input_names(), what, "input");
+    if (targets) d.y = engine::arrange(batch, m.output_names(), what, "output", true);
+    return d;
+  }
+  const bool fits = targets ? t.size() == n_in + n_out : t.size() >= n_in;
+  if (!fits)
+    throw ValueError(what + ": each element of the data must hold " + count_of(n_in, "input") +
+                     (targets ? " and " + count_of(n_out, "target") +
+                                    (n_in + n_out == 2 ? " (x, y)" : "")
+                              : std::string()) +
+                     ", got " + count_of(t.size(), "tensor"));
+  d.x.assign(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(n_in));
+  if (targets) d.y.assign(t.begin() + static_cast<std::ptrdiff_t>(n_in), t.end());
+  return d;
+}
+
+// A BatchSource read as model steps. It may hold back the first batch of a pass (read early to
+// build the model and check shapes) and hand it out as that pass's first step.
+class Feed {
+ public:
+  Feed(ModelImpl& m, std::shared_ptr<BatchSource> source, std::string what, bool targets)
+      : m_(m), source_(std::move(source)), what_(std::move(what)), targets_(targets) {}
+  std::int64_t cardinality() const { return source_->cardinality(); }
+  const std::string& what() const { return what_; }
+  void start_pass() {
+    if (!held_) source_->reset();
+    started_ = true;
+  }
+  std::optional<StepData> next() {
+    if (held_) return std::exchange(held_, std::nullopt);
+    std::optional<TensorArg> batch = source_->next();
+    if (!batch) return std::nullopt;
+    return split_batch(m_, *batch, what_, targets_);
+  }
+  // The first batch of a fresh pass, kept for next(). Throws ValueError when there is none.
+  const StepData& peek() {
+    if (!held_) {
+      source_->reset();
+      std::optional<TensorArg> batch = source_->next();
+      if (!batch) throw ValueError(what_ + ": the data yields no batches");
+      held_ = split_batch(m_, *batch, what_, targets_);
+    }
+    return *held_;
+  }
+  // Batches per pass when `steps` (0: a full pass) are taken; -1 when unknown. Throws for an
+  // endless source without steps.
+  std::int64_t steps(std::int64_t steps, const char* steps_name) const {
+    if (steps < 0)
+      throw ValueError(what_ + ": " + steps_name + " must not be negative, got " + std::to_string(steps));
+    if (steps > 0) return steps;
+    if (cardinality() == BatchSource::kInfinite)
+      throw ValueError(what_ + ": the dataset is infinite (repeat() without a count); pass " +
+                       steps_name + " to say how many batches to take");
+    return cardinality() >= 0 ? cardinality() : -1;
+  }
+  // The next batch of a run of `steps` (0: until the pass ends). With steps, a pass that runs out
+  // starts again, so every epoch gets its steps.
+  std::optional<StepData> next_step(std::int64_t steps) {
+    if (!started_) start_pass();
+    std::optional<StepData> d = next();
+    if (!d && steps > 0) {
+      start_pass();
+      d = next();
+      if (!d) throw ValueError(what_ + ": the data yields no batches");
+    }
+    return d;
+  }
+  void end_pass() { started_ = false; }
+
+ private:
+  ModelImpl& m_;
+  std::shared_ptr<BatchSource> source_;
+  std::string what_;
+  bool targets_;
+  bool started_ = false;
+  std::optional<StepData> held_;
+};
+
+// Runs test_step over a full pass (or `steps` batches) of `feed`, invoking the test hooks of `cbs`.
+std::map<std::string, double> run_evaluation(ModelImpl& m, Feed& feed, std::int64_t steps,
                                              CallbackList& cbs) {
   engine::reset_metrics(m);
-  const std::int64_t n = xs[0].shape()[0];
-  const std::int64_t steps = (n + batch_size - 1) / batch_size;
   cbs.each([](Callback& c) { c.on_test_begin({}); });
-  for (std::int64_t s = 0; s < steps; ++s) {
+  feed.start_pass();
+  for (std::int64_t s = 0; steps <= 0 || s < steps; ++s) {
+    std::optional<StepData> d = feed.next();
+    if (!d) break;
     cbs.each([s](Callback& c) { c.on_test_batch_begin(s, {}); });
-    std::int64_t b = s * batch_size, e = std::min(n, b + batch_size);
-    test_step(m, slice_all(xs, b, e), slice_all(ys, b, e));
+    test_step(m, d->x, d->y);
     auto logs = engine::current_logs(m);
     cbs.each([&](Callback& c) { c.on_test_batch_end(s, logs); });
   }
+  feed.end_pass();
   auto logs = engine::current_logs(m);
   cbs.each([&](Callback& c) { c.on_test_end(logs); });
   return logs;
@@ -204,6 +336,124 @@ void build_on(ModelImpl& m, const std::vector<Tensor>& xs) {
 
 }  // namespace
 
+namespace {
+
+void check_epochs(const FitOptions& o) {
+  if (o.epochs < 0 || o.initial_epoch < 0)
+    throw ValueError("fit: epochs and initial_epoch must not be negative");
+}
+
+// The progress bar (when verbose), the given callbacks, then `last` (fit's History).
+void add_callbacks(CallbackList& cbs, const Model& self, int verbose,
+                   const std::vector<CallbackArg>& given, int epochs, std::int64_t steps,
+                   std::shared_ptr<Callback> last = nullptr) {
+  if (verbose > 0) cbs.list.push_back(std::make_shared<callbacks::ProgbarLogger>(verbose));
+  for (const auto& c : given) cbs.list.push_back(c.get());
+  if (last) cbs.list.push_back(std::move(last));
+  for (auto& c : cbs.list) {
+    c->set_model(self);
+    c->params = {{"epochs", epochs}, {"steps", steps}, {"verbose", verbose}};
+  }
+}
+
+// fit's validation data as a Feed, checked against the (built) model.
+std::unique_ptr<Feed> validation_feed(ModelImpl& m, const ValidationData& v, const FitOptions& o) {
+  const char* what = "fit (validation_data)";
+  std::unique_ptr<Feed> feed;
+  if (v.arrays()) {
+    const std::vector<Tensor> x_val = inputs_of(m, v.arrays()->first, what);
+    const std::vector<Tensor> y_val = targets_of(m, v.arrays()->second, what);
+    check_xy(what, x_val, y_val);
+    check_input(m, what, x_val);
+    feed = std::make_unique<Feed>(m, std::make_shared<ArrayBatches>(x_val, y_val, o.batch_size, false),
+                                  what, true);
+  } else {
+    if (!v.source()) throw ValueError(std::string(what) + ": an empty dataset handle");
+    feed = std::make_unique<Feed>(m, v.source(), what, true);
+    feed->steps(o.validation_steps, "validation_steps");
+    check_input(m, what, feed->peek().x);
+  }
+  const StepData& first = feed->peek();
+  check_labels(m, what, first.x, first.y);
+  return feed;
+}
+
+// The epoch loop of fit for arrays and datasets alike; the model is built and the data checked.
+History fit_loop(const Model& self, ModelImpl& m, Feed& train, Feed* val, const FitOptions& o) {
+  const std::int64_t steps = train.steps(o.steps_per_epoch, "steps_per_epoch");
+  const std::vector<Tensor> weights = m.trainable_weights();
+
+  auto history = std::make_shared<callbacks::HistoryCallback>();
+  CallbackList cbs;
+  add_callbacks(cbs, self, o.verbose, o.callbacks, o.epochs, steps, history);
+
+  m.stop_training = false;
+  cbs.each([](Callback& c) { c.on_train_begin({}); });
+  for (int epoch = o.initial_epoch; epoch < o.epochs && !m.stop_training; ++epoch) {
+    engine::reset_metrics(m);
+    cbs.each([epoch](Callback& c) { c.on_epoch_begin(epoch, {}); });
+    if (o.steps_per_epoch == 0) train.end_pass();  // each epoch is one full pass
+    std::map<std::string, double> logs;
+    for (std::int64_t s = 0; o.steps_per_epoch == 0 || s < o.steps_per_epoch; ++s) {
+      std::optional<StepData> batch = train.next_step(o.steps_per_epoch);
+      if (!batch) break;
+      cbs.each([s](Callback& c) { c.on_train_batch_begin(s, {}); });
+      train_step(m, batch->x, batch->y, weights);
+      logs = engine::current_logs(m);
+      cbs.each([&](Callback& c) { c.on_train_batch_end(s, logs); });
+      if (m.stop_training) break;
+    }
+    if (val) {
+      // As Keras 3's fit: the callbacks see the validation's test hooks (the progress bar stays
+      // silent there and shows the val_ values on the epoch's line).
+      auto val_logs = run_evaluation(m, *val, o.validation_steps, cbs);
+      for (const auto& [k, v] : val_logs) logs["val_" + k] = v;
+    }
+    cbs.each([&](Callback& c) { c.on_epoch_end(epoch, logs); });
+  }
+  cbs.each([](Callback& c) { c.on_train_end({}); });
+  return history->history();
+}
+
+std::map<std::string, double> evaluate_loop(const Model& self, ModelImpl& m, Feed& feed,
+                                            const EvaluateOptions& o) {
+  const std::int64_t steps = feed.steps(o.steps, "steps");
+  CallbackList cbs;
+  add_callbacks(cbs, self, o.verbose, o.callbacks, 1, steps);
+  return run_evaluation(m, feed, o.steps, cbs);
+}
+
+// Every output over the batches of `feed`, concatenated along the batch axis.
+std::vector<Tensor> predict_loop(const Model& self, ModelImpl& m, Feed& feed, const PredictOptions& o) {
+  NoGradGuard no_grad;
+  const std::int64_t steps = feed.steps(o.steps, "steps");
+  CallbackList cbs;
+  add_callbacks(cbs, self, o.verbose, o.callbacks, 1, steps);
+  cbs.each([](Callback& c) { c.on_predict_begin({}); });
+  std::vector<std::vector<Tensor>> parts;
+  feed.start_pass();
+  for (std::int64_t s = 0; o.steps == 0 || s < o.steps; ++s) {
+    std::optional<StepData> batch = feed.next();
+    if (!batch) break;
+    cbs.each([s](Callback& c) { c.on_predict_batch_begin(s, {}); });
+    std::vector<Tensor> yb = m.forward(batch->x, false);
+    parts.resize(yb.size());
+    for (std::size_t i = 0; i < yb.size(); ++i) parts[i].push_back(yb[i]);
+    cbs.each([s](Callback& c) { c.on_predict_batch_end(s, {}); });
+  }
+  cbs.each([](Callback& c) { c.on_predict_end({}); });
+  std::vector<Tensor> out;
+  for (auto& p : parts) out.push_back(p.size() == 1 ? p[0] : concatenate(p, 0));
+  return out;
+}
+
+const std::shared_ptr<BatchSource>& source_of(const DataArg& data, const char* what) {
+  if (!data.source()) throw ValueError(std::string(what) + ": an empty dataset handle");
+  return data.source();
+}
+
+}  // namespace
+
 History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
   return fit(TensorArg(x), TensorArg(y), o);
 }
@@ -217,18 +467,12 @@ History Model::fit(const TensorArg& x_arg, const TensorArg& y_arg, const FitOpti
   if (!(o.validation_split >= 0 && o.validation_split < 1))
     throw ValueError("fit: validation_split must be in [0, 1), got " +
                      std::to_string(o.validation_split));
-  if (o.epochs < 0 || o.initial_epoch < 0)
-    throw ValueError("fit: epochs and initial_epoch must not be negative");
+  check_epochs(o);
 
   // The last fraction is held out, before any shuffling (as Keras does).
   const std::int64_t total = x[0].shape()[0];
   std::vector<Tensor> x_train = x, y_train = y, x_val, y_val;
-  if (o.validation_data) {
-    x_val = inputs_of(m, o.validation_data->first, "fit (validation_data)");
-    y_val = targets_of(m, o.validation_data->second, "fit (validation_data)");
-    check_xy("fit (validation_data)", x_val, y_val);
-    check_input(m, "fit (validation_data)", x_val);
-  } else if (o.validation_split > 0) {
+  if (!o.validation_data && o.validation_split > 0) {
     const std::int64_t split = static_cast<std::int64_t>(std::floor(total * (1.0 - o.validation_split)));
     if (split == 0 || split == total)
       throw ValueError("fit: validation_split " + std::to_string(o.validation_split) + " of " +
@@ -238,60 +482,39 @@ History Model::fit(const TensorArg& x_arg, const TensorArg& y_arg, const FitOpti
     x_val = slice_all(x, split, total);
     y_val = slice_all(y, split, total);
   }
-  const std::int64_t n = x_train[0].shape()[0];
-  const std::int64_t steps = (n + o.batch_size - 1) / o.batch_size;
 
   // Build on the data's shape before collecting weights.
   check_input(m, "fit", x);
   build_on(m, x_train);
   check_labels(m, "fit", x_train, y_train);
-  if (!x_val.empty()) check_labels(m, "fit (validation_data)", x_val, y_val);
-  const std::vector<Tensor> weights = m.trainable_weights();
-
-  auto history = std::make_shared<callbacks::HistoryCallback>();
-  CallbackList cbs;
-  if (o.verbose > 0) cbs.list.push_back(std::make_shared<callbacks::ProgbarLogger>(o.verbose));
-  for (const auto& c : o.callbacks) cbs.list.push_back(c.get());
-  cbs.list.push_back(history);
-  for (auto& c : cbs.list) {
-    c->set_model(*this);
-    c->params = {{"epochs", o.epochs}, {"steps", steps}, {"verbose", o.verbose}};
+  Feed train(m, std::make_shared<ArrayBatches>(x_train, y_train, o.batch_size, o.shuffle), "fit", true);
+  std::unique_ptr<Feed> val;
+  if (o.validation_data) {
+    val = validation_feed(m, *o.validation_data, o);
+  } else if (!x_val.empty()) {
+    check_labels(m, "fit (validation_data)", x_val, y_val);
+    val = std::make_unique<Feed>(m, std::make_shared<ArrayBatches>(x_val, y_val, o.batch_size, false),
+                                 "fit (validation_data)", true);
   }
+  return fit_loop(*this, m, train, val.get(), o);
+}
 
-  m.stop_training = false;
-  cbs.each([](Callback& c) { c.on_train_begin({}); });
-  for (int epoch = o.initial_epoch; epoch < o.epochs && !m.stop_training; ++epoch) {
-    engine::reset_metrics(m);
-    cbs.each([epoch](Callback& c) { c.on_epoch_begin(epoch, {}); });
-    Tensor order = o.shuffle ? random_permutation(n) : Tensor();
-    std::map<std::string, double> logs;
-    for (std::int64_t s = 0; s < steps; ++s) {
-      cbs.each([s](Callback& c) { c.on_train_batch_begin(s, {}); });
-      const std::int64_t b = s * o.batch_size, e = std::min(n, b + o.batch_size);
-      std::vector<Tensor> xb, yb;
-      if (o.shuffle) {
-        const std::int64_t* idx = order.data<std::int64_t>() + b;
-        xb = gather_all(x_train, idx, e - b);
-        yb = gather_all(y_train, idx, e - b);
-      } else {
-        xb = slice_all(x_train, b, e);
-        yb = slice_all(y_train, b, e);
-      }
-      train_step(m, xb, yb, weights);
-      logs = engine::current_logs(m);
-      cbs.each([&](Callback& c) { c.on_train_batch_end(s, logs); });
-      if (m.stop_training) break;
-    }
-    if (!x_val.empty()) {
-      // As Keras 3's fit: the callbacks see the validation's test hooks (the progress bar stays
-      // silent there and shows the val_ values on the epoch's line).
-      auto val = run_evaluation(m, x_val, y_val, o.batch_size, cbs);
-      for (const auto& [k, v] : val) logs["val_" + k] = v;
-    }
-    cbs.each([&](Callback& c) { c.on_epoch_end(epoch, logs); });
-  }
-  cbs.each([](Callback& c) { c.on_train_end({}); });
-  return history->history();
+History Model::fit(const DataArg& data, const FitOptions& o) {
+  ModelImpl& m = checked(impl_);
+  require_compiled(m, "fit");
+  check_epochs(o);
+  if (o.validation_split != 0)
+    throw ValueError("fit: validation_split works on arrays only; give a dataset's validation "
+                     "data as validation_data (for example ds.take(n) and ds.skip(n))");
+  Feed train(m, source_of(data, "fit"), "fit", true);
+  train.steps(o.steps_per_epoch, "steps_per_epoch");
+  const StepData& first = train.peek();
+  check_input(m, "fit", first.x);
+  build_on(m, first.x);
+  check_labels(m, "fit", first.x, first.y);
+  std::unique_ptr<Feed> val;
+  if (o.validation_data) val = validation_feed(m, *o.validation_data, o);
+  return fit_loop(*this, m, train, val.get(), o);
 }
 
 std::map<std::string, double> Model::evaluate(const Tensor& x, const Tensor& y,
@@ -308,15 +531,19 @@ std::map<std::string, double> Model::evaluate(const TensorArg& x_arg, const Tens
   check_batch_size("evaluate", o.batch_size);
   check_input(m, "evaluate", x);
   check_labels(m, "evaluate", x, y);
-  CallbackList cbs;
-  if (o.verbose > 0) cbs.list.push_back(std::make_shared<callbacks::ProgbarLogger>(o.verbose));
-  for (const auto& c : o.callbacks) cbs.list.push_back(c.get());
-  const std::int64_t steps = (x[0].shape()[0] + o.batch_size - 1) / o.batch_size;
-  for (auto& c : cbs.list) {
-    c->set_model(*this);
-    c->params = {{"epochs", 1}, {"steps", steps}, {"verbose", o.verbose}};
-  }
-  return run_evaluation(m, x, y, o.batch_size, cbs);
+  Feed feed(m, std::make_shared<ArrayBatches>(x, y, o.batch_size, false), "evaluate", true);
+  return evaluate_loop(*this, m, feed, o);
+}
+
+std::map<std::string, double> Model::evaluate(const DataArg& data, const EvaluateOptions& o) {
+  ModelImpl& m = checked(impl_);
+  require_compiled(m, "evaluate");
+  Feed feed(m, source_of(data, "evaluate"), "evaluate", true);
+  feed.steps(o.steps, "steps");
+  const StepData& first = feed.peek();
+  check_input(m, "evaluate", first.x);
+  check_labels(m, "evaluate", first.x, first.y);
+  return evaluate_loop(*this, m, feed, o);
 }
 
 Tensor Model::predict(const Tensor& x, const PredictOptions& o) { return predict(TensorArg(x), o); }
@@ -329,40 +556,31 @@ Tensor Model::predict(const TensorArg& x, const PredictOptions& o) {
   return predict_outputs(x, o)[0];
 }
 
+Tensor Model::predict(const DataArg& data, const PredictOptions& o) {
+  ModelImpl& m = checked(impl_);
+  if (m.num_outputs() != 1)
+    throw ValueError("predict: model '" + m.name() + "' has " + std::to_string(m.num_outputs()) +
+                     " outputs; use predict_outputs");
+  return predict_outputs(data, o)[0];
+}
+
 std::vector<Tensor> Model::predict_outputs(const TensorArg& x_arg, const PredictOptions& o) {
   ModelImpl& m = checked(impl_);
   const std::vector<Tensor> x = inputs_of(m, x_arg, "predict");
   check_xy("predict", x, {});
   check_batch_size("predict", o.batch_size);
   check_input(m, "predict", x);
-  NoGradGuard no_grad;
-  const std::int64_t n = x[0].shape()[0];
-  const std::int64_t steps = (n + o.batch_size - 1) / o.batch_size;
-  CallbackList cbs;
-  if (o.verbose > 0) cbs.list.push_back(std::make_shared<callbacks::ProgbarLogger>(o.verbose));
-  for (const auto& c : o.callbacks) cbs.list.push_back(c.get());
-  for (auto& c : cbs.list) {
-    c->set_model(*this);
-    c->params = {{"epochs", 1}, {"steps", steps}, {"verbose", o.verbose}};
-  }
-  cbs.each([](Callback& c) { c.on_predict_begin({}); });
-  std::vector<Tensor> out;
-  for (std::int64_t s = 0; s < steps; ++s) {
-    cbs.each([s](Callback& c) { c.on_predict_batch_begin(s, {}); });
-    const std::int64_t b = s * o.batch_size, e = std::min(n, b + o.batch_size);
-    std::vector<Tensor> yb = m.forward(slice_all(x, b, e), false);
-    if (out.empty()) {
-      for (const Tensor& t : yb) {
-        Shape os = t.shape();
-        os[0] = n;
-        out.push_back(Tensor::empty(os, t.dtype()));
-      }
-    }
-    for (std::size_t i = 0; i < yb.size(); ++i) out[i].slice(b, e).assign(yb[i]);
-    cbs.each([s](Callback& c) { c.on_predict_batch_end(s, {}); });
-  }
-  cbs.each([](Callback& c) { c.on_predict_end({}); });
-  return out;
+  Feed feed(m, std::make_shared<ArrayBatches>(x, std::vector<Tensor>{}, o.batch_size, false),
+            "predict", false);
+  return predict_loop(*this, m, feed, o);
+}
+
+std::vector<Tensor> Model::predict_outputs(const DataArg& data, const PredictOptions& o) {
+  ModelImpl& m = checked(impl_);
+  Feed feed(m, source_of(data, "predict"), "predict", false);
+  feed.steps(o.steps, "steps");
+  check_input(m, "predict", feed.peek().x);
+  return predict_loop(*this, m, feed, o);
 }
 
 std::map<std::string, double> Model::train_on_batch(const Tensor& x, const Tensor& y) {

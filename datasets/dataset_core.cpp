@@ -1,0 +1,79 @@
+// What every stage shares: seeds and per-element random streams, starting passes, and the
+// adapter that lets fit/evaluate/predict read a dataset as a BatchSource.
+#include "dataset_node.hpp"
+
+#include "lamina/errors.hpp"
+#include "ops/random.hpp"
+
+namespace lamina::data {
+
+std::uint64_t hash_mix(std::uint64_t a, std::uint64_t b) {
+  auto splitmix = [](std::uint64_t z) {
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  };
+  return splitmix(a ^ splitmix(b));
+}
+
+std::uint64_t draw_seed() { return random::bits(random::reserve(1)); }
+
+namespace {
+thread_local ElementRandomScope* t_scope = nullptr;
+}
+
+ElementRandomScope::ElementRandomScope(std::uint64_t key) : key_(key), previous_(t_scope) { t_scope = this; }
+ElementRandomScope::~ElementRandomScope() { t_scope = previous_; }
+
+std::uint64_t random_bits() {
+  if (t_scope) return hash_mix(t_scope->key_, t_scope->counter_++);
+  return random::bits(random::reserve(1));
+}
+
+std::string shape_str(const Tensor& t) { return t.shape().str(); }
+
+void require_positive(const char* stage, const char* what, std::int64_t n) {
+  if (n <= 0)
+    throw ValueError(std::string(stage) + ": " + what + " must be positive, got " + std::to_string(n));
+}
+
+std::unique_ptr<RowIterator> iterate(const NodePtr& node) {
+  if (!node) throw ValueError("iterating an empty dataset handle");
+  return node->iterate();
+}
+
+std::int64_t cardinality(const NodePtr& node) { return node ? node->cardinality() : 0; }
+
+namespace {
+
+// A dataset as fit reads it: each reset() starts a new pass (a new iterator, so a shuffle
+// reshuffles and the previous pass's threads stop).
+class DatasetBatches final : public BatchSource {
+ public:
+  explicit DatasetBatches(NodePtr node) : node_(std::move(node)) {}
+  void reset() override {
+    it_.reset();
+    it_ = node_->iterate();
+  }
+  std::optional<TensorArg> next() override {
+    if (!it_) reset();
+    std::optional<Row> row = it_->next();
+    if (!row) return std::nullopt;
+    return TensorArg(std::move(*row));
+  }
+  std::int64_t cardinality() const override { return node_->cardinality(); }
+
+ private:
+  NodePtr node_;
+  std::unique_ptr<RowIterator> it_;
+};
+
+}  // namespace
+
+std::shared_ptr<BatchSource> batch_source(const NodePtr& node) {
+  if (!node) throw ValueError("an empty dataset handle cannot feed a model");
+  return std::make_shared<DatasetBatches>(node);
+}
+
+}  // namespace lamina::data
