@@ -10,16 +10,47 @@
 namespace lamina::layers {
 
 namespace {
-// Both layers normalise the last axis; anything else is refused by name.
+void fail_for(const Layer& layer, const std::string& what) {
+  throw ShapeError(layer.class_name() + " '" + layer.name() + "': " + what);
+}
+
+// LayerNormalization normalises the last axis only; anything else is refused by name.
 void check_last_axis(const Layer& layer, const Shape& s, int axis) {
-  auto fail = [&](const std::string& what) {
-    throw ShapeError(layer.class_name() + " '" + layer.name() + "': " + what);
-  };
-  if (s.rank() < 2) fail("input must have a batch and a feature axis, got " + s.str());
+  if (s.rank() < 2) fail_for(layer, "input must have a batch and a feature axis, got " + s.str());
   if (axis != -1 && axis != s.rank() - 1)
-    fail("only axis=-1 (the last, channels-last axis) is supported, got axis=" +
-         std::to_string(axis) + " for input " + s.str());
-  if (s.back() <= 0) fail("the last dimension of the input must be known, got " + s.str());
+    fail_for(layer, "only axis=-1 (the last axis) is supported, got axis=" + std::to_string(axis) +
+                        " for input " + s.str());
+  if (s.back() <= 0)
+    fail_for(layer, "the last dimension of the input must be known, got " + s.str());
+}
+
+// The axis as a non-negative index (Keras counts negative axes from the end).
+int resolve_axis(const Layer& layer, const Shape& s, int axis) {
+  if (s.rank() < 2) fail_for(layer, "input must have a batch and a feature axis, got " + s.str());
+  const int a = axis < 0 ? axis + s.rank() : axis;
+  if (a < 1 || a >= s.rank())
+    fail_for(layer, "axis=" + std::to_string(axis) + " is out of range for input " + s.str() +
+                        " (the batch axis cannot be normalised over)");
+  if (s[a] <= 0)
+    fail_for(layer,
+             "the dimension of axis " + std::to_string(axis) + " must be known, got " + s.str());
+  return a;
+}
+
+// The axis order that moves `axis` to the end, and its inverse.
+std::vector<int> axis_to_end(int rank, int axis) {
+  std::vector<int> perm;
+  for (int i = 0; i < rank; ++i)
+    if (i != axis) perm.push_back(i);
+  perm.push_back(axis);
+  return perm;
+}
+
+std::vector<int> inverse(const std::vector<int>& perm) {
+  std::vector<int> inv(perm.size());
+  for (std::size_t i = 0; i < perm.size(); ++i)
+    inv[static_cast<std::size_t>(perm[i])] = static_cast<int>(i);
+  return inv;
 }
 }  // namespace
 
@@ -35,16 +66,19 @@ BatchNormalizationLayer::BatchNormalizationLayer(BatchNormalizationOptions optio
                      std::to_string(options_.momentum));
 }
 
-void BatchNormalizationLayer::check_input(const Shape& s) const {
-  check_last_axis(*this, s, options_.axis);
-  if (moving_mean.defined() && s.back() != moving_mean.shape()[0])
-    fail_shape("expected last dimension " + std::to_string(moving_mean.shape()[0]) + ", got " +
-               s.str());
+int BatchNormalizationLayer::check_input(const Shape& s) const {
+  const int a = resolve_axis(*this, s, options_.axis);
+  if (moving_mean.defined() && s[a] != moving_mean.shape()[0])
+    fail_shape(a == s.rank() - 1
+                   ? "expected last dimension " + std::to_string(moving_mean.shape()[0]) +
+                         ", got " + s.str()
+                   : "expected dimension " + std::to_string(moving_mean.shape()[0]) + " on axis " +
+                         std::to_string(options_.axis) + ", got " + s.str());
+  return a;
 }
 
 void BatchNormalizationLayer::build(const Shape& input_shape) {
-  check_input(input_shape);
-  const Shape c{input_shape.back()};
+  const Shape c{input_shape[check_input(input_shape)]};
   // Keras's order: gamma, beta, moving_mean, moving_variance.
   if (options_.scale) gamma = add_weight("gamma", c, options_.gamma_initializer);
   if (options_.center) beta = add_weight("beta", c, options_.beta_initializer);
@@ -53,16 +87,21 @@ void BatchNormalizationLayer::build(const Shape& input_shape) {
 }
 
 Shape BatchNormalizationLayer::compute_output_shape(const Shape& input_shape) {
-  check_input(input_shape);
+  (void)check_input(input_shape);
   return input_shape;
 }
 
 Tensor BatchNormalizationLayer::call(const Tensor& x, bool training) {
-  check_input(x.shape());
+  const int axis = check_input(x.shape());
+  const bool last = axis == x.ndim() - 1;
   Tensor in = x.dtype() == moving_mean.dtype() ? x : x.astype(moving_mean.dtype());
   if (training && trainable()) {
+    // The fused kernel normalises the last axis; another axis is moved there and back.
+    const std::vector<int> perm = axis_to_end(x.ndim(), axis);
     Tensor mean, var;
-    Tensor y = batch_norm_training(in, gamma, beta, options_.epsilon, &mean, &var);
+    Tensor y = batch_norm_training(last ? in : transpose(in, perm), gamma, beta, options_.epsilon,
+                                   &mean, &var);
+    if (!last) y = transpose(y, inverse(perm));
     NoGradGuard no_grad;
     const double m = options_.momentum;
     moving_mean.assign(moving_mean * m + mean * (1.0 - m));
@@ -75,6 +114,12 @@ Tensor BatchNormalizationLayer::call(const Tensor& x, bool training) {
   if (gamma.defined()) scale = gamma * scale;
   Tensor shift = -(moving_mean * scale);
   if (beta.defined()) shift = beta + shift;
+  if (!last) {  // (C,) -> (1, .., C, .., 1) to broadcast along the axis
+    Shape along(static_cast<std::size_t>(x.ndim()), 1);
+    along[static_cast<std::size_t>(axis)] = scale.numel();
+    scale = scale.reshape(along);
+    shift = shift.reshape(along);
+  }
   return in * scale + shift;
 }
 
@@ -155,5 +200,47 @@ nlohmann::json LayerNormalizationLayer::get_config() const {
 
 LayerNormalization::LayerNormalization(LayerNormalizationOptions options)
     : LayerHandle(std::make_shared<LayerNormalizationLayer>(std::move(options))) {}
+
+namespace {
+using engine::initializer_of;
+using engine::name_of;
+using json = nlohmann::json;
+
+// Keras 2 may write the axis as a one-element list.
+int axis_of(const json& c) {
+  if (!c.contains("axis")) return -1;
+  const json& a = c["axis"];
+  return a.is_array() ? a.at(0).get<int>() : a.get<int>();
+}
+
+[[maybe_unused]] const bool registered = [] {
+  register_layer("BatchNormalization", [](const json& c) -> std::shared_ptr<Layer> {
+    return BatchNormalization(
+               {.axis = axis_of(c),
+                .momentum = c.value("momentum", 0.99),
+                .epsilon = c.value("epsilon", 1e-3),
+                .center = c.value("center", true),
+                .scale = c.value("scale", true),
+                .beta_initializer = initializer_of(c, "beta_initializer", "zeros"),
+                .gamma_initializer = initializer_of(c, "gamma_initializer", "ones"),
+                .moving_mean_initializer = initializer_of(c, "moving_mean_initializer", "zeros"),
+                .moving_variance_initializer =
+                    initializer_of(c, "moving_variance_initializer", "ones"),
+                .name = name_of(c)})
+        .ptr();
+  });
+  register_layer("LayerNormalization", [](const json& c) -> std::shared_ptr<Layer> {
+    return LayerNormalization({.axis = axis_of(c),
+                               .epsilon = c.value("epsilon", 1e-3),
+                               .center = c.value("center", true),
+                               .scale = c.value("scale", true),
+                               .beta_initializer = initializer_of(c, "beta_initializer", "zeros"),
+                               .gamma_initializer = initializer_of(c, "gamma_initializer", "ones"),
+                               .name = name_of(c)})
+        .ptr();
+  });
+  return true;
+}();
+}  // namespace
 
 }  // namespace lamina::layers

@@ -3,20 +3,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/config.hpp"
 #include "lamina/errors.hpp"
+#include "spatial_config.hpp"
 
 namespace lamina::layers {
 
+using spatial::pair_json;
+using spatial::pair_str;
+
 namespace {
-std::string pair_str(Size2D s, int rank) {
-  return rank == 1 ? "(" + std::to_string(s.w) + ",)"
-                   : "(" + std::to_string(s.h) + ", " + std::to_string(s.w) + ")";
-}
-
-nlohmann::json pair_json(Size2D s, int rank) {
-  return rank == 1 ? nlohmann::json::array({s.w}) : nlohmann::json::array({s.h, s.w});
-}
-
 std::string rank_requirement(int rank) {
   return rank == 2 ? "input must be 4-D (batch, height, width, channels)"
                    : "input must be 3-D (batch, steps, channels)";
@@ -38,13 +34,7 @@ PoolingLayer::PoolingLayer(Kind kind, int rank, Size2D pool_size, Size2D strides
     throw ValueError(cls + ": pool_size must be positive, got " + pair_str(pool_, rank));
   if (strides_.h <= 0 || strides_.w <= 0)
     throw ValueError(cls + ": strides must be positive, got " + pair_str(strides_, rank));
-  try {
-    padding_ = padding_from_name(padding);
-  } catch (const ValueError& e) {
-    throw ValueError(cls + ": " + e.what());
-  }
-  if (padding_ == Padding::causal)
-    throw ValueError(cls + ": padding must be \"valid\" or \"same\", got \"causal\"");
+  padding_ = spatial::padding_for(cls, padding, false);
 }
 
 std::string PoolingLayer::class_name() const {
@@ -154,5 +144,36 @@ GlobalMaxPooling1D::GlobalMaxPooling1D(GlobalPoolingOptions o)
 GlobalAveragePooling1D::GlobalAveragePooling1D(GlobalPoolingOptions o)
     : LayerHandle(std::make_shared<GlobalPoolingLayer>(PoolingLayer::Kind::average, 1, o.keepdims,
                                                        std::move(o.name))) {}
+
+namespace {
+using json = nlohmann::json;
+
+// Keras writes strides null for "same as pool_size" in hand-written configs; 0 means that here.
+[[maybe_unused]] const bool registered = [] {
+  for (auto kind : {PoolingLayer::Kind::max, PoolingLayer::Kind::average}) {
+    for (int rank : {1, 2}) {
+      const std::string cls =
+          std::string(kind == PoolingLayer::Kind::max ? "MaxPooling" : "AveragePooling") +
+          std::to_string(rank) + "D";
+      register_layer(cls, [kind, rank](const json& c) -> std::shared_ptr<Layer> {
+        const Size2D pool =
+            spatial::pair_of(c, "pool_size", rank, rank == 1 ? Size2D{1, 2} : Size2D{2});
+        return std::make_shared<PoolingLayer>(kind, rank, pool,
+                                              spatial::pair_of(c, "strides", rank, {0, 0}),
+                                              spatial::padding_of(c), engine::name_of(c));
+      });
+      const std::string global =
+          std::string(kind == PoolingLayer::Kind::max ? "GlobalMaxPooling"
+                                                      : "GlobalAveragePooling") +
+          std::to_string(rank) + "D";
+      register_layer(global, [kind, rank](const json& c) -> std::shared_ptr<Layer> {
+        return std::make_shared<GlobalPoolingLayer>(kind, rank, c.value("keepdims", false),
+                                                    engine::name_of(c));
+      });
+    }
+  }
+  return true;
+}();
+}  // namespace
 
 }  // namespace lamina::layers

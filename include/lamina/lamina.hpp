@@ -21,3 +21,7 @@
 #include "lamina/layers/conv.hpp"
 #include "lamina/layers/pooling.hpp"
 #include "lamina/layers/normalization.hpp"
+#include "lamina/layers/conv_transpose.hpp"
+#include "lamina/layers/depthwise_conv.hpp"
+#include "lamina/layers/reshaping.hpp"
+#include "lamina/layers/noise.hpp"

@@ -1,11 +1,12 @@
 // Convolution ops (NHWC, Keras kernel layouts): argument checks, the padding rule, dispatch to the
 // CPU kernels and the hand-written backward.
+#include "backend/cpu/conv.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <string>
 
 #include "autograd/node.hpp"
-#include "backend/cpu/conv.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
 #include "tensor/dispatch.hpp"
@@ -40,6 +41,17 @@ std::int64_t conv_output_length(std::int64_t in, std::int64_t window, std::int64
   // Keras: valid -> ceil((in − span + 1) / stride); same and causal -> ceil(in / stride).
   const std::int64_t len = padding == Padding::valid ? in - span + 1 : in;
   return len <= 0 ? 0 : (len + stride - 1) / stride;
+}
+
+std::int64_t conv_transpose_output_length(std::int64_t in, std::int64_t window, std::int64_t stride,
+                                          Padding padding,
+                                          std::optional<std::int64_t> output_padding,
+                                          std::int64_t dilation) {
+  if (in < 0) return -1;
+  const std::int64_t span = (window - 1) * dilation + 1;
+  if (padding == Padding::same)
+    return output_padding ? (in - 1) * stride + span % 2 + *output_padding : in * stride;
+  return (in - 1) * stride + span + output_padding.value_or(std::max(span, stride) - span);
 }
 
 namespace {
@@ -92,37 +104,53 @@ void check_common(const char* op, const Tensor& x, const Tensor& kernel, const T
                     dtype_name(kernel.dtype()));
 }
 
-// x (n, h, w, c), kernel (kh, kw, c/groups, f), geometry complete.
-Tensor conv2d_run(const Tensor& x, const Tensor& kernel, const Tensor& bias,
-                  const cpu::ConvGeometry& g, FusedActivation act) {
-  Tensor out = make_tensor({g.n, g.oh, g.ow, g.f}, x.dtype());
-  const cpu::Epilogue epi = epilogue_of(act);
-  detail::dispatch_float(x.dtype(), "conv", [&](auto z) {
+// The frame of every fused conv-like op: forward(T{}, x, kernel, bias or null, out) writes the
+// activated output; backward undoes the activation through the saved output, then
+// backward(T{}, x, kernel, gz, gx, gk, gb) writes the gradients asked for (the others are null).
+template <class Forward, class Backward>
+Tensor fused_conv_op(const char* op, const Tensor& x, const Tensor& kernel, const Tensor& bias,
+                     const Shape& out_shape, cpu::Epilogue epi, Forward forward,
+                     Backward backward) {
+  Tensor out = make_tensor(out_shape, x.dtype());
+  detail::dispatch_float(x.dtype(), op, [&](auto z) {
     using T = decltype(z);
-    cpu::conv2d_forward<T>(g, x.data<T>(), kernel.data<T>(),
-                           bias.defined() ? bias.data<T>() : nullptr, epi, out.data<T>());
+    forward(z, x.data<T>(), kernel.data<T>(), bias.defined() ? bias.data<T>() : nullptr,
+            out.data<T>());
   });
   if (!autograd::any_requires_grad({&x, &kernel, &bias})) return out;
   Tensor y = out.detach();
   return autograd::record_fn(
-      out, "Conv", {x, kernel, bias}, [x, kernel, bias, y, g, epi](const Tensor& grad) {
-        Tensor gx, gk, gb;
-        detail::dispatch_float(grad.dtype(), "conv", [&](auto z) {
+      out, op, {x, kernel, bias}, [op, x, kernel, bias, y, epi, backward](const Tensor& grad) {
+        Tensor gx = x.requires_grad() ? make_tensor(x.shape(), x.dtype()) : Tensor();
+        Tensor gk = kernel.requires_grad() ? make_tensor(kernel.shape(), kernel.dtype()) : Tensor();
+        Tensor gb = bias.defined() && bias.requires_grad() ? make_tensor(bias.shape(), bias.dtype())
+                                                           : Tensor();
+        detail::dispatch_float(grad.dtype(), op, [&](auto z) {
           using T = decltype(z);
           Tensor gz = grad;  // gradient at the pre-activation
           if (epi != cpu::Epilogue::linear) {
             gz = make_tensor(grad.shape(), grad.dtype());
             cpu::epilogue_backward<T>(epi, y.data<T>(), grad.data<T>(), gz.data<T>(), grad.numel());
           }
-          if (x.requires_grad()) gx = make_tensor(x.shape(), x.dtype());
-          if (kernel.requires_grad()) gk = make_tensor(kernel.shape(), kernel.dtype());
-          if (bias.defined() && bias.requires_grad()) gb = make_tensor(bias.shape(), bias.dtype());
-          cpu::conv2d_backward<T>(g, x.data<T>(), kernel.data<T>(), gz.template data<T>(),
-                                  gx.defined() ? gx.template data<T>() : nullptr,
-                                  gk.defined() ? gk.template data<T>() : nullptr,
-                                  gb.defined() ? gb.template data<T>() : nullptr);
+          auto ptr = [](Tensor& t) -> T* { return t.defined() ? t.data<T>() : nullptr; };
+          backward(z, x.data<T>(), kernel.data<T>(), gz.template data<T>(), ptr(gx), ptr(gk),
+                   ptr(gb));
         });
         return std::vector<Tensor>{gx, gk, gb};
+      });
+}
+
+// x (n, h, w, c), kernel (kh, kw, c/groups, f), geometry complete.
+Tensor conv2d_run(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+                  const cpu::ConvGeometry& g, FusedActivation act) {
+  const cpu::Epilogue epi = epilogue_of(act);
+  return fused_conv_op(
+      "conv", x, kernel, bias, {g.n, g.oh, g.ow, g.f}, epi,
+      [&](auto z, const auto* xp, const auto* kp, const auto* bp, auto* yp) {
+        cpu::conv2d_forward<decltype(z)>(g, xp, kp, bp, epi, yp);
+      },
+      [g](auto z, const auto* xp, const auto* kp, const auto* gz, auto* gx, auto* gk, auto* gb) {
+        cpu::conv2d_backward<decltype(z)>(g, xp, kp, gz, gx, gk, gb);
       });
 }
 
@@ -154,6 +182,82 @@ Tensor conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias, Size2D 
   g.pad_top = leading_pad(g.h, g.oh, g.kh, g.sh, g.dh, padding);
   g.pad_left = leading_pad(g.w, g.ow, g.kw, g.sw, g.dw, padding);
   return conv2d_run(x, kernel, bias, g, act);
+}
+
+Tensor conv2d_transpose(const Tensor& x, const Tensor& kernel, const Tensor& bias, Size2D strides,
+                        Padding padding, std::optional<Size2D> output_padding, Size2D dilation,
+                        FusedActivation act) {
+  if (x.ndim() != 4)
+    throw ShapeError("conv2d_transpose: input must be 4-D (batch, height, width, channels), got " +
+                     x.shape().str());
+  if (kernel.ndim() != 4)
+    throw ShapeError("conv2d_transpose: kernel must be 4-D (kh, kw, filters, in), got " +
+                     kernel.shape().str());
+  if (strides.h < 1 || strides.w < 1 || dilation.h < 1 || dilation.w < 1)
+    throw ValueError("conv2d_transpose: strides and dilation_rate must be >= 1");
+  if (padding == Padding::causal)
+    throw ValueError("conv2d_transpose: padding must be \"valid\" or \"same\"");
+  if (output_padding && (output_padding->h < 0 || output_padding->w < 0 ||
+                         output_padding->h >= strides.h || output_padding->w >= strides.w))
+    throw ValueError("conv2d_transpose: output_padding must be >= 0 and < strides, got (" +
+                     std::to_string(output_padding->h) + ", " + std::to_string(output_padding->w) +
+                     ")");
+  if (x.dtype() != kernel.dtype())
+    throw TypeError(std::string("conv2d_transpose: input is ") + dtype_name(x.dtype()) +
+                    " but kernel is " + dtype_name(kernel.dtype()));
+  if (kernel.shape()[3] != x.shape()[3])
+    throw ShapeError("conv2d_transpose: input " + x.shape().str() + " has " +
+                     std::to_string(x.shape()[3]) + " channels but kernel " + kernel.shape().str() +
+                     " (kh, kw, filters, in) expects " + std::to_string(kernel.shape()[3]));
+  // The transposed conv is the input gradient of a conv from y (F channels) to x (C channels)
+  // whose kernel, read in the conv layout (kh, kw, in, out), is this very (kh, kw, F, C) array.
+  cpu::ConvGeometry g{};
+  g.n = x.shape()[0], g.oh = x.shape()[1], g.ow = x.shape()[2], g.f = x.shape()[3];
+  g.kh = kernel.shape()[0], g.kw = kernel.shape()[1], g.c = kernel.shape()[2];
+  g.sh = strides.h, g.sw = strides.w, g.dh = dilation.h, g.dw = dilation.w;
+  auto op = [&](std::int64_t Size2D::*axis) -> std::optional<std::int64_t> {
+    return output_padding ? std::optional<std::int64_t>((*output_padding).*axis) : std::nullopt;
+  };
+  g.h = conv_transpose_output_length(g.oh, g.kh, g.sh, padding, op(&Size2D::h), g.dh);
+  g.w = conv_transpose_output_length(g.ow, g.kw, g.sw, padding, op(&Size2D::w), g.dw);
+  if (g.h <= 0 || g.w <= 0)
+    throw ShapeError("conv2d_transpose: input " + x.shape().str() + " with kernel " +
+                     kernel.shape().str() + " gives an empty output");
+  if (bias.defined() && (bias.ndim() != 1 || bias.shape()[0] != g.c))
+    throw ShapeError("conv2d_transpose: bias must have shape (" + std::to_string(g.c) + ",), got " +
+                     bias.shape().str());
+  if (bias.defined() && bias.dtype() != kernel.dtype())
+    throw TypeError(std::string("conv2d_transpose: bias is ") + dtype_name(bias.dtype()) +
+                    " but kernel is " + dtype_name(kernel.dtype()));
+  // TensorFlow pads the conv whose input gradient this is by its 'same' rule for an input of the
+  // output's size, so an uneven crop takes its extra element from the bottom/right.
+  g.pad_top = leading_pad(g.h, g.oh, g.kh, g.sh, g.dh, padding);
+  g.pad_left = leading_pad(g.w, g.ow, g.kw, g.sw, g.dw, padding);
+  const cpu::Epilogue epi = epilogue_of(act);
+  return fused_conv_op(
+      "conv2d_transpose", x, kernel, bias, {g.n, g.h, g.w, g.c}, epi,
+      [&](auto z, const auto* xp, const auto* kp, const auto* bp, auto* yp) {
+        cpu::conv2d_transpose_forward<decltype(z)>(g, xp, kp, bp, epi, yp);
+      },
+      [g](auto z, const auto* xp, const auto* kp, const auto* gz, auto* gx, auto* gk, auto* gb) {
+        cpu::conv2d_transpose_backward<decltype(z)>(g, xp, kp, gz, gx, gk, gb);
+      });
+}
+
+Tensor depthwise_conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias, Size2D strides,
+                        Padding padding, Size2D dilation, FusedActivation act) {
+  if (x.ndim() != 4)
+    throw ShapeError("depthwise_conv2d: input must be 4-D (batch, height, width, channels), got " +
+                     x.shape().str());
+  if (kernel.ndim() != 4 || kernel.shape()[2] != x.shape()[3])
+    throw ShapeError("depthwise_conv2d: kernel must be 4-D (kh, kw, " +
+                     std::to_string(x.shape()[3]) + ", depth_multiplier) for input " +
+                     x.shape().str() + ", got " + kernel.shape().str());
+  // Keras's (kh, kw, C, mult) is, element for element, the (kh, kw, 1, C·mult) kernel of a conv
+  // with one group per channel: group c owns output channels c·mult .. c·mult + mult − 1.
+  const Shape& k = kernel.shape();
+  return conv2d(x, kernel.reshape({k[0], k[1], 1, k[2] * k[3]}), bias, strides, padding, dilation,
+                x.shape()[3], act);
 }
 
 Tensor conv1d(const Tensor& x, const Tensor& kernel, const Tensor& bias, std::int64_t stride,

@@ -20,9 +20,12 @@ using lamina::testing::shape_of;
 
 namespace {
 // A built BatchNormalization whose four weights are the fixture's float64 values, as leaves.
-layers::BatchNormalization fixture_bn(std::int64_t c) {
-  auto bn = layers::BatchNormalization();
-  bn->build_for({-1, c});
+layers::BatchNormalization fixture_bn(std::int64_t c, int axis = -1, int rank = 2) {
+  auto bn = layers::BatchNormalization({.axis = axis});
+  Shape in(static_cast<std::size_t>(rank), 2);
+  in[0] = -1;
+  in[static_cast<std::size_t>(axis < 0 ? axis + rank : axis)] = c;
+  bn->build_for(in);
   bn->gamma = seq({c}, 0.5, float64, 1.0).set_requires_grad(true);
   bn->beta = seq({c}, 0.3, float64, 0.1).set_requires_grad(true);
   bn->moving_mean = seq({c}, 0.2, float64, 0.3);
@@ -32,14 +35,14 @@ layers::BatchNormalization fixture_bn(std::int64_t c) {
 }  // namespace
 
 TEST_CASE(
-    "BatchNormalization in training mode matches PyTorch and updates moving statistics "
-    "as Keras 3",
+    "BatchNormalization on the last axis or axis 1 or 2 matches PyTorch and updates moving "
+    "statistics as Keras 3",
     "[normalization]") {
-  for (const char* name : {"train_4d", "train_2d", "infer_4d"}) {
-    const auto& c = conv_fixture()["batch_norm"][name];
+  for (const auto& [name, c] : conv_fixture()["batch_norm"].items()) {
     INFO("case " << name);
     const Shape shape = shape_of(c["x_shape"]);
-    auto bn = fixture_bn(shape.back());
+    const int axis = c["axis"].get<int>();
+    auto bn = fixture_bn(shape[static_cast<std::size_t>(axis)], axis, shape.rank());
     Tensor x = seq(shape, 2.0, float64, 0.5).set_requires_grad(true);
     Tensor y = bn(x, c["training"].get<bool>());
     REQUIRE(y.shape() == shape);
@@ -149,10 +152,19 @@ TEST_CASE("LayerNormalization matches PyTorch and finite differences", "[normali
 
 TEST_CASE("normalisation layers reject unsupported axes and mismatched inputs by name",
           "[normalization]") {
-  auto bn = layers::BatchNormalization({.axis = 1, .name = "bn_a"});
-  CHECK_THROWS_WITH(
-      bn->build_for({-1, 4, 4, 3}),
-      Contains("BatchNormalization 'bn_a': only axis=-1") && Contains("(None, 4, 4, 3)"));
+  auto bn = layers::BatchNormalization({.axis = 4, .name = "bn_a"});
+  CHECK_THROWS_WITH(bn->build_for({-1, 4, 4, 3}),
+                    "BatchNormalization 'bn_a': axis=4 is out of range for input (None, 4, 4, 3) "
+                    "(the batch axis cannot be normalised over)");
+  CHECK_THROWS_AS(layers::BatchNormalization({.axis = 0})->build_for({-1, 3}), ShapeError);
+  CHECK_THROWS_AS(layers::BatchNormalization({.axis = -3})->build_for({-1, 3}), ShapeError);
+  auto channels_first = layers::BatchNormalization({.axis = 1, .name = "bn_c"});
+  CHECK(channels_first->build_for({-1, 3, 4, 4}) == Shape{-1, 3, 4, 4});
+  CHECK(channels_first->gamma.shape() == Shape{3});
+  CHECK_THROWS_WITH(channels_first(Tensor::zeros({2, 4, 4, 4})),
+                    "BatchNormalization 'bn_c': expected dimension 3 on axis 1, got (2, 4, 4, 4)");
+  CHECK_THROWS_WITH(layers::LayerNormalization({.axis = 1, .name = "ln_a"})->build_for({-1, 4, 3}),
+                    Contains("LayerNormalization 'ln_a': only axis=-1"));
   auto built = layers::BatchNormalization({.name = "bn_b"});
   built->build_for({-1, 8});
   CHECK_THROWS_WITH(built(Tensor::zeros({2, 5})),
@@ -192,4 +204,43 @@ TEST_CASE("a CNN with BatchNormalization learns through fit and evaluates with m
   // fit ran the layer in training mode: the moving statistics left their initial 0 and 1.
   CHECK(lamina::abs(bn->moving_mean).max().item() > 1e-3);
   CHECK(lamina::abs(bn->moving_variance - 1.0).max().item() > 1e-3);
+}
+
+TEST_CASE("BatchNormalization on axis 1 gradients match finite differences in float64",
+          "[normalization]") {
+  auto bn = fixture_bn(3, 1, 4);
+  for (bool training : {true, false}) {
+    INFO("training " << training);
+    auto r = testing::gradcheck(
+        [&](const std::vector<Tensor>& in) { return bn(in[0], training); },
+        {seq({2, 3, 2, 3}, 2.0, float64, 0.5)}, {bn->gamma, bn->beta});
+    INFO(r.report);
+    CHECK(r.ok);
+  }
+}
+
+TEST_CASE("normalisation configs round-trip through from_config, Keras 3's own included",
+          "[normalization]") {
+  auto bn = layers::BatchNormalization({.axis = 1, .momentum = 0.9, .epsilon = 1e-5,
+                                        .center = false, .gamma_initializer = "zeros",
+                                        .name = "bn_rt"});
+  auto cfg = bn->get_config();
+  auto again = layer_from_config("BatchNormalization", cfg);
+  CHECK(again->get_config() == cfg);
+  CHECK(again->build_for({-1, 3, 5}) == Shape{-1, 3, 5});
+  CHECK(again->weights().size() == 3);  // no beta
+  auto ln = layers::LayerNormalization({.epsilon = 1e-6, .scale = false, .name = "ln_rt"});
+  auto lcfg = ln->get_config();
+  CHECK(layer_from_config("LayerNormalization", lcfg)->get_config() == lcfg);
+  // batch_normalization_7 of shared/keras_files/k3_functional_bn.keras, as Keras 3 wrote it.
+  const auto keras = nlohmann::json::parse(R"({"name": "batch_normalization_7", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null, "shared_object_id": 135862367191216}, "axis": -1, "momentum": 0.99, "epsilon": 0.001, "center": true, "scale": true, "beta_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "gamma_initializer": {"module": "keras.initializers", "class_name": "Ones", "config": {}, "registered_name": null}, "moving_mean_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "moving_variance_initializer": {"module": "keras.initializers", "class_name": "Ones", "config": {}, "registered_name": null}, "beta_regularizer": null, "gamma_regularizer": null, "beta_constraint": null, "gamma_constraint": null, "synchronized": false})");
+  auto kbn = layer_from_config("BatchNormalization", keras);
+  auto ours = kbn->get_config();
+  for (const auto& [key, value] : keras.items()) {
+    INFO("key " << key);
+    REQUIRE(ours.contains(key));
+    if (key != "dtype") CHECK(ours[key] == value);
+  }
+  // Keras 2 writes the axis as a list.
+  CHECK(layer_from_config("BatchNormalization", nlohmann::json::parse(R"({"axis": [1]})"))->get_config()["axis"] == 1);
 }

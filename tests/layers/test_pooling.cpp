@@ -149,3 +149,36 @@ TEST_CASE("pooling layers reject bad inputs with the layer's name and the shape"
   CHECK_THROWS_AS(layers::MaxPooling2D(2, {.padding = "causal"}), ValueError);
   CHECK_THROWS_AS(max_pool2d(Tensor::zeros({1, 2, 2, 1}), 3, 1, Padding::valid), ShapeError);
 }
+
+TEST_CASE("pooling configs round-trip through from_config, Keras 3's own included", "[pooling]") {
+  std::vector<std::shared_ptr<Layer>> all = {
+      layers::MaxPooling2D({3, 2}, {.strides = Size2D{1, 2}, .padding = "same"}),
+      layers::AveragePooling2D(2),
+      layers::MaxPooling1D(3, {.strides = 2}),
+      layers::AveragePooling1D(2, {.padding = "same"}),
+      layers::GlobalMaxPooling2D({.keepdims = true}),
+      layers::GlobalAveragePooling2D(),
+      layers::GlobalMaxPooling1D(),
+      layers::GlobalAveragePooling1D({.keepdims = true})};
+  for (const auto& layer : all) {
+    INFO(layer->class_name());
+    auto cfg = layer->get_config();
+    auto again = layer_from_config(layer->class_name(), cfg);
+    CHECK(again->class_name() == layer->class_name());
+    CHECK(again->get_config() == cfg);
+    const bool one_d = layer->class_name().find("1D") != std::string::npos;
+    const Shape in = one_d ? Shape{-1, 9, 3} : Shape{-1, 9, 7, 3};
+    CHECK(again->build_for(in) == layer->build_for(in));
+  }
+  // MaxPooling2D from shared/keras_files/k3_fashion_cnn.keras, as Keras 3 wrote it.
+  const auto keras = nlohmann::json::parse(R"({"name": "max_pooling2d", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null, "shared_object_id": 139979014837440}, "pool_size": [2, 2], "padding": "valid", "strides": [2, 2], "data_format": "channels_last"})");
+  auto pool = layer_from_config("MaxPooling2D", keras);
+  CHECK(pool->build_for({-1, 26, 26, 32}) == Shape{-1, 13, 13, 32});
+  auto ours = pool->get_config();
+  for (const auto& [key, value] : keras.items())
+    if (key != "dtype") CHECK(ours[key] == value);
+  // Keras's strides=None (hand-written configs) means pool_size.
+  auto none = layer_from_config("AveragePooling1D",
+                                nlohmann::json::parse(R"({"pool_size": 3, "strides": null})"));
+  CHECK(none->build_for({-1, 9, 2}) == Shape{-1, 3, 2});
+}

@@ -1,5 +1,5 @@
-// lamina/layers/normalization.hpp — BatchNormalization and LayerNormalization over the last axis
-// (channels last), with Keras's weights gamma, beta (and moving_mean, moving_variance).
+// lamina/layers/normalization.hpp — BatchNormalization (any feature axis) and LayerNormalization
+// (last axis), with Keras's weights gamma, beta (and moving_mean, moving_variance).
 #pragma once
 
 #include <string>
@@ -12,7 +12,7 @@ namespace lamina::layers {
 // --- BatchNormalization ----------------------------------------------------------------------
 
 struct BatchNormalizationOptions {
-  int axis = -1;  ///< only the last axis (channels last) is supported
+  int axis = -1;  ///< the feature axis (-1: channels last; 1: channels first); not the batch axis
   double momentum = 0.99;
   double epsilon = 1e-3;
   bool center = true;  ///< learn beta
@@ -25,7 +25,7 @@ struct BatchNormalizationOptions {
 };
 
 /// Training (and trainable): y = gamma·(x − mean_B)/sqrt(var_B + epsilon) + beta with the
-/// batch's statistics over every axis but the last (variance biased), then, as Keras 3,
+/// batch's statistics over every axis but `axis` (variance biased), then, as Keras 3,
 /// moving = moving·momentum + batch·(1 − momentum) for both mean and variance.
 /// Inference, or a layer with trainable=false: the moving statistics instead.
 class BatchNormalizationLayer : public Layer {
@@ -33,8 +33,8 @@ class BatchNormalizationLayer : public Layer {
   /// Throws ValueError on epsilon <= 0 or momentum outside [0, 1].
   explicit BatchNormalizationLayer(BatchNormalizationOptions options);
   std::string class_name() const override { return "BatchNormalization"; }
-  /// Throws ShapeError naming the layer for an axis other than the last or an unknown channel
-  /// dimension.
+  /// Throws ShapeError naming the layer for an axis out of range (or the batch axis) or an unknown
+  /// dimension along it.
   void build(const Shape& input_shape) override;
   Tensor call(const Tensor& x, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) override;
@@ -45,7 +45,8 @@ class BatchNormalizationLayer : public Layer {
   Tensor moving_mean, moving_variance;  ///< (C,), non-trainable
 
  private:
-  void check_input(const Shape& s) const;
+  /// The axis as an index into `s`, after checking `s` against it and the weights.
+  int check_input(const Shape& s) const;
   BatchNormalizationOptions options_;
 };
 

@@ -237,10 +237,35 @@ void conv2d_backward(const ConvGeometry& g, const T* x, const T* kernel, const T
   }
 }
 
+template <class T>
+void conv2d_transpose_forward(const ConvGeometry& g, const T* x, const T* kernel, const T* bias,
+                              Epilogue act, T* y) {
+  conv2d_backward<T>(g, nullptr, kernel, x, y, nullptr, nullptr);
+  const std::int64_t rows = g.n * g.h * g.w;
+  if (bias)
+    parallel_for(rows, 256, [&](std::int64_t s, std::int64_t e) {
+      for (std::int64_t r = s; r < e; ++r)
+        for (std::int64_t ci = 0; ci < g.c; ++ci) y[r * g.c + ci] += bias[ci];
+    });
+  apply_epilogue(act, y, rows * g.c);
+}
+
+template <class T>
+void conv2d_transpose_backward(const ConvGeometry& g, const T* x, const T* kernel, const T* dy,
+                               T* dx, T* dkernel, T* dbias) {
+  if (dbias) column_sums(dy, g.n * g.h * g.w, g.c, dbias);
+  if (dx) conv2d_forward<T>(g, dy, kernel, nullptr, Epilogue::linear, dx);
+  if (dkernel) conv2d_backward<T>(g, dy, kernel, x, nullptr, dkernel, nullptr);
+}
+
 #define LAMINA_CONV_INSTANTIATE(T)                                                                 \
   template void conv2d_forward<T>(const ConvGeometry&, const T*, const T*, const T*, Epilogue,     \
                                   T*);                                                             \
   template void conv2d_backward<T>(const ConvGeometry&, const T*, const T*, const T*, T*, T*, T*); \
+  template void conv2d_transpose_forward<T>(const ConvGeometry&, const T*, const T*, const T*,     \
+                                            Epilogue, T*);                                         \
+  template void conv2d_transpose_backward<T>(const ConvGeometry&, const T*, const T*, const T*,    \
+                                             T*, T*, T*);                                          \
   template void epilogue_backward<T>(Epilogue, const T*, const T*, T*, std::int64_t);              \
   template void apply_epilogue<T>(Epilogue, T*, std::int64_t);                                     \
   template void column_sums<T>(const T*, std::int64_t, std::int64_t, T*);

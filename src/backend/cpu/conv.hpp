@@ -41,6 +41,21 @@ template <class T>
 void conv2d_backward(const ConvGeometry& g, const T* x, const T* kernel, const T* dy, T* dx,
                      T* dkernel, T* dbias);
 
+/// Transposed convolution: the input gradient of the convolution described by `g`, whose input is
+/// this op's output y (n, h, w, c) and whose output is this op's input x (n, oh, ow, f); the
+/// kernel keeps its conv layout (kh, kw, c, f), which is Keras's (kh, kw, filters, in). Then
+/// y = act(y + bias); bias (c,) may be null. Ungrouped.
+template <class T>
+void conv2d_transpose_forward(const ConvGeometry& g, const T* x, const T* kernel, const T* bias,
+                              Epilogue act, T* y);
+
+/// Backward of conv2d_transpose_forward given dy at the pre-activation output: dx is a forward
+/// convolution of dy, dkernel the conv's kernel gradient with the roles of x and dy swapped.
+/// Null pointers are skipped; the rest are overwritten.
+template <class T>
+void conv2d_transpose_backward(const ConvGeometry& g, const T* x, const T* kernel, const T* dy,
+                               T* dx, T* dkernel, T* dbias);
+
 /// dz = dy · act'(z) expressed through the activation's output y (n elements).
 template <class T>
 void epilogue_backward(Epilogue act, const T* y, const T* dy, T* dz, std::int64_t n);

@@ -1,0 +1,65 @@
+// lamina/layers/conv_transpose.hpp — Conv2DTranspose, channels last, with Keras's kernel layout
+// (kh, kw, filters, in) and bias (filters,).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "lamina/activations.hpp"
+#include "lamina/initializers.hpp"
+#include "lamina/layer.hpp"
+#include "lamina/ops.hpp"
+
+namespace lamina::layers {
+
+struct Conv2DTransposeOptions {
+  Size2D strides = 1;
+  std::string padding = "valid";  ///< "valid" | "same"
+  /// Extra rows/columns at the bottom/right of the output, each < its stride; empty (Keras's None)
+  /// picks Keras's default (see conv_transpose_output_length).
+  std::optional<Size2D> output_padding;
+  Size2D dilation_rate = 1;  ///< > 1 only with strides 1 (as Keras)
+  lamina::Activation activation;
+  bool use_bias = true;
+  Initializer kernel_initializer = "glorot_uniform";
+  Initializer bias_initializer = "zeros";
+  std::string name;
+};
+
+/// output = activation(conv2d_transpose(x, kernel) + bias) over x (batch, height, width,
+/// channels): the upsampling "deconvolution", numerically Keras's on TensorFlow.
+class Conv2DTransposeLayer : public Layer {
+ public:
+  /// Throws ValueError on non-positive sizes, an unknown padding, output_padding not below
+  /// strides, or strides > 1 together with dilation_rate > 1.
+  Conv2DTransposeLayer(std::int64_t filters, Size2D kernel_size, Conv2DTransposeOptions options);
+  std::string class_name() const override { return "Conv2DTranspose"; }
+  void build(const Shape& input_shape) override;
+  Tensor call(const Tensor& x, bool training) override;
+  /// Throws ShapeError naming the layer for an input that is not 4-D, has unknown channels, or
+  /// other channels than the built kernel.
+  Shape compute_output_shape(const Shape& input_shape) override;
+  nlohmann::json get_config() const override;
+
+  std::int64_t filters() const { return filters_; }
+  Size2D kernel_size() const { return kernel_size_; }
+  const Conv2DTransposeOptions& options() const { return options_; }
+
+  Tensor kernel;  ///< (kh, kw, filters, in)
+  Tensor bias;    ///< (filters,), undefined without use_bias
+
+ private:
+  void check_input(const Shape& s) const;
+  std::int64_t filters_;
+  Size2D kernel_size_;
+  Conv2DTransposeOptions options_;
+  Padding padding_;
+};
+
+/// `Conv2DTranspose(32, 3, {.strides = 2, .padding = "same"})` doubles height and width.
+struct Conv2DTranspose : LayerHandle<Conv2DTransposeLayer> {
+  Conv2DTranspose(std::int64_t filters, Size2D kernel_size, Conv2DTransposeOptions options = {});
+};
+
+}  // namespace lamina::layers

@@ -1,0 +1,121 @@
+// Transposed convolution layer: Conv2DTranspose (channels last, Keras's kernel layout).
+#include "lamina/layers/conv_transpose.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "engine/config.hpp"
+#include "lamina/errors.hpp"
+#include "spatial_config.hpp"
+
+namespace lamina::layers {
+
+Conv2DTransposeLayer::Conv2DTransposeLayer(std::int64_t filters, Size2D kernel_size,
+                                           Conv2DTransposeOptions options)
+    : Layer(options.name),
+      filters_(filters),
+      kernel_size_(kernel_size),
+      options_(std::move(options)),
+      padding_(Padding::valid) {
+  const std::string c = "Conv2DTranspose";
+  if (filters <= 0)
+    throw ValueError(c + ": filters must be a positive integer, got " + std::to_string(filters));
+  spatial::check_window_args(c, 2, kernel_size, options_.strides, options_.dilation_rate, true);
+  padding_ = spatial::padding_for(c, options_.padding, false);
+  if (const auto& op = options_.output_padding;
+      op && (op->h < 0 || op->w < 0 || op->h >= options_.strides.h || op->w >= options_.strides.w))
+    throw ValueError(c + ": output_padding must be >= 0 and < strides, got output_padding=" +
+                     spatial::pair_str(*op, 2) +
+                     ", strides=" + spatial::pair_str(options_.strides, 2));
+}
+
+void Conv2DTransposeLayer::check_input(const Shape& s) const {
+  if (s.rank() != 4)
+    fail_shape("input must be 4-D (batch, height, width, channels), got " + s.str());
+  if (s.back() <= 0) fail_shape("the channel dimension of the input must be known, got " + s.str());
+  if (kernel.defined() && s.back() != kernel.shape()[3])
+    fail_shape("expected " + std::to_string(kernel.shape()[3]) + " input channels, got input " +
+               s.str());
+}
+
+Shape Conv2DTransposeLayer::compute_output_shape(const Shape& s) {
+  check_input(s);
+  const auto& o = options_;
+  auto op = [&](std::int64_t Size2D::*axis) -> std::optional<std::int64_t> {
+    return o.output_padding ? std::optional<std::int64_t>((*o.output_padding).*axis) : std::nullopt;
+  };
+  return {s[0],
+          conv_transpose_output_length(s[1], kernel_size_.h, o.strides.h, padding_, op(&Size2D::h),
+                                       o.dilation_rate.h),
+          conv_transpose_output_length(s[2], kernel_size_.w, o.strides.w, padding_, op(&Size2D::w),
+                                       o.dilation_rate.w),
+          filters_};
+}
+
+void Conv2DTransposeLayer::build(const Shape& input_shape) {
+  compute_output_shape(input_shape);
+  kernel = add_weight("kernel", {kernel_size_.h, kernel_size_.w, filters_, input_shape.back()},
+                      options_.kernel_initializer);
+  if (options_.use_bias) bias = add_weight("bias", {filters_}, options_.bias_initializer);
+}
+
+Tensor Conv2DTransposeLayer::call(const Tensor& x, bool) {
+  check_input(x.shape());
+  Tensor in = x.dtype() == kernel.dtype() ? x : x.astype(kernel.dtype());
+  const auto& o = options_;
+  Tensor y = conv2d_transpose(in, kernel, bias, o.strides, padding_, o.output_padding,
+                              o.dilation_rate, spatial::fused_part(o.activation));
+  return o.activation.fused() ? y : o.activation(y);
+}
+
+nlohmann::json Conv2DTransposeLayer::get_config() const {
+  const auto& o = options_;
+  nlohmann::json c = Layer::get_config();
+  c["filters"] = filters_;
+  c["kernel_size"] = spatial::pair_json(kernel_size_, 2);
+  c["strides"] = spatial::pair_json(o.strides, 2);
+  c["padding"] = padding_name(padding_);
+  c["output_padding"] =
+      o.output_padding ? spatial::pair_json(*o.output_padding, 2) : nlohmann::json(nullptr);
+  c["data_format"] = "channels_last";
+  c["dilation_rate"] = spatial::pair_json(o.dilation_rate, 2);
+  c["activation"] = o.activation.name();
+  c["use_bias"] = o.use_bias;
+  c["kernel_initializer"] = engine::initializer_config(o.kernel_initializer);
+  c["bias_initializer"] = engine::initializer_config(o.bias_initializer);
+  for (const char* k : {"kernel_regularizer", "bias_regularizer", "activity_regularizer",
+                        "kernel_constraint", "bias_constraint"})
+    c[k] = nullptr;
+  return c;
+}
+
+Conv2DTranspose::Conv2DTranspose(std::int64_t filters, Size2D kernel_size,
+                                 Conv2DTransposeOptions options)
+    : LayerHandle(
+          std::make_shared<Conv2DTransposeLayer>(filters, kernel_size, std::move(options))) {}
+
+namespace {
+using json = nlohmann::json;
+
+[[maybe_unused]] const bool registered = [] {
+  register_layer("Conv2DTranspose", [](const json& c) -> std::shared_ptr<Layer> {
+    Conv2DTransposeOptions o{
+        .strides = spatial::pair_of(c, "strides", 2, 1),
+        .padding = spatial::padding_of(c),
+        .output_padding = std::nullopt,
+        .dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1),
+        .activation = spatial::activation_of(c),
+        .use_bias = c.value("use_bias", true),
+        .kernel_initializer = engine::initializer_of(c, "kernel_initializer", "glorot_uniform"),
+        .bias_initializer = engine::initializer_of(c, "bias_initializer", "zeros"),
+        .name = engine::name_of(c)};
+    if (c.contains("output_padding") && !c["output_padding"].is_null())
+      o.output_padding = spatial::pair_of(c, "output_padding", 2, 0);
+    return Conv2DTranspose(c.at("filters").get<std::int64_t>(),
+                           spatial::pair_of(c, "kernel_size", 2, 1), std::move(o))
+        .ptr();
+  });
+  return true;
+}();
+}  // namespace
+
+}  // namespace lamina::layers

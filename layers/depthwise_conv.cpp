@@ -1,0 +1,194 @@
+// Depthwise and separable convolution layers: DepthwiseConv2D, SeparableConv2D (channels last,
+// Keras's kernel layouts).
+#include "lamina/layers/depthwise_conv.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "engine/config.hpp"
+#include "lamina/errors.hpp"
+#include "spatial_config.hpp"
+
+namespace lamina::layers {
+
+BaseDepthwiseLayer::BaseDepthwiseLayer(const std::string& cls, Size2D kernel_size, Size2D strides,
+                                       const std::string& padding, std::int64_t depth_multiplier,
+                                       Size2D dilation, lamina::Activation activation,
+                                       bool use_bias, std::string name)
+    : Layer(std::move(name)),
+      kernel_size_(kernel_size),
+      strides_(strides),
+      dilation_(dilation),
+      padding_(Padding::valid),
+      multiplier_(depth_multiplier),
+      activation_(std::move(activation)),
+      use_bias_(use_bias) {
+  if (depth_multiplier <= 0)
+    throw ValueError(cls + ": depth_multiplier must be a positive integer, got " +
+                     std::to_string(depth_multiplier));
+  spatial::check_window_args(cls, 2, kernel_size, strides, dilation, true);
+  padding_ = spatial::padding_for(cls, padding, false);
+}
+
+Shape BaseDepthwiseLayer::compute_output_shape(const Shape& s) {
+  if (s.rank() != 4)
+    fail_shape("input must be 4-D (batch, height, width, channels), got " + s.str());
+  if (s.back() <= 0) fail_shape("the channel dimension of the input must be known, got " + s.str());
+  if (depthwise_kernel.defined() && s.back() != depthwise_kernel.shape()[2])
+    fail_shape("expected " + std::to_string(depthwise_kernel.shape()[2]) +
+               " input channels, got input " + s.str());
+  const std::int64_t oh =
+      conv_output_length(s[1], kernel_size_.h, strides_.h, padding_, dilation_.h);
+  const std::int64_t ow =
+      conv_output_length(s[2], kernel_size_.w, strides_.w, padding_, dilation_.w);
+  if (oh == 0 || ow == 0)
+    fail_shape("kernel_size " + spatial::pair_str(kernel_size_, 2) + " with dilation_rate " +
+               spatial::pair_str(dilation_, 2) + " is larger than the input " + s.str() +
+               " with 'valid' padding: the output would be empty");
+  return {s[0], oh, ow, output_channels(s.back())};
+}
+
+Tensor BaseDepthwiseLayer::call(const Tensor& x, bool) {
+  compute_output_shape(x.shape());
+  Tensor in = x.dtype() == depthwise_kernel.dtype() ? x : x.astype(depthwise_kernel.dtype());
+  Tensor y = convolve(in, spatial::fused_part(activation_));
+  return activation_.fused() ? y : activation_(y);
+}
+
+nlohmann::json BaseDepthwiseLayer::base_config() const {
+  nlohmann::json c = Layer::get_config();
+  c["depth_multiplier"] = multiplier_;
+  c["kernel_size"] = spatial::pair_json(kernel_size_, 2);
+  c["strides"] = spatial::pair_json(strides_, 2);
+  c["padding"] = padding_name(padding_);
+  c["data_format"] = "channels_last";
+  c["dilation_rate"] = spatial::pair_json(dilation_, 2);
+  c["activation"] = activation_.name();
+  c["use_bias"] = use_bias_;
+  return c;
+}
+
+// --- DepthwiseConv2D -----------------------------------------------------------------------------
+
+DepthwiseConv2DLayer::DepthwiseConv2DLayer(Size2D kernel_size, DepthwiseConv2DOptions o)
+    : BaseDepthwiseLayer("DepthwiseConv2D", kernel_size, o.strides, o.padding, o.depth_multiplier,
+                         o.dilation_rate, std::move(o.activation), o.use_bias, std::move(o.name)),
+      depthwise_initializer_(std::move(o.depthwise_initializer)),
+      bias_initializer_(std::move(o.bias_initializer)) {}
+
+void DepthwiseConv2DLayer::build(const Shape& input_shape) {
+  compute_output_shape(input_shape);
+  const std::int64_t in = input_shape.back();
+  depthwise_kernel =
+      add_weight("depthwise_kernel", {kernel_size_.h, kernel_size_.w, in, multiplier_},
+                 depthwise_initializer_);
+  if (use_bias_) bias = add_weight("bias", {in * multiplier_}, bias_initializer_);
+}
+
+Tensor DepthwiseConv2DLayer::convolve(const Tensor& x, FusedActivation act) const {
+  return depthwise_conv2d(x, depthwise_kernel, bias, strides_, padding_, dilation_, act);
+}
+
+nlohmann::json DepthwiseConv2DLayer::get_config() const {
+  nlohmann::json c = base_config();
+  c["depthwise_initializer"] = engine::initializer_config(depthwise_initializer_);
+  c["bias_initializer"] = engine::initializer_config(bias_initializer_);
+  for (const char* k : {"depthwise_regularizer", "bias_regularizer", "activity_regularizer",
+                        "depthwise_constraint", "bias_constraint"})
+    c[k] = nullptr;
+  return c;
+}
+
+DepthwiseConv2D::DepthwiseConv2D(Size2D kernel_size, DepthwiseConv2DOptions options)
+    : LayerHandle(std::make_shared<DepthwiseConv2DLayer>(kernel_size, std::move(options))) {}
+
+// --- SeparableConv2D -----------------------------------------------------------------------------
+
+SeparableConv2DLayer::SeparableConv2DLayer(std::int64_t filters, Size2D kernel_size,
+                                           SeparableConv2DOptions o)
+    : BaseDepthwiseLayer("SeparableConv2D", kernel_size, o.strides, o.padding, o.depth_multiplier,
+                         o.dilation_rate, std::move(o.activation), o.use_bias, std::move(o.name)),
+      filters_(filters),
+      depthwise_initializer_(std::move(o.depthwise_initializer)),
+      pointwise_initializer_(std::move(o.pointwise_initializer)),
+      bias_initializer_(std::move(o.bias_initializer)) {
+  if (filters <= 0)
+    throw ValueError("SeparableConv2D: filters must be a positive integer, got " +
+                     std::to_string(filters));
+}
+
+void SeparableConv2DLayer::build(const Shape& input_shape) {
+  compute_output_shape(input_shape);
+  const std::int64_t in = input_shape.back();
+  // Keras's order: depthwise_kernel, pointwise_kernel, bias.
+  depthwise_kernel =
+      add_weight("depthwise_kernel", {kernel_size_.h, kernel_size_.w, in, multiplier_},
+                 depthwise_initializer_);
+  pointwise_kernel =
+      add_weight("pointwise_kernel", {1, 1, in * multiplier_, filters_}, pointwise_initializer_);
+  if (use_bias_) bias = add_weight("bias", {filters_}, bias_initializer_);
+}
+
+Tensor SeparableConv2DLayer::convolve(const Tensor& x, FusedActivation act) const {
+  Tensor depthwise = depthwise_conv2d(x, depthwise_kernel, Tensor(), strides_, padding_, dilation_);
+  return conv2d(depthwise, pointwise_kernel, bias, 1, Padding::valid, 1, 1, act);
+}
+
+nlohmann::json SeparableConv2DLayer::get_config() const {
+  nlohmann::json c = base_config();
+  c["filters"] = filters_;
+  c["depthwise_initializer"] = engine::initializer_config(depthwise_initializer_);
+  c["pointwise_initializer"] = engine::initializer_config(pointwise_initializer_);
+  c["bias_initializer"] = engine::initializer_config(bias_initializer_);
+  for (const char* k :
+       {"depthwise_regularizer", "pointwise_regularizer", "bias_regularizer",
+        "activity_regularizer", "depthwise_constraint", "pointwise_constraint", "bias_constraint"})
+    c[k] = nullptr;
+  return c;
+}
+
+SeparableConv2D::SeparableConv2D(std::int64_t filters, Size2D kernel_size,
+                                 SeparableConv2DOptions options)
+    : LayerHandle(
+          std::make_shared<SeparableConv2DLayer>(filters, kernel_size, std::move(options))) {}
+
+namespace {
+using engine::initializer_of;
+using json = nlohmann::json;
+
+[[maybe_unused]] const bool registered = [] {
+  register_layer("DepthwiseConv2D", [](const json& c) -> std::shared_ptr<Layer> {
+    return DepthwiseConv2D(spatial::pair_of(c, "kernel_size", 2, 1),
+                           {.strides = spatial::pair_of(c, "strides", 2, 1),
+                            .padding = spatial::padding_of(c),
+                            .depth_multiplier = c.value("depth_multiplier", std::int64_t{1}),
+                            .dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1),
+                            .activation = spatial::activation_of(c),
+                            .use_bias = c.value("use_bias", true),
+                            .depthwise_initializer =
+                                initializer_of(c, "depthwise_initializer", "glorot_uniform"),
+                            .bias_initializer = initializer_of(c, "bias_initializer", "zeros"),
+                            .name = engine::name_of(c)})
+        .ptr();
+  });
+  register_layer("SeparableConv2D", [](const json& c) -> std::shared_ptr<Layer> {
+    return SeparableConv2D(c.at("filters").get<std::int64_t>(),
+                           spatial::pair_of(c, "kernel_size", 2, 1),
+                           {.strides = spatial::pair_of(c, "strides", 2, 1),
+                            .padding = spatial::padding_of(c),
+                            .dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1),
+                            .depth_multiplier = c.value("depth_multiplier", std::int64_t{1}),
+                            .activation = spatial::activation_of(c),
+                            .use_bias = c.value("use_bias", true),
+                            .depthwise_initializer =
+                                initializer_of(c, "depthwise_initializer", "glorot_uniform"),
+                            .pointwise_initializer =
+                                initializer_of(c, "pointwise_initializer", "glorot_uniform"),
+                            .bias_initializer = initializer_of(c, "bias_initializer", "zeros"),
+                            .name = engine::name_of(c)})
+        .ptr();
+  });
+  return true;
+}();
+}  // namespace
+
+}  // namespace lamina::layers

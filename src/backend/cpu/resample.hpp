@@ -1,0 +1,41 @@
+// src/backend/cpu/resample.hpp — NHWC kernels that move pixels without weights: shifting a window
+// (zero padding and cropping) and separable interpolation (nearest and bilinear resizing).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace lamina::cpu {
+
+/// y[b, i, j, :] = x[b, i − top, j − left, :] where that lies inside x, else 0. x (n, h, w, c),
+/// y (n, oh, ow, c). Positive top/left pad, negative ones crop. The adjoint is the same kernel
+/// with (−top, −left) and the two sizes swapped.
+template <class T>
+void shift_window(std::int64_t n, std::int64_t h, std::int64_t w, std::int64_t c, std::int64_t oh,
+                  std::int64_t ow, std::int64_t top, std::int64_t left, const T* x, T* y);
+
+/// Where output index o along one axis reads: (1 − weight)·in[lo] + weight·in[hi].
+struct Tap {
+  std::int64_t lo, hi;
+  double weight;
+};
+
+/// TensorFlow's half-pixel taps for resizing an axis from `in` to `out` (PyTorch's
+/// align_corners=False): source s = (o + 0.5)·in/out − 0.5. Bilinear: lo = max(floor(s), 0),
+/// hi = min(floor(s) + 1, in − 1), weight s − floor(s) (0 below the first pixel). Nearest:
+/// lo = hi = min(floor((o + 0.5)·in/out), in − 1).
+std::vector<Tap> resize_taps(std::int64_t in, std::int64_t out, bool bilinear);
+
+/// y[b, i, j, :] = Σ of the 4 tap combinations of rows[i] and cols[j] over x (n, h, w, c);
+/// y is (n, rows.size(), cols.size(), c).
+template <class T>
+void resize_forward(std::int64_t n, std::int64_t h, std::int64_t w, std::int64_t c,
+                    const std::vector<Tap>& rows, const std::vector<Tap>& cols, const T* x, T* y);
+
+/// The adjoint: dx (overwritten) from dy through the same taps.
+template <class T>
+void resize_backward(std::int64_t n, std::int64_t h, std::int64_t w, std::int64_t c,
+                     const std::vector<Tap>& rows, const std::vector<Tap>& cols, const T* dy,
+                     T* dx);
+
+}  // namespace lamina::cpu
