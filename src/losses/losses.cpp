@@ -1,21 +1,17 @@
-// src/losses/losses.cpp — Keras's losses, composed from differentiable ops (the categorical
-// cross-entropies from logits use the fused softmax + cross-entropy kernels).
+// src/losses/losses.cpp — the Loss base (weights, reductions), the shared helpers, and lookup by
+// name and by config.
 #include "lamina/losses.hpp"
 
-#include <cmath>
 #include <map>
-#include <sstream>
+#include <nlohmann/json.hpp>
 #include <utility>
 
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
-#include "tensor/dispatch.hpp"
+#include "losses/common.hpp"
 
 namespace lamina {
-namespace {
-
-// Keras's backend epsilon: probabilities are clipped to [kEpsilon, 1 - kEpsilon] before a log.
-constexpr double kEpsilon = 1e-7;
+namespace losses::detail {
 
 Shape without_last(const Shape& s) { return Shape(s.begin(), s.end() - 1); }
 Shape with_last_one(const Shape& s) {
@@ -26,16 +22,6 @@ Shape with_last_one(const Shape& s) {
 
 Tensor as_floating(const Tensor& t) { return is_floating(t.dtype()) ? t : t.astype(float32); }
 
-bool broadcastable(const Shape& a, const Shape& b) {
-  for (int i = 1; i <= std::min(a.rank(), b.rank()); ++i) {
-    std::int64_t x = a[a.size() - i], y = b[b.size() - i];
-    if (x != y && x != 1 && y != 1) return false;
-  }
-  return true;
-}
-
-// Keras's squeeze_or_expand_to_same_rank: ranks that differ by one trailing 1 are aligned, so
-// y_true (N) meets y_pred (N, 1).
 void align_ranks(Tensor& a, Tensor& b) {
   if (a.ndim() == b.ndim() + 1 && a.dim(-1) == 1) {
     if (b.ndim() == 1)
@@ -50,52 +36,87 @@ void align_ranks(Tensor& a, Tensor& b) {
   }
 }
 
-Tensor mean_last(const Tensor& t) { return t.ndim() == 0 ? t : mean(t, {-1}); }
-
-[[noreturn]] void shapes_do_not_fit(const std::string& loss, const Tensor& y_true,
-                                    const Tensor& y_pred, const std::string& expected) {
+void shapes_do_not_fit(const std::string& loss, const Tensor& y_true, const Tensor& y_pred,
+                       const std::string& expected) {
   throw ShapeError(loss + ": y_true of shape " + y_true.shape().str() +
                    " does not fit y_pred of shape " + y_pred.shape().str() + "; " + expected);
 }
 
-// The logits behind a probability tensor, when the loss may use them: the tensor itself when the
-// user says it holds logits, else the input of the softmax/sigmoid that produced it (TF-Keras
-// scores those from the logits too: exact where the clipped probabilities would saturate).
-std::pair<Tensor, bool> logits_or_probabilities(const Tensor& y_pred, bool from_logits,
-                                                Tensor (*logits_of)(const Tensor&)) {
-  if (from_logits) return {as_floating(y_pred), true};
-  Tensor logits = logits_of(y_pred);
-  if (logits.defined()) return {logits, true};
-  return {as_floating(y_pred), false};
+namespace {
+bool broadcastable(const Shape& a, const Shape& b) {
+  for (int i = 1; i <= std::min(a.rank(), b.rank()); ++i) {
+    std::int64_t x = a[a.size() - i], y = b[b.size() - i];
+    if (x != y && x != 1 && y != 1) return false;
+  }
+  return true;
+}
+}  // namespace
+
+std::pair<Tensor, Tensor> operands(const std::string& loss, const Tensor& y_true,
+                                   const Tensor& y_pred, bool same_shape) {
+  Tensor pred = as_floating(y_pred);
+  Tensor truth = y_true.astype(pred.dtype());
+  align_ranks(truth, pred);
+  if (same_shape ? truth.shape() != pred.shape() : !broadcastable(truth.shape(), pred.shape()))
+    shapes_do_not_fit(loss, y_true, y_pred,
+                      same_shape ? "expected equal shapes" : "expected equal or broadcastable shapes");
+  return {truth, pred};
 }
 
-// Class indices as int64, checked against [0, classes); float labels must hold integers.
-Tensor class_indices(const std::string& loss, const Tensor& labels, std::int64_t classes) {
-  Tensor host = labels.to(Device::cpu());
-  Tensor out = Tensor::empty(host.shape(), int64);
-  std::int64_t* dst = out.data<std::int64_t>();
-  detail::dispatch_all(host.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* src = host.data<T>();
-    for (std::int64_t i = 0; i < host.numel(); ++i) {
-      double value = static_cast<double>(src[i]);
-      if (value != std::floor(value)) {
-        std::ostringstream msg;
-        msg << loss << ": label " << value << " is not a class index (an integer in [0, " << classes
-            << "))";
-        throw ValueError(msg.str());
-      }
-      if (value < 0 || value >= static_cast<double>(classes)) {
-        std::ostringstream msg;
-        msg << loss << ": label " << static_cast<std::int64_t>(value) << " is out of range for "
-            << classes << " classes; labels must be in [0, " << classes << ")";
-        throw ValueError(msg.str());
-      }
-      dst[i] = static_cast<std::int64_t>(value);
-    }
-  });
-  return labels.device() == Device::cpu() ? out : out.to(labels.device());
+Tensor mean_last(const Tensor& t) { return t.ndim() == 0 ? t : mean(t, {-1}); }
+
+Tensor axis_last(const Tensor& x, int axis, const std::string& loss) {
+  const int rank = x.ndim();
+  if (axis < -rank || axis >= rank)
+    throw ValueError(loss + ": axis " + std::to_string(axis) + " is out of range for a tensor of shape " +
+                     x.shape().str());
+  const int a = axis < 0 ? axis + rank : axis;
+  if (a == rank - 1) return x;
+  std::vector<int> perm;
+  for (int i = 0; i < rank; ++i)
+    if (i != a) perm.push_back(i);
+  perm.push_back(a);
+  return transpose(x, perm);
 }
+
+Tensor softplus(const Tensor& z) {
+  // max and |z| both through maximum() so that their gradients at z = 0 add up to sigmoid(0).
+  Tensor zero = Tensor::scalar(0.0, z.dtype());
+  return maximum(z, zero) + log(1.0 + exp(-maximum(z, -z)));
+}
+
+Tensor binary_crossentropy_elements(const Tensor& y, const Tensor& x, bool logits) {
+  if (logits) return softplus(x) - x * y;  // = max(x,0) - x·y + log(1 + exp(-|x|))
+  Tensor p = clip(x, kEpsilon, 1.0 - kEpsilon);
+  return -(y * log(p) + (1.0 - y) * log(1.0 - p));
+}
+
+}  // namespace losses::detail
+
+using namespace losses::detail;
+
+const char* reduction_name(Reduction r) {
+  switch (r) {
+    case Reduction::sum:
+      return "sum";
+    case Reduction::none:
+      return "none";
+    case Reduction::sum_over_batch_size:
+      break;
+  }
+  return "sum_over_batch_size";
+}
+
+Reduction reduction_from_name(const std::string& name) {
+  if (name == "sum_over_batch_size" || name == "mean" || name == "auto")
+    return Reduction::sum_over_batch_size;
+  if (name == "sum") return Reduction::sum;
+  if (name == "none") return Reduction::none;
+  throw ValueError("unknown reduction '" + name +
+                   "'; expected 'sum_over_batch_size', 'sum' or 'none'");
+}
+
+namespace {
 
 // Keras: losses are multiplied by the weights after aligning ranks. lamina also lets (N) weights
 // weigh every trailing value of an (N, T) loss (whole sequences).
@@ -112,15 +133,11 @@ Tensor apply_sample_weight(const std::string& loss, const Tensor& values, const 
   return values * weight.astype(values.dtype()).reshape(aligned);
 }
 
-template <class L>
-std::shared_ptr<Loss> make() {
-  return std::make_shared<L>();
-}
-
 // A user function: its output is reduced like any per-sample loss.
 class FunctionLoss : public Loss {
  public:
   FunctionLoss(Fn fn, std::string name) : Loss(std::move(name)), fn_(std::move(fn)) {}
+  std::string class_name() const override { return "LossFunctionWrapper"; }
   Tensor per_sample(const Tensor& y_true, const Tensor& y_pred) const override {
     return fn_(y_true, y_pred);
   }
@@ -129,10 +146,123 @@ class FunctionLoss : public Loss {
   Fn fn_;
 };
 
+double number(const nlohmann::json& c, const char* key, double fallback) {
+  return c.contains(key) && c[key].is_number() ? c[key].get<double>() : fallback;
+}
+bool flag(const nlohmann::json& c, const char* key, bool fallback) {
+  return c.contains(key) && c[key].is_boolean() ? c[key].get<bool>() : fallback;
+}
+int axis_of(const nlohmann::json& c) {
+  if (!c.contains("axis") || c["axis"].is_null()) return -1;
+  if (!c["axis"].is_number_integer())
+    throw ValueError("loss config: axis must be an integer, got " + c["axis"].dump());
+  return c["axis"].get<int>();
+}
+Reduction reduction_of(const nlohmann::json& c) {
+  if (!c.contains("reduction")) return Reduction::sum_over_batch_size;
+  if (c["reduction"].is_null()) return Reduction::none;
+  return reduction_from_name(c["reduction"].get<std::string>());
+}
+std::string name_in(const nlohmann::json& c) {
+  return c.contains("name") && c["name"].is_string() ? c["name"].get<std::string>() : std::string();
+}
+
+using Factory = std::shared_ptr<Loss> (*)(const nlohmann::json& config);
+
+template <class L>
+std::shared_ptr<Loss> plain(const nlohmann::json& c) {
+  return std::make_shared<L>(losses::ReductionOptions{reduction_of(c), name_in(c)});
+}
+
+template <class L>
+std::shared_ptr<Loss> crossentropy(const nlohmann::json& c) {
+  return std::make_shared<L>(losses::CrossentropyOptions{flag(c, "from_logits", false),
+                                                         number(c, "label_smoothing", 0),
+                                                         axis_of(c), reduction_of(c), name_in(c)});
+}
+
+// Keras class name -> (function name, factory from a config).
+const std::map<std::string, std::pair<std::string, Factory>>& registry() {
+  using namespace losses;
+  static const std::map<std::string, std::pair<std::string, Factory>> known = {
+      {"MeanSquaredError", {"mean_squared_error", &plain<MeanSquaredError>}},
+      {"MeanAbsoluteError", {"mean_absolute_error", &plain<MeanAbsoluteError>}},
+      {"MeanAbsolutePercentageError",
+       {"mean_absolute_percentage_error", &plain<MeanAbsolutePercentageError>}},
+      {"MeanSquaredLogarithmicError",
+       {"mean_squared_logarithmic_error", &plain<MeanSquaredLogarithmicError>}},
+      {"LogCosh", {"log_cosh", &plain<LogCosh>}},
+      {"KLDivergence", {"kl_divergence", &plain<KLDivergence>}},
+      {"Poisson", {"poisson", &plain<Poisson>}},
+      {"Hinge", {"hinge", &plain<Hinge>}},
+      {"SquaredHinge", {"squared_hinge", &plain<SquaredHinge>}},
+      {"CategoricalHinge", {"categorical_hinge", &plain<CategoricalHinge>}},
+      {"Huber",
+       {"huber",
+        [](const nlohmann::json& c) -> std::shared_ptr<Loss> {
+          return std::make_shared<Huber>(
+              HuberOptions{number(c, "delta", 1.0), reduction_of(c), name_in(c)});
+        }}},
+      {"CosineSimilarity",
+       {"cosine_similarity",
+        [](const nlohmann::json& c) -> std::shared_ptr<Loss> {
+          return std::make_shared<CosineSimilarity>(
+              CosineSimilarityOptions{axis_of(c), reduction_of(c), name_in(c)});
+        }}},
+      {"BinaryCrossentropy", {"binary_crossentropy", &crossentropy<BinaryCrossentropy>}},
+      {"CategoricalCrossentropy", {"categorical_crossentropy", &crossentropy<CategoricalCrossentropy>}},
+      {"SparseCategoricalCrossentropy",
+       {"sparse_categorical_crossentropy",
+        [](const nlohmann::json& c) -> std::shared_ptr<Loss> {
+          std::optional<std::int64_t> ignore;
+          if (c.contains("ignore_class") && c["ignore_class"].is_number_integer())
+            ignore = c["ignore_class"].get<std::int64_t>();
+          return std::make_shared<SparseCategoricalCrossentropy>(SparseCrossentropyOptions{
+              flag(c, "from_logits", false), ignore, reduction_of(c), name_in(c)});
+        }}},
+      {"BinaryFocalCrossentropy",
+       {"binary_focal_crossentropy",
+        [](const nlohmann::json& c) -> std::shared_ptr<Loss> {
+          return std::make_shared<BinaryFocalCrossentropy>(BinaryFocalOptions{
+              flag(c, "apply_class_balancing", false), number(c, "alpha", 0.25),
+              number(c, "gamma", 2.0), flag(c, "from_logits", false),
+              number(c, "label_smoothing", 0), axis_of(c), reduction_of(c), name_in(c)});
+        }}},
+      {"CategoricalFocalCrossentropy",
+       {"categorical_focal_crossentropy",
+        [](const nlohmann::json& c) -> std::shared_ptr<Loss> {
+          return std::make_shared<CategoricalFocalCrossentropy>(CategoricalFocalOptions{
+              number(c, "alpha", 0.25), number(c, "gamma", 2.0), flag(c, "from_logits", false),
+              number(c, "label_smoothing", 0), axis_of(c), reduction_of(c), name_in(c)});
+        }}},
+  };
+  return known;
+}
+
+// Keras 3's string names (losses/__init__.py): function names, the short aliases, class names.
+std::string class_for(const std::string& name) {
+  static const std::map<std::string, std::string> aliases = {
+      {"mse", "MeanSquaredError"},          {"MSE", "MeanSquaredError"},
+      {"mae", "MeanAbsoluteError"},         {"MAE", "MeanAbsoluteError"},
+      {"mape", "MeanAbsolutePercentageError"}, {"MAPE", "MeanAbsolutePercentageError"},
+      {"msle", "MeanSquaredLogarithmicError"}, {"MSLE", "MeanSquaredLogarithmicError"},
+      {"bce", "BinaryCrossentropy"},        {"BCE", "BinaryCrossentropy"},
+      {"kld", "KLDivergence"},              {"KLD", "KLDivergence"},
+      {"kullback_leibler_divergence", "KLDivergence"},
+      {"logcosh", "LogCosh"},               {"huber_loss", "Huber"},
+  };
+  if (auto a = aliases.find(name); a != aliases.end()) return a->second;
+  for (const auto& [cls, entry] : registry())
+    if (name == cls || name == entry.first) return cls;
+  return {};
+}
+
 }  // namespace
 
 Loss::Loss(std::string name, Reduction reduction) : name_(std::move(name)), reduction_(reduction) {}
 Loss::~Loss() = default;
+
+Tensor Loss::valid_mask(const Tensor&, const Tensor&) const { return Tensor(); }
 
 Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred,
                         const Tensor& sample_weight) const {
@@ -143,12 +273,24 @@ Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred,
       return values;
     case Reduction::sum:
       return sum(values);
-    case Reduction::sum_over_batch_size:
-      // Keras 3 divides by the number of values, not by the sum of the weights.
+    case Reduction::sum_over_batch_size: {
+      // Keras 3 divides by the number of values, not by the sum of the weights; ignored values
+      // (a mask) do not count, and Keras adds its epsilon to that count.
       if (values.numel() == 0) return Tensor::scalar(0.0, values.dtype());
+      Tensor mask = valid_mask(y_true, y_pred);
+      if (mask.defined()) {
+        double valid = 0.0;
+        for (double v : mask.to_vector<double>()) valid += v;
+        return sum(values) / (valid + kEpsilon);
+      }
       return sum(values) / static_cast<double>(values.numel());
+    }
   }
   return values;
+}
+
+nlohmann::json Loss::get_config() const {
+  return {{"name", name_}, {"reduction", reduction_name(reduction_)}};
 }
 
 std::shared_ptr<Loss> Loss::from_function(Fn fn, std::string name) {
@@ -157,145 +299,45 @@ std::shared_ptr<Loss> Loss::from_function(Fn fn, std::string name) {
 }
 
 std::shared_ptr<Loss> Loss::from_name(const std::string& name) {
-  using Factory = std::shared_ptr<Loss> (*)();
-  static const std::map<std::string, Factory> known = {
-      {"mean_squared_error", &make<losses::MeanSquaredError>},
-      {"mean_absolute_error", &make<losses::MeanAbsoluteError>},
-      {"binary_crossentropy", &make<losses::BinaryCrossentropy>},
-      {"categorical_crossentropy", &make<losses::CategoricalCrossentropy>},
-      {"sparse_categorical_crossentropy", &make<losses::SparseCategoricalCrossentropy>},
-  };
-  // Keras's aliases and class names.
-  static const std::map<std::string, std::string> aliases = {
-      {"mse", "mean_squared_error"},
-      {"MSE", "mean_squared_error"},
-      {"MeanSquaredError", "mean_squared_error"},
-      {"mae", "mean_absolute_error"},
-      {"MAE", "mean_absolute_error"},
-      {"MeanAbsoluteError", "mean_absolute_error"},
-      {"bce", "binary_crossentropy"},
-      {"BCE", "binary_crossentropy"},
-      {"BinaryCrossentropy", "binary_crossentropy"},
-      {"CategoricalCrossentropy", "categorical_crossentropy"},
-      {"SparseCategoricalCrossentropy", "sparse_categorical_crossentropy"},
-  };
-  std::string key = name;
-  if (auto a = aliases.find(name); a != aliases.end()) key = a->second;
-  if (auto k = known.find(key); k != known.end()) return k->second();
+  const std::string cls = class_for(name);
+  if (!cls.empty()) return registry().at(cls).second(nlohmann::json::object());
   std::string list;
-  for (const auto& [known_name, factory] : known)
-    list += (list.empty() ? "'" : ", '") + known_name + "'";
+  for (const auto& [known_class, entry] : registry())
+    list += (list.empty() ? "'" : ", '") + entry.first + "'";
   throw ValueError("unknown loss '" + name + "'; available losses: " + list +
-                   " (and the aliases 'mse', 'mae', 'bce' and the class names)");
+                   " (and the aliases 'mse', 'mae', 'mape', 'msle', 'bce', 'kld' and the class "
+                   "names)");
+}
+
+std::shared_ptr<Loss> Loss::from_config(const std::string& class_name, const nlohmann::json& config) {
+  auto entry = registry().find(class_name);
+  if (entry == registry().end()) {
+    if (class_name == "LossFunctionWrapper")
+      throw ValueError("loss '" + name_in(config) +
+                       "' wraps a user function, which cannot be rebuilt from its config; pass "
+                       "the function to compile again");
+    throw ValueError("unknown loss class '" + class_name + "'");
+  }
+  return entry->second.second(config.is_object() ? config : nlohmann::json::object());
 }
 
 namespace losses {
 
 std::shared_ptr<Loss> get(const std::string& name) { return Loss::from_name(name); }
 
-// --- regression
-// -------------------------------------------------------------------------------------
-
-namespace {
-// Both regression losses: y_true is cast to y_pred's dtype, ranks aligned, shapes broadcast.
-std::pair<Tensor, Tensor> regression_operands(const std::string& loss, const Tensor& y_true,
-                                              const Tensor& y_pred) {
-  Tensor pred = as_floating(y_pred);
-  Tensor truth = y_true.astype(pred.dtype());
-  align_ranks(truth, pred);
-  if (!broadcastable(truth.shape(), pred.shape()))
-    shapes_do_not_fit(loss, y_true, y_pred, "expected equal or broadcastable shapes");
-  return {truth, pred};
-}
-}  // namespace
-
-MeanSquaredError::MeanSquaredError(ReductionOptions options)
-    : Loss("mean_squared_error", options.reduction) {}
-
-Tensor MeanSquaredError::per_sample(const Tensor& y_true, const Tensor& y_pred) const {
-  auto [truth, pred] = regression_operands(name(), y_true, y_pred);
-  return mean_last(square(pred - truth));
+nlohmann::json serialize(const Loss& loss) {
+  return {{"module", "keras.losses"},
+          {"class_name", loss.class_name()},
+          {"config", loss.get_config()},
+          {"registered_name", nullptr}};
 }
 
-MeanAbsoluteError::MeanAbsoluteError(ReductionOptions options)
-    : Loss("mean_absolute_error", options.reduction) {}
-
-Tensor MeanAbsoluteError::per_sample(const Tensor& y_true, const Tensor& y_pred) const {
-  auto [truth, pred] = regression_operands(name(), y_true, y_pred);
-  return mean_last(abs(pred - truth));
-}
-
-// --- binary cross-entropy
-// -------------------------------------------------------------------------
-
-BinaryCrossentropy::BinaryCrossentropy(CrossentropyOptions options)
-    : Loss("binary_crossentropy", options.reduction), options_(options) {}
-
-Tensor BinaryCrossentropy::per_sample(const Tensor& y_true, const Tensor& y_pred) const {
-  auto [x, logits] = logits_or_probabilities(y_pred, options_.from_logits, &sigmoid_logits_of);
-  Tensor y = y_true.astype(x.dtype());
-  align_ranks(y, x);
-  if (y.shape() != x.shape()) shapes_do_not_fit(name(), y_true, y_pred, "expected equal shapes");
-  if (options_.label_smoothing > 0)
-    y = y * (1.0 - options_.label_smoothing) + 0.5 * options_.label_smoothing;
-
-  if (logits) {
-    // max(x, 0) - x·y + log(1 + exp(-|x|)): no overflow for any x. Both max and |x| are written
-    // with maximum() so that their gradients at x = 0 agree and sum to the true 0.5 - y.
-    Tensor zero = Tensor::scalar(0.0, x.dtype());
-    Tensor abs_x = maximum(x, -x);
-    return mean_last(maximum(x, zero) - x * y + log(1.0 + exp(-abs_x)));
-  }
-  Tensor p = clip(x, kEpsilon, 1.0 - kEpsilon);
-  return mean_last(-(y * log(p) + (1.0 - y) * log(1.0 - p)));
-}
-
-// --- categorical cross-entropies
-// ------------------------------------------------------------------
-
-CategoricalCrossentropy::CategoricalCrossentropy(CrossentropyOptions options)
-    : Loss("categorical_crossentropy", options.reduction), options_(options) {}
-
-Tensor CategoricalCrossentropy::per_sample(const Tensor& y_true, const Tensor& y_pred) const {
-  auto [x, logits] = logits_or_probabilities(y_pred, options_.from_logits, &softmax_logits_of);
-  Tensor y = y_true.astype(x.dtype());
-  align_ranks(y, x);
-  if (x.ndim() == 0 || y.shape() != x.shape())
-    shapes_do_not_fit(name(), y_true, y_pred,
-                      "expected one-hot targets of the same shape (for integer labels use "
-                      "sparse_categorical_crossentropy)");
-  if (options_.label_smoothing > 0) {
-    double classes = static_cast<double>(x.dim(-1));
-    y = y * (1.0 - options_.label_smoothing) + options_.label_smoothing / classes;
-  }
-  if (logits) return softmax_cross_entropy(x, y);
-  // Keras renormalises the probabilities over the class axis, then clips.
-  Tensor p = clip(x / sum(x, {-1}, true), kEpsilon, 1.0 - kEpsilon);
-  return -sum(y * log(p), {-1});
-}
-
-SparseCategoricalCrossentropy::SparseCategoricalCrossentropy(SparseCrossentropyOptions options)
-    : Loss("sparse_categorical_crossentropy", options.reduction), options_(options) {}
-
-Tensor SparseCategoricalCrossentropy::per_sample(const Tensor& y_true, const Tensor& y_pred) const {
-  if (y_pred.ndim() == 0)
-    throw ShapeError(name() + ": predictions must have a class axis, got shape " +
-                     y_pred.shape().str());
-  auto [x, logits] = logits_or_probabilities(y_pred, options_.from_logits, &softmax_logits_of);
-  Shape label_shape = without_last(x.shape());
-  Tensor labels = y_true;
-  if (labels.ndim() == x.ndim() && labels.dim(-1) == 1) labels = labels.reshape(label_shape);
-  if (labels.shape() != label_shape) {
-    throw ShapeError(name() + ": labels of shape " + y_true.shape().str() +
-                     " do not fit predictions of shape " + y_pred.shape().str() + "; expected " +
-                     label_shape.str() + " or " + with_last_one(label_shape).str() +
-                     " (for one-hot targets use categorical_crossentropy)");
-  }
-  std::int64_t classes = x.dim(-1);
-  Tensor indices = class_indices(name(), labels, classes);
-  if (logits) return sparse_softmax_cross_entropy(x, indices);
-  Tensor log_p = log(clip(x / sum(x, {-1}, true), kEpsilon, 1.0 - kEpsilon));
-  return -sum(one_hot(indices, classes, x.dtype()) * log_p, {-1});
+std::shared_ptr<Loss> deserialize(const nlohmann::json& value) {
+  if (value.is_string()) return Loss::from_name(value.get<std::string>());
+  if (!value.is_object() || !value.contains("class_name") || !value["class_name"].is_string())
+    throw ValueError("a loss must be a name or {\"class_name\", \"config\"}, got " + value.dump());
+  const nlohmann::json config = value.value("config", nlohmann::json::object());
+  return Loss::from_config(value["class_name"].get<std::string>(), config);
 }
 
 }  // namespace losses

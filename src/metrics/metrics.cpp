@@ -1,44 +1,39 @@
-// src/metrics/metrics.cpp — Keras's stateful metrics. They run every batch, so the accuracies are
-// plain loops over the raw data and the running means accumulate in double precision.
+// src/metrics/metrics.cpp — the Metric base, the running means and sums, Keras's per-sample
+// accumulation, and lookup by name and by config.
 #include "lamina/metrics.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <utility>
 
 #include "lamina/errors.hpp"
+#include "lamina/layer.hpp"
 #include "lamina/ops.hpp"
-#include "tensor/dispatch.hpp"
+#include "metrics/common.hpp"
 
 namespace lamina {
-namespace {
-
-/// Calls f(const T* data) with the tensor's elements in their own type (on the CPU).
-template <class F>
-void visit(const Tensor& t, F&& f) {
-  detail::dispatch_all(t.dtype(), [&](auto tag) { f(t.template data<decltype(tag)>()); });
-}
+namespace metrics::detail {
 
 Tensor on_cpu(const Tensor& t) { return t.device() == Device::cpu() ? t : t.to(Device::cpu()); }
 
+void shapes_do_not_fit(const std::string& metric, const Tensor& y_true, const Tensor& y_pred,
+                       const std::string& expected) {
+  throw ShapeError(metric + ": y_true of shape " + y_true.shape().str() +
+                   " does not fit y_pred of shape " + y_pred.shape().str() + "; " + expected);
+}
+
+namespace {
 std::int64_t product(const Shape& s, int from, int to) {
   std::int64_t p = 1;
   for (int i = from; i < to; ++i) p *= s[i];
   return p;
 }
+}  // namespace
 
-[[noreturn]] void shapes_do_not_fit(const std::string& metric, const Tensor& y_true,
-                                    const Tensor& y_pred, const std::string& expected) {
-  throw ShapeError(metric + ": y_true of shape " + y_true.shape().str() +
-                   " does not fit y_pred of shape " + y_pred.shape().str() + "; " + expected);
-}
-
-// Keras's reduce_to_samplewise_values followed by Mean.update_state: values are averaged over the
-// axes the weights do not cover, multiplied by the (broadcast) weights and summed into `total`;
-// `count` grows by the number of samples, or by the weights' sum when weights are given.
 void accumulate(const std::string& metric, const Tensor& values_in, const Tensor& weight_in,
-                double& total, double& count) {
+                double& total, double& count, bool sum_trailing) {
   Tensor values_t = on_cpu(values_in);
   const std::vector<double> values = values_t.to_vector<double>();
   Shape vs = values_t.shape();
@@ -52,7 +47,7 @@ void accumulate(const std::string& metric, const Tensor& values_in, const Tensor
     double sum = 0.0;
     for (double v : values) sum += v;
     double per_sample = static_cast<double>(values.size()) / static_cast<double>(vs[0]);
-    total += sum / per_sample;
+    total += sum_trailing ? sum : sum / per_sample;
     count += static_cast<double>(vs[0]);
     return;
   }
@@ -78,7 +73,7 @@ void accumulate(const std::string& metric, const Tensor& values_in, const Tensor
     throw ShapeError(metric + ": sample_weight of shape " + weight_in.shape().str() +
                      " does not fit values of shape " + values_in.shape().str());
 
-  // Values averaged over the trailing axes beyond the weights' rank: `groups` means of `group`.
+  // Values reduced over the trailing axes beyond the weights' rank: `groups` groups of `group`.
   const std::int64_t group = product(vs, k, vs.rank());
   const std::int64_t groups = product(vs, 0, k);
   if (groups == 0 || group == 0) return;
@@ -91,10 +86,10 @@ void accumulate(const std::string& metric, const Tensor& values_in, const Tensor
   double weighted = 0.0, weight_sum = 0.0;
   std::int64_t w_at = 0;
   for (std::int64_t g = 0; g < groups; ++g) {
-    double mean = 0.0;
-    for (std::int64_t j = 0; j < group; ++j) mean += values[g * group + j];
-    mean /= static_cast<double>(group);
-    weighted += mean * weights[w_at];
+    double reduced = 0.0;
+    for (std::int64_t j = 0; j < group; ++j) reduced += values[g * group + j];
+    if (!sum_trailing) reduced /= static_cast<double>(group);
+    weighted += reduced * weights[w_at];
     weight_sum += weights[w_at];
     for (int i = k - 1; i >= 0; --i) {  // advance the multi-index over vs[:k]
       w_at += stride[i];
@@ -104,119 +99,205 @@ void accumulate(const std::string& metric, const Tensor& values_in, const Tensor
     }
   }
   // Per-sample weights over several axes are averaged over all but the first (Keras).
-  const double inner = k > 1 ? static_cast<double>(groups / vs[0]) : 1.0;
+  const double inner = k > 1 && !sum_trailing ? static_cast<double>(groups / vs[0]) : 1.0;
   total += weighted / inner;
   count += weight_sum / inner;
 }
 
-template <class T>
-std::int64_t argmax_row(const T* row, std::int64_t n) {
-  std::int64_t best = 0;
-  for (std::int64_t j = 1; j < n; ++j)
-    if (row[j] > row[best]) best = j;
-  return best;
+std::vector<double> row_weights(const std::string& metric, const Tensor& weight, std::int64_t rows) {
+  if (!weight.defined()) return std::vector<double>(static_cast<std::size_t>(rows), 1.0);
+  const bool fits = (weight.ndim() == 1 && weight.dim(0) == rows) ||
+                    (weight.ndim() == 2 && weight.dim(0) == rows && weight.dim(1) == 1) ||
+                    (weight.ndim() == 0);
+  if (!fits)
+    throw ShapeError(metric + ": sample_weight of shape " + weight.shape().str() +
+                     " does not fit a batch of " + std::to_string(rows) +
+                     " samples; expected (" + std::to_string(rows) + ",)");
+  if (weight.ndim() == 0) return std::vector<double>(static_cast<std::size_t>(rows), weight.item());
+  return on_cpu(weight).to_vector<double>();
 }
 
-// (y_pred > threshold) == y_true, elementwise, after Keras's rank alignment.
-Tensor binary_matches(const Tensor& y_true_in, const Tensor& y_pred_in, double threshold) {
-  Tensor y_true = on_cpu(y_true_in), y_pred = on_cpu(y_pred_in);
-  const Shape& ts = y_true.shape();
-  const Shape& ps = y_pred.shape();
-  bool fits = ts == ps;
-  if (ts.rank() == ps.rank() + 1 && ts.back() == 1) fits = Shape(ts.begin(), ts.end() - 1) == ps;
-  if (ps.rank() == ts.rank() + 1 && ps.back() == 1) fits = Shape(ps.begin(), ps.end() - 1) == ts;
-  if (!fits) shapes_do_not_fit("binary_accuracy", y_true_in, y_pred_in, "expected equal shapes");
-  Tensor out = Tensor::empty(ts.rank() > ps.rank() ? ts : ps, float32);
-  float* dst = out.data<float>();
-  const std::int64_t n = y_pred.numel();
-  visit(y_pred, [&](const auto* pred) {
-    visit(y_true, [&](const auto* truth) {
-      for (std::int64_t i = 0; i < n; ++i) {
-        double predicted = static_cast<double>(pred[i]) > threshold ? 1.0 : 0.0;
-        dst[i] = static_cast<double>(truth[i]) == predicted ? 1.0f : 0.0f;
-      }
-    });
-  });
-  return out;
+Matrix as_matrix(const Tensor& t) {
+  Matrix m;
+  m.data = on_cpu(t).to_vector<double>();
+  m.rows = t.ndim() == 0 ? 1 : t.dim(0);
+  m.cols = m.rows == 0 ? 0 : static_cast<std::int64_t>(m.data.size()) / m.rows;
+  return m;
 }
 
-// argmax(y_pred) == argmax(y_true) over the last axis.
-Tensor categorical_matches(const Tensor& y_true_in, const Tensor& y_pred_in) {
-  Tensor y_true = on_cpu(y_true_in), y_pred = on_cpu(y_pred_in);
-  if (y_pred.ndim() == 0 || y_true.shape() != y_pred.shape())
-    shapes_do_not_fit("categorical_accuracy", y_true_in, y_pred_in,
-                      "expected one-hot targets of the same shape (for integer labels use "
-                      "sparse_categorical_accuracy)");
-  const std::int64_t classes = y_pred.dim(-1);
-  Tensor out = Tensor::empty(Shape(y_pred.shape().begin(), y_pred.shape().end() - 1), float32);
-  float* dst = out.data<float>();
-  const std::int64_t rows = out.numel();
-  if (classes == 0) return out.fill(0.0);
-  visit(y_pred, [&](const auto* pred) {
-    visit(y_true, [&](const auto* truth) {
-      for (std::int64_t r = 0; r < rows; ++r)
-        dst[r] = argmax_row(pred + r * classes, classes) == argmax_row(truth + r * classes, classes)
-                     ? 1.0f
-                     : 0.0f;
-    });
-  });
-  return out;
-}
+}  // namespace metrics::detail
 
-// argmax(y_pred) == the integer label; the result has y_true's shape ((N) or (N, 1)).
-Tensor sparse_categorical_matches(const Tensor& y_true_in, const Tensor& y_pred_in) {
-  Tensor y_true = on_cpu(y_true_in), y_pred = on_cpu(y_pred_in);
-  if (y_pred.ndim() == 0)
-    shapes_do_not_fit("sparse_categorical_accuracy", y_true_in, y_pred_in,
-                      "predictions need a class axis");
-  Shape label_shape(y_pred.shape().begin(), y_pred.shape().end() - 1);
-  Shape ts = y_true.shape();
-  if (ts.rank() == y_pred.ndim() && ts.back() == 1) ts.pop_back();
-  if (ts != label_shape) {
-    Shape with_one = label_shape;
-    with_one.push_back(1);
-    shapes_do_not_fit("sparse_categorical_accuracy", y_true_in, y_pred_in,
-                      "expected labels of shape " + label_shape.str() + " or " + with_one.str());
-  }
-  const std::int64_t classes = y_pred.dim(-1);
-  Tensor out = Tensor::empty(y_true.shape(), float32);
-  float* dst = out.data<float>();
-  const std::int64_t rows = out.numel();
-  if (classes == 0) return out.fill(0.0);
-  visit(y_pred, [&](const auto* pred) {
-    visit(y_true, [&](const auto* label) {
-      for (std::int64_t r = 0; r < rows; ++r)
-        dst[r] = static_cast<double>(label[r]) ==
-                         static_cast<double>(argmax_row(pred + r * classes, classes))
-                     ? 1.0f
-                     : 0.0f;
-    });
-  });
-  return out;
-}
+using namespace metrics::detail;
 
-template <class L>
-metrics::MeanMetricWrapper::Fn per_sample_of() {
-  return [](const Tensor& y_true, const Tensor& y_pred) {
-    static const L loss;
-    return loss.per_sample(y_true, y_pred);
-  };
-}
-
-template <class M>
-std::shared_ptr<Metric> named(const std::string& name) {
-  return std::make_shared<M>(name);
-}
-
-// A loss's per-sample values, averaged like any mean metric ("binary_crossentropy" as a metric).
-template <class L>
-std::shared_ptr<Metric> loss_metric(const std::string& name) {
-  return std::make_shared<metrics::MeanMetricWrapper>(name, per_sample_of<L>());
-}
+namespace {
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
+}
+
+// --- reading configs
+
+std::string name_in(const nlohmann::json& c, const std::string& fallback) {
+  return c.contains("name") && c["name"].is_string() ? c["name"].get<std::string>() : fallback;
+}
+double number(const nlohmann::json& c, const char* key, double fallback) {
+  return c.contains(key) && c[key].is_number() ? c[key].get<double>() : fallback;
+}
+std::optional<int> optional_int(const nlohmann::json& c, const char* key) {
+  if (c.contains(key) && c[key].is_number_integer()) return c[key].get<int>();
+  return std::nullopt;
+}
+std::string text(const nlohmann::json& c, const char* key, const std::string& fallback) {
+  if (!c.contains(key)) return fallback;
+  if (c[key].is_null()) return "";
+  return c[key].get<std::string>();
+}
+std::vector<double> numbers(const nlohmann::json& c, const char* key) {
+  if (!c.contains(key) || c[key].is_null()) return {};
+  if (c[key].is_number()) return {c[key].get<double>()};
+  return c[key].get<std::vector<double>>();
+}
+
+using Factory = std::shared_ptr<Metric> (*)(const nlohmann::json& config);
+
+template <class M>
+std::shared_ptr<Metric> named(const nlohmann::json& c) {
+  return c.contains("name") ? std::make_shared<M>(name_in(c, "")) : std::make_shared<M>();
+}
+
+std::shared_ptr<Metric> loss_metric(const std::string& loss_class, const nlohmann::json& c) {
+  nlohmann::json loss_config = c.is_object() ? c : nlohmann::json::object();
+  loss_config.erase("dtype");
+  loss_config.erase("name");
+  return std::make_shared<metrics::LossMetric>(Loss::from_config(loss_class, loss_config),
+                                               name_in(c, ""));
+}
+
+// Keras metric class -> factory from its config.
+const std::map<std::string, Factory>& registry() {
+  using namespace metrics;
+  static const std::map<std::string, Factory> known = {
+      {"Accuracy", &named<Accuracy>},
+      {"CategoricalAccuracy", &named<CategoricalAccuracy>},
+      {"SparseCategoricalAccuracy", &named<SparseCategoricalAccuracy>},
+      {"MeanSquaredError", &named<MeanSquaredError>},
+      {"RootMeanSquaredError", &named<RootMeanSquaredError>},
+      {"MeanAbsoluteError", &named<MeanAbsoluteError>},
+      {"MeanAbsolutePercentageError", &named<MeanAbsolutePercentageError>},
+      {"Mean", &named<Mean>},
+      {"Sum", &named<Sum>},
+      {"BinaryAccuracy",
+       [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
+         return std::make_shared<BinaryAccuracy>(name_in(c, "binary_accuracy"),
+                                                 number(c, "threshold", 0.5));
+       }},
+      {"TopKCategoricalAccuracy",
+       [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
+         return std::make_shared<TopKCategoricalAccuracy>(optional_int(c, "k").value_or(5),
+                                                          name_in(c, "top_k_categorical_accuracy"));
+       }},
+      {"SparseTopKCategoricalAccuracy",
+       [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
+         return std::make_shared<SparseTopKCategoricalAccuracy>(
+             optional_int(c, "k").value_or(5), name_in(c, "sparse_top_k_categorical_accuracy"));
+       }},
+      {"CosineSimilarity",
+       [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
+         return std::make_shared<CosineSimilarity>(name_in(c, "cosine_similarity"),
+                                                   optional_int(c, "axis").value_or(-1));
+       }},
+      {"Precision",
+       [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
+         return std::make_shared<Precision>(PrecisionRecallOptions{
+             numbers(c, "thresholds"), optional_int(c, "top_k"), optional_int(c, "class_id"),
+             name_in(c, "")});
+       }},
+      {"Recall",
+       [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
+         return std::make_shared<Recall>(PrecisionRecallOptions{
+             numbers(c, "thresholds"), optional_int(c, "top_k"), optional_int(c, "class_id"),
+             name_in(c, "")});
+       }},
+      {"AUC",
+       [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
+         AUCOptions o;
+         o.num_thresholds = optional_int(c, "num_thresholds").value_or(200);
+         o.curve = text(c, "curve", "ROC");
+         o.summation_method = text(c, "summation_method", "interpolation");
+         o.multi_label = c.contains("multi_label") && c["multi_label"].is_boolean() &&
+                         c["multi_label"].get<bool>();
+         o.label_weights = numbers(c, "label_weights");
+         o.from_logits = c.contains("from_logits") && c["from_logits"].is_boolean() &&
+                         c["from_logits"].get<bool>();
+         o.name = name_in(c, "auc");
+         return std::make_shared<AUC>(o);
+       }},
+      {"FBetaScore",
+       [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
+         std::optional<double> threshold;
+         if (c.contains("threshold") && c["threshold"].is_number()) threshold = c["threshold"].get<double>();
+         return std::make_shared<FBetaScore>(FBetaOptions{text(c, "average", ""), number(c, "beta", 1.0),
+                                                          threshold, name_in(c, "fbeta_score")});
+       }},
+      {"F1Score",
+       [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
+         std::optional<double> threshold;
+         if (c.contains("threshold") && c["threshold"].is_number()) threshold = c["threshold"].get<double>();
+         return std::make_shared<F1Score>(text(c, "average", ""), threshold, name_in(c, "f1_score"));
+       }},
+      {"R2Score",
+       [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
+         return std::make_shared<R2Score>(R2ScoreOptions{
+             text(c, "class_aggregation", "uniform_average"),
+             optional_int(c, "num_regressors").value_or(0), name_in(c, "r2_score")});
+       }},
+  };
+  return known;
+}
+
+// Keras metric classes that are losses scored as means: metric class -> loss class.
+const std::map<std::string, std::string>& loss_metric_classes() {
+  static const std::map<std::string, std::string> known = {
+      {"BinaryCrossentropy", "BinaryCrossentropy"},
+      {"CategoricalCrossentropy", "CategoricalCrossentropy"},
+      {"SparseCategoricalCrossentropy", "SparseCategoricalCrossentropy"},
+      {"KLDivergence", "KLDivergence"},
+      {"Poisson", "Poisson"},
+      {"Hinge", "Hinge"},
+      {"SquaredHinge", "SquaredHinge"},
+      {"CategoricalHinge", "CategoricalHinge"},
+      {"MeanSquaredLogarithmicError", "MeanSquaredLogarithmicError"},
+      {"LogCoshError", "LogCosh"},
+  };
+  return known;
+}
+
+// The metric class behind a Keras string: a class name, its snake_case, or an alias.
+std::string class_for(const std::string& name) {
+  static const std::map<std::string, std::string> aliases = {
+      {"mse", "MeanSquaredError"},          {"MSE", "MeanSquaredError"},
+      {"mae", "MeanAbsoluteError"},         {"MAE", "MeanAbsoluteError"},
+      {"mape", "MeanAbsolutePercentageError"}, {"MAPE", "MeanAbsolutePercentageError"},
+      {"msle", "MeanSquaredLogarithmicError"}, {"MSLE", "MeanSquaredLogarithmicError"},
+      {"kld", "KLDivergence"},              {"KLD", "KLDivergence"},
+      {"logcosh", "LogCoshError"},          {"log_cosh", "LogCoshError"},
+      {"rmse", "RootMeanSquaredError"},     {"fbeta_score", "FBetaScore"},
+  };
+  if (auto a = aliases.find(name); a != aliases.end()) return a->second;
+  auto matches = [&](const std::string& cls) { return name == cls || name == to_snake_case(cls); };
+  for (const auto& entry : registry())
+    if (matches(entry.first)) return entry.first;
+  for (const auto& entry : loss_metric_classes())
+    if (matches(entry.first)) return entry.first;
+  return {};
+}
+
+std::shared_ptr<Metric> build(const std::string& cls, const nlohmann::json& config) {
+  if (auto r = registry().find(cls); r != registry().end()) return r->second(config);
+  if (auto l = loss_metric_classes().find(cls); l != loss_metric_classes().end())
+    return loss_metric(l->second, config);
+  return nullptr;
 }
 
 }  // namespace
@@ -226,51 +307,51 @@ std::string lower(std::string s) {
 Metric::Metric(std::string name) : name_(std::move(name)) {}
 Metric::~Metric() = default;
 
+nlohmann::json Metric::get_config() const { return {{"name", name_}, {"dtype", "float32"}}; }
+
 std::shared_ptr<Metric> Metric::from_name(const std::string& name) {
-  using Factory = std::shared_ptr<Metric> (*)(const std::string&);
-  // Canonical names; each metric is named as the user wrote it, as Keras's compile does.
-  static const std::map<std::string, Factory> known = {
-      {"binary_accuracy", &named<metrics::BinaryAccuracy>},
-      {"categorical_accuracy", &named<metrics::CategoricalAccuracy>},
-      {"sparse_categorical_accuracy", &named<metrics::SparseCategoricalAccuracy>},
-      {"mean_squared_error", &named<metrics::MeanSquaredError>},
-      {"mean_absolute_error", &named<metrics::MeanAbsoluteError>},
-      {"binary_crossentropy", &loss_metric<losses::BinaryCrossentropy>},
-      {"categorical_crossentropy", &loss_metric<losses::CategoricalCrossentropy>},
-      {"sparse_categorical_crossentropy", &loss_metric<losses::SparseCategoricalCrossentropy>},
-  };
-  static const std::map<std::string, std::string> aliases = {
-      {"BinaryAccuracy", "binary_accuracy"},
-      {"CategoricalAccuracy", "categorical_accuracy"},
-      {"SparseCategoricalAccuracy", "sparse_categorical_accuracy"},
-      {"mse", "mean_squared_error"},
-      {"MSE", "mean_squared_error"},
-      {"MeanSquaredError", "mean_squared_error"},
-      {"mae", "mean_absolute_error"},
-      {"MAE", "mean_absolute_error"},
-      {"MeanAbsoluteError", "mean_absolute_error"},
-      {"BinaryCrossentropy", "binary_crossentropy"},
-      {"CategoricalCrossentropy", "categorical_crossentropy"},
-      {"SparseCategoricalCrossentropy", "sparse_categorical_crossentropy"},
-  };
   if (const std::string l = lower(name); l == "accuracy" || l == "acc")
     throw ValueError("metric '" + name +
                      "' depends on the shapes of the targets and predictions: resolve it with "
                      "metrics::get(name, y_true_shape, y_pred_shape), or name the accuracy "
                      "('binary_accuracy', 'categorical_accuracy', 'sparse_categorical_accuracy')");
-  std::string key = name;
-  if (auto a = aliases.find(name); a != aliases.end()) key = a->second;
-  if (auto k = known.find(key); k != known.end()) return k->second(name);
-  std::string list = "'accuracy'";
-  for (const auto& entry : known) list += ", '" + entry.first + "'";
-  throw ValueError("unknown metric '" + name + "'; available metrics: " + list +
-                   " (and the aliases 'acc', 'mse', 'mae' and the class names)");
+  const std::string cls = class_for(name);
+  if (cls.empty()) {
+    std::string list = "'accuracy'";
+    for (const auto& entry : registry()) list += ", '" + to_snake_case(entry.first) + "'";
+    for (const auto& entry : loss_metric_classes()) list += ", '" + to_snake_case(entry.first) + "'";
+    throw ValueError("unknown metric '" + name + "'; available metrics: " + list +
+                     " (and the aliases 'acc', 'mse', 'mae', 'mape', 'msle', 'kld' and the class "
+                     "names)");
+  }
+  // A class name gives the class's default name (Keras instantiates the class); any other string
+  // names the metric as written (Keras wraps the function under that name).
+  auto metric = build(cls, nlohmann::json::object());
+  if (name != cls) metric->set_name(name);
+  return metric;
+}
+
+std::shared_ptr<Metric> Metric::from_function(Fn fn, std::string name) {
+  if (!fn) throw ValueError("Metric::from_function: the function is empty");
+  return std::make_shared<metrics::MeanMetricWrapper>(std::move(name), std::move(fn));
+}
+
+std::shared_ptr<Metric> Metric::from_config(const std::string& class_name,
+                                            const nlohmann::json& config) {
+  auto metric = build(class_name, config.is_object() ? config : nlohmann::json::object());
+  if (!metric) {
+    if (class_name == "MeanMetricWrapper")
+      throw ValueError("metric '" + name_in(config, "") +
+                       "' wraps a user function, which cannot be rebuilt from its config; pass "
+                       "the function to compile again");
+    throw ValueError("unknown metric class '" + class_name + "'");
+  }
+  return metric;
 }
 
 namespace metrics {
 
-// --- MeanMetricWrapper and Mean
-// --------------------------------------------------------------------
+// --- MeanMetricWrapper, Mean, Sum ------------------------------------------------------------------
 
 MeanMetricWrapper::MeanMetricWrapper(std::string name, Fn per_sample)
     : Metric(std::move(name)), per_sample_(std::move(per_sample)) {
@@ -303,25 +384,15 @@ double Mean::result() const { return count_ == 0.0 ? 0.0 : total_ / count_; }
 
 void Mean::reset_state() { total_ = count_ = 0.0; }
 
-// --- the concrete metrics
-// ---------------------------------------------------------------------------
+Sum::Sum(std::string name) : Metric(std::move(name)) {}
 
-BinaryAccuracy::BinaryAccuracy(std::string name, double threshold)
-    : MeanMetricWrapper(std::move(name), [threshold](const Tensor& y_true, const Tensor& y_pred) {
-        return binary_matches(y_true, y_pred, threshold);
-      }) {}
+void Sum::update_state(const Tensor& values, const Tensor&, const Tensor& sample_weight) {
+  NoGradGuard no_grad;
+  double unused = 0.0;
+  accumulate(name(), values, sample_weight, total_, unused, true);
+}
 
-CategoricalAccuracy::CategoricalAccuracy(std::string name)
-    : MeanMetricWrapper(std::move(name), &categorical_matches) {}
-
-SparseCategoricalAccuracy::SparseCategoricalAccuracy(std::string name)
-    : MeanMetricWrapper(std::move(name), &sparse_categorical_matches) {}
-
-MeanSquaredError::MeanSquaredError(std::string name)
-    : MeanMetricWrapper(std::move(name), per_sample_of<losses::MeanSquaredError>()) {}
-
-MeanAbsoluteError::MeanAbsoluteError(std::string name)
-    : MeanMetricWrapper(std::move(name), per_sample_of<losses::MeanAbsoluteError>()) {}
+// --- lookup ------------------------------------------------------------------------------------
 
 std::shared_ptr<Metric> get(const std::string& name, const Shape& y_true_shape,
                             const Shape& y_pred_shape) {
@@ -335,6 +406,21 @@ std::shared_ptr<Metric> get(const std::string& name, const Shape& y_true_shape,
   if (binary) return std::make_shared<BinaryAccuracy>(name);
   if (sparse) return std::make_shared<SparseCategoricalAccuracy>(name);
   return std::make_shared<CategoricalAccuracy>(name);
+}
+
+nlohmann::json serialize(const Metric& metric) {
+  return {{"module", "keras.metrics"},
+          {"class_name", metric.class_name()},
+          {"config", metric.get_config()},
+          {"registered_name", nullptr}};
+}
+
+std::shared_ptr<Metric> deserialize(const nlohmann::json& value) {
+  if (value.is_string()) return Metric::from_name(value.get<std::string>());
+  if (!value.is_object() || !value.contains("class_name") || !value["class_name"].is_string())
+    throw ValueError("a metric must be a name or {\"class_name\", \"config\"}, got " + value.dump());
+  return Metric::from_config(value["class_name"].get<std::string>(),
+                             value.value("config", nlohmann::json::object()));
 }
 
 }  // namespace metrics

@@ -52,12 +52,12 @@ std::shared_ptr<Loss> loss_for(const nlohmann::json& c) {
     return std::make_shared<losses::MeanAbsoluteError>(losses::ReductionOptions{reduction});
   if (name == "binary_crossentropy")
     return std::make_shared<losses::BinaryCrossentropy>(
-        losses::CrossentropyOptions{from_logits, ls, reduction});
+        losses::CrossentropyOptions{from_logits, ls, -1, reduction});
   if (name == "categorical_crossentropy")
     return std::make_shared<losses::CategoricalCrossentropy>(
-        losses::CrossentropyOptions{from_logits, ls, reduction});
+        losses::CrossentropyOptions{from_logits, ls, -1, reduction});
   return std::make_shared<losses::SparseCategoricalCrossentropy>(
-      losses::SparseCrossentropyOptions{from_logits, reduction});
+      losses::SparseCrossentropyOptions{from_logits, std::nullopt, reduction});
 }
 
 // Runs one fixture case with the inputs converted to `dtype`.
