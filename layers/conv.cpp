@@ -94,8 +94,12 @@ void BaseConvLayer::build(const Shape& input_shape) {
   const std::int64_t per_group = input_shape.back() / groups_;
   Shape kshape = rank_ == 2 ? Shape{kernel_size_.h, kernel_size_.w, per_group, filters_}
                             : Shape{kernel_size_.w, per_group, filters_};
-  kernel = add_weight("kernel", kshape, kernel_initializer_);
-  if (use_bias_) bias = add_weight("bias", {filters_}, bias_initializer_);
+  const auto& r = regularization_;
+  kernel = add_weight("kernel", kshape, kernel_initializer_, true, float32, r.kernel_regularizer,
+                      r.kernel_constraint);
+  if (use_bias_)
+    bias = add_weight("bias", {filters_}, bias_initializer_, true, float32, r.bias_regularizer,
+                      r.bias_constraint);
 }
 
 Tensor BaseConvLayer::call(const Tensor& x, bool) {
@@ -105,7 +109,7 @@ Tensor BaseConvLayer::call(const Tensor& x, bool) {
   const FusedActivation act = fused ? *fused : FusedActivation::linear;
   Tensor y = rank_ == 2 ? conv2d(in, kernel, bias, strides_, padding_, dilation_, groups_, act)
                         : conv1d(in, kernel, bias, strides_.w, padding_, dilation_.w, groups_, act);
-  return fused ? y : activation_(y);
+  return regularize_activity(fused ? y : activation_(y), regularization_.activity_regularizer);
 }
 
 nlohmann::json BaseConvLayer::get_config() const {
@@ -121,11 +125,8 @@ nlohmann::json BaseConvLayer::get_config() const {
   c["use_bias"] = use_bias_;
   c["kernel_initializer"] = engine::initializer_config(kernel_initializer_);
   c["bias_initializer"] = engine::initializer_config(bias_initializer_);
-  c["kernel_regularizer"] = nullptr;
-  c["bias_regularizer"] = nullptr;
-  c["activity_regularizer"] = nullptr;
-  c["kernel_constraint"] = nullptr;
-  c["bias_constraint"] = nullptr;
+  regularization_.to_config(c);
+  if (!c.contains("activity_regularizer")) c["activity_regularizer"] = nullptr;  // Keras's conv writes it
   return c;
 }
 
@@ -134,7 +135,10 @@ nlohmann::json BaseConvLayer::get_config() const {
 Conv2DLayer::Conv2DLayer(std::int64_t filters, Size2D kernel_size, Conv2DOptions o)
     : BaseConvLayer("Conv2D", 2, filters, kernel_size, o.strides, o.padding, o.dilation_rate,
                     o.groups, std::move(o.activation), o.use_bias, std::move(o.kernel_initializer),
-                    std::move(o.bias_initializer), std::move(o.name)) {}
+                    std::move(o.bias_initializer), std::move(o.name)) {
+  regularization_ = {o.kernel_regularizer, o.bias_regularizer, o.activity_regularizer,
+                     o.kernel_constraint, o.bias_constraint};
+}
 
 Conv2D::Conv2D(std::int64_t filters, Size2D kernel_size, Conv2DOptions options)
     : LayerHandle(std::make_shared<Conv2DLayer>(filters, kernel_size, std::move(options))) {}
@@ -143,7 +147,10 @@ Conv1DLayer::Conv1DLayer(std::int64_t filters, std::int64_t kernel_size, Conv1DO
     : BaseConvLayer("Conv1D", 1, filters, {1, kernel_size}, {1, o.strides}, o.padding,
                     {1, o.dilation_rate}, o.groups, std::move(o.activation), o.use_bias,
                     std::move(o.kernel_initializer), std::move(o.bias_initializer),
-                    std::move(o.name)) {}
+                    std::move(o.name)) {
+  regularization_ = {o.kernel_regularizer, o.bias_regularizer, o.activity_regularizer,
+                     o.kernel_constraint, o.bias_constraint};
+}
 
 Conv1D::Conv1D(std::int64_t filters, std::int64_t kernel_size, Conv1DOptions options)
     : LayerHandle(std::make_shared<Conv1DLayer>(filters, kernel_size, std::move(options))) {}

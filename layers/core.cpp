@@ -68,8 +68,11 @@ void DenseLayer::build(const Shape& input_shape) {
   require_rank_at_least(*this, input_shape, 2, "input must have at least 2 dimensions (batch, features)");
   std::int64_t in = input_shape.back();
   if (in <= 0) fail_shape("the last dimension of the input must be known, got " + input_shape.str());
-  kernel = add_weight("kernel", {in, units_}, options_.kernel_initializer);
-  if (options_.use_bias) bias = add_weight("bias", {units_}, options_.bias_initializer);
+  kernel = add_weight("kernel", {in, units_}, options_.kernel_initializer, true, float32,
+                      options_.kernel_regularizer, options_.kernel_constraint);
+  if (options_.use_bias)
+    bias = add_weight("bias", {units_}, options_.bias_initializer, true, float32,
+                      options_.bias_regularizer, options_.bias_constraint);
 }
 
 Shape DenseLayer::compute_output_shape(const Shape& input_shape) {
@@ -87,8 +90,10 @@ Tensor DenseLayer::call(const Tensor& x, bool) {
     fail_shape("expected input of shape " + Shape{-1, kernel.shape()[0]}.str() + ", got " +
                x.shape().str());
   Tensor in = x.dtype() == kernel.dtype() ? x : x.astype(kernel.dtype());
-  if (auto fused = options_.activation.fused()) return dense(in, kernel, bias, *fused);
-  return options_.activation(dense(in, kernel, bias, FusedActivation::linear));
+  Tensor out = options_.activation.fused()
+                   ? dense(in, kernel, bias, *options_.activation.fused())
+                   : options_.activation(dense(in, kernel, bias, FusedActivation::linear));
+  return regularize_activity(out, options_.activity_regularizer);
 }
 
 nlohmann::json DenseLayer::get_config() const {
@@ -98,15 +103,37 @@ nlohmann::json DenseLayer::get_config() const {
   c["use_bias"] = options_.use_bias;
   c["kernel_initializer"] = engine::initializer_config(options_.kernel_initializer);
   c["bias_initializer"] = engine::initializer_config(options_.bias_initializer);
-  c["kernel_regularizer"] = nullptr;
-  c["bias_regularizer"] = nullptr;
-  c["kernel_constraint"] = nullptr;
-  c["bias_constraint"] = nullptr;
+  const auto& o = options_;
+  KernelBiasRegularization{o.kernel_regularizer, o.bias_regularizer, o.activity_regularizer,
+                           o.kernel_constraint, o.bias_constraint}
+      .to_config(c);
   return c;
 }
 
 Dense::Dense(std::int64_t units, DenseOptions options)
     : LayerHandle(std::make_shared<DenseLayer>(units, std::move(options))) {}
+
+namespace {
+// Dense's from_config, with its regularizers and constraints (replaces the engine's built-in one).
+[[maybe_unused]] const bool dense_registered = [] {
+  register_layer("Dense", [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
+    const auto r = KernelBiasRegularization::from_config(c);
+    return Dense(c.at("units").get<std::int64_t>(),
+                 {.activation = engine::activation_of(c, "activation", "linear"),
+                  .use_bias = c.value("use_bias", true),
+                  .kernel_initializer = engine::initializer_of(c, "kernel_initializer", "glorot_uniform"),
+                  .bias_initializer = engine::initializer_of(c, "bias_initializer", "zeros"),
+                  .kernel_regularizer = r.kernel_regularizer,
+                  .bias_regularizer = r.bias_regularizer,
+                  .activity_regularizer = r.activity_regularizer,
+                  .kernel_constraint = r.kernel_constraint,
+                  .bias_constraint = r.bias_constraint,
+                  .name = engine::name_of(c)})
+        .ptr();
+  });
+  return true;
+}();
+}  // namespace
 
 // --- Activation ----------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 
 #include "lamina/activations.hpp"
 #include "lamina/callbacks.hpp"
+#include "lamina/constraints.hpp"
 #include "lamina/datasets/dataset.hpp"
 #include "lamina/datasets/datasets.hpp"
 #include "lamina/datasets/image_ops.hpp"
@@ -16,6 +17,7 @@
 #include "lamina/model.hpp"
 #include "lamina/ops.hpp"
 #include "lamina/optimizers.hpp"
+#include "lamina/regularizers.hpp"
 #include "lamina/tensor.hpp"
 #include "lamina/utils.hpp"
 #include "lamina/layers/conv.hpp"

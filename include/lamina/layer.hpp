@@ -11,7 +11,9 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "lamina/constraints.hpp"
 #include "lamina/initializers.hpp"
+#include "lamina/regularizers.hpp"
 #include "lamina/tensor.hpp"
 
 namespace lamina {
@@ -52,6 +54,8 @@ class Layer : public std::enable_shared_from_this<Layer> {
     std::string name;  ///< Keras's short name: "kernel", "bias", "gamma"...
     Tensor value;      ///< the live tensor: optimizers update it in place
     bool trainable = true;
+    Regularizer regularizer;  ///< its penalty joins the training loss (see losses())
+    Constraint constraint;    ///< applied after each optimizer update (see apply_constraints())
   };
 
   explicit Layer(std::string name = {});
@@ -109,10 +113,23 @@ class Layer : public std::enable_shared_from_this<Layer> {
   bool trainable() const { return trainable_; }
   void set_trainable(bool trainable) { trainable_ = trainable; }
 
-  /// Registers a new weight initialised by `initializer` and returns the live tensor.
+  /// Registers a new weight initialised by `initializer` and returns the live tensor. A
+  /// regularizer adds its penalty to losses(); a constraint projects the weight after each update.
   Tensor add_weight(const std::string& name, const Shape& shape,
                     const Initializer& initializer = "glorot_uniform", bool trainable = true,
-                    DType dtype = float32);
+                    DType dtype = float32, const Regularizer& regularizer = {},
+                    const Constraint& constraint = {});
+
+  // Extra losses (Keras's add_loss / losses): what training adds to the compiled loss.
+  /// Adds a scalar loss computed in call() (e.g. from an activation); kept until clear_losses().
+  void add_loss(const Tensor& loss);
+  /// The losses of this layer and its sublayers: those added since the last clear_losses(), then
+  /// the current penalty of every regularized weight. Differentiable.
+  std::vector<Tensor> losses() const;
+  /// Forgets the added losses of this layer and its sublayers (done before each forward pass).
+  void clear_losses();
+  /// Assigns each constrained trainable weight (sublayers included) its projection.
+  void apply_constraints();
   /// This layer's own registered weights (not its sublayers'), in creation order.
   const std::vector<Weight>& own_weights() const { return weights_; }
   /// All weights, Keras's order: trainable first, then non-trainable, sublayers included.
@@ -129,6 +146,9 @@ class Layer : public std::enable_shared_from_this<Layer> {
  protected:
   /// Throws ShapeError "<Class> '<name>': <what>". For build-time checks in subclasses.
   [[noreturn]] void fail_shape(const std::string& what) const;
+  /// Keras's activity_regularizer: adds regularizer(output) as a loss (when set); returns output.
+  /// A layer's call() ends with `return regularize_activity(out, options_.activity_regularizer);`.
+  Tensor regularize_activity(const Tensor& output, const Regularizer& regularizer);
 
  private:
   void collect_weights(std::vector<const Weight*>& trainable,
@@ -140,6 +160,20 @@ class Layer : public std::enable_shared_from_this<Layer> {
   int node_count_ = 0;
   Shape input_shape_;
   std::vector<Weight> weights_;
+  std::vector<Tensor> added_losses_;
+};
+
+/// The regularizers and constraints of a layer's kernel and bias (Keras's layer arguments), as a
+/// layer keeps them: pass them to add_weight, end call() with regularize_activity, and write/read
+/// them with the layer's config.
+struct KernelBiasRegularization {
+  Regularizer kernel_regularizer, bias_regularizer, activity_regularizer;
+  Constraint kernel_constraint, bias_constraint;
+  /// Adds Keras's keys to a layer config: null when unset, activity_regularizer only when set.
+  void to_config(nlohmann::json& config) const;
+  /// Reads those keys from a layer config (absent or null: none). Throws ValueError for an
+  /// unknown regularizer or constraint.
+  static KernelBiasRegularization from_config(const nlohmann::json& config);
 };
 
 /// Keras's snake_case of a class name: "MaxPooling2D" -> "max_pooling2d".

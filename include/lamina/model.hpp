@@ -23,7 +23,8 @@ class Callback;
 struct History;
 class ModelImpl;  // the engine's model (a Layer); see src/engine/model_impl.hpp
 
-/// A metric given by Keras name ("accuracy", "mse") or as an object.
+/// A metric given by Keras name ("accuracy", "mse"), as an object, or as a function of
+/// (y_true, y_pred) returning per-sample values (averaged as "custom_metric").
 class MetricArg {
  public:
   MetricArg(const char* name) : name_(name) {}          // NOLINT(google-explicit-constructor)
@@ -31,12 +32,23 @@ class MetricArg {
   template <std::derived_from<Metric> M>
   MetricArg(M metric) : metric_(std::make_shared<M>(std::move(metric))) {}  // NOLINT
   MetricArg(std::shared_ptr<Metric> metric) : metric_(std::move(metric)) {}  // NOLINT
+  template <class F>
+    requires(!std::derived_from<std::decay_t<F>, Metric> && !std::is_convertible_v<F, std::string> &&
+             std::is_invocable_r_v<Tensor, F, const Tensor&, const Tensor&>)
+  MetricArg(F fn) : metric_(Metric::from_function(std::move(fn))) {}  // NOLINT
   const std::string& name() const { return name_; }
   const std::shared_ptr<Metric>& metric() const { return metric_; }
+  /// Set by compile for weighted_metrics: the metric sees fit's sample weights.
+  bool weighted() const { return weighted_; }
+  MetricArg& set_weighted(bool weighted) {
+    weighted_ = weighted;
+    return *this;
+  }
 
  private:
   std::string name_;
   std::shared_ptr<Metric> metric_;
+  bool weighted_ = false;
 };
 
 /// A callback given by value (`callbacks::LearningRateScheduler(fn)`) or as a shared_ptr (to read
@@ -211,7 +223,11 @@ struct CompileOptions {
   Ref<Optimizer> optimizer = "rmsprop";  ///< Keras's default
   LossArg loss;
   LossWeights loss_weights;
+  /// Metrics that ignore sample weights (Keras's `metrics`).
   MetricsArg metrics;
+  /// Metrics weighted by fit's/evaluate's sample_weight and class_weight (Keras's
+  /// `weighted_metrics`); one named like an unweighted metric is logged as "weighted_<name>".
+  MetricsArg weighted_metrics;
 };
 
 struct FitOptions {
@@ -230,6 +246,14 @@ struct FitOptions {
   std::int64_t steps_per_epoch = 0;
   /// Batches of validation data per epoch (0: one full pass). Required for an infinite dataset.
   std::int64_t validation_steps = 0;
+  /// Per-sample weights (N) (or (N, T) per timestep) of array data: each loss becomes
+  /// sum(w·l) / count (Keras's sum_over_batch_size), and weighted_metrics see them. Applies to
+  /// every output. A dataset may yield (x, y, w) instead.
+  Tensor sample_weight;
+  /// Class index -> weight, multiplied into the per-sample weights from each sample's class (the
+  /// integer label, or the argmax of a one-hot target); 1 for classes not listed. Single-output
+  /// models only, and not together with sample_weight (as Keras).
+  std::map<std::int64_t, double> class_weight;
 };
 
 struct EvaluateOptions {
@@ -237,6 +261,8 @@ struct EvaluateOptions {
   int verbose = 1;
   std::vector<CallbackArg> callbacks;
   std::int64_t steps = 0;  ///< batches to evaluate (0: all); required for an infinite dataset
+  /// Per-sample weights of array data, as in FitOptions.
+  Tensor sample_weight;
 };
 
 struct PredictOptions {

@@ -1,6 +1,7 @@
 // compile: per-output losses, loss weights and metrics; the argument types of Model(inputs,
 // outputs) and fit's x/y; the loss and metric bookkeeping of a training step.
 #include <cctype>
+#include <cmath>
 #include <set>
 
 #include "engine/training.hpp"
@@ -82,10 +83,16 @@ void Model::compile(const CompileOptions& options) {
   for (const auto& [key, w] : options.loss_weights.named())
     weights[output_index(names, key, "a loss weight")] = w;
 
-  // Unknown metric names fail here, as in Keras, not after the first training step.
+  // Unknown metric names fail here, as in Keras, not after the first training step. Weighted
+  // metrics follow the plain ones in each output's list.
   std::vector<std::vector<MetricArg>> metric_args(n, options.metrics.all());
   for (const auto& [key, list] : options.metrics.named())
     metric_args[output_index(names, key, "metrics")] = list;
+  std::vector<std::vector<MetricArg>> weighted(n, options.weighted_metrics.all());
+  for (const auto& [key, list] : options.weighted_metrics.named())
+    weighted[output_index(names, key, "weighted_metrics")] = list;
+  for (std::size_t i = 0; i < n; ++i)
+    for (MetricArg a : weighted[i]) metric_args[i].push_back(a.set_weighted(true));
   for (const auto& list : metric_args)
     for (const MetricArg& a : list) check_metric_name(a);
 
@@ -128,21 +135,39 @@ std::vector<Tensor> arrange(const TensorArg& arg, const std::vector<std::string>
 }
 
 Tensor total_loss(const ModelImpl& m, const std::vector<Tensor>& ys, const std::vector<Tensor>& preds,
-                  std::vector<double>& per_output) {
+                  std::vector<double>& per_output, const std::vector<Tensor>& sample_weights) {
   per_output.assign(preds.size(), 0.0);
   Tensor total;
   for (std::size_t i = 0; i < preds.size(); ++i) {
     if (!m.losses[i]) continue;
-    Tensor l = (*m.losses[i])(ys[i], preds[i]);
+    const Tensor w = i < sample_weights.size() ? sample_weights[i] : Tensor();
+    Tensor l = (*m.losses[i])(ys[i], preds[i], w);
     per_output[i] = l.item();
     Tensor term = m.loss_weights[i] == 1.0 ? l : l * m.loss_weights[i];
     total = total.defined() ? total + term : term;
   }
+  // Regularization penalties and add_loss losses join the minimised and the reported loss.
+  for (const Tensor& extra : static_cast<const Layer&>(m).losses()) {
+    Tensor term = extra.dtype() == total.dtype() ? extra : extra.astype(total.dtype());
+    total = total + term;
+  }
   return total;
 }
 
+Tensor class_weights_to_sample_weights(const Tensor& y, const std::map<std::int64_t, double>& class_weight) {
+  NoGradGuard no_grad;
+  Tensor classes = y.ndim() > 1 && y.dim(-1) != 1 ? argmax(y, -1) : y.reshape({y.ndim() ? y.dim(0) : 1});
+  std::vector<double> w;
+  for (double c : classes.to_vector<double>()) {
+    auto it = class_weight.find(static_cast<std::int64_t>(std::lround(c)));
+    w.push_back(it == class_weight.end() ? 1.0 : it->second);
+  }
+  return Tensor::from_vector(w, {static_cast<std::int64_t>(w.size())});
+}
+
 void update_trackers(ModelImpl& m, const std::vector<Tensor>& ys, const std::vector<Tensor>& preds,
-                     double loss, const std::vector<double>& per_output, double count) {
+                     double loss, const std::vector<double>& per_output, double count,
+                     const std::vector<Tensor>& sample_weights) {
   NoGradGuard no_grad;
   m.loss_tracker.update(loss, count);
   for (std::size_t i = 0; i < m.output_loss_trackers.size(); ++i)
@@ -154,13 +179,20 @@ void update_trackers(ModelImpl& m, const std::vector<Tensor>& ys, const std::vec
     if (list.empty() && !m.metric_args[i].empty()) {
       for (const MetricArg& a : m.metric_args[i]) {
         auto metric = a.metric() ? a.metric() : metrics::get(a.name(), ys[i].shape(), preds[i].shape());
+        // A weighted metric named like a plain one is told apart as Keras 2 did.
+        if (a.weighted() && !a.metric())
+          for (const MetricArg& b : m.metric_args[i])
+            if (!b.weighted() && !b.metric() && b.name() == a.name())
+              metric->set_name("weighted_" + metric->name());
         // Keras prefixes metrics with the output's name when there are several outputs.
         if (preds.size() > 1 && !a.metric()) metric->set_name(names[i] + "_" + metric->name());
         list.push_back(metric);
       }
     }
     Tensor pred = preds[i].detach();
-    for (auto& metric : list) metric->update_state(ys[i], pred);
+    const Tensor w = i < sample_weights.size() ? sample_weights[i] : Tensor();
+    for (std::size_t j = 0; j < list.size(); ++j)
+      list[j]->update_state(ys[i], pred, m.metric_args[i][j].weighted() ? w : Tensor());
   }
 }
 

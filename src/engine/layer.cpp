@@ -102,6 +102,7 @@ Tensor Layer::operator()(const Tensor& x, bool training) {
     if (!s.empty()) s[0] = -1;
     build_for(s);
   }
+  clear_losses();  // an outermost call starts a fresh set of activity losses, as in Keras
   return call(x, training);
 }
 
@@ -208,7 +209,8 @@ void Layer::fail_shape(const std::string& what) const {
 }
 
 Tensor Layer::add_weight(const std::string& name, const Shape& shape,
-                         const Initializer& initializer, bool trainable, DType dtype) {
+                         const Initializer& initializer, bool trainable, DType dtype,
+                         const Regularizer& regularizer, const Constraint& constraint) {
   for (const Weight& w : weights_)
     if (w.name == name) fail_shape("a weight named '" + name + "' already exists");
   Tensor value;
@@ -221,8 +223,59 @@ Tensor Layer::add_weight(const std::string& name, const Shape& shape,
                ", expected " + shape.str());
   value = value.detach();
   if (is_floating(dtype)) value.set_requires_grad(trainable);
-  weights_.push_back({name, value, trainable});
+  weights_.push_back({name, value, trainable, regularizer, constraint});
   return value;
+}
+
+void Layer::add_loss(const Tensor& loss) {
+  if (!loss.defined() || loss.numel() != 1)
+    throw ValueError(class_name() + " '" + name() + "': add_loss takes a scalar loss, got " +
+                     (loss.defined() ? loss.shape().str() : std::string("an undefined tensor")));
+  added_losses_.push_back(loss.reshape({}));
+}
+
+std::vector<Tensor> Layer::losses() const {
+  std::vector<Tensor> out = added_losses_;
+  for (const Weight& w : weights_)
+    if (w.regularizer) out.push_back(w.regularizer(w.value));
+  for (const auto& sub : sublayers())
+    for (Tensor& l : sub->losses()) out.push_back(std::move(l));
+  return out;
+}
+
+void Layer::clear_losses() {
+  added_losses_.clear();
+  for (const auto& sub : sublayers()) sub->clear_losses();
+}
+
+void Layer::apply_constraints() {
+  if (!trainable_) return;
+  NoGradGuard no_grad;
+  for (Weight& w : weights_)
+    if (w.constraint && w.trainable) w.value.assign(w.constraint(w.value));
+  for (const auto& sub : sublayers()) sub->apply_constraints();
+}
+
+void KernelBiasRegularization::to_config(nlohmann::json& c) const {
+  c["kernel_regularizer"] = regularizers::serialize(kernel_regularizer);
+  c["bias_regularizer"] = regularizers::serialize(bias_regularizer);
+  if (activity_regularizer) c["activity_regularizer"] = regularizers::serialize(activity_regularizer);
+  c["kernel_constraint"] = constraints::serialize(kernel_constraint);
+  c["bias_constraint"] = constraints::serialize(bias_constraint);
+}
+
+KernelBiasRegularization KernelBiasRegularization::from_config(const nlohmann::json& c) {
+  auto at = [&](const char* key) { return c.contains(key) ? c[key] : nlohmann::json(); };
+  return {regularizers::deserialize(at("kernel_regularizer")),
+          regularizers::deserialize(at("bias_regularizer")),
+          regularizers::deserialize(at("activity_regularizer")),
+          constraints::deserialize(at("kernel_constraint")),
+          constraints::deserialize(at("bias_constraint"))};
+}
+
+Tensor Layer::regularize_activity(const Tensor& output, const Regularizer& regularizer) {
+  if (regularizer) add_loss(regularizer(output));
+  return output;
 }
 
 void Layer::collect_weights(std::vector<const Weight*>& trainable,

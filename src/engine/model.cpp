@@ -140,25 +140,31 @@ void check_labels(ModelImpl& m, const char* what, const std::vector<Tensor>& xs,
 
 // Forward, loss, backward, optimizer step; updates the loss trackers and metrics.
 void train_step(ModelImpl& m, const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
-                const std::vector<Tensor>& weights) {
+                const std::vector<Tensor>& weights, const std::vector<Tensor>& sample_weights = {}) {
+  m.clear_losses();
   std::vector<Tensor> preds = m.forward(xs, true);
   std::vector<double> per_output;
-  Tensor loss = engine::total_loss(m, ys, preds, per_output);
+  Tensor loss = engine::total_loss(m, ys, preds, per_output, sample_weights);
   for (const Tensor& w : weights) const_cast<Tensor&>(w).zero_grad();
   loss.backward();
   std::vector<Tensor> grads;
   grads.reserve(weights.size());
   for (const Tensor& w : weights) grads.push_back(w.grad());
   m.optimizer->apply_gradients(grads, weights);
-  engine::update_trackers(m, ys, preds, loss.item(), per_output, static_cast<double>(xs[0].shape()[0]));
+  m.apply_constraints();  // Keras projects constrained weights after each update
+  engine::update_trackers(m, ys, preds, loss.item(), per_output, static_cast<double>(xs[0].shape()[0]),
+                          sample_weights);
 }
 
-void test_step(ModelImpl& m, const std::vector<Tensor>& xs, const std::vector<Tensor>& ys) {
+void test_step(ModelImpl& m, const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
+               const std::vector<Tensor>& sample_weights = {}) {
   NoGradGuard no_grad;
+  m.clear_losses();
   std::vector<Tensor> preds = m.forward(xs, false);
   std::vector<double> per_output;
-  Tensor loss = engine::total_loss(m, ys, preds, per_output);
-  engine::update_trackers(m, ys, preds, loss.item(), per_output, static_cast<double>(xs[0].shape()[0]));
+  Tensor loss = engine::total_loss(m, ys, preds, per_output, sample_weights);
+  engine::update_trackers(m, ys, preds, loss.item(), per_output, static_cast<double>(xs[0].shape()[0]),
+                          sample_weights);
 }
 
 // The arrays of fit/evaluate/predict as a BatchSource: `batch_size` rows per step, in a fresh
@@ -201,7 +207,37 @@ class ArrayBatches final : public BatchSource {
 // One step's tensors in the model's order.
 struct StepData {
   std::vector<Tensor> x, y;
+  Tensor w;  ///< per-sample weights, when the data holds (x, y, w)
 };
+
+// The per-output sample weights of a step: its w, or (class_weight) the weights of its labels.
+std::vector<Tensor> step_weights(const StepData& d, const std::map<std::int64_t, double>& class_weight) {
+  Tensor w = d.w;
+  if (!class_weight.empty() && d.y.size() == 1 && d.y[0].defined()) {
+    Tensor by_class = engine::class_weights_to_sample_weights(d.y[0], class_weight);
+    w = w.defined() ? by_class * w.astype(float64) : by_class;
+  }
+  return w.defined() ? std::vector<Tensor>(d.y.size(), w) : std::vector<Tensor>{};
+}
+
+// y with fit's/evaluate's sample weights appended (batched along with y, read back as w).
+std::vector<Tensor> with_sample_weight(const ModelImpl& m, const char* what, std::vector<Tensor> y,
+                                       const Tensor& sample_weight,
+                                       const std::map<std::int64_t, double>& class_weight,
+                                       std::int64_t samples) {
+  if (!class_weight.empty() && sample_weight.defined())
+    throw ValueError(std::string(what) + ": give class_weight or sample_weight, not both (as Keras)");
+  if (!class_weight.empty() && m.num_outputs() != 1)
+    throw ValueError(std::string(what) + ": class_weight is only supported for models with a single "
+                     "output; give per-sample weights instead");
+  if (!sample_weight.defined()) return y;
+  if (sample_weight.ndim() == 0 || sample_weight.shape()[0] != samples)
+    throw ValueError(std::string(what) + ": sample_weight of shape " + sample_weight.shape().str() +
+                     " does not fit " + std::to_string(samples) + " samples; expected (" +
+                     std::to_string(samples) + ",)");
+  y.push_back(sample_weight);
+  return y;
+}
 
 std::string count_of(std::size_t n, const char* noun) {
   return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
@@ -218,7 +254,7 @@ StepData split_batch(const ModelImpl& m, const TensorArg& batch, const std::stri
     if (targets) d.y = engine::arrange(batch, m.output_names(), what, "output", true);
     return d;
   }
-  const bool fits = targets ? t.size() == n_in + n_out : t.size() >= n_in;
+  const bool fits = targets ? t.size() == n_in + n_out || t.size() == n_in + n_out + 1 : t.size() >= n_in;
   if (!fits)
     throw ValueError(what + ": each element of the data must hold " + count_of(n_in, "input") +
                      (targets ? " and " + count_of(n_out, "target") +
@@ -226,7 +262,11 @@ StepData split_batch(const ModelImpl& m, const TensorArg& batch, const std::stri
                               : std::string()) +
                      ", got " + count_of(t.size(), "tensor"));
   d.x.assign(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(n_in));
-  if (targets) d.y.assign(t.begin() + static_cast<std::ptrdiff_t>(n_in), t.end());
+  if (targets) {
+    d.y.assign(t.begin() + static_cast<std::ptrdiff_t>(n_in),
+               t.begin() + static_cast<std::ptrdiff_t>(n_in + n_out));
+    if (t.size() > n_in + n_out) d.w = t.back();  // (x, y, sample_weight)
+  }
   return d;
 }
 
@@ -302,7 +342,7 @@ std::map<std::string, double> run_evaluation(ModelImpl& m, Feed& feed, std::int6
     std::optional<StepData> d = feed.next();
     if (!d) break;
     cbs.each([s](Callback& c) { c.on_test_batch_begin(s, {}); });
-    test_step(m, d->x, d->y);
+    test_step(m, d->x, d->y, step_weights(*d, {}));
     auto logs = engine::current_logs(m);
     cbs.each([&](Callback& c) { c.on_test_batch_end(s, logs); });
   }
@@ -398,7 +438,7 @@ History fit_loop(const Model& self, ModelImpl& m, Feed& train, Feed* val, const 
       std::optional<StepData> batch = train.next_step(o.steps_per_epoch);
       if (!batch) break;
       cbs.each([s](Callback& c) { c.on_train_batch_begin(s, {}); });
-      train_step(m, batch->x, batch->y, weights);
+      train_step(m, batch->x, batch->y, weights, step_weights(*batch, o.class_weight));
       logs = engine::current_logs(m);
       cbs.each([&](Callback& c) { c.on_train_batch_end(s, logs); });
       if (m.stop_training) break;
@@ -471,16 +511,17 @@ History Model::fit(const TensorArg& x_arg, const TensorArg& y_arg, const FitOpti
 
   // The last fraction is held out, before any shuffling (as Keras does).
   const std::int64_t total = x[0].shape()[0];
-  std::vector<Tensor> x_train = x, y_train = y, x_val, y_val;
+  const std::vector<Tensor> yw = with_sample_weight(m, "fit", y, o.sample_weight, o.class_weight, total);
+  std::vector<Tensor> x_train = x, y_train = yw, x_val, y_val;
   if (!o.validation_data && o.validation_split > 0) {
     const std::int64_t split = static_cast<std::int64_t>(std::floor(total * (1.0 - o.validation_split)));
     if (split == 0 || split == total)
       throw ValueError("fit: validation_split " + std::to_string(o.validation_split) + " of " +
                        std::to_string(total) + " samples leaves an empty training or validation set");
     x_train = slice_all(x, 0, split);
-    y_train = slice_all(y, 0, split);
+    y_train = slice_all(yw, 0, split);
     x_val = slice_all(x, split, total);
-    y_val = slice_all(y, split, total);
+    y_val = slice_all(yw, split, total);
   }
 
   // Build on the data's shape before collecting weights.
@@ -506,6 +547,9 @@ History Model::fit(const DataArg& data, const FitOptions& o) {
   if (o.validation_split != 0)
     throw ValueError("fit: validation_split works on arrays only; give a dataset's validation "
                      "data as validation_data (for example ds.take(n) and ds.skip(n))");
+  if (o.sample_weight.defined())
+    throw ValueError("fit: sample_weight works on arrays only; a dataset gives its weights as (x, y, w)");
+  with_sample_weight(m, "fit", {}, Tensor(), o.class_weight, 0);
   Feed train(m, source_of(data, "fit"), "fit", true);
   train.steps(o.steps_per_epoch, "steps_per_epoch");
   const StepData& first = train.peek();
@@ -531,7 +575,8 @@ std::map<std::string, double> Model::evaluate(const TensorArg& x_arg, const Tens
   check_batch_size("evaluate", o.batch_size);
   check_input(m, "evaluate", x);
   check_labels(m, "evaluate", x, y);
-  Feed feed(m, std::make_shared<ArrayBatches>(x, y, o.batch_size, false), "evaluate", true);
+  const std::vector<Tensor> yw = with_sample_weight(m, "evaluate", y, o.sample_weight, {}, x[0].shape()[0]);
+  Feed feed(m, std::make_shared<ArrayBatches>(x, yw, o.batch_size, false), "evaluate", true);
   return evaluate_loop(*this, m, feed, o);
 }
 

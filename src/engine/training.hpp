@@ -16,15 +16,23 @@ namespace lamina::engine {
 std::vector<Tensor> arrange(const TensorArg& arg, const std::vector<std::string>& names,
                             const std::string& what, const char* kind, bool allow_missing = false);
 
-/// The weighted total loss Σ weight·loss over the outputs with a loss; per_output receives each
-/// output's unweighted loss value (0 for outputs without one).
+/// The total loss Σ weight·loss over the outputs with a loss, plus the model's layer losses
+/// (regularization penalties, add_loss) as Keras adds them; per_output receives each output's
+/// unweighted loss value (0 for outputs without one). sample_weights: per output (undefined or
+/// empty: unweighted).
 Tensor total_loss(const ModelImpl& m, const std::vector<Tensor>& ys, const std::vector<Tensor>& preds,
-                  std::vector<double>& per_output);
+                  std::vector<double>& per_output, const std::vector<Tensor>& sample_weights = {});
+
+/// Keras's class_weight_to_sample_weights: per sample, the weight of its class (the label, or the
+/// argmax of a one-hot row), 1 for classes not listed.
+Tensor class_weights_to_sample_weights(const Tensor& y, const std::map<std::int64_t, double>& class_weight);
 
 /// Resolves the metrics (on the first batch, from the shapes), then updates loss trackers and
 /// metrics with one batch of `count` samples.
+/// sample_weights (per output) reach the weighted_metrics only, as in Keras.
 void update_trackers(ModelImpl& m, const std::vector<Tensor>& ys, const std::vector<Tensor>& preds,
-                     double loss, const std::vector<double>& per_output, double count);
+                     double loss, const std::vector<double>& per_output, double count,
+                     const std::vector<Tensor>& sample_weights = {});
 void reset_metrics(ModelImpl& m);
 /// "loss", then "<output>_loss" and "<output>_<metric>" (several outputs) or "<metric>" (one).
 std::map<std::string, double> current_logs(const ModelImpl& m);

@@ -35,6 +35,8 @@ class BaseConvLayer : public Layer {
   Tensor bias;    ///< (filters,), undefined without use_bias
 
  protected:
+  KernelBiasRegularization regularization_;  ///< set by the subclasses from their options
+
   /// `cls` names the class in messages. Throws ValueError on non-positive sizes, an unknown
   /// padding, or filters not divisible by groups.
   BaseConvLayer(const char* cls, int rank, std::int64_t filters, Size2D kernel_size, Size2D strides,
@@ -66,6 +68,11 @@ struct Conv2DOptions {
   bool use_bias = true;
   Initializer kernel_initializer = "glorot_uniform";
   Initializer bias_initializer = "zeros";
+  Regularizer kernel_regularizer;    ///< none by default, as the four below
+  Regularizer bias_regularizer;
+  Regularizer activity_regularizer;
+  Constraint kernel_constraint;
+  Constraint bias_constraint;
   std::string name;
 };
 
@@ -93,6 +100,11 @@ struct Conv1DOptions {
   bool use_bias = true;
   Initializer kernel_initializer = "glorot_uniform";
   Initializer bias_initializer = "zeros";
+  Regularizer kernel_regularizer;    ///< none by default, as the four below
+  Regularizer bias_regularizer;
+  Regularizer activity_regularizer;
+  Constraint kernel_constraint;
+  Constraint bias_constraint;
   std::string name;
 };
 

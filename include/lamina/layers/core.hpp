@@ -6,8 +6,10 @@
 #include <string>
 
 #include "lamina/activations.hpp"
+#include "lamina/constraints.hpp"
 #include "lamina/initializers.hpp"
 #include "lamina/layer.hpp"
+#include "lamina/regularizers.hpp"
 
 namespace lamina::layers {
 
@@ -46,6 +48,11 @@ struct DenseOptions {
   bool use_bias = true;
   Initializer kernel_initializer = "glorot_uniform";
   Initializer bias_initializer = "zeros";
+  Regularizer kernel_regularizer;    ///< none by default; e.g. regularizers::L2(1e-4) or "l2"
+  Regularizer bias_regularizer;
+  Regularizer activity_regularizer;  ///< applied to the layer's output
+  Constraint kernel_constraint;      ///< none by default; e.g. constraints::MaxNorm(3)
+  Constraint bias_constraint;
   std::string name;
 };
 
