@@ -12,30 +12,11 @@
 #include <lamina/datasets/dataset.hpp>
 #include <lamina/errors.hpp>
 
+#include "datasets/temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using namespace lamina;
-
-namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("lamina_test_dataset_" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string write(const std::string& name, const std::string& content) const {
-    const std::string p = (path / name).string();
-    std::ofstream(p, std::ios::binary) << content;
-    return p;
-  }
-};
-
-}  // namespace
+using lamina::testing::TempDir;
 
 TEST_CASE("text_line_dataset reads the lines of several files in order", "[data]") {
   TempDir dir;

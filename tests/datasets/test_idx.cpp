@@ -16,26 +16,14 @@
 #include <lamina/datasets/datasets.hpp>
 #include <lamina/errors.hpp>
 
+#include "datasets/temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using namespace lamina;
 using Bytes = std::vector<std::uint8_t>;
+using lamina::testing::TempDir;
 
 namespace {
-
-/// A fresh directory under the system temp dir, removed with its contents at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("lamina_test_idx_" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 void put_be(Bytes& out, std::uint64_t value, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
