@@ -108,6 +108,108 @@ void col2im(const ConvGeometry& g, const T* dcol, std::int64_t n0, std::int64_t 
   });
 }
 
+// Depthwise convolution (one group per input channel, m = f / c filters each), directly: im2col
+// with one channel per group would feed c GEMMs of width m, far from what BLAS is good at.
+// y[b, oy, ox, ci·m + j] (+)= Σ_{ky,kx} x[b, iy, ix, ci] · k[ky, kx, ci·m + j] with
+// iy = oy·sh − pad_top + ky·dh, ix = ox·sw − pad_left + kx·dw inside the image.
+template <class T>
+void depthwise_forward(const ConvGeometry& g, const T* x, const T* kernel, const T* bias, T* y) {
+  const std::int64_t m = g.f / g.c;
+  parallel_for(g.n * g.oh, 4, [&](std::int64_t s, std::int64_t e) {
+    for (std::int64_t r = s; r < e; ++r) {
+      const std::int64_t b = r / g.oh, oy = r % g.oh;
+      for (std::int64_t ox = 0; ox < g.ow; ++ox) {
+        T* out = y + (r * g.ow + ox) * g.f;
+        if (bias)
+          std::copy_n(bias, g.f, out);
+        else
+          std::fill(out, out + g.f, T(0));
+        for (std::int64_t ky = 0; ky < g.kh; ++ky) {
+          const std::int64_t iy = oy * g.sh - g.pad_top + ky * g.dh;
+          if (iy < 0 || iy >= g.h) continue;
+          for (std::int64_t kx = 0; kx < g.kw; ++kx) {
+            const std::int64_t ix = ox * g.sw - g.pad_left + kx * g.dw;
+            if (ix < 0 || ix >= g.w) continue;
+            const T* xp = x + ((b * g.h + iy) * g.w + ix) * g.c;
+            const T* kp = kernel + (ky * g.kw + kx) * g.f;
+            if (m == 1)  // the common case, one contiguous vector loop
+              for (std::int64_t ci = 0; ci < g.c; ++ci) out[ci] += xp[ci] * kp[ci];
+            else
+              for (std::int64_t ci = 0; ci < g.c; ++ci)
+                for (std::int64_t j = 0; j < m; ++j) out[ci * m + j] += xp[ci] * kp[ci * m + j];
+          }
+        }
+      }
+    }
+  });
+}
+
+// The window walk of depthwise_forward, visiting (input pixel, kernel tap, output pixel) triples
+// of images [b0, b1): fn(x offset, kernel offset, y offset), offsets at channel 0.
+template <class Fn>
+void depthwise_windows(const ConvGeometry& g, std::int64_t b0, std::int64_t b1, Fn fn) {
+  for (std::int64_t b = b0; b < b1; ++b)
+    for (std::int64_t oy = 0; oy < g.oh; ++oy)
+      for (std::int64_t ox = 0; ox < g.ow; ++ox)
+        for (std::int64_t ky = 0; ky < g.kh; ++ky) {
+          const std::int64_t iy = oy * g.sh - g.pad_top + ky * g.dh;
+          if (iy < 0 || iy >= g.h) continue;
+          for (std::int64_t kx = 0; kx < g.kw; ++kx) {
+            const std::int64_t ix = ox * g.sw - g.pad_left + kx * g.dw;
+            if (ix < 0 || ix >= g.w) continue;
+            fn(((b * g.h + iy) * g.w + ix) * g.c, (ky * g.kw + kx) * g.f,
+               ((b * g.oh + oy) * g.ow + ox) * g.f);
+          }
+        }
+}
+
+// dx[.., ci] = Σ dy[.., ci·m + j]·k[.., ci·m + j] (images in parallel: disjoint dx);
+// dkernel[.., ci·m + j] = Σ x[.., ci]·dy[.., ci·m + j] over fixed blocks of images, summed in
+// block order, so the result does not depend on the thread count.
+template <class T>
+void depthwise_backward(const ConvGeometry& g, const T* x, const T* kernel, const T* dy, T* dx,
+                        T* dkernel) {
+  const std::int64_t m = g.f / g.c, taps = g.kh * g.kw * g.f;
+  if (dx)
+    parallel_for(g.n, 1, [&](std::int64_t s, std::int64_t e) {
+      std::fill(dx + s * g.h * g.w * g.c, dx + e * g.h * g.w * g.c, T(0));
+      depthwise_windows(g, s, e, [&](std::int64_t xo, std::int64_t ko, std::int64_t yo) {
+        T* d = dx + xo;
+        const T *gy = dy + yo, *k = kernel + ko;
+        if (m == 1)
+          for (std::int64_t ci = 0; ci < g.c; ++ci) d[ci] += gy[ci] * k[ci];
+        else
+          for (std::int64_t ci = 0; ci < g.c; ++ci)
+            for (std::int64_t j = 0; j < m; ++j) d[ci] += gy[ci * m + j] * k[ci * m + j];
+      });
+    });
+  if (!dkernel) return;
+  const std::int64_t blocks = std::clamp<std::int64_t>(g.n, 1, 16);
+  const std::int64_t step = (g.n + blocks - 1) / blocks;
+  std::vector<T> partial(static_cast<std::size_t>(blocks * taps), T(0));
+  parallel_for(blocks, 1, [&](std::int64_t s, std::int64_t e) {
+    for (std::int64_t blk = s; blk < e; ++blk) {
+      T* p = partial.data() + blk * taps;
+      depthwise_windows(g, blk * step, std::min(g.n, (blk + 1) * step),
+                        [&](std::int64_t xo, std::int64_t ko, std::int64_t yo) {
+                          T* dk = p + ko;
+                          const T *xp = x + xo, *gy = dy + yo;
+                          if (m == 1)
+                            for (std::int64_t ci = 0; ci < g.c; ++ci) dk[ci] += xp[ci] * gy[ci];
+                          else
+                            for (std::int64_t ci = 0; ci < g.c; ++ci)
+                              for (std::int64_t j = 0; j < m; ++j)
+                                dk[ci * m + j] += xp[ci] * gy[ci * m + j];
+                        });
+    }
+  });
+  std::fill(dkernel, dkernel + taps, T(0));
+  for (std::int64_t blk = 0; blk < blocks; ++blk)
+    for (std::int64_t i = 0; i < taps; ++i) dkernel[i] += partial[blk * taps + i];
+}
+
+bool is_depthwise(const ConvGeometry& g) { return g.groups > 1 && g.groups == g.c; }
+
 }  // namespace
 
 template <class T>
@@ -173,6 +275,11 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* kernel, const T*
                     T* y) {
   const std::int64_t K = g.col_width(), fg = g.fg(), per_image = g.oh * g.ow;
   const std::int64_t rows = g.n * per_image;
+  if (is_depthwise(g)) {
+    depthwise_forward(g, x, kernel, bias, y);
+    apply_epilogue(act, y, rows * g.f);
+    return;
+  }
   T beta = T(0);
   if (bias) {  // start from the broadcast bias; the GEMMs accumulate into it
     parallel_for(rows, 256, [&](std::int64_t s, std::int64_t e) {
@@ -205,6 +312,10 @@ void conv2d_backward(const ConvGeometry& g, const T* x, const T* kernel, const T
   const std::int64_t K = g.col_width(), fg = g.fg(), per_image = g.oh * g.ow;
   const std::int64_t rows = g.n * per_image;
   if (dbias) column_sums(dy, rows, g.f, dbias);
+  if (is_depthwise(g)) {
+    depthwise_backward(g, x, kernel, dy, dx, dkernel);
+    return;
+  }
   if (g.pointwise()) {
     // dkernel = xᵀ·dy; dx = dy·kernelᵀ
     if (dkernel) gemm(true, false, g.c, g.f, rows, T(1), x, g.c, dy, g.f, T(0), dkernel, g.f);
