@@ -77,6 +77,18 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// Layers nested inside this one (a model's layers); their weights count as this layer's.
   virtual std::vector<std::shared_ptr<Layer>> sublayers() const { return {}; }
 
+  // Masking (Keras's supports_masking / compute_mask). A mask is a (batch, steps) tensor, zero on
+  // padded steps; models hand each layer the mask of its input and ask it for its output's.
+  /// True when the layer passes its input's mask on unchanged (compute_mask's default).
+  virtual bool supports_masking() const { return false; }
+  /// The mask of the output for input `x` whose mask is `mask` (undefined: none). The default
+  /// returns `mask` when supports_masking(), else undefined (the mask stops here, as in Keras 3).
+  virtual Tensor compute_mask(const Tensor& x, const Tensor& mask) const;
+  /// call() on an input with a mask (defined); the default ignores the mask.
+  virtual Tensor call_masked(const Tensor& x, const Tensor& mask, bool training) {
+    return call(x, training);
+  }
+
   // Several inputs (merge layers). A layer takes a list when takes_list() is true; the defaults
   // accept a list of exactly one and forward to the single-tensor methods above.
   /// True for layers whose call takes a list of tensors (Add, Concatenate, ...).

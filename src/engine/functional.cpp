@@ -146,6 +146,7 @@ std::vector<Tensor> FunctionalImpl::forward(const std::vector<Tensor>& xs, bool 
     slots[i] = is_floating(want) && xs[i].dtype() != want ? xs[i].astype(want) : xs[i];
   }
   std::vector<Tensor> args;
+  std::vector<Tensor> masks(slot_count_);  // Keras's masks, from Embedding or Masking on
   for (const Step& s : steps_) {
     Layer& layer = *s.node->layer;
     if (layer.takes_list()) {
@@ -153,7 +154,10 @@ std::vector<Tensor> FunctionalImpl::forward(const std::vector<Tensor>& xs, bool 
       for (int i : s.in) args.push_back(slots[i]);
       slots[s.out] = layer.call(args, training);
     } else {
-      slots[s.out] = layer.call(slots[s.in[0]], training);
+      const Tensor& in = slots[s.in[0]];
+      const Tensor& mask = masks[s.in[0]];
+      slots[s.out] = mask.defined() ? layer.call_masked(in, mask, training) : layer.call(in, training);
+      masks[s.out] = layer.compute_mask(in, mask);
     }
   }
   std::vector<Tensor> out;

@@ -83,6 +83,10 @@ Shape Layer::compute_output_shape(const Shape& input_shape) {
   return result;
 }
 
+Tensor Layer::compute_mask(const Tensor&, const Tensor& mask) const {
+  return supports_masking() ? mask : Tensor();
+}
+
 nlohmann::json Layer::get_config() const {
   return {{"name", name()}, {"trainable", trainable_}, {"dtype", "float32"}};
 }

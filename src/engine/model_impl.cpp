@@ -79,7 +79,12 @@ Tensor ModelImpl::call(const Tensor& x, bool training) {
   Tensor h = x;
   if (input_layer && is_floating(input_layer->dtype()) && h.dtype() != input_layer->dtype())
     h = h.astype(input_layer->dtype());
-  for (const auto& layer : stack) h = layer->call(h, training);
+  Tensor mask;  // Keras's mask, carried from the layer that makes it (Embedding, Masking)
+  for (const auto& layer : stack) {
+    Tensor next = mask.defined() ? layer->call_masked(h, mask, training) : layer->call(h, training);
+    mask = layer->compute_mask(h, mask);
+    h = std::move(next);
+  }
   return h;
 }
 

@@ -1,0 +1,165 @@
+// lamina/layers/recurrent.hpp — SimpleRNN, LSTM, GRU, their cells and the generic RNN(cell), with
+// Keras's weight layouts: kernel (in, G·units), recurrent_kernel (units, G·units), bias (G·units)
+// (GRU reset_after: (2, 3·units)), gate blocks LSTM i, f, c, o and GRU z, r, h.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lamina/activations.hpp"
+#include "lamina/initializers.hpp"
+#include "lamina/layer.hpp"
+
+namespace lamina::layers {
+
+/// Keras's arguments of SimpleRNN, LSTM and GRU, in Keras's order. Fields a layer does not have
+/// are ignored by it: SimpleRNN has no recurrent_activation or unit_forget_bias, GRU no
+/// unit_forget_bias, only GRU reads reset_after.
+struct RecurrentOptions {
+  /// tanh, sigmoid, relu, linear, hard_sigmoid (Keras 3) or hard_sigmoid_keras2 (Keras ≤ 2's
+  /// clip(0.2·x + 0.5, 0, 1), which old files mean by "hard_sigmoid").
+  lamina::Activation activation = "tanh";
+  lamina::Activation recurrent_activation = "sigmoid";
+  bool use_bias = true;
+  Initializer kernel_initializer = "glorot_uniform";
+  Initializer recurrent_initializer = "orthogonal";
+  Initializer bias_initializer = "zeros";
+  bool unit_forget_bias = true;  ///< LSTM: the forget gate's bias starts at 1
+  double dropout = 0.0;            ///< on the inputs, one mask per sequence (training only)
+  double recurrent_dropout = 0.0;  ///< on the state entering the recurrence (training only)
+  bool return_sequences = false;   ///< (batch, steps, units) instead of the last output
+  bool return_state = false;       ///< call_with_state also returns the final states
+  bool go_backwards = false;       ///< read the sequence last step first (outputs in that order)
+  bool stateful = false;           ///< keep the final states as the next call's initial states
+  bool unroll = false;             ///< accepted for Keras compatibility; the loop is always fused
+  bool reset_after = true;         ///< GRU: reset gate after the matmul, bias (2, 3·units)
+  std::string name;
+};
+
+enum class CellType { simple_rnn, lstm, gru };
+
+/// One recurrent cell: SimpleRNNCell, LSTMCell or GRUCell. It owns the weights; the RNN layers
+/// run it over time. Called on its own it performs one step from zero states.
+class RecurrentCellLayer : public Layer {
+ public:
+  /// Throws ValueError on units <= 0, a dropout outside [0, 1) or an activation that the fused
+  /// kernels do not have.
+  RecurrentCellLayer(CellType type, std::int64_t units, RecurrentOptions options);
+  std::string class_name() const override;
+  /// input_shape: (batch, features).
+  void build(const Shape& input_shape) override;
+  Tensor call(const Tensor& x, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) override;
+  nlohmann::json get_config() const override;
+
+  /// One step: x (batch, features) and states {h} or {h, c} (LSTM) -> {output, new states...}.
+  std::vector<Tensor> step(const Tensor& x, const std::vector<Tensor>& states, bool training);
+
+  CellType type() const { return type_; }
+  std::int64_t units() const { return units_; }
+  /// 2 for LSTM (h, c), else 1.
+  int state_count() const { return type_ == CellType::lstm ? 2 : 1; }
+  const RecurrentOptions& options() const { return options_; }
+  /// Keras's cell arguments (units, activation, ... dropout, recurrent_dropout, seed).
+  nlohmann::json cell_config() const;
+
+  Tensor kernel;            ///< (features, G·units)
+  Tensor recurrent_kernel;  ///< (units, G·units)
+  Tensor bias;              ///< (G·units), (2, 3·units) for GRU reset_after, undefined without bias
+
+ private:
+  CellType type_;
+  std::int64_t units_;
+  RecurrentOptions options_;
+};
+
+/// `LSTMCell(32)`, `GRUCell(16, {.reset_after = false})`, `SimpleRNNCell(8)`: for RNN(cell).
+struct LSTMCell : LayerHandle<RecurrentCellLayer> {
+  explicit LSTMCell(std::int64_t units, RecurrentOptions options = {});
+};
+struct GRUCell : LayerHandle<RecurrentCellLayer> {
+  explicit GRUCell(std::int64_t units, RecurrentOptions options = {});
+};
+struct SimpleRNNCell : LayerHandle<RecurrentCellLayer> {
+  explicit SimpleRNNCell(std::int64_t units, RecurrentOptions options = {});
+};
+
+/// What a recurrent layer returns: the output ((batch, units), or (batch, steps, units) with
+/// return_sequences) and the final states {h} or {h, c}.
+struct RecurrentResult {
+  Tensor output;
+  std::vector<Tensor> states;
+};
+
+/// The generic RNN over a cell (Keras's RNN): input (batch, steps, features). SimpleRNN, LSTM and
+/// GRU are this layer with their own class names and flat configs.
+class RNNLayer : public Layer {
+ public:
+  RNNLayer(std::shared_ptr<RecurrentCellLayer> cell, RecurrentOptions options);
+  std::string class_name() const override { return "RNN"; }
+  void build(const Shape& input_shape) override;
+  Tensor call(const Tensor& x, bool training) override;
+  /// Masked steps (mask 0) leave state and output as they were, as in Keras.
+  Tensor call_masked(const Tensor& x, const Tensor& mask, bool training) override;
+  /// The input's mask when return_sequences, else none.
+  Tensor compute_mask(const Tensor& x, const Tensor& mask) const override;
+  Shape compute_output_shape(const Shape& input_shape) override;
+  nlohmann::json get_config() const override;
+  std::vector<std::shared_ptr<Layer>> sublayers() const override { return {cell_}; }
+
+  /// The full call: output and final states. `mask` (batch, steps) may be undefined;
+  /// `initial_state` is empty (zeros, or the kept states when stateful) or one (batch, units)
+  /// tensor per state. Throws ShapeError naming the layer on mismatched shapes.
+  RecurrentResult call_with_state(const Tensor& x, const Tensor& mask = Tensor(),
+                                  const std::vector<Tensor>& initial_state = {},
+                                  bool training = false);
+  /// Stateful layers: forget the kept states (the next call starts from zeros).
+  void reset_states();
+  /// The states kept by a stateful layer (empty before the first call).
+  const std::vector<Tensor>& states() const { return states_; }
+
+  const std::shared_ptr<RecurrentCellLayer>& cell() const { return cell_; }
+  const RecurrentOptions& options() const { return options_; }
+  std::int64_t units() const { return cell_->units(); }
+
+ protected:
+  /// The RNN arguments of Keras's config (return_sequences, ..., unroll, zero_output_for_mask).
+  nlohmann::json rnn_config() const;
+
+ private:
+  std::shared_ptr<RecurrentCellLayer> cell_;
+  RecurrentOptions options_;
+  std::vector<Tensor> states_;
+};
+
+/// SimpleRNN, LSTM and GRU: an RNNLayer whose config lists the cell's arguments flat, as Keras's.
+class RecurrentLayer : public RNNLayer {
+ public:
+  RecurrentLayer(CellType type, std::int64_t units, RecurrentOptions options);
+  std::string class_name() const override;
+  nlohmann::json get_config() const override;
+};
+
+/// `LSTM(64)`, `LSTM(32, {.return_sequences = true, .dropout = 0.2})`.
+struct LSTM : LayerHandle<RecurrentLayer> {
+  explicit LSTM(std::int64_t units, RecurrentOptions options = {});
+};
+/// `GRU(32)`; `{.reset_after = false}` gives the older layout with bias (3·units,).
+struct GRU : LayerHandle<RecurrentLayer> {
+  explicit GRU(std::int64_t units, RecurrentOptions options = {});
+};
+/// `SimpleRNN(16)`: h = activation(x·kernel + h_prev·recurrent_kernel + bias).
+struct SimpleRNN : LayerHandle<RecurrentLayer> {
+  explicit SimpleRNN(std::int64_t units, RecurrentOptions options = {});
+};
+/// `RNN(LSTMCell(32), {.return_sequences = true})`: the options' RNN fields apply, the cell's own
+/// arguments come from the cell.
+struct RNN : LayerHandle<RNNLayer> {
+  template <class Cell>
+  explicit RNN(const Cell& cell, RecurrentOptions options = {})
+      : LayerHandle(std::make_shared<RNNLayer>(cell.ptr(), std::move(options))) {}
+};
+
+}  // namespace lamina::layers

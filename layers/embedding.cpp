@@ -1,0 +1,76 @@
+// Embedding: a table lookup whose gradient scatter-adds into the used rows (the take op).
+#include "lamina/layers/embedding.hpp"
+
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/config.hpp"
+#include "lamina/errors.hpp"
+#include "lamina/ops.hpp"
+
+namespace lamina::layers {
+
+EmbeddingLayer::EmbeddingLayer(std::int64_t input_dim, std::int64_t output_dim, EmbeddingOptions options)
+    : Layer(options.name), input_dim_(input_dim), output_dim_(output_dim), options_(std::move(options)) {
+  if (input_dim <= 0 || output_dim <= 0)
+    throw ValueError("Embedding: input_dim and output_dim must be positive, got input_dim=" +
+                     std::to_string(input_dim) + ", output_dim=" + std::to_string(output_dim));
+}
+
+void EmbeddingLayer::build(const Shape& input_shape) {
+  compute_output_shape(input_shape);
+  embeddings = add_weight("embeddings", {input_dim_, output_dim_}, options_.embeddings_initializer);
+}
+
+Shape EmbeddingLayer::compute_output_shape(const Shape& input_shape) {
+  if (input_shape.rank() < 1) fail_shape("input must have a batch dimension, got " + input_shape.str());
+  Shape out = input_shape;
+  out.push_back(output_dim_);
+  return out;
+}
+
+Tensor EmbeddingLayer::call(const Tensor& ids, bool) {
+  const std::vector<double> v = ids.to_vector<double>();
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (!(v[i] >= 0 && v[i] < static_cast<double>(input_dim_)) || v[i] != std::trunc(v[i]))
+      fail_shape("index " + (v[i] == std::trunc(v[i]) ? std::to_string(static_cast<long long>(v[i]))
+                                                       : std::to_string(v[i])) +
+                 " (position " + std::to_string(i) + " of input " + ids.shape().str() +
+                 ") is outside [0, input_dim) with input_dim=" + std::to_string(input_dim_));
+  return take(embeddings, ids);
+}
+
+Tensor EmbeddingLayer::compute_mask(const Tensor& ids, const Tensor&) const {
+  return options_.mask_zero ? (ids != 0.0) : Tensor();
+}
+
+nlohmann::json EmbeddingLayer::get_config() const {
+  nlohmann::json c = Layer::get_config();
+  c["input_dim"] = input_dim_;
+  c["output_dim"] = output_dim_;
+  c["embeddings_initializer"] = engine::initializer_config(options_.embeddings_initializer);
+  c["embeddings_regularizer"] = nullptr;
+  c["activity_regularizer"] = nullptr;
+  c["embeddings_constraint"] = nullptr;
+  c["mask_zero"] = options_.mask_zero;
+  return c;
+}
+
+Embedding::Embedding(std::int64_t input_dim, std::int64_t output_dim, EmbeddingOptions options)
+    : LayerHandle(std::make_shared<EmbeddingLayer>(input_dim, output_dim, std::move(options))) {}
+
+namespace {
+[[maybe_unused]] const bool registered = [] {
+  register_layer("Embedding", [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
+    return Embedding(c.at("input_dim").get<std::int64_t>(), c.at("output_dim").get<std::int64_t>(),
+                     {.embeddings_initializer = engine::initializer_of(c, "embeddings_initializer", "uniform"),
+                      .mask_zero = c.value("mask_zero", false),
+                      .name = engine::name_of(c)})
+        .ptr();
+  });
+  return true;
+}();
+}  // namespace
+
+}  // namespace lamina::layers

@@ -1,0 +1,344 @@
+// Recurrent layers: SimpleRNN, LSTM, GRU, their cells and RNN(cell). The input projection of every
+// step is one GEMM (the dense op); the time loop is the fused recurrent_scan op.
+#include "lamina/layers/recurrent.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "engine/config.hpp"
+#include "lamina/errors.hpp"
+#include "lamina/ops.hpp"
+#include "ops/recurrent.hpp"
+
+namespace lamina::layers {
+
+namespace {
+
+const char* cell_class(CellType t) {
+  return t == CellType::lstm ? "LSTMCell" : t == CellType::gru ? "GRUCell" : "SimpleRNNCell";
+}
+const char* layer_class(CellType t) {
+  return t == CellType::lstm ? "LSTM" : t == CellType::gru ? "GRU" : "SimpleRNN";
+}
+
+cpu::GateActivation gate_of(const lamina::Activation& a, const std::string& who) {
+  const std::string& n = a.name();
+  if (n == "linear") return cpu::GateActivation::linear;
+  if (n == "tanh") return cpu::GateActivation::tanh;
+  if (n == "sigmoid") return cpu::GateActivation::sigmoid;
+  if (n == "relu") return cpu::GateActivation::relu;
+  if (n == "hard_sigmoid") return cpu::GateActivation::hard_sigmoid;
+  if (n == "hard_sigmoid_keras2") return cpu::GateActivation::hard_sigmoid_keras2;
+  throw ValueError(who + ": activation '" + n + "' is not available in recurrent cells (use tanh, "
+                   "sigmoid, relu, linear, hard_sigmoid or hard_sigmoid_keras2)");
+}
+
+cpu::RecurrentGeometry geometry_of(const RecurrentCellLayer& cell, bool go_backwards) {
+  cpu::RecurrentGeometry g;
+  g.kind = cell.type() == CellType::lstm  ? cpu::CellKind::lstm
+           : cell.type() == CellType::gru ? cpu::CellKind::gru
+                                          : cpu::CellKind::simple;
+  const std::string who = cell.class_name() + " '" + cell.name() + "'";
+  g.activation = gate_of(cell.options().activation, who);
+  g.recurrent_activation = gate_of(cell.options().recurrent_activation, who);
+  g.reset_after = cell.options().reset_after;
+  g.go_backwards = go_backwards;
+  return g;
+}
+
+// The unit_forget_bias initializer: the forget block (units..2·units) starts at one.
+Initializer forget_bias_initializer(const Initializer& base, std::int64_t units) {
+  return Initializer("LSTMForgetBias", {}, [base, units](const Shape&, DType dtype) {
+    return concatenate({base({units}, dtype), Tensor::ones({units}, dtype), base({2 * units}, dtype)}, 0);
+  });
+}
+
+void check_rate(double rate, const char* what, const std::string& who) {
+  if (!(rate >= 0.0 && rate < 1.0))
+    throw ValueError(who + ": " + what + " must be in [0, 1), got " + std::to_string(rate));
+}
+
+// The time loop of `cell` over x (batch, steps, features).
+RecurrentResult run_cell(RecurrentCellLayer& cell, const Tensor& x, const Tensor& mask,
+                         const std::vector<Tensor>& initial, bool training, bool go_backwards,
+                         bool return_sequences) {
+  const RecurrentOptions& o = cell.options();
+  const std::int64_t n = x.shape()[0], steps = x.shape()[1], u = cell.units();
+  const DType dt = cell.kernel.dtype();
+  Tensor in = x.dtype() == dt ? x : x.astype(dt);
+  // One dropout mask per sequence, shared by every step (Keras's DropoutRNNCell).
+  if (training && o.dropout > 0) in = in * dropout(Tensor::ones({n, 1, x.shape()[2]}, dt), o.dropout);
+  Tensor input_bias = cell.bias, recurrent_bias;
+  if (cell.bias.defined() && cell.type() == CellType::gru && o.reset_after) {
+    input_bias = cell.bias[0];
+    recurrent_bias = cell.bias[1];
+  }
+  Tensor xp = dense(in, cell.kernel, input_bias);
+  std::vector<Tensor> init = initial;
+  while (static_cast<int>(init.size()) < cell.state_count()) init.push_back(Tensor::zeros({n, u}, dt));
+  for (Tensor& s : init) {
+    if (s.shape() != Shape{n, u})
+      throw ShapeError(cell.class_name() + " '" + cell.name() + "': initial states must have shape " +
+                       Shape{n, u}.str() + ", got " + s.shape().str());
+    if (s.dtype() != dt) s = s.astype(dt);
+  }
+  Tensor rmask;
+  if (training && o.recurrent_dropout > 0) rmask = dropout(Tensor::ones({n, u}, dt), o.recurrent_dropout);
+  Tensor packed = recurrent_scan(geometry_of(cell, go_backwards), xp, cell.recurrent_kernel, recurrent_bias,
+                                 init[0], cell.state_count() > 1 ? init[1] : Tensor(), mask, rmask);
+  RecurrentResult r;
+  r.states.push_back(steps > 0 ? packed[steps - 1] : init[0]);
+  if (cell.state_count() > 1) r.states.push_back(packed[steps]);
+  r.output = return_sequences ? transpose(packed.slice(0, steps), {1, 0, 2}) : r.states[0];
+  return r;
+}
+
+}  // namespace
+
+// --- cells ---------------------------------------------------------------------------------------
+
+RecurrentCellLayer::RecurrentCellLayer(CellType type, std::int64_t units, RecurrentOptions options)
+    : Layer(options.name), type_(type), units_(units), options_(std::move(options)) {
+  const std::string who = cell_class(type);
+  if (units <= 0) throw ValueError(who + ": units must be a positive integer, got " + std::to_string(units));
+  check_rate(options_.dropout, "dropout", who);
+  check_rate(options_.recurrent_dropout, "recurrent_dropout", who);
+  if (type == CellType::simple_rnn) options_.recurrent_activation = "sigmoid";
+  gate_of(options_.activation, who);
+  gate_of(options_.recurrent_activation, who);
+}
+
+std::string RecurrentCellLayer::class_name() const { return cell_class(type_); }
+
+void RecurrentCellLayer::build(const Shape& s) {
+  compute_output_shape(s);
+  const std::int64_t G = units_ * (type_ == CellType::lstm ? 4 : type_ == CellType::gru ? 3 : 1);
+  kernel = add_weight("kernel", {s.back(), G}, options_.kernel_initializer);
+  recurrent_kernel = add_weight("recurrent_kernel", {units_, G}, options_.recurrent_initializer);
+  if (!options_.use_bias) return;
+  if (type_ == CellType::lstm && options_.unit_forget_bias)
+    bias = add_weight("bias", {G}, forget_bias_initializer(options_.bias_initializer, units_));
+  else if (type_ == CellType::gru && options_.reset_after)
+    bias = add_weight("bias", {2, G}, options_.bias_initializer);
+  else
+    bias = add_weight("bias", {G}, options_.bias_initializer);
+}
+
+Shape RecurrentCellLayer::compute_output_shape(const Shape& s) {
+  if (s.rank() != 2) fail_shape("input must be 2-D (batch, features), got " + s.str());
+  if (s.back() <= 0) fail_shape("the feature dimension of the input must be known, got " + s.str());
+  if (kernel.defined() && s.back() != kernel.shape()[0])
+    fail_shape("expected " + std::to_string(kernel.shape()[0]) + " features, got " + s.str());
+  return {s[0], units_};
+}
+
+std::vector<Tensor> RecurrentCellLayer::step(const Tensor& x, const std::vector<Tensor>& states,
+                                             bool training) {
+  build_on(*this, x);
+  compute_output_shape(x.shape());
+  if (!states.empty() && static_cast<int>(states.size()) != state_count())
+    throw ValueError(class_name() + " '" + name() + "': expected " + std::to_string(state_count()) +
+                     " states, got " + std::to_string(states.size()));
+  RecurrentResult r = run_cell(*this, x.reshape({x.shape()[0], 1, x.shape()[1]}), Tensor(), states,
+                               training, false, false);
+  std::vector<Tensor> out{r.output};
+  out.insert(out.end(), r.states.begin(), r.states.end());
+  return out;
+}
+
+Tensor RecurrentCellLayer::call(const Tensor& x, bool training) { return step(x, {}, training)[0]; }
+
+nlohmann::json RecurrentCellLayer::cell_config() const {
+  nlohmann::json c;
+  c["units"] = units_;
+  c["activation"] = options_.activation.name();
+  if (type_ != CellType::simple_rnn) c["recurrent_activation"] = options_.recurrent_activation.name();
+  c["use_bias"] = options_.use_bias;
+  c["kernel_initializer"] = engine::initializer_config(options_.kernel_initializer);
+  c["recurrent_initializer"] = engine::initializer_config(options_.recurrent_initializer);
+  c["bias_initializer"] = engine::initializer_config(options_.bias_initializer);
+  if (type_ == CellType::lstm) c["unit_forget_bias"] = options_.unit_forget_bias;
+  for (const char* k : {"kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+                        "kernel_constraint", "recurrent_constraint", "bias_constraint"})
+    c[k] = nullptr;
+  c["dropout"] = options_.dropout;
+  c["recurrent_dropout"] = options_.recurrent_dropout;
+  if (type_ == CellType::gru) c["reset_after"] = options_.reset_after;
+  c["seed"] = nullptr;
+  return c;
+}
+
+nlohmann::json RecurrentCellLayer::get_config() const {
+  nlohmann::json c = Layer::get_config();
+  c.update(cell_config());
+  return c;
+}
+
+LSTMCell::LSTMCell(std::int64_t units, RecurrentOptions options)
+    : LayerHandle(std::make_shared<RecurrentCellLayer>(CellType::lstm, units, std::move(options))) {}
+GRUCell::GRUCell(std::int64_t units, RecurrentOptions options)
+    : LayerHandle(std::make_shared<RecurrentCellLayer>(CellType::gru, units, std::move(options))) {}
+SimpleRNNCell::SimpleRNNCell(std::int64_t units, RecurrentOptions options)
+    : LayerHandle(std::make_shared<RecurrentCellLayer>(CellType::simple_rnn, units, std::move(options))) {}
+
+// --- RNN -----------------------------------------------------------------------------------------
+
+RNNLayer::RNNLayer(std::shared_ptr<RecurrentCellLayer> cell, RecurrentOptions options)
+    : Layer(options.name), cell_(std::move(cell)), options_(std::move(options)) {
+  if (!cell_) throw ValueError("RNN: the cell is empty");
+}
+
+Shape RNNLayer::compute_output_shape(const Shape& s) {
+  if (s.rank() != 3) fail_shape("input must be 3-D (batch, steps, features), got " + s.str());
+  if (s[2] <= 0) fail_shape("the feature dimension of the input must be known, got " + s.str());
+  if (cell_->kernel.defined() && s[2] != cell_->kernel.shape()[0])
+    fail_shape("expected " + std::to_string(cell_->kernel.shape()[0]) + " features, got " + s.str());
+  return options_.return_sequences ? Shape{s[0], s[1], units()} : Shape{s[0], units()};
+}
+
+void RNNLayer::build(const Shape& s) {
+  compute_output_shape(s);
+  cell_->build_for({s[0], s[2]});
+}
+
+RecurrentResult RNNLayer::call_with_state(const Tensor& x, const Tensor& mask,
+                                          const std::vector<Tensor>& initial_state, bool training) {
+  build_on(*this, x);
+  compute_output_shape(x.shape());
+  if (mask.defined() && mask.shape() != Shape{x.shape()[0], x.shape()[1]})
+    fail_shape("mask must have shape " + Shape{x.shape()[0], x.shape()[1]}.str() + ", got " +
+               mask.shape().str());
+  if (!initial_state.empty() && static_cast<int>(initial_state.size()) != cell_->state_count())
+    throw ValueError(class_name() + " '" + name() + "': expected " +
+                     std::to_string(cell_->state_count()) + " initial states, got " +
+                     std::to_string(initial_state.size()));
+  std::vector<Tensor> init = initial_state;
+  if (init.empty() && options_.stateful && !states_.empty()) {
+    if (states_[0].shape()[0] != x.shape()[0])
+      throw ValueError(class_name() + " '" + name() + "': a stateful layer keeps states for batches of " +
+                       std::to_string(states_[0].shape()[0]) + ", got a batch of " +
+                       std::to_string(x.shape()[0]) + " (call reset_states() first)");
+    init = states_;
+  }
+  RecurrentResult r = run_cell(*cell_, x, mask, init, training, options_.go_backwards,
+                               options_.return_sequences);
+  if (options_.stateful) {
+    states_.clear();
+    for (const Tensor& s : r.states) states_.push_back(s.detach());
+  }
+  return r;
+}
+
+Tensor RNNLayer::call(const Tensor& x, bool training) {
+  return call_with_state(x, Tensor(), {}, training).output;
+}
+
+Tensor RNNLayer::call_masked(const Tensor& x, const Tensor& mask, bool training) {
+  return call_with_state(x, mask, {}, training).output;
+}
+
+Tensor RNNLayer::compute_mask(const Tensor&, const Tensor& mask) const {
+  return options_.return_sequences ? mask : Tensor();
+}
+
+void RNNLayer::reset_states() { states_.clear(); }
+
+nlohmann::json RNNLayer::rnn_config() const {
+  return {{"return_sequences", options_.return_sequences}, {"return_state", options_.return_state},
+          {"go_backwards", options_.go_backwards},         {"stateful", options_.stateful},
+          {"unroll", options_.unroll},                     {"zero_output_for_mask", false}};
+}
+
+nlohmann::json RNNLayer::get_config() const {
+  nlohmann::json c = Layer::get_config();
+  c.update(rnn_config());
+  c["cell"] = {{"module", "keras.layers"},
+               {"class_name", cell_->class_name()},
+               {"config", cell_->get_config()},
+               {"registered_name", nullptr}};
+  return c;
+}
+
+// --- SimpleRNN / LSTM / GRU ----------------------------------------------------------------------
+
+namespace {
+// Keras names the cell of an LSTM "lstm_cell" whatever the layer's name.
+std::shared_ptr<RecurrentCellLayer> make_cell(CellType type, std::int64_t units, RecurrentOptions o) {
+  o.name = to_snake_case(cell_class(type));
+  return std::make_shared<RecurrentCellLayer>(type, units, std::move(o));
+}
+}  // namespace
+
+RecurrentLayer::RecurrentLayer(CellType type, std::int64_t units, RecurrentOptions options)
+    : RNNLayer(make_cell(type, units, options), options) {}
+
+std::string RecurrentLayer::class_name() const { return layer_class(cell()->type()); }
+
+nlohmann::json RecurrentLayer::get_config() const {
+  nlohmann::json c = Layer::get_config();
+  c.update(rnn_config());
+  c.update(cell()->cell_config());
+  c["activity_regularizer"] = nullptr;
+  return c;
+}
+
+LSTM::LSTM(std::int64_t units, RecurrentOptions options)
+    : LayerHandle(std::make_shared<RecurrentLayer>(CellType::lstm, units, std::move(options))) {}
+GRU::GRU(std::int64_t units, RecurrentOptions options)
+    : LayerHandle(std::make_shared<RecurrentLayer>(CellType::gru, units, std::move(options))) {}
+SimpleRNN::SimpleRNN(std::int64_t units, RecurrentOptions options)
+    : LayerHandle(std::make_shared<RecurrentLayer>(CellType::simple_rnn, units, std::move(options))) {}
+
+// --- from_config ---------------------------------------------------------------------------------
+
+namespace {
+using engine::initializer_of;
+using engine::name_of;
+using json = nlohmann::json;
+
+std::string activation_name(const json& c, const char* key, const char* fallback) {
+  auto it = c.find(key);
+  return it == c.end() || it->is_null() ? fallback : it->get<std::string>();
+}
+
+RecurrentOptions options_of(const json& c) {
+  return {.activation = activation_name(c, "activation", "tanh"),
+          .recurrent_activation = activation_name(c, "recurrent_activation", "sigmoid"),
+          .use_bias = c.value("use_bias", true),
+          .kernel_initializer = initializer_of(c, "kernel_initializer", "glorot_uniform"),
+          .recurrent_initializer = initializer_of(c, "recurrent_initializer", "orthogonal"),
+          .bias_initializer = initializer_of(c, "bias_initializer", "zeros"),
+          .unit_forget_bias = c.value("unit_forget_bias", true),
+          .dropout = c.value("dropout", 0.0),
+          .recurrent_dropout = c.value("recurrent_dropout", 0.0),
+          .return_sequences = c.value("return_sequences", false),
+          .return_state = c.value("return_state", false),
+          .go_backwards = c.value("go_backwards", false),
+          .stateful = c.value("stateful", false),
+          .unroll = c.value("unroll", false),
+          .reset_after = c.value("reset_after", true),
+          .name = name_of(c)};
+}
+
+[[maybe_unused]] const bool registered = [] {
+  for (CellType t : {CellType::simple_rnn, CellType::lstm, CellType::gru}) {
+    register_layer(layer_class(t), [t](const json& c) -> std::shared_ptr<Layer> {
+      return std::make_shared<RecurrentLayer>(t, c.at("units").get<std::int64_t>(), options_of(c));
+    });
+    register_layer(cell_class(t), [t](const json& c) -> std::shared_ptr<Layer> {
+      return std::make_shared<RecurrentCellLayer>(t, c.at("units").get<std::int64_t>(), options_of(c));
+    });
+  }
+  register_layer("RNN", [](const json& c) -> std::shared_ptr<Layer> {
+    const json& cell = c.at("cell");
+    auto made = std::dynamic_pointer_cast<RecurrentCellLayer>(
+        layer_from_config(cell.at("class_name").get<std::string>(), cell.at("config")));
+    if (!made)
+      throw ValueError("RNN '" + name_of(c) + "': the cell must be SimpleRNNCell, LSTMCell or GRUCell, got " +
+                       cell.at("class_name").get<std::string>());
+    return std::make_shared<RNNLayer>(made, options_of(c));
+  });
+  return true;
+}();
+}  // namespace
+
+}  // namespace lamina::layers
