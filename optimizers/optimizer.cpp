@@ -1,89 +1,336 @@
-// optimizers/optimizer.cpp — the shared step: argument checks, slot creation on first use, the
-// iteration counter, and Keras's name lookup.
+// optimizers/optimizer.cpp — what every optimizer shares (Keras 3's BaseOptimizer): argument
+// checks, state creation and naming, gradient accumulation, clipping, decoupled weight decay, the
+// weights' moving average, the iteration counter and the common config.
 #include <algorithm>
-#include <cctype>
 #include <cmath>
-#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <type_traits>
 
-#include "check_variables.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/optimizers.hpp"
+#include "tensor/dispatch.hpp"
 
 namespace lamina {
+namespace {
 
-Optimizer::Optimizer(std::string name, double learning_rate)
-    : name_(std::move(name)), learning_rate_(learning_rate) {
-  if (!std::isfinite(learning_rate) || learning_rate < 0)
-    throw ValueError(name_ + ": learning_rate must be a finite number >= 0, got " +
-                     std::to_string(learning_rate));
+std::string number_text(double x) {
+  std::ostringstream out;
+  out << x;
+  return out.str();
+}
+
+// Calls f(T* data, n) on a CPU float tensor's storage.
+template <class F>
+void on_elements(Tensor t, const char* who, F&& f) {
+  lamina::detail::dispatch_float(t.dtype(), who, [&](auto tag) {
+    using T = decltype(tag);
+    f(t.data<T>(), t.numel());
+  });
+}
+
+double sum_of_squares(const Tensor& t) {
+  double sum = 0.0;
+  on_elements(t, "clipnorm", [&](auto* x, std::int64_t n) {
+    for (std::int64_t j = 0; j < n; ++j) sum += static_cast<double>(x[j]) * x[j];
+  });
+  return sum;
+}
+
+// A scaled copy: the incoming gradients may be the caller's own tensors.
+Tensor scaled(const Tensor& g, double scale) {
+  Tensor out = g.clone();
+  on_elements(out, "clipnorm", [&](auto* x, std::int64_t n) {
+    using T = std::remove_pointer_t<decltype(x)>;
+    for (std::int64_t j = 0; j < n; ++j) x[j] *= static_cast<T>(scale);
+  });
+  return out;
+}
+
+nlohmann::json optional_json(const std::optional<double>& x) {
+  return x ? nlohmann::json(*x) : nlohmann::json(nullptr);
+}
+nlohmann::json optional_json(const std::optional<std::int64_t>& x) {
+  return x ? nlohmann::json(*x) : nlohmann::json(nullptr);
+}
+
+}  // namespace
+
+Optimizer::Optimizer(std::string class_name, std::string default_name, OptimizerOptions options)
+    : class_name_(std::move(class_name)), common_(std::move(options)) {
+  if (common_.name.empty()) common_.name = std::move(default_name);
+  const std::string& who = class_name_;
+  if (!common_.learning_rate.schedule()) {
+    const double lr = common_.learning_rate.at(0);
+    if (!std::isfinite(lr) || lr < 0)
+      throw ValueError(who + ": learning_rate must be a finite number >= 0, got " +
+                       number_text(lr));
+  }
+  const int clips = common_.clipnorm.has_value() + common_.clipvalue.has_value() +
+                    common_.global_clipnorm.has_value();
+  if (clips > 1)
+    throw ValueError(who + ": only one of clipnorm, clipvalue and global_clipnorm can be set");
+  if (common_.gradient_accumulation_steps == 0) common_.gradient_accumulation_steps.reset();
+  if (common_.gradient_accumulation_steps && *common_.gradient_accumulation_steps < 2)
+    throw ValueError(who + ": gradient_accumulation_steps must be an integer >= 2, got " +
+                     std::to_string(*common_.gradient_accumulation_steps));
+  if (common_.use_ema) {
+    if (!(common_.ema_momentum >= 0.0 && common_.ema_momentum <= 1.0))
+      throw ValueError(who + ": ema_momentum must be in [0, 1], got " +
+                       number_text(common_.ema_momentum));
+    if (common_.ema_overwrite_frequency && *common_.ema_overwrite_frequency < 1)
+      throw ValueError(who + ": ema_overwrite_frequency must be an integer >= 1, got " +
+                       std::to_string(*common_.ema_overwrite_frequency));
+  }
 }
 
 Optimizer::~Optimizer() = default;
 
+std::int64_t Optimizer::iterations() const {
+  return common_.gradient_accumulation_steps ? iterations_ / *common_.gradient_accumulation_steps
+                                             : iterations_;
+}
+
+double Optimizer::learning_rate() const { return common_.learning_rate.at(iterations_); }
+
+void Optimizer::set_learning_rate(const LearningRate& lr) {
+  if (common_.learning_rate.schedule() && !lr.schedule())
+    throw TypeError(class_name_ +
+                    ": this optimizer's learning_rate is a schedule, so it cannot be set to a "
+                    "number; create the optimizer with a number to change it during training");
+  if (!lr.schedule() && !(std::isfinite(lr.at(0)) && lr.at(0) >= 0))
+    throw ValueError(class_name_ + ": learning_rate must be a finite number >= 0, got " +
+                     number_text(lr.at(0)));
+  common_.learning_rate = lr;
+}
+
+void Optimizer::build(const std::vector<Tensor>& vars, const std::vector<std::string>& paths) {
+  if (built_) return;
+  if (!paths.empty() && paths.size() != vars.size())
+    throw ValueError(class_name_ + ".build: got " + std::to_string(paths.size()) +
+                     " variable paths for " + std::to_string(vars.size()) + " variables");
+  built_for_ = vars;
+  paths_.clear();
+  for (std::size_t i = 0; i < vars.size(); ++i)
+    paths_.push_back(paths.empty() ? "variable_" + std::to_string(i) : paths[i]);
+  // Keras creates each variable's average and accumulator together, before the rule's slots.
+  for (std::size_t i = 0; i < vars.size(); ++i) {
+    if (common_.use_ema) averages_.push_back(add_slot(i, "average"));
+    if (common_.gradient_accumulation_steps)
+      accumulators_.push_back(add_slot(i, "gradient_accumulator"));
+  }
+  build_slots(vars);
+  built_ = true;
+}
+
+Tensor Optimizer::add_slot(std::size_t index, const std::string& slot, double initial) {
+  const Tensor& like = built_for_.at(index);
+  Tensor t = Tensor::full(like.shape(), initial, like.dtype());
+  std::string path = paths_.at(index);
+  std::replace(path.begin(), path.end(), '/', '_');
+  state_.emplace_back(common_.name + "/" + path + "_" + slot, t);
+  return t;
+}
+
+void Optimizer::add_state(const std::string& slot, const Tensor& value) {
+  state_.emplace_back(common_.name + "/" + slot, value);
+}
+
 void Optimizer::apply_gradients(const std::vector<Tensor>& grads, const std::vector<Tensor>& vars) {
   if (grads.size() != vars.size())
-    throw ValueError(name_ + ".apply_gradients: got " + std::to_string(grads.size()) +
+    throw ValueError(class_name_ + ".apply_gradients: got " + std::to_string(grads.size()) +
                      " gradients for " + std::to_string(vars.size()) +
                      " variables; expected one gradient (or an undefined tensor) per variable");
   NoGradGuard no_grad;
   std::vector<Tensor> prepared(grads.size());
   for (std::size_t i = 0; i < vars.size(); ++i) {
     const Tensor& var = vars[i];
-    if (!var.defined())
-      throw ValueError(name_ + ".apply_gradients: variable " + std::to_string(i) + " is undefined");
+    const std::string which = class_name_ + ".apply_gradients: variable " + std::to_string(i);
+    if (!var.defined()) throw ValueError(which + " is undefined");
     if (!is_floating(var.dtype()))
-      throw TypeError(name_ + ".apply_gradients: variable " + std::to_string(i) + " is " +
-                      dtype_name(var.dtype()) + "; only float32 and float64 variables are trained");
+      throw TypeError(which + " is " + dtype_name(var.dtype()) +
+                      "; only float32 and float64 variables are trained");
     if (var.device() != Device::cpu())
-      throw ValueError(name_ + ".apply_gradients: variable " + std::to_string(i) + " is on " +
-                       var.device().str() + "; optimizers update CPU variables only for now");
+      throw ValueError(which + " is on " + var.device().str() +
+                       "; optimizers update CPU variables only for now");
     if (!grads[i].defined()) continue;
     if (grads[i].shape() != var.shape())
-      throw ValueError(name_ + ".apply_gradients: gradient " + std::to_string(i) + " has shape " +
-                       grads[i].shape().str() + " but its variable has shape " + var.shape().str());
+      throw ValueError(class_name_ + ".apply_gradients: gradient " + std::to_string(i) +
+                       " has shape " + grads[i].shape().str() + " but its variable has shape " +
+                       var.shape().str());
     // The update loops read the gradient raw, in the variable's dtype, on the CPU.
     prepared[i] = grads[i].detach().to(Device::cpu()).astype(var.dtype());
   }
-  if (!built_) {
-    build(vars);
-    built_ = true;
+  if (!built_) build(vars);
+  if (vars.size() != built_for_.size())
+    throw ValueError(class_name_ + ".apply_gradients: got " + std::to_string(vars.size()) +
+                     " variables but the optimizer was built for " +
+                     std::to_string(built_for_.size()) +
+                     "; an optimizer serves one fixed list of variables");
+  for (std::size_t i = 0; i < vars.size(); ++i)
+    if (built_for_[i].shape() != vars[i].shape() || built_for_[i].dtype() != vars[i].dtype())
+      throw ValueError(class_name_ + ".apply_gradients: variable " + std::to_string(i) + " (" +
+                       paths_[i] + ") is " + vars[i].shape().str() + " " +
+                       dtype_name(vars[i].dtype()) + " but the optimizer was built for " +
+                       built_for_[i].shape().str() + " " + dtype_name(built_for_[i].dtype()));
+
+  if (auto ready = accumulate(prepared)) {
+    clip(*ready);
+    const double lr = learning_rate();
+    decay_weights(*ready, vars, lr);
+    update(*ready, vars, lr, iterations() + 1);
   }
-  update(prepared, vars, iterations_ + 1);
+  if (common_.use_ema) update_ema(vars);
   ++iterations_;
+}
+
+std::optional<std::vector<Tensor>> Optimizer::accumulate(const std::vector<Tensor>& grads) {
+  if (!common_.gradient_accumulation_steps) return grads;
+  const std::int64_t steps = *common_.gradient_accumulation_steps;
+  const bool update_step = (iterations_ + 1) % steps == 0;
+  std::vector<Tensor> mean(grads.size());
+  for (std::size_t i = 0; i < grads.size(); ++i) {
+    if (!grads[i].defined()) continue;
+    lamina::detail::dispatch_float(grads[i].dtype(), "gradient accumulation", [&](auto tag) {
+      using T = decltype(tag);
+      Tensor acc = accumulators_[i];
+      T* a = acc.data<T>();
+      const T* g = grads[i].data<T>();
+      const std::int64_t n = acc.numel();
+      if (!update_step) {
+        for (std::int64_t j = 0; j < n; ++j) a[j] += g[j];
+        return;
+      }
+      mean[i] = Tensor::empty(acc.shape(), acc.dtype());
+      T* out = mean[i].data<T>();
+      const T count = static_cast<T>(steps);
+      for (std::int64_t j = 0; j < n; ++j) out[j] = (g[j] + a[j]) / count;
+    });
+  }
+  if (!update_step) return std::nullopt;
+  for (Tensor& acc : accumulators_) acc.fill(0.0);
+  return mean;
+}
+
+// Keras's clipping: clipnorm g·c/max(‖g‖, c) per gradient; global_clipnorm scales every gradient
+// by c·min(1/‖G‖, 1/c) (NaN when the global norm is not finite); clipvalue clamps elements.
+void Optimizer::clip(std::vector<Tensor>& grads) const {
+  if (common_.clipnorm && *common_.clipnorm > 0) {
+    const double c = *common_.clipnorm;
+    for (Tensor& g : grads)
+      if (g.defined()) g = scaled(g, c / std::max(std::sqrt(sum_of_squares(g)), c));
+  } else if (common_.global_clipnorm && *common_.global_clipnorm > 0) {
+    const double c = *common_.global_clipnorm;
+    double total = 0.0;
+    for (const Tensor& g : grads)
+      if (g.defined()) total += sum_of_squares(g);
+    const double norm = std::sqrt(total);
+    const double scale = c * std::min(1.0 / norm, 1.0 / c) + (norm - norm);
+    for (Tensor& g : grads)
+      if (g.defined()) g = scaled(g, scale);
+  } else if (common_.clipvalue && *common_.clipvalue > 0) {
+    const double v = *common_.clipvalue;
+    for (Tensor& g : grads) {
+      if (!g.defined()) continue;
+      g = g.clone();
+      on_elements(g, "clipvalue", [&](auto* x, std::int64_t n) {
+        using T = std::remove_pointer_t<decltype(x)>;
+        for (std::int64_t j = 0; j < n; ++j)
+          x[j] = std::clamp(x[j], static_cast<T>(-v), static_cast<T>(v));
+      });
+    }
+  }
+}
+
+void Optimizer::decay_weights(const std::vector<Tensor>& grads, const std::vector<Tensor>& vars,
+                              double lr) {
+  if (!common_.weight_decay) return;
+  const double wd = *common_.weight_decay;
+  for (std::size_t i = 0; i < vars.size(); ++i) {
+    if (!grads[i].defined()) continue;
+    on_elements(vars[i], "weight_decay", [&](auto* w, std::int64_t n) {
+      using T = std::remove_pointer_t<decltype(w)>;
+      const T factor = static_cast<T>(wd) * static_cast<T>(lr);
+      for (std::int64_t j = 0; j < n; ++j) w[j] -= w[j] * factor;
+    });
+  }
+}
+
+void Optimizer::update_ema(const std::vector<Tensor>& vars) {
+  const double momentum = iterations() != 0 ? common_.ema_momentum : 0.0;
+  for (std::size_t i = 0; i < vars.size(); ++i) {
+    lamina::detail::dispatch_float(vars[i].dtype(), "use_ema", [&](auto tag) {
+      using T = decltype(tag);
+      Tensor average = averages_[i];
+      T* a = average.data<T>();
+      const T* w = vars[i].data<T>();
+      const T mu = static_cast<T>(momentum);
+      for (std::int64_t j = 0, n = average.numel(); j < n; ++j) a[j] = mu * a[j] + (1 - mu) * w[j];
+    });
+  }
+  if (common_.ema_overwrite_frequency && (iterations() + 1) % *common_.ema_overwrite_frequency == 0)
+    finalize_variable_values(vars);
+}
+
+void Optimizer::finalize_variable_values(const std::vector<Tensor>& vars) {
+  if (!common_.use_ema) return;
+  if (vars.size() != averages_.size())
+    throw ValueError(class_name_ + ".finalize_variable_values: got " + std::to_string(vars.size()) +
+                     " variables but the optimizer keeps averages of " +
+                     std::to_string(averages_.size()) + "; was it called on this model?");
+  NoGradGuard no_grad;
+  for (std::size_t i = 0; i < vars.size(); ++i) Tensor(vars[i]).assign(averages_[i]);
 }
 
 std::vector<std::pair<std::string, Tensor>> Optimizer::variables() const {
   std::vector<std::pair<std::string, Tensor>> out = {
-      {"iteration", Tensor::scalar(static_cast<double>(iterations_), int64)},
-      {"learning_rate", Tensor::scalar(learning_rate_, float32)},
-  };
-  out.insert(out.end(), slots_.begin(), slots_.end());
+      {common_.name + "/iteration", Tensor::scalar(static_cast<double>(iterations_), int64)}};
+  if (!common_.learning_rate.schedule())
+    out.emplace_back(common_.name + "/learning_rate",
+                     Tensor::scalar(common_.learning_rate.at(0), float32));
+  out.insert(out.end(), state_.begin(), state_.end());
   return out;
 }
 
-std::shared_ptr<Optimizer> Optimizer::from_name(const std::string& name) {
-  std::string key = name;
-  std::transform(key.begin(), key.end(), key.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  if (key == "sgd") return std::make_shared<optimizers::SGD>();
-  if (key == "adam") return std::make_shared<optimizers::Adam>();
-  if (key == "rmsprop") return std::make_shared<optimizers::RMSprop>();
-  // Keras's other optimizers, by their class names, so the message can name them properly.
-  static const std::map<std::string, std::string> keras_only = {
-      {"adamw", "AdamW"},        {"adagrad", "Adagrad"},
-      {"adadelta", "Adadelta"},  {"adamax", "Adamax"}, {"nadam", "Nadam"},
-      {"ftrl", "Ftrl"},          {"lion", "Lion"},     {"lamb", "Lamb"},
-      {"adafactor", "Adafactor"}};
-  const std::string available = "available optimizers: 'sgd', 'adam', 'rmsprop'";
-  if (auto k = keras_only.find(key); k != keras_only.end()) {
-    throw ValueError("optimizer '" + name + "': " + k->second +
-                     " is not available in lamina yet; " + available);
+void Optimizer::set_variables(const std::vector<Tensor>& values) {
+  if (!built_)
+    throw ValueError(class_name_ +
+                     ".set_variables: the optimizer is not built; call build(variables) first");
+  const auto current = variables();
+  if (values.size() != current.size())
+    throw ValueError(class_name_ + ".set_variables: got " + std::to_string(values.size()) +
+                     " values for " + std::to_string(current.size()) + " variables");
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (!values[i].defined() || values[i].shape() != current[i].second.shape())
+      throw ValueError(class_name_ + ".set_variables: '" + current[i].first + "' has shape " +
+                       current[i].second.shape().str() + ", got " +
+                       (values[i].defined() ? values[i].shape().str() : std::string("nothing")));
+  NoGradGuard no_grad;
+  iterations_ = static_cast<std::int64_t>(values[0].item());
+  std::size_t next = 1;
+  if (!common_.learning_rate.schedule()) {
+    // The variable is float32 (as in Keras): keep the exact rate when it rounds to the same one.
+    const double lr = values[next++].item();
+    if (static_cast<float>(lr) != static_cast<float>(common_.learning_rate.at(0)))
+      common_.learning_rate = lr;
   }
-  throw ValueError("unknown optimizer '" + name + "'; " + available);
+  for (std::size_t k = 0; k < state_.size(); ++k) state_[k].second.assign(values[next + k]);
 }
 
-namespace optimizers {
-std::shared_ptr<Optimizer> get(const std::string& name) { return Optimizer::from_name(name); }
-}  // namespace optimizers
+nlohmann::json Optimizer::get_config() const {
+  const auto& schedule = common_.learning_rate.schedule();
+  return {{"name", common_.name},
+          {"learning_rate", schedule ? optimizers::schedules::serialize(*schedule)
+                                     : nlohmann::json(common_.learning_rate.at(0))},
+          {"weight_decay", optional_json(common_.weight_decay)},
+          {"clipnorm", optional_json(common_.clipnorm)},
+          {"global_clipnorm", optional_json(common_.global_clipnorm)},
+          {"clipvalue", optional_json(common_.clipvalue)},
+          {"use_ema", common_.use_ema},
+          {"ema_momentum", common_.ema_momentum},
+          {"ema_overwrite_frequency", optional_json(common_.ema_overwrite_frequency)},
+          {"loss_scale_factor", nullptr},
+          {"gradient_accumulation_steps", optional_json(common_.gradient_accumulation_steps)}};
+}
 
 }  // namespace lamina

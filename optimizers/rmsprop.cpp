@@ -1,77 +1,81 @@
 // optimizers/rmsprop.cpp — RMSprop with Keras 3's update rule (Keras's compile() default).
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <string>
 
-#include "check_variables.hpp"
+#include "fused_update.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/optimizers.hpp"
-#include "tensor/dispatch.hpp"
 
 namespace lamina::optimizers {
-
-RMSprop::RMSprop(RMSpropOptions options)
-    : Optimizer("RMSprop", options.learning_rate), options_(options) {
-  if (!(options.rho >= 0.0 && options.rho <= 1.0))
-    throw ValueError("RMSprop: rho must be between 0 and 1, got " + std::to_string(options.rho));
-  if (!(options.momentum >= 0.0 && options.momentum <= 1.0))
-    throw ValueError("RMSprop: momentum must be between 0 and 1, got " +
-                     std::to_string(options.momentum));
-}
-
-void RMSprop::build(const std::vector<Tensor>& vars) {
-  // Keras keeps a momentum slot only with momentum > 0 and an average gradient only if centered.
-  for (std::size_t i = 0; i < vars.size(); ++i) {
-    const std::string suffix = "_" + std::to_string(i);
-    velocities_.push_back(Tensor::zeros(vars[i].shape(), vars[i].dtype()));
-    slots_.emplace_back("rmsprop/velocity" + suffix, velocities_.back());
-    if (options_.momentum > 0.0) {
-      momentums_.push_back(Tensor::zeros(vars[i].shape(), vars[i].dtype()));
-      slots_.emplace_back("rmsprop/momentum" + suffix, momentums_.back());
-    }
-    if (options_.centered) {
-      average_gradients_.push_back(Tensor::zeros(vars[i].shape(), vars[i].dtype()));
-      slots_.emplace_back("rmsprop/average_gradient" + suffix, average_gradients_.back());
-    }
-  }
-}
+namespace {
 
 // v = ρ·v + (1−ρ)·g²;  d = v + ε  (centered: a = ρ·a + (1−ρ)·g, d = v − a² + ε);
 // Δ = lr·g / sqrt(d);  w −= Δ  (momentum: m = μ·m + Δ, w −= m).
-void RMSprop::update(const std::vector<Tensor>& grads, const std::vector<Tensor>& vars,
-                     std::int64_t /*step*/) {
-  detail::check_same_variables(name(), velocities_, vars);
-  for (std::size_t i = 0; i < vars.size(); ++i) {
-    if (!grads[i].defined()) continue;
-    Tensor var = vars[i];
-    lamina::detail::dispatch_float(var.dtype(), "RMSprop", [&](auto tag) {
-      using T = decltype(tag);
-      const T lr = static_cast<T>(learning_rate());
-      const T rho = static_cast<T>(options_.rho);
-      const T mu = static_cast<T>(options_.momentum);
-      const T eps = static_cast<T>(options_.epsilon);
-      T* w = var.data<T>();
-      const T* g = grads[i].data<T>();
-      T* v = velocities_[i].data<T>();
-      T* m = momentums_.empty() ? nullptr : momentums_[i].data<T>();
-      T* a = average_gradients_.empty() ? nullptr : average_gradients_[i].data<T>();
-      const std::int64_t n = var.numel();
-      for (std::int64_t j = 0; j < n; ++j) {
-        v[j] = rho * v[j] + (1 - rho) * g[j] * g[j];
-        T denominator = v[j] + eps;
-        if (a) {
-          a[j] = rho * a[j] + (1 - rho) * g[j];
-          denominator -= a[j] * a[j];
-        }
-        const T increment = lr * g[j] / std::sqrt(denominator);
-        if (m) {
-          m[j] = mu * m[j] + increment;
-          w[j] -= m[j];
-        } else {
-          w[j] -= increment;
-        }
-      }
-    });
+template <class T>
+void rmsprop_kernel(std::int64_t begin, std::int64_t end, T* __restrict w, const T* __restrict g,
+                    T* __restrict v, T* __restrict m, T* __restrict a, T lr, T rho, T mu, T eps) {
+  for (std::int64_t j = begin; j < end; ++j) {
+    v[j] = rho * v[j] + (1 - rho) * g[j] * g[j];
+    T denominator = v[j] + eps;
+    if (a) {
+      a[j] = rho * a[j] + (1 - rho) * g[j];
+      denominator -= a[j] * a[j];
+    }
+    const T increment = lr * g[j] / std::sqrt(denominator);
+    if (m) {
+      m[j] = mu * m[j] + increment;
+      w[j] -= m[j];
+    } else {
+      w[j] -= increment;
+    }
   }
+}
+
+}  // namespace
+
+RMSprop::RMSprop(RMSpropOptions options)
+    : Optimizer("RMSprop", "rmsprop", common_options(options)), options_(std::move(options)) {
+  if (!(options_.rho >= 0.0 && options_.rho <= 1.0))
+    throw ValueError("RMSprop: rho must be between 0 and 1, got " + std::to_string(options_.rho));
+  if (!(options_.momentum >= 0.0 && options_.momentum <= 1.0))
+    throw ValueError("RMSprop: momentum must be between 0 and 1, got " +
+                     std::to_string(options_.momentum));
+}
+
+void RMSprop::build_slots(const std::vector<Tensor>& vars) {
+  // Keras creates every velocity, then every momentum (only with momentum > 0), then every
+  // average gradient (only when centered).
+  for (std::size_t i = 0; i < vars.size(); ++i) velocities_.push_back(add_slot(i, "velocity"));
+  if (options_.momentum > 0.0)
+    for (std::size_t i = 0; i < vars.size(); ++i) momentums_.push_back(add_slot(i, "momentum"));
+  if (options_.centered)
+    for (std::size_t i = 0; i < vars.size(); ++i)
+      average_gradients_.push_back(add_slot(i, "average_gradient"));
+}
+
+void RMSprop::update(const std::vector<Tensor>& grads, const std::vector<Tensor>& vars, double lr,
+                     std::int64_t /*step*/) {
+  detail::fused_update("RMSprop", grads, vars, {&velocities_, &momentums_, &average_gradients_},
+                       [&](auto tag) {
+                         using T = decltype(tag);
+                         const T rate = static_cast<T>(lr), rho = static_cast<T>(options_.rho),
+                                 mu = static_cast<T>(options_.momentum),
+                                 eps = static_cast<T>(options_.epsilon);
+                         return [=](std::int64_t lo, std::int64_t hi, T* w, const T* g,
+                                    T* const* s) {
+                           rmsprop_kernel<T>(lo, hi, w, g, s[0], s[1], s[2], rate, rho, mu, eps);
+                         };
+                       });
+}
+
+nlohmann::json RMSprop::get_config() const {
+  nlohmann::json config = Optimizer::get_config();
+  config["rho"] = options_.rho;
+  config["momentum"] = options_.momentum;
+  config["epsilon"] = options_.epsilon;
+  config["centered"] = options_.centered;
+  return config;
 }
 
 }  // namespace lamina::optimizers
