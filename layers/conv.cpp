@@ -5,19 +5,12 @@
 
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
+#include "spatial_config.hpp"
 
 namespace lamina::layers {
 
-namespace {
-std::string pair_str(Size2D s, int rank) {
-  return rank == 1 ? "(" + std::to_string(s.w) + ",)"
-                   : "(" + std::to_string(s.h) + ", " + std::to_string(s.w) + ")";
-}
-
-nlohmann::json pair_json(Size2D s, int rank) {
-  return rank == 1 ? nlohmann::json::array({s.w}) : nlohmann::json::array({s.h, s.w});
-}
-}  // namespace
+using spatial::pair_json;
+using spatial::pair_str;
 
 BaseConvLayer::BaseConvLayer(const char* cls, int rank, std::int64_t filters, Size2D kernel_size,
                              Size2D strides, const std::string& padding, Size2D dilation,
@@ -39,24 +32,13 @@ BaseConvLayer::BaseConvLayer(const char* cls, int rank, std::int64_t filters, Si
   const std::string c = cls;
   if (filters <= 0)
     throw ValueError(c + ": filters must be a positive integer, got " + std::to_string(filters));
-  if (kernel_size.h <= 0 || kernel_size.w <= 0)
-    throw ValueError(c + ": kernel_size must be positive, got " + pair_str(kernel_size, rank));
-  if (strides.h <= 0 || strides.w <= 0)
-    throw ValueError(c + ": strides must be positive, got " + pair_str(strides, rank));
-  if (dilation.h <= 0 || dilation.w <= 0)
-    throw ValueError(c + ": dilation_rate must be positive, got " + pair_str(dilation, rank));
+  spatial::check_window_args(c, rank, kernel_size, strides, dilation, false);
   if (groups <= 0)
     throw ValueError(c + ": groups must be a positive integer, got " + std::to_string(groups));
   if (filters % groups != 0)
     throw ValueError(c + ": the number of filters must be divisible by groups, got filters=" +
                      std::to_string(filters) + ", groups=" + std::to_string(groups));
-  try {
-    padding_ = padding_from_name(padding);
-  } catch (const ValueError& e) {
-    throw ValueError(c + ": " + e.what());
-  }
-  if (padding_ == Padding::causal && rank != 1)
-    throw ValueError(c + ": padding \"causal\" exists only for Conv1D");
+  padding_ = spatial::padding_for(c, padding, rank == 1);
 }
 
 void BaseConvLayer::check_input(const Shape& s) const {
@@ -105,11 +87,11 @@ void BaseConvLayer::build(const Shape& input_shape) {
 Tensor BaseConvLayer::call(const Tensor& x, bool) {
   check_input(x.shape());
   Tensor in = x.dtype() == kernel.dtype() ? x : x.astype(kernel.dtype());
-  auto fused = activation_.fused();
-  const FusedActivation act = fused ? *fused : FusedActivation::linear;
+  const FusedActivation act = spatial::fused_part(activation_);
   Tensor y = rank_ == 2 ? conv2d(in, kernel, bias, strides_, padding_, dilation_, groups_, act)
                         : conv1d(in, kernel, bias, strides_.w, padding_, dilation_.w, groups_, act);
-  return regularize_activity(fused ? y : activation_(y), regularization_.activity_regularizer);
+  return regularize_activity(activation_.fused() ? y : activation_(y),
+                             regularization_.activity_regularizer);
 }
 
 nlohmann::json BaseConvLayer::get_config() const {
@@ -154,5 +136,49 @@ Conv1DLayer::Conv1DLayer(std::int64_t filters, std::int64_t kernel_size, Conv1DO
 
 Conv1D::Conv1D(std::int64_t filters, std::int64_t kernel_size, Conv1DOptions options)
     : LayerHandle(std::make_shared<Conv1DLayer>(filters, kernel_size, std::move(options))) {}
+
+namespace {
+using json = nlohmann::json;
+
+// What Conv1D's and Conv2D's configs share; strides and dilation_rate differ in type.
+template <class Options>
+Options conv_options_of(const json& c) {
+  const auto r = KernelBiasRegularization::from_config(c);
+  Options o;
+  o.padding = spatial::padding_of(c);
+  o.groups = c.value("groups", std::int64_t{1});
+  o.activation = spatial::activation_of(c);
+  o.use_bias = c.value("use_bias", true);
+  o.kernel_initializer = engine::initializer_of(c, "kernel_initializer", "glorot_uniform");
+  o.bias_initializer = engine::initializer_of(c, "bias_initializer", "zeros");
+  o.kernel_regularizer = r.kernel_regularizer;
+  o.bias_regularizer = r.bias_regularizer;
+  o.activity_regularizer = r.activity_regularizer;
+  o.kernel_constraint = r.kernel_constraint;
+  o.bias_constraint = r.bias_constraint;
+  o.name = engine::name_of(c);
+  return o;
+}
+
+[[maybe_unused]] const bool registered = [] {
+  register_layer("Conv2D", [](const json& c) -> std::shared_ptr<Layer> {
+    auto o = conv_options_of<Conv2DOptions>(c);
+    o.strides = spatial::pair_of(c, "strides", 2, 1);
+    o.dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1);
+    return Conv2D(c.at("filters").get<std::int64_t>(), spatial::pair_of(c, "kernel_size", 2, 1),
+                  std::move(o))
+        .ptr();
+  });
+  register_layer("Conv1D", [](const json& c) -> std::shared_ptr<Layer> {
+    auto o = conv_options_of<Conv1DOptions>(c);
+    o.strides = spatial::pair_of(c, "strides", 1, 1).w;
+    o.dilation_rate = spatial::pair_of(c, "dilation_rate", 1, 1).w;
+    return Conv1D(c.at("filters").get<std::int64_t>(), spatial::pair_of(c, "kernel_size", 1, 1).w,
+                  std::move(o))
+        .ptr();
+  });
+  return true;
+}();
+}  // namespace
 
 }  // namespace lamina::layers

@@ -27,6 +27,7 @@
 #include "lamina/layers/depthwise_conv.hpp"
 #include "lamina/layers/reshaping.hpp"
 #include "lamina/layers/noise.hpp"
+#include "lamina/layers/activity_regularization.hpp"
 #include "lamina/layers/recurrent.hpp"
 #include "lamina/layers/embedding.hpp"
 #include "lamina/layers/masking.hpp"

@@ -203,3 +203,30 @@ TEST_CASE("conv2d op rejects mismatched kernels and dtypes", "[conv]") {
   CHECK(conv2d(x, Tensor::zeros({6, 6, 3, 4}), Tensor(), 1, Padding::same).shape() ==
         Shape{1, 5, 5, 4});
 }
+
+TEST_CASE("Conv1D and Conv2D configs round-trip through from_config, Keras 3's own included",
+          "[conv]") {
+  auto c2 = layers::Conv2D(6, {3, 5}, {.strides = {2, 1}, .padding = "same", .dilation_rate = 1,
+                                       .groups = 2, .activation = "tanh", .use_bias = false,
+                                       .kernel_initializer = "he_uniform", .name = "c2"});
+  auto cfg2 = c2->get_config();
+  auto again2 = layer_from_config("Conv2D", cfg2);
+  CHECK(again2->get_config() == cfg2);
+  CHECK(again2->build_for({-1, 9, 9, 4}) == c2->build_for({-1, 9, 9, 4}));
+  CHECK(again2->count_params() == c2->count_params());
+  auto c1 = layers::Conv1D(3, 4, {.strides = 2, .padding = "causal", .dilation_rate = 1,
+                                  .activation = "relu", .name = "c1"});
+  auto cfg1 = c1->get_config();
+  CHECK(layer_from_config("Conv1D", cfg1)->get_config() == cfg1);
+
+  // The first Conv2D of shared/keras_files/k3_fashion_cnn.keras's config.json, as Keras 3 wrote it.
+  const auto keras = nlohmann::json::parse(R"({"name": "conv2d", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "filters": 32, "kernel_size": [3, 3], "strides": [1, 1], "padding": "valid", "data_format": "channels_last", "dilation_rate": [1, 1], "groups": 1, "activation": "relu", "use_bias": true, "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": null}, "registered_name": null}, "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "kernel_regularizer": null, "bias_regularizer": null, "activity_regularizer": null, "kernel_constraint": null, "bias_constraint": null})");
+  auto layer = layer_from_config("Conv2D", keras);
+  CHECK(layer->build_for({-1, 28, 28, 1}) == Shape{-1, 26, 26, 32});
+  auto ours = layer->get_config();
+  for (const auto& [key, value] : keras.items()) {
+    INFO("key " << key);
+    REQUIRE(ours.contains(key));
+    if (key != "dtype") CHECK(ours[key] == value);
+  }
+}
