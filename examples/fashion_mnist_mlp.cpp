@@ -1,9 +1,11 @@
 // Trains Flatten → Dense(512, relu) → Dropout(0.2) → Dense(10, softmax) on the real
-// Fashion-MNIST (Debian's dataset-fashion-mnist), then reports the test accuracy.
+// Fashion-MNIST (Debian's dataset-fashion-mnist), reports the test accuracy, saves the model as
+// a Keras .h5 file and reloads it into a fresh model, whose accuracy is the same.
 #include <cmath>
 #include <cstdio>
 
 #include <lamina/lamina.hpp>
+#include <lamina/models.hpp>
 
 using namespace lamina;
 
@@ -37,4 +39,10 @@ int main() {
 
   auto scores = model.evaluate(x_test, test.y, {.verbose = 0});
   std::printf("test loss: %.4f\ntest accuracy: %.4f\n", scores["loss"], scores["accuracy"]);
+
+  model.save("fashion_mnist_mlp.h5");  // Keras's HDF5 format: Keras can load it too
+  Model reloaded = models::load_model("fashion_mnist_mlp.h5");
+  auto again = reloaded.evaluate(x_test, test.y, {.verbose = 0});
+  std::printf("saved fashion_mnist_mlp.h5\nreloaded test accuracy: %.4f\n", again["accuracy"]);
+  return again["accuracy"] == scores["accuracy"] ? 0 : 1;
 }

@@ -4,8 +4,12 @@
 #include "io/hdf5.hpp"
 
 #include <hdf5.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <type_traits>
@@ -112,7 +116,7 @@ std::vector<std::string> read_strings(hid_t attr, const Group& g, const std::str
     if (n > 0 && H5Aread(attr, mem.get(), ptrs.data()) < 0)
       g.fail(name, "cannot read the string attribute (corrupt or truncated file)");
     for (char* p : ptrs) out.emplace_back(p ? p : "");
-    if (n > 0) H5Treclaim(mem.get(), space.get(), H5P_DEFAULT, ptrs.data());
+    if (n > 0) H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, ptrs.data());
     return out;
   }
   const std::size_t size = H5Tget_size(type.get());
@@ -390,6 +394,87 @@ void Group::write_chunked_list_attr(const std::string& name, const std::vector<s
   }
 }
 
+namespace {
+
+// Reads every attribute and small dataset below `loc`, as a loader would. Run in a child process:
+// the HDF5 library (1.10) can crash on corrupted metadata (e.g. a bad global heap under a
+// variable-length string) instead of returning an error.
+void probe_object(hid_t obj, int depth, int& budget) {
+  if (--budget < 0 || depth > 64) return;
+  for (hsize_t i = 0; i < 4096; ++i) {
+    Id attr(H5Aopen_by_idx(obj, ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT));
+    if (!attr.valid()) break;
+    Id type(H5Aget_type(attr.get()));
+    Id space(H5Aget_space(attr.get()));
+    const std::int64_t n = space_points(space.get(), nullptr);
+    if (n <= 0 || n > (1 << 20)) continue;
+    if (H5Tget_class(type.get()) == H5T_STRING && H5Tis_variable_str(type.get()) > 0) {
+      Id mem(H5Tcopy(H5T_C_S1));
+      H5Tset_size(mem.get(), H5T_VARIABLE);
+      std::vector<char*> ptrs(static_cast<std::size_t>(n), nullptr);
+      if (H5Aread(attr.get(), mem.get(), ptrs.data()) >= 0)
+        H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, ptrs.data());
+    } else {
+      const std::size_t size = H5Tget_size(type.get());
+      if (size == 0 || static_cast<std::uint64_t>(n) * size > kMaxAttributeBytes) continue;
+      std::vector<char> buf(static_cast<std::size_t>(n) * size);
+      H5Aread(attr.get(), type.get(), buf.data());
+    }
+  }
+  const H5I_type_t kind = H5Iget_type(obj);
+  if (kind == H5I_DATASET) {
+    Id type(H5Dget_type(obj));
+    Id space(H5Dget_space(obj));
+    const std::int64_t n = space_points(space.get(), nullptr);
+    const std::size_t size = H5Tget_size(type.get());
+    if (n > 0 && size > 0 && size <= 16 && static_cast<std::uint64_t>(n) * size <= (1u << 20)) {
+      std::vector<char> buf(static_cast<std::size_t>(n) * size);
+      H5Dread(obj, type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data());
+    }
+    return;
+  }
+  if (kind != H5I_GROUP) return;
+  H5G_info_t info;
+  if (H5Gget_info(obj, &info) < 0) return;
+  for (hsize_t i = 0; i < info.nlinks && i < 65536; ++i) {
+    Id child(H5Oopen_by_idx(obj, ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT));
+    if (child.valid()) probe_object(child.get(), depth + 1, budget);
+  }
+}
+
+// Reads the whole file in a child process first; a crash or hang there becomes a
+// FileFormatError here instead of taking the caller down.
+void probe_in_child(const std::string& path, const std::string& name) {
+  const pid_t pid = ::fork();
+  if (pid < 0) return;  // no child to spare: read directly
+  if (pid == 0) {
+    for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) std::signal(sig, SIG_DFL);
+    ::alarm(60);
+    Id fapl(H5Pcreate(H5P_FILE_ACCESS));
+    H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
+    Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()));
+    if (f.valid()) {
+      Id root(H5Gopen2(f.get(), "/", H5P_DEFAULT));
+      int budget = 100000;
+      if (root.valid()) probe_object(root.get(), 0, budget);
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status))
+    throw FileFormatError(name + ": corrupt HDF5 file (reading it " +
+                          (WTERMSIG(status) == SIGALRM ? std::string("does not finish")
+                                                       : "crashes the HDF5 library, signal " +
+                                                             std::to_string(WTERMSIG(status))) +
+                          ")");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw FileFormatError(name + ": corrupt HDF5 file (the HDF5 library failed reading it)");
+}
+
+}  // namespace
+
 File File::open(const std::string& path, const std::string& display) {
   silence_hdf5();
   const std::string name = display.empty() ? path : display;
@@ -397,6 +482,7 @@ File File::open(const std::string& path, const std::string& display) {
   if (!std::filesystem::is_regular_file(path, ec)) throw FileFormatError(name + ": no such file");
   if (H5Fis_hdf5(path.c_str()) <= 0)
     throw FileFormatError(name + ": not an HDF5 file (no HDF5 signature)");
+  probe_in_child(path, name);
   Id fapl(H5Pcreate(H5P_FILE_ACCESS));
   H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
   Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()));

@@ -1,0 +1,213 @@
+// src/io/legacy_h5.cpp — Keras's legacy HDF5 layout (KERAS_FORMATS.md (a)). Reading follows
+// load_weights_from_hdf5_group: layer_names, then each layer's weight_names as paths inside its
+// group; by topology only layers with weights are zipped, by position.
+#include "io/legacy_h5.hpp"
+
+#include <iostream>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/model_impl.hpp"
+#include "io/optimizer_state.hpp"
+#include "io/training_config.hpp"
+#include "io/weight_transfer.hpp"
+#include "lamina/errors.hpp"
+#include "lamina/models.hpp"
+
+namespace lamina::io {
+namespace {
+
+struct SavedLayer {
+  std::string name;
+  h5::Group group;
+  std::vector<std::string> weight_names;
+};
+
+std::vector<SavedLayer> saved_layers(const h5::Group& root) {
+  std::vector<SavedLayer> out;
+  for (const auto& name : root.read_chunked_list_attr("layer_names")) {
+    h5::Group g = root.group(name);
+    std::vector<std::string> weight_names = g.read_chunked_list_attr("weight_names");
+    out.push_back({name, std::move(g), std::move(weight_names)});
+  }
+  return out;
+}
+
+// Empty when the saved layer fits `layer`; otherwise what differs.
+std::string mismatch(const SavedLayer& saved, const Layer& layer, const std::vector<Tensor>& weights) {
+  if (saved.weight_names.size() != weights.size())
+    return describe(layer) + " has " + std::to_string(weights.size()) + " weights, the file's layer '" +
+           saved.name + "' has " + std::to_string(saved.weight_names.size());
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    const auto info = saved.group.dataset_info(saved.weight_names[i]);
+    if (info.shape != weights[i].shape())
+      return describe(layer) + " weight " + std::to_string(i) + " ('" + saved.weight_names[i] +
+             "') has shape " + info.shape.str() + " in the file, the layer expects " +
+             weights[i].shape().str();
+  }
+  return {};
+}
+
+void queue_layer(const SavedLayer& saved, const Layer& layer, WeightTransfer& transfer) {
+  const std::vector<Tensor> weights = layer.weights();
+  if (const std::string why = mismatch(saved, layer, weights); !why.empty()) saved.group.fail("", why);
+  for (std::size_t i = 0; i < weights.size(); ++i)
+    transfer.add(saved.group, saved.weight_names[i], weights[i],
+                 describe(layer) + " weight " + std::to_string(i));
+}
+
+void read_by_name(const std::vector<SavedLayer>& saved, Model& model, bool skip_mismatch,
+                  WeightTransfer& transfer) {
+  std::map<std::string, std::shared_ptr<Layer>> index;
+  for (const auto& layer : model.layers()) index[layer->name()] = layer;
+  for (const auto& s : saved) {
+    auto it = index.find(s.name);
+    if (it == index.end()) continue;
+    const std::string why = mismatch(s, *it->second, it->second->weights());
+    if (!why.empty() && skip_mismatch) {
+      std::cerr << "lamina: " << s.group.where() << ": skipping layer: " << why << "\n";
+      continue;
+    }
+    queue_layer(s, *it->second, transfer);
+  }
+}
+
+void read_by_topology(const std::vector<SavedLayer>& saved, Model& model, const h5::Group& root,
+                      WeightTransfer& transfer) {
+  std::vector<const SavedLayer*> with_weights;
+  for (const auto& s : saved)
+    if (!s.weight_names.empty()) with_weights.push_back(&s);
+  std::vector<std::shared_ptr<Layer>> layers;
+  for (const auto& l : model.layers())
+    if (!l->weights().empty()) layers.push_back(l);
+  if (layers.size() != with_weights.size())
+    root.fail("", "layer count mismatch: the model has " + std::to_string(layers.size()) +
+                      " layers with weights, the file has " + std::to_string(with_weights.size()));
+  for (std::size_t i = 0; i < layers.size(); ++i) queue_layer(*with_weights[i], *layers[i], transfer);
+}
+
+nlohmann::json parse_json_attr(const h5::Group& root, const std::string& name) {
+  const std::string text = root.read_string_attr(name);
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded()) root.fail("", "attribute '" + name + "' is not valid JSON");
+  return j;
+}
+
+void restore_legacy_optimizer(Model& model, const h5::Group& root) {
+  const h5::Group g = root.group("optimizer_weights");
+  const auto names = g.read_chunked_list_attr("weight_names");
+  try {
+    const auto trainable = model.trainable_weights();
+    read_optimizer_state(*model.optimizer(), trainable, weight_paths(model.layers(), trainable), g,
+                         names)
+        .commit();
+  } catch (const FileFormatError& e) {
+    // Keras too treats optimizer state from other versions as best-effort.
+    std::cerr << "lamina: the optimizer state was not restored: " << e.what() << "\n";
+  }
+}
+
+}  // namespace
+
+void write_legacy_weights(h5::Group& group, const Model& model) {
+  std::vector<std::string> layer_names;
+  for (const auto& l : model.layers()) layer_names.push_back(l->name());
+  group.write_chunked_list_attr("layer_names", layer_names);
+  group.write_string_attr("backend", "tensorflow");
+  group.write_string_attr("keras_version", kKerasVersion);
+  for (const auto& l : model.layers()) {
+    h5::Group g = group.create_group(l->name());
+    const auto weights = legacy_weights(*l);
+    std::vector<std::string> names;
+    for (const auto& w : weights) names.push_back(w.path + ":0");
+    g.write_chunked_list_attr("weight_names", names);
+    for (std::size_t i = 0; i < weights.size(); ++i) g.write_dataset(names[i], weights[i].value);
+  }
+}
+
+void read_legacy_weights(const h5::Group& group, Model& model, bool by_name, bool skip_mismatch) {
+  const auto saved = saved_layers(group);
+  WeightTransfer transfer;
+  if (by_name) {
+    read_by_name(saved, model, skip_mismatch, transfer);
+  } else {
+    read_by_topology(saved, model, group, transfer);
+  }
+  transfer.commit();
+}
+
+void save_legacy_model(const Model& model, const std::string& path) {
+  h5::File file = h5::File::create(path);
+  {
+    h5::Group root = file.root();
+    root.write_string_attr("backend", "tensorflow");
+    root.write_string_attr("keras_version", kKerasVersion);
+    const nlohmann::json config = {{"class_name", model.impl().class_name()},
+                                   {"config", model.get_config()}};
+    root.write_string_attr("model_config", config.dump());
+    const auto& opt = model.optimizer();
+    if (opt) root.write_string_attr("training_config", training_config(model).dump());
+    h5::Group weights = root.create_group("model_weights");
+    write_legacy_weights(weights, model);
+    if (opt) {
+      h5::Group g = root.create_group("optimizer_weights");
+      const auto vars = optimizer_variables(*opt);
+      std::vector<std::string> names;
+      for (const auto& [name, value] : vars) names.push_back(name);
+      g.write_chunked_list_attr("weight_names", names);
+      for (std::size_t i = 0; i < vars.size(); ++i) g.write_dataset(names[i], vars[i].second);
+    }
+  }
+  file.close();
+}
+
+Model load_legacy_model(const std::string& path, bool compile) {
+  h5::File file = h5::File::open(path);
+  const h5::Group root = file.root();
+  if (!root.has_attr("model_config"))
+    root.fail("", "no model_config attribute: a weights-only file? Build the model and use "
+                  "load_weights");
+  const nlohmann::json config = parse_json_attr(root, "model_config");
+  Model model;
+  try {
+    model = models::model_from_json(config.dump());
+  } catch (const Error& e) {
+    throw FileFormatError(file.display() + ": " + e.what());
+  }
+  read_legacy_weights(root.group("model_weights"), model, false, false);
+  if (compile && root.has_attr("training_config") &&
+      apply_training_config(model, parse_json_attr(root, "training_config"), file.display()) &&
+      root.has_group("optimizer_weights"))
+    restore_legacy_optimizer(model, root);
+  return model;
+}
+
+bool has_legacy_layout(const std::string& path) {
+  h5::File file = h5::File::open(path);
+  const h5::Group root = file.root();
+  return root.has_attr("layer_names") || root.has_attr("layer_names0") ||
+         root.has_group("model_weights");
+}
+
+void save_legacy_weights(const Model& model, const std::string& path) {
+  h5::File file = h5::File::create(path);
+  {
+    h5::Group root = file.root();
+    write_legacy_weights(root, model);
+  }
+  file.close();
+}
+
+void load_legacy_weights(Model& model, const std::string& path, bool by_name, bool skip_mismatch) {
+  h5::File file = h5::File::open(path);
+  const h5::Group root = file.root();
+  // Keras reads a whole-model file's model_weights group as well as a weights-only file.
+  if (!root.has_attr("layer_names") && root.has_group("model_weights")) {
+    read_legacy_weights(root.group("model_weights"), model, by_name, skip_mismatch);
+  } else {
+    read_legacy_weights(root, model, by_name, skip_mismatch);
+  }
+}
+
+}  // namespace lamina::io

@@ -1,0 +1,148 @@
+// Real .h5 files written by Keras 2 and Keras 3 (../shared/keras_files, see PROVENANCE.md): they
+// load, and predict what Keras recorded (within 1e-5) or what an independent numpy forward pass
+// over the same weights gives (tests/fixtures/make_keras_h5_fixtures.py).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include <lamina/errors.hpp>
+#include <lamina/layers/core.hpp>
+#include <lamina/models.hpp>
+
+#include "io/h5_test_files.hpp"
+#include "io/hdf5.hpp"
+#include "io/npy.hpp"
+
+using namespace lamina;
+using lamina::testing::keras_file;
+using Catch::Matchers::Contains;
+
+namespace {
+
+// max |a - b| / max(1, |b|): the "within 1e-5, absolute or relative".
+double max_difference(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.shape() == b.shape());
+  const auto x = a.astype(float64).to_vector<double>(), y = b.astype(float64).to_vector<double>();
+  double worst = 0;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    worst = std::max(worst, std::abs(x[i] - y[i]) / std::max(1.0, std::abs(y[i])));
+  return worst;
+}
+
+Tensor dataset(const std::string& file, const std::string& name) {
+  io::h5::File f = io::h5::File::open(keras_file(file));
+  const auto info = f.root().dataset_info(name);
+  return f.root().read_dataset(name, info.shape, float32);
+}
+
+Tensor from_json(const nlohmann::json& rows) {
+  std::vector<float> v;
+  std::int64_t n = 0, w = 0;
+  for (const auto& r : rows) {
+    ++n;
+    w = static_cast<std::int64_t>(r.size());
+    for (const auto& e : r) v.push_back(e.get<float>());
+  }
+  return Tensor::from_vector(v, {n, w});
+}
+
+nlohmann::json fixtures() {
+  std::ifstream in(LAMINA_TEST_FIXTURES "/keras_h5.json");
+  return nlohmann::json::parse(in);
+}
+
+}  // namespace
+
+TEST_CASE("The Keras files folder is present next to the repository", "[h5io]") {
+  // CI clones lamina next to shared/; without it the tests below would prove nothing.
+  REQUIRE(std::filesystem::exists(keras_file("PROVENANCE.md")));
+}
+
+TEST_CASE("Keras 2.1 CNN with BatchNormalization loads and predicts what Keras recorded", "[h5io]") {
+  Model m = models::load_model(keras_file("k2_dl4j_cnn_batch_norm.h5"));
+  CHECK(m.layers().size() == 6);
+  CHECK(m.layers()[1]->class_name() == "BatchNormalization");
+  const Tensor x = lamina::testing::read_npy(keras_file("k2_dl4j_cnn_batch_norm.input.npy"));
+  const Tensor y = lamina::testing::read_npy(keras_file("k2_dl4j_cnn_batch_norm.predictions.npy"));
+  CHECK(max_difference(m.predict(x), y) < 1e-5);
+  // training_config: Adam + mse (Keras 2's `lr` key).
+  REQUIRE(m.optimizer() != nullptr);
+  CHECK(m.optimizer()->name() == "Adam");
+  CHECK(m.optimizer()->learning_rate() == Approx(0.001));
+}
+
+TEST_CASE("Keras 2.3 MLP loads from the model file and from the weights-only file", "[h5io]") {
+  const Tensor x = dataset("k2_dl4j_mlp_softmax.io.h5", "inputs/dense_1_input");
+  const Tensor y = dataset("k2_dl4j_mlp_softmax.io.h5", "predictions/activation_1");
+  Model m = models::load_model(keras_file("k2_dl4j_mlp_softmax.model.h5"));
+  CHECK(max_difference(m.predict(x), y) < 1e-5);
+  CHECK(m.optimizer()->name() == "RMSprop");
+
+  // Weights only (root-level layer groups): the model is built in code, as a Keras user would.
+  reset_layer_names();
+  Model built = Sequential({layers::Input({4}), layers::Dense(3, {.name = "dense_1"}),
+                            layers::Activation("softmax", "activation_1")});
+  built.load_weights(keras_file("k2_dl4j_mlp_softmax.weights.h5"));
+  CHECK(max_difference(built.predict(x), y) < 1e-5);
+  built.load_weights(keras_file("k2_dl4j_mlp_softmax.weights.h5"), {.by_name = true});
+  CHECK(max_difference(built.predict(x), y) < 1e-5);
+}
+
+TEST_CASE("tf.keras 2.13 Functional skip-concat and Keras 3 MLP match a numpy forward pass",
+          "[h5io]") {
+  const auto cases = fixtures();
+  for (const std::string name : {"k2_tf213_functional_skipconcat.h5", "k3_churn_mlp.h5"}) {
+    INFO(name);
+    Model m = models::load_model(keras_file(name));
+    const Tensor x = from_json(cases[name]["input"]);
+    CHECK(max_difference(m.predict(x), from_json(cases[name]["outputs"][0])) < 1e-5);
+  }
+  // Keras 3's optimizer state (adam/iteration, adam/learning_rate, momentum/velocity per
+  // variable) comes back with compile = true: h5py reads iteration 4500 and rate 0.01.
+  Model m = models::load_model(keras_file("k3_churn_mlp.h5"));
+  REQUIRE(m.optimizer() != nullptr);
+  CHECK(m.optimizer()->iterations() == 4500);
+  CHECK(m.optimizer()->learning_rate() == Approx(0.01));
+}
+
+TEST_CASE("Keras 3.4 multi-output Functional loads with its three heads and per-output losses",
+          "[h5io]") {
+  Model m = models::load_model(keras_file("k3_functional_multi_output.h5"));
+  REQUIRE(m.outputs().size() == 3);
+  CHECK(m.output_names() ==
+        std::vector<std::string>{"management_output", "severity_output", "diagnosis_output"});
+  const auto outs = m.predict_outputs(Tensor::zeros({2, 164}));
+  CHECK(outs[0].shape() == Shape{2, 5});
+  CHECK(outs[1].shape() == Shape{2, 3});
+  // Every weight in this file is NaN (its training diverged; h5py shows the same), so Keras's
+  // own predictions are NaN too.
+  CHECK(std::isnan(outs[2].at(0)));
+  CHECK(m.optimizer()->iterations() == 20000);
+}
+
+TEST_CASE("tf.keras toy ResNet: JSON config plus weights-only .h5 with Add merges", "[h5io]") {
+  std::ifstream in(keras_file("k2_kotlindl_toyresnet.config.json"));
+  const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Model m = models::model_from_json(json);
+  m.load_weights(keras_file("k2_kotlindl_toyresnet.weights.h5"));
+  // Read with h5py: dense_7 kernel sums to -36.11034176603425, its first element -0.0858072...
+  const Tensor k = m.get_layer("dense_7")->get_weights()[0];
+  CHECK(k.shape() == Shape{256, 10});
+  CHECK(k.astype(float64).sum().item() == Approx(-36.11034176603425).epsilon(1e-6));
+  CHECK(k.at(0) == Approx(-0.08580722659826279).epsilon(1e-7));
+  CHECK(m.predict(Tensor::zeros({1, 28, 28, 1})).shape() == Shape{1, 10});
+}
+
+TEST_CASE("A Keras file with a layer class lamina lacks fails naming the class and the file",
+          "[h5io]") {
+  // tf.keras 2.11 Functional model with an Attention layer.
+  const std::string path = keras_file("k2_dl4j_functional_attention.h5");
+  CHECK_THROWS_AS(models::load_model(path), FileFormatError);
+  CHECK_THROWS_WITH(models::load_model(path),
+                    Contains("k2_dl4j_functional_attention.h5") && Contains("Attention"));
+}
