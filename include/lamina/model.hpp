@@ -272,6 +272,14 @@ struct PredictOptions {
   std::int64_t steps = 0;  ///< batches to predict (0: all); required for an infinite dataset
 };
 
+struct LoadWeightsOptions {
+  /// Legacy .h5 only: match layers by name instead of by position; unmatched layers are ignored.
+  bool by_name = false;
+  /// Skip (with a warning on stderr) layers whose weight count or shapes differ, instead of
+  /// failing.
+  bool skip_mismatch = false;
+};
+
 /// What a Sequential's list may hold: any layer (handle or shared_ptr), another model, or the
 /// symbolic tensor of layers::Input.
 class LayerItem {
@@ -357,6 +365,20 @@ class Model {
   /// output: a Functional config (with "input_layers") or a Sequential one. Nested models are
   /// rebuilt too. Throws ValueError naming an unknown layer class or a dangling connection.
   static Model from_config(const nlohmann::json& config);
+
+  /// Saves architecture, weights, compile arguments and optimizer state; the format follows the
+  /// extension: `.keras` (Keras 3's zip) or `.h5` / `.hdf5` (Keras's legacy HDF5), both readable
+  /// by Keras. Atomic: a temporary file in the same directory is flushed and renamed over `path`,
+  /// so an interrupted save leaves the previous file intact. Throws ValueError for another
+  /// extension, FileFormatError naming `path` when it cannot be written.
+  void save(const std::string& path) const;
+  /// Saves the weights only: `.weights.h5` in Keras 3's layout, `.h5` / `.hdf5` in the legacy
+  /// layout (layer groups at the root). Atomic like save().
+  void save_weights(const std::string& path) const;
+  /// Loads weights into this (built) model from a `.weights.h5`, a legacy `.h5` weights file or
+  /// a whole-model `.h5`. Every count and shape is checked before any weight is assigned; throws
+  /// FileFormatError naming the file, the layer and both shapes. `by_name` applies to legacy .h5.
+  void load_weights(const std::string& path, const LoadWeightsOptions& options = {});
 
   /// Prints Keras's summary table to stdout.
   void summary() const;
