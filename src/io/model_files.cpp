@@ -5,7 +5,6 @@
 #include "io/atomic_file.hpp"
 #include "io/keras3_weights.hpp"
 #include "io/keras_archive.hpp"
-#include "io/keras_archive.hpp"
 #include "io/legacy_h5.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/models.hpp"
@@ -28,7 +27,6 @@ void Model::save(const std::string& path) const {
   if (is_keras3_weights(path))
     throw ValueError("Model::save('" + path + "'): a .weights.h5 file holds weights only; use "
                      "save_weights, or save to .keras / .h5");
-  if (ends_with(path, ".keras")) return io::save_keras_archive(*this, path);
   if (!is_legacy_h5(path))
     throw ValueError("Model::save('" + path + "'): unsupported extension; expected .keras, .h5 or .hdf5");
   io::write_atomically(path, [&](const std::string& tmp) { io::save_legacy_model(*this, tmp); });
@@ -63,7 +61,6 @@ void Model::load_weights(const std::string& path, const LoadWeightsOptions& opti
 namespace models {
 
 Model load_model(const std::string& path, const LoadModelOptions& options) {
-  if (ends_with(path, ".keras")) return io::load_keras_archive(path, options.compile);
   if (is_keras_archive(path)) return io::load_keras_archive(path, options.compile);
   if (is_legacy_h5(path)) return io::load_legacy_model(path, options.compile);
   throw ValueError("load_model('" + path + "'): unsupported extension; expected .keras, .h5 or .hdf5");

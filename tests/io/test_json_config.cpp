@@ -53,7 +53,7 @@ struct ScaleBy : Layer {
 
 }  // namespace
 
-TEST_CASE("to_json writes Keras 3's Sequential serialization with module, registered_name, dtype policies and build_config",
+TEST_CASE("to_json writes Keras 3's Sequential serialization with module and registered_name and dtype policies and build_config",
           "[config]") {
   Sequential model({layers::Input({12}, {.name = "features"}),
                     layers::Dense(64, {.activation = "relu", .name = "hidden"}),
@@ -186,7 +186,7 @@ TEST_CASE("A Sequential nested in a Functional model and a frozen layer round-tr
   check_same(rebuilt(xv), outer(xv), 0);
 }
 
-TEST_CASE("Initializer configs keep their arguments and integer seeds, and a seeded initializer repeats its values",
+TEST_CASE("Initializer configs keep their arguments and integer seeds and a seeded initializer repeats its values",
           "[config]") {
   const json config = json::parse(R"({"name": "seeded", "units": 4,
       "kernel_initializer": {"module": "keras.initializers", "class_name": "RandomNormal",
@@ -313,7 +313,7 @@ TEST_CASE("Keras 3's input and output structures: a single un-nested tensor and 
   CHECK(names == std::vector<std::string>{"cls", "score"});
 }
 
-TEST_CASE("A custom layer registered with register_layer round-trips; unregistered it is refused naming the class",
+TEST_CASE("A custom layer registered with register_layer round-trips - unregistered it is refused naming the class",
           "[config]") {
   auto build = [] {
     auto in = layers::Input({3}, {.name = "in"});
@@ -343,7 +343,7 @@ TEST_CASE("A custom layer registered with register_layer round-trips; unregister
   check_same(rebuilt(x), original(x), 0);
 }
 
-TEST_CASE("model_from_json refuses Lambda layers, subclassed models, unknown classes and malformed configs with clear messages",
+TEST_CASE("model_from_json refuses Lambda layers and subclassed models and unknown classes and malformed configs with clear messages",
           "[config]") {
   const std::string lambda = R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
       {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 2], "name": "i"}},
