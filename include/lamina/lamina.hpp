@@ -15,6 +15,7 @@
 #include "lamina/losses.hpp"
 #include "lamina/metrics.hpp"
 #include "lamina/model.hpp"
+#include "lamina/models.hpp"
 #include "lamina/ops.hpp"
 #include "lamina/optimizers.hpp"
 #include "lamina/regularizers.hpp"
