@@ -146,3 +146,28 @@ TEST_CASE("A Keras file with a layer class lamina lacks fails naming the class a
   CHECK_THROWS_WITH(models::load_model(path),
                     Contains("k2_dl4j_functional_attention.h5") && Contains("Attention"));
 }
+
+TEST_CASE("Keras 2 LSTM files predict what Keras recorded, and tf.keras's GRU loads", "[h5io]") {
+  // Keras 2.1.3 Sequential (bare-list config, batch_input_shape [25, 1, 1]) LSTM -> Dense.
+  Model lstm = models::load_model(keras_file("k2_dl4j_lstm.model.h5"));
+  CHECK(max_difference(lstm.predict(dataset("k2_dl4j_lstm.io.h5", "inputs/lstm_1_input")),
+                       dataset("k2_dl4j_lstm.io.h5", "predictions/dense_1")) < 1e-5);
+
+  // Keras 2.2.4: Dense on 3-D input, LSTM(relu, hard_sigmoid), 10 cases transcribed by keras2c.
+  Model k2c = models::load_model(keras_file("k2_keras2c_dense_lstm.h5"));
+  std::ifstream in(keras_file("k2_keras2c_dense_lstm.io.json"));
+  const auto io = nlohmann::json::parse(in);
+  REQUIRE(io["cases"].size() == 10);
+  for (const auto& c : io["cases"]) {
+    const Tensor x = from_json(c["input_1"]).reshape({1, 8, 32});
+    std::vector<float> y;
+    for (const auto& e : c["dense_3"]) y.push_back(e.get<float>());
+    CHECK(max_difference(k2c.predict(x), Tensor::from_vector(y, {1, 30})) < 1e-5);
+  }
+
+  // tf.keras 2.10 GRU(80, reset_after) with a (2, 240) bias and `gru/gru_cell/kernel:0` names.
+  Model gru = models::load_model(keras_file("k2_airpassengers_gru.h5"));
+  CHECK(gru.layers()[0]->class_name() == "GRU");
+  CHECK(gru.layers()[0]->get_weights()[2].shape() == Shape{2, 240});
+  CHECK(gru.predict(Tensor::zeros({2, 5, 20})).shape() == Shape{2, 1});
+}
