@@ -12,11 +12,14 @@
 #include <vector>
 
 #include "lamina/callbacks/callback.hpp"
+#include "lamina/callbacks/backup_and_restore.hpp"
 #include "lamina/callbacks/csv_logger.hpp"
 #include "lamina/callbacks/early_stopping.hpp"
 #include "lamina/callbacks/lambda_callback.hpp"
+#include "lamina/callbacks/model_checkpoint.hpp"
 #include "lamina/callbacks/plot_history.hpp"
 #include "lamina/callbacks/reduce_lr_on_plateau.hpp"
+#include "lamina/callbacks/terminate_on_nan.hpp"
 #include "lamina/model.hpp"
 
 namespace lamina {

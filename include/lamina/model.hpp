@@ -328,8 +328,8 @@ class Model {
   Tensor predict(const TensorArg& x, const PredictOptions& options = {});
   /// Every output, in the order of outputs().
   std::vector<Tensor> predict_outputs(const TensorArg& x, const PredictOptions& options = {});
-  // A Dataset (or any BatchSource): batches of (x, y) elements (see BatchSource). Throws
-  // ValueError for an infinite dataset without steps, or an empty one.
+  // A Dataset (or any BatchSource): batches of (x, y[, sample_weight]) elements, see
+  // BatchSource. Throws ValueError for an infinite dataset without steps, or an empty one.
   History fit(const DataArg& data, const FitOptions& options = {});
   std::map<std::string, double> evaluate(const DataArg& data, const EvaluateOptions& options = {});
   /// The single output over every batch's x (targets in the elements are ignored).
@@ -365,6 +365,10 @@ class Model {
   /// output: a Functional config (with "input_layers") or a Sequential one. Nested models are
   /// rebuilt too. Throws ValueError naming an unknown layer class or a dangling connection.
   static Model from_config(const nlohmann::json& config);
+  /// Keras 3's JSON of the architecture (no weights), as Keras's `model.to_json()` writes it:
+  /// {"module", "class_name", "config", "registered_name", "build_config"}. `indent` < 0 writes
+  /// one line. Read back with models::model_from_json (lamina/models.hpp) or by Keras.
+  std::string to_json(int indent = -1) const;
 
   /// Saves architecture, weights, compile arguments and optimizer state; the format follows the
   /// extension: `.keras` (Keras 3's zip) or `.h5` / `.hdf5` (Keras's legacy HDF5), both readable

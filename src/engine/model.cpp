@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 #include <optional>
 
 #include "engine/functional.hpp"
@@ -13,6 +14,7 @@
 #include "lamina/callbacks.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
+#include "ops/random.hpp"
 #include "tensor/tensor_impl.hpp"
 
 namespace lamina {
@@ -139,20 +141,25 @@ void check_labels(ModelImpl& m, const char* what, const std::vector<Tensor>& xs,
 }
 
 // Forward, loss, backward, optimizer step; updates the loss trackers and metrics.
+// skip_nonfinite (TerminateOnNaN): a NaN or Inf loss leaves the weights and optimizer untouched.
 void train_step(ModelImpl& m, const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
-                const std::vector<Tensor>& weights, const std::vector<Tensor>& sample_weights = {}) {
+                const std::vector<Tensor>& weights, const std::vector<Tensor>& sample_weights = {},
+                bool skip_nonfinite = false) {
   m.clear_losses();
   std::vector<Tensor> preds = m.forward(xs, true);
   std::vector<double> per_output;
   Tensor loss = engine::total_loss(m, ys, preds, per_output, sample_weights);
-  for (const Tensor& w : weights) const_cast<Tensor&>(w).zero_grad();
-  loss.backward();
-  std::vector<Tensor> grads;
-  grads.reserve(weights.size());
-  for (const Tensor& w : weights) grads.push_back(w.grad());
-  m.optimizer->apply_gradients(grads, weights);
-  m.apply_constraints();  // Keras projects constrained weights after each update
-  engine::update_trackers(m, ys, preds, loss.item(), per_output, static_cast<double>(xs[0].shape()[0]),
+  const double loss_value = loss.item();
+  if (!skip_nonfinite || std::isfinite(loss_value)) {
+    for (const Tensor& w : weights) const_cast<Tensor&>(w).zero_grad();
+    loss.backward();
+    std::vector<Tensor> grads;
+    grads.reserve(weights.size());
+    for (const Tensor& w : weights) grads.push_back(w.grad());
+    m.optimizer->apply_gradients(grads, weights);
+    m.apply_constraints();  // Keras projects constrained weights after each update
+  }
+  engine::update_trackers(m, ys, preds, loss_value, per_output, static_cast<double>(xs[0].shape()[0]),
                           sample_weights);
 }
 
@@ -167,16 +174,36 @@ void test_step(ModelImpl& m, const std::vector<Tensor>& xs, const std::vector<Te
                           sample_weights);
 }
 
+// A permutation of 0..n-1 that depends on (key, epoch) alone (Fisher-Yates driven by SplitMix64),
+// so that a resumed fit can rebuild the order of any epoch.
+Tensor epoch_order(std::int64_t n, std::uint64_t key, int epoch) {
+  Tensor order = Tensor::empty({n}, int64);
+  std::int64_t* p = order.data<std::int64_t>();
+  std::iota(p, p + n, std::int64_t{0});
+  std::uint64_t z = key ^ (0xd1b54a32d192ed03ULL * (static_cast<std::uint64_t>(epoch) + 1));
+  for (std::int64_t i = n - 1; i > 0; --i) {
+    std::uint64_t r = (z += 0x9e3779b97f4a7c15ULL);
+    r = (r ^ (r >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    r = (r ^ (r >> 27)) * 0x94d049bb133111ebULL;
+    std::swap(p[i], p[(r ^ (r >> 31)) % static_cast<std::uint64_t>(i + 1)]);
+  }
+  return order;
+}
+
 // The arrays of fit/evaluate/predict as a BatchSource: `batch_size` rows per step, in a fresh
-// random order each pass when shuffling.
+// random order each pass when shuffling: fit's order for its state's (shuffle_key, epoch) when
+// given `order_of`, else a draw from the random stream.
 class ArrayBatches final : public BatchSource {
  public:
-  ArrayBatches(std::vector<Tensor> x, std::vector<Tensor> y, std::int64_t batch_size, bool shuffle)
+  ArrayBatches(std::vector<Tensor> x, std::vector<Tensor> y, std::int64_t batch_size, bool shuffle,
+               const TrainingState* order_of = nullptr)
       : x_(std::move(x)), y_(std::move(y)), n_(x_[0].shape()[0]), batch_size_(batch_size),
-        shuffle_(shuffle) {}
+        shuffle_(shuffle), order_of_(order_of) {}
   void reset() override {
     pos_ = 0;
-    if (shuffle_) order_ = random_permutation(n_);
+    if (shuffle_)
+      order_ = order_of_ ? epoch_order(n_, order_of_->shuffle_key, order_of_->epoch)
+                         : random_permutation(n_);
   }
   std::optional<TensorArg> next() override {
     if (pos_ >= n_) return std::nullopt;
@@ -200,6 +227,7 @@ class ArrayBatches final : public BatchSource {
   std::vector<Tensor> x_, y_;
   std::int64_t n_, batch_size_;
   bool shuffle_;
+  const TrainingState* order_of_;
   std::int64_t pos_ = 0;
   Tensor order_;
 };
@@ -419,7 +447,8 @@ std::unique_ptr<Feed> validation_feed(ModelImpl& m, const ValidationData& v, con
 }
 
 // The epoch loop of fit for arrays and datasets alike; the model is built and the data checked.
-History fit_loop(const Model& self, ModelImpl& m, Feed& train, Feed* val, const FitOptions& o) {
+History fit_loop(const Model& self, ModelImpl& m, Feed& train, Feed* val, const FitOptions& o,
+                 TrainingState& state) {
   const std::int64_t steps = train.steps(o.steps_per_epoch, "steps_per_epoch");
   const std::vector<Tensor> weights = m.trainable_weights();
 
@@ -427,18 +456,33 @@ History fit_loop(const Model& self, ModelImpl& m, Feed& train, Feed* val, const 
   CallbackList cbs;
   add_callbacks(cbs, self, o.verbose, o.callbacks, o.epochs, steps, history);
 
+  // The data order is a function of (shuffle_key, epoch) and each step draws from the seeded
+  // stream, so (epoch, step, key, stream state) is a position a callback can back up and resume:
+  // BackupAndRestore rewrites `state` in on_train_begin.
+  state = TrainingState{o.initial_epoch, 0, random::bits(random::reserve(1))};
+  for (auto& c : cbs.list) c->set_training_state(&state);
   m.stop_training = false;
   cbs.each([](Callback& c) { c.on_train_begin({}); });
-  for (int epoch = o.initial_epoch; epoch < o.epochs && !m.stop_training; ++epoch) {
+  const int first_epoch = state.epoch;
+  const std::int64_t resume_step = state.step;
+  std::map<std::string, double> training_logs;
+  for (int epoch = first_epoch; epoch < o.epochs && !m.stop_training; ++epoch) {
+    state.epoch = epoch;
+    state.step = 0;
     engine::reset_metrics(m);
     cbs.each([epoch](Callback& c) { c.on_epoch_begin(epoch, {}); });
     if (o.steps_per_epoch == 0) train.end_pass();  // each epoch is one full pass
+    // Resuming mid-epoch: pass over the batches trained before the backup.
+    for (; epoch == first_epoch && state.step < resume_step; ++state.step)
+      train.next_step(o.steps_per_epoch);
     std::map<std::string, double> logs;
-    for (std::int64_t s = 0; o.steps_per_epoch == 0 || s < o.steps_per_epoch; ++s) {
+    for (std::int64_t s = state.step; o.steps_per_epoch == 0 || s < o.steps_per_epoch; ++s) {
       std::optional<StepData> batch = train.next_step(o.steps_per_epoch);
       if (!batch) break;
       cbs.each([s](Callback& c) { c.on_train_batch_begin(s, {}); });
-      train_step(m, batch->x, batch->y, weights, step_weights(*batch, o.class_weight));
+      train_step(m, batch->x, batch->y, weights, step_weights(*batch, o.class_weight),
+                 state.skip_nonfinite_steps);
+      state.step = s + 1;
       logs = engine::current_logs(m);
       cbs.each([&](Callback& c) { c.on_train_batch_end(s, logs); });
       if (m.stop_training) break;
@@ -450,8 +494,10 @@ History fit_loop(const Model& self, ModelImpl& m, Feed& train, Feed* val, const 
       for (const auto& [k, v] : val_logs) logs["val_" + k] = v;
     }
     cbs.each([&](Callback& c) { c.on_epoch_end(epoch, logs); });
+    training_logs = logs;
   }
-  cbs.each([](Callback& c) { c.on_train_end({}); });
+  cbs.each([&](Callback& c) { c.on_train_end(training_logs); });
+  for (auto& c : cbs.list) c->set_training_state(nullptr);
   return history->history();
 }
 
@@ -528,7 +574,9 @@ History Model::fit(const TensorArg& x_arg, const TensorArg& y_arg, const FitOpti
   check_input(m, "fit", x);
   build_on(m, x_train);
   check_labels(m, "fit", x_train, y_train);
-  Feed train(m, std::make_shared<ArrayBatches>(x_train, y_train, o.batch_size, o.shuffle), "fit", true);
+  TrainingState state;
+  Feed train(m, std::make_shared<ArrayBatches>(x_train, y_train, o.batch_size, o.shuffle, &state),
+             "fit", true);
   std::unique_ptr<Feed> val;
   if (o.validation_data) {
     val = validation_feed(m, *o.validation_data, o);
@@ -537,7 +585,7 @@ History Model::fit(const TensorArg& x_arg, const TensorArg& y_arg, const FitOpti
     val = std::make_unique<Feed>(m, std::make_shared<ArrayBatches>(x_val, y_val, o.batch_size, false),
                                  "fit (validation_data)", true);
   }
-  return fit_loop(*this, m, train, val.get(), o);
+  return fit_loop(*this, m, train, val.get(), o, state);
 }
 
 History Model::fit(const DataArg& data, const FitOptions& o) {
@@ -558,7 +606,8 @@ History Model::fit(const DataArg& data, const FitOptions& o) {
   check_labels(m, "fit", first.x, first.y);
   std::unique_ptr<Feed> val;
   if (o.validation_data) val = validation_feed(m, *o.validation_data, o);
-  return fit_loop(*this, m, train, val.get(), o);
+  TrainingState state;
+  return fit_loop(*this, m, train, val.get(), o, state);
 }
 
 std::map<std::string, double> Model::evaluate(const Tensor& x, const Tensor& y,
