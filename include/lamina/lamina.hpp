@@ -33,3 +33,4 @@
 #include "lamina/layers/embedding.hpp"
 #include "lamina/layers/masking.hpp"
 #include "lamina/layers/wrappers.hpp"
+#include "lamina/layers/attention.hpp"
