@@ -36,12 +36,12 @@ Tensor causal_keep(std::int64_t tq, std::int64_t tv, DType dtype) {
 }
 
 AttentionResult apply_scores(const Tensor& scores, const Tensor& value, const Tensor& keep,
-                             double rate, bool training) {
+                             double rate, bool training, bool scores_after_dropout) {
   // Keras: scores -= 1e9 * (1 - keep). 1e9 is exact in float32, so this is Keras's arithmetic.
   Tensor masked = keep.defined() ? scores + (keep - 1.0) * 1e9 : scores;
   Tensor weights = softmax(masked, -1);
   Tensor used = training && rate > 0 ? lamina::dropout(weights, rate) : weights;
-  return {matmul(used, value), weights};
+  return {matmul(used, value), scores_after_dropout ? used : weights};
 }
 
 void check_step_mask(const std::string& who, const char* what, const Tensor& mask, const Shape& input) {
@@ -164,7 +164,7 @@ AttentionResult BaseDenseAttentionLayer::attend(const Tensor& query, const Tenso
   Tensor keep;
   if (c.value_mask.defined()) keep = keep_of(c.value_mask, dt).reshape({v.dim(0), 1, v.dim(1)});
   if (c.use_causal_mask || use_causal_mask_) keep = both(keep, causal_keep(q.dim(r - 2), k.dim(r - 2), dt));
-  AttentionResult result = apply_scores(scores(q, k), v, keep, dropout_, c.training);
+  AttentionResult result = apply_scores(scores(q, k), v, keep, dropout_, c.training, true);
   if (c.query_mask.defined())
     result.output = result.output * keep_of(c.query_mask, dt).reshape({q.dim(0), q.dim(1), 1});
   return result;

@@ -18,10 +18,10 @@ Tensor both(const Tensor& a, const Tensor& b);
 /// (Tq, Tv): 1 where j <= i (Keras's lower-triangular causal mask, also for Tq != Tv).
 Tensor causal_keep(std::int64_t tq, std::int64_t tv, DType dtype);
 /// Keras's _apply_scores over the last axis: scores - 1e9 where `keep` (broadcastable, may be
-/// undefined) is 0, softmax, dropout when training, weights · value. The scores returned are
-/// the weights before dropout.
+/// undefined) is 0, softmax, dropout when training, weights · value. The scores returned are the
+/// weights after dropout when `scores_after_dropout` (Attention's), else before (MultiHeadAttention's).
 AttentionResult apply_scores(const Tensor& scores, const Tensor& value, const Tensor& keep,
-                             double dropout, bool training);
+                             double dropout, bool training, bool scores_after_dropout);
 /// Checks a (batch, steps) mask against its input; throws ShapeError "<who>: <what> of shape
 /// (2, 5) does not match ..." otherwise.
 void check_step_mask(const std::string& who, const char* what, const Tensor& mask, const Shape& input);

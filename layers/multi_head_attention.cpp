@@ -208,7 +208,7 @@ AttentionResult MultiHeadAttentionLayer::attend(const Tensor& query, const Tenso
     keep = broadcast_to(broadcast_to(keep, mask_shape).reshape(one_head), scores_shape)
                .reshape({qh.dim(0), qh.dim(1), kh.dim(1)});
   }
-  AttentionResult r = apply_scores(matmul(qh, kh, false, true), vh, keep, options_.dropout, c.training);
+  AttentionResult r = apply_scores(matmul(qh, kh, false, true), vh, keep, options_.dropout, c.training, false);
 
   // Back to the query's layout (batch, axes..., heads, value_dim), then the output projection.
   Shape heads_layout(scores_shape.begin(), scores_shape.begin() + 2 + static_cast<long>(others.size() + axes.size()));

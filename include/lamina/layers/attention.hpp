@@ -23,8 +23,9 @@
 namespace lamina::layers {
 
 /// An attention layer's result with return_attention_scores: the attention weights after masking
-/// and softmax, before dropout. Attention: (batch, Tq, Tv); MultiHeadAttention: (batch,
-/// num_heads, T, S) (more axes with attention_axes, as Keras).
+/// and softmax, as Keras returns them: Attention and AdditiveAttention (batch, Tq, Tv), after
+/// dropout; MultiHeadAttention (batch, num_heads, T, S) (more axes with attention_axes), before
+/// dropout.
 struct AttentionResult {
   Tensor output;
   Tensor scores;
