@@ -20,6 +20,7 @@ using lamina::testing::cos_probe;
 using lamina::testing::doubles;
 using lamina::testing::seq;
 using lamina::testing::shape_of;
+using lamina::testing::values;
 using json = nlohmann::json;
 
 namespace {
@@ -199,6 +200,18 @@ TEST_CASE("Attention layers' gradients match finite differences in float64", "[a
       CHECK(res.ok);
     }
   }
+  SECTION("Attention on rank-2 tensors, as tf.keras 2 computed it: the rows of a batch attend to each other") {
+    auto att = layers::Attention({.use_causal_mask = true});
+    auto f = [&](const std::vector<Tensor>& in) { return att->call_with_scores(in[0], in[1], {.key = in[2]}).output; };
+    const std::vector<Tensor> in{seq({4, 3}), seq({4, 5}, 0.9), seq({4, 3}, 0.7)};
+    auto res = testing::gradcheck(f, in);
+    INFO(res.report);
+    CHECK(res.ok);
+    // Row 0 attends row 0 only (causal over the batch), so it is value row 0.
+    const Tensor out = f(in);
+    CHECK(out.shape() == Shape{4, 5});
+    check_values(out.slice(0, 1), values(in[1].slice(0, 1)), 1e-12);
+  }
   SECTION("AdditiveAttention with a scale vector and masks") {
     auto add = layers::AdditiveAttention();
     add->build_for_list({{-1, 3, 5}, {-1, 4, 2}, {-1, 4, 5}});
@@ -354,6 +367,16 @@ TEST_CASE("Attention configs use Keras's keys and round-trip through from_config
   CHECK_FALSE(m.contains("use_causal_mask"));
   CHECK(roundtrip(layers::MultiHeadAttention(2, 2, {.use_causal_mask = true}))["use_causal_mask"] == true);
   CHECK(roundtrip(layers::MultiHeadAttention(2, 2))["output_shape"].is_null());
+
+  // A model's JSON keeps the causal option, so the rebuilt model predicts the same.
+  set_seed(5);
+  auto x = layers::Input({4, 6});
+  auto h = layers::MultiHeadAttention(2, 3, {.use_causal_mask = true})({x, x});
+  Model model(x, layers::AdditiveAttention({.use_causal_mask = true})({h, x}));
+  Model rebuilt = models::model_from_json(model.to_json());
+  rebuilt.set_weights(model.get_weights());
+  const Tensor data = seq({2, 4, 6});
+  CHECK(allclose(rebuilt.predict(data), model.predict(data), 0, 0));
 
   // Keras 2: Attention's deprecated `causal`; tf.keras's MultiHeadAttention writes bare integers,
   // a null value_dim and its build shapes.
