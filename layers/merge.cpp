@@ -46,6 +46,17 @@ Tensor MergeLayer::call(const Tensor& x, bool) {
              x.shape().str());
 }
 
+Tensor MergeLayer::compute_mask(const std::vector<Tensor>&, const std::vector<Tensor>& masks) const {
+  NoGradGuard no_grad;
+  Tensor kept;
+  for (const Tensor& m : masks) {
+    if (!m.defined()) continue;
+    Tensor k = m.astype(float32);
+    kept = kept.defined() ? kept * k : k;
+  }
+  return kept.defined() ? (kept != 0.0) : Tensor();
+}
+
 // --- elementwise ---------------------------------------------------------------------------------
 
 Shape ElementwiseMergeLayer::compute_output_shape_list(const std::vector<Shape>& shapes) {
@@ -177,6 +188,30 @@ Tensor ConcatenateLayer::call(const std::vector<Tensor>& inputs, bool) {
   std::vector<Tensor> same;
   for (const Tensor& x : inputs) same.push_back(x.dtype() == dtype ? x : x.astype(dtype));
   return concatenate(same, axis_);
+}
+
+Tensor ConcatenateLayer::compute_mask(const std::vector<Tensor>& inputs,
+                                      const std::vector<Tensor>& masks) const {
+  bool any_mask = false;
+  for (const Tensor& m : masks) any_mask |= m.defined();
+  if (!any_mask || masks.size() != inputs.size()) return Tensor();
+  NoGradGuard no_grad;
+  std::vector<Tensor> widened;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& x = inputs[i];
+    if (!masks[i].defined()) {
+      widened.push_back(Tensor::ones(x.shape(), float32));
+      continue;
+    }
+    Tensor m = masks[i].astype(float32);
+    if (m.ndim() < x.ndim()) {
+      Shape s = m.shape();
+      s.push_back(1);
+      m = broadcast_to(m.reshape(s), x.shape());
+    }
+    widened.push_back(m);
+  }
+  return max(concatenate(widened, axis_), {-1}) != 0.0;
 }
 
 nlohmann::json ConcatenateLayer::get_config() const {

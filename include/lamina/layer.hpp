@@ -97,6 +97,17 @@ class Layer : public std::enable_shared_from_this<Layer> {
   virtual Tensor call(const std::vector<Tensor>& inputs, bool training);
   /// Creates the weights for several inputs (batch dimensions -1).
   virtual void build_list(const std::vector<Shape>& input_shapes);
+  /// call() over several inputs with their masks: `masks` is parallel to `inputs`, an undefined
+  /// entry where that input has none (at least one is defined). The default ignores the masks.
+  virtual Tensor call_masked(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
+                             bool training) {
+    return call(inputs, training);
+  }
+  /// The output's mask for a call over several inputs (masks as in call_masked, possibly all
+  /// undefined). The default: none. Merge layers follow Keras (see lamina/layers/merge.hpp).
+  virtual Tensor compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks) const {
+    return Tensor();
+  }
   /// Output shape for several inputs; throws ShapeError naming the layer and every shape.
   virtual Shape compute_output_shape_list(const std::vector<Shape>& input_shapes);
   /// Builds for several input shapes unless built; returns compute_output_shape_list of them.

@@ -145,14 +145,21 @@ std::vector<Tensor> FunctionalImpl::forward(const std::vector<Tensor>& xs, bool 
     const DType want = inputs_[i].dtype;
     slots[i] = is_floating(want) && xs[i].dtype() != want ? xs[i].astype(want) : xs[i];
   }
-  std::vector<Tensor> args;
+  std::vector<Tensor> args, arg_masks;
   std::vector<Tensor> masks(slot_count_);  // Keras's masks, from Embedding or Masking on
   for (const Step& s : steps_) {
     Layer& layer = *s.node->layer;
     if (layer.takes_list()) {
       args.clear();
-      for (int i : s.in) args.push_back(slots[i]);
-      slots[s.out] = layer.call(args, training);
+      arg_masks.clear();
+      bool masked = false;
+      for (int i : s.in) {
+        args.push_back(slots[i]);
+        arg_masks.push_back(masks[i]);
+        masked |= masks[i].defined();
+      }
+      slots[s.out] = masked ? layer.call_masked(args, arg_masks, training) : layer.call(args, training);
+      masks[s.out] = masked ? layer.compute_mask(args, arg_masks) : Tensor();
     } else {
       const Tensor& in = slots[s.in[0]];
       const Tensor& mask = masks[s.in[0]];

@@ -23,6 +23,9 @@ class MergeLayer : public Layer {
   Tensor call(const std::vector<Tensor>& inputs, bool training) override = 0;
   Shape compute_output_shape(const Shape& input_shape) override;
   Shape compute_output_shape_list(const std::vector<Shape>& input_shapes) override = 0;
+  using Layer::compute_mask;
+  /// Keras's Merge.compute_mask: the AND of the masks that are defined (none when none is).
+  Tensor compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks) const override;
 
  protected:
   /// Throws ShapeError "<Class> '<name>': <what>. Received shapes [(None, 3), (None, 4)]".
@@ -131,6 +134,10 @@ class ConcatenateLayer : public MergeLayer {
   std::string class_name() const override { return "Concatenate"; }
   Tensor call(const std::vector<Tensor>& inputs, bool training) override;
   Shape compute_output_shape_list(const std::vector<Shape>& input_shapes) override;
+  /// Keras 3's: each mask widened to its input's shape (all ones for an input without one),
+  /// joined along the axis, then any() over the last axis. Joining sequences along the time axis
+  /// joins their masks; along the features, a step is kept when any input keeps it.
+  Tensor compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks) const override;
   nlohmann::json get_config() const override;
   int axis() const { return axis_; }
 
@@ -157,6 +164,8 @@ class DotLayer : public MergeLayer {
   std::string class_name() const override { return "Dot"; }
   Tensor call(const std::vector<Tensor>& inputs, bool training) override;
   Shape compute_output_shape_list(const std::vector<Shape>& input_shapes) override;
+  /// None, as Keras's Dot: the contraction mixes the steps.
+  Tensor compute_mask(const std::vector<Tensor>&, const std::vector<Tensor>&) const override { return Tensor(); }
   nlohmann::json get_config() const override;
 
  private:
