@@ -16,6 +16,8 @@
 
 #include <lamina/lamina.hpp>
 
+#include "fashion_mnist_common.hpp"
+
 using namespace lamina;
 using Clock = std::chrono::steady_clock;
 
@@ -38,28 +40,6 @@ auto pipeline(const Tensor& x, const Tensor& y, int threads) {
       .map(augment, {.num_parallel_calls = threads, .seed = 1})
       .batch(128)
       .prefetch(AUTOTUNE);
-}
-
-Sequential cnn() {
-  Sequential model({
-      layers::Input({28, 28, 1}),
-      layers::Conv2D(32, 3, {.use_bias = false}),
-      layers::BatchNormalization(),
-      layers::Activation("relu"),
-      layers::MaxPooling2D(2),
-      layers::Conv2D(64, 3, {.use_bias = false}),
-      layers::BatchNormalization(),
-      layers::Activation("relu"),
-      layers::MaxPooling2D(2),
-      layers::Flatten(),
-      layers::Dense(128, {.activation = "relu"}),
-      layers::Dropout(0.3),
-      layers::Dense(10, {.activation = "softmax"}),
-  });
-  model.compile({.optimizer = optimizers::Adam({.learning_rate = 1e-3}),
-                 .loss = "sparse_categorical_crossentropy",
-                 .metrics = {"accuracy"}});
-  return model;
 }
 
 }  // namespace
@@ -89,12 +69,12 @@ int main(int argc, char** argv) {
   double preloaded = 1e30, fed = 1e30;
   for (int round = 0; round < 2; ++round) {
     set_seed(7);
-    Sequential a = cnn();
+    Sequential a = fashion_mnist::cnn();
     auto start = Clock::now();
     a.fit(x, train.y, {.batch_size = 128, .epochs = 1, .verbose = 0});
     preloaded = std::min(preloaded, seconds_since(start));
     set_seed(7);
-    Sequential b = cnn();
+    Sequential b = fashion_mnist::cnn();
     start = Clock::now();
     b.fit(pipeline(x, train.y, threads), {.epochs = 1, .verbose = 0});
     fed = std::min(fed, seconds_since(start));

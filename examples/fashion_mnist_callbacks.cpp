@@ -7,24 +7,15 @@
 
 #include <lamina/lamina.hpp>
 
+#include "fashion_mnist_common.hpp"
+
 using namespace lamina;
 
 int main() {
   set_seed(42);
   auto [train, test] = datasets::fashion_mnist::load_data();
-  Tensor x_train = train.x.astype(float32) / 255.0;
-  Tensor x_test = test.x.astype(float32) / 255.0;
-
-  Sequential model({
-      layers::Input({28, 28}),
-      layers::Flatten(),
-      layers::Dense(512, {.activation = "relu"}),
-      layers::Dropout(0.2),
-      layers::Dense(10, {.activation = "softmax"}),
-  });
-  model.compile({.optimizer = optimizers::Adam({.learning_rate = 1e-3}),
-                 .loss = "sparse_categorical_crossentropy",
-                 .metrics = {"accuracy"}});
+  auto [x_train, x_test] = fashion_mnist::scaled(train, test, /*channels=*/false);
+  Sequential model = fashion_mnist::mlp();
   model.fit(x_train, train.y,
             {.batch_size = 128, .epochs = 12,
              .callbacks = {

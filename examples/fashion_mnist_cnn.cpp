@@ -9,6 +9,8 @@
 
 #include <lamina/lamina.hpp>
 
+#include "fashion_mnist_common.hpp"
+
 using namespace lamina;
 
 namespace {
@@ -29,36 +31,13 @@ class EpochTimer : public Callback {
 int main() {
   set_seed(42);
   auto [train, test] = datasets::fashion_mnist::load_data();
-  Tensor x_train = train.x.astype(float32).reshape({-1, 28, 28, 1}) / 255.0;
-  Tensor x_test = test.x.astype(float32).reshape({-1, 28, 28, 1}) / 255.0;
-
-  // The convolutions have no bias: BatchNormalization's beta takes its place.
-  Sequential model({
-      layers::Input({28, 28, 1}),
-      layers::Conv2D(32, 3, {.use_bias = false}),
-      layers::BatchNormalization(),
-      layers::Activation("relu"),
-      layers::MaxPooling2D(2),
-      layers::Conv2D(64, 3, {.use_bias = false}),
-      layers::BatchNormalization(),
-      layers::Activation("relu"),
-      layers::MaxPooling2D(2),
-      layers::Flatten(),
-      layers::Dense(128, {.activation = "relu"}),
-      layers::Dropout(0.3),
-      layers::Dense(10, {.activation = "softmax"}),
-  });
-  model.compile({.optimizer = optimizers::Adam({.learning_rate = 1e-3}),
-                 .loss = "sparse_categorical_crossentropy",
-                 .metrics = {"accuracy"}});
+  auto [x_train, x_test] = fashion_mnist::scaled(train, test, /*channels=*/true);
+  Sequential model = fashion_mnist::cnn();
   model.summary();
-  // Halve the rate for each of the last three epochs: the weights settle instead of bouncing
-  // around the minimum (the same schedule as the MLP trainer).
-  auto halve_late = [](int epoch, double lr) { return epoch >= 2 ? lr * 0.5 : lr; };
   model.fit(x_train, train.y,
             {.batch_size = 128,
              .epochs = 5,
-             .callbacks = {callbacks::LearningRateScheduler(halve_late), EpochTimer()}});
+             .callbacks = {fashion_mnist::halve_late(), EpochTimer()}});
 
   auto scores = model.evaluate(x_test, test.y, {.verbose = 0});
   std::printf("test loss: %.4f\ntest accuracy: %.4f\n", scores["loss"], scores["accuracy"]);

@@ -1,11 +1,12 @@
 // One image, two heads: the Fashion-MNIST class (10) and a coarser group (3: tops, footwear,
 // other), trained together through the Functional API with per-head losses, weights and metrics.
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <vector>
 
 #include <lamina/lamina.hpp>
+
+#include "fashion_mnist_common.hpp"
 
 using namespace lamina;
 
@@ -21,11 +22,7 @@ Tensor group_of(const Tensor& y) {
 int main() {
   set_seed(42);
   auto [train, test] = datasets::fashion_mnist::load_data();
-  Tensor x_train = train.x.astype(float32) / 255.0;
-  const double mu = x_train.mean().item();
-  const double sd = std::sqrt(((x_train - mu) * (x_train - mu)).mean().item());
-  x_train = (x_train - mu) / sd;
-  Tensor x_test = (test.x.astype(float32) / 255.0 - mu) / sd;
+  auto [x_train, x_test] = fashion_mnist::standardized(train, test);
 
   auto image = layers::Input({28, 28}, {.name = "image"});
   auto x = layers::Flatten()(image);
@@ -40,10 +37,9 @@ int main() {
                  .loss_weights = {{"cls", 1.0}, {"group", 0.5}},
                  .metrics = {{"cls", {"accuracy"}}, {"group", {"accuracy"}}}});
   model.summary();
-  auto halve_late = [](int epoch, double lr) { return epoch >= 2 ? lr * 0.5 : lr; };
   model.fit(x_train, {{"cls", train.y}, {"group", group_of(train.y)}},
             {.batch_size = 128, .epochs = 5,
-             .callbacks = {callbacks::LearningRateScheduler(halve_late)}});
+             .callbacks = {fashion_mnist::halve_late()}});
 
   auto scores = model.evaluate(x_test, {{"cls", test.y}, {"group", group_of(test.y)}}, {.verbose = 0});
   std::printf("test loss: %.4f\n", scores["loss"]);
