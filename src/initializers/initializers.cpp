@@ -10,8 +10,11 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
+#include "ops/random.hpp"
 
 namespace lamina {
 namespace initializers {
@@ -66,19 +69,10 @@ Initializer variance_scaling(std::string class_name, std::map<std::string, doubl
     double limit = std::sqrt(3.0 * variance);  // U(-l, l) has variance l²/3
     return random_uniform(shape, -limit, limit, dtype);
   };
-  return Initializer(std::move(class_name), std::move(config), fn);
-}
-
-Initializer identity(double gain) {
-  return Initializer("Identity", {{"gain", gain}}, [gain](const Shape& shape, DType dtype) {
-    check_concrete(shape, "Identity");
-    if (shape.size() != 2)
-      throw ValueError("Identity: needs a 2-D shape, got " + shape.str() + ".");
-    Tensor out = Tensor::zeros(shape, float64);
-    auto* data = out.data<double>();
-    for (std::int64_t i = 0; i < std::min(shape[0], shape[1]); ++i) data[i * shape[1] + i] = gain;
-    return out.astype(dtype);
-  });
+  // Only VarianceScaling itself writes its mode and distribution; GlorotUniform & co. imply them.
+  std::map<std::string, std::string> strings;
+  if (class_name == "VarianceScaling") strings = {{"mode", mode}, {"distribution", distribution}};
+  return Initializer(std::move(class_name), std::move(config), fn, std::move(strings));
 }
 
 // Householder QR of the row-major m×n matrix `a` (m >= n), in double. Returns the reduced Q
@@ -153,7 +147,7 @@ const std::vector<Entry>& registry() {
       {{"truncated_normal", "TruncatedNormal"}, [] { return TruncatedNormal(); }},
       {{"variance_scaling", "VarianceScaling"}, [] { return VarianceScaling(); }},
       {{"orthogonal", "Orthogonal", "OrthogonalInitializer"}, [] { return Orthogonal(); }},
-      {{"identity", "Identity", "IdentityInitializer"}, [] { return identity(1.0); }},
+      {{"identity", "Identity", "IdentityInitializer"}, [] { return Identity(); }},
   };
   return entries;
 }
@@ -267,6 +261,34 @@ Initializer Orthogonal(double gain) {
   });
 }
 
+Initializer Identity(double gain) {
+  return Initializer("Identity", {{"gain", gain}}, [gain](const Shape& shape, DType dtype) {
+    check_concrete(shape, "Identity");
+    if (shape.size() != 2)
+      throw ValueError("Identity: needs a 2-D shape, got " + shape.str() + ".");
+    Tensor out = Tensor::zeros(shape, float64);
+    auto* data = out.data<double>();
+    for (std::int64_t i = 0; i < std::min(shape[0], shape[1]); ++i) data[i * shape[1] + i] = gain;
+    return out.astype(dtype);
+  });
+}
+
+Initializer seeded(const Initializer& base, std::int64_t seed) {
+  auto config = base.config();
+  config["seed"] = static_cast<double>(seed);
+  return Initializer(
+      base.class_name(), config,
+      [base, seed](const Shape& shape, DType dtype) {
+        struct Restore {
+          random::State saved = random::get_state();
+          ~Restore() { random::set_state(saved); }
+        } restore;
+        random::set_state({static_cast<std::uint64_t>(seed), 0});
+        return base(shape, dtype);
+      },
+      base.string_config());
+}
+
 Initializer get(const std::string& name) {
   for (const auto& entry : registry())
     for (const auto& known : entry.names)
@@ -280,6 +302,69 @@ Initializer get(const std::string& name) {
                    " (or their class names, e.g. \"GlorotUniform\").");
 }
 
+namespace {
+
+bool is_random(const std::string& cls) {
+  return cls.find("Uniform") != std::string::npos || cls.find("Normal") != std::string::npos ||
+         cls == "Orthogonal" || cls == "VarianceScaling";
+}
+
+// The class's arguments from a Keras config; absent ones take Keras's defaults.
+Initializer from_class(const std::string& cls, const nlohmann::json& c) {
+  auto num = [&](const char* key, double fallback) {
+    if (!c.contains(key) || c[key].is_null()) return fallback;
+    if (!c[key].is_number())
+      throw ValueError(cls + ": \"" + key + "\" must be a number, got " + c[key].dump() + ".");
+    return c[key].get<double>();
+  };
+  auto str = [&](const char* key, const char* fallback) {
+    if (!c.contains(key) || c[key].is_null()) return std::string(fallback);
+    if (!c[key].is_string())
+      throw ValueError(cls + ": \"" + key + "\" must be a string, got " + c[key].dump() + ".");
+    return c[key].get<std::string>();
+  };
+  if (cls == "RandomNormal") return RandomNormal(num("mean", 0.0), num("stddev", 0.05));
+  if (cls == "RandomUniform") return RandomUniform(num("minval", -0.05), num("maxval", 0.05));
+  if (cls == "TruncatedNormal") return TruncatedNormal(num("mean", 0.0), num("stddev", 0.05));
+  if (cls == "Constant") return Constant(num("value", 0.0));
+  if (cls == "Orthogonal" || cls == "OrthogonalInitializer") return Orthogonal(num("gain", 1.0));
+  if (cls == "Identity" || cls == "IdentityInitializer") return Identity(num("gain", 1.0));
+  if (cls == "VarianceScaling")
+    return VarianceScaling(num("scale", 1.0), str("mode", "fan_in"),
+                           str("distribution", "truncated_normal"));
+  return get(cls);
+}
+
+}  // namespace
+
+nlohmann::json serialize(const Initializer& init) {
+  nlohmann::json config = nlohmann::json::object();
+  for (const auto& [k, v] : init.config())
+    config[k] = k == "seed" ? nlohmann::json(static_cast<std::int64_t>(v)) : nlohmann::json(v);
+  for (const auto& [k, v] : init.string_config()) config[k] = v;
+  if (is_random(init.class_name()) && !config.contains("seed")) config["seed"] = nullptr;
+  return {{"module", "keras.initializers"},
+          {"class_name", init.class_name()},
+          {"config", config},
+          {"registered_name", nullptr}};
+}
+
+Initializer deserialize(const nlohmann::json& value) {
+  if (value.is_string()) return get(value.get<std::string>());
+  if (!value.is_object() || !value.contains("class_name") || !value["class_name"].is_string())
+    throw ValueError("An initializer config must be a name or an object with a \"class_name\", got " +
+                     value.dump() + ".");
+  const std::string cls = value["class_name"].get<std::string>();
+  const nlohmann::json c = value.contains("config") && value["config"].is_object()
+                               ? value["config"]
+                               : nlohmann::json::object();
+  Initializer init = from_class(cls, c);
+  // Keras 3 may write a SeedGenerator object as the seed; only an integer pins the values.
+  if (c.contains("seed") && c["seed"].is_number_integer())
+    return seeded(init, c["seed"].get<std::int64_t>());
+  return init;
+}
+
 }  // namespace initializers
 
 Initializer::Initializer(const char* name)
@@ -287,7 +372,11 @@ Initializer::Initializer(const char* name)
 
 Initializer::Initializer(const std::string& name) : Initializer(initializers::get(name)) {}
 
-Initializer::Initializer(std::string class_name, std::map<std::string, double> config, Fn fn)
-    : class_name_(std::move(class_name)), config_(std::move(config)), fn_(std::move(fn)) {}
+Initializer::Initializer(std::string class_name, std::map<std::string, double> config, Fn fn,
+                         std::map<std::string, std::string> string_config)
+    : class_name_(std::move(class_name)),
+      config_(std::move(config)),
+      fn_(std::move(fn)),
+      string_config_(std::move(string_config)) {}
 
 }  // namespace lamina

@@ -11,6 +11,7 @@
 #include <lamina/errors.hpp>
 #include <lamina/initializers.hpp>
 #include <lamina/ops.hpp>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -291,4 +292,93 @@ TEST_CASE("VarianceScaling rejects a bad scale, mode or distribution", "[initial
   CHECK_THROWS_AS(initializers::VarianceScaling(1.0, "fan_sideways"), ValueError);
   CHECK_THROWS_AS(initializers::VarianceScaling(1.0, "fan_in", "cauchy"), ValueError);
   CHECK_THROWS_AS(Initializer("glorot_uniform")({4, 4}, int32), TypeError);
+}
+
+// Keras 3's get_config of each class (keras/src/initializers): RandomInitializer writes "seed",
+// VarianceScaling adds scale, mode and distribution, its named subclasses (GlorotUniform...)
+// write the seed alone, Orthogonal adds gain, Constant writes value, Identity gain.
+TEST_CASE("Every initializer writes Keras 3's config and rebuilds from it drawing the same values",
+          "[initializers][files]") {
+  using nlohmann::json;
+  using namespace initializers;
+  const std::vector<std::pair<Initializer, json>> cases = {
+      {Zeros(), json::object()},
+      {Ones(), json::object()},
+      {Constant(2.5), {{"value", 2.5}}},
+      {RandomNormal(1.0, 0.5), {{"mean", 1.0}, {"stddev", 0.5}, {"seed", nullptr}}},
+      {RandomUniform(-1.0, 2.0), {{"minval", -1.0}, {"maxval", 2.0}, {"seed", nullptr}}},
+      {TruncatedNormal(0.5, 2.0), {{"mean", 0.5}, {"stddev", 2.0}, {"seed", nullptr}}},
+      {VarianceScaling(3.0, "fan_out", "uniform"),
+       {{"scale", 3.0}, {"mode", "fan_out"}, {"distribution", "uniform"}, {"seed", nullptr}}},
+      {VarianceScaling(0.5, "fan_avg", "untruncated_normal"),
+       {{"scale", 0.5}, {"mode", "fan_avg"}, {"distribution", "untruncated_normal"}, {"seed", nullptr}}},
+      {seeded(VarianceScaling(2.0, "fan_in", "Normal"), 42),
+       {{"scale", 2.0}, {"mode", "fan_in"}, {"distribution", "truncated_normal"}, {"seed", 42}}},
+      {GlorotUniform(), {{"seed", nullptr}}},
+      {GlorotNormal(), {{"seed", nullptr}}},
+      {HeUniform(), {{"seed", nullptr}}},
+      {seeded(HeNormal(), 7), {{"seed", 7}}},
+      {LecunUniform(), {{"seed", nullptr}}},
+      {LecunNormal(), {{"seed", nullptr}}},
+      {Orthogonal(2.0), {{"gain", 2.0}, {"seed", nullptr}}},
+      {Identity(3.0), {{"gain", 3.0}}},
+  };
+  for (const auto& [init, keras_config] : cases) {
+    const json written = serialize(init);
+    INFO(written.dump());
+    CHECK(written["module"] == "keras.initializers");
+    CHECK(written["registered_name"] == nullptr);
+    CHECK(written["config"] == keras_config);
+    const Initializer back = deserialize(written);
+    CHECK(back.class_name() == init.class_name());
+    CHECK(serialize(back) == written);
+    set_seed(5);
+    const auto expected = init({6, 4}).to_vector<float>();
+    set_seed(5);
+    CHECK(back({6, 4}).to_vector<float>() == expected);
+  }
+}
+
+TEST_CASE("VarianceScaling's mode and distribution decide its values after a config round trip",
+          "[initializers][files]") {
+  using nlohmann::json;
+  // (40, 10): fan_in 40, fan_out 10. uniform with scale 3: limit sqrt(3·3/10) = 0.9487 for
+  // fan_out, against sqrt(3·3/40) = 0.4743 for fan_in; untruncated_normal reaches past the
+  // truncated normal's 2·stddev.
+  const Initializer fan_out = initializers::deserialize(json::parse(
+      R"({"class_name": "VarianceScaling", "config": {"scale": 3.0, "mode": "fan_out", "distribution": "uniform", "seed": 1}})"));
+  const Initializer fan_in = initializers::deserialize(json::parse(
+      R"({"class_name": "VarianceScaling", "config": {"scale": 3.0, "mode": "fan_in", "distribution": "uniform", "seed": 1}})"));
+  auto max_abs = [](const Tensor& t) {
+    double m = 0;
+    for (double v : t.to_vector<double>()) m = std::max(m, std::abs(v));
+    return m;
+  };
+  const double out_max = max_abs(fan_out({40, 10})), in_max = max_abs(fan_in({40, 10}));
+  CHECK(out_max <= std::sqrt(0.9) + 1e-6);
+  CHECK(out_max > std::sqrt(9.0 / 40.0) + 0.1);  // 400 draws: all below 0.57 has odds 0.6^400
+  CHECK(in_max <= std::sqrt(9.0 / 40.0) + 1e-6);
+  // Seeded: the same values on every call, whatever was drawn in between.
+  const auto first = fan_out({40, 10}).to_vector<float>();
+  (void)random_normal({100}, 0.0, 1.0);
+  CHECK(fan_out({40, 10}).to_vector<float>() == first);
+}
+
+TEST_CASE("deserialize reads names and Keras 2 forms and refuses unknown classes and bad arguments",
+          "[initializers][files]") {
+  using nlohmann::json;
+  CHECK(initializers::deserialize("he_normal").class_name() == "HeNormal");
+  // tf.keras 2.x: no module, the Keras 3 alias class names.
+  CHECK(initializers::deserialize(json::parse(R"({"class_name": "OrthogonalInitializer", "config": {"gain": 0.5, "seed": null}})"))
+            .config()
+            .at("gain") == 0.5);
+  CHECK(initializers::deserialize(json::parse(R"({"class_name": "IdentityInitializer", "config": {}})"))
+            .class_name() == "Identity");
+  CHECK_THROWS_WITH(initializers::deserialize(json::parse(R"({"class_name": "Xavier", "config": {}})")),
+                    Catch::Matchers::Contains("'Xavier'"));
+  CHECK_THROWS_WITH(initializers::deserialize(json::parse(R"({"class_name": "RandomNormal", "config": {"stddev": "big"}})")),
+                    Catch::Matchers::Contains("RandomNormal") && Catch::Matchers::Contains("stddev"));
+  CHECK_THROWS_WITH(initializers::deserialize(json::parse(R"({"class_name": "VarianceScaling", "config": {"mode": "fan_sideways"}})")),
+                    Catch::Matchers::Contains("fan_sideways"));
+  CHECK_THROWS_AS(initializers::deserialize(json::parse("[1, 2]")), ValueError);
 }

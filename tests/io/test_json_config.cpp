@@ -213,20 +213,22 @@ TEST_CASE("Initializer configs keep their arguments and integer seeds and a seed
   CHECK(third->get_weights()[0].to_vector<double>() != k);
 }
 
-TEST_CASE("Keras 2's VarianceScaling configs map onto the named initializers they stand for", "[config]") {
-  // Keras 2.0-2.1 wrote glorot_uniform as VarianceScaling(1, fan_avg, uniform).
-  auto kernel_class = [](const char* init) {
+TEST_CASE("Keras 2's VarianceScaling configs stay VarianceScaling with their scale and mode and distribution",
+          "[config][files]") {
+  // Keras 2.0-2.1 wrote glorot_uniform as VarianceScaling(1, fan_avg, uniform), and called the
+  // truncated normal "normal"; Keras 3 reads both as VarianceScaling, "normal" as truncated_normal.
+  auto kernel = [](const char* init) {
     json c = {{"name", "d"}, {"units", 2}, {"kernel_initializer", json::parse(init)}};
     return layer_from_config("Dense", c)->get_config()["kernel_initializer"];
   };
-  CHECK(kernel_class(R"({"class_name": "VarianceScaling", "config": {"scale": 1.0, "mode": "fan_avg", "distribution": "uniform", "seed": null}})")["class_name"] == "GlorotUniform");
-  CHECK(kernel_class(R"({"class_name": "VarianceScaling", "config": {"scale": 2.0, "mode": "fan_in", "distribution": "normal", "seed": null}})")["class_name"] == "HeNormal");
-  const json vs = kernel_class(R"({"class_name": "VarianceScaling", "config": {"scale": 3.0, "mode": "fan_out", "distribution": "uniform"}})");
-  CHECK(vs["class_name"] == "VarianceScaling");
-  CHECK(vs["config"]["scale"] == 3.0);
+  CHECK(kernel(R"({"class_name": "VarianceScaling", "config": {"scale": 1.0, "mode": "fan_avg", "distribution": "uniform", "seed": null}})")["config"] ==
+        json::parse(R"({"scale": 1.0, "mode": "fan_avg", "distribution": "uniform", "seed": null})"));
+  const json he = kernel(R"({"class_name": "VarianceScaling", "config": {"scale": 2.0, "mode": "fan_in", "distribution": "normal", "seed": 5}})");
+  CHECK(he["class_name"] == "VarianceScaling");
+  CHECK(he["config"] == json::parse(R"({"scale": 2.0, "mode": "fan_in", "distribution": "truncated_normal", "seed": 5})"));
   // Keras 1 style strings, and an initializer lamina lacks falls back to the layer's default.
-  CHECK(kernel_class(R"("he_uniform")")["class_name"] == "HeUniform");
-  CHECK(kernel_class(R"({"class_name": "SomethingNew", "config": {}})")["class_name"] == "GlorotUniform");
+  CHECK(kernel(R"("he_uniform")")["class_name"] == "HeUniform");
+  CHECK(kernel(R"({"class_name": "SomethingNew", "config": {}})")["class_name"] == "GlorotUniform");
 }
 
 TEST_CASE("model_from_json reads Keras 2's Sequential forms: a bare layer list with batch_input_shape on the first layer",
