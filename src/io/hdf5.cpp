@@ -87,6 +87,14 @@ std::int64_t space_points(hid_t space, Shape* shape) {
   return n;
 }
 
+// The system's reason for a failed write (EFBIG, ENOSPC, EIO...), as " (File too large)"; HDF5
+// reports only that it failed. errno is cleared before each write so that a stale value is not
+// blamed.
+std::string write_failure_reason() {
+  const int err = errno;
+  return err != 0 ? std::string(" (") + std::strerror(err) + ")" : std::string(" (disk full?)");
+}
+
 std::string strip_padding(const char* p, std::size_t n, H5T_str_t pad) {
   std::size_t len = 0;
   while (len < n && p[len] != '\0') ++len;
@@ -294,9 +302,10 @@ void Group::write_dataset(const std::string& name, const Tensor& value) {
   Id ds(H5Dcreate2(id(), name.c_str(), file_type(v.dtype()), space.get(), lcpl.get(), H5P_DEFAULT,
                    H5P_DEFAULT));
   if (!ds.valid()) fail(name, "cannot create dataset");
+  errno = 0;
   if (v.numel() > 0 &&
       H5Dwrite(ds.get(), memory_type(v.dtype()), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.raw_data()) < 0)
-    fail(name, "cannot write dataset");
+    fail(name, "cannot write dataset" + write_failure_reason());
 }
 
 bool Group::has_attr(const std::string& name) const {
@@ -508,9 +517,11 @@ Group File::root() const {
 
 void File::close() {
   if (!id_.valid()) return;
+  errno = 0;
   const bool flushed = H5Fflush(id_.get(), H5F_SCOPE_GLOBAL) >= 0;
+  const std::string reason = write_failure_reason();
   const bool closed = H5Fclose(id_.release()) >= 0;
-  if (!flushed || !closed) throw FileFormatError(display_ + ": cannot write the file (disk full?)");
+  if (!flushed || !closed) throw FileFormatError(display_ + ": cannot write the file" + reason);
 }
 
 }  // namespace lamina::io::h5

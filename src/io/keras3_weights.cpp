@@ -87,10 +87,11 @@ std::string mismatch(const h5::Group& g, const VarsGroup& vg) {
 
 }  // namespace
 
-void write_keras3_weights(const Model& model, const std::string& h5_path) {
+void write_keras3_weights(const Model& model, const std::string& h5_path,
+                          const std::string& display_name) {
   std::vector<VarsGroup> groups;
   walk(model.impl(), "", groups);
-  h5::File file = h5::File::create(h5_path);
+  h5::File file = h5::File::create(h5_path, display_name);
   {
     h5::Group root = file.root();
     for (const auto& vg : groups) {

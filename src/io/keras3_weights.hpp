@@ -9,9 +9,11 @@
 namespace lamina::io {
 
 /// Writes the model's weights in Keras 3's model.weights.h5 layout to a plain HDF5 file
-/// (not atomically: callers write to a temporary path). Includes the optimizer's state
-/// (/optimizer/vars) when the model is compiled.
-void write_keras3_weights(const Model& model, const std::string& h5_path);
+/// (not atomically: callers write to a temporary path; `display_name`, when given, names the file
+/// in errors instead). Includes the optimizer's state (/optimizer/vars) when the model is
+/// compiled.
+void write_keras3_weights(const Model& model, const std::string& h5_path,
+                          const std::string& display_name = {});
 /// Reads Keras 3 weights into a built model; validates every shape before assigning anything.
 /// `display_name` names the file in errors (e.g. "model.keras:model.weights.h5"). Restores the
 /// optimizer's state too when the model is compiled and the file has it. Throws FileFormatError

@@ -217,7 +217,7 @@ void save_keras_archive(const Model& model, const std::string& path) {
   write_atomically(path, [&](const std::string& tmp) {
     // The weights go to a scratch file next to the target (same file system, same permissions).
     const ScratchFile weights(tmp + ".weights.h5");
-    write_keras3_weights(model, weights.path());
+    write_keras3_weights(model, weights.path(), path + ":" + kWeights);
     int code = 0;
     Zip z(zip_open(tmp.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &code));
     if (!z) fail(path, "cannot create the archive: " + zip_message(code));

@@ -26,13 +26,14 @@ void read_legacy_weights(const h5::Group& group, Model& model, bool by_name, boo
 /// True when the file has the legacy layout (layer_names at the root, or a model_weights group)
 /// rather than Keras 3's (/layers, /vars): some legacy weights files are named `.weights.h5`.
 bool has_legacy_layout(const std::string& path);
-/// Whole-model legacy .h5 to `path` (not atomic: callers pass a temporary path).
-void save_legacy_model(const Model& model, const std::string& path);
+/// Whole-model legacy .h5 to `path` (not atomic: callers pass a temporary path, and the target's
+/// name as `display_name` for errors).
+void save_legacy_model(const Model& model, const std::string& path, const std::string& display_name = {});
 /// Rebuilds the model from model_config, loads model_weights, and with `compile` restores the
 /// training configuration and optimizer state where lamina knows them.
 Model load_legacy_model(const std::string& path, bool compile);
-/// Weights-only legacy .h5 (layer groups at the root) to `path` (not atomic).
-void save_legacy_weights(const Model& model, const std::string& path);
+/// Weights-only legacy .h5 (layer groups at the root) to `path` (not atomic, as save_legacy_model).
+void save_legacy_weights(const Model& model, const std::string& path, const std::string& display_name = {});
 /// Weights from a weights-only legacy .h5 or from a whole-model file's model_weights group.
 void load_legacy_weights(Model& model, const std::string& path, bool by_name, bool skip_mismatch);
 

@@ -29,14 +29,14 @@ void Model::save(const std::string& path) const {
                      "save_weights, or save to .keras / .h5");
   if (!is_legacy_h5(path))
     throw ValueError("Model::save('" + path + "'): unsupported extension; expected .keras, .h5 or .hdf5");
-  io::write_atomically(path, [&](const std::string& tmp) { io::save_legacy_model(*this, tmp); });
+  io::write_atomically(path, [&](const std::string& tmp) { io::save_legacy_model(*this, tmp, path); });
 }
 
 void Model::save_weights(const std::string& path) const {
   if (is_keras3_weights(path)) {
-    io::write_atomically(path, [&](const std::string& tmp) { io::write_keras3_weights(*this, tmp); });
+    io::write_atomically(path, [&](const std::string& tmp) { io::write_keras3_weights(*this, tmp, path); });
   } else if (is_legacy_h5(path)) {
-    io::write_atomically(path, [&](const std::string& tmp) { io::save_legacy_weights(*this, tmp); });
+    io::write_atomically(path, [&](const std::string& tmp) { io::save_legacy_weights(*this, tmp, path); });
   } else {
     throw ValueError("Model::save_weights('" + path +
                      "'): unsupported extension; expected .weights.h5, .h5 or .hdf5");
