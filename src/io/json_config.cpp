@@ -83,6 +83,26 @@ json list_input_shapes(const json& entry) {
   return shapes;
 }
 
+// Keras 3's Layer.__call__ (keras/src/layers/layer.py, steps 5 and 6) adds to a plain call's
+// kwargs `training` when call()'s default for it is not None, and `mask` (the upstream mask, null
+// without one) when call() takes a `mask` and a single tensor argument.
+json plain_call_kwargs(const std::string& cls) {
+  // call(self, inputs, training=False)
+  static const std::set<std::string> training_false = {
+      "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
+      "GaussianDropout", "AlphaDropout"};
+  // call(self, sequences, initial_state=None, mask=None, training=False)
+  static const std::set<std::string> recurrent = {"SimpleRNN", "LSTM", "GRU", "RNN"};
+  // call(self, inputs, training=None, mask=None) and the like
+  static const std::set<std::string> mask_only = {
+      "BatchNormalization", "Bidirectional", "TimeDistributed", "GlobalAveragePooling1D",
+      "Sequential", "Functional", "Model"};
+  json kwargs = json::object();
+  if (training_false.count(cls) || recurrent.count(cls)) kwargs["training"] = false;
+  if (mask_only.count(cls) || recurrent.count(cls)) kwargs["mask"] = nullptr;
+  return kwargs;
+}
+
 json serialize_model_impl(const ModelImpl& model);
 
 // One layer as Keras 3 serializes it. `entry` is the layer's entry in its model's get_config().
@@ -141,8 +161,25 @@ json serialize_model_impl(const ModelImpl& model) {
 
 namespace io {
 
+void set_plain_call_kwargs(json& model_config) {
+  if (model_config.is_array()) {
+    for (json& v : model_config) set_plain_call_kwargs(v);
+    return;
+  }
+  if (!model_config.is_object()) return;
+  if (model_config.contains("inbound_nodes") && model_config["inbound_nodes"].is_array() &&
+      model_config.contains("class_name") && model_config["class_name"].is_string()) {
+    const json kwargs = plain_call_kwargs(model_config["class_name"].get<std::string>());
+    for (json& node : model_config["inbound_nodes"])
+      if (node.is_object() && node.contains("args")) node["kwargs"] = kwargs;
+  }
+  for (const char* key : {"config", "layers"})
+    if (model_config.contains(key)) set_plain_call_kwargs(model_config[key]);
+}
+
 json serialize_model(const Model& model) {
   json out = serialize_model_impl(model.impl());
+  set_plain_call_kwargs(out);
   if (model.impl().compiled) out["compile_config"] = compile_config(model);
   return out;
 }

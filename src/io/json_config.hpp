@@ -16,6 +16,13 @@ namespace lamina::io {
 /// one. Custom classes (not Keras's) get "module": null and their class name as registered_name.
 nlohmann::json serialize_model(const Model& model);
 
+/// Sets the "kwargs" of every Keras 3 inbound node in `model_config` (nested models included) to
+/// what Keras 3 records for a plain call `layer(x)`: "training": false for layers whose call()
+/// defaults training to False (Dropout, the noise layers, the recurrent layers), "mask": null for
+/// layers whose call() takes a mask (BatchNormalization, recurrent layers and their wrappers,
+/// nested models). Keras 2's list-style nodes are left as they are.
+void set_plain_call_kwargs(nlohmann::json& model_config);
+
 /// Keras 3's compile_config of a compiled model: {"optimizer" (serialized), "loss",
 /// "loss_weights", "metrics", "weighted_metrics", "run_eagerly", "steps_per_execution",
 /// "jit_compile"}.

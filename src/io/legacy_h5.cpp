@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/model_impl.hpp"
+#include "io/json_config.hpp"
 #include "io/optimizer_state.hpp"
 #include "io/training_config.hpp"
 #include "io/weight_transfer.hpp"
@@ -137,14 +138,15 @@ void read_legacy_weights(const h5::Group& group, Model& model, bool by_name, boo
   transfer.commit();
 }
 
-void save_legacy_model(const Model& model, const std::string& path) {
-  h5::File file = h5::File::create(path);
+void save_legacy_model(const Model& model, const std::string& path, const std::string& display_name) {
+  h5::File file = h5::File::create(path, display_name);
   {
     h5::Group root = file.root();
     root.write_string_attr("backend", "tensorflow");
     root.write_string_attr("keras_version", kKerasVersion);
-    const nlohmann::json config = {{"class_name", model.impl().class_name()},
-                                   {"config", model.get_config()}};
+    nlohmann::json config = {{"class_name", model.impl().class_name()},
+                             {"config", model.get_config()}};
+    set_plain_call_kwargs(config);
     root.write_string_attr("model_config", config.dump());
     const auto& opt = model.optimizer();
     if (opt) root.write_string_attr("training_config", training_config(model).dump());
@@ -190,8 +192,8 @@ bool has_legacy_layout(const std::string& path) {
          root.has_group("model_weights");
 }
 
-void save_legacy_weights(const Model& model, const std::string& path) {
-  h5::File file = h5::File::create(path);
+void save_legacy_weights(const Model& model, const std::string& path, const std::string& display_name) {
+  h5::File file = h5::File::create(path, display_name);
   {
     h5::Group root = file.root();
     write_legacy_weights(root, model);

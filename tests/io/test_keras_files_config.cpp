@@ -9,12 +9,17 @@
 #include <filesystem>
 #include <functional>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include <lamina/errors.hpp>
+#include <lamina/layers/core.hpp>
+#include <lamina/layers/noise.hpp>
+#include <lamina/layers/normalization.hpp>
+#include <lamina/layers/recurrent.hpp>
 #include <lamina/model.hpp>
 #include <lamina/models.hpp>
 
@@ -170,4 +175,55 @@ TEST_CASE("Keras 3's to_json output for a real model matches the config.json Ker
   const json diff = json::diff(keras, written);
   INFO(diff.dump(1));
   CHECK(diff.empty());
+}
+
+TEST_CASE("Inbound nodes with Keras 3's call kwargs are read and written back as Keras wrote them",
+          "[config][files]") {
+  // Keras 3 records what a plain call passed: Dropout "training": false, BatchNormalization
+  // "mask": null, Dense nothing. Both files' graphs rebuild, and lamina's to_json writes every
+  // layer's inbound nodes - tensors and kwargs - as Keras wrote them.
+  const std::string keras_path = real_file("k3_functional_bn.keras");
+  const std::string h5_path = real_file("k3_functional_multi_output.h5");
+  const std::vector<std::pair<Model, json>> cases = {
+      {io::load_keras_archive_config(keras_path), io::read_keras_archive_json(keras_path, "config.json")},
+      {model_of_h5("k3_functional_multi_output.h5"),
+       json::parse(io::h5::File::open(h5_path).root().read_string_attr("model_config"))}};
+  for (const auto& [model, keras] : cases) {
+    const json written = json::parse(model.to_json());
+    const json& keras_layers = keras.at("config").at("layers");
+    const json& our_layers = written.at("config").at("layers");
+    REQUIRE(our_layers.size() == keras_layers.size());
+    std::size_t with_kwargs = 0;
+    for (std::size_t i = 0; i < keras_layers.size(); ++i) {
+      INFO(keras_layers[i].at("name"));
+      CHECK(our_layers[i].at("inbound_nodes") == keras_layers[i].at("inbound_nodes"));
+      for (const json& node : keras_layers[i].at("inbound_nodes")) with_kwargs += !node.at("kwargs").empty();
+    }
+    CHECK(with_kwargs >= 2);  // the Dropouts, and BatchNormalization's mask
+  }
+}
+
+TEST_CASE("Keras 3 writes a plain call's kwargs for the layers whose call takes training or a mask",
+          "[config][files]") {
+  // lamina's graph written as Keras 3's Layer.__call__ records it (keras/src/layers/layer.py,
+  // steps 5-6): `training` where call()'s default for it is False, `mask` where call() takes one.
+  auto x = layers::Input({5, 3});
+  auto h = layers::LSTM(4, {.return_sequences = true})(x);
+  h = layers::Dropout(0.2)(h);
+  h = layers::GaussianNoise(0.1)(h);
+  h = layers::BatchNormalization()(h);
+  auto y = layers::Dense(2)(layers::Flatten()(h));
+  Model m(x, y);
+  const json written = json::parse(m.to_json());
+  std::map<std::string, json> kwargs;
+  for (const json& entry : written.at("config").at("layers"))
+    if (!entry.at("inbound_nodes").empty()) kwargs[entry.at("class_name")] = entry["inbound_nodes"][0].at("kwargs");
+  CHECK(kwargs.at("LSTM") == json::parse(R"({"training": false, "mask": null})"));
+  CHECK(kwargs.at("Dropout") == json::parse(R"({"training": false})"));
+  CHECK(kwargs.at("GaussianNoise") == json::parse(R"({"training": false})"));
+  CHECK(kwargs.at("BatchNormalization") == json::parse(R"({"mask": null})"));
+  CHECK(kwargs.at("Flatten") == json::object());
+  CHECK(kwargs.at("Dense") == json::object());
+  // And they read back: the rebuilt model writes the same config.
+  CHECK(json::parse(models::model_from_json(m.to_json()).to_json()) == written);
 }
