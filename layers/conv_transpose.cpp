@@ -15,6 +15,9 @@ Conv2DTransposeLayer::Conv2DTransposeLayer(std::int64_t filters, Size2D kernel_s
       filters_(filters),
       kernel_size_(kernel_size),
       options_(std::move(options)),
+      regularization_{options_.kernel_regularizer, options_.bias_regularizer,
+                      options_.activity_regularizer, options_.kernel_constraint,
+                      options_.bias_constraint},
       padding_(Padding::valid) {
   const std::string c = "Conv2DTranspose";
   if (filters <= 0)
@@ -53,9 +56,13 @@ Shape Conv2DTransposeLayer::compute_output_shape(const Shape& s) {
 
 void Conv2DTransposeLayer::build(const Shape& input_shape) {
   compute_output_shape(input_shape);
+  const auto& r = regularization_;
   kernel = add_weight("kernel", {kernel_size_.h, kernel_size_.w, filters_, input_shape.back()},
-                      options_.kernel_initializer);
-  if (options_.use_bias) bias = add_weight("bias", {filters_}, options_.bias_initializer);
+                      options_.kernel_initializer, true, float32, r.kernel_regularizer,
+                      r.kernel_constraint);
+  if (options_.use_bias)
+    bias = add_weight("bias", {filters_}, options_.bias_initializer, true, float32,
+                      r.bias_regularizer, r.bias_constraint);
 }
 
 Tensor Conv2DTransposeLayer::call(const Tensor& x, bool) {
@@ -64,7 +71,8 @@ Tensor Conv2DTransposeLayer::call(const Tensor& x, bool) {
   const auto& o = options_;
   Tensor y = conv2d_transpose(in, kernel, bias, o.strides, padding_, o.output_padding,
                               o.dilation_rate, spatial::fused_part(o.activation));
-  return o.activation.fused() ? y : o.activation(y);
+  return regularize_activity(o.activation.fused() ? y : o.activation(y),
+                             regularization_.activity_regularizer);
 }
 
 nlohmann::json Conv2DTransposeLayer::get_config() const {
@@ -82,9 +90,8 @@ nlohmann::json Conv2DTransposeLayer::get_config() const {
   c["use_bias"] = o.use_bias;
   c["kernel_initializer"] = engine::initializer_config(o.kernel_initializer);
   c["bias_initializer"] = engine::initializer_config(o.bias_initializer);
-  for (const char* k : {"kernel_regularizer", "bias_regularizer", "activity_regularizer",
-                        "kernel_constraint", "bias_constraint"})
-    c[k] = nullptr;
+  regularization_.to_config(c);
+  if (!c.contains("activity_regularizer")) c["activity_regularizer"] = nullptr;  // as Keras writes it
   return c;
 }
 
@@ -98,6 +105,7 @@ using json = nlohmann::json;
 
 [[maybe_unused]] const bool registered = [] {
   register_layer("Conv2DTranspose", [](const json& c) -> std::shared_ptr<Layer> {
+    const auto r = KernelBiasRegularization::from_config(c);
     Conv2DTransposeOptions o{
         .strides = spatial::pair_of(c, "strides", 2, 1),
         .padding = spatial::padding_of(c),
@@ -107,6 +115,11 @@ using json = nlohmann::json;
         .use_bias = c.value("use_bias", true),
         .kernel_initializer = engine::initializer_of(c, "kernel_initializer", "glorot_uniform"),
         .bias_initializer = engine::initializer_of(c, "bias_initializer", "zeros"),
+        .kernel_regularizer = r.kernel_regularizer,
+        .bias_regularizer = r.bias_regularizer,
+        .activity_regularizer = r.activity_regularizer,
+        .kernel_constraint = r.kernel_constraint,
+        .bias_constraint = r.bias_constraint,
         .name = engine::name_of(c)};
     if (c.contains("output_padding") && !c["output_padding"].is_null())
       o.output_padding = spatial::pair_of(c, "output_padding", 2, 0);

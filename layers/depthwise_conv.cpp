@@ -9,6 +9,26 @@
 #include "spatial_config.hpp"
 
 namespace lamina::layers {
+namespace {
+using json = nlohmann::json;
+
+// Keras's depthwise layers call the depthwise kernel's arguments depthwise_*, where
+// KernelBiasRegularization says kernel_*.
+constexpr std::pair<const char*, const char*> kDepthwiseKeys[] = {
+    {"depthwise_regularizer", "kernel_regularizer"},
+    {"depthwise_constraint", "kernel_constraint"}};
+
+json with_keys_renamed(json c, bool to_kernel) {
+  for (const auto& [depthwise, kernel] : kDepthwiseKeys) {
+    const char* from = to_kernel ? depthwise : kernel;
+    const char* to = to_kernel ? kernel : depthwise;
+    c[to] = c.contains(from) ? c[from] : json();
+    c.erase(from);
+  }
+  return c;
+}
+
+}  // namespace
 
 BaseDepthwiseLayer::BaseDepthwiseLayer(const std::string& cls, Size2D kernel_size, Size2D strides,
                                        const std::string& padding, std::int64_t depth_multiplier,
@@ -51,7 +71,8 @@ Tensor BaseDepthwiseLayer::call(const Tensor& x, bool) {
   compute_output_shape(x.shape());
   Tensor in = x.dtype() == depthwise_kernel.dtype() ? x : x.astype(depthwise_kernel.dtype());
   Tensor y = convolve(in, spatial::fused_part(activation_));
-  return activation_.fused() ? y : activation_(y);
+  return regularize_activity(activation_.fused() ? y : activation_(y),
+                             regularization_.activity_regularizer);
 }
 
 nlohmann::json BaseDepthwiseLayer::base_config() const {
@@ -64,6 +85,10 @@ nlohmann::json BaseDepthwiseLayer::base_config() const {
   c["dilation_rate"] = spatial::pair_json(dilation_, 2);
   c["activation"] = activation_.name();
   c["use_bias"] = use_bias_;
+  json r;
+  regularization_.to_config(r);
+  if (!r.contains("activity_regularizer")) r["activity_regularizer"] = nullptr;  // as Keras writes it
+  c.update(with_keys_renamed(r, false));
   return c;
 }
 
@@ -73,15 +98,21 @@ DepthwiseConv2DLayer::DepthwiseConv2DLayer(Size2D kernel_size, DepthwiseConv2DOp
     : BaseDepthwiseLayer("DepthwiseConv2D", kernel_size, o.strides, o.padding, o.depth_multiplier,
                          o.dilation_rate, std::move(o.activation), o.use_bias, std::move(o.name)),
       depthwise_initializer_(std::move(o.depthwise_initializer)),
-      bias_initializer_(std::move(o.bias_initializer)) {}
+      bias_initializer_(std::move(o.bias_initializer)) {
+  regularization_ = {o.depthwise_regularizer, o.bias_regularizer, o.activity_regularizer,
+                     o.depthwise_constraint, o.bias_constraint};
+}
 
 void DepthwiseConv2DLayer::build(const Shape& input_shape) {
   compute_output_shape(input_shape);
   const std::int64_t in = input_shape.back();
+  const auto& r = regularization_;
   depthwise_kernel =
       add_weight("depthwise_kernel", {kernel_size_.h, kernel_size_.w, in, multiplier_},
-                 depthwise_initializer_);
-  if (use_bias_) bias = add_weight("bias", {in * multiplier_}, bias_initializer_);
+                 depthwise_initializer_, true, float32, r.kernel_regularizer, r.kernel_constraint);
+  if (use_bias_)
+    bias = add_weight("bias", {in * multiplier_}, bias_initializer_, true, float32,
+                      r.bias_regularizer, r.bias_constraint);
 }
 
 Tensor DepthwiseConv2DLayer::convolve(const Tensor& x, FusedActivation act) const {
@@ -92,9 +123,6 @@ nlohmann::json DepthwiseConv2DLayer::get_config() const {
   nlohmann::json c = base_config();
   c["depthwise_initializer"] = engine::initializer_config(depthwise_initializer_);
   c["bias_initializer"] = engine::initializer_config(bias_initializer_);
-  for (const char* k : {"depthwise_regularizer", "bias_regularizer", "activity_regularizer",
-                        "depthwise_constraint", "bias_constraint"})
-    c[k] = nullptr;
   return c;
 }
 
@@ -110,7 +138,11 @@ SeparableConv2DLayer::SeparableConv2DLayer(std::int64_t filters, Size2D kernel_s
       filters_(filters),
       depthwise_initializer_(std::move(o.depthwise_initializer)),
       pointwise_initializer_(std::move(o.pointwise_initializer)),
-      bias_initializer_(std::move(o.bias_initializer)) {
+      bias_initializer_(std::move(o.bias_initializer)),
+      pointwise_regularizer_(o.pointwise_regularizer),
+      pointwise_constraint_(o.pointwise_constraint) {
+  regularization_ = {o.depthwise_regularizer, o.bias_regularizer, o.activity_regularizer,
+                     o.depthwise_constraint, o.bias_constraint};
   if (filters <= 0)
     throw ValueError("SeparableConv2D: filters must be a positive integer, got " +
                      std::to_string(filters));
@@ -119,13 +151,17 @@ SeparableConv2DLayer::SeparableConv2DLayer(std::int64_t filters, Size2D kernel_s
 void SeparableConv2DLayer::build(const Shape& input_shape) {
   compute_output_shape(input_shape);
   const std::int64_t in = input_shape.back();
+  const auto& r = regularization_;
   // Keras's order: depthwise_kernel, pointwise_kernel, bias.
   depthwise_kernel =
       add_weight("depthwise_kernel", {kernel_size_.h, kernel_size_.w, in, multiplier_},
-                 depthwise_initializer_);
+                 depthwise_initializer_, true, float32, r.kernel_regularizer, r.kernel_constraint);
   pointwise_kernel =
-      add_weight("pointwise_kernel", {1, 1, in * multiplier_, filters_}, pointwise_initializer_);
-  if (use_bias_) bias = add_weight("bias", {filters_}, bias_initializer_);
+      add_weight("pointwise_kernel", {1, 1, in * multiplier_, filters_}, pointwise_initializer_,
+                 true, float32, pointwise_regularizer_, pointwise_constraint_);
+  if (use_bias_)
+    bias = add_weight("bias", {filters_}, bias_initializer_, true, float32, r.bias_regularizer,
+                      r.bias_constraint);
 }
 
 Tensor SeparableConv2DLayer::convolve(const Tensor& x, FusedActivation act) const {
@@ -139,10 +175,8 @@ nlohmann::json SeparableConv2DLayer::get_config() const {
   c["depthwise_initializer"] = engine::initializer_config(depthwise_initializer_);
   c["pointwise_initializer"] = engine::initializer_config(pointwise_initializer_);
   c["bias_initializer"] = engine::initializer_config(bias_initializer_);
-  for (const char* k :
-       {"depthwise_regularizer", "pointwise_regularizer", "bias_regularizer",
-        "activity_regularizer", "depthwise_constraint", "pointwise_constraint", "bias_constraint"})
-    c[k] = nullptr;
+  c["pointwise_regularizer"] = regularizers::serialize(pointwise_regularizer_);
+  c["pointwise_constraint"] = constraints::serialize(pointwise_constraint_);
   return c;
 }
 
@@ -153,10 +187,10 @@ SeparableConv2D::SeparableConv2D(std::int64_t filters, Size2D kernel_size,
 
 namespace {
 using engine::initializer_of;
-using json = nlohmann::json;
 
 [[maybe_unused]] const bool registered = [] {
   register_layer("DepthwiseConv2D", [](const json& c) -> std::shared_ptr<Layer> {
+    const auto r = KernelBiasRegularization::from_config(with_keys_renamed(c, true));
     return DepthwiseConv2D(spatial::pair_of(c, "kernel_size", 2, 1),
                            {.strides = spatial::pair_of(c, "strides", 2, 1),
                             .padding = spatial::padding_of(c),
@@ -167,10 +201,17 @@ using json = nlohmann::json;
                             .depthwise_initializer =
                                 initializer_of(c, "depthwise_initializer", "glorot_uniform"),
                             .bias_initializer = initializer_of(c, "bias_initializer", "zeros"),
+                            .depthwise_regularizer = r.kernel_regularizer,
+                            .bias_regularizer = r.bias_regularizer,
+                            .activity_regularizer = r.activity_regularizer,
+                            .depthwise_constraint = r.kernel_constraint,
+                            .bias_constraint = r.bias_constraint,
                             .name = engine::name_of(c)})
         .ptr();
   });
   register_layer("SeparableConv2D", [](const json& c) -> std::shared_ptr<Layer> {
+    const auto r = KernelBiasRegularization::from_config(with_keys_renamed(c, true));
+    const auto at = [&](const char* key) { return c.contains(key) ? c[key] : json(); };
     return SeparableConv2D(c.at("filters").get<std::int64_t>(),
                            spatial::pair_of(c, "kernel_size", 2, 1),
                            {.strides = spatial::pair_of(c, "strides", 2, 1),
@@ -184,6 +225,13 @@ using json = nlohmann::json;
                             .pointwise_initializer =
                                 initializer_of(c, "pointwise_initializer", "glorot_uniform"),
                             .bias_initializer = initializer_of(c, "bias_initializer", "zeros"),
+                            .depthwise_regularizer = r.kernel_regularizer,
+                            .pointwise_regularizer = regularizers::deserialize(at("pointwise_regularizer")),
+                            .bias_regularizer = r.bias_regularizer,
+                            .activity_regularizer = r.activity_regularizer,
+                            .depthwise_constraint = r.kernel_constraint,
+                            .pointwise_constraint = constraints::deserialize(at("pointwise_constraint")),
+                            .bias_constraint = r.bias_constraint,
                             .name = engine::name_of(c)})
         .ptr();
   });

@@ -24,6 +24,11 @@ struct Conv2DTransposeOptions {
   bool use_bias = true;
   Initializer kernel_initializer = "glorot_uniform";
   Initializer bias_initializer = "zeros";
+  Regularizer kernel_regularizer;    ///< none by default, as the four below
+  Regularizer bias_regularizer;
+  Regularizer activity_regularizer;  ///< applied to the layer's output
+  Constraint kernel_constraint;      ///< applied after each optimizer update
+  Constraint bias_constraint;
   std::string name;
 };
 
@@ -54,6 +59,7 @@ class Conv2DTransposeLayer : public Layer {
   std::int64_t filters_;
   Size2D kernel_size_;
   Conv2DTransposeOptions options_;
+  KernelBiasRegularization regularization_;
   Padding padding_;
 };
 

@@ -41,7 +41,8 @@ class BaseDepthwiseLayer : public Layer {
   virtual std::int64_t output_channels(std::int64_t in) const = 0;
   /// The convolution before the activation; `act` may be fused into its last kernel.
   virtual Tensor convolve(const Tensor& x, FusedActivation act) const = 0;
-  /// The keys both write, in Keras's order, up to use_bias.
+  /// The keys both write, in Keras's order, up to use_bias, and the regularizers and constraints
+  /// of the depthwise kernel, the bias and the output.
   nlohmann::json base_config() const;
 
   Size2D kernel_size_, strides_, dilation_;
@@ -49,6 +50,9 @@ class BaseDepthwiseLayer : public Layer {
   std::int64_t multiplier_;
   lamina::Activation activation_;
   bool use_bias_;
+  /// Keras's depthwise_* and bias_* arguments and activity_regularizer, set by the subclasses:
+  /// "kernel" stands for the depthwise kernel here.
+  KernelBiasRegularization regularization_;
 };
 
 // --- DepthwiseConv2D -------------------------------------------------------------------------
@@ -62,6 +66,11 @@ struct DepthwiseConv2DOptions {
   bool use_bias = true;
   Initializer depthwise_initializer = "glorot_uniform";
   Initializer bias_initializer = "zeros";
+  Regularizer depthwise_regularizer;  ///< none by default, as the four below
+  Regularizer bias_regularizer;
+  Regularizer activity_regularizer;   ///< applied to the layer's output
+  Constraint depthwise_constraint;    ///< applied after each optimizer update
+  Constraint bias_constraint;
   std::string name;
 };
 
@@ -99,6 +108,13 @@ struct SeparableConv2DOptions {
   Initializer depthwise_initializer = "glorot_uniform";
   Initializer pointwise_initializer = "glorot_uniform";
   Initializer bias_initializer = "zeros";
+  Regularizer depthwise_regularizer;  ///< none by default, as the six below
+  Regularizer pointwise_regularizer;
+  Regularizer bias_regularizer;
+  Regularizer activity_regularizer;   ///< applied to the layer's output
+  Constraint depthwise_constraint;    ///< applied after each optimizer update
+  Constraint pointwise_constraint;
+  Constraint bias_constraint;
   std::string name;
 };
 
@@ -122,6 +138,8 @@ class SeparableConv2DLayer : public BaseDepthwiseLayer {
  private:
   std::int64_t filters_;
   Initializer depthwise_initializer_, pointwise_initializer_, bias_initializer_;
+  Regularizer pointwise_regularizer_;
+  Constraint pointwise_constraint_;
 };
 
 /// `SeparableConv2D(64, 3, {.padding = "same", .activation = "relu"})`.
