@@ -326,10 +326,22 @@ void Layer::set_weights(const std::vector<Tensor>& values) {
   if (values.size() != ws.size())
     throw ValueError(class_name() + " '" + name() + "': set_weights expected " +
                      std::to_string(ws.size()) + " arrays, got " + std::to_string(values.size()));
+  // A weight is named by its short name when it is this layer's own, else by its path below it.
+  const auto label = [this](const Tensor& w) {
+    std::function<std::string(const Layer&, const std::string&)> find =
+        [&](const Layer& l, const std::string& scope) -> std::string {
+      for (const Weight& own : l.own_weights())
+        if (own.value.shares_storage(w)) return scope + own.name;
+      for (const auto& sub : l.sublayers())
+        if (std::string found = find(*sub, scope + sub->name() + "/"); !found.empty()) return found;
+      return {};
+    };
+    return find(*this, "");
+  };
   for (std::size_t i = 0; i < ws.size(); ++i)
-    if (values[i].shape() != ws[i].shape())
-      fail_shape("weight " + std::to_string(i) + " has shape " + ws[i].shape().str() +
-                 ", got a value of shape " + values[i].shape().str());
+    if (!values[i].defined() || values[i].shape() != ws[i].shape())
+      fail_shape("weight '" + label(ws[i]) + "' expects shape " + ws[i].shape().str() + ", got " +
+                 (values[i].defined() ? values[i].shape().str() : std::string("an undefined tensor")));
   for (std::size_t i = 0; i < ws.size(); ++i) ws[i].assign(values[i]);
 }
 
