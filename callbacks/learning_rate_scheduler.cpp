@@ -27,4 +27,10 @@ void LearningRateScheduler::on_epoch_begin(int epoch, const Logs&) {
     std::printf("\nEpoch %d: LearningRateScheduler setting learning rate to %g.\n", epoch + 1, lr);
 }
 
+void LearningRateScheduler::on_epoch_end(int, const Logs&) {
+  auto optimizer = model().optimizer();
+  if (!optimizer) throw ValueError("LearningRateScheduler: the model is not compiled");
+  set_epoch_log("learning_rate", static_cast<float>(optimizer->learning_rate()));
+}
+
 }  // namespace lamina::callbacks

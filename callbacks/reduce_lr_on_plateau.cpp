@@ -36,6 +36,10 @@ bool ReduceLROnPlateau::improves(double current) const {
 void ReduceLROnPlateau::on_train_begin(const Logs&) { reset(); }
 
 void ReduceLROnPlateau::on_epoch_end(int epoch, const Logs& logs) {
+  auto optimizer = model().optimizer();
+  if (!optimizer) throw ValueError("ReduceLROnPlateau: the model is not compiled");
+  // As Keras: the epoch's rate (float32, as its variable), logged before any reduction.
+  set_epoch_log("learning_rate", static_cast<float>(optimizer->learning_rate()));
   const auto value = detail::monitored_value("Learning rate reduction", options_.monitor, logs);
   if (!value) return;
   const double current = *value;
@@ -49,8 +53,6 @@ void ReduceLROnPlateau::on_epoch_end(int epoch, const Logs& logs) {
     return;
   }
   if (cooldown_counter_ > 0 || ++wait_ < options_.patience) return;
-  auto optimizer = model().optimizer();
-  if (!optimizer) throw ValueError("ReduceLROnPlateau: the model is not compiled");
   const double old_lr = optimizer->learning_rate();
   // Keras compares with min_lr in float32, the precision of its learning-rate variable.
   if (old_lr > static_cast<float>(options_.min_lr)) {

@@ -2,6 +2,9 @@
 // adapter that lets fit/evaluate/predict read a dataset as a BatchSource.
 #include "dataset_node.hpp"
 
+#include <map>
+#include <set>
+
 #include "lamina/errors.hpp"
 #include "ops/random.hpp"
 
@@ -51,7 +54,7 @@ namespace {
 // reshuffles and the previous pass's threads stop).
 class DatasetBatches final : public BatchSource {
  public:
-  explicit DatasetBatches(NodePtr node) : node_(std::move(node)) {}
+  DatasetBatches(NodePtr node, Names names) : node_(std::move(node)), names_(std::move(names)) {}
   void reset() override {
     it_.reset();
     it_ = node_->iterate();
@@ -60,20 +63,40 @@ class DatasetBatches final : public BatchSource {
     if (!it_) reset();
     std::optional<Row> row = it_->next();
     if (!row) return std::nullopt;
-    return TensorArg(std::move(*row));
+    if (!names_) return TensorArg(std::move(*row));
+    if (row->size() != names_->size())
+      throw ValueError("the dataset names " + std::to_string(names_->size()) +
+                       " components but its element has " + std::to_string(row->size()));
+    std::map<std::string, Tensor> named;
+    for (std::size_t i = 0; i < row->size(); ++i) named[(*names_)[i]] = (*row)[i];
+    return TensorArg(named);
   }
   std::int64_t cardinality() const override { return node_->cardinality(); }
 
  private:
   NodePtr node_;
+  Names names_;
   std::unique_ptr<RowIterator> it_;
 };
 
 }  // namespace
 
-std::shared_ptr<BatchSource> batch_source(const NodePtr& node) {
+std::shared_ptr<BatchSource> batch_source(const NodePtr& node, const Names& names) {
   if (!node) throw ValueError("an empty dataset handle cannot feed a model");
-  return std::make_shared<DatasetBatches>(node);
+  return std::make_shared<DatasetBatches>(node, names);
+}
+
+Names check_names(std::vector<std::string> names, std::size_t arity) {
+  if (arity != 0 && names.size() != arity)
+    throw ValueError("named: " + std::to_string(names.size()) + " names given for elements of " +
+                     std::to_string(arity) + " components");
+  std::set<std::string> seen;
+  for (const std::string& name : names) {
+    if (name.empty()) throw ValueError("named: a component's name is empty");
+    if (!seen.insert(name).second) throw ValueError("named: the name '" + name + "' is given twice");
+  }
+  if (names.empty()) throw ValueError("named: no names given");
+  return std::make_shared<const std::vector<std::string>>(std::move(names));
 }
 
 }  // namespace lamina::data

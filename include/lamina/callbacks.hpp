@@ -119,13 +119,16 @@ class ProgbarLogger : public Callback {
 };
 
 /// Keras's LearningRateScheduler: at the start of each epoch sets the optimizer's learning rate to
-/// schedule(epoch, current_lr) (epoch 0-based). verbose > 0 prints the new rate.
+/// schedule(epoch, current_lr) (epoch 0-based). verbose > 0 prints the new rate. At the epoch's
+/// end it adds "learning_rate" (the rate in float32, as Keras's variable holds it) to the logs
+/// that the callbacks after it, History and the progress bar see.
 /// Throws ValueError (at that epoch) when the schedule returns a negative or non-finite rate.
 class LearningRateScheduler : public Callback {
  public:
   using Schedule = std::function<double(int epoch, double learning_rate)>;
   explicit LearningRateScheduler(Schedule schedule, int verbose = 0);
   void on_epoch_begin(int epoch, const Logs&) override;
+  void on_epoch_end(int epoch, const Logs&) override;
 
  private:
   Schedule schedule_;

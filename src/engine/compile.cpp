@@ -1,7 +1,9 @@
 // compile: per-output losses, loss weights and metrics; the argument types of Model(inputs,
 // outputs) and fit's x/y; the loss and metric bookkeeping of a training step.
+#include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "engine/training.hpp"
@@ -132,6 +134,34 @@ std::vector<Tensor> arrange(const TensorArg& arg, const std::vector<std::string>
     if (!out[i].defined() && !allow_missing)
       throw ValueError(what + ": no array given for " + kind + " '" + names[i] + "'");
   return out;
+}
+
+void split_named(const ModelImpl& m, const TensorArg& element, const std::string& what, bool targets,
+                 std::vector<Tensor>& x, std::vector<Tensor>& y, Tensor& w) {
+  const std::vector<std::string> ins = m.input_names(), outs = m.output_names();
+  const auto has = [](const std::vector<std::string>& names, const std::string& key) {
+    return std::find(names.begin(), names.end(), key) != names.end();
+  };
+  std::map<std::string, Tensor> inputs, outputs;
+  w = Tensor();
+  for (std::size_t k = 0; k < element.names().size(); ++k) {
+    const std::string& key = element.names()[k];
+    const Tensor& t = element.tensors()[k];
+    if (has(ins, key)) inputs[key] = t;
+    else if (has(outs, key)) outputs[key] = t;
+    else if (key == "sample_weight") w = t;
+    else
+      throw ValueError(what + ": the data's '" + key + "' is not an input (" + join(ins) +
+                       ") or an output (" + join(outs) + ") of the model, nor 'sample_weight'");
+  }
+  x = arrange(TensorArg(inputs), ins, what, "input");
+  if (!targets) {
+    w = Tensor();
+    return;
+  }
+  if (outputs.empty())
+    throw ValueError(what + ": the data holds no target (it names none of the outputs: " + join(outs) + ")");
+  y = arrange(TensorArg(outputs), outs, what, "output", true);
 }
 
 Tensor total_loss(const ModelImpl& m, const std::vector<Tensor>& ys, const std::vector<Tensor>& preds,

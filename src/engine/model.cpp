@@ -2,6 +2,7 @@
 // inputs and outputs.
 #include "lamina/model.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstring>
@@ -18,6 +19,33 @@
 #include "tensor/tensor_impl.hpp"
 
 namespace lamina {
+
+namespace engine {
+namespace {
+
+void collect_paths(const Layer& layer, const std::string& scope,
+                   std::vector<std::pair<Tensor, std::string>>& out) {
+  const bool functional = dynamic_cast<const FunctionalImpl*>(&layer) != nullptr;
+  const std::string inner = functional ? scope : scope + layer.name() + "/";
+  for (const auto& w : layer.own_weights()) out.emplace_back(w.value, inner + w.name);
+  for (const auto& sub : layer.sublayers()) collect_paths(*sub, inner, out);
+}
+
+}  // namespace
+
+std::vector<std::string> variable_paths(const ModelImpl& m, const std::vector<Tensor>& weights) {
+  std::vector<std::pair<Tensor, std::string>> named;
+  collect_paths(m, "", named);
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    auto it = std::find_if(named.begin(), named.end(),
+                           [&](const auto& n) { return n.first.shares_storage(weights[i]); });
+    out.push_back(it != named.end() ? it->second : "variable_" + std::to_string(i));
+  }
+  return out;
+}
+
+}  // namespace engine
 
 namespace {
 
@@ -138,6 +166,12 @@ void check_labels(ModelImpl& m, const char* what, const std::vector<Tensor>& xs,
     }
   }
   if (!any) throw ValueError(std::string(what) + ": no output of the model has a loss");
+}
+
+// As Keras, the optimizer is built before the first step, its slots named after the variables'
+// paths ("adam/dense_kernel_momentum").
+void build_optimizer(ModelImpl& m, const std::vector<Tensor>& weights) {
+  if (!m.optimizer->built()) m.optimizer->build(weights, engine::variable_paths(m, weights));
 }
 
 // Forward, loss, backward, optimizer step; updates the loss trackers and metrics.
@@ -278,8 +312,7 @@ StepData split_batch(const ModelImpl& m, const TensorArg& batch, const std::stri
   const std::size_t n_in = m.num_inputs(), n_out = m.num_outputs();
   StepData d;
   if (!batch.names().empty()) {
-    d.x = engine::arrange(batch, m.input_names(), what, "input");
-    if (targets) d.y = engine::arrange(batch, m.output_names(), what, "output", true);
+    engine::split_named(m, batch, what, targets, d.x, d.y, d.w);
     return d;
   }
   const bool fits = targets ? t.size() == n_in + n_out || t.size() == n_in + n_out + 1 : t.size() >= n_in;
@@ -411,13 +444,14 @@ void check_epochs(const FitOptions& o) {
     throw ValueError("fit: epochs and initial_epoch must not be negative");
 }
 
-// The progress bar (when verbose), the given callbacks, then `last` (fit's History).
+// Keras's order: the given callbacks, `history` (fit's), then the progress bar (when verbose), so
+// that both see what the given ones add to the epoch logs ("learning_rate").
 void add_callbacks(CallbackList& cbs, const Model& self, int verbose,
                    const std::vector<CallbackArg>& given, int epochs, std::int64_t steps,
-                   std::shared_ptr<Callback> last = nullptr) {
-  if (verbose > 0) cbs.list.push_back(std::make_shared<callbacks::ProgbarLogger>(verbose));
+                   std::shared_ptr<Callback> history = nullptr) {
   for (const auto& c : given) cbs.list.push_back(c.get());
-  if (last) cbs.list.push_back(std::move(last));
+  if (history) cbs.list.push_back(std::move(history));
+  if (verbose > 0) cbs.list.push_back(std::make_shared<callbacks::ProgbarLogger>(verbose));
   for (auto& c : cbs.list) {
     c->set_model(self);
     c->params = {{"epochs", epochs}, {"steps", steps}, {"verbose", verbose}};
@@ -451,6 +485,7 @@ History fit_loop(const Model& self, ModelImpl& m, Feed& train, Feed* val, const 
                  TrainingState& state) {
   const std::int64_t steps = train.steps(o.steps_per_epoch, "steps_per_epoch");
   const std::vector<Tensor> weights = m.trainable_weights();
+  build_optimizer(m, weights);
 
   auto history = std::make_shared<callbacks::HistoryCallback>();
   CallbackList cbs;
@@ -493,9 +528,15 @@ History fit_loop(const Model& self, ModelImpl& m, Feed& train, Feed* val, const 
       auto val_logs = run_evaluation(m, *val, o.validation_steps, cbs);
       for (const auto& [k, v] : val_logs) logs["val_" + k] = v;
     }
-    cbs.each([&](Callback& c) { c.on_epoch_end(epoch, logs); });
+    cbs.each([&](Callback& c) {
+      c.set_epoch_logs(&logs);
+      c.on_epoch_end(epoch, logs);
+      c.set_epoch_logs(nullptr);
+    });
     training_logs = logs;
   }
+  // Keras's fit ends by copying the weights' moving averages in (use_ema); not before any update.
+  if (o.epochs > 0 && m.optimizer->iterations() > 0) m.optimizer->finalize_variable_values(weights);
   cbs.each([&](Callback& c) { c.on_train_end(training_logs); });
   for (auto& c : cbs.list) c->set_training_state(nullptr);
   return history->history();
@@ -690,7 +731,9 @@ std::map<std::string, double> Model::train_on_batch(const TensorArg& x_arg, cons
   check_input(m, "train_on_batch", x);
   build_on(m, x);
   engine::reset_metrics(m);
-  train_step(m, x, y, m.trainable_weights());
+  const std::vector<Tensor> weights = m.trainable_weights();
+  build_optimizer(m, weights);
+  train_step(m, x, y, weights);
   return engine::current_logs(m);
 }
 

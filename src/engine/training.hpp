@@ -16,6 +16,13 @@ namespace lamina::engine {
 std::vector<Tensor> arrange(const TensorArg& arg, const std::vector<std::string>& names,
                             const std::string& what, const char* kind, bool allow_missing = false);
 
+/// Splits a named element of the data (Keras's dict elements) by key: the model's input names,
+/// its output names and "sample_weight". x in input order; with `targets`, y in output order
+/// (undefined where absent) and w the per-sample weights (undefined when absent). Throws ValueError
+/// naming a key that is none of these, a missing input, or (with targets) an element without any.
+void split_named(const ModelImpl& m, const TensorArg& element, const std::string& what, bool targets,
+                 std::vector<Tensor>& x, std::vector<Tensor>& y, Tensor& w);
+
 /// The total loss Σ weight·loss over the outputs with a loss, plus the model's layer losses
 /// (regularization penalties, add_loss) as Keras adds them; per_output receives each output's
 /// unweighted loss value (0 for outputs without one). sample_weights: per output (undefined or
@@ -36,5 +43,12 @@ void update_trackers(ModelImpl& m, const std::vector<Tensor>& ys, const std::vec
 void reset_metrics(ModelImpl& m);
 /// "loss", then "<output>_loss" and "<output>_<metric>" (several outputs) or "<metric>" (one).
 std::map<std::string, double> current_logs(const ModelImpl& m);
+
+/// Keras 3's variable path of each of `weights` (which name the optimizer's slots): "<layer>/<weight>"
+/// under the scopes the layer was built in. A Sequential builds its layers inside its own scope
+/// ("sequential/dense/kernel"); a Functional model's layers are built outside any, when called on
+/// its inputs ("dense/kernel"); other layers scope their sublayers ("bidirectional/forward_lstm/
+/// kernel"). "variable_<i>" for a tensor that belongs to no layer of `m`.
+std::vector<std::string> variable_paths(const ModelImpl& m, const std::vector<Tensor>& weights);
 
 }  // namespace lamina::engine

@@ -59,9 +59,21 @@ class Callback {
   virtual void on_predict_batch_begin(std::int64_t /*batch*/, const Logs&) {}
   virtual void on_predict_batch_end(std::int64_t /*batch*/, const Logs&) {}
 
+  /// fit: the epoch logs this callback's on_epoch_end may add to (null outside that hook).
+  void set_epoch_logs(Logs* logs) { epoch_logs_ = logs; }
+
+ protected:
+  /// Adds `key` to the epoch's logs from inside on_epoch_end, as a Keras callback writes into its
+  /// logs dict: the callbacks after this one, History and the progress bar see it. Does nothing
+  /// elsewhere.
+  void set_epoch_log(const std::string& key, double value) {
+    if (epoch_logs_) (*epoch_logs_)[key] = value;
+  }
+
  private:
   Model model_;
   TrainingState* training_state_ = nullptr;
+  Logs* epoch_logs_ = nullptr;
 };
 
 namespace callbacks {

@@ -81,6 +81,8 @@ class Node;  // one stage of a pipeline (datasets/dataset_*.cpp)
 using NodePtr = std::shared_ptr<const Node>;
 /// A pipeline's element as the untyped core sees it.
 using Row = std::vector<Tensor>;
+/// The names of an element's components (null: unnamed), shared by the datasets derived from it.
+using Names = std::shared_ptr<const std::vector<std::string>>;
 
 /// A running pass over a pipeline (owns its stages' state and threads).
 class RowIterator {
@@ -204,7 +206,11 @@ NodePtr enumerate(NodePtr in, std::int64_t start);
 NodePtr interleave(NodePtr in, std::function<NodePtr(Row)> fn, const InterleaveOptions& options);
 std::unique_ptr<RowIterator> iterate(const NodePtr& node);
 std::int64_t cardinality(const NodePtr& node);
-std::shared_ptr<BatchSource> batch_source(const NodePtr& node);
+/// `names`: the elements' components by name (null: by position).
+std::shared_ptr<BatchSource> batch_source(const NodePtr& node, const Names& names = nullptr);
+/// Checked names for `arity` components (0: unknown). Throws ValueError for an empty or repeated
+/// name, or a count other than arity.
+Names check_names(std::vector<std::string> names, std::size_t arity);
 }  // namespace data
 
 /// A dataset whose elements are E: Tensor, std::tuple<Tensor, ...> or Element. Use through
@@ -217,6 +223,8 @@ class BasicDataset {
   static constexpr std::int64_t UNKNOWN = -2;   ///< cardinality() that cannot be known ahead
 
   explicit BasicDataset(data::NodePtr node) : node_(std::move(node)) {}
+  /// A dataset whose components carry `names` (see named()).
+  BasicDataset(data::Names names, data::NodePtr node) : node_(std::move(node)), names_(std::move(names)) {}
 
   // --- sources ------------------------------------------------------------------------------
   /// Slices along the first axis: element i is (a[i], b[i], ...). Throws ValueError when the
@@ -234,6 +242,18 @@ class BasicDataset {
   /// Any number of components, given at run time.
   static BasicDataset<Element> from_tensor_slices(const Element& tensors) {
     return BasicDataset<Element>(data::from_tensor_slices(tensors));
+  }
+  /// Named components, in the given order (Keras's dict elements): `{{"image", x}, {"meta", m},
+  /// {"label", y}}`. See named().
+  static BasicDataset<Element> from_tensor_slices(const std::vector<std::pair<std::string, Tensor>>& named) {
+    std::vector<std::string> names;
+    Element tensors;
+    for (const auto& [name, tensor] : named) {
+      names.push_back(name);
+      tensors.push_back(tensor);
+    }
+    return BasicDataset<Element>(data::check_names(std::move(names), tensors.size()),
+                                 data::from_tensor_slices(tensors));
   }
   /// One element: the tensor itself (or the tuple).
   static BasicDataset<Tensor> from_tensors(const Tensor& t) { return BasicDataset<Tensor>(data::from_tensors({t})); }
@@ -278,41 +298,41 @@ class BasicDataset {
   /// Keeps the elements for which pred(components...) is true.
   template <class F>
   BasicDataset filter(F pred) const {
-    return BasicDataset(data::filter(node_, [pred](const data::Row& row) {
+    return BasicDataset(names_, data::filter(node_, [pred](const data::Row& row) {
       return static_cast<bool>(data::apply_to<E>(pred, data::Traits<E>::from_row(row)));
     }));
   }
   /// Reservoir shuffle through a buffer of `buffer_size` elements (>= the dataset's size for a
   /// uniform shuffle). Never holds more than buffer_size elements.
   BasicDataset shuffle(std::int64_t buffer_size, const ShuffleOptions& options = {}) const {
-    return BasicDataset(data::shuffle(node_, buffer_size, options));
+    return BasicDataset(names_, data::shuffle(node_, buffer_size, options));
   }
   /// Stacks `batch_size` consecutive elements along a new first axis (component shapes must
   /// agree; ShapeError names the element and both shapes). The last, smaller batch is kept unless
   /// drop_remainder.
   BasicDataset batch(std::int64_t batch_size, const BatchOptions& options = {}) const {
-    return BasicDataset(data::batch(node_, batch_size, options));
+    return BasicDataset(names_, data::batch(node_, batch_size, options));
   }
   /// batch() for components of different shapes: pads each to padded_shapes (or the batch's
   /// largest) with padding_values. Throws ShapeError when a component exceeds its padded shape.
   BasicDataset padded_batch(std::int64_t batch_size, const PaddedBatchOptions& options = {}) const {
-    return BasicDataset(data::padded_batch(node_, batch_size, options));
+    return BasicDataset(names_, data::padded_batch(node_, batch_size, options));
   }
   /// Splits each element along its first axis (the inverse of batch).
-  BasicDataset unbatch() const { return BasicDataset(data::unbatch(node_)); }
+  BasicDataset unbatch() const { return BasicDataset(names_, data::unbatch(node_)); }
   /// Produces up to buffer_size elements ahead on a background thread (AUTOTUNE: adaptive).
-  BasicDataset prefetch(std::int64_t buffer_size) const { return BasicDataset(data::prefetch(node_, buffer_size)); }
+  BasicDataset prefetch(std::int64_t buffer_size) const { return BasicDataset(names_, data::prefetch(node_, buffer_size)); }
   /// The dataset `count` times (-1: forever); each repetition is a new iteration (a shuffle
   /// upstream reshuffles).
-  BasicDataset repeat(std::int64_t count = -1) const { return BasicDataset(data::repeat(node_, count)); }
-  BasicDataset take(std::int64_t count) const { return BasicDataset(data::take(node_, count)); }
-  BasicDataset skip(std::int64_t count) const { return BasicDataset(data::skip(node_, count)); }
+  BasicDataset repeat(std::int64_t count = -1) const { return BasicDataset(names_, data::repeat(node_, count)); }
+  BasicDataset take(std::int64_t count) const { return BasicDataset(names_, data::take(node_, count)); }
+  BasicDataset skip(std::int64_t count) const { return BasicDataset(names_, data::skip(node_, count)); }
   /// The first full pass is recorded (in memory, or in `filename`); later passes, and later runs
   /// of the program for a file, read the recording. An unfinished pass records nothing.
-  BasicDataset cache(const std::string& filename = "") const { return BasicDataset(data::cache(node_, filename)); }
+  BasicDataset cache(const std::string& filename = "") const { return BasicDataset(names_, data::cache(node_, filename)); }
   /// Every num_shards-th element, starting at index (for one worker of several).
   BasicDataset shard(std::int64_t num_shards, std::int64_t index) const {
-    return BasicDataset(data::shard(node_, num_shards, index));
+    return BasicDataset(names_, data::shard(node_, num_shards, index));
   }
   /// Elements (i, components...) with an int64 counter from `start`.
   BasicDataset<data::concat_t<Tensor, E>> enumerate(std::int64_t start = 0) const {
@@ -320,7 +340,7 @@ class BasicDataset {
   }
   /// This dataset's elements followed by `other`'s (same structure).
   BasicDataset concatenate(const BasicDataset& other) const {
-    return BasicDataset(data::concatenate(node_, other.node_));
+    return BasicDataset(names_, data::concatenate(node_, other.node_));
   }
   /// f(components...) -> a dataset per element; `cycle_length` of them are read in round-robin,
   /// block_length elements at a time (cycle_length 1 is flat_map).
@@ -332,12 +352,24 @@ class BasicDataset {
     }, options));
   }
 
+  /// The same dataset with its components named, in order. fit/evaluate/predict then take each
+  /// component by the model's input and output names, and one named "sample_weight" as the
+  /// per-sample weights (Keras's ({"image": x, "meta": m}, {"label": y}, w) elements). The names
+  /// survive the transformations that keep the components (shuffle, batch, prefetch, take,
+  /// filter...), not map, zip, enumerate or interleave. Throws ValueError for an empty or repeated
+  /// name or, when the element type fixes it, a count other than the components'.
+  BasicDataset named(std::vector<std::string> names) const {
+    return BasicDataset(data::check_names(std::move(names), data::Traits<E>::arity), node_);
+  }
+  /// The components' names; empty when unnamed.
+  std::vector<std::string> names() const { return names_ ? *names_ : std::vector<std::string>{}; }
+
   // --- inspection ---------------------------------------------------------------------------
   /// Elements per pass: >= 0, INFINITE or UNKNOWN (after filter, from_generator, ...).
   std::int64_t cardinality() const { return data::cardinality(node_); }
   const data::NodePtr& node() const { return node_; }
   /// What fit/evaluate/predict read (the engine sees only BatchSource).
-  std::shared_ptr<BatchSource> batch_source() const { return data::batch_source(node_); }
+  std::shared_ptr<BatchSource> batch_source() const { return data::batch_source(node_, names_); }
 
   /// A pass over the dataset as an input range.
   class iterator {
@@ -369,6 +401,7 @@ class BasicDataset {
 
  private:
   data::NodePtr node_;
+  data::Names names_;
 };
 
 /// The factories: Dataset::from_tensor_slices(x, y), Dataset::range(10), ...
