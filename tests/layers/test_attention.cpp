@@ -300,6 +300,37 @@ TEST_CASE("Dropout drops attention weights while training only, and the scores a
   CHECK(allclose(trained.scores, mha->call_with_scores(x, x).scores, 0, 0));  // MultiHeadAttention's: before dropout
 }
 
+TEST_CASE("Keras masks flow through a Functional model into the attention layers", "[attention][masking]") {
+  set_seed(12);
+  auto ids = layers::Input({5}, {.dtype = int32});
+  auto embed = layers::Embedding(10, 6, {.mask_zero = true});
+  auto e = embed(ids);
+  auto mha = layers::MultiHeadAttention(2, 3);
+  auto att = layers::Attention();
+  Model model(ids, std::vector<KerasTensor>{mha({e, e}), att({e, e})});
+  const Tensor tokens = Tensor::from_vector(std::vector<std::int32_t>{1, 2, 3, 0, 0, 4, 5, 6, 7, 0}, {2, 5});
+  const auto outs = model.predict_outputs(tokens);
+  REQUIRE(outs.size() == 2);
+  const Tensor x = embed(tokens), mask = tokens != 0.0;
+  auto want = mha->call_with_scores(x, x, {.query_mask = mask, .value_mask = mask});
+  CHECK(allclose(outs[0], want.output, 1e-6, 1e-6));
+  CHECK_FALSE(allclose(outs[0], mha(x, x), 1e-4, 1e-4));  // the mask changed something
+  // Padded value steps get no attention.
+  const auto s = want.scores.to_vector<double>();
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const std::size_t b = i / (2 * 5 * 5), key_step = i % 5;
+    if (tokens.at(static_cast<std::int64_t>(b * 5 + key_step)) == 0 && tokens.at(static_cast<std::int64_t>(b * 5 + (i / 5) % 5)) != 0)
+      CHECK(s[i] == 0.0);
+  }
+  // Attention zeroes padded query steps and attends real value steps only.
+  CHECK(allclose(outs[1], att(x, x, {.query_mask = mask, .value_mask = mask}), 1e-6, 1e-6));
+  for (std::int64_t f = 0; f < 6; ++f) CHECK(outs[1].at(3 * 6 + f) == 0.0);
+  // The output's mask is the query's.
+  CHECK(allclose(mha->compute_mask({x, x}, {mask, mask}), mask, 0, 0));
+  CHECK(allclose(att->compute_mask({x, x}, {mask, Tensor()}), mask, 0, 0));
+  CHECK_FALSE(att->compute_mask({x, x}, {Tensor(), mask}).defined());
+}
+
 TEST_CASE("MultiHeadAttention has Keras's weight shapes and names and trains, saves and reloads in a model",
           "[attention]") {
   set_seed(21);

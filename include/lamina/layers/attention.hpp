@@ -64,10 +64,10 @@ class AttentionBaseLayer : public Layer {
   Tensor call(const std::vector<Tensor>& inputs, bool training) override;
   /// The call inside models: `masks` parallel to inputs, the Keras masks of [query, value(, key)],
   /// undefined where an input has none.
-  virtual Tensor call_masked(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
-                             bool training) = 0;
+  Tensor call_masked(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
+                     bool training) override = 0;
   /// The query's mask (Keras's compute_mask).
-  virtual Tensor compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks) const;
+  Tensor compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks) const override;
 
  protected:
   using Layer::Layer;
