@@ -37,13 +37,14 @@ std::string escape(const std::string& s) {
   return out;
 }
 
-// Round tick values 1, 2 or 5 times a power of ten, about `target` of them over [lo, hi].
+// Round tick values 1, 2 or 5 times a power of ten, about `target` of them over [lo, hi]: the
+// round step nearest (by ratio) to the even spacing, so a range is not left with two ticks.
 std::vector<double> nice_ticks(double lo, double hi, int target) {
   const double raw = (hi - lo) / target;
   const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
   double step = magnitude;
   for (double m : {2.0, 5.0, 10.0})
-    if (raw > step) step = m * magnitude;
+    if (std::fabs(std::log(m * magnitude / raw)) < std::fabs(std::log(step / raw))) step = m * magnitude;
   std::vector<double> ticks;
   for (double t = std::ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step)
     ticks.push_back(std::fabs(t) < step * 1e-9 ? 0.0 : t);
@@ -98,6 +99,11 @@ std::string chart(const std::string& metric, const std::vector<int>& epochs,
   out += "<text transform=\"translate(" + num(x0 + 14) + " " + num(y0 + kTop + ph / 2) +
          ") rotate(-90)\" text-anchor=\"middle\" font-size=\"12\">" + escape(metric) + "</text>\n";
 
+  // The legend goes over the curves, on a white box, in the top right corner.
+  const double lx = x0 + kLeft + pw - 70;
+  std::string legend = "<rect x=\"" + num(lx - 6) + "\" y=\"" + num(y0 + kTop + 3) +
+                       "\" width=\"70\" height=\"" + num(16.0 * static_cast<double>(series.size()) + 2) +
+                       "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#bbb\"/>\n";
   double legend_y = y0 + kTop + 14;
   for (const Series& s : series) {
     std::string points, values;
@@ -116,14 +122,13 @@ std::string chart(const std::string& metric, const std::vector<int>& epochs,
              s.colour + "\"><title>" + s.label + " " + escape(metric) + ", epoch " +
              std::to_string(epochs[i] + 1) + ": " + num(v, "%.6g") + "</title></circle>\n";
     }
-    const double lx = x0 + kLeft + pw - 70;
-    out += "<line x1=\"" + num(lx) + "\" x2=\"" + num(lx + 18) + "\" y1=\"" + num(legend_y - 4) +
-           "\" y2=\"" + num(legend_y - 4) + "\" stroke=\"" + s.colour + "\" stroke-width=\"2\"/>\n";
-    out += "<text x=\"" + num(lx + 24) + "\" y=\"" + num(legend_y) + "\" font-size=\"11\">" +
-           s.label + "</text>\n";
+    legend += "<line x1=\"" + num(lx) + "\" x2=\"" + num(lx + 18) + "\" y1=\"" + num(legend_y - 4) +
+              "\" y2=\"" + num(legend_y - 4) + "\" stroke=\"" + s.colour + "\" stroke-width=\"2\"/>\n";
+    legend += "<text x=\"" + num(lx + 24) + "\" y=\"" + num(legend_y) + "\" font-size=\"11\">" +
+              s.label + "</text>\n";
     legend_y += 16;
   }
-  return out + "</g>\n";
+  return out + legend + "</g>\n";
 }
 
 }  // namespace

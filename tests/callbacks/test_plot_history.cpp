@@ -189,3 +189,18 @@ TEST_CASE("PlotHistory plots the History of a real fit", "[callbacks]") {
     CHECK(got == Approx(want).epsilon(1e-8));
   }
 }
+
+TEST_CASE("PlotHistory's value axis gets about five round ticks and its legend sits over the curves",
+          "[callbacks][training]") {
+  // Losses from 0.55 down to 0.03 (padded by 5 %: about [0.004, 0.576]): the round step nearest
+  // to a fifth of the range is 0.1, so the ticks read 0.1 ... 0.5.
+  const std::string svg = PlotHistory::render_svg({0, 1, 2}, {{"loss", {0.55, 0.2, 0.03}}, {"val_loss", {0.4, 0.3, 0.25}}});
+  CHECK(xml_error(svg) == "");
+  for (const char* tick : {">0.1</text>", ">0.2</text>", ">0.3</text>", ">0.4</text>", ">0.5</text>"})
+    CHECK(svg.find(tick) != std::string::npos);
+  // The legend's white box comes after (so is drawn over) the last point of the last curve.
+  const std::size_t box = svg.find("fill=\"white\" fill-opacity");
+  REQUIRE(box != std::string::npos);
+  CHECK(box > svg.rfind("<circle"));
+  CHECK(svg.find(">val</text>") > box);
+}
