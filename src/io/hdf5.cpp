@@ -454,8 +454,17 @@ void probe_object(hid_t obj, int depth, int& budget) {
 // Reads the whole file in a child process first; a crash or hang there becomes a
 // FileFormatError here instead of taking the caller down.
 void probe_in_child(const std::string& path, const std::string& name) {
-  const pid_t pid = ::fork();
-  if (pid < 0) return;  // no child to spare: read directly
+  // Reading the file directly when no child can be made would let a corrupt file crash the
+  // caller (a loaded machine can refuse fork for a moment: EAGAIN, ENOMEM), so retry, then refuse.
+  pid_t pid = -1;
+  for (int attempt = 0; attempt < 20 && pid < 0; ++attempt) {
+    pid = ::fork();
+    if (pid < 0 && errno != EAGAIN && errno != ENOMEM) break;
+    if (pid < 0) ::usleep(50'000);
+  }
+  if (pid < 0)
+    throw FileFormatError(name + ": cannot check the file in a child process before reading it (" +
+                          std::strerror(errno) + ")");
   if (pid == 0) {
     for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) std::signal(sig, SIG_DFL);
     ::alarm(60);

@@ -11,6 +11,10 @@
 #include <vector>
 
 namespace lamina::testing {
+// tests/callbacks/scripted.hpp has another lamina::testing::ScratchDir: the inline namespace keeps
+// the two inline classes apart at link time (one definition per name), while tests here still
+// write lamina::testing::ScratchDir.
+inline namespace h5_files {
 
 /// The folder of real Keras files; tests that need it fail (not skip) when it is absent.
 inline std::string keras_file(const std::string& name) {
@@ -55,4 +59,5 @@ inline void write_bytes(const std::string& path, const std::vector<char>& bytes)
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
+}  // namespace h5_files
 }  // namespace lamina::testing

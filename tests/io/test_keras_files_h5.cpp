@@ -1,6 +1,6 @@
 // Real .h5 files written by Keras 2 and Keras 3 (../shared/keras_files, see PROVENANCE.md): they
-// load, and predict what Keras recorded (within 1e-5) or what an independent numpy forward pass
-// over the same weights gives (tests/fixtures/make_keras_h5_fixtures.py).
+// load, and predict what Keras recorded (within 1e-5) or what an independent numpy / PyTorch
+// forward pass over the same weights gives (tests/fixtures/make_keras_h5_fixtures.py).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -145,7 +145,10 @@ TEST_CASE("tf.keras toy ResNet: JSON config plus weights-only .h5 with Add merge
   CHECK(k.shape() == Shape{256, 10});
   CHECK(k.astype(float64).sum().item() == Approx(-36.11034176603425).epsilon(1e-6));
   CHECK(k.at(0) == Approx(-0.08580722659826279).epsilon(1e-7));
-  CHECK(m.predict(Tensor::zeros({1, 28, 28, 1})).shape() == Shape{1, 10});
+  // And it predicts what a PyTorch float64 forward pass over the file's weights gives.
+  const auto c = fixtures()["k2_kotlindl_toyresnet"];
+  const Tensor x = from_json(c["input"]).reshape({2, 28, 28, 1});
+  CHECK(max_difference(m.predict(x), from_json(c["outputs"][0])) < 1e-5);
 }
 
 TEST_CASE("tf.keras 2.11's Functional model with an Attention layer loads", "[h5io]") {
@@ -156,7 +159,7 @@ TEST_CASE("tf.keras 2.11's Functional model with an Attention layer loads", "[h5
   CHECK(m.count_params() == 2849);
 }
 
-TEST_CASE("Keras 2 LSTM files predict what Keras recorded, and tf.keras's GRU loads", "[h5io]") {
+TEST_CASE("Keras 2 LSTM files predict what Keras recorded and tf.keras's GRU its numpy forward pass", "[h5io]") {
   // Keras 2.1.3 Sequential (bare-list config, batch_input_shape [25, 1, 1]) LSTM -> Dense.
   Model lstm = models::load_model(keras_file("k2_dl4j_lstm.model.h5"));
   CHECK(max_difference(lstm.predict(dataset("k2_dl4j_lstm.io.h5", "inputs/lstm_1_input")),
@@ -178,5 +181,7 @@ TEST_CASE("Keras 2 LSTM files predict what Keras recorded, and tf.keras's GRU lo
   Model gru = models::load_model(keras_file("k2_airpassengers_gru.h5"));
   CHECK(gru.layers()[0]->class_name() == "GRU");
   CHECK(gru.layers()[0]->get_weights()[2].shape() == Shape{2, 240});
-  CHECK(gru.predict(Tensor::zeros({2, 5, 20})).shape() == Shape{2, 1});
+  const auto c = fixtures()["k2_airpassengers_gru.h5"];
+  const Tensor x = from_json(c["input"]).reshape({3, 6, 20});
+  CHECK(max_difference(gru.predict(x), from_json(c["outputs"][0])) < 1e-5);
 }
