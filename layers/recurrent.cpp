@@ -242,6 +242,51 @@ Tensor RNNLayer::compute_mask(const Tensor&, const Tensor& mask) const {
 
 void RNNLayer::reset_states() { states_.clear(); }
 
+std::size_t RNNLayer::num_outputs() const {
+  return options_.return_state ? 1 + static_cast<std::size_t>(cell_->state_count()) : 1;
+}
+
+void RNNLayer::check_initial_state_shapes(const std::vector<Shape>& shapes, std::size_t states) const {
+  std::string got;
+  for (const Shape& s : shapes) got += (got.empty() ? "" : ", ") + s.str();
+  if (shapes.empty() || (shapes.size() != 1 && shapes.size() != 1 + states))
+    fail_shape("takes the sequence and optionally " + std::to_string(states) +
+               " initial states, got [" + got + "]");
+  const Shape want{shapes[0].empty() ? -1 : shapes[0][0], units()};
+  for (std::size_t i = 1; i < shapes.size(); ++i) {
+    const Shape& s = shapes[i];
+    const bool batch_ok = s.rank() == 2 && (s[0] < 0 || want[0] < 0 || s[0] == want[0]);
+    if (!batch_ok || s[1] != units())
+      fail_shape("initial state " + std::to_string(i - 1) + " must have shape " + want.str() + ", got " +
+                 s.str() + " (inputs [" + got + "])");
+  }
+}
+
+void RNNLayer::build_list(const std::vector<Shape>& shapes) {
+  check_initial_state_shapes(shapes, cell_->state_count());
+  build(shapes[0]);
+}
+
+std::vector<Shape> RNNLayer::compute_output_shapes(const std::vector<Shape>& shapes) {
+  check_initial_state_shapes(shapes, cell_->state_count());
+  std::vector<Shape> out{compute_output_shape(shapes[0])};
+  if (options_.return_state) out.insert(out.end(), cell_->state_count(), Shape{shapes[0][0], units()});
+  return out;
+}
+
+std::vector<Tensor> RNNLayer::call_outputs(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
+                                           bool training, std::vector<Tensor>& output_masks) {
+  if (inputs.empty()) fail_shape("called on an empty list of tensors");
+  const Tensor mask = masks.empty() ? Tensor() : masks[0];
+  RecurrentResult r = call_with_state(inputs[0], mask, {inputs.begin() + 1, inputs.end()}, training);
+  // Keras's RNN.compute_mask: the sequence's mask when returning sequences; states have none.
+  output_masks.assign(num_outputs(), Tensor());
+  output_masks[0] = compute_mask(inputs[0], mask);
+  std::vector<Tensor> out{r.output};
+  if (options_.return_state) out.insert(out.end(), r.states.begin(), r.states.end());
+  return out;
+}
+
 nlohmann::json RNNLayer::rnn_config() const {
   return {{"return_sequences", options_.return_sequences}, {"return_state", options_.return_state},
           {"go_backwards", options_.go_backwards},         {"stateful", options_.stateful},

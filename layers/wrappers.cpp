@@ -69,10 +69,12 @@ void BidirectionalLayer::build(const Shape& s) {
   backward_->build_for(s);
 }
 
-BidirectionalLayer::Outputs BidirectionalLayer::call_both(const Tensor& x, const Tensor& mask, bool training) {
+BidirectionalLayer::Outputs BidirectionalLayer::call_both(const Tensor& x, const Tensor& mask, bool training,
+                                                          const std::vector<Tensor>& initial_state) {
   build_on(*this, x);
-  auto f = forward_->call_with_state(x, mask, {}, training);
-  auto b = backward_->call_with_state(x, mask, {}, training);
+  const auto half = initial_state.begin() + static_cast<std::ptrdiff_t>(initial_state.size() / 2);
+  auto f = forward_->call_with_state(x, mask, {initial_state.begin(), half}, training);
+  auto b = backward_->call_with_state(x, mask, {half, initial_state.end()}, training);
   Outputs out{f.output, b.output, f.states};
   out.states.insert(out.states.end(), b.states.begin(), b.states.end());
   if (forward_->options().return_sequences) {
@@ -107,6 +109,40 @@ Tensor BidirectionalLayer::call(const Tensor& x, bool training) { return call_ma
 
 Tensor BidirectionalLayer::compute_mask(const Tensor& x, const Tensor& mask) const {
   return forward_->compute_mask(x, mask);
+}
+
+std::size_t BidirectionalLayer::num_outputs() const {
+  const std::size_t states = forward_->options().return_state ? 2 * forward_->cell()->state_count() : 0;
+  return (merge_mode_ == "none" ? 2 : 1) + states;
+}
+
+void BidirectionalLayer::build_list(const std::vector<Shape>& shapes) {
+  forward_->check_initial_state_shapes(shapes, 2 * forward_->cell()->state_count());
+  build(shapes[0]);
+}
+
+std::vector<Shape> BidirectionalLayer::compute_output_shapes(const std::vector<Shape>& shapes) {
+  forward_->check_initial_state_shapes(shapes, 2 * forward_->cell()->state_count());
+  const Shape out = compute_output_shape(shapes[0]);
+  std::vector<Shape> result(merge_mode_ == "none" ? 2 : 1, out);
+  if (forward_->options().return_state)
+    result.insert(result.end(), 2 * forward_->cell()->state_count(), Shape{shapes[0][0], forward_->units()});
+  return result;
+}
+
+std::vector<Tensor> BidirectionalLayer::call_outputs(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
+                                                     bool training, std::vector<Tensor>& output_masks) {
+  if (inputs.empty()) fail_shape("called on an empty list of tensors");
+  const Tensor mask = masks.empty() ? Tensor() : masks[0];
+  Outputs o = call_both(inputs[0], mask, training, {inputs.begin() + 1, inputs.end()});
+  std::vector<Tensor> out;
+  if (merge_mode_ == "none") out = {o.forward, o.backward};
+  else out = {merge(merge_mode_, o.forward, o.backward)};
+  const std::size_t sequences = out.size();
+  if (forward_->options().return_state) out.insert(out.end(), o.states.begin(), o.states.end());
+  output_masks.assign(out.size(), Tensor());
+  for (std::size_t i = 0; i < sequences; ++i) output_masks[i] = compute_mask(inputs[0], mask);
+  return out;
 }
 
 json BidirectionalLayer::get_config() const {

@@ -2,6 +2,7 @@
 // call computes, get_config describes) and the handle that gives layers value syntax.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,22 +23,23 @@ class Layer;
 struct Node;
 
 /// A symbolic tensor (Keras's KerasTensor): a shape with an unknown batch dimension (-1), a
-/// dtype, and the layer that produces it. layers::Input returns one; calling a layer on symbolic
-/// tensors returns another, recording the call as a Node so that Model(inputs, outputs) can
-/// retrace the graph.
+/// dtype, and the layer call that produces it. layers::Input returns one; calling a layer on
+/// symbolic tensors returns another (or several: see Layer::outputs_of), recording the call as a
+/// Node so that Model(inputs, outputs) can retrace the graph.
 struct KerasTensor {
   Shape shape;  ///< batch first, -1 for unknown
   DType dtype = float32;
   std::string name;
   std::shared_ptr<Layer> layer;  ///< the producing layer (an InputLayer for Input)
   std::shared_ptr<const Node> node;  ///< the call that produced it; null for an Input
+  int tensor_index = 0;  ///< which of that call's outputs (Keras's keras_history[2])
 };
 
 /// One call of a layer on symbolic tensors (Keras's Node): the graph's edges. Immutable once made.
 struct Node {
   std::shared_ptr<Layer> layer;
   std::vector<KerasTensor> inputs;
-  Shape output_shape;  ///< batch -1
+  std::vector<Shape> output_shapes;  ///< one per output tensor, batch -1
   int node_index = 0;  ///< this call's position among the layer's symbolic calls (Keras's node_index)
 };
 
@@ -113,10 +115,29 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// Builds for several input shapes unless built; returns compute_output_shape_list of them.
   Shape build_for_list(const std::vector<Shape>& input_shapes);
 
+  // Several outputs (Keras: a call that returns a list, e.g. LSTM with return_state). Functional
+  // models run every layer through call_outputs; the defaults describe a single-output layer by
+  // the methods above (one input, or a list when takes_list()).
+  /// Tensors that one call produces.
+  virtual std::size_t num_outputs() const { return 1; }
+  /// Every output shape (batch -1) for inputs of `input_shapes`. Throws ShapeError naming the
+  /// layer and the shapes when the inputs do not fit.
+  virtual std::vector<Shape> compute_output_shapes(const std::vector<Shape>& input_shapes);
+  /// Every output of one call; `masks` is parallel to `inputs` (undefined entries: no mask, and
+  /// it may be empty). Sets `output_masks` to one mask per output (undefined: none).
+  virtual std::vector<Tensor> call_outputs(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
+                                           bool training, std::vector<Tensor>& output_masks);
+
   /// Symbolic call: checks and infers the output shape now (building the layer), records a Node.
-  /// Throws ShapeError naming this layer and the shapes when the inputs do not fit.
+  /// Throws ShapeError naming this layer and the shapes when the inputs do not fit, ValueError
+  /// when the layer returns several tensors (use outputs_of).
   KerasTensor operator()(const KerasTensor& x);
   KerasTensor operator()(const std::vector<KerasTensor>& inputs);
+  /// Symbolic call returning every output of the call, in the layer's order (LSTM with
+  /// return_state: output, h, c). Extra inputs after the first are a recurrent layer's initial
+  /// states (Keras's initial_state).
+  std::vector<KerasTensor> outputs_of(const std::vector<KerasTensor>& inputs);
+  std::vector<KerasTensor> outputs_of(const KerasTensor& x) { return outputs_of(std::vector<KerasTensor>{x}); }
   /// Eager call over several tensors (builds on first use).
   Tensor operator()(const std::vector<Tensor>& inputs, bool training = false);
   /// Internal: hands out this layer's next node index.
@@ -229,6 +250,17 @@ void register_layer(const std::string& class_name) {
   });
 }
 
+/// Internal: the N tensors of a symbolic call as an array; throws ValueError naming `layer` when
+/// the call gave another count.
+void check_output_count(std::size_t want, std::size_t got, const Layer& layer);
+template <std::size_t N>
+std::array<KerasTensor, N> fixed_outputs(const std::vector<KerasTensor>& outs, const Layer& layer) {
+  check_output_count(N, outs.size(), layer);
+  std::array<KerasTensor, N> a;
+  for (std::size_t i = 0; i < N; ++i) a[i] = outs[i];
+  return a;
+}
+
 /// Value syntax for layers: `layers::Dense(64)` is a handle holding a shared DenseLayer.
 /// Copies share the layer. `->` reaches the layer; it converts to std::shared_ptr<Layer>.
 template <class Impl>
@@ -246,6 +278,19 @@ class LayerHandle {
   /// Symbolic calls (the Functional API): `auto h = layers::Dense(64)(x);`.
   KerasTensor operator()(const KerasTensor& x) const { return (*impl_)(x); }
   KerasTensor operator()(const std::vector<KerasTensor>& xs) const { return (*impl_)(xs); }
+  /// Every output of a symbolic call: `auto outs = layers::LSTM(8, {.return_state = true}).outputs_of(x);`.
+  std::vector<KerasTensor> outputs_of(const std::vector<KerasTensor>& xs) const { return impl_->outputs_of(xs); }
+  std::vector<KerasTensor> outputs_of(const KerasTensor& x) const { return impl_->outputs_of(x); }
+  /// The same with the count fixed, for structured bindings:
+  /// `auto [seq, h, c] = lstm.outputs_of<3>(x);` (ValueError when the layer returns another count).
+  template <std::size_t N>
+  std::array<KerasTensor, N> outputs_of(const std::vector<KerasTensor>& xs) const {
+    return fixed_outputs<N>(impl_->outputs_of(xs), *impl_);
+  }
+  template <std::size_t N>
+  std::array<KerasTensor, N> outputs_of(const KerasTensor& x) const {
+    return fixed_outputs<N>(impl_->outputs_of(x), *impl_);
+  }
 
  private:
   std::shared_ptr<Impl> impl_;

@@ -349,6 +349,9 @@ class Model {
   /// Symbolic call: the model used as a layer inside another graph (one output).
   KerasTensor operator()(const KerasTensor& x) const;
   KerasTensor operator()(const std::vector<KerasTensor>& xs) const;
+  /// Symbolic call of a model with several outputs: every output, in the order of outputs().
+  std::vector<KerasTensor> outputs_of(const KerasTensor& x) const;
+  std::vector<KerasTensor> outputs_of(const std::vector<KerasTensor>& xs) const;
 
   /// The model's symbolic inputs and outputs (Sequential: once its input shape is known).
   std::vector<KerasTensor> inputs() const;

@@ -17,7 +17,6 @@ namespace {
 
 using json = nlohmann::json;
 using engine::activation_of;
-using engine::initializer_of;
 using engine::name_of;
 
 template <class Handle>
@@ -27,14 +26,6 @@ std::shared_ptr<Layer> ptr_of(const Handle& h) {
 
 std::map<std::string, LayerFactory> builtin_factories() {
   std::map<std::string, LayerFactory> f;
-  f["Dense"] = [](const json& c) {
-    return ptr_of(layers::Dense(c.at("units").get<std::int64_t>(),
-                                {.activation = activation_of(c, "activation", "linear"),
-                                 .use_bias = c.value("use_bias", true),
-                                 .kernel_initializer = initializer_of(c, "kernel_initializer", "glorot_uniform"),
-                                 .bias_initializer = initializer_of(c, "bias_initializer", "zeros"),
-                                 .name = name_of(c)}));
-  };
   f["Activation"] = [](const json& c) {
     return ptr_of(layers::Activation(activation_of(c, "activation", "linear"), name_of(c)));
   };
@@ -202,14 +193,17 @@ Model sequential_from_config(const json& config, int keras_major) {
   return model;
 }
 
-// [layer, node_index, tensor_index] (Keras 2 nodes add a kwargs dict) -> (layer, node_index).
-std::pair<std::string, std::size_t> history_of(const json& h, const std::string& model_name) {
-  if (!h.is_array() || h.size() < 3 || !h[0].is_string())
+// One connection: [layer, node_index, tensor_index] (Keras 2 nodes add a kwargs dict).
+struct History {
+  std::string layer;
+  std::size_t node = 0, tensor = 0;
+};
+
+History history_of(const json& h, const std::string& model_name) {
+  if (!h.is_array() || h.size() < 3 || !h[0].is_string() || !h[1].is_number_integer() ||
+      !h[2].is_number_integer() || h[1].get<std::int64_t>() < 0 || h[2].get<std::int64_t>() < 0)
     throw ValueError("Functional '" + model_name + "': a connection must be [layer, node_index, tensor_index], got " + h.dump());
-  if (h[2].get<int>() != 0)
-    throw ValueError("Functional '" + model_name + "': layer '" + h[0].get<std::string>() +
-                     "' is read at output " + h[2].dump() + "; lamina's layers have one output");
-  return {h[0].get<std::string>(), h[1].get<std::size_t>()};
+  return {h[0].get<std::string>(), h[1].get<std::size_t>(), h[2].get<std::size_t>()};
 }
 
 // Every __keras_tensor__ inside a Keras 3 call's args, in order.
@@ -221,22 +215,25 @@ void collect_keras_tensors(const json& j, std::vector<json>& out) {
   }
 }
 
-// The tensors a node reads: Keras 3 writes {"args": [tensor or [tensors]], "kwargs"}; Keras 2 the
-// list [[layer, node_index, tensor_index, kwargs], ...].
+// The tensors a node reads: Keras 3 writes {"args": [tensor or [tensors]], "kwargs"} (a recurrent
+// layer's initial states under kwargs "initial_state"); Keras 2 the list [[layer, node_index,
+// tensor_index, kwargs], ...], initial states following the sequence.
 std::vector<json> node_inputs(const json& node) {
   std::vector<json> out;
   if (node.is_array()) {
     for (const json& h : node) out.push_back(h);
   } else {
     collect_keras_tensors(node.at("args"), out);
+    if (node.contains("kwargs") && node["kwargs"].contains("initial_state"))
+      collect_keras_tensors(node["kwargs"]["initial_state"], out);
   }
   return out;
 }
 
 Model functional_from_config(const json& config, int keras_major) {
   const std::string model_name = name_of(config);
-  // Each layer's outputs in call order: [layer, node_index, tensor_index] points here.
-  std::map<std::string, std::vector<KerasTensor>> outputs;
+  // Each layer's outputs per call, in call order: [layer, node_index, tensor_index] points here.
+  std::map<std::string, std::vector<std::vector<KerasTensor>>> outputs;
   std::map<std::string, std::shared_ptr<Layer>> made;
   struct Pending {
     std::string layer;
@@ -246,15 +243,21 @@ Model functional_from_config(const json& config, int keras_major) {
   for (const json& entry : config.at("layers")) {
     const std::string name = entry.contains("name") ? entry["name"].get<std::string>() : name_of(entry.at("config"));
     if (entry.at("class_name") == "InputLayer") {
-      outputs[name].push_back(input_from_config(normalized(entry.at("config"), keras_major)));
+      outputs[name].push_back({input_from_config(normalized(entry.at("config"), keras_major))});
       continue;
     }
     made[name] = layer_of(entry, keras_major);
     for (const json& node : entry.at("inbound_nodes")) pending.push_back({name, &node});
   }
-  auto produced = [&](const std::pair<std::string, std::size_t>& h) -> const KerasTensor* {
-    auto it = outputs.find(h.first);
-    return it == outputs.end() || h.second >= it->second.size() ? nullptr : &it->second[h.second];
+  auto produced = [&](const History& h) -> const KerasTensor* {
+    auto it = outputs.find(h.layer);
+    if (it == outputs.end() || h.node >= it->second.size()) return nullptr;
+    const auto& call = it->second[h.node];
+    if (h.tensor >= call.size())
+      throw ValueError("Model.from_config '" + model_name + "': layer '" + h.layer + "' is read at output " +
+                       std::to_string(h.tensor) + " of its call " + std::to_string(h.node) + ", which has " +
+                       std::to_string(call.size()) + " output" + (call.size() == 1 ? "" : "s"));
+    return &call[h.tensor];
   };
   // Keras's order: a node runs once every tensor it reads exists; a pass that makes no progress
   // means a connection to a layer or node that is not in the config.
@@ -278,8 +281,7 @@ Model functional_from_config(const json& config, int keras_major) {
         ++it;
         continue;
       }
-      Layer& layer = *made[it->layer];
-      outputs[it->layer].push_back(layer.takes_list() ? layer(in) : layer(in.at(0)));
+      outputs[it->layer].push_back(made[it->layer]->outputs_of(in));
       it = pending.erase(it);
       progress = true;
     }
@@ -291,10 +293,10 @@ Model functional_from_config(const json& config, int keras_major) {
   // (Keras 3, single tensor), a list of them, or a dict keyed by name.
   auto io = [&](const json& spec, const char* what) -> SymbolicArg {
     auto tensor = [&](const json& h) {
-      const auto history = history_of(h, model_name);
+      const History history = history_of(h, model_name);
       const KerasTensor* t = produced(history);
       if (!t)
-        throw ValueError("Model.from_config '" + model_name + "': " + what + " '" + history.first +
+        throw ValueError("Model.from_config '" + model_name + "': " + what + " '" + history.layer +
                          "' is not a layer of the config");
       return *t;
     };

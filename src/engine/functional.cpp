@@ -21,9 +21,11 @@ std::string join(const std::vector<std::string>& names) {
   return out;
 }
 
-const void* identity_of(const KerasTensor& t) {
-  return t.node ? static_cast<const void*>(t.node.get()) : static_cast<const void*>(t.layer.get());
+std::pair<const void*, int> identity_of(const KerasTensor& t) {
+  return {t.node ? static_cast<const void*>(t.node.get()) : static_cast<const void*>(t.layer.get()),
+          t.tensor_index};
 }
+
 
 }  // namespace
 
@@ -35,7 +37,6 @@ FunctionalImpl::FunctionalImpl(const SymbolicArg& inputs, const SymbolicArg& out
   if (outputs_.empty()) throw ValueError(who + ": a model needs at least one output");
 
   // Inputs: tensors straight from layers::Input, each once.
-  std::map<const void*, int> slots;
   for (std::size_t i = 0; i < inputs_.size(); ++i) {
     const KerasTensor& t = inputs_[i];
     if (!t.layer) throw ValueError(who + ": input " + std::to_string(i) + " is an empty symbolic tensor");
@@ -43,18 +44,28 @@ FunctionalImpl::FunctionalImpl(const SymbolicArg& inputs, const SymbolicArg& out
       throw ValueError(who + ": inputs must be tensors returned by layers::Input; input " +
                        std::to_string(i) + " is the output of " + t.layer->class_name() + " '" +
                        t.layer->name() + "' " + t.shape.str());
-    if (!slots.emplace(identity_of(t), slot_count_++).second)
+    if (!slot_of_.emplace(identity_of(t), slot_count_++).second)
       throw ValueError(who + ": Input '" + t.layer->name() + "' is given twice as an input");
     input_names_.push_back(inputs.names().empty() ? t.layer->name() : inputs.names()[i]);
   }
+  // Output names: the keys given, else the producing layers' names made unique as Keras 2 did
+  // ("lstm", "lstm_1" for two outputs of one LSTM).
+  std::map<std::string, int> taken;
   for (std::size_t i = 0; i < outputs_.size(); ++i) {
     if (!outputs_[i].layer)
       throw ValueError(who + ": output " + std::to_string(i) + " is an empty symbolic tensor");
-    output_names_.push_back(outputs.names().empty() ? outputs_[i].layer->name() : outputs.names()[i]);
+    if (!outputs.names().empty()) {
+      output_names_.push_back(outputs.names()[i]);
+      continue;
+    }
+    const std::string base = outputs_[i].layer->name();
+    std::string proposal = base;
+    while (taken.count(proposal)) proposal = base + "_" + std::to_string(taken[base]++);
+    taken.emplace(proposal, 1);
+    output_names_.push_back(proposal);
   }
 
   // Retrace each output back to the inputs (depth first, post-order: a topological order).
-  slot_of_.assign(slots.begin(), slots.end());
   for (std::size_t i = 0; i < outputs_.size(); ++i) output_slots_.push_back(trace(outputs_[i], output_names_[i]));
 
   // Every input must feed some output.
@@ -76,9 +87,9 @@ FunctionalImpl::FunctionalImpl(const SymbolicArg& inputs, const SymbolicArg& out
   for (const Step& s : steps_) {
     const auto& layer = s.node->layer;
     if (layer.get() == this) throw ValueError(who + ": a model cannot contain itself");
-    if (first_output.emplace(layer.get(), s.node->output_shape).second) {
+    if (first_output.emplace(layer.get(), s.node->output_shapes[0]).second) {
       stack.push_back(layer);
-      output_shapes.push_back(s.node->output_shape);
+      output_shapes.push_back(s.node->output_shapes[0]);
     }
   }
   std::map<std::string, const Layer*> by_name;
@@ -93,9 +104,7 @@ FunctionalImpl::FunctionalImpl(const SymbolicArg& inputs, const SymbolicArg& out
 }
 
 int FunctionalImpl::trace(const KerasTensor& t, const std::string& output_name) {
-  const void* key = identity_of(t);
-  for (const auto& [k, slot] : slot_of_)
-    if (k == key) return slot;
+  if (auto it = slot_of_.find(identity_of(t)); it != slot_of_.end()) return it->second;
   if (!t.node) {
     if (std::dynamic_pointer_cast<layers::InputLayer>(t.layer))
       throw ValueError("Functional '" + name() + "': graph disconnected: output '" + output_name +
@@ -106,10 +115,14 @@ int FunctionalImpl::trace(const KerasTensor& t, const std::string& output_name) 
   }
   std::vector<int> in;
   for (const KerasTensor& x : t.node->inputs) in.push_back(trace(x, output_name));
-  const int out = slot_count_++;
+  // Every output of the call gets its slot now, so that a sibling output reuses this step.
+  std::vector<int> out;
+  for (std::size_t i = 0; i < t.node->output_shapes.size(); ++i) {
+    out.push_back(slot_count_++);
+    slot_of_.emplace(std::pair{static_cast<const void*>(t.node.get()), static_cast<int>(i)}, out.back());
+  }
   steps_.push_back({t.node, std::move(in), out});
-  slot_of_.emplace_back(key, out);
-  return out;
+  return slot_of_.at(identity_of(t));
 }
 
 std::vector<Shape> FunctionalImpl::known_input_shapes() const {
@@ -132,7 +145,8 @@ void FunctionalImpl::check_inputs(const std::vector<Shape>& shapes) const {
   }
 }
 
-std::vector<Tensor> FunctionalImpl::forward(const std::vector<Tensor>& xs, bool training) {
+std::vector<Tensor> FunctionalImpl::forward_masked(const std::vector<Tensor>& xs, const std::vector<Tensor>& input_masks,
+                                                   bool training, std::vector<Tensor>& output_masks) {
   std::vector<Shape> shapes;
   for (const Tensor& x : xs) {
     Shape s = x.shape();
@@ -145,30 +159,33 @@ std::vector<Tensor> FunctionalImpl::forward(const std::vector<Tensor>& xs, bool 
     const DType want = inputs_[i].dtype;
     slots[i] = is_floating(want) && xs[i].dtype() != want ? xs[i].astype(want) : xs[i];
   }
-  std::vector<Tensor> args, arg_masks;
+  std::vector<Tensor> args, arg_masks, outs, out_masks;
   std::vector<Tensor> masks(slot_count_);  // Keras's masks, from Embedding or Masking on
+  for (std::size_t i = 0; i < input_masks.size() && i < xs.size(); ++i) masks[i] = input_masks[i];
   for (const Step& s : steps_) {
     Layer& layer = *s.node->layer;
-    if (layer.takes_list()) {
-      args.clear();
-      arg_masks.clear();
-      bool masked = false;
-      for (int i : s.in) {
-        args.push_back(slots[i]);
-        arg_masks.push_back(masks[i]);
-        masked |= masks[i].defined();
-      }
-      slots[s.out] = masked ? layer.call_masked(args, arg_masks, training) : layer.call(args, training);
-      masks[s.out] = masked ? layer.compute_mask(args, arg_masks) : Tensor();
-    } else {
-      const Tensor& in = slots[s.in[0]];
-      const Tensor& mask = masks[s.in[0]];
-      slots[s.out] = mask.defined() ? layer.call_masked(in, mask, training) : layer.call(in, training);
-      masks[s.out] = layer.compute_mask(in, mask);
+    args.clear();
+    arg_masks.clear();
+    for (int i : s.in) {
+      args.push_back(slots[i]);
+      arg_masks.push_back(masks[i]);
+    }
+    out_masks.clear();
+    outs = layer.call_outputs(args, arg_masks, training, out_masks);
+    if (outs.size() != s.out.size())
+      throw ValueError(layer.class_name() + " '" + layer.name() + "' returned " + std::to_string(outs.size()) +
+                       " tensors where its symbolic call had " + std::to_string(s.out.size()));
+    for (std::size_t k = 0; k < outs.size(); ++k) {
+      slots[s.out[k]] = std::move(outs[k]);
+      masks[s.out[k]] = k < out_masks.size() ? out_masks[k] : Tensor();
     }
   }
   std::vector<Tensor> out;
-  for (int i : output_slots_) out.push_back(slots[i]);
+  output_masks.clear();
+  for (int i : output_slots_) {
+    out.push_back(slots[i]);
+    output_masks.push_back(masks[i]);
+  }
   return out;
 }
 
@@ -187,13 +204,21 @@ Shape FunctionalImpl::compute_output_shape(const Shape& input_shape) {
 }
 
 Shape FunctionalImpl::compute_output_shape_list(const std::vector<Shape>& input_shapes) {
-  check_inputs(input_shapes);
   if (outputs_.size() != 1)
     throw ValueError("Functional '" + name() + "' has " + std::to_string(outputs_.size()) +
-                     " outputs; only a model with one output can be used as a layer");
-  Shape out = outputs_[0].shape;
-  if (!out.empty() && !input_shapes.empty() && !input_shapes[0].empty()) out[0] = input_shapes[0][0];
-  return out;
+                     " outputs; ask for every output shape with compute_output_shapes");
+  return compute_output_shapes(input_shapes)[0];
+}
+
+std::vector<Shape> FunctionalImpl::compute_output_shapes(const std::vector<Shape>& input_shapes) {
+  check_inputs(input_shapes);
+  std::vector<Shape> shapes;
+  for (const KerasTensor& t : outputs_) {
+    Shape out = t.shape;
+    if (!out.empty() && !input_shapes.empty() && !input_shapes[0].empty()) out[0] = input_shapes[0][0];
+    shapes.push_back(out);
+  }
+  return shapes;
 }
 
 bool FunctionalImpl::sequential_like() const {
@@ -201,8 +226,9 @@ bool FunctionalImpl::sequential_like() const {
   std::set<const Layer*> seen;
   int previous = 0;  // the input's slot
   for (const Step& s : steps_) {
-    if (s.in.size() != 1 || s.in[0] != previous || !seen.insert(s.node->layer.get()).second) return false;
-    previous = s.out;
+    if (s.in.size() != 1 || s.out.size() != 1 || s.in[0] != previous || !seen.insert(s.node->layer.get()).second)
+      return false;
+    previous = s.out[0];
   }
   return true;
 }
@@ -213,9 +239,17 @@ std::string FunctionalImpl::connections(const Layer& layer) const {
     if (s.node->layer.get() != &layer) continue;
     for (const KerasTensor& t : s.node->inputs)
       out += (out.empty() ? "" : ", ") + t.layer->name() + "[" +
-             std::to_string(t.node ? t.node->node_index : 0) + "][0]";
+             std::to_string(t.node ? t.node->node_index : 0) + "][" + std::to_string(t.tensor_index) + "]";
   }
   return out.empty() ? "-" : out;
+}
+
+std::vector<Shape> FunctionalImpl::output_shapes_of(const Layer& layer) const {
+  for (const Step& s : steps_)
+    if (s.node->layer.get() == &layer) return s.node->output_shapes;
+  for (const KerasTensor& t : inputs_)
+    if (t.layer.get() == &layer) return {t.shape};
+  return {};
 }
 
 // --- config ------------------------------------------------------------------------------------------
@@ -234,7 +268,7 @@ using NodeIndex = std::map<const Node*, int>;
 
 nlohmann::json history_of(const KerasTensor& t, const NodeIndex& index) {
   auto it = t.node ? index.find(t.node.get()) : index.end();
-  return {t.layer->name(), it == index.end() ? 0 : it->second, 0};
+  return {t.layer->name(), it == index.end() ? 0 : it->second, t.tensor_index};
 }
 
 // Keras 3's serialised KerasTensor inside inbound_nodes.
@@ -255,15 +289,23 @@ nlohmann::json FunctionalImpl::get_config() const {
     nlohmann::json nodes = nlohmann::json::array();
     for (const Step& s : steps_) {
       if (s.node->layer != layer) continue;
-      nlohmann::json args = nlohmann::json::array();
+      nlohmann::json args = nlohmann::json::array(), kwargs = nlohmann::json::object();
+      const auto& inputs = s.node->inputs;
       if (layer->takes_list()) {
         nlohmann::json list = nlohmann::json::array();
-        for (const KerasTensor& t : s.node->inputs) list.push_back(keras_tensor_json(t, index));
+        for (const KerasTensor& t : inputs) list.push_back(keras_tensor_json(t, index));
         args.push_back(list);
       } else {
-        args.push_back(keras_tensor_json(s.node->inputs[0], index));
+        args.push_back(keras_tensor_json(inputs[0], index));
+        // A single-input layer called with more tensors is a recurrent one given its initial
+        // states, which Keras 3 records as the initial_state keyword.
+        if (inputs.size() > 1) {
+          nlohmann::json states = nlohmann::json::array();
+          for (std::size_t i = 1; i < inputs.size(); ++i) states.push_back(keras_tensor_json(inputs[i], index));
+          kwargs["initial_state"] = states;
+        }
       }
-      nodes.push_back({{"args", args}, {"kwargs", nlohmann::json::object()}});
+      nodes.push_back({{"args", args}, {"kwargs", kwargs}});
     }
     const bool is_model = std::dynamic_pointer_cast<ModelImpl>(layer) != nullptr;
     layers_json.push_back({{"module", is_model ? "keras.src.models.functional" : "keras.layers"},

@@ -177,7 +177,43 @@ KerasTensor Layer::operator()(const KerasTensor& x) {
   return (*this)(std::vector<KerasTensor>{x});
 }
 
+std::vector<Shape> Layer::compute_output_shapes(const std::vector<Shape>& input_shapes) {
+  if (takes_list()) return {compute_output_shape_list(input_shapes)};
+  if (input_shapes.size() != 1)
+    fail_shape("takes one input, got " + std::to_string(input_shapes.size()) + ": " + shapes_str(input_shapes));
+  return {compute_output_shape(input_shapes[0])};
+}
+
+std::vector<Tensor> Layer::call_outputs(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
+                                        bool training, std::vector<Tensor>& output_masks) {
+  bool masked = false;
+  for (const Tensor& m : masks) masked |= m.defined();
+  if (takes_list()) {
+    Tensor out = masked ? call_masked(inputs, masks, training) : call(inputs, training);
+    output_masks = {masked ? compute_mask(inputs, masks) : Tensor()};
+    return {out};
+  }
+  const Tensor& x = single_input(inputs, class_name() + " '" + name() + "'");
+  const Tensor mask = masked ? masks[0] : Tensor();
+  Tensor out = masked ? call_masked(x, mask, training) : call(x, training);
+  output_masks = {compute_mask(x, mask)};
+  return {out};
+}
+
+void check_output_count(std::size_t want, std::size_t got, const Layer& layer) {
+  if (want != got)
+    throw ValueError(layer.class_name() + " '" + layer.name() + "' returns " + std::to_string(got) +
+                     " tensor" + (got == 1 ? "" : "s") + ", not " + std::to_string(want));
+}
+
 KerasTensor Layer::operator()(const std::vector<KerasTensor>& inputs) {
+  if (num_outputs() != 1)
+    throw ValueError(class_name() + " '" + name() + "' returns " + std::to_string(num_outputs()) +
+                     " tensors (e.g. return_state); call it with outputs_of(...) to get them all");
+  return outputs_of(inputs)[0];
+}
+
+std::vector<KerasTensor> Layer::outputs_of(const std::vector<KerasTensor>& inputs) {
   const std::string who = class_name() + " '" + name() + "'";
   if (inputs.empty()) throw ValueError(who + ": called on an empty list of tensors");
   for (const KerasTensor& t : inputs)
@@ -191,21 +227,23 @@ KerasTensor Layer::operator()(const std::vector<KerasTensor>& inputs) {
     throw ValueError(who + ": a layer called on symbolic tensors must be held by a shared_ptr "
                            "(create it through its handle, e.g. layers::Dense(8))");
   }
-  Shape out;
-  if (takes_list()) {
-    std::vector<Shape> shapes;
-    for (const KerasTensor& t : inputs) shapes.push_back(t.shape);
-    out = build_for_list(shapes);
-  } else {
-    if (inputs.size() != 1)
-      throw ValueError(who + " takes one input, got a list of " + std::to_string(inputs.size()));
-    out = build_for(inputs[0].shape);
+  std::vector<Shape> shapes;
+  for (const KerasTensor& t : inputs) shapes.push_back(t.shape);
+  if (!built_) {
+    build_list(shapes);
+    built_ = true;
+    input_shape_ = shapes[0];
   }
+  std::vector<Shape> out = compute_output_shapes(shapes);
+  check_output_count(num_outputs(), out.size(), *this);
   auto node = std::make_shared<Node>(Node{self, inputs, out, next_node_index()});
   // Layers compute in float32 unless given float64 (gradient checks); integer inputs (ids, images)
   // come out as float32 from any computing layer.
   DType dtype = inputs[0].dtype == float64 ? float64 : float32;
-  return KerasTensor{out, dtype, name(), self, node};
+  std::vector<KerasTensor> result;
+  for (std::size_t i = 0; i < out.size(); ++i)
+    result.push_back(KerasTensor{out[i], dtype, name(), self, node, static_cast<int>(i)});
+  return result;
 }
 
 void Layer::fail_shape(const std::string& what) const {

@@ -45,6 +45,10 @@ std::vector<Tensor> Model::operator()(const std::vector<Tensor>& xs, bool traini
 
 KerasTensor Model::operator()(const KerasTensor& x) const { return checked(impl_)(x); }
 KerasTensor Model::operator()(const std::vector<KerasTensor>& xs) const { return checked(impl_)(xs); }
+std::vector<KerasTensor> Model::outputs_of(const KerasTensor& x) const { return checked(impl_).outputs_of(x); }
+std::vector<KerasTensor> Model::outputs_of(const std::vector<KerasTensor>& xs) const {
+  return checked(impl_).outputs_of(xs);
+}
 
 nlohmann::json Model::get_config() const { return checked(impl_).get_config(); }
 

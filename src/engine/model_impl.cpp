@@ -24,6 +24,10 @@ void ModelImpl::add(const std::shared_ptr<Layer>& layer) {
     return;
   }
   if (layer.get() == this) throw ValueError("Sequential '" + name() + "': cannot add a model to itself");
+  if (layer->num_outputs() != 1)
+    throw ValueError("Sequential '" + name() + "': all layers in a Sequential model should have a single "
+                     "output tensor; " + layer->class_name() + " '" + layer->name() + "' returns " +
+                     std::to_string(layer->num_outputs()) + " (use the Functional API)");
   for (const auto& l : stack)
     if (l->name() == layer->name())
       throw ValueError("Sequential '" + name() + "': all layers must have unique names; '" +
@@ -63,6 +67,11 @@ Shape ModelImpl::compute_output_shape(const Shape& input_shape) {
 }
 
 Tensor ModelImpl::call(const Tensor& x, bool training) {
+  Tensor unused;
+  return run_stack(x, Tensor(), training, unused);
+}
+
+Tensor ModelImpl::run_stack(const Tensor& x, Tensor mask, bool training, Tensor& output_mask) {
   Shape expected = known_input_shape();
   if (!expected.empty()) {
     bool ok = x.ndim() == expected.rank();
@@ -79,20 +88,34 @@ Tensor ModelImpl::call(const Tensor& x, bool training) {
   Tensor h = x;
   if (input_layer && is_floating(input_layer->dtype()) && h.dtype() != input_layer->dtype())
     h = h.astype(input_layer->dtype());
-  Tensor mask;  // Keras's mask, carried from the layer that makes it (Embedding, Masking)
+  // Keras's mask, carried from the layer that makes it (Embedding, Masking).
   for (const auto& layer : stack) {
     Tensor next = mask.defined() ? layer->call_masked(h, mask, training) : layer->call(h, training);
     mask = layer->compute_mask(h, mask);
     h = std::move(next);
   }
+  output_mask = mask;
   return h;
 }
 
 std::vector<Tensor> ModelImpl::forward(const std::vector<Tensor>& inputs, bool training) {
+  clear_losses();  // an outermost call starts a fresh set of activity losses, as in Keras
+  std::vector<Tensor> unused;
+  return forward_masked(inputs, {}, training, unused);
+}
+
+std::vector<Tensor> ModelImpl::forward_masked(const std::vector<Tensor>& inputs, const std::vector<Tensor>& input_masks,
+                                              bool training, std::vector<Tensor>& output_masks) {
   if (inputs.size() != 1)
     throw ValueError(class_name() + " '" + name() + "' takes one input, got " +
                      std::to_string(inputs.size()));
-  return {(*this)(inputs[0], training)};
+  if (!built()) {
+    Shape s = inputs[0].shape();
+    if (!s.empty()) s[0] = -1;
+    build_for(s);
+  }
+  output_masks.assign(1, Tensor());
+  return {run_stack(inputs[0], input_masks.empty() ? Tensor() : input_masks[0], training, output_masks[0])};
 }
 
 std::vector<std::string> ModelImpl::input_names() const {

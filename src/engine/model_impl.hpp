@@ -35,9 +35,17 @@ class ModelImpl : public Layer {
 
   // The graph's interface, generalised for Functional models (one input and output here).
   /// Every output for the given inputs (in input order).
-  virtual std::vector<Tensor> forward(const std::vector<Tensor>& inputs, bool training);
+  std::vector<Tensor> forward(const std::vector<Tensor>& inputs, bool training);
+  /// forward() that also takes the inputs' masks (empty or undefined entries: none) and returns
+  /// each output's mask in `output_masks` (undefined: none), as Keras's model call does.
+  virtual std::vector<Tensor> forward_masked(const std::vector<Tensor>& inputs, const std::vector<Tensor>& input_masks,
+                                             bool training, std::vector<Tensor>& output_masks);
+  /// A model used as a layer: forward_masked.
+  std::vector<Tensor> call_outputs(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
+                                   bool training, std::vector<Tensor>& output_masks) override {
+    return forward_masked(inputs, masks, training, output_masks);
+  }
   virtual std::size_t num_inputs() const { return 1; }
-  virtual std::size_t num_outputs() const { return 1; }
   /// Per input: shape (batch -1) when known, else empty.
   virtual std::vector<Shape> known_input_shapes() const { return {known_input_shape()}; }
   virtual std::vector<std::string> input_names() const;
@@ -65,6 +73,8 @@ class ModelImpl : public Layer {
 
  private:
   void build_stack(const Shape& input_shape);
+  /// The stack on x whose mask is `mask` (undefined: none); `output_mask` receives the last one.
+  Tensor run_stack(const Tensor& x, Tensor mask, bool training, Tensor& output_mask);
 };
 
 }  // namespace lamina

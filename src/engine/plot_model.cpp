@@ -35,7 +35,7 @@ std::string shapes_label(const std::vector<Shape>& shapes) {
 struct Vertex {
   const Layer* layer;
   std::vector<Shape> in;
-  Shape out;
+  std::vector<Shape> out;  // several for a layer with several outputs
 };
 
 }  // namespace
@@ -46,7 +46,8 @@ std::string model_to_dot(const Model& model, const PlotModelOptions& o) {
   std::vector<Vertex> vertices;
   std::vector<std::pair<const Layer*, const Layer*>> edges;
   if (auto* f = dynamic_cast<FunctionalImpl*>(&m)) {
-    for (std::size_t i = 0; i < m.stack.size(); ++i) vertices.push_back({m.stack[i].get(), {}, m.output_shapes[i]});
+    for (std::size_t i = 0; i < m.stack.size(); ++i)
+      vertices.push_back({m.stack[i].get(), {}, f->output_shapes_of(*m.stack[i])});
     for (const auto& step : f->steps()) {
       for (auto& v : vertices)
         if (v.layer == step.node->layer.get() && v.in.empty())
@@ -59,13 +60,14 @@ std::string model_to_dot(const Model& model, const PlotModelOptions& o) {
     if (!in.empty() && m.output_shapes.size() != m.stack.size()) m.compute_output_shape(in);
     const Layer* previous = nullptr;
     if (m.input_layer) {
-      vertices.push_back({m.input_layer.get(), {}, in});
+      vertices.push_back({m.input_layer.get(), {}, {in}});
       previous = m.input_layer.get();
     }
     for (std::size_t i = 0; i < m.stack.size(); ++i) {
       Shape out = i < m.output_shapes.size() ? m.output_shapes[i] : Shape{};
       Shape prev = i == 0 ? in : (i - 1 < m.output_shapes.size() ? m.output_shapes[i - 1] : Shape{});
-      vertices.push_back({m.stack[i].get(), prev.empty() ? std::vector<Shape>{} : std::vector<Shape>{prev}, out});
+      vertices.push_back({m.stack[i].get(), prev.empty() ? std::vector<Shape>{} : std::vector<Shape>{prev},
+                          out.empty() ? std::vector<Shape>{} : std::vector<Shape>{out}});
       if (previous) edges.emplace_back(previous, m.stack[i].get());
       previous = m.stack[i].get();
     }
@@ -82,8 +84,8 @@ std::string model_to_dot(const Model& model, const PlotModelOptions& o) {
     if (o.show_shapes) {
       const bool is_input = dynamic_cast<const layers::InputLayer*>(v.layer) != nullptr;
       label = "{" + label + "|{input:|output:}|{" +
-              escape(is_input ? v.out.str() : shapes_label(v.in)) + "|" +
-              escape(v.out.empty() ? "?" : v.out.str()) + "}}";
+              escape(is_input ? shapes_label(v.out) : shapes_label(v.in)) + "|" +
+              escape(v.out.empty() ? "?" : shapes_label(v.out)) + "}}";
     }
     if (o.show_dtype) label += "|float32";
     os << "  \"" << escape(v.layer->name()) << "\" [label=\"" << label << "\"];\n";

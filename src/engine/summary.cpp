@@ -125,8 +125,15 @@ std::string Model::summary_string() const {
   if (!functional && !in.empty() && m.output_shapes.size() != m.stack.size()) m.compute_output_shape(in);
   for (std::size_t i = 0; i < m.stack.size(); ++i) {
     const auto& l = m.stack[i];
-    std::vector<std::string> cells{l->name() + " (" + l->class_name() + ")",
-                                   i < m.output_shapes.size() ? m.output_shapes[i].str() : "?",
+    std::string shape = i < m.output_shapes.size() ? m.output_shapes[i].str() : "?";
+    // Keras prints a layer with several outputs as the list of their shapes.
+    if (functional)
+      if (auto shapes = functional->output_shapes_of(*l); shapes.size() > 1) {
+        shape.clear();
+        for (const Shape& s : shapes) shape += (shape.empty() ? "[" : ", ") + s.str();
+        shape += "]";
+      }
+    std::vector<std::string> cells{l->name() + " (" + l->class_name() + ")", shape,
                                    l->built() ? with_commas(l->count_params()) : "0 (unbuilt)"};
     if (connected) cells.push_back(functional->connections(*l));
     os << table.row("│", cells);

@@ -30,7 +30,7 @@ struct RecurrentOptions {
   double dropout = 0.0;            ///< on the inputs, one mask per sequence (training only)
   double recurrent_dropout = 0.0;  ///< on the state entering the recurrence (training only)
   bool return_sequences = false;   ///< (batch, steps, units) instead of the last output
-  bool return_state = false;       ///< call_with_state also returns the final states
+  bool return_state = false;       ///< symbolic calls also return the final states (outputs_of)
   bool go_backwards = false;       ///< read the sequence last step first (outputs in that order)
   bool stateful = false;           ///< keep the final states as the next call's initial states
   bool unroll = false;             ///< accepted for Keras compatibility; the loop is always fused
@@ -109,6 +109,16 @@ class RNNLayer : public Layer {
   nlohmann::json get_config() const override;
   std::vector<std::shared_ptr<Layer>> sublayers() const override { return {cell_}; }
 
+  // In a graph the layer takes the sequence, optionally followed by one (batch, units) initial
+  // state per cell state (Keras's initial_state: {h} or {h, c}), and with return_state returns
+  // the output then the final states (output, h[, c]).
+  std::size_t num_outputs() const override;
+  /// Throws ShapeError naming the layer on a wrong number or shape of initial states.
+  void build_list(const std::vector<Shape>& input_shapes) override;
+  std::vector<Shape> compute_output_shapes(const std::vector<Shape>& input_shapes) override;
+  std::vector<Tensor> call_outputs(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
+                                   bool training, std::vector<Tensor>& output_masks) override;
+
   /// The full call: output and final states. `mask` (batch, steps) may be undefined;
   /// `initial_state` is empty (zeros, or the kept states when stateful) or one (batch, units)
   /// tensor per state. Throws ShapeError naming the layer on mismatched shapes.
@@ -127,6 +137,10 @@ class RNNLayer : public Layer {
  protected:
   /// The RNN arguments of Keras's config (return_sequences, ..., unroll, zero_output_for_mask).
   nlohmann::json rnn_config() const;
+  /// Checks `input_shapes` = the sequence then `states_per_call` initial states of (batch, units)
+  /// (none at all is fine too); throws ShapeError naming the layer.
+  void check_initial_state_shapes(const std::vector<Shape>& input_shapes, std::size_t states_per_call) const;
+  friend class BidirectionalLayer;
 
  private:
   std::shared_ptr<RecurrentCellLayer> cell_;

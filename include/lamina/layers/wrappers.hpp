@@ -12,7 +12,7 @@
 namespace lamina::layers {
 
 struct BidirectionalOptions {
-  /// "concat" | "sum" | "mul" | "ave" | "none" (two outputs: use call_both).
+  /// "concat" | "sum" | "mul" | "ave" | "none" (two outputs: call_both, or outputs_of in a graph).
   std::string merge_mode = "concat";
   /// The backward layer; default: a copy of the layer with go_backwards flipped.
   std::shared_ptr<RNNLayer> backward_layer;
@@ -36,13 +36,24 @@ class BidirectionalLayer : public Layer {
   nlohmann::json get_config() const override;
   std::vector<std::shared_ptr<Layer>> sublayers() const override { return {forward_, backward_}; }
 
+  // In a graph, as Keras's: inputs are the sequence and optionally the initial states (forward's
+  // then backward's); outputs are the merged output (merge_mode "none": forward's and backward's)
+  // then, when the wrapped layer has return_state, the final states, forward's then backward's.
+  std::size_t num_outputs() const override;
+  void build_list(const std::vector<Shape>& input_shapes) override;
+  std::vector<Shape> compute_output_shapes(const std::vector<Shape>& input_shapes) override;
+  std::vector<Tensor> call_outputs(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
+                                   bool training, std::vector<Tensor>& output_masks) override;
+
   /// The forward and the backward output before merging (time order), and the final states:
-  /// forward's then backward's. `mask` may be undefined.
+  /// forward's then backward's. `mask` may be undefined; `initial_state` is empty or holds the
+  /// forward layer's states then the backward layer's.
   struct Outputs {
     Tensor forward, backward;
     std::vector<Tensor> states;
   };
-  Outputs call_both(const Tensor& x, const Tensor& mask = Tensor(), bool training = false);
+  Outputs call_both(const Tensor& x, const Tensor& mask = Tensor(), bool training = false,
+                    const std::vector<Tensor>& initial_state = {});
 
   const std::shared_ptr<RNNLayer>& forward_layer() const { return forward_; }
   const std::shared_ptr<RNNLayer>& backward_layer() const { return backward_; }
