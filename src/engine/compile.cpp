@@ -184,6 +184,30 @@ Tensor total_loss(const ModelImpl& m, const std::vector<Tensor>& ys, const std::
   return total;
 }
 
+namespace {
+// weight (N) or (N, T) (undefined: none) times a mask-derived weight (N, T) (undefined: none).
+Tensor times_mask(const Tensor& weight, const Tensor& mask) {
+  if (!mask.defined()) return weight;
+  if (!weight.defined()) return mask;
+  Shape s = weight.shape();
+  while (s.rank() < mask.ndim()) s.push_back(1);
+  return weight.astype(mask.dtype()).reshape(s) * mask;
+}
+}  // namespace
+
+std::vector<Tensor> masked_loss_weights(const std::vector<Tensor>& sample_weights, const std::vector<Tensor>& masks) {
+  NoGradGuard no_grad;
+  std::vector<Tensor> out(std::max(sample_weights.size(), masks.size()));
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const Tensor w = i < sample_weights.size() ? sample_weights[i] : Tensor();
+    Tensor m = i < masks.size() && masks[i].defined() ? masks[i].astype(float32) : Tensor();
+    // Keras: mask · total / (valid + epsilon), epsilon 1e-7.
+    if (m.defined()) m = m * (static_cast<double>(m.numel()) / (sum(m).item() + 1e-7));
+    out[i] = times_mask(w, m);
+  }
+  return out;
+}
+
 Tensor class_weights_to_sample_weights(const Tensor& y, const std::map<std::int64_t, double>& class_weight) {
   NoGradGuard no_grad;
   Tensor classes = y.ndim() > 1 && y.dim(-1) != 1 ? argmax(y, -1) : y.reshape({y.ndim() ? y.dim(0) : 1});
@@ -197,7 +221,7 @@ Tensor class_weights_to_sample_weights(const Tensor& y, const std::map<std::int6
 
 void update_trackers(ModelImpl& m, const std::vector<Tensor>& ys, const std::vector<Tensor>& preds,
                      double loss, const std::vector<double>& per_output, double count,
-                     const std::vector<Tensor>& sample_weights) {
+                     const std::vector<Tensor>& sample_weights, const std::vector<Tensor>& masks) {
   NoGradGuard no_grad;
   m.loss_tracker.update(loss, count);
   for (std::size_t i = 0; i < m.output_loss_trackers.size(); ++i)
@@ -221,8 +245,9 @@ void update_trackers(ModelImpl& m, const std::vector<Tensor>& ys, const std::vec
     }
     Tensor pred = preds[i].detach();
     const Tensor w = i < sample_weights.size() ? sample_weights[i] : Tensor();
+    const Tensor mask = i < masks.size() && masks[i].defined() ? masks[i].astype(float32) : Tensor();
     for (std::size_t j = 0; j < list.size(); ++j)
-      list[j]->update_state(ys[i], pred, m.metric_args[i][j].weighted() ? w : Tensor());
+      list[j]->update_state(ys[i], pred, times_mask(m.metric_args[i][j].weighted() ? w : Tensor(), mask));
   }
 }
 

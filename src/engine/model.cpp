@@ -180,9 +180,10 @@ void train_step(ModelImpl& m, const std::vector<Tensor>& xs, const std::vector<T
                 const std::vector<Tensor>& weights, const std::vector<Tensor>& sample_weights = {},
                 bool skip_nonfinite = false) {
   m.clear_losses();
-  std::vector<Tensor> preds = m.forward(xs, true);
+  std::vector<Tensor> masks;  // the outputs' Keras masks weight the loss and the metrics
+  std::vector<Tensor> preds = m.forward_masked(xs, {}, true, masks);
   std::vector<double> per_output;
-  Tensor loss = engine::total_loss(m, ys, preds, per_output, sample_weights);
+  Tensor loss = engine::total_loss(m, ys, preds, per_output, engine::masked_loss_weights(sample_weights, masks));
   const double loss_value = loss.item();
   if (!skip_nonfinite || std::isfinite(loss_value)) {
     for (const Tensor& w : weights) const_cast<Tensor&>(w).zero_grad();
@@ -194,18 +195,19 @@ void train_step(ModelImpl& m, const std::vector<Tensor>& xs, const std::vector<T
     m.apply_constraints();  // Keras projects constrained weights after each update
   }
   engine::update_trackers(m, ys, preds, loss_value, per_output, static_cast<double>(xs[0].shape()[0]),
-                          sample_weights);
+                          sample_weights, masks);
 }
 
 void test_step(ModelImpl& m, const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
                const std::vector<Tensor>& sample_weights = {}) {
   NoGradGuard no_grad;
   m.clear_losses();
-  std::vector<Tensor> preds = m.forward(xs, false);
+  std::vector<Tensor> masks;
+  std::vector<Tensor> preds = m.forward_masked(xs, {}, false, masks);
   std::vector<double> per_output;
-  Tensor loss = engine::total_loss(m, ys, preds, per_output, sample_weights);
+  Tensor loss = engine::total_loss(m, ys, preds, per_output, engine::masked_loss_weights(sample_weights, masks));
   engine::update_trackers(m, ys, preds, loss.item(), per_output, static_cast<double>(xs[0].shape()[0]),
-                          sample_weights);
+                          sample_weights, masks);
 }
 
 // A permutation of 0..n-1 that depends on (key, epoch) alone (Fisher-Yates driven by SplitMix64),

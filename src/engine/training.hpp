@@ -30,6 +30,11 @@ void split_named(const ModelImpl& m, const TensorArg& element, const std::string
 Tensor total_loss(const ModelImpl& m, const std::vector<Tensor>& ys, const std::vector<Tensor>& preds,
                   std::vector<double>& per_output, const std::vector<Tensor>& sample_weights = {});
 
+/// Keras's apply_mask for the losses: each output's mask (undefined: none) becomes a weight,
+/// scaled by entries / unmasked entries so that sum_over_batch_size averages over the unmasked
+/// entries only, times that output's sample weights when given.
+std::vector<Tensor> masked_loss_weights(const std::vector<Tensor>& sample_weights, const std::vector<Tensor>& masks);
+
 /// Keras's class_weight_to_sample_weights: per sample, the weight of its class (the label, or the
 /// argmax of a one-hot row), 1 for classes not listed.
 Tensor class_weights_to_sample_weights(const Tensor& y, const std::map<std::int64_t, double>& class_weight);
@@ -37,9 +42,11 @@ Tensor class_weights_to_sample_weights(const Tensor& y, const std::map<std::int6
 /// Resolves the metrics (on the first batch, from the shapes), then updates loss trackers and
 /// metrics with one batch of `count` samples.
 /// sample_weights (per output) reach the weighted_metrics only, as in Keras.
+/// masks (per output, from forward_masked) weight every metric, as Keras's metrics read the
+/// output's mask.
 void update_trackers(ModelImpl& m, const std::vector<Tensor>& ys, const std::vector<Tensor>& preds,
                      double loss, const std::vector<double>& per_output, double count,
-                     const std::vector<Tensor>& sample_weights = {});
+                     const std::vector<Tensor>& sample_weights = {}, const std::vector<Tensor>& masks = {});
 void reset_metrics(ModelImpl& m);
 /// "loss", then "<output>_loss" and "<output>_<metric>" (several outputs) or "<metric>" (one).
 std::map<std::string, double> current_logs(const ModelImpl& m);

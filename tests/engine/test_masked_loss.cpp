@@ -80,3 +80,58 @@ TEST_CASE("Dot drops the mask as Keras's does", "[graph]") {
                                          std::vector<Tensor>{m, Tensor::from_vector(std::vector<float>{1, 1, 0}, {1, 3})});
   check_values(anded, {1, 0, 0}, 0);
 }
+
+namespace {
+
+// Per-step -log p[target] and hits of argmax, summed over the steps whose id is not 0.
+struct Unmasked {
+  double loss = 0, hits = 0, count = 0;
+};
+
+Unmasked by_hand(const Tensor& probs, const Tensor& ids, const Tensor& targets) {
+  Unmasked u;
+  const std::int64_t n = probs.shape()[0], t = probs.shape()[1], c = probs.shape()[2];
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t s = 0; s < t; ++s) {
+      if (ids.at(i * t + s) == 0) continue;
+      const auto y = static_cast<std::int64_t>(targets.at(i * t + s));
+      std::int64_t best = 0;
+      for (std::int64_t k = 1; k < c; ++k)
+        if (probs.at((i * t + s) * c + k) > probs.at((i * t + s) * c + best)) best = k;
+      u.loss -= std::log(probs.at((i * t + s) * c + y));
+      u.hits += best == y;
+      u.count += 1;
+    }
+  return u;
+}
+
+}  // namespace
+
+TEST_CASE("The output's mask weights the loss and the metrics: a padded batch scores only its real steps",
+          "[graph]") {
+  set_seed(14);
+  // Two sequences of 3 and 2 real steps, right-padded with id 0 to 5 steps.
+  Tensor x = Tensor::from_vector(std::vector<float>{1, 2, 3, 0, 0, 4, 5, 0, 0, 0}, {2, 5});
+  Tensor y = Tensor::from_vector(std::vector<float>{0, 2, 1, 1, 1, 2, 0, 2, 2, 2}, {2, 5});
+  auto emb = layers::Embedding(8, 4, {.mask_zero = true});
+  auto lstm = layers::LSTM(6, {.return_sequences = true});
+  auto head = layers::TimeDistributed(layers::Dense(3, {.activation = "softmax"}));
+  auto in = layers::Input({5});
+  Model functional(in, head(lstm(emb(in))));
+  Sequential sequential({layers::Input({5}), emb, lstm, head});
+  for (Model* model : {&functional, static_cast<Model*>(&sequential)}) {
+    model->compile({.optimizer = "sgd", .loss = "sparse_categorical_crossentropy", .metrics = {"accuracy"}});
+    Tensor probs = model->predict(x);
+    const Unmasked want = by_hand(probs, x, y);
+    REQUIRE(want.count == 5);
+    // Keras: sum over the real steps / their count (the padded steps weigh nothing).
+    auto logs = model->evaluate(x, y, {.verbose = 0});
+    CHECK(logs["loss"] == Approx(want.loss / want.count).epsilon(1e-5));
+    CHECK(logs["accuracy"] == Approx(want.hits / want.count).epsilon(1e-6));
+    // With sample weights (1, 3): Keras multiplies them into the masked weights.
+    auto weighted = model->evaluate(x, y, {.verbose = 0, .sample_weight = Tensor::from_vector(std::vector<float>{1, 3}, {2})});
+    const Unmasked first = by_hand(probs.slice(0, 1), x.slice(0, 1), y.slice(0, 1));
+    const Unmasked second = by_hand(probs.slice(1, 2), x.slice(1, 2), y.slice(1, 2));
+    CHECK(weighted["loss"] == Approx((first.loss + 3 * second.loss) / want.count).epsilon(1e-5));
+  }
+}
