@@ -1,5 +1,7 @@
 // Conv1D / Conv2D: outputs and gradients against PyTorch (tests/fixtures/conv.json), finite
 // differences in float64, shapes, configs and the build-time error messages.
+#include <cstdio>
+
 #include <catch2/catch.hpp>
 
 #include <lamina/lamina.hpp>
@@ -229,4 +231,24 @@ TEST_CASE("Conv1D and Conv2D configs round-trip through from_config, Keras 3's o
     REQUIRE(ours.contains(key));
     if (key != "dtype") CHECK(ours[key] == value);
   }
+}
+
+TEST_CASE("A loaded Conv2D kernel with the wrong channel count fails naming the layer and weight",
+          "[conv]") {
+  auto conv = layers::Conv2D(4, 3, {.name = "conv_w"});
+  conv->build_for({-1, 8, 8, 3});
+  CHECK_THROWS_MATCHES(conv->set_weights({Tensor::zeros({3, 3, 2, 4}), Tensor::zeros({4})}), ShapeError,
+                       Catch::Message("Conv2D 'conv_w': weight 'kernel' expects shape (3, 3, 3, 4), got "
+                                      "(3, 3, 2, 4)"));
+
+  // The same through a weights file saved by a model whose input has 2 channels.
+  const std::string path = "test_conv_channels.weights.h5";
+  Sequential two({layers::Input({8, 8, 2}), layers::Conv2D(4, 3, {.name = "conv"})});
+  two.save_weights(path);
+  Sequential three({layers::Input({8, 8, 3}), layers::Conv2D(4, 3, {.name = "conv"})});
+  const std::vector<Tensor> before = three.get_weights();
+  CHECK_THROWS_WITH(three.load_weights(path), Contains(path) && Contains("conv") &&
+                                                  Contains("(3, 3, 3, 4)") && Contains("(3, 3, 2, 4)"));
+  CHECK(three.get_weights()[0].to_vector<float>() == before[0].to_vector<float>());
+  std::remove(path.c_str());
 }
