@@ -232,8 +232,7 @@ std::pair<int, int> DotLayer::resolved_axes(const std::vector<Shape>& shapes) co
   if (shapes.size() != 2)
     fail_shapes("must be called on exactly 2 inputs, got " + std::to_string(shapes.size()), shapes);
   const int r0 = shapes[0].rank(), r1 = shapes[1].rank();
-  if (r0 != r1 || r0 < 2 || r0 > 3)
-    fail_shapes("inputs must both be of rank 2 or both of rank 3", shapes);
+  if (r0 < 2 || r1 < 2) fail_shapes("inputs must have a batch axis and at least one more", shapes);
   const int a0 = axes_.first < 0 ? axes_.first + r0 : axes_.first;
   const int a1 = axes_.second < 0 ? axes_.second + r1 : axes_.second;
   if (a0 <= 0 || a0 >= r0 || a1 <= 0 || a1 >= r1)
@@ -250,10 +249,16 @@ std::pair<int, int> DotLayer::resolved_axes(const std::vector<Shape>& shapes) co
 }
 
 Shape DotLayer::compute_output_shape_list(const std::vector<Shape>& shapes) {
+  // Keras's: the first input's axes without its dot axis, then the second's without its batch
+  // and dot axes; (batch, 1) when nothing is left.
   auto [a0, a1] = resolved_axes(shapes);
-  const std::int64_t batch = shapes[0][0] >= 0 ? shapes[0][0] : shapes[1][0];
-  if (shapes[0].rank() == 2) return {batch, 1};
-  return {batch, shapes[0][3 - a0], shapes[1][3 - a1]};
+  Shape out{shapes[0][0] >= 0 ? shapes[0][0] : shapes[1][0]};
+  for (int d = 1; d < shapes[0].rank(); ++d)
+    if (d != a0) out.push_back(shapes[0][d]);
+  for (int d = 1; d < shapes[1].rank(); ++d)
+    if (d != a1) out.push_back(shapes[1][d]);
+  if (out.rank() == 1) out.push_back(1);
+  return out;
 }
 
 Tensor DotLayer::call(const std::vector<Tensor>& inputs, bool) {
@@ -268,13 +273,23 @@ Tensor DotLayer::call(const std::vector<Tensor>& inputs, bool) {
     x = l2(x, a0);
     y = l2(y, a1);
   }
-  if (x.ndim() == 2) return sum(x * y, {1}, true);
-  // (N, p, k) and (N, k, q) with the contracted axis as k: broadcast product summed over k.
-  if (a0 == 1) x = transpose(x, {0, 2, 1});
-  if (a1 == 2) y = transpose(y, {0, 2, 1});
-  const std::int64_t n = x.shape()[0], p = x.shape()[1], k = x.shape()[2], q = y.shape()[2];
+  if (x.ndim() == 2 && y.ndim() == 2) return sum(x * y, {1}, true);
+  // Keras's batch_dot: x as (N, P, k) with its dot axis last, y as (N, k, Q) with its dot axis
+  // first; the broadcast product summed over k is (N, P, Q), reshaped to the output shape.
+  auto move_axis = [](const Tensor& t, int axis, int to) {
+    std::vector<int> perm;
+    for (int d = 0; d < t.ndim(); ++d)
+      if (d != axis) perm.push_back(d);
+    perm.insert(perm.begin() + to, axis);
+    return transpose(t, perm);
+  };
+  const Shape out = compute_output_shape_list({x.shape(), y.shape()});
+  x = move_axis(x, a0, x.ndim() - 1);
+  y = move_axis(y, a1, 1);
+  const std::int64_t n = x.shape()[0], k = y.shape()[1];
+  const std::int64_t p = x.numel() / (n * k), q = y.numel() / (n * k);
   Tensor prod = x.reshape({n, p, k, 1}) * y.reshape({n, 1, k, q});
-  return sum(prod, {2});
+  return sum(prod, {2}).reshape(out);
 }
 
 nlohmann::json DotLayer::get_config() const {

@@ -155,8 +155,9 @@ struct DotOptions {
 };
 
 /// Dot product of two tensors along axes (axes[0] of the first, axes[1] of the second), per
-/// sample. Rank 2 inputs (batch, n) give (batch, 1); rank 3 inputs (batch, a, b) and (batch, c, d)
-/// give the remaining axes, e.g. axes (2, 2): (batch, a, c). The batch axis cannot be an axis.
+/// sample (Keras's batch_dot), inputs of any ranks >= 2. The output has the first input's other
+/// axes, then the second's: (batch, a, b) and (batch, c, b) with axes (2, 2) give (batch, a, c);
+/// two (batch, n) give (batch, 1). The batch axis cannot be an axis.
 class DotLayer : public MergeLayer {
  public:
   /// single_axis: given as one integer (the config writes it back that way).
