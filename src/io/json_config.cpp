@@ -169,9 +169,17 @@ void set_plain_call_kwargs(json& model_config) {
   if (!model_config.is_object()) return;
   if (model_config.contains("inbound_nodes") && model_config["inbound_nodes"].is_array() &&
       model_config.contains("class_name") && model_config["class_name"].is_string()) {
-    const json kwargs = plain_call_kwargs(model_config["class_name"].get<std::string>());
-    for (json& node : model_config["inbound_nodes"])
-      if (node.is_object() && node.contains("args")) node["kwargs"] = kwargs;
+    const json plain = plain_call_kwargs(model_config["class_name"].get<std::string>());
+    for (json& node : model_config["inbound_nodes"]) {
+      if (!node.is_object() || !node.contains("args")) continue;
+      json& kwargs = node["kwargs"];
+      if (!kwargs.is_object()) kwargs = json::object();
+      // A call given more tensors (initial_state=...) keeps them; Keras adds a mask only when
+      // call() got a single tensor argument.
+      const bool more_tensors = !kwargs.empty();
+      for (const auto& [key, value] : plain.items())
+        if (!kwargs.contains(key) && !(key == "mask" && more_tensors)) kwargs[key] = value;
+    }
   }
   for (const char* key : {"config", "layers"})
     if (model_config.contains(key)) set_plain_call_kwargs(model_config[key]);
