@@ -445,8 +445,16 @@ void probe_object(hid_t obj, int depth, int& budget) {
   if (kind != H5I_GROUP) return;
   H5G_info_t info;
   if (H5Gget_info(obj, &info) < 0) return;
+  // The loader lists a group's links by name (Group::children) and opens each by name; do the
+  // same, so that metadata only those calls touch (a corrupt compact link table) is read here first.
   for (hsize_t i = 0; i < info.nlinks && i < 65536; ++i) {
-    Id child(H5Oopen_by_idx(obj, ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT));
+    const ssize_t len = H5Lget_name_by_idx(obj, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    if (len < 0 || len > (1 << 20)) continue;
+    std::string link(static_cast<std::size_t>(len) + 1, '\0');
+    if (H5Lget_name_by_idx(obj, ".", H5_INDEX_NAME, H5_ITER_INC, i, link.data(), link.size(), H5P_DEFAULT) < 0)
+      continue;
+    link.resize(static_cast<std::size_t>(len));
+    Id child(open_object(obj, link));
     if (child.valid()) probe_object(child.get(), depth + 1, budget);
   }
 }

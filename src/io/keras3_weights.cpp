@@ -9,6 +9,7 @@
 #include <map>
 
 #include "engine/model_impl.hpp"
+#include "engine/training.hpp"
 #include "io/hdf5.hpp"
 #include "io/optimizer_state.hpp"
 #include "io/weight_transfer.hpp"
@@ -136,7 +137,7 @@ void read_keras3_weights(Model& model, const std::string& h5_path, const std::st
   OptimizerRestore restore;
   if (const auto& opt = model.optimizer(); opt && root.has_group("optimizer/vars"))
     restore = read_optimizer_state(*opt, model.trainable_weights(),
-                                   weight_paths(model.layers(), model.trainable_weights()),
+                                   engine::variable_paths(model.impl(), model.trainable_weights()),
                                    root.group("optimizer/vars"));
   transfer.commit();
   restore.commit();

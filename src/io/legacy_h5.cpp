@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/model_impl.hpp"
+#include "engine/training.hpp"
 #include "io/json_config.hpp"
 #include "io/optimizer_state.hpp"
 #include "io/training_config.hpp"
@@ -100,8 +101,8 @@ void restore_legacy_optimizer(Model& model, const h5::Group& root) {
   const auto names = g.read_chunked_list_attr("weight_names");
   try {
     const auto trainable = model.trainable_weights();
-    read_optimizer_state(*model.optimizer(), trainable, weight_paths(model.layers(), trainable), g,
-                         names)
+    read_optimizer_state(*model.optimizer(), trainable,
+                         engine::variable_paths(model.impl(), trainable), g, names)
         .commit();
   } catch (const FileFormatError& e) {
     // Keras too treats optimizer state from other versions as best-effort.

@@ -35,22 +35,6 @@ std::vector<NamedWeight> own_variables(const Layer& layer) {
   return trainable;
 }
 
-std::vector<std::string> weight_paths(const std::vector<std::shared_ptr<Layer>>& layers,
-                                      const std::vector<Tensor>& weights) {
-  std::vector<NamedWeight> named;
-  for (const auto& layer : layers) {
-    auto w = legacy_weights(*layer);
-    named.insert(named.end(), w.begin(), w.end());
-  }
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < weights.size(); ++i) {
-    auto it = std::find_if(named.begin(), named.end(),
-                           [&](const NamedWeight& n) { return n.value.shares_storage(weights[i]); });
-    out.push_back(it != named.end() ? it->path : "variable_" + std::to_string(i));
-  }
-  return out;
-}
-
 std::string describe(const Layer& layer) { return layer.class_name() + " '" + layer.name() + "'"; }
 
 void WeightTransfer::add(const h5::Group& group, const std::string& name, const Tensor& target,

@@ -23,10 +23,6 @@ std::vector<NamedWeight> legacy_weights(const Layer& layer);
 /// The layer's own weights (no sublayers), trainable ones first by their `trainable` flag: the
 /// order of Keras 3's `vars/0`, `vars/1`... (save_own_variables).
 std::vector<NamedWeight> own_variables(const Layer& layer);
-/// The Keras path ("dense/kernel") of each of `weights`, found among the layers' weights
-/// ("variable_<i>" for a tensor that belongs to none of them).
-std::vector<std::string> weight_paths(const std::vector<std::shared_ptr<Layer>>& layers,
-                                      const std::vector<Tensor>& weights);
 /// "Dense 'dense_3'".
 std::string describe(const Layer& layer);
 

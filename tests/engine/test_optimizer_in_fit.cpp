@@ -149,3 +149,19 @@ TEST_CASE("optimizer state saved with lamina's earlier variable_N slot names sti
     CHECK(a[i].second.to_vector<double>() == b[i].second.to_vector<double>());
   CHECK(again.optimizer()->iterations() == 2);
 }
+
+TEST_CASE("a Sequential loaded from a file names its optimizer slots as fit does, in its scope",
+          "[training][optimizers][io]") {
+  lamina::testing::TempDir dir;
+  set_seed(5);
+  Sequential m({layers::Input({3}), layers::Dense(2, {.name = "out"})}, "net");
+  m.compile({.optimizer = optimizers::Adam(), .loss = "mse"});
+  m.fit(Tensor::ones({2, 3}), Tensor::zeros({2, 2}), {.batch_size = 2, .verbose = 0});
+  REQUIRE(names_of(*m.optimizer())[2] == "adam/net_out_kernel_momentum");
+  for (const std::string ext : {".keras", ".h5"}) {
+    INFO(ext);
+    const std::string path = dir.file("seq" + ext);
+    m.save(path);
+    CHECK(names_of(*models::load_model(path).optimizer()) == names_of(*m.optimizer()));
+  }
+}
