@@ -52,22 +52,6 @@ void check_step_mask(const std::string& who, const char* what, const Tensor& mas
                      " (a mask is (batch, steps) for an input (batch, steps, features))");
 }
 
-std::string shapes_str(const std::vector<Shape>& shapes) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < shapes.size(); ++i) out += (i ? ", " : "") + shapes[i].str();
-  return out + "]";
-}
-
-std::vector<Shape> symbolic_shapes(const std::vector<Tensor>& xs) {
-  std::vector<Shape> shapes;
-  for (const Tensor& x : xs) {
-    Shape s = x.shape();
-    if (!s.empty()) s[0] = -1;
-    shapes.push_back(s);
-  }
-  return shapes;
-}
-
 void check_dropout(const std::string& who, double rate) {
   if (!(rate >= 0.0 && rate < 1.0))
     throw ValueError(who + ": dropout must be in [0, 1), got " + std::to_string(rate));

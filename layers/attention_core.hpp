@@ -8,6 +8,7 @@
 
 #include "lamina/layers/attention.hpp"
 #include "lamina/tensor.hpp"
+#include "list_shapes.hpp"
 
 namespace lamina::layers::attention_core {
 
@@ -25,10 +26,6 @@ AttentionResult apply_scores(const Tensor& scores, const Tensor& value, const Te
 /// Checks a (batch, steps) mask against its input; throws ShapeError "<who>: <what> of shape
 /// (2, 5) does not match ..." otherwise.
 void check_step_mask(const std::string& who, const char* what, const Tensor& mask, const Shape& input);
-/// "[(None, 3, 8), (None, 4, 8)]".
-std::string shapes_str(const std::vector<Shape>& shapes);
-/// The shapes of concrete tensors with the batch as None (-1).
-std::vector<Shape> symbolic_shapes(const std::vector<Tensor>& xs);
 /// Throws ValueError "<who>: dropout must be in [0, 1), got <rate>".
 void check_dropout(const std::string& who, double rate);
 

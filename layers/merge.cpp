@@ -5,28 +5,9 @@
 
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
+#include "list_shapes.hpp"
 
 namespace lamina::layers {
-
-namespace {
-
-std::string shapes_str(const std::vector<Shape>& shapes) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < shapes.size(); ++i) out += (i ? ", " : "") + shapes[i].str();
-  return out + "]";
-}
-
-std::vector<Shape> symbolic_shapes(const std::vector<Tensor>& xs) {
-  std::vector<Shape> shapes;
-  for (const Tensor& x : xs) {
-    Shape s = x.shape();
-    if (!s.empty()) s[0] = -1;
-    shapes.push_back(s);
-  }
-  return shapes;
-}
-
-}  // namespace
 
 // --- MergeLayer ------------------------------------------------------------------------------------
 
