@@ -3,16 +3,20 @@
 //             2 + random flip, num_parallel_calls threads) -> batch(128) -> prefetch(AUTOTUNE)
 //             over the 60000 Fashion-MNIST training images (the median of --epochs passes);
 //   cnn:      seconds of one training epoch of the CNN of examples/fashion_mnist_cnn.cpp fed by
-//             preloaded tensors and by the pipeline above (--cnn 1; the faster of two each).
+//             preloaded tensors and by the pipeline above (--cnn P: the medians of P epochs each,
+//             alternating; --map N: the map's num_parallel_calls there, default --threads,
+//             -1 for AUTOTUNE); each epoch's wall and CPU seconds go to stderr.
 // bench/dataset_pipeline_torch.py measures PyTorch's DataLoader doing the same work.
 //
-//   dataset_pipeline [--threads T] [--epochs E] [--cnn 0|1]   (2, 3, 0)
+//   dataset_pipeline [--threads T] [--epochs E] [--cnn P] [--map N]   (2, 3, 0, T)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include <lamina/lamina.hpp>
 
@@ -30,6 +34,19 @@ long arg(int argc, char** argv, const char* name, long fallback) {
 }
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double cpu_seconds() {  // user + system time of the whole process
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
 
 auto pipeline(const Tensor& x, const Tensor& y, int threads) {
   auto augment = [](Tensor img, Tensor label) {
@@ -60,29 +77,34 @@ int main(int argc, char** argv) {
     for (auto [xb, yb] : ds) seen += xb.dim(0);
     rates.push_back(static_cast<double>(seen) / seconds_since(start));
   }
-  std::sort(rates.begin(), rates.end());
-  std::printf("RESULT framework=lamina what=pipeline threads=%d elements_per_s=%.0f\n", threads, rates[rates.size() / 2]);
+  std::printf("RESULT framework=lamina what=pipeline threads=%d elements_per_s=%.0f\n", threads, median(rates));
 
-  if (arg(argc, argv, "--cnn", 0) == 0) return 0;
-  // One epoch each, alternating preloaded / pipeline twice and swapping which goes first (the first
-  // epoch of a process also pays for warming the allocator's cache; the machine's load drifts):
-  // the faster of each pair counts.
-  double preloaded = 1e30, fed = 1e30;
+  const int pairs = static_cast<int>(arg(argc, argv, "--cnn", 0));
+  if (pairs == 0) return 0;
+  // Pairs of epochs, one fed by preloaded tensors and one by the pipeline, alternating which goes
+  // first (preloaded, pipeline, pipeline, preloaded, ...: the machine's load drifts, and the first
+  // epoch of a process also warms the allocator's cache); the medians count.
+  const int map_calls = static_cast<int>(arg(argc, argv, "--map", threads));
   auto epoch_seconds = [&](bool pipelined) {
     set_seed(7);
     Sequential model = fashion_mnist::cnn();
     const auto start = Clock::now();
+    const double cpu_start = cpu_seconds();
     if (pipelined)
-      model.fit(pipeline(x, train.y, threads), {.epochs = 1, .verbose = 0});
+      model.fit(pipeline(x, train.y, map_calls), {.epochs = 1, .verbose = 0});
     else
       model.fit(x, train.y, {.batch_size = 128, .epochs = 1, .verbose = 0});
-    return seconds_since(start);
+    const double wall = seconds_since(start);
+    std::fprintf(stderr, "%s epoch: %.2f s, %.2f CPU s\n", pipelined ? "pipeline" : "preloaded", wall,
+                 cpu_seconds() - cpu_start);
+    return wall;
   };
-  for (int round = 0; round < 4; ++round) {
-    const bool pipelined = round == 1 || round == 2;  // preloaded, pipeline, pipeline, preloaded
-    double& best = pipelined ? fed : preloaded;
-    best = std::min(best, epoch_seconds(pipelined));
+  std::vector<double> preloaded_runs, fed_runs;
+  for (int round = 0; round < 2 * pairs; ++round) {
+    const bool pipelined = round % 4 == 1 || round % 4 == 2;
+    (pipelined ? fed_runs : preloaded_runs).push_back(epoch_seconds(pipelined));
   }
-  std::printf("RESULT framework=lamina what=cnn_epoch threads=%d preloaded_s=%.2f pipeline_s=%.2f overhead_pct=%.1f\n",
-              threads, preloaded, fed, 100.0 * (fed / preloaded - 1.0));
+  const double preloaded = median(preloaded_runs), fed = median(fed_runs);
+  std::printf("RESULT framework=lamina what=cnn_epoch threads=%d map_calls=%d preloaded_s=%.2f pipeline_s=%.2f "
+              "overhead_pct=%.1f\n", threads, map_calls, preloaded, fed, 100.0 * (fed / preloaded - 1.0));
 }

@@ -7,6 +7,8 @@
 #
 #   bench/run.sh mlp                  # batch 128 and 32, 2 threads, 3 rounds of 3 epochs
 #   bench/run.sh cnn                  # batch 128
+#   bench/run.sh pipeline             # the input pipeline (bench/dataset_pipeline.cpp) against
+#                                     # PyTorch's DataLoader, and the CNN epoch it feeds
 #   THREADS=1 ROUNDS=5 EPOCHS=4 BATCHES="128 32" BUILD_DIR=build bench/run.sh mlp
 set -euo pipefail
 
@@ -19,9 +21,39 @@ model="${1:-mlp}"
 case "$model" in
   mlp) batches="${BATCHES:-128 32}" ;;
   cnn) batches="${BATCHES:-128}" ;;
-  *) echo "usage: $0 mlp|cnn" >&2; exit 2 ;;
+  pipeline) ;;
+  *) echo "usage: $0 mlp|cnn|pipeline" >&2; exit 2 ;;
 esac
 python="${PYTHON:-/usr/bin/python3}"
+
+if [[ "$model" == pipeline ]]; then
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build" -j2 --target dataset_pipeline >/dev/null
+  log="$(mktemp)"
+  trap 'rm -f "$log"' EXIT
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); threads $threads, $rounds rounds" >&2
+  for ((r = 1; r <= rounds; ++r)); do
+    "$build/dataset_pipeline" --threads "$threads" --epochs "$epochs" --cnn "${CNN_PAIRS:-3}" | grep '^RESULT' | tee -a "$log" >&2
+    "$python" "$root/bench/dataset_pipeline_torch.py" --threads "$threads" --epochs "$epochs" |
+      grep '^RESULT' | tee -a "$log" >&2
+  done
+  echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+  "$python" - "$log" "$threads" <<'PY'
+import statistics, sys
+rows = [dict(kv.split("=", 1) for kv in line.split()[1:]) for line in open(sys.argv[1])]
+def med(framework, what, key):
+    return statistics.median(float(r[key]) for r in rows if r["framework"] == framework and r["what"] == what)
+n = sum(r["framework"] == "lamina" and r["what"] == "pipeline" for r in rows)
+print(f"pipeline, threads: {sys.argv[2]}; medians of {n} alternating runs\n")
+print("| lamina elements/s | PyTorch DataLoader elements/s | CNN epoch, preloaded s | CNN epoch, pipeline s | "
+      "pipeline overhead |")
+print("|---:|---:|---:|---:|---:|")
+print(f"| {med('lamina', 'pipeline', 'elements_per_s'):.0f} | {med('pytorch', 'pipeline', 'elements_per_s'):.0f} | "
+      f"{med('lamina', 'cnn_epoch', 'preloaded_s'):.2f} | {med('lamina', 'cnn_epoch', 'pipeline_s'):.2f} | "
+      f"{med('lamina', 'cnn_epoch', 'overhead_pct'):+.1f} % |")
+PY
+  exit 0
+fi
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j2 --target fashion_mnist >/dev/null

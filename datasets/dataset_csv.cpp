@@ -157,7 +157,7 @@ BasicDataset<Element> csv_dataset(const std::string& filename, const CsvOptions&
     throw ValueError("csv_dataset '" + filename + "': no column '" + name + "' (columns: " + known + ")");
   };
   auto column = [&](std::size_t i) {
-    Column c{i, names[i]};
+    Column c{i, names[i], float32, std::nullopt};
     for (const auto& [n, t] : options.column_types)
       if (find(n) == i) {
         if (t == uint8) throw ValueError("csv_dataset: column '" + n + "' cannot be uint8 (use int32 or int64)");
@@ -173,9 +173,9 @@ BasicDataset<Element> csv_dataset(const std::string& filename, const CsvOptions&
   else
     for (const auto& n : options.select_columns) selected.push_back(find(n));
   std::sort(selected.begin(), selected.end());
-  const std::optional<std::size_t> label =
-      options.label_name.empty() ? std::nullopt : std::optional<std::size_t>(find(options.label_name));
-  if (label) spec->label = column(*label);
+  const std::size_t no_label = names.size();
+  const std::size_t label = options.label_name.empty() ? no_label : find(options.label_name);
+  if (label != no_label) spec->label = column(label);
   for (std::size_t i : selected)
     if (i != label) spec->features.push_back(column(i));
   return BasicDataset<Element>(std::make_shared<Csv>(std::move(spec)));

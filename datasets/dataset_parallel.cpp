@@ -9,6 +9,12 @@
 #include <mutex>
 #include <thread>
 
+#if defined(__linux__)
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include "dataset_node.hpp"
 #include "lamina/errors.hpp"
 
@@ -16,6 +22,20 @@ namespace lamina::data {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Background stages run 10 nice levels below the process (Linux; at most 19). While training keeps
+// every core busy, a pipeline thread that wakes at normal priority preempts one chunk of a
+// statically partitioned parallel op and the whole op waits for it: the CNN bench's epoch took
+// 7.4 % longer fed by the pipeline than by preloaded tensors (median of 3) at equal priority,
+// 0.9 % at nice +10. At the lower priority the pipeline fills the gaps between ops; when the
+// consumer waits for data the cores are idle and the pipeline gets them all.
+void lower_thread_priority() {
+#if defined(__linux__)
+  constexpr int kBackgroundNice = 10;
+  const int base = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::getpid()));
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), std::min(base + kBackgroundNice, 19));
+#endif
+}
 
 int cores() {
   const unsigned n = std::thread::hardware_concurrency();
@@ -52,17 +72,24 @@ class SequentialMap final : public RowIterator {
   std::int64_t index_ = 0;
 };
 
-// Workers take input elements in order (one at a time, under fetch_mutex_), map them outside any
-// lock and file the results by index; the consumer hands them out by index (deterministic) or as
-// they come. At most capacity_ elements are between fetch and hand-out.
+// Workers take input elements in order, a chunk at a time (under fetch_mutex_, so chunks are
+// numbered in input order), map them outside any lock and file the results by index; the consumer
+// hands them out by index (deterministic) or as they come. A chunk is sized so that mapping it
+// takes about kChunkTarget: handing elements between threads one by one costs a futex wake and a
+// context switch each, which dwarfs a cheap map (a 28x28 crop and flip). A worker starts a chunk
+// only when a whole chunk fits under capacity(), so a consumer that is the bottleneck wakes a
+// worker once per chunk, not once per element.
 class ParallelMap final : public RowIterator {
  public:
   ParallelMap(std::unique_ptr<RowIterator> in, std::function<Row(Row)> fn, std::uint64_t key, int workers,
               bool autotune, bool deterministic)
       : in_(std::move(in)), fn_(std::move(fn)), key_(key), deterministic_(deterministic), autotune_(autotune),
-        max_active_(workers), active_(autotune ? 1 : workers), capacity_(2 * workers) {
+        workers_(workers), active_(autotune ? 1 : workers) {
     threads_.reserve(workers);
-    for (int w = 0; w < workers; ++w) threads_.emplace_back([this] { work(); });
+    for (int w = 0; w < workers; ++w) threads_.emplace_back([this] {
+      lower_thread_priority();
+      work();
+    });
   }
   ~ParallelMap() override {
     {
@@ -76,13 +103,15 @@ class ParallelMap final : public RowIterator {
   std::optional<Row> next() override {
     std::unique_lock<std::mutex> lock(mutex_);
     if (failed_) return std::nullopt;
-    const auto wait_start = Clock::now();
     auto ready = [&] {
       if (deterministic_) return results_.count(next_out_) > 0 || (end_ >= 0 && next_out_ >= end_);
-      return !results_.empty() || (end_ >= 0 && handed_ >= end_);
+      return !results_.empty() || (end_ >= 0 && handed_ >= end_ && inflight_ == 0);
     };
     if (!ready()) {
+      const auto wait_start = Clock::now();
+      consumer_waiting_ = true;
       done_cv_.wait(lock, ready);
+      consumer_waiting_ = false;
       waited_ += Clock::now() - wait_start;
     }
     auto slot = deterministic_ ? results_.find(next_out_) : results_.begin();
@@ -93,8 +122,9 @@ class ParallelMap final : public RowIterator {
     if (deterministic_) ++next_out_;
     if (s.error) failed_ = true;  // the pass ends at its first error
     tune();
+    const bool wake = idle_ > 0 && may_fetch();
     lock.unlock();
-    work_cv_.notify_all();
+    if (wake) work_cv_.notify_one();
     if (s.error) std::rethrow_exception(s.error);
     return std::move(s.row);
   }
@@ -104,84 +134,126 @@ class ParallelMap final : public RowIterator {
     Row row;
     std::exception_ptr error;
   };
+  static constexpr int kMaxChunk = 64;
+  static constexpr std::chrono::microseconds kChunkTarget{200};
 
   // AUTOTUNE: see the policy in dataset.hpp. Called with mutex_ held, once per element handed out.
   void tune() {
-    if (!autotune_ || ++window_count_ < 16) return;
+    if (!autotune_ || ++window_count_ < 16 * chunk_) return;
     const auto window = Clock::now() - window_start_;
-    if (waited_ * 10 > window && active_ < max_active_) ++active_;
-    else if (waited_.count() == 0 && static_cast<int>(results_.size()) >= capacity_ - 1 && active_ > 1) --active_;
+    if (waited_ * 10 > window && active_ < workers_) ++active_;
+    else if (waited_.count() == 0 && room() < chunk_ && active_ > 1) --active_;
     window_count_ = 0;
     waited_ = Clock::duration::zero();
     window_start_ = Clock::now();
   }
 
-  bool may_fetch() const {
-    if (end_ >= 0 || busy_ >= active_) return false;
-    if (deterministic_) return next_fetch_ < next_out_ + capacity_;
-    return static_cast<int>(results_.size()) + busy_ < capacity_;
+  std::int64_t capacity() const { return std::int64_t{2} * workers_ * chunk_; }
+  // Elements that may still be fetched before the buffer is full.
+  std::int64_t room() const {
+    if (deterministic_) return next_out_ + capacity() - next_fetch_;
+    return capacity() - static_cast<std::int64_t>(results_.size()) - inflight_;
   }
+  bool may_fetch() const { return end_ < 0 && !failed_ && busy_ < active_ && room() >= chunk_; }
 
   void work() {
+    std::vector<Row> rows;
     for (;;) {
-      std::int64_t index;
       {
         std::unique_lock<std::mutex> lock(mutex_);
+        ++idle_;
         work_cv_.wait(lock, [&] { return stop_ || may_fetch(); });
+        --idle_;
         if (stop_) return;
         ++busy_;
       }
-      std::optional<Row> row;
-      Slot slot;
+      std::int64_t first = -1;
+      std::exception_ptr fetch_error;
+      rows.clear();
       {
         std::lock_guard<std::mutex> fetch(fetch_mutex_);
+        std::int64_t count = 0;
         {
           std::lock_guard<std::mutex> lock(mutex_);
-          index = next_fetch_;
-          if (end_ >= 0) index = -1;
+          if (end_ < 0) {
+            first = next_fetch_;
+            count = std::min<std::int64_t>(chunk_, room());
+          }
         }
-        if (index >= 0) {
+        bool exhausted = false;
+        while (static_cast<std::int64_t>(rows.size()) < count) {
+          std::optional<Row> row;
           try {
             row = in_->next();
           } catch (...) {
-            slot.error = std::current_exception();
+            fetch_error = std::current_exception();
           }
-          std::lock_guard<std::mutex> lock(mutex_);
-          if (!row) end_ = index + (slot.error ? 1 : 0);
-          else ++next_fetch_;
+          if (!row) {
+            exhausted = true;
+            break;
+          }
+          rows.push_back(std::move(*row));
         }
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto fetched = static_cast<std::int64_t>(rows.size());
+        next_fetch_ += fetched;
+        inflight_ += fetched + (fetch_error ? 1 : 0);
+        if (exhausted) end_ = next_fetch_ + (fetch_error ? 1 : 0);
       }
-      if (row) {
+      // Map the chunk; an element that throws ends it (the pass ends at its first error anyway).
+      std::vector<std::pair<std::int64_t, Slot>> done;
+      done.reserve(rows.size() + 1);
+      const auto map_start = Clock::now();
+      std::int64_t index = first;
+      for (Row& row : rows) {
+        Slot slot;
         try {
-          slot.row = call_map(fn_, std::move(*row), key_, index);
+          slot.row = call_map(fn_, std::move(row), key_, index);
         } catch (...) {
           slot.error = std::current_exception();
         }
+        const bool failed = slot.error != nullptr;
+        done.emplace_back(index++, std::move(slot));
+        if (failed) break;
       }
+      const auto mapped = static_cast<std::int64_t>(done.size());
+      const auto map_time = Clock::now() - map_start;
+      if (fetch_error && mapped == static_cast<std::int64_t>(rows.size()))
+        done.emplace_back(index, Slot{{}, fetch_error});
+      bool wake_consumer;
       {
         std::lock_guard<std::mutex> lock(mutex_);
         --busy_;
-        if (index >= 0 && (row || slot.error)) results_.emplace(index, std::move(slot));
+        inflight_ -= static_cast<std::int64_t>(rows.size()) + (fetch_error ? 1 : 0);
+        for (auto& [i, slot] : done) results_.emplace(i, std::move(slot));
+        if (mapped > 0) resize_chunk(map_time / mapped);
+        wake_consumer = consumer_waiting_;
       }
-      done_cv_.notify_all();
-      work_cv_.notify_all();
+      if (wake_consumer) done_cv_.notify_one();
     }
+  }
+
+  // Called with mutex_ held after each chunk: aim at kChunkTarget of mapping per chunk.
+  void resize_chunk(Clock::duration per_element) {
+    const auto target = std::chrono::duration_cast<Clock::duration>(kChunkTarget);
+    const auto want = per_element.count() <= 0 ? kMaxChunk : target / per_element;
+    chunk_ = static_cast<int>(std::clamp<decltype(want)>(want, 1, kMaxChunk));
   }
 
   std::unique_ptr<RowIterator> in_;
   std::function<Row(Row)> fn_;
   std::uint64_t key_;
   const bool deterministic_, autotune_;
-  const int max_active_;
+  const int workers_;
   int active_;
-  const int capacity_;
+  int chunk_ = 1;
 
   std::mutex mutex_, fetch_mutex_;
   std::condition_variable work_cv_, done_cv_;
   std::map<std::int64_t, Slot> results_;
-  std::int64_t next_fetch_ = 0, next_out_ = 0, handed_ = 0, end_ = -1;
-  int busy_ = 0;
-  bool stop_ = false, failed_ = false;
+  std::int64_t next_fetch_ = 0, next_out_ = 0, handed_ = 0, end_ = -1, inflight_ = 0;
+  int busy_ = 0, idle_ = 0;
+  bool stop_ = false, failed_ = false, consumer_waiting_ = false;
   int window_count_ = 0;
   Clock::duration waited_{};
   Clock::time_point window_start_ = Clock::now();
@@ -220,7 +292,10 @@ class PrefetchIterator final : public RowIterator {
  public:
   PrefetchIterator(std::unique_ptr<RowIterator> in, std::int64_t buffer_size)
       : in_(std::move(in)), autotune_(buffer_size == AUTOTUNE), capacity_(autotune_ ? 1 : buffer_size) {
-    thread_ = std::thread([this] { produce(); });
+    thread_ = std::thread([this] {
+      lower_thread_priority();
+      produce();
+    });
   }
   ~PrefetchIterator() override {
     {

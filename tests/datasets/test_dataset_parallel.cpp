@@ -5,6 +5,16 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#if defined(__linux__)
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include <lamina/datasets/dataset.hpp>
 #include <lamina/datasets/image_ops.hpp>
@@ -114,10 +124,16 @@ TEST_CASE("an exception in a map reaches the consumer with the element index", "
 }
 
 TEST_CASE("destroying an iterator early stops its threads and bounds the work done", "[data][tsan]") {
+  // A cheap map runs in chunks of up to 64 elements; a slow one (1 ms an element, past the 200 us
+  // a chunk aims at) one element at a time. Either way the map holds at most 2 x workers x chunk
+  // results, and the prefetch 4 plus 1 in its producer's hands.
+  const bool slow = GENERATE(false, true);
+  CAPTURE(slow);
   std::atomic<int> calls{0};
   auto ds = Dataset::range(0, 1'000'000)
                 .repeat()
-                .map([&calls](Tensor t) {
+                .map([&calls, slow](Tensor t) {
+                  if (slow) std::this_thread::sleep_for(std::chrono::milliseconds(1));
                   ++calls;
                   return t;
                 }, {.num_parallel_calls = 2})
@@ -127,10 +143,9 @@ TEST_CASE("destroying an iterator early stops its threads and bounds the work do
     for (int k = 0; k < 3; ++k) ++it;
   }  // joins the prefetch thread and the map's workers
   const int after = calls.load();
-  // 4 consumed, at most 4 in the prefetch queue and 1 in its producer's hands, at most 4 results
-  // and 2 in flight in the map.
+  const int chunk = slow ? 1 : 64;
   CHECK(after >= 4);
-  CHECK(after <= 4 + 4 + 1 + 4 + 2);
+  CHECK(after <= 4 + 4 + 1 + 2 * 2 * chunk);
   CHECK(calls.load() == after);  // nothing runs any more
 }
 
@@ -184,3 +199,25 @@ TEST_CASE("a failing upstream stage reaches the consumer through a parallel map 
   }
   CHECK(seen == V{0, 1, 4, 9, 16});
 }
+
+#if defined(__linux__)
+TEST_CASE("parallel map workers and the prefetch thread run 10 nice levels below the process", "[data][tsan]") {
+  const int base = getpriority(PRIO_PROCESS, static_cast<id_t>(getpid()));
+  auto nice_of_this_thread = [] { return getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid))); };
+  std::mutex mutex;
+  std::set<int> seen;
+  auto record = [&](Tensor t) {
+    std::lock_guard<std::mutex> lock(mutex);
+    seen.insert(nice_of_this_thread());
+    return t;
+  };
+  SECTION("parallel map") {
+    for (const Tensor& t : Dataset::range(0, 50).map(record, {.num_parallel_calls = 2})) (void)t;
+  }
+  SECTION("prefetch (a sequential map runs on its producer thread)") {
+    for (const Tensor& t : Dataset::range(0, 50).map(record).prefetch(2)) (void)t;
+  }
+  CHECK(seen == std::set<int>{std::min(base + 10, 19)});
+  CHECK(nice_of_this_thread() == base);  // the consumer's own thread keeps its priority
+}
+#endif
