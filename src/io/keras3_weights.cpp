@@ -1,7 +1,8 @@
 // src/io/keras3_weights.cpp — Keras 3's H5IOStore layout. Keras walks the model: its own
 // variables at /vars, then model.layers as a container whose keys are snake_case class names
 // made unique per container (dense, dense_1, ...), each layer's variables at <key>/vars/<i>;
-// RNN layers keep theirs in <key>/cell/vars; nested models repeat the pattern under their key.
+// layers held by a layer follow under the attribute that holds them (an RNN's weights are in
+// <key>/cell/vars); nested models repeat the pattern under their key.
 #include "io/keras3_weights.hpp"
 
 #include <algorithm>
@@ -27,11 +28,47 @@ struct VarsGroup {
 
 bool is_rnn(const Layer& layer) {
   const std::string c = layer.class_name();
-  return c == "LSTM" || c == "GRU" || c == "SimpleRNN";
+  return c == "LSTM" || c == "GRU" || c == "SimpleRNN" || c == "RNN";
 }
 
 std::string join(const std::string& prefix, const std::string& child) {
   return prefix.empty() ? child : prefix + "/" + child;
+}
+
+void walk(const ModelImpl& model, const std::string& prefix, std::vector<VarsGroup>& out);
+
+// One layer at `path`. Keras 3 stores a layer's own variables at <path>/vars and each layer it
+// holds under <path>/<attribute name>: an RNN's cell, Bidirectional's forward_layer and
+// backward_layer, TimeDistributed's layer, MultiHeadAttention's four EinsumDense projections
+// (query_dense ... output_dense, named query ... attention_output).
+void emit(const Layer& layer, const std::string& path, std::vector<VarsGroup>& out) {
+  if (const auto* sub = dynamic_cast<const ModelImpl*>(&layer)) return walk(*sub, path, out);
+  const std::string c = layer.class_name();
+  if (is_rnn(layer)) {
+    out.push_back({path + "/vars", &layer, layer.name(), {}});
+    out.push_back({path + "/cell/vars", &layer, to_snake_case(c) + "_cell", legacy_weights(layer)});
+  } else if (c == "Bidirectional" && layer.sublayers().size() == 2) {
+    out.push_back({path + "/vars", &layer, layer.name(), {}});
+    emit(*layer.sublayers()[1], path + "/backward_layer", out);
+    emit(*layer.sublayers()[0], path + "/forward_layer", out);
+  } else if (c == "TimeDistributed" && layer.sublayers().size() == 1) {
+    out.push_back({path + "/vars", &layer, layer.name(), {}});
+    emit(*layer.sublayers()[0], path + "/layer", out);
+  } else if (c == "MultiHeadAttention") {
+    out.push_back({path + "/vars", &layer, layer.name(), {}});
+    const std::vector<NamedWeight> all = own_variables(layer);  // "<name>/query/kernel", ...
+    for (const auto& [attribute, scope] : {std::pair{"query_dense", "query"}, {"key_dense", "key"},
+                                           {"value_dense", "value"}, {"output_dense", "attention_output"}}) {
+      VarsGroup g{path + "/" + attribute + "/vars", &layer, scope, {}};
+      const std::string prefix = layer.name() + "/" + scope + "/";
+      for (const auto& w : all)
+        if (w.path.rfind(prefix, 0) == 0) g.weights.push_back(w);
+      out.push_back(std::move(g));
+    }
+  } else {
+    out.push_back({path + "/vars", &layer, layer.name(),
+                   layer.sublayers().empty() ? own_variables(layer) : legacy_weights(layer)});
+  }
 }
 
 void walk(const ModelImpl& model, const std::string& prefix, std::vector<VarsGroup>& out) {
@@ -44,18 +81,7 @@ void walk(const ModelImpl& model, const std::string& prefix, std::vector<VarsGro
     } else {
       used[key] = 0;
     }
-    const std::string path = join(prefix, "layers/" + key);
-    if (const auto* sub = dynamic_cast<const ModelImpl*>(layer.get())) {
-      walk(*sub, path, out);
-    } else if (is_rnn(*layer)) {
-      out.push_back({path + "/vars", layer.get(), layer->name(), {}});
-      out.push_back({path + "/cell/vars", layer.get(), to_snake_case(layer->class_name()) + "_cell",
-                     legacy_weights(*layer)});
-    } else {
-      // Layers that wrap others without being models keep everything in their own group.
-      out.push_back({path + "/vars", layer.get(), layer->name(),
-                     layer->sublayers().empty() ? own_variables(*layer) : legacy_weights(*layer)});
-    }
+    emit(*layer, join(prefix, "layers/" + key), out);
   }
 }
 

@@ -89,7 +89,7 @@ Tensor recurrent_scan(cpu::RecurrentGeometry g, const Tensor& xp, const Tensor& 
 Tensor reverse_steps(const Tensor& x) {
   if (x.ndim() < 2) throw ShapeError("reverse_steps: input must have a time axis, got " + x.shape().str());
   const std::int64_t n = x.shape()[0], steps = x.shape()[1];
-  const std::size_t step_bytes = n * steps ? x.nbytes() / static_cast<std::size_t>(n * steps) : 0;
+  const std::size_t step_bytes = n > 0 && steps > 0 ? x.nbytes() / static_cast<std::size_t>(n * steps) : 0;
   Tensor out = make_tensor(x.shape(), x.dtype());
   const char* src = static_cast<const char*>(x.raw_data());
   char* dst = static_cast<char*>(out.raw_data());

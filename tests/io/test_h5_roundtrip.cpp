@@ -5,6 +5,9 @@
 #include <string>
 
 #include <lamina/errors.hpp>
+#include <lamina/layers/attention.hpp>
+#include <lamina/layers/recurrent.hpp>
+#include <lamina/layers/wrappers.hpp>
 #include <lamina/models.hpp>
 
 #include "io/h5_models.hpp"
@@ -98,6 +101,71 @@ TEST_CASE("A model nested in a Sequential round-trips its weights", "[h5io]") {
   CHECK(f.root().has_dataset("layers/sequential/layers/dense/vars/0"));
   CHECK(f.root().has_dataset("layers/sequential/layers/batch_normalization/vars/3"));
   CHECK(f.root().has_dataset("layers/dense/vars/1"));
+}
+
+TEST_CASE("Layers that hold layers keep their weights under Keras 3's attribute paths", "[h5io]") {
+  // KERAS_FORMATS.md (b) and Keras 3's saving_lib: a held layer's variables sit under the name of
+  // the attribute that holds it: MultiHeadAttention's query_dense ... output_dense (EinsumDense
+  // layers named query ... attention_output), Bidirectional's forward_layer / backward_layer (each
+  // an RNN with a cell), TimeDistributed's layer.
+  reset_layer_names();
+  ScratchDir dir("h5rt");
+  auto make = [](std::uint64_t seed) {
+    set_seed(seed);
+    auto x = layers::Input({5, 6});
+    auto a = layers::MultiHeadAttention(2, 3, {.value_dim = 4})({x, x});
+    auto b = layers::Bidirectional(layers::LSTM(7, {.return_sequences = true}))(a);
+    auto y = layers::TimeDistributed(layers::Dense(2))(b);
+    return Model(x, y);
+  };
+  Model m = make(1);
+  m.save_weights(dir.file("held.weights.h5"));
+  io::h5::File f = io::h5::File::open(dir.file("held.weights.h5"));
+  const io::h5::Group root = f.root();
+  auto shape_of = [&](const std::string& path) {
+    const auto slash = path.rfind('/');
+    return root.group(path.substr(0, slash)).dataset_info(path.substr(slash + 1)).shape;
+  };
+  const std::string mha = "layers/multi_head_attention/";
+  CHECK(root.group(mha + "vars").children().empty());
+  CHECK(shape_of(mha + "query_dense/vars/0") == Shape{6, 2, 3});
+  CHECK(shape_of(mha + "query_dense/vars/1") == Shape{2, 3});
+  CHECK(shape_of(mha + "key_dense/vars/0") == Shape{6, 2, 3});
+  CHECK(shape_of(mha + "value_dense/vars/0") == Shape{6, 2, 4});
+  CHECK(shape_of(mha + "value_dense/vars/1") == Shape{2, 4});
+  CHECK(shape_of(mha + "output_dense/vars/0") == Shape{2, 4, 6});
+  CHECK(shape_of(mha + "output_dense/vars/1") == Shape{6});
+  CHECK(root.group(mha + "query_dense/vars").read_string_attr("name") == "query");
+  CHECK(root.group(mha + "output_dense/vars").read_string_attr("name") == "attention_output");
+  for (const std::string side : {"forward_layer", "backward_layer"}) {
+    CHECK(root.group("layers/bidirectional/" + side + "/vars").children().empty());
+    CHECK(shape_of("layers/bidirectional/" + side + "/cell/vars/0") == Shape{6, 28});
+    CHECK(shape_of("layers/bidirectional/" + side + "/cell/vars/1") == Shape{7, 28});
+    CHECK(shape_of("layers/bidirectional/" + side + "/cell/vars/2") == Shape{28});
+  }
+  CHECK(root.group("layers/bidirectional/vars").children().empty());
+  CHECK(shape_of("layers/time_distributed/layer/vars/0") == Shape{14, 2});
+  CHECK(shape_of("layers/time_distributed/layer/vars/1") == Shape{2});
+  // Each dataset holds the weight it is named for (get_weights: MultiHeadAttention's query, key,
+  // value, output kernel and bias first, TimeDistributed's Dense last).
+  const auto weights = m.get_weights();
+  auto stored = [&](const std::string& group, const Tensor& like) {
+    return root.group(group).read_dataset("0", like.shape(), float32);
+  };
+  CHECK(same_bits({stored(mha + "key_dense/vars", weights[2])}, {weights[2]}));
+  CHECK(same_bits({stored(mha + "output_dense/vars", weights[6])}, {weights[6]}));
+  CHECK(same_bits({stored("layers/time_distributed/layer/vars", weights[weights.size() - 2])},
+                  {weights[weights.size() - 2]}));
+  f.close();
+
+  // A second model reads them all back, from .weights.h5 and from .keras.
+  Model other = make(2);
+  REQUIRE_FALSE(same_bits(other.get_weights(), weights));
+  other.load_weights(dir.file("held.weights.h5"));
+  CHECK(same_bits(other.get_weights(), weights));
+  m.save(dir.file("held.keras"));
+  Model loaded = models::load_model(dir.file("held.keras"));
+  CHECK(same_bits(loaded.get_weights(), weights));
 }
 
 TEST_CASE("load_weights checks every shape first and leaves the model untouched on a mismatch",
