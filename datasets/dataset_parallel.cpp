@@ -105,7 +105,7 @@ class ParallelMap final : public RowIterator {
     if (failed_) return std::nullopt;
     auto ready = [&] {
       if (deterministic_) return results_.count(next_out_) > 0 || (end_ >= 0 && next_out_ >= end_);
-      return !results_.empty() || (end_ >= 0 && handed_ >= end_ && inflight_ == 0);
+      return !results_.empty() || (end_ >= 0 && handed_ >= end_);
     };
     if (!ready()) {
       const auto wait_start = Clock::now();
