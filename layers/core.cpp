@@ -148,7 +148,7 @@ nlohmann::json ActivationLayer::get_config() const {
   return c;
 }
 
-Activation::Activation(lamina::Activation activation, std::string name)
+Activation::Activation(lamina::Activation activation, Name name)
     : LayerHandle(std::make_shared<ActivationLayer>(std::move(activation), std::move(name))) {}
 
 // --- Dropout -------------------------------------------------------------------------------------
@@ -170,7 +170,7 @@ nlohmann::json DropoutLayer::get_config() const {
   return c;
 }
 
-Dropout::Dropout(double rate, std::string name)
+Dropout::Dropout(double rate, Name name)
     : LayerHandle(std::make_shared<DropoutLayer>(rate, std::move(name))) {}
 
 // --- Flatten -------------------------------------------------------------------------------------
@@ -198,7 +198,7 @@ nlohmann::json FlattenLayer::get_config() const {
   return c;
 }
 
-Flatten::Flatten(std::string name) : LayerHandle(std::make_shared<FlattenLayer>(std::move(name))) {}
+Flatten::Flatten(Name name) : LayerHandle(std::make_shared<FlattenLayer>(std::move(name))) {}
 
 // --- Reshape -------------------------------------------------------------------------------------
 
@@ -256,7 +256,7 @@ nlohmann::json ReshapeLayer::get_config() const {
   return c;
 }
 
-Reshape::Reshape(Shape target_shape, std::string name)
+Reshape::Reshape(Shape target_shape, Name name)
     : LayerHandle(std::make_shared<ReshapeLayer>(std::move(target_shape), std::move(name))) {}
 
 }  // namespace lamina::layers

@@ -45,7 +45,7 @@ nlohmann::json MaskingLayer::get_config() const {
   return c;
 }
 
-Masking::Masking(double mask_value, std::string name)
+Masking::Masking(double mask_value, Name name)
     : LayerHandle(std::make_shared<MaskingLayer>(mask_value, std::move(name))) {}
 
 namespace {

@@ -124,12 +124,12 @@ Tensor MinimumLayer::combine(const std::vector<Tensor>& xs) const {
   return out;
 }
 
-Add::Add(std::string name) : LayerHandle(std::make_shared<AddLayer>(std::move(name))) {}
-Subtract::Subtract(std::string name) : LayerHandle(std::make_shared<SubtractLayer>(std::move(name))) {}
-Multiply::Multiply(std::string name) : LayerHandle(std::make_shared<MultiplyLayer>(std::move(name))) {}
-Average::Average(std::string name) : LayerHandle(std::make_shared<AverageLayer>(std::move(name))) {}
-Maximum::Maximum(std::string name) : LayerHandle(std::make_shared<MaximumLayer>(std::move(name))) {}
-Minimum::Minimum(std::string name) : LayerHandle(std::make_shared<MinimumLayer>(std::move(name))) {}
+Add::Add(Name name) : LayerHandle(std::make_shared<AddLayer>(std::move(name))) {}
+Subtract::Subtract(Name name) : LayerHandle(std::make_shared<SubtractLayer>(std::move(name))) {}
+Multiply::Multiply(Name name) : LayerHandle(std::make_shared<MultiplyLayer>(std::move(name))) {}
+Average::Average(Name name) : LayerHandle(std::make_shared<AverageLayer>(std::move(name))) {}
+Maximum::Maximum(Name name) : LayerHandle(std::make_shared<MaximumLayer>(std::move(name))) {}
+Minimum::Minimum(Name name) : LayerHandle(std::make_shared<MinimumLayer>(std::move(name))) {}
 
 // --- Concatenate ---------------------------------------------------------------------------------
 
@@ -201,7 +201,7 @@ nlohmann::json ConcatenateLayer::get_config() const {
   return c;
 }
 
-Concatenate::Concatenate(int axis, std::string name)
+Concatenate::Concatenate(int axis, Name name)
     : LayerHandle(std::make_shared<ConcatenateLayer>(axis, std::move(name))) {}
 
 // --- Dot -----------------------------------------------------------------------------------------

@@ -55,9 +55,9 @@ nlohmann::json SpatialDropoutLayer::get_config() const {
   return c;
 }
 
-SpatialDropout1D::SpatialDropout1D(double rate, std::string name)
+SpatialDropout1D::SpatialDropout1D(double rate, Name name)
     : LayerHandle(std::make_shared<SpatialDropoutLayer>(1, rate, std::move(name))) {}
-SpatialDropout2D::SpatialDropout2D(double rate, std::string name)
+SpatialDropout2D::SpatialDropout2D(double rate, Name name)
     : LayerHandle(std::make_shared<SpatialDropoutLayer>(2, rate, std::move(name))) {}
 
 // --- GaussianNoise -------------------------------------------------------------------------------
@@ -81,7 +81,7 @@ nlohmann::json GaussianNoiseLayer::get_config() const {
   return c;
 }
 
-GaussianNoise::GaussianNoise(double stddev, std::string name)
+GaussianNoise::GaussianNoise(double stddev, Name name)
     : LayerHandle(std::make_shared<GaussianNoiseLayer>(stddev, std::move(name))) {}
 
 // --- GaussianDropout -----------------------------------------------------------------------------
@@ -105,7 +105,7 @@ nlohmann::json GaussianDropoutLayer::get_config() const {
   return c;
 }
 
-GaussianDropout::GaussianDropout(double rate, std::string name)
+GaussianDropout::GaussianDropout(double rate, Name name)
     : LayerHandle(std::make_shared<GaussianDropoutLayer>(rate, std::move(name))) {}
 
 // --- from_config ---------------------------------------------------------------------------------

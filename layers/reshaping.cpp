@@ -140,7 +140,7 @@ nlohmann::json UpSamplingLayer::get_config() const {
 UpSampling2D::UpSampling2D(Size2D size, UpSampling2DOptions o)
     : LayerHandle(std::make_shared<UpSamplingLayer>(2, size, std::move(o.interpolation),
                                                     std::move(o.name))) {}
-UpSampling1D::UpSampling1D(std::int64_t size, std::string name)
+UpSampling1D::UpSampling1D(std::int64_t size, Name name)
     : LayerHandle(
           std::make_shared<UpSamplingLayer>(1, Size2D{1, size}, "nearest", std::move(name))) {}
 
@@ -181,7 +181,7 @@ nlohmann::json PermuteLayer::get_config() const {
   return c;
 }
 
-Permute::Permute(std::vector<int> dims, std::string name)
+Permute::Permute(std::vector<int> dims, Name name)
     : LayerHandle(std::make_shared<PermuteLayer>(std::move(dims), std::move(name))) {}
 
 // --- RepeatVector --------------------------------------------------------------------------------
@@ -208,7 +208,7 @@ nlohmann::json RepeatVectorLayer::get_config() const {
   return c;
 }
 
-RepeatVector::RepeatVector(std::int64_t n, std::string name)
+RepeatVector::RepeatVector(std::int64_t n, Name name)
     : LayerHandle(std::make_shared<RepeatVectorLayer>(n, std::move(name))) {}
 
 // --- from_config ---------------------------------------------------------------------------------

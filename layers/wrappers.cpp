@@ -198,7 +198,7 @@ json TimeDistributedLayer::get_config() const {
   return c;
 }
 
-TimeDistributed::TimeDistributed(std::shared_ptr<Layer> layer, std::string name)
+TimeDistributed::TimeDistributed(std::shared_ptr<Layer> layer, Name name)
     : LayerHandle(std::make_shared<TimeDistributedLayer>(std::move(layer), std::move(name))) {}
 
 // --- from_config ---------------------------------------------------------------------------------

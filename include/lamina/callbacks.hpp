@@ -26,9 +26,9 @@ namespace lamina {
 
 /// What fit returns: every logged value per epoch.
 struct History {
-  std::map<std::string, std::vector<double>> history;  ///< "loss" -> one value per epoch
-  std::vector<int> epoch;                              ///< 0-based epoch indices run
-  std::map<std::string, std::int64_t> params;          ///< epochs, steps, verbose
+  std::map<std::string, std::vector<double>> history{};  ///< "loss" -> one value per epoch
+  std::vector<int> epoch{};                              ///< 0-based epoch indices run
+  std::map<std::string, std::int64_t> params{};          ///< epochs, steps, verbose
 };
 
 /// Renders Keras 3's progress line:
@@ -51,7 +51,7 @@ class Progbar {
   struct Frame {
     std::int64_t current = 0;
     std::int64_t target = -1;    ///< -1: unknown
-    Logs values;
+    Logs values{};
     bool finalize = false;
     double elapsed_s = 0.0;      ///< since the bar was created
     double step_s = 0.0;         ///< estimated seconds per step

@@ -13,6 +13,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "lamina/constraints.hpp"
+#include "lamina/name.hpp"
 #include "lamina/initializers.hpp"
 #include "lamina/regularizers.hpp"
 #include "lamina/tensor.hpp"
@@ -27,19 +28,19 @@ struct Node;
 /// symbolic tensors returns another (or several: see Layer::outputs_of), recording the call as a
 /// Node so that Model(inputs, outputs) can retrace the graph.
 struct KerasTensor {
-  Shape shape;  ///< batch first, -1 for unknown
+  Shape shape{};  ///< batch first, -1 for unknown
   DType dtype = float32;
-  std::string name;
-  std::shared_ptr<Layer> layer;  ///< the producing layer (an InputLayer for Input)
-  std::shared_ptr<const Node> node;  ///< the call that produced it; null for an Input
+  std::string name{};
+  std::shared_ptr<Layer> layer{};  ///< the producing layer (an InputLayer for Input)
+  std::shared_ptr<const Node> node{};  ///< the call that produced it; null for an Input
   int tensor_index = 0;  ///< which of that call's outputs (Keras's keras_history[2])
 };
 
 /// One call of a layer on symbolic tensors (Keras's Node): the graph's edges. Immutable once made.
 struct Node {
-  std::shared_ptr<Layer> layer;
-  std::vector<KerasTensor> inputs;
-  std::vector<Shape> output_shapes;  ///< one per output tensor, batch -1
+  std::shared_ptr<Layer> layer{};
+  std::vector<KerasTensor> inputs{};
+  std::vector<Shape> output_shapes{};  ///< one per output tensor, batch -1
   int node_index = 0;  ///< this call's position among the layer's symbolic calls (Keras's node_index)
 };
 
@@ -53,11 +54,11 @@ class Layer : public std::enable_shared_from_this<Layer> {
  public:
   /// One registered weight.
   struct Weight {
-    std::string name;  ///< Keras's short name: "kernel", "bias", "gamma"...
-    Tensor value;      ///< the live tensor: optimizers update it in place
+    std::string name{};  ///< Keras's short name: "kernel", "bias", "gamma"...
+    Tensor value{};      ///< the live tensor: optimizers update it in place
     bool trainable = true;
-    Regularizer regularizer;  ///< its penalty joins the training loss (see losses())
-    Constraint constraint;    ///< applied after each optimizer update (see apply_constraints())
+    Regularizer regularizer{};  ///< its penalty joins the training loss (see losses())
+    Constraint constraint{};    ///< applied after each optimizer update (see apply_constraints())
   };
 
   explicit Layer(std::string name = {});
@@ -87,7 +88,7 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// returns `mask` when supports_masking(), else undefined (the mask stops here, as in Keras 3).
   virtual Tensor compute_mask(const Tensor& x, const Tensor& mask) const;
   /// call() on an input with a mask (defined); the default ignores the mask.
-  virtual Tensor call_masked(const Tensor& x, const Tensor& mask, bool training) {
+  virtual Tensor call_masked(const Tensor& x, const Tensor& /*mask*/, bool training) {
     return call(x, training);
   }
 
@@ -101,13 +102,14 @@ class Layer : public std::enable_shared_from_this<Layer> {
   virtual void build_list(const std::vector<Shape>& input_shapes);
   /// call() over several inputs with their masks: `masks` is parallel to `inputs`, an undefined
   /// entry where that input has none (at least one is defined). The default ignores the masks.
-  virtual Tensor call_masked(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
+  virtual Tensor call_masked(const std::vector<Tensor>& inputs, const std::vector<Tensor>& /*masks*/,
                              bool training) {
     return call(inputs, training);
   }
   /// The output's mask for a call over several inputs (masks as in call_masked, possibly all
   /// undefined). The default: none. Merge layers follow Keras (see lamina/layers/merge.hpp).
-  virtual Tensor compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks) const {
+  virtual Tensor compute_mask(const std::vector<Tensor>& /*inputs*/,
+                              const std::vector<Tensor>& /*masks*/) const {
     return Tensor();
   }
   /// Output shape for several inputs; throws ShapeError naming the layer and every shape.
@@ -211,8 +213,8 @@ class Layer : public std::enable_shared_from_this<Layer> {
 /// layer keeps them: pass them to add_weight, end call() with regularize_activity, and write/read
 /// them with the layer's config.
 struct KernelBiasRegularization {
-  Regularizer kernel_regularizer, bias_regularizer, activity_regularizer;
-  Constraint kernel_constraint, bias_constraint;
+  Regularizer kernel_regularizer{}, bias_regularizer{}, activity_regularizer{};
+  Constraint kernel_constraint{}, bias_constraint{};
   /// Adds Keras's keys to a layer config: null when unset, activity_regularizer only when set.
   void to_config(nlohmann::json& config) const;
   /// Reads those keys from a layer config (absent or null: none). Throws ValueError for an

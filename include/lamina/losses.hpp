@@ -75,7 +75,7 @@ namespace losses {
 /// The options of losses that have no arguments of their own. An empty name means Keras's.
 struct ReductionOptions {
   Reduction reduction = Reduction::sum_over_batch_size;
-  std::string name;
+  std::string name{};
 };
 
 /// mean((y_true - y_pred)^2) over the last axis.
@@ -113,7 +113,7 @@ class MeanSquaredLogarithmicError : public Loss {
 struct HuberOptions {
   double delta = 1.0;
   Reduction reduction = Reduction::sum_over_batch_size;
-  std::string name;
+  std::string name{};
 };
 
 /// e = y_pred - y_true: 0.5·e² where |e| <= delta, else delta·|e| - 0.5·delta²; mean over the
@@ -142,7 +142,7 @@ class LogCosh : public Loss {
 struct CosineSimilarityOptions {
   int axis = -1;
   Reduction reduction = Reduction::sum_over_batch_size;
-  std::string name;
+  std::string name{};
 };
 
 /// -sum(l2_normalize(y_true) · l2_normalize(y_pred)) along axis; 0 where either is a zero vector.
@@ -163,15 +163,15 @@ struct CrossentropyOptions {
   double label_smoothing = 0.0;
   int axis = -1;
   Reduction reduction = Reduction::sum_over_batch_size;
-  std::string name;
+  std::string name{};
 };
 struct SparseCrossentropyOptions {
   bool from_logits = false;
   /// Labels equal to this value are ignored: their loss is 0 and sum_over_batch_size averages
   /// over the others only.
-  std::optional<std::int64_t> ignore_class;
+  std::optional<std::int64_t> ignore_class{};
   Reduction reduction = Reduction::sum_over_batch_size;
-  std::string name;
+  std::string name{};
 };
 
 /// Keras: probabilities clipped to [1e-7, 1 - 1e-7]; mean over axis. Label smoothing squeezes
@@ -228,7 +228,7 @@ struct BinaryFocalOptions {
   double label_smoothing = 0.0;
   int axis = -1;
   Reduction reduction = Reduction::sum_over_batch_size;
-  std::string name;
+  std::string name{};
 };
 
 /// Keras: (1 - p_t)^gamma · bce, with p_t = y·p + (1-y)·(1-p) from the unclipped probabilities;
@@ -252,7 +252,7 @@ struct CategoricalFocalOptions {
   double label_smoothing = 0.0;
   int axis = -1;
   Reduction reduction = Reduction::sum_over_batch_size;
-  std::string name;
+  std::string name{};
 };
 
 /// Keras: p = clip(softmax or renormalised y_pred, 1e-7, 1 - 1e-7);

@@ -12,6 +12,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "lamina/losses.hpp"
+#include "lamina/name.hpp"
 #include "lamina/ref.hpp"
 #include "lamina/tensor.hpp"
 
@@ -78,7 +79,7 @@ class MeanMetricWrapper : public Metric {
 /// shape (N, ...) count as N samples, each the mean of its trailing values.
 class Mean : public Metric {
  public:
-  explicit Mean(std::string name = "mean");
+  explicit Mean(Name name = "mean");
   void update_state(const Tensor& values, const Tensor& unused = Tensor(),
                     const Tensor& sample_weight = Tensor()) override;
   void update(double value, double weight = 1.0);
@@ -94,7 +95,7 @@ class Mean : public Metric {
 /// The running weighted sum of the values given.
 class Sum : public Metric {
  public:
-  explicit Sum(std::string name = "sum");
+  explicit Sum(Name name = "sum");
   void update_state(const Tensor& values, const Tensor& unused = Tensor(),
                     const Tensor& sample_weight = Tensor()) override;
   double result() const override { return total_; }
@@ -110,13 +111,13 @@ class Sum : public Metric {
 /// y_pred equals y_true, elementwise (averaged over the trailing axes of each sample).
 class Accuracy : public MeanMetricWrapper {
  public:
-  explicit Accuracy(std::string name = "accuracy");
+  explicit Accuracy(Name name = "accuracy");
   std::string class_name() const override { return "Accuracy"; }
 };
 /// y_pred > threshold equals y_true.
 class BinaryAccuracy : public MeanMetricWrapper {
  public:
-  explicit BinaryAccuracy(std::string name = "binary_accuracy", double threshold = 0.5);
+  explicit BinaryAccuracy(Name name = "binary_accuracy", double threshold = 0.5);
   std::string class_name() const override { return "BinaryAccuracy"; }
   nlohmann::json get_config() const override;
   double threshold() const { return threshold_; }
@@ -127,20 +128,20 @@ class BinaryAccuracy : public MeanMetricWrapper {
 /// argmax(y_pred) equals argmax(y_true).
 class CategoricalAccuracy : public MeanMetricWrapper {
  public:
-  explicit CategoricalAccuracy(std::string name = "categorical_accuracy");
+  explicit CategoricalAccuracy(Name name = "categorical_accuracy");
   std::string class_name() const override { return "CategoricalAccuracy"; }
 };
 /// argmax(y_pred) equals the integer y_true.
 class SparseCategoricalAccuracy : public MeanMetricWrapper {
  public:
-  explicit SparseCategoricalAccuracy(std::string name = "sparse_categorical_accuracy");
+  explicit SparseCategoricalAccuracy(Name name = "sparse_categorical_accuracy");
   std::string class_name() const override { return "SparseCategoricalAccuracy"; }
 };
 /// The target class (argmax of one-hot y_true) is among the k highest predictions. Ties at the
 /// k-th place count as in (TensorFlow's in_top_k): fewer than k predictions are strictly higher.
 class TopKCategoricalAccuracy : public MeanMetricWrapper {
  public:
-  explicit TopKCategoricalAccuracy(int k = 5, std::string name = "top_k_categorical_accuracy");
+  explicit TopKCategoricalAccuracy(int k = 5, Name name = "top_k_categorical_accuracy");
   std::string class_name() const override { return "TopKCategoricalAccuracy"; }
   nlohmann::json get_config() const override;
   int k() const { return k_; }
@@ -152,7 +153,7 @@ class TopKCategoricalAccuracy : public MeanMetricWrapper {
 class SparseTopKCategoricalAccuracy : public MeanMetricWrapper {
  public:
   explicit SparseTopKCategoricalAccuracy(int k = 5,
-                                         std::string name = "sparse_top_k_categorical_accuracy");
+                                         Name name = "sparse_top_k_categorical_accuracy");
   std::string class_name() const override { return "SparseTopKCategoricalAccuracy"; }
   nlohmann::json get_config() const override;
   int k() const { return k_; }
@@ -165,30 +166,30 @@ class SparseTopKCategoricalAccuracy : public MeanMetricWrapper {
 
 class MeanSquaredError : public MeanMetricWrapper {
  public:
-  explicit MeanSquaredError(std::string name = "mean_squared_error");
+  explicit MeanSquaredError(Name name = "mean_squared_error");
   std::string class_name() const override { return "MeanSquaredError"; }
 };
 /// sqrt of the weighted mean of the squared errors (over every element, then the root).
 class RootMeanSquaredError : public MeanMetricWrapper {
  public:
-  explicit RootMeanSquaredError(std::string name = "root_mean_squared_error");
+  explicit RootMeanSquaredError(Name name = "root_mean_squared_error");
   std::string class_name() const override { return "RootMeanSquaredError"; }
   double result() const override;
 };
 class MeanAbsoluteError : public MeanMetricWrapper {
  public:
-  explicit MeanAbsoluteError(std::string name = "mean_absolute_error");
+  explicit MeanAbsoluteError(Name name = "mean_absolute_error");
   std::string class_name() const override { return "MeanAbsoluteError"; }
 };
 class MeanAbsolutePercentageError : public MeanMetricWrapper {
  public:
-  explicit MeanAbsolutePercentageError(std::string name = "mean_absolute_percentage_error");
+  explicit MeanAbsolutePercentageError(Name name = "mean_absolute_percentage_error");
   std::string class_name() const override { return "MeanAbsolutePercentageError"; }
 };
 /// The mean cosine similarity of y_true and y_pred along axis (+1 for parallel vectors).
 class CosineSimilarity : public MeanMetricWrapper {
  public:
-  explicit CosineSimilarity(std::string name = "cosine_similarity", int axis = -1);
+  explicit CosineSimilarity(Name name = "cosine_similarity", int axis = -1);
   std::string class_name() const override { return "CosineSimilarity"; }
   nlohmann::json get_config() const override;
 
@@ -200,7 +201,7 @@ class CosineSimilarity : public MeanMetricWrapper {
 /// metrics), named and configured like the loss.
 class LossMetric : public MeanMetricWrapper {
  public:
-  LossMetric(std::shared_ptr<Loss> loss, std::string name = {});
+  LossMetric(std::shared_ptr<Loss> loss, Name name = {});
   std::string class_name() const override;
   nlohmann::json get_config() const override;
   const Loss& loss() const { return *loss_; }
@@ -243,12 +244,12 @@ class R2Score : public Metric {
 struct PrecisionRecallOptions {
   /// Predictions strictly above a threshold count as positive; empty means Keras's default (0.5,
   /// or "any of the top_k" when top_k is set). Several thresholds give several results().
-  std::vector<double> thresholds;
+  std::vector<double> thresholds{};
   /// Only the k highest predictions of each sample may count as positive.
-  std::optional<int> top_k;
+  std::optional<int> top_k{};
   /// Score one class (a column of y_true/y_pred) only.
-  std::optional<int> class_id;
-  std::string name;
+  std::optional<int> class_id{};
+  std::string name{};
 };
 
 /// TP / (TP + FP), 0 when nothing was predicted positive; counts weighted by sample_weight.
@@ -284,7 +285,7 @@ struct AUCOptions {
   /// Several labels (the last axis) scored separately and averaged (label_weights weigh them);
   /// otherwise every value counts as one binary prediction.
   bool multi_label = false;
-  std::vector<double> label_weights;
+  std::vector<double> label_weights{};
   bool from_logits = false;
   std::string name = "auc";
 };
@@ -312,10 +313,10 @@ class AUC : public Metric {
 
 struct FBetaOptions {
   /// None (per class, ""), "micro", "macro" or "weighted" (by support).
-  std::string average;
+  std::string average{};
   double beta = 1.0;
   /// Predictions above it are positive; unset: each sample's highest prediction (if non-zero).
-  std::optional<double> threshold;
+  std::optional<double> threshold{};
   std::string name = "fbeta_score";
 };
 
@@ -340,7 +341,7 @@ class FBetaScore : public Metric {
 class F1Score : public FBetaScore {
  public:
   explicit F1Score(std::string average = "", std::optional<double> threshold = std::nullopt,
-                   std::string name = "f1_score");
+                   Name name = "f1_score");
   std::string class_name() const override { return "F1Score"; }
   nlohmann::json get_config() const override;
 };

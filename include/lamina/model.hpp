@@ -221,24 +221,24 @@ class ValidationData {
 
 struct CompileOptions {
   Ref<Optimizer> optimizer = "rmsprop";  ///< Keras's default
-  LossArg loss;
-  LossWeights loss_weights;
+  LossArg loss{};
+  LossWeights loss_weights{};
   /// Metrics that ignore sample weights (Keras's `metrics`).
-  MetricsArg metrics;
+  MetricsArg metrics{};
   /// Metrics weighted by fit's/evaluate's sample_weight and class_weight (Keras's
   /// `weighted_metrics`); one named like an unweighted metric is logged as "weighted_<name>".
-  MetricsArg weighted_metrics;
+  MetricsArg weighted_metrics{};
 };
 
 struct FitOptions {
   std::int64_t batch_size = 32;
   int epochs = 1;
   int verbose = 1;  ///< 0 silent, 1 progress bar, 2 one line per epoch
-  std::vector<CallbackArg> callbacks;
+  std::vector<CallbackArg> callbacks{};
   /// The last fraction of x/y (before any shuffling) is held out, as Keras does.
   double validation_split = 0.0;
   /// (x_val, y_val) or a Dataset; overrides validation_split.
-  std::optional<ValidationData> validation_data;
+  std::optional<ValidationData> validation_data{};
   bool shuffle = true;  ///< arrays only: a dataset's order is its own
   int initial_epoch = 0;
   /// Batches per epoch (0: one full pass). Required for an infinite dataset; with a dataset the
@@ -249,26 +249,26 @@ struct FitOptions {
   /// Per-sample weights (N) (or (N, T) per timestep) of array data: each loss becomes
   /// sum(w·l) / count (Keras's sum_over_batch_size), and weighted_metrics see them. Applies to
   /// every output. A dataset may yield (x, y, w) instead.
-  Tensor sample_weight;
+  Tensor sample_weight{};
   /// Class index -> weight, multiplied into the per-sample weights from each sample's class (the
   /// integer label, or the argmax of a one-hot target); 1 for classes not listed. Single-output
   /// models only, and not together with sample_weight (as Keras).
-  std::map<std::int64_t, double> class_weight;
+  std::map<std::int64_t, double> class_weight{};
 };
 
 struct EvaluateOptions {
   std::int64_t batch_size = 32;  ///< arrays only: a dataset is already batched
   int verbose = 1;
-  std::vector<CallbackArg> callbacks;
+  std::vector<CallbackArg> callbacks{};
   std::int64_t steps = 0;  ///< batches to evaluate (0: all); required for an infinite dataset
   /// Per-sample weights of array data, as in FitOptions.
-  Tensor sample_weight;
+  Tensor sample_weight{};
 };
 
 struct PredictOptions {
   std::int64_t batch_size = 32;  ///< arrays only: a dataset is already batched
   int verbose = 0;  ///< Keras prints a bar by default; lamina stays quiet unless asked
-  std::vector<CallbackArg> callbacks;
+  std::vector<CallbackArg> callbacks{};
   std::int64_t steps = 0;  ///< batches to predict (0: all); required for an infinite dataset
 };
 
@@ -305,7 +305,7 @@ class Model {
   /// A Functional model: the graph of layer calls from `inputs` (tensors of layers::Input) to
   /// `outputs`. Each side is one tensor, a list, or tensors keyed by name. Throws ValueError when
   /// an output is not reachable from the inputs, an input is unused, or two layers share a name.
-  Model(const SymbolicArg& inputs, const SymbolicArg& outputs, std::string name = {});
+  Model(const SymbolicArg& inputs, const SymbolicArg& outputs, Name name = {});
   bool defined() const { return impl_ != nullptr; }
 
   /// Sets optimizer, loss and metrics. Throws ValueError for unknown names.
@@ -426,9 +426,9 @@ class Model {
 /// known); a layer that does not fit throws ShapeError naming it and both shapes.
 class Sequential : public Model {
  public:
-  explicit Sequential(std::string name = {});
-  Sequential(std::initializer_list<LayerItem> layers, std::string name = {});
-  explicit Sequential(const std::vector<LayerItem>& layers, std::string name = {});
+  explicit Sequential(Name name = {});
+  Sequential(std::initializer_list<LayerItem> layers, Name name = {});
+  explicit Sequential(const std::vector<LayerItem>& layers, Name name = {});
   void add(const LayerItem& layer);
   /// Removes the last layer; throws ValueError on an empty model.
   void pop();

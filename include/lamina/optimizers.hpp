@@ -46,19 +46,19 @@ class LearningRate {
 /// `Adam({.learning_rate = 1e-3, .clipnorm = 1.0, .use_ema = true})`. `weight_decay` precedes
 /// them in each struct because AdamW moves it forward, as Keras does.
 #define LAMINA_OPTIMIZER_COMMON_OPTIONS                                                      \
-  std::optional<double> clipnorm;        /**< clip each gradient to this L2 norm */         \
-  std::optional<double> clipvalue;       /**< clip gradient elements to [-v, v] */          \
-  std::optional<double> global_clipnorm; /**< clip all gradients to this joint L2 norm */   \
-  bool use_ema = false;                  /**< keep an exponential moving average of weights */ \
+  std::optional<double> clipnorm{};      /**< clip each gradient to this L2 norm */         \
+  std::optional<double> clipvalue{};     /**< clip gradient elements to [-v, v] */          \
+  std::optional<double> global_clipnorm{}; /**< clip all gradients to this joint L2 norm */   \
+  bool use_ema = false;                   /**< keep an exponential moving average of weights */ \
   double ema_momentum = 0.99;                                                                \
-  std::optional<std::int64_t> ema_overwrite_frequency; /**< copy the EMA in every N steps */ \
-  std::optional<std::int64_t> gradient_accumulation_steps; /**< update every N calls */     \
-  std::string name; /**< Keras's optimizer name; empty: the class's default ("adam") */
+  std::optional<std::int64_t> ema_overwrite_frequency{}; /**< copy the EMA in every N steps */ \
+  std::optional<std::int64_t> gradient_accumulation_steps{}; /**< update every N calls */     \
+  std::string name{}; /**< Keras's optimizer name; empty: the class's default ("adam") */
 
 /// The common options, gathered (see LAMINA_OPTIMIZER_COMMON_OPTIONS for their meaning).
 struct OptimizerOptions {
   LearningRate learning_rate = 0.001;
-  std::optional<double> weight_decay;
+  std::optional<double> weight_decay{};
   LAMINA_OPTIMIZER_COMMON_OPTIONS
 };
 
@@ -190,7 +190,7 @@ struct SGDOptions {
   LearningRate learning_rate = 0.01;
   double momentum = 0.0;
   bool nesterov = false;
-  std::optional<double> weight_decay;
+  std::optional<double> weight_decay{};
   LAMINA_OPTIMIZER_COMMON_OPTIONS
 };
 
@@ -219,7 +219,7 @@ struct AdamOptions {
   double beta_2 = 0.999;
   double epsilon = 1e-7;
   bool amsgrad = false;
-  std::optional<double> weight_decay;
+  std::optional<double> weight_decay{};
   LAMINA_OPTIMIZER_COMMON_OPTIONS
 };
 
@@ -269,7 +269,7 @@ struct RMSpropOptions {
   double momentum = 0.0;
   double epsilon = 1e-7;
   bool centered = false;
-  std::optional<double> weight_decay;
+  std::optional<double> weight_decay{};
   LAMINA_OPTIMIZER_COMMON_OPTIONS
 };
 
@@ -298,7 +298,7 @@ struct AdagradOptions {
   LearningRate learning_rate = 0.001;
   double initial_accumulator_value = 0.1;
   double epsilon = 1e-7;
-  std::optional<double> weight_decay;
+  std::optional<double> weight_decay{};
   LAMINA_OPTIMIZER_COMMON_OPTIONS
 };
 
@@ -324,7 +324,7 @@ struct AdadeltaOptions {
   LearningRate learning_rate = 0.001;
   double rho = 0.95;
   double epsilon = 1e-7;
-  std::optional<double> weight_decay;
+  std::optional<double> weight_decay{};
   LAMINA_OPTIMIZER_COMMON_OPTIONS
 };
 
@@ -352,7 +352,7 @@ struct AdamaxOptions {
   double beta_1 = 0.9;
   double beta_2 = 0.999;
   double epsilon = 1e-7;
-  std::optional<double> weight_decay;
+  std::optional<double> weight_decay{};
   LAMINA_OPTIMIZER_COMMON_OPTIONS
 };
 
@@ -379,7 +379,7 @@ struct NadamOptions {
   double beta_1 = 0.9;
   double beta_2 = 0.999;
   double epsilon = 1e-7;
-  std::optional<double> weight_decay;
+  std::optional<double> weight_decay{};
   LAMINA_OPTIMIZER_COMMON_OPTIONS
 };
 
@@ -409,7 +409,7 @@ struct LionOptions {
   LearningRate learning_rate = 0.001;
   double beta_1 = 0.9;
   double beta_2 = 0.99;
-  std::optional<double> weight_decay;
+  std::optional<double> weight_decay{};
   LAMINA_OPTIMIZER_COMMON_OPTIONS
 };
 
@@ -439,7 +439,7 @@ struct FtrlOptions {
   double l2_regularization_strength = 0.0;
   double l2_shrinkage_regularization_strength = 0.0;
   double beta = 0.0;
-  std::optional<double> weight_decay;
+  std::optional<double> weight_decay{};
   LAMINA_OPTIMIZER_COMMON_OPTIONS
 };
 

@@ -57,7 +57,7 @@ std::vector<KerasTensor> Model::outputs() const { return checked(impl_).output_t
 std::vector<std::string> Model::input_names() const { return checked(impl_).input_names(); }
 std::vector<std::string> Model::output_names() const { return checked(impl_).output_names(); }
 
-Model::Model(const SymbolicArg& inputs, const SymbolicArg& outputs, std::string name)
+Model::Model(const SymbolicArg& inputs, const SymbolicArg& outputs, Name name)
     : impl_(std::make_shared<FunctionalImpl>(inputs, outputs, std::move(name))) {}
 
 std::vector<std::shared_ptr<Layer>> Model::layers() const { return checked(impl_).stack; }
@@ -105,16 +105,16 @@ bool& Model::stop_training() { return checked(impl_).stop_training; }
 
 // --- Sequential ------------------------------------------------------------------------------------
 
-Sequential::Sequential(std::string name) : Model(std::make_shared<ModelImpl>(std::move(name))) {
+Sequential::Sequential(Name name) : Model(std::make_shared<ModelImpl>(std::move(name))) {
   impl_->name();
 }
 
-Sequential::Sequential(std::initializer_list<LayerItem> layers, std::string name)
+Sequential::Sequential(std::initializer_list<LayerItem> layers, Name name)
     : Sequential(std::move(name)) {
   for (const auto& l : layers) add(l);
 }
 
-Sequential::Sequential(const std::vector<LayerItem>& layers, std::string name)
+Sequential::Sequential(const std::vector<LayerItem>& layers, Name name)
     : Sequential(std::move(name)) {
   for (const auto& l : layers) add(l);
 }

@@ -111,13 +111,13 @@ Tensor top_k_matches(const char* metric, const Tensor& y_true, const Tensor& y_p
 
 }  // namespace
 
-Accuracy::Accuracy(std::string name)
+Accuracy::Accuracy(Name name)
     : MeanMetricWrapper(std::move(name), [](const Tensor& y_true, const Tensor& y_pred) {
         return elementwise_matches("accuracy", y_true, y_pred,
                                    [](double t, double p) { return t == p; });
       }) {}
 
-BinaryAccuracy::BinaryAccuracy(std::string name, double threshold)
+BinaryAccuracy::BinaryAccuracy(Name name, double threshold)
     : MeanMetricWrapper(std::move(name),
                         [threshold](const Tensor& y_true, const Tensor& y_pred) {
                           return elementwise_matches("binary_accuracy", y_true, y_pred,
@@ -133,12 +133,12 @@ nlohmann::json BinaryAccuracy::get_config() const {
   return c;
 }
 
-CategoricalAccuracy::CategoricalAccuracy(std::string name)
+CategoricalAccuracy::CategoricalAccuracy(Name name)
     : MeanMetricWrapper(std::move(name), [](const Tensor& y_true, const Tensor& y_pred) {
         return top_k_matches("categorical_accuracy", y_true, y_pred, 0, false);
       }) {}
 
-SparseCategoricalAccuracy::SparseCategoricalAccuracy(std::string name)
+SparseCategoricalAccuracy::SparseCategoricalAccuracy(Name name)
     : MeanMetricWrapper(std::move(name), [](const Tensor& y_true, const Tensor& y_pred) {
         return top_k_matches("sparse_categorical_accuracy", y_true, y_pred, 0, true);
       }) {}
@@ -150,7 +150,7 @@ int checked_k(int k, const char* metric) {
 }
 }  // namespace
 
-TopKCategoricalAccuracy::TopKCategoricalAccuracy(int k, std::string name)
+TopKCategoricalAccuracy::TopKCategoricalAccuracy(int k, Name name)
     : MeanMetricWrapper(std::move(name),
                         [k = checked_k(k, "TopKCategoricalAccuracy")](const Tensor& y_true,
                                                                       const Tensor& y_pred) {
@@ -165,7 +165,7 @@ nlohmann::json TopKCategoricalAccuracy::get_config() const {
   return c;
 }
 
-SparseTopKCategoricalAccuracy::SparseTopKCategoricalAccuracy(int k, std::string name)
+SparseTopKCategoricalAccuracy::SparseTopKCategoricalAccuracy(int k, Name name)
     : MeanMetricWrapper(std::move(name),
                         [k = checked_k(k, "SparseTopKCategoricalAccuracy")](const Tensor& y_true,
                                                                             const Tensor& y_pred) {

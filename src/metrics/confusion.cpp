@@ -323,7 +323,7 @@ nlohmann::json FBetaScore::get_config() const {
   return c;
 }
 
-F1Score::F1Score(std::string average, std::optional<double> threshold, std::string name)
+F1Score::F1Score(std::string average, std::optional<double> threshold, Name name)
     : FBetaScore(FBetaOptions{std::move(average), 1.0, threshold, std::move(name)}) {}
 
 nlohmann::json F1Score::get_config() const {

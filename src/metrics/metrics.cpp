@@ -368,7 +368,7 @@ double MeanMetricWrapper::result() const { return count_ == 0.0 ? 0.0 : total_ /
 
 void MeanMetricWrapper::reset_state() { total_ = count_ = 0.0; }
 
-Mean::Mean(std::string name) : Metric(std::move(name)) {}
+Mean::Mean(Name name) : Metric(std::move(name)) {}
 
 void Mean::update_state(const Tensor& values, const Tensor&, const Tensor& sample_weight) {
   NoGradGuard no_grad;
@@ -384,7 +384,7 @@ double Mean::result() const { return count_ == 0.0 ? 0.0 : total_ / count_; }
 
 void Mean::reset_state() { total_ = count_ = 0.0; }
 
-Sum::Sum(std::string name) : Metric(std::move(name)) {}
+Sum::Sum(Name name) : Metric(std::move(name)) {}
 
 void Sum::update_state(const Tensor& values, const Tensor&, const Tensor& sample_weight) {
   NoGradGuard no_grad;

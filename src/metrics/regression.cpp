@@ -22,21 +22,21 @@ Metric::Fn per_sample_of() {
 }
 }  // namespace
 
-MeanSquaredError::MeanSquaredError(std::string name)
+MeanSquaredError::MeanSquaredError(Name name)
     : MeanMetricWrapper(std::move(name), per_sample_of<losses::MeanSquaredError>()) {}
 
-RootMeanSquaredError::RootMeanSquaredError(std::string name)
+RootMeanSquaredError::RootMeanSquaredError(Name name)
     : MeanMetricWrapper(std::move(name), per_sample_of<losses::MeanSquaredError>()) {}
 
 double RootMeanSquaredError::result() const { return std::sqrt(MeanMetricWrapper::result()); }
 
-MeanAbsoluteError::MeanAbsoluteError(std::string name)
+MeanAbsoluteError::MeanAbsoluteError(Name name)
     : MeanMetricWrapper(std::move(name), per_sample_of<losses::MeanAbsoluteError>()) {}
 
-MeanAbsolutePercentageError::MeanAbsolutePercentageError(std::string name)
+MeanAbsolutePercentageError::MeanAbsolutePercentageError(Name name)
     : MeanMetricWrapper(std::move(name), per_sample_of<losses::MeanAbsolutePercentageError>()) {}
 
-CosineSimilarity::CosineSimilarity(std::string name, int axis)
+CosineSimilarity::CosineSimilarity(Name name, int axis)
     : MeanMetricWrapper(std::move(name),
                         [loss = losses::CosineSimilarity({.axis = axis})](const Tensor& y_true,
                                                                          const Tensor& y_pred) {
@@ -62,7 +62,7 @@ std::string default_name(const Loss& loss, const std::string& name) {
 }
 }  // namespace
 
-LossMetric::LossMetric(std::shared_ptr<Loss> loss, std::string name)
+LossMetric::LossMetric(std::shared_ptr<Loss> loss, Name name)
     : MeanMetricWrapper(default_name(*loss, name),
                         [l = loss](const Tensor& y_true, const Tensor& y_pred) {
                           return l->per_sample(y_true, y_pred);

@@ -338,8 +338,8 @@ TEST_CASE("A model with two inputs is called on a list of symbolic tensors insid
 TEST_CASE("from_config reads a two-input Functional config written by Keras 2",
           "[engine][functional][config]") {
   // tf.keras 2.1.5's model.to_json() of Input(16), Input(32) -> Dense(8) each -> Add -> Dense(4)
-  // (../shared/keras_files/PROVENANCE.md). Keras 2 nodes are [[layer, node, tensor, kwargs]].
-  const std::string path = std::string(LAMINA_SOURCE_DIR) + "/../shared/keras_files/k2_dl4j_two_input_add.config.json";
+  // (tests/fixtures/keras_files/PROVENANCE.md). Keras 2 nodes are [[layer, node, tensor, kwargs]].
+  const std::string path = std::string(LAMINA_TEST_FIXTURES) + "/keras_files/k2_dl4j_two_input_add.config.json";
   std::ifstream in(path);
   if (!in.good()) {
     WARN("skipped: " << path << " is not present");

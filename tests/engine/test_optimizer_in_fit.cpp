@@ -34,7 +34,7 @@ Tensor column(std::vector<float> v) {
 
 TEST_CASE("fit builds the optimizer with Keras 3's slot names, as a real Keras 3 file has them",
           "[training][optimizers]") {
-  // k3_churn_mlp.h5 (Keras 3.11.3, ../shared/keras_files) is this model; its
+  // k3_churn_mlp.h5 (Keras 3.11.3, tests/fixtures/keras_files) is this model; its
   // optimizer_weights/weight_names begin with these names.
   Sequential m({layers::Input({12}), layers::Dense(64, {.activation = "relu", .name = "dense_3"}),
                 layers::Dense(32, {.activation = "relu", .name = "dense_4"}),

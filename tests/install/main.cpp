@@ -1,10 +1,12 @@
 // A user's script against an installed lamina: a 2-layer Sequential, predict, checked output.
-// Prints "lamina consumer OK" and returns 0 when the prediction has the expected shape and
+// Prints "lamina VERSION consumer OK" and returns 0 when the prediction has the expected shape and
 // each softmax row sums to 1; returns 1 otherwise.
 #include <lamina/lamina.hpp>
+#include <lamina/version.hpp>
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 
 using namespace lamina;
@@ -45,7 +47,12 @@ int main() {
       std::printf("unexpected parameter count\n");
       return 1;
     }
-    std::printf("lamina consumer OK\n");
+    // The library loaded is the one these headers describe.
+    if (std::strcmp(lamina::version(), LAMINA_VERSION_STRING) != 0) {
+      std::printf("library version %s, headers %s\n", lamina::version(), LAMINA_VERSION_STRING);
+      return 1;
+    }
+    std::printf("lamina %s consumer OK\n", lamina::version());
     return 0;
   } catch (const std::exception& e) {
     std::printf("error: %s\n", e.what());

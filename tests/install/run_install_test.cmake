@@ -1,7 +1,10 @@
 # CTest driver for install_find_package (cmake -P). Installs the lamina build into a scratch
-# prefix, checks that <lamina/lamina.hpp> pulls in no xtensor/xtl/xsimd/HDF5/CUDA header, then
+# prefix, checks the installed library (SONAME liblamina.so.MAJOR.MINOR, or liblamina.a), the
+# headers (version.hpp; <lamina/lamina.hpp> pulls in no xtensor/xtl/xsimd/HDF5/CUDA header), then
 # configures, builds and runs tests/install (a user's project using find_package(lamina)) against
-# that prefix only. Any failing step fails the test.
+# that prefix only, builds and runs the same program through pkg-config (lamina.pc), and runs an
+# installed example (`--component examples`) when the build has them. Any failing step fails the
+# test. .ci/test also runs it on a static build (-DLAMINA_BUILD_SHARED=OFF).
 #
 # Inputs (-D): LAMINA_BINARY_DIR, CONSUMER_SOURCE_DIR, WORK_DIR, CXX_COMPILER,
 #              optional CONFIG, GENERATOR.
@@ -37,7 +40,7 @@ if(DEFINED CONFIG AND NOT CONFIG STREQUAL "")
   set(config_args --config "${CONFIG}")
 endif()
 step("cmake --install" "${CMAKE_COMMAND}" --install "${LAMINA_BINARY_DIR}" --prefix "${prefix}" ${config_args})
-foreach(f include/lamina/lamina.hpp include/lamina/xtensor.hpp)
+foreach(f include/lamina/lamina.hpp include/lamina/xtensor.hpp include/lamina/version.hpp)
   if(NOT EXISTS "${prefix}/${f}")
     message(FATAL_ERROR "[install test] ${f} was not installed under ${prefix}")
   endif()
@@ -45,6 +48,34 @@ endforeach()
 file(GLOB_RECURSE config_files "${prefix}/*/laminaConfig.cmake")
 if(NOT config_files)
   message(FATAL_ERROR "[install test] no laminaConfig.cmake installed under ${prefix}")
+endif()
+file(GLOB_RECURSE pc_files "${prefix}/*/pkgconfig/lamina.pc")
+if(NOT pc_files)
+  message(FATAL_ERROR "[install test] no lamina.pc installed under ${prefix}")
+endif()
+get_filename_component(pc_dir "${pc_files}" DIRECTORY)
+get_filename_component(libdir "${pc_dir}" DIRECTORY)
+
+# The library: a versioned shared object whose SONAME carries MAJOR.MINOR, or a static archive.
+file(STRINGS "${prefix}/include/lamina/version.hpp" major REGEX "define LAMINA_VERSION_MAJOR")
+file(STRINGS "${prefix}/include/lamina/version.hpp" minor REGEX "define LAMINA_VERSION_MINOR")
+string(REGEX REPLACE ".* " "" major "${major}")
+string(REGEX REPLACE ".* " "" minor "${minor}")
+set(static OFF)
+if(EXISTS "${libdir}/liblamina.a" AND NOT EXISTS "${libdir}/liblamina.so")
+  set(static ON)
+  message(STATUS "[install test] static library: ${libdir}/liblamina.a")
+else()
+  file(GLOB so_files "${libdir}/liblamina.so.${major}.${minor}.*")
+  if(NOT so_files OR NOT EXISTS "${libdir}/liblamina.so.${major}.${minor}" OR NOT EXISTS "${libdir}/liblamina.so")
+    file(GLOB listed "${libdir}/liblamina*")
+    message(FATAL_ERROR "[install test] expected liblamina.so -> liblamina.so.${major}.${minor} -> liblamina.so.${major}.${minor}.N in ${libdir}, found: ${listed}")
+  endif()
+  step("readelf -d liblamina.so" readelf -d "${libdir}/liblamina.so")
+  if(NOT step_output MATCHES "Library soname: \\[liblamina\\.so\\.${major}\\.${minor}\\]")
+    message(FATAL_ERROR "[install test] SONAME is not liblamina.so.${major}.${minor}:\n${step_output}")
+  endif()
+  message(STATUS "[install test] SONAME liblamina.so.${major}.${minor}")
 endif()
 
 # 2. The public headers a user script sees include no xtensor, HDF5 or CUDA header.
@@ -85,11 +116,50 @@ find_program(app NAMES app PATHS "${consumer_build}" "${consumer_build}/Debug" N
 find_program(app_xt NAMES app_xtensor PATHS "${consumer_build}" "${consumer_build}/Debug" NO_DEFAULT_PATH REQUIRED)
 step("run app" "${app}")
 message(STATUS "[install test] app: ${step_output}")
-if(NOT step_output MATCHES "lamina consumer OK")
-  message(FATAL_ERROR "[install test] app did not print 'lamina consumer OK'")
+if(NOT step_output MATCHES "lamina [0-9.]+ consumer OK")
+  message(FATAL_ERROR "[install test] app did not print 'lamina VERSION consumer OK'")
 endif()
 step("run app_xtensor" "${app_xt}")
 if(NOT step_output MATCHES "lamina xtensor interop OK")
   message(FATAL_ERROR "[install test] app_xtensor did not print 'lamina xtensor interop OK':\n${step_output}")
+endif()
+
+# 5. The same program through pkg-config, as a Makefile user would build it.
+find_program(PKG_CONFIG NAMES pkg-config REQUIRED)
+set(ENV{PKG_CONFIG_PATH} "${pc_dir}")
+set(pc_args --cflags --libs)
+if(static)
+  list(APPEND pc_args --static)
+endif()
+step("pkg-config ${pc_args} lamina" "${PKG_CONFIG}" ${pc_args} lamina)
+string(STRIP "${step_output}" pc_flags)
+separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
+set(app_pc "${WORK_DIR}/app_pkg_config")
+step("build with pkg-config"
+     "${CXX_COMPILER}" -std=c++20 -Wall -Wextra -Werror "${CONSUMER_SOURCE_DIR}/main.cpp" -o "${app_pc}"
+     ${pc_flags} "-Wl,-rpath,${libdir}")
+step("run app_pkg_config" "${app_pc}")
+if(NOT step_output MATCHES "lamina [0-9.]+ consumer OK")
+  message(FATAL_ERROR "[install test] app_pkg_config did not print 'lamina VERSION consumer OK':\n${step_output}")
+endif()
+
+# 6. The trainers, installed on request only (component examples), run from the prefix.
+if(EXISTS "${LAMINA_BINARY_DIR}/load_keras_model")
+  if(EXISTS "${prefix}/bin/load_keras_model")
+    message(FATAL_ERROR "[install test] a plain cmake --install installed the examples")
+  endif()
+  step("cmake --install --component examples"
+       "${CMAKE_COMMAND}" --install "${LAMINA_BINARY_DIR}" --prefix "${prefix}" --component examples ${config_args})
+  foreach(example fashion_mnist_mlp load_keras_model)
+    if(NOT EXISTS "${prefix}/bin/${example}")
+      message(FATAL_ERROR "[install test] ${example} was not installed in ${prefix}/bin")
+    endif()
+  endforeach()
+  # Run from the prefix alone (RPATH $ORIGIN/../lib): its usage message, exit status 2.
+  execute_process(COMMAND "${prefix}/bin/load_keras_model" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 2 OR NOT err MATCHES "usage")
+    message(FATAL_ERROR "[install test] installed load_keras_model did not print its usage (exit ${rc}):\n${out}\n${err}")
+  endif()
+  message(STATUS "[install test] installed examples run from the prefix")
 endif()
 message(STATUS "[install test] passed")

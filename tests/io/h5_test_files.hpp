@@ -1,5 +1,5 @@
 // tests/io/h5_test_files.hpp — scratch files for the HDF5 tests and the path of the real Keras
-// files (../shared/keras_files next to the repository: CI clones beside it).
+// files (tests/fixtures/keras_files, with their PROVENANCE.md).
 #pragma once
 
 #include <unistd.h>
@@ -16,9 +16,10 @@ namespace lamina::testing {
 // write lamina::testing::ScratchDir.
 inline namespace h5_files {
 
-/// The folder of real Keras files; tests that need it fail (not skip) when it is absent.
+/// A real Keras file of tests/fixtures/keras_files; tests that need one fail (not skip) when it
+/// is absent.
 inline std::string keras_file(const std::string& name) {
-  return std::string(LAMINA_SOURCE_DIR "/../shared/keras_files/") + name;
+  return std::string(LAMINA_TEST_FIXTURES "/keras_files/") + name;
 }
 
 /// A fresh directory under the system temp dir, removed with its content at scope exit.

@@ -1,4 +1,4 @@
-// The real Keras 3 `.keras` files of ../shared/keras_files/ load through models::load_model and
+// The real Keras 3 `.keras` files of tests/fixtures/keras_files/ load through models::load_model and
 // predict what an independent forward pass (tests/fixtures/make_keras_archive_fixtures.py:
 // PyTorch / tensor maths in float64 on the same weights) gives, within 1e-5. The folder must be
 // there: CI clones it next to the repository, and a missing folder fails these tests.
@@ -27,7 +27,7 @@ using lamina::testing::seq;
 
 namespace {
 
-// The real file `name`: CI clones ../shared next to the repository; without it the test fails.
+// The real file `name` of tests/fixtures/keras_files; without it the test fails.
 std::string real_file(const std::string& name) {
   const std::string path = lamina::testing::keras_file(name);
   REQUIRE(std::filesystem::is_regular_file(path));

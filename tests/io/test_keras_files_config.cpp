@@ -1,4 +1,4 @@
-// The model configs inside the real Keras files of ../shared/keras_files/ (see its
+// The model configs inside the real Keras files of tests/fixtures/keras_files/ (see its
 // PROVENANCE.md): every one whose layers lamina has rebuilds with the architecture Keras saved
 // (parameter counts are the sums of the weight arrays' sizes in each file, read with h5py), and
 // the others fail naming the class and the file. The folder must be there: CI clones it next to
@@ -34,7 +34,7 @@ using json = nlohmann::json;
 
 namespace {
 
-// The real file `name`: CI clones ../shared next to the repository; without it the test fails.
+// The real file `name` of tests/fixtures/keras_files; without it the test fails.
 std::string real_file(const std::string& name) {
   const std::string path = lamina::testing::keras_file(name);
   REQUIRE(std::filesystem::is_regular_file(path));

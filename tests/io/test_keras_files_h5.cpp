@@ -1,4 +1,4 @@
-// Real .h5 files written by Keras 2 and Keras 3 (../shared/keras_files, see PROVENANCE.md): they
+// Real .h5 files written by Keras 2 and Keras 3 (tests/fixtures/keras_files, see PROVENANCE.md): they
 // load, and predict what Keras recorded (within 1e-5) or what an independent numpy / PyTorch
 // forward pass over the same weights gives (tests/fixtures/make_keras_h5_fixtures.py).
 #include <catch2/catch.hpp>
@@ -58,8 +58,8 @@ nlohmann::json fixtures() {
 
 }  // namespace
 
-TEST_CASE("The Keras files folder is present next to the repository", "[h5io]") {
-  // CI clones lamina next to shared/; without it the tests below would prove nothing.
+TEST_CASE("The Keras files folder is present in the repository", "[h5io]") {
+  // Without it the tests below would prove nothing.
   REQUIRE(std::filesystem::exists(keras_file("PROVENANCE.md")));
 }
 

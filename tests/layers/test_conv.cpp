@@ -221,7 +221,7 @@ TEST_CASE("Conv1D and Conv2D configs round-trip through from_config, Keras 3's o
   auto cfg1 = c1->get_config();
   CHECK(layer_from_config("Conv1D", cfg1)->get_config() == cfg1);
 
-  // The first Conv2D of shared/keras_files/k3_fashion_cnn.keras's config.json, as Keras 3 wrote it.
+  // The first Conv2D of tests/fixtures/keras_files/k3_fashion_cnn.keras's config.json, as Keras 3 wrote it.
   const auto keras = nlohmann::json::parse(R"({"name": "conv2d", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "filters": 32, "kernel_size": [3, 3], "strides": [1, 1], "padding": "valid", "data_format": "channels_last", "dilation_rate": [1, 1], "groups": 1, "activation": "relu", "use_bias": true, "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": null}, "registered_name": null}, "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "kernel_regularizer": null, "bias_regularizer": null, "activity_regularizer": null, "kernel_constraint": null, "bias_constraint": null})");
   auto layer = layer_from_config("Conv2D", keras);
   CHECK(layer->build_for({-1, 28, 28, 1}) == Shape{-1, 26, 26, 32});

@@ -1,7 +1,7 @@
 // Core layers (layers/core.cpp): Input, Dense, Activation, Dropout, Flatten, Reshape.
 // Forward values against hand loops, finite-difference gradients (float64) with respect to inputs
 // and weights, output shapes, Keras configs (the reference JSON is copied from a file Keras 3.11
-// wrote: ../shared/keras_files/k3_churn_mlp.keras), names, weight bookkeeping and bad arguments.
+// wrote: tests/fixtures/keras_files/k3_churn_mlp.keras), names, weight bookkeeping and bad arguments.
 #include <catch2/catch.hpp>
 
 #include <algorithm>

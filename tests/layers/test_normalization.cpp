@@ -232,7 +232,7 @@ TEST_CASE("normalisation configs round-trip through from_config, Keras 3's own i
   auto ln = layers::LayerNormalization({.epsilon = 1e-6, .scale = false, .name = "ln_rt"});
   auto lcfg = ln->get_config();
   CHECK(layer_from_config("LayerNormalization", lcfg)->get_config() == lcfg);
-  // batch_normalization_7 of shared/keras_files/k3_functional_bn.keras, as Keras 3 wrote it.
+  // batch_normalization_7 of tests/fixtures/keras_files/k3_functional_bn.keras, as Keras 3 wrote it.
   const auto keras = nlohmann::json::parse(R"({"name": "batch_normalization_7", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null, "shared_object_id": 135862367191216}, "axis": -1, "momentum": 0.99, "epsilon": 0.001, "center": true, "scale": true, "beta_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "gamma_initializer": {"module": "keras.initializers", "class_name": "Ones", "config": {}, "registered_name": null}, "moving_mean_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "moving_variance_initializer": {"module": "keras.initializers", "class_name": "Ones", "config": {}, "registered_name": null}, "beta_regularizer": null, "gamma_regularizer": null, "beta_constraint": null, "gamma_constraint": null, "synchronized": false})");
   auto kbn = layer_from_config("BatchNormalization", keras);
   auto ours = kbn->get_config();

@@ -170,7 +170,7 @@ TEST_CASE("pooling configs round-trip through from_config, Keras 3's own include
     const Shape in = one_d ? Shape{-1, 9, 3} : Shape{-1, 9, 7, 3};
     CHECK(again->build_for(in) == layer->build_for(in));
   }
-  // MaxPooling2D from shared/keras_files/k3_fashion_cnn.keras, as Keras 3 wrote it.
+  // MaxPooling2D from tests/fixtures/keras_files/k3_fashion_cnn.keras, as Keras 3 wrote it.
   const auto keras = nlohmann::json::parse(R"({"name": "max_pooling2d", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null, "shared_object_id": 139979014837440}, "pool_size": [2, 2], "padding": "valid", "strides": [2, 2], "data_format": "channels_last"})");
   auto pool = layer_from_config("MaxPooling2D", keras);
   CHECK(pool->build_for({-1, 26, 26, 32}) == Shape{-1, 13, 13, 32});

@@ -15,7 +15,7 @@ struct EarlyStoppingOptions {
   int patience = 0;        ///< epochs without improvement before stopping
   int verbose = 0;         ///< 1: print when stopping and restoring
   std::string mode = "auto";  ///< "auto", "min" or "max"
-  std::optional<double> baseline;  ///< stop unless the model beats it within `patience` epochs
+  std::optional<double> baseline{};  ///< stop unless the model beats it within `patience` epochs
   bool restore_best_weights = false;  ///< at the end, go back to the best epoch's weights
   int start_from_epoch = 0;           ///< warm-up epochs that are not monitored
 };

@@ -13,13 +13,13 @@ struct LambdaCallbackOptions {
   using Hook = std::function<void(const Logs&)>;
   using EpochHook = std::function<void(int epoch, const Logs&)>;
   using BatchHook = std::function<void(std::int64_t batch, const Logs&)>;
-  EpochHook on_epoch_begin, on_epoch_end;
-  Hook on_train_begin, on_train_end;
-  BatchHook on_train_batch_begin, on_train_batch_end;
-  Hook on_test_begin, on_test_end;
-  BatchHook on_test_batch_begin, on_test_batch_end;
-  Hook on_predict_begin, on_predict_end;
-  BatchHook on_predict_batch_begin, on_predict_batch_end;
+  EpochHook on_epoch_begin{}, on_epoch_end{};
+  Hook on_train_begin{}, on_train_end{};
+  BatchHook on_train_batch_begin{}, on_train_batch_end{};
+  Hook on_test_begin{}, on_test_end{};
+  BatchHook on_test_batch_begin{}, on_test_batch_end{};
+  Hook on_predict_begin{}, on_predict_end{};
+  BatchHook on_predict_batch_begin{}, on_predict_batch_end{};
 };
 
 /// Keras's LambdaCallback: `LambdaCallback({.on_epoch_end = [](int e, const Logs& l) {...}})`.

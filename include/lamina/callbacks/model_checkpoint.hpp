@@ -18,9 +18,9 @@ struct ModelCheckpointOptions {
   std::string mode = "auto";     ///< "auto", "min" or "max"
   SaveFreq save_freq = "epoch";  ///< "epoch" or every N batches
   /// The best value to beat before the first save (save_best_only).
-  std::optional<double> initial_value_threshold;
+  std::optional<double> initial_value_threshold{};
   /// How a file is written: (model, path, weights_only). Empty: Model::save / save_weights.
-  std::function<void(Model& model, const std::string& path, bool weights_only)> saver;
+  std::function<void(Model& model, const std::string& path, bool weights_only)> saver{};
 };
 
 /// Keras's ModelCheckpoint. `filepath` may hold Python format fields filled from the epoch

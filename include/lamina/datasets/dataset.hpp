@@ -154,7 +154,7 @@ template <class E, class F> decltype(auto) apply_to(const F& f, E&& e) {
 }  // namespace data
 
 struct ShuffleOptions {
-  std::optional<std::uint64_t> seed;  ///< none: drawn from lamina's global stream at creation
+  std::optional<std::uint64_t> seed{};  ///< none: drawn from lamina's global stream at creation
   bool reshuffle_each_iteration = true;
 };
 
@@ -165,7 +165,7 @@ struct MapOptions {
   /// Keep the input order (default). false: hand out results as they finish.
   bool deterministic = true;
   /// Seed of the per-element random draws of image:: ops; none: drawn from the global stream.
-  std::optional<std::uint64_t> seed;
+  std::optional<std::uint64_t> seed{};
 };
 
 struct BatchOptions {
@@ -175,9 +175,9 @@ struct BatchOptions {
 struct PaddedBatchOptions {
   /// Per component: the padded shape without the batch axis, -1 where the batch's longest
   /// decides; empty: pad every dimension to the batch's longest.
-  std::vector<Shape> padded_shapes;
+  std::vector<Shape> padded_shapes{};
   /// Per component: the pad value (0 where not given).
-  std::vector<double> padding_values;
+  std::vector<double> padding_values{};
   bool drop_remainder = false;
 };
 
@@ -428,15 +428,15 @@ struct CsvOptions {
   bool header = true;                    ///< the first line names the columns
   char field_delim = ',';
   /// Columns to read (by header name, or "0", "1"... by position); empty: all.
-  std::vector<std::string> select_columns;
+  std::vector<std::string> select_columns{};
   /// The label column (by name or position); empty: no label.
-  std::string label_name;
+  std::string label_name{};
   /// dtype per column name: float32 (default), float64, int32 or int64. A value that does not
   /// parse as its column's type is an error.
-  std::vector<std::pair<std::string, DType>> column_types;
+  std::vector<std::pair<std::string, DType>> column_types{};
   /// Value for missing fields per column name; a column without one rejects missing fields.
-  std::vector<std::pair<std::string, double>> column_defaults;
-  std::string na_value;                  ///< a field equal to this counts as missing ("" always does)
+  std::vector<std::pair<std::string, double>> column_defaults{};
+  std::string na_value{};                  ///< a field equal to this counts as missing ("" always does)
 };
 
 /// Rows of a CSV file (RFC 4180 quoting). Each element is (features) or, with a label_name,

@@ -11,8 +11,8 @@ namespace lamina::datasets {
 
 /// One half of a dataset, as Keras returns it: images x uint8 (N, 28, 28), labels y uint8 (N).
 struct Split {
-  Tensor x;
-  Tensor y;
+  Tensor x{};
+  Tensor y{};
 };
 
 /// Reads an IDX file (the MNIST family's format), gzip-compressed (detected by its magic bytes

@@ -28,7 +28,7 @@ class ActivityRegularizationLayer : public Layer {
 struct ActivityRegularizationOptions {
   double l1 = 0.0;
   double l2 = 0.0;
-  std::string name;
+  std::string name{};
 };
 
 /// `ActivityRegularization({.l1 = 1e-3})`.

@@ -27,8 +27,8 @@ namespace lamina::layers {
 /// dropout; MultiHeadAttention (batch, num_heads, T, S) (more axes with attention_axes), before
 /// dropout.
 struct AttentionResult {
-  Tensor output;
-  Tensor scores;
+  Tensor output{};
+  Tensor scores{};
 };
 
 // --- Attention, AdditiveAttention ------------------------------------------------------------
@@ -36,9 +36,9 @@ struct AttentionResult {
 /// Keras's call arguments of Attention and AdditiveAttention. Masks are (batch, steps), non-zero
 /// on real steps.
 struct AttentionCall {
-  Tensor key;         ///< (batch, Tv, dim); undefined: the value is the key
-  Tensor query_mask;  ///< (batch, Tq): the output is zero on masked query steps
-  Tensor value_mask;  ///< (batch, Tv): masked value steps get no attention
+  Tensor key{};         ///< (batch, Tv, dim); undefined: the value is the key
+  Tensor query_mask{};  ///< (batch, Tq): the output is zero on masked query steps
+  Tensor value_mask{};  ///< (batch, Tv): masked value steps get no attention
   /// Query step i attends value steps j <= i only. The layer's own use_causal_mask also applies.
   bool use_causal_mask = false;
   bool training = false;  ///< dropout on the attention weights
@@ -128,7 +128,7 @@ struct AttentionOptions {
   double dropout = 0.0;            ///< rate on the attention weights, training only
   /// Every call is causal (Keras 2's `causal` argument; Keras 3 makes it a call argument).
   bool use_causal_mask = false;
-  std::string name;
+  std::string name{};
 };
 
 /// Dot-product (Luong) attention: scores = scale · query · keyᵀ, or with score_mode "concat"
@@ -165,7 +165,7 @@ struct AdditiveAttentionOptions {
   bool use_scale = true;  ///< a trainable `scale` of shape (dim,), glorot_uniform
   double dropout = 0.0;   ///< rate on the attention weights, training only
   bool use_causal_mask = false;  ///< every call is causal (Keras 2's `causal`)
-  std::string name;
+  std::string name{};
 };
 
 /// Additive (Bahdanau) attention: scores = Σ_d scale_d · tanh(query_i,d + key_j,d).
@@ -193,13 +193,13 @@ struct AdditiveAttention : LayerHandle<AdditiveAttentionLayer> {
 /// Keras's call arguments of MultiHeadAttention. Every mask is non-zero where attention is allowed;
 /// they are combined with AND, as Keras's _compute_attention_mask.
 struct MultiHeadAttentionCall {
-  Tensor key;             ///< (batch, S, dim_k); undefined: the value is the key
+  Tensor key{};             ///< (batch, S, dim_k); undefined: the value is the key
   /// (batch, T, S) (or (T, S), or with attention_axes (batch, <other axes>, <query attention
   /// axes>, <key attention axes>)): which query step may attend which key step, for every head.
-  Tensor attention_mask;
-  Tensor query_mask;  ///< (batch, T): Keras's mask of the query; masked rows attend nothing
-  Tensor value_mask;  ///< (batch, S)
-  Tensor key_mask;    ///< (batch, S)
+  Tensor attention_mask{};
+  Tensor query_mask{};  ///< (batch, T): Keras's mask of the query; masked rows attend nothing
+  Tensor value_mask{};  ///< (batch, S)
+  Tensor key_mask{};    ///< (batch, S)
   /// Query step t attends key steps s <= t only. The layer's own use_causal_mask also applies.
   bool use_causal_mask = false;
   bool training = false;  ///< dropout on the attention weights
@@ -209,21 +209,21 @@ struct MultiHeadAttentionOptions {
   std::int64_t value_dim = 0;  ///< size of each value head; 0: key_dim
   double dropout = 0.0;        ///< rate on the attention weights, training only
   bool use_bias = true;
-  std::vector<std::int64_t> output_shape;  ///< empty: the query's last dimension
+  std::vector<std::int64_t> output_shape{};  ///< empty: the query's last dimension
   /// Axes (of the query, batch excluded, negative from the end) attended over; empty: every axis
   /// between the batch and the features.
-  std::vector<int> attention_axes;
+  std::vector<int> attention_axes{};
   /// Every call is causal (Keras's call argument use_causal_mask, kept on the layer so that
   /// models can use it; written in the config only when set).
   bool use_causal_mask = false;
   Initializer kernel_initializer = "glorot_uniform";
   Initializer bias_initializer = "zeros";
-  Regularizer kernel_regularizer;    ///< on the four kernels
-  Regularizer bias_regularizer;      ///< on the four biases
-  Regularizer activity_regularizer;  ///< on each of the four projections' outputs, as Keras
-  Constraint kernel_constraint;
-  Constraint bias_constraint;
-  std::string name;
+  Regularizer kernel_regularizer{};    ///< on the four kernels
+  Regularizer bias_regularizer{};      ///< on the four biases
+  Regularizer activity_regularizer{};  ///< on each of the four projections' outputs, as Keras
+  Constraint kernel_constraint{};
+  Constraint bias_constraint{};
+  std::string name{};
 };
 
 /// Multi-head attention (Vaswani et al. 2017) as Keras computes it: per head, query, key and value

@@ -64,16 +64,16 @@ struct Conv2DOptions {
   std::string padding = "valid";  ///< "valid" | "same"
   Size2D dilation_rate = 1;
   std::int64_t groups = 1;
-  lamina::Activation activation;  ///< linear by default
+  lamina::Activation activation{};  ///< linear by default
   bool use_bias = true;
   Initializer kernel_initializer = "glorot_uniform";
   Initializer bias_initializer = "zeros";
-  Regularizer kernel_regularizer;    ///< none by default, as the four below
-  Regularizer bias_regularizer;
-  Regularizer activity_regularizer;
-  Constraint kernel_constraint;
-  Constraint bias_constraint;
-  std::string name;
+  Regularizer kernel_regularizer{};    ///< none by default, as the four below
+  Regularizer bias_regularizer{};
+  Regularizer activity_regularizer{};
+  Constraint kernel_constraint{};
+  Constraint bias_constraint{};
+  std::string name{};
 };
 
 /// output = activation(conv2d(x, kernel) + bias) over x (batch, height, width, channels).
@@ -96,16 +96,16 @@ struct Conv1DOptions {
   std::string padding = "valid";  ///< "valid" | "same" | "causal"
   std::int64_t dilation_rate = 1;
   std::int64_t groups = 1;
-  lamina::Activation activation;
+  lamina::Activation activation{};
   bool use_bias = true;
   Initializer kernel_initializer = "glorot_uniform";
   Initializer bias_initializer = "zeros";
-  Regularizer kernel_regularizer;    ///< none by default, as the four below
-  Regularizer bias_regularizer;
-  Regularizer activity_regularizer;
-  Constraint kernel_constraint;
-  Constraint bias_constraint;
-  std::string name;
+  Regularizer kernel_regularizer{};    ///< none by default, as the four below
+  Regularizer bias_regularizer{};
+  Regularizer activity_regularizer{};
+  Constraint kernel_constraint{};
+  Constraint bias_constraint{};
+  std::string name{};
 };
 
 /// output = activation(conv1d(x, kernel) + bias) over x (batch, steps, channels).

@@ -18,18 +18,18 @@ struct Conv2DTransposeOptions {
   std::string padding = "valid";  ///< "valid" | "same"
   /// Extra rows/columns at the bottom/right of the output, each < its stride; empty (Keras's None)
   /// picks Keras's default (see conv_transpose_output_length).
-  std::optional<Size2D> output_padding;
+  std::optional<Size2D> output_padding{};
   Size2D dilation_rate = 1;  ///< > 1 only with strides 1 (as Keras)
-  lamina::Activation activation;
+  lamina::Activation activation{};
   bool use_bias = true;
   Initializer kernel_initializer = "glorot_uniform";
   Initializer bias_initializer = "zeros";
-  Regularizer kernel_regularizer;    ///< none by default, as the four below
-  Regularizer bias_regularizer;
-  Regularizer activity_regularizer;  ///< applied to the layer's output
-  Constraint kernel_constraint;      ///< applied after each optimizer update
-  Constraint bias_constraint;
-  std::string name;
+  Regularizer kernel_regularizer{};    ///< none by default, as the four below
+  Regularizer bias_regularizer{};
+  Regularizer activity_regularizer{};  ///< applied to the layer's output
+  Constraint kernel_constraint{};      ///< applied after each optimizer update
+  Constraint bias_constraint{};
+  std::string name{};
 };
 
 /// output = activation(conv2d_transpose(x, kernel) + bias) over x (batch, height, width,

@@ -16,9 +16,9 @@ namespace lamina::layers {
 // --- Input -----------------------------------------------------------------------------------
 
 struct InputOptions {
-  std::string name;
+  std::string name{};
   DType dtype = float32;
-  std::optional<std::int64_t> batch_size;
+  std::optional<std::int64_t> batch_size{};
 };
 
 /// The layer behind Input: passes its input through, declares the batch shape.
@@ -44,16 +44,16 @@ KerasTensor Input(const Shape& shape, InputOptions options = {});
 // --- Dense -----------------------------------------------------------------------------------
 
 struct DenseOptions {
-  lamina::Activation activation;  ///< linear by default
+  lamina::Activation activation{};  ///< linear by default
   bool use_bias = true;
   Initializer kernel_initializer = "glorot_uniform";
   Initializer bias_initializer = "zeros";
-  Regularizer kernel_regularizer;    ///< none by default; e.g. regularizers::L2(1e-4) or "l2"
-  Regularizer bias_regularizer;
-  Regularizer activity_regularizer;  ///< applied to the layer's output
-  Constraint kernel_constraint;      ///< none by default; e.g. constraints::MaxNorm(3)
-  Constraint bias_constraint;
-  std::string name;
+  Regularizer kernel_regularizer{};    ///< none by default; e.g. regularizers::L2(1e-4) or "l2"
+  Regularizer bias_regularizer{};
+  Regularizer activity_regularizer{};  ///< applied to the layer's output
+  Constraint kernel_constraint{};      ///< none by default; e.g. constraints::MaxNorm(3)
+  Constraint bias_constraint{};
+  std::string name{};
 };
 
 /// output = activation(x·kernel + bias), kernel (in, units). Acts on the last axis.
@@ -97,7 +97,7 @@ class ActivationLayer : public Layer {
 };
 
 struct Activation : LayerHandle<ActivationLayer> {
-  explicit Activation(lamina::Activation activation, std::string name = {});
+  explicit Activation(lamina::Activation activation, Name name = {});
 };
 
 // --- Dropout ---------------------------------------------------------------------------------
@@ -118,7 +118,7 @@ class DropoutLayer : public Layer {
 
 /// Throws ValueError unless 0 <= rate < 1.
 struct Dropout : LayerHandle<DropoutLayer> {
-  explicit Dropout(double rate, std::string name = {});
+  explicit Dropout(double rate, Name name = {});
 };
 
 // --- Flatten ---------------------------------------------------------------------------------
@@ -133,7 +133,7 @@ class FlattenLayer : public Layer {
 };
 
 struct Flatten : LayerHandle<FlattenLayer> {
-  explicit Flatten(std::string name = {});
+  explicit Flatten(Name name = {});
 };
 
 // --- Reshape ---------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ class ReshapeLayer : public Layer {
 };
 
 struct Reshape : LayerHandle<ReshapeLayer> {
-  explicit Reshape(Shape target_shape, std::string name = {});
+  explicit Reshape(Shape target_shape, Name name = {});
 };
 
 }  // namespace lamina::layers

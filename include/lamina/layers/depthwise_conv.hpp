@@ -62,16 +62,16 @@ struct DepthwiseConv2DOptions {
   std::string padding = "valid";  ///< "valid" | "same"
   std::int64_t depth_multiplier = 1;
   Size2D dilation_rate = 1;
-  lamina::Activation activation;
+  lamina::Activation activation{};
   bool use_bias = true;
   Initializer depthwise_initializer = "glorot_uniform";
   Initializer bias_initializer = "zeros";
-  Regularizer depthwise_regularizer;  ///< none by default, as the four below
-  Regularizer bias_regularizer;
-  Regularizer activity_regularizer;   ///< applied to the layer's output
-  Constraint depthwise_constraint;    ///< applied after each optimizer update
-  Constraint bias_constraint;
-  std::string name;
+  Regularizer depthwise_regularizer{};  ///< none by default, as the four below
+  Regularizer bias_regularizer{};
+  Regularizer activity_regularizer{};   ///< applied to the layer's output
+  Constraint depthwise_constraint{};    ///< applied after each optimizer update
+  Constraint bias_constraint{};
+  std::string name{};
 };
 
 /// output[..., c·m + j] = activation(Σ x[..., c] ⋆ depthwise_kernel[:, :, c, j] + bias): each
@@ -103,19 +103,19 @@ struct SeparableConv2DOptions {
   std::string padding = "valid";  ///< "valid" | "same"
   Size2D dilation_rate = 1;
   std::int64_t depth_multiplier = 1;
-  lamina::Activation activation;
+  lamina::Activation activation{};
   bool use_bias = true;
   Initializer depthwise_initializer = "glorot_uniform";
   Initializer pointwise_initializer = "glorot_uniform";
   Initializer bias_initializer = "zeros";
-  Regularizer depthwise_regularizer;  ///< none by default, as the six below
-  Regularizer pointwise_regularizer;
-  Regularizer bias_regularizer;
-  Regularizer activity_regularizer;   ///< applied to the layer's output
-  Constraint depthwise_constraint;    ///< applied after each optimizer update
-  Constraint pointwise_constraint;
-  Constraint bias_constraint;
-  std::string name;
+  Regularizer depthwise_regularizer{};  ///< none by default, as the six below
+  Regularizer pointwise_regularizer{};
+  Regularizer bias_regularizer{};
+  Regularizer activity_regularizer{};   ///< applied to the layer's output
+  Constraint depthwise_constraint{};    ///< applied after each optimizer update
+  Constraint pointwise_constraint{};
+  Constraint bias_constraint{};
+  std::string name{};
 };
 
 /// A depthwise convolution (no bias) then a 1x1 convolution to `filters` channels, bias and

@@ -15,7 +15,7 @@ struct EmbeddingOptions {
   /// Id 0 is padding: the layer's output mask is (ids != 0), and the recurrent layers and the
   /// loss after it skip those steps.
   bool mask_zero = false;
-  std::string name;
+  std::string name{};
 };
 
 /// output[..., :] = embeddings[ids[...]]; ids of any integer-valued dtype, shape (batch, ...);

@@ -27,7 +27,7 @@ class MaskingLayer : public Layer {
 
 /// `Masking()`, `Masking(-1.0)`.
 struct Masking : LayerHandle<MaskingLayer> {
-  explicit Masking(double mask_value = 0.0, std::string name = {});
+  explicit Masking(double mask_value = 0.0, Name name = {});
 };
 
 }  // namespace lamina::layers

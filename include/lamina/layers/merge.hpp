@@ -56,7 +56,7 @@ class AddLayer : public ElementwiseMergeLayer {
   Tensor combine(const std::vector<Tensor>& inputs) const override;
 };
 struct Add : LayerHandle<AddLayer> {
-  explicit Add(std::string name = {});
+  explicit Add(Name name = {});
 };
 
 /// x0 - x1; exactly two inputs.
@@ -70,7 +70,7 @@ class SubtractLayer : public ElementwiseMergeLayer {
   std::size_t required_inputs() const override { return 2; }
 };
 struct Subtract : LayerHandle<SubtractLayer> {
-  explicit Subtract(std::string name = {});
+  explicit Subtract(Name name = {});
 };
 
 /// x0 · x1 · ... elementwise.
@@ -83,7 +83,7 @@ class MultiplyLayer : public ElementwiseMergeLayer {
   Tensor combine(const std::vector<Tensor>& inputs) const override;
 };
 struct Multiply : LayerHandle<MultiplyLayer> {
-  explicit Multiply(std::string name = {});
+  explicit Multiply(Name name = {});
 };
 
 /// (x0 + x1 + ...) / n.
@@ -96,7 +96,7 @@ class AverageLayer : public ElementwiseMergeLayer {
   Tensor combine(const std::vector<Tensor>& inputs) const override;
 };
 struct Average : LayerHandle<AverageLayer> {
-  explicit Average(std::string name = {});
+  explicit Average(Name name = {});
 };
 
 /// Elementwise maximum; the gradient goes to the first maximal input.
@@ -109,7 +109,7 @@ class MaximumLayer : public ElementwiseMergeLayer {
   Tensor combine(const std::vector<Tensor>& inputs) const override;
 };
 struct Maximum : LayerHandle<MaximumLayer> {
-  explicit Maximum(std::string name = {});
+  explicit Maximum(Name name = {});
 };
 
 /// Elementwise minimum; the gradient goes to the first minimal input.
@@ -122,7 +122,7 @@ class MinimumLayer : public ElementwiseMergeLayer {
   Tensor combine(const std::vector<Tensor>& inputs) const override;
 };
 struct Minimum : LayerHandle<MinimumLayer> {
-  explicit Minimum(std::string name = {});
+  explicit Minimum(Name name = {});
 };
 
 
@@ -146,12 +146,12 @@ class ConcatenateLayer : public MergeLayer {
 };
 
 struct Concatenate : LayerHandle<ConcatenateLayer> {
-  explicit Concatenate(int axis = -1, std::string name = {});
+  explicit Concatenate(int axis = -1, Name name = {});
 };
 
 struct DotOptions {
   bool normalize = false;  ///< L2-normalise along the dot axes first (cosine similarity)
-  std::string name;
+  std::string name{};
 };
 
 /// Dot product of two tensors along axes (axes[0] of the first, axes[1] of the second), per

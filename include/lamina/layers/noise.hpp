@@ -31,10 +31,10 @@ class SpatialDropoutLayer : public Layer {
 };
 
 struct SpatialDropout1D : LayerHandle<SpatialDropoutLayer> {
-  explicit SpatialDropout1D(double rate, std::string name = {});
+  explicit SpatialDropout1D(double rate, Name name = {});
 };
 struct SpatialDropout2D : LayerHandle<SpatialDropoutLayer> {
-  explicit SpatialDropout2D(double rate, std::string name = {});
+  explicit SpatialDropout2D(double rate, Name name = {});
 };
 
 /// Training: x + N(0, stddev²) noise, drawn afresh each call. Any input shape.
@@ -53,7 +53,7 @@ class GaussianNoiseLayer : public Layer {
 };
 
 struct GaussianNoise : LayerHandle<GaussianNoiseLayer> {
-  explicit GaussianNoise(double stddev, std::string name = {});
+  explicit GaussianNoise(double stddev, Name name = {});
 };
 
 /// Training: x · N(1, rate/(1 − rate)) multiplicative noise (mean 1, so no rescaling at
@@ -73,7 +73,7 @@ class GaussianDropoutLayer : public Layer {
 };
 
 struct GaussianDropout : LayerHandle<GaussianDropoutLayer> {
-  explicit GaussianDropout(double rate, std::string name = {});
+  explicit GaussianDropout(double rate, Name name = {});
 };
 
 }  // namespace lamina::layers

@@ -21,7 +21,7 @@ struct BatchNormalizationOptions {
   Initializer gamma_initializer = "ones";
   Initializer moving_mean_initializer = "zeros";
   Initializer moving_variance_initializer = "ones";
-  std::string name;
+  std::string name{};
 };
 
 /// Training (and trainable): y = gamma·(x − mean_B)/sqrt(var_B + epsilon) + beta with the
@@ -63,7 +63,7 @@ struct LayerNormalizationOptions {
   bool scale = true;
   Initializer beta_initializer = "zeros";
   Initializer gamma_initializer = "ones";
-  std::string name;
+  std::string name{};
 };
 
 /// y = gamma·(x − mean)/sqrt(var + epsilon) + beta with each sample's statistics over the last

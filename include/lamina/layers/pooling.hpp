@@ -40,13 +40,13 @@ class PoolingLayer : public Layer {
 struct Pooling2DOptions {
   Size2D strides = 0;             ///< 0 (Keras's None): pool_size
   std::string padding = "valid";  ///< "valid" | "same"
-  std::string name;
+  std::string name{};
 };
 
 struct Pooling1DOptions {
   std::int64_t strides = 0;  ///< 0 (Keras's None): pool_size
   std::string padding = "valid";
-  std::string name;
+  std::string name{};
 };
 
 /// `MaxPooling2D(2)`, `MaxPooling2D({3, 3}, {.strides = 2, .padding = "same"})`.
@@ -86,7 +86,7 @@ class GlobalPoolingLayer : public Layer {
 
 struct GlobalPoolingOptions {
   bool keepdims = false;
-  std::string name;
+  std::string name{};
 };
 
 struct GlobalMaxPooling2D : LayerHandle<GlobalPoolingLayer> {

@@ -35,7 +35,7 @@ struct RecurrentOptions {
   bool stateful = false;           ///< keep the final states as the next call's initial states
   bool unroll = false;             ///< accepted for Keras compatibility; the loop is always fused
   bool reset_after = true;         ///< GRU: reset gate after the matmul, bias (2, 3·units)
-  std::string name;
+  std::string name{};
 };
 
 enum class CellType { simple_rnn, lstm, gru };
@@ -89,8 +89,8 @@ struct SimpleRNNCell : LayerHandle<RecurrentCellLayer> {
 /// What a recurrent layer returns: the output ((batch, units), or (batch, steps, units) with
 /// return_sequences) and the final states {h} or {h, c}.
 struct RecurrentResult {
-  Tensor output;
-  std::vector<Tensor> states;
+  Tensor output{};
+  std::vector<Tensor> states{};
 };
 
 /// The generic RNN over a cell (Keras's RNN): input (batch, steps, features). SimpleRNN, LSTM and

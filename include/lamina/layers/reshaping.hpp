@@ -54,7 +54,7 @@ class MarginLayer : public Layer {
 /// The padding and cropping layers' other argument (a struct, so that `{{1, 0}, {2, 2}}` can only
 /// mean the amounts).
 struct MarginOptions {
-  std::string name;
+  std::string name{};
 };
 
 /// `ZeroPadding2D(1)`, `ZeroPadding2D({{1, 0}, {2, 2}})`. Keras's default pads 1 on every side.
@@ -99,7 +99,7 @@ class UpSamplingLayer : public Layer {
 
 struct UpSampling2DOptions {
   std::string interpolation = "nearest";  ///< "nearest" | "bilinear"
-  std::string name;
+  std::string name{};
 };
 
 /// `UpSampling2D(2)`, `UpSampling2D({2, 3}, {.interpolation = "bilinear"})`.
@@ -108,7 +108,7 @@ struct UpSampling2D : LayerHandle<UpSamplingLayer> {
 };
 /// Repeats each step `size` times.
 struct UpSampling1D : LayerHandle<UpSamplingLayer> {
-  explicit UpSampling1D(std::int64_t size = 2, std::string name = {});
+  explicit UpSampling1D(std::int64_t size = 2, Name name = {});
 };
 
 // --- Permute / RepeatVector ------------------------------------------------------------------
@@ -131,7 +131,7 @@ class PermuteLayer : public Layer {
 };
 
 struct Permute : LayerHandle<PermuteLayer> {
-  explicit Permute(std::vector<int> dims, std::string name = {});
+  explicit Permute(std::vector<int> dims, Name name = {});
 };
 
 /// (batch, features) -> (batch, n, features), the input repeated n times.
@@ -151,7 +151,7 @@ class RepeatVectorLayer : public Layer {
 };
 
 struct RepeatVector : LayerHandle<RepeatVectorLayer> {
-  explicit RepeatVector(std::int64_t n, std::string name = {});
+  explicit RepeatVector(std::int64_t n, Name name = {});
 };
 
 }  // namespace lamina::layers

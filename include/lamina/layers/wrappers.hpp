@@ -15,8 +15,8 @@ struct BidirectionalOptions {
   /// "concat" | "sum" | "mul" | "ave" | "none" (two outputs: call_both, or outputs_of in a graph).
   std::string merge_mode = "concat";
   /// The backward layer; default: a copy of the layer with go_backwards flipped.
-  std::shared_ptr<RNNLayer> backward_layer;
-  std::string name;
+  std::shared_ptr<RNNLayer> backward_layer{};
+  std::string name{};
 };
 
 /// Runs a copy of `layer` forwards ("forward_<name>") and one backwards ("backward_<name>") and
@@ -49,8 +49,8 @@ class BidirectionalLayer : public Layer {
   /// forward's then backward's. `mask` may be undefined; `initial_state` is empty or holds the
   /// forward layer's states then the backward layer's.
   struct Outputs {
-    Tensor forward, backward;
-    std::vector<Tensor> states;
+    Tensor forward{}, backward{};
+    std::vector<Tensor> states{};
   };
   Outputs call_both(const Tensor& x, const Tensor& mask = Tensor(), bool training = false,
                     const std::vector<Tensor>& initial_state = {});
@@ -91,7 +91,7 @@ class TimeDistributedLayer : public Layer {
 
 /// `TimeDistributed(Dense(10))`.
 struct TimeDistributed : LayerHandle<TimeDistributedLayer> {
-  explicit TimeDistributed(std::shared_ptr<Layer> layer, std::string name = {});
+  explicit TimeDistributed(std::shared_ptr<Layer> layer, Name name = {});
 };
 
 }  // namespace lamina::layers

@@ -111,7 +111,7 @@ class InverseTimeDecay : public LearningRateSchedule {
 struct CosineDecayOptions {
   double alpha = 0.0;
   std::string name = "CosineDecay";
-  std::optional<double> warmup_target;  ///< none: no warm-up, decay from initial_learning_rate
+  std::optional<double> warmup_target{};  ///< none: no warm-up, decay from initial_learning_rate
   std::int64_t warmup_steps = 0;
 };
 

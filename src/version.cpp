@@ -1,0 +1,7 @@
+#include "lamina/version.hpp"
+
+namespace lamina {
+
+const char* version() noexcept { return LAMINA_VERSION_STRING; }
+
+}  // namespace lamina

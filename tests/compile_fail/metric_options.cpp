@@ -1,0 +1,4 @@
+// Keras's Mean(name="m", dtype=...) written with braces.
+// expect-error: lamina::Name
+#include <lamina/lamina.hpp>
+int main() { lamina::metrics::Mean({.dtype = "float32"}); }
