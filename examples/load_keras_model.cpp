@@ -8,8 +8,6 @@
 #include <lamina/lamina.hpp>
 #include <lamina/models.hpp>
 
-#include "../tests/io/npy.hpp"  // a minimal .npy reader (float32 / float64)
-
 using namespace lamina;
 
 int main(int argc, char** argv) {
@@ -22,7 +20,7 @@ int main(int argc, char** argv) {
     model.summary();
     Tensor x;
     if (argc > 2) {
-      x = lamina::testing::read_npy(argv[2]);
+      x = io::load_npy(argv[2]).astype(float32);
     } else {
       Shape shape = model.input_shape();
       if (shape.empty()) throw ValueError("the model has several inputs; give an input file");
