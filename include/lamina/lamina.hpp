@@ -16,6 +16,7 @@
 #include "lamina/metrics.hpp"
 #include "lamina/model.hpp"
 #include "lamina/models.hpp"
+#include "lamina/npy.hpp"
 #include "lamina/ops.hpp"
 #include "lamina/optimizers.hpp"
 #include "lamina/regularizers.hpp"

@@ -63,6 +63,10 @@ namespace models {
 Model load_model(const std::string& path, const LoadModelOptions& options) {
   if (is_keras_archive(path)) return io::load_keras_archive(path, options.compile);
   if (is_legacy_h5(path)) return io::load_legacy_model(path, options.compile);
+  // Keras's load_model refuses .json too: the file has no weights to load.
+  if (ends_with(path, ".json"))
+    throw ValueError("load_model('" + path + "'): a .json file holds the architecture only; rebuild "
+                     "it with models::model_from_json, then load its weights with load_weights");
   throw ValueError("load_model('" + path + "'): unsupported extension; expected .keras, .h5 or .hdf5");
 }
 

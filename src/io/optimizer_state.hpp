@@ -29,12 +29,17 @@ class OptimizerRestore {
 
 /// Reads datasets `names` of `group` (in optimizer_variables() order) as the state of `optimizer`
 /// training `trainable` (Keras paths `trainable_paths`; the optimizer is built for them if it is
-/// not yet). Checks the count and every shape before reading any data; throws FileFormatError
-/// naming the file and the dataset on a mismatch.
+/// not yet). Checks the count, every shape and, where the names are Keras 3's, each variable's
+/// kind ("momentum", "velocity"...) before reading any data. State that does not fit (another
+/// optimizer class, another model) is skipped as Keras skips it: a one-line warning on stderr
+/// naming the file, the optimizer and what did not fit, and a restore that does nothing; the
+/// model's weights are unaffected. Throws FileFormatError naming the file when a dataset cannot be
+/// read.
 OptimizerRestore read_optimizer_state(Optimizer& optimizer, const std::vector<Tensor>& trainable,
                                       const std::vector<std::string>& trainable_paths,
                                       const h5::Group& group, const std::vector<std::string>& names);
-/// Keras 3 layout: datasets "0", "1", ... of `group`.
+/// Keras 3 layout: datasets "0", "1", ... of `group` (positions only: the count and shapes are
+/// checked).
 OptimizerRestore read_optimizer_state(Optimizer& optimizer, const std::vector<Tensor>& trainable,
                                       const std::vector<std::string>& trainable_paths,
                                       const h5::Group& group);

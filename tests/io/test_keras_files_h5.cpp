@@ -13,10 +13,10 @@
 #include <lamina/errors.hpp>
 #include <lamina/layers/core.hpp>
 #include <lamina/models.hpp>
+#include <lamina/npy.hpp>
 
 #include "io/h5_test_files.hpp"
 #include "io/hdf5.hpp"
-#include "io/npy.hpp"
 
 using namespace lamina;
 using lamina::testing::keras_file;
@@ -67,8 +67,9 @@ TEST_CASE("Keras 2.1 CNN with BatchNormalization loads and predicts what Keras r
   Model m = models::load_model(keras_file("k2_dl4j_cnn_batch_norm.h5"));
   CHECK(m.layers().size() == 6);
   CHECK(m.layers()[1]->class_name() == "BatchNormalization");
-  const Tensor x = lamina::testing::read_npy(keras_file("k2_dl4j_cnn_batch_norm.input.npy"));
-  const Tensor y = lamina::testing::read_npy(keras_file("k2_dl4j_cnn_batch_norm.predictions.npy"));
+  // The recorded input is float64; Keras fed it to a float32 model.
+  const Tensor x = io::load_npy(keras_file("k2_dl4j_cnn_batch_norm.input.npy")).astype(float32);
+  const Tensor y = io::load_npy(keras_file("k2_dl4j_cnn_batch_norm.predictions.npy"));
   CHECK(max_difference(m.predict(x), y) < 1e-5);
   // training_config: Adam + mse (Keras 2's `lr` key).
   REQUIRE(m.optimizer() != nullptr);

@@ -1,5 +1,5 @@
-// tests/support/capture.hpp — reading back what the code under test prints: stdout redirected
-// into a temporary file, and text split into lines.
+// tests/support/capture.hpp — reading back what the code under test prints: stdout or stderr
+// redirected into a temporary file, and text split into lines.
 #pragma once
 
 #include <unistd.h>
@@ -42,21 +42,22 @@ inline void check_lines(const std::string& text, const std::vector<std::string>&
   }
 }
 
-/// Sends what the code under test prints to stdout into a temporary file until finish().
-class StdoutCapture {
+/// Sends what the code under test prints to `stream` (stdout or stderr; std::cout and std::cerr
+/// included) into a temporary file until finish().
+class StreamCapture {
  public:
-  StdoutCapture() {
-    std::fflush(stdout);
+  explicit StreamCapture(std::FILE* stream) : stream_(stream) {
+    std::fflush(stream_);
     file_ = std::tmpfile();
-    saved_ = dup(fileno(stdout));
-    dup2(fileno(file_), fileno(stdout));
+    saved_ = dup(fileno(stream_));
+    dup2(fileno(file_), fileno(stream_));
   }
-  ~StdoutCapture() {
+  ~StreamCapture() {
     restore();
     if (file_) std::fclose(file_);
   }
-  StdoutCapture(const StdoutCapture&) = delete;
-  StdoutCapture& operator=(const StdoutCapture&) = delete;
+  StreamCapture(const StreamCapture&) = delete;
+  StreamCapture& operator=(const StreamCapture&) = delete;
 
   /// Restores stdout and returns what was printed meanwhile.
   std::string finish() {
@@ -67,13 +68,22 @@ class StdoutCapture {
  private:
   void restore() {
     if (saved_ < 0) return;
-    std::fflush(stdout);
-    dup2(saved_, fileno(stdout));
+    std::fflush(stream_);
+    dup2(saved_, fileno(stream_));
     close(saved_);
     saved_ = -1;
   }
+  std::FILE* stream_;
   std::FILE* file_ = nullptr;
   int saved_ = -1;
+};
+
+struct StdoutCapture : StreamCapture {
+  StdoutCapture() : StreamCapture(stdout) {}
+};
+
+struct StderrCapture : StreamCapture {
+  StderrCapture() : StreamCapture(stderr) {}
 };
 
 }  // namespace lamina::testing
