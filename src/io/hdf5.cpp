@@ -103,6 +103,21 @@ std::string strip_padding(const char* p, std::size_t n, H5T_str_t pad) {
   return std::string(p, len);
 }
 
+// The memory type that string attributes are read into: C strings in the file's own character
+// set (ASCII and UTF-8 do not convert into each other, so a mismatch would make H5Aread refuse
+// before it reads anything). The probe child reads with the same types as the loader.
+Id string_memory_type(hid_t file_type, std::size_t fixed_size) {
+  Id mem(H5Tcopy(H5T_C_S1));
+  if (fixed_size == 0) {
+    H5Tset_size(mem.get(), H5T_VARIABLE);
+  } else {
+    H5Tset_size(mem.get(), fixed_size);
+    H5Tset_strpad(mem.get(), H5T_STR_NULLPAD);
+  }
+  H5Tset_cset(mem.get(), H5Tget_cset(file_type));
+  return mem;
+}
+
 // Reads every string of a string-typed attribute (scalar or 1-D).
 std::vector<std::string> read_strings(hid_t attr, const Group& g, const std::string& name) {
   Id type(H5Aget_type(attr));
@@ -117,9 +132,7 @@ std::vector<std::string> read_strings(hid_t attr, const Group& g, const std::str
   if (is_var > 0) {
     if (static_cast<std::uint64_t>(n) * sizeof(char*) > kMaxAttributeBytes)
       g.fail(name, "attribute with " + std::to_string(n) + " strings");
-    Id mem(H5Tcopy(H5T_C_S1));
-    H5Tset_size(mem.get(), H5T_VARIABLE);
-    H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
+    Id mem = string_memory_type(type.get(), 0);
     std::vector<char*> ptrs(static_cast<std::size_t>(n), nullptr);
     if (n > 0 && H5Aread(attr, mem.get(), ptrs.data()) < 0)
       g.fail(name, "cannot read the string attribute (corrupt or truncated file)");
@@ -132,10 +145,7 @@ std::vector<std::string> read_strings(hid_t attr, const Group& g, const std::str
     g.fail(name, "string attribute of " + std::to_string(n) + " x " + std::to_string(size) +
                      " bytes");
   const H5T_str_t pad = H5Tget_strpad(type.get());
-  Id mem(H5Tcopy(H5T_C_S1));
-  H5Tset_size(mem.get(), size);
-  H5Tset_strpad(mem.get(), H5T_STR_NULLPAD);
-  H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
+  Id mem = string_memory_type(type.get(), size);
   std::vector<char> buf(static_cast<std::size_t>(n) * size + 1, '\0');
   if (n > 0 && H5Aread(attr, mem.get(), buf.data()) < 0)
     g.fail(name, "cannot read the string attribute (corrupt or truncated file)");
@@ -408,6 +418,45 @@ namespace {
 // Reads every attribute and small dataset below `loc`, as a loader would. Run in a child process:
 // the HDF5 library (1.10) can crash on corrupted metadata (e.g. a bad global heap under a
 // variable-length string) instead of returning an error.
+// Reads all of a dataset's values, as the loader will (weights are read whole), a block of rows
+// at a time so that the child's memory stays small; what the loader would refuse by size alone
+// (over 1 GiB declared) is skipped.
+void probe_dataset(hid_t dataset) {
+  Id type(H5Dget_type(dataset));
+  Id space(H5Dget_space(dataset));
+  if (!type.valid() || !space.valid()) return;
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  const std::int64_t n = space_points(space.get(), nullptr);
+  const std::size_t size = H5Tget_size(type.get());
+  if (rank < 0 || rank > 32 || n <= 0 || size == 0 || size > 64 ||
+      static_cast<std::uint64_t>(n) * size > (std::uint64_t{1} << 30))
+    return;
+  // Floating-point data as the loader reads it (native floats); anything else as stored.
+  const bool is_float = H5Tget_class(type.get()) == H5T_FLOAT;
+  const hid_t mem = is_float ? H5T_NATIVE_DOUBLE : type.get();
+  const std::size_t mem_size = is_float ? sizeof(double) : size;
+  if (rank == 0) {
+    std::vector<char> buf(mem_size);
+    H5Dread(dataset, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data());
+    return;
+  }
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  const std::uint64_t row = static_cast<std::uint64_t>(n) / dims[0] * mem_size;
+  const hsize_t rows_per_block = std::max<hsize_t>(1, (std::uint64_t{4} << 20) / std::max<std::uint64_t>(row, 1));
+  std::vector<char> buf(static_cast<std::size_t>(std::min<std::uint64_t>(rows_per_block, dims[0]) * row));
+  for (hsize_t first = 0; first < dims[0]; first += rows_per_block) {
+    std::vector<hsize_t> start(dims.size(), 0), count = dims;
+    start[0] = first;
+    count[0] = std::min<hsize_t>(rows_per_block, dims[0] - first);
+    Id file_block(H5Scopy(space.get()));
+    Id mem_block(H5Screate_simple(rank, count.data(), nullptr));
+    if (H5Sselect_hyperslab(file_block.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0 ||
+        H5Dread(dataset, mem, mem_block.get(), file_block.get(), H5P_DEFAULT, buf.data()) < 0)
+      return;
+  }
+}
+
 void probe_object(hid_t obj, int depth, int& budget) {
   if (--budget < 0 || depth > 64) return;
   for (hsize_t i = 0; i < 4096; ++i) {
@@ -418,11 +467,16 @@ void probe_object(hid_t obj, int depth, int& budget) {
     const std::int64_t n = space_points(space.get(), nullptr);
     if (n <= 0 || n > (1 << 20)) continue;
     if (H5Tget_class(type.get()) == H5T_STRING && H5Tis_variable_str(type.get()) > 0) {
-      Id mem(H5Tcopy(H5T_C_S1));
-      H5Tset_size(mem.get(), H5T_VARIABLE);
+      Id mem = string_memory_type(type.get(), 0);
       std::vector<char*> ptrs(static_cast<std::size_t>(n), nullptr);
       if (H5Aread(attr.get(), mem.get(), ptrs.data()) >= 0)
         H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, ptrs.data());
+    } else if (H5Tget_class(type.get()) == H5T_STRING) {
+      const std::size_t size = H5Tget_size(type.get());
+      if (size == 0 || static_cast<std::uint64_t>(n) * size > kMaxAttributeBytes) continue;
+      Id mem = string_memory_type(type.get(), size);
+      std::vector<char> buf(static_cast<std::size_t>(n) * size + 1);
+      H5Aread(attr.get(), mem.get(), buf.data());
     } else {
       const std::size_t size = H5Tget_size(type.get());
       if (size == 0 || static_cast<std::uint64_t>(n) * size > kMaxAttributeBytes) continue;
@@ -432,14 +486,7 @@ void probe_object(hid_t obj, int depth, int& budget) {
   }
   const H5I_type_t kind = H5Iget_type(obj);
   if (kind == H5I_DATASET) {
-    Id type(H5Dget_type(obj));
-    Id space(H5Dget_space(obj));
-    const std::int64_t n = space_points(space.get(), nullptr);
-    const std::size_t size = H5Tget_size(type.get());
-    if (n > 0 && size > 0 && size <= 16 && static_cast<std::uint64_t>(n) * size <= (1u << 20)) {
-      std::vector<char> buf(static_cast<std::size_t>(n) * size);
-      H5Dread(obj, type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data());
-    }
+    probe_dataset(obj);
     return;
   }
   if (kind != H5I_GROUP) return;
