@@ -418,17 +418,26 @@ namespace {
 // Reads every attribute and small dataset below `loc`, as a loader would. Run in a child process:
 // the HDF5 library (1.10) can crash on corrupted metadata (e.g. a bad global heap under a
 // variable-length string) instead of returning an error.
+// The probe child's exit status when the HDF5 library reports an error on the file.
+constexpr int kProbeFoundCorruption = 3;
+
+// In the probe child: the HDF5 library failed on this file. The loader would make the same call
+// and fail too (or, in 1.10, crash while cleaning up: freeing a half-decoded link table), so the
+// file is refused without the parent ever making it.
+[[noreturn]] void probe_failed() { ::_exit(kProbeFoundCorruption); }
+
 // Reads all of a dataset's values, as the loader will (weights are read whole), a block of rows
 // at a time so that the child's memory stays small; what the loader would refuse by size alone
 // (over 1 GiB declared) is skipped.
 void probe_dataset(hid_t dataset) {
   Id type(H5Dget_type(dataset));
   Id space(H5Dget_space(dataset));
-  if (!type.valid() || !space.valid()) return;
+  if (!type.valid() || !space.valid()) probe_failed();
   const int rank = H5Sget_simple_extent_ndims(space.get());
   const std::int64_t n = space_points(space.get(), nullptr);
   const std::size_t size = H5Tget_size(type.get());
-  if (rank < 0 || rank > 32 || n <= 0 || size == 0 || size > 64 ||
+  if (rank < 0 || size == 0) probe_failed();
+  if (rank > 32 || n <= 0 || size > 64 ||
       static_cast<std::uint64_t>(n) * size > (std::uint64_t{1} << 30))
     return;
   // Floating-point data as the loader reads it (native floats); anything else as stored.
@@ -437,7 +446,7 @@ void probe_dataset(hid_t dataset) {
   const std::size_t mem_size = is_float ? sizeof(double) : size;
   if (rank == 0) {
     std::vector<char> buf(mem_size);
-    H5Dread(dataset, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data());
+    if (H5Dread(dataset, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0) probe_failed();
     return;
   }
   std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
@@ -453,35 +462,41 @@ void probe_dataset(hid_t dataset) {
     Id mem_block(H5Screate_simple(rank, count.data(), nullptr));
     if (H5Sselect_hyperslab(file_block.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0 ||
         H5Dread(dataset, mem, mem_block.get(), file_block.get(), H5P_DEFAULT, buf.data()) < 0)
-      return;
+      probe_failed();
   }
 }
 
 void probe_object(hid_t obj, int depth, int& budget) {
   if (--budget < 0 || depth > 64) return;
-  for (hsize_t i = 0; i < 4096; ++i) {
+  H5O_info_t object_info;
+  if (H5Oget_info2(obj, &object_info, H5O_INFO_NUM_ATTRS) < 0) probe_failed();
+  for (hsize_t i = 0; i < object_info.num_attrs && i < 4096; ++i) {
     Id attr(H5Aopen_by_idx(obj, ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT));
-    if (!attr.valid()) break;
+    if (!attr.valid()) probe_failed();
     Id type(H5Aget_type(attr.get()));
     Id space(H5Aget_space(attr.get()));
+    if (!type.valid() || !space.valid()) probe_failed();
     const std::int64_t n = space_points(space.get(), nullptr);
+    // No points, or a shape the loader refuses by its size before reading (space_points: -1).
     if (n <= 0 || n > (1 << 20)) continue;
-    if (H5Tget_class(type.get()) == H5T_STRING && H5Tis_variable_str(type.get()) > 0) {
+    const H5T_class_t type_class = H5Tget_class(type.get());
+    const htri_t variable = type_class == H5T_STRING ? H5Tis_variable_str(type.get()) : 0;
+    if (type_class < 0 || variable < 0) probe_failed();
+    if (variable > 0) {
       Id mem = string_memory_type(type.get(), 0);
       std::vector<char*> ptrs(static_cast<std::size_t>(n), nullptr);
-      if (H5Aread(attr.get(), mem.get(), ptrs.data()) >= 0)
-        H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, ptrs.data());
-    } else if (H5Tget_class(type.get()) == H5T_STRING) {
-      const std::size_t size = H5Tget_size(type.get());
-      if (size == 0 || static_cast<std::uint64_t>(n) * size > kMaxAttributeBytes) continue;
+      if (H5Aread(attr.get(), mem.get(), ptrs.data()) < 0) probe_failed();
+      H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, ptrs.data());
+      continue;
+    }
+    const std::size_t size = H5Tget_size(type.get());
+    if (size == 0 || static_cast<std::uint64_t>(n) * size > kMaxAttributeBytes) continue;
+    std::vector<char> buf(static_cast<std::size_t>(n) * size + 1);
+    if (type_class == H5T_STRING) {
       Id mem = string_memory_type(type.get(), size);
-      std::vector<char> buf(static_cast<std::size_t>(n) * size + 1);
-      H5Aread(attr.get(), mem.get(), buf.data());
-    } else {
-      const std::size_t size = H5Tget_size(type.get());
-      if (size == 0 || static_cast<std::uint64_t>(n) * size > kMaxAttributeBytes) continue;
-      std::vector<char> buf(static_cast<std::size_t>(n) * size);
-      H5Aread(attr.get(), type.get(), buf.data());
+      if (H5Aread(attr.get(), mem.get(), buf.data()) < 0) probe_failed();
+    } else if (H5Aread(attr.get(), type.get(), buf.data()) < 0) {
+      probe_failed();
     }
   }
   const H5I_type_t kind = H5Iget_type(obj);
@@ -491,18 +506,19 @@ void probe_object(hid_t obj, int depth, int& budget) {
   }
   if (kind != H5I_GROUP) return;
   H5G_info_t info;
-  if (H5Gget_info(obj, &info) < 0) return;
+  if (H5Gget_info(obj, &info) < 0) probe_failed();
   // The loader lists a group's links by name (Group::children) and opens each by name; do the
   // same, so that metadata only those calls touch (a corrupt compact link table) is read here first.
   for (hsize_t i = 0; i < info.nlinks && i < 65536; ++i) {
     const ssize_t len = H5Lget_name_by_idx(obj, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
-    if (len < 0 || len > (1 << 20)) continue;
+    if (len < 0 || len > (1 << 20)) probe_failed();
     std::string link(static_cast<std::size_t>(len) + 1, '\0');
     if (H5Lget_name_by_idx(obj, ".", H5_INDEX_NAME, H5_ITER_INC, i, link.data(), link.size(), H5P_DEFAULT) < 0)
-      continue;
+      probe_failed();
     link.resize(static_cast<std::size_t>(len));
     Id child(open_object(obj, link));
-    if (child.valid()) probe_object(child.get(), depth + 1, budget);
+    if (!child.valid()) probe_failed();
+    probe_object(child.get(), depth + 1, budget);
   }
 }
 
@@ -526,11 +542,11 @@ void probe_in_child(const std::string& path, const std::string& name) {
     Id fapl(H5Pcreate(H5P_FILE_ACCESS));
     H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
     Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()));
-    if (f.valid()) {
-      Id root(H5Gopen2(f.get(), "/", H5P_DEFAULT));
-      int budget = 100000;
-      if (root.valid()) probe_object(root.get(), 0, budget);
-    }
+    if (!f.valid()) probe_failed();
+    Id root(H5Gopen2(f.get(), "/", H5P_DEFAULT));
+    if (!root.valid()) probe_failed();
+    int budget = 100000;
+    probe_object(root.get(), 0, budget);
     ::_exit(0);
   }
   int status = 0;
