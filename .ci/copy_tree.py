@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Mirrors a git working tree's files (tracked and untracked-but-not-ignored, as they are on disk)
 into DEST, removing the files there that the tree no longer has; build folders inside DEST and
 unchanged files (same size and mtime) are left alone, so that builds in DEST stay incremental.

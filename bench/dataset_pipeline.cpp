@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The input pipeline alone, and the CNN fed by it. Prints RESULT lines:
 //   pipeline: elements/s of from_tensor_slices -> shuffle(10000) -> map(random crop with padding
 //             2 + random flip, num_parallel_calls threads) -> batch(128) -> prefetch(AUTOTUNE)

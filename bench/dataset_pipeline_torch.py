@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """PyTorch's DataLoader doing bench/dataset_pipeline.cpp's work: shuffled Fashion-MNIST images,
 random crop with padding 2 and random horizontal flip per image, batches of 128, on --threads
 worker processes; prints elements/s (the median of --epochs passes)."""

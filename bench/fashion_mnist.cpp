@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Trains one of the benchmark models on Fashion-MNIST with Adam 1e-3 and reports seconds per
 // epoch, images/s and peak RSS:
 //   mlp: Flatten → Dense(512, relu) → Dense(256, relu) → Dense(10) (cross-entropy from logits)

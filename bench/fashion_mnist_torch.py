@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """The PyTorch side of bench/fashion_mnist.cpp: the same models, data, batch, optimizer and
 thread count, with the same output format.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Side-by-side benchmark: lamina (bench/fashion_mnist.cpp) against PyTorch
 # (bench/fashion_mnist_torch.py) on Fashion-MNIST, same model, data, batch, optimizer and
 # thread count. Builds lamina (Release), then runs lamina, PyTorch, lamina, PyTorch... ROUNDS

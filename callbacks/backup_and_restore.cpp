@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // BackupAndRestore: what to capture so that a resumed fit continues bit for bit, and putting it
 // back before the first step.
 #include "lamina/callbacks/backup_and_restore.hpp"

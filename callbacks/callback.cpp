@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Callback base, save_freq, History recording and the progress-bar logger that
 // fit/evaluate/predict add.
 #include <cstdio>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CSVLogger: Keras's columns and header rule, values as Python's csv module writes floats.
 #include "lamina/callbacks/csv_logger.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // EarlyStopping, with Keras 3's rules for patience, baseline and restoring the best weights.
 #include "lamina/callbacks/early_stopping.hpp"
 

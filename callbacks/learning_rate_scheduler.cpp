@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // LearningRateScheduler: a user function of (epoch, lr) sets the rate before each epoch.
 #include <cmath>
 #include <cstdio>

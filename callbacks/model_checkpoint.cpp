@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ModelCheckpoint: Keras's save rules (every epoch or N batches, best only) and its filepath
 // templates, a subset of Python's str.format.
 #include "lamina/callbacks/model_checkpoint.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The monitored-quantity rules of Keras 3's MonitorCallback.
 #include "monitor.hpp"
 

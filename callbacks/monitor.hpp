@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // callbacks/monitor.hpp — what EarlyStopping and ModelCheckpoint share with Keras 3's
 // MonitorCallback: reading the monitored value, its direction, and what counts as improvement.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PlotHistory: hand-written SVG line charts (no plotting library), rewritten after each epoch.
 #include "lamina/callbacks/plot_history.hpp"
 

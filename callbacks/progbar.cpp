@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Keras 3's progress bar (keras/src/utils/progbar.py), line for line in what it prints.
 #include <unistd.h>
 

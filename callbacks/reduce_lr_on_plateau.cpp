@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ReduceLROnPlateau with Keras's counters: wait, cooldown, and the "acc" rule of its auto mode.
 #include "lamina/callbacks/reduce_lr_on_plateau.hpp"
 

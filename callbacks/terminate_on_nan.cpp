@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TerminateOnNaN: the engine skips the bad step's update (TrainingState::skip_nonfinite_steps);
 // this callback reports it and stops.
 #include "lamina/callbacks/terminate_on_nan.hpp"

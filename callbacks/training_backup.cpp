@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // BackupAndRestore's file format: magic, JSON header, raw tensor bytes; validated before use.
 #include "training_backup.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // callbacks/training_backup.hpp — BackupAndRestore's file: everything needed to continue training
 // exactly, in one file so that one atomic rename replaces all of it.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // batch, padded_batch and unbatch: stacking consecutive elements along a new first axis, and
 // splitting them again.
 #include <algorithm>

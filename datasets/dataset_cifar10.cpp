@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CIFAR-10's binary version: records of a label byte and three 32x32 colour planes, turned into
 // channels-last images as keras.datasets.cifar10 returns them.
 #include <cstdlib>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What every stage shares: seeds and per-element random streams, starting passes, and the
 // adapter that lets fit/evaluate/predict read a dataset as a BatchSource.
 #include "dataset_node.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // csv_dataset: rows of a CSV file as (features, label) elements, with column selection, per-column
 // types, missing values and errors that name the line.
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Image augmentation ops on channels-last images. Random draws come from data::random_bits(): the
 // element's stream inside a map, lamina's global stream elsewhere.
 #include "lamina/datasets/image_ops.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // datasets/dataset_node.hpp — what every pipeline stage implements, and the helpers they share
 // (seeds, per-element random draws, row checks). Private to datasets/.
 #pragma once

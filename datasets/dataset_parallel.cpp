@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The stages that run on background threads: map (on the consumer's thread or on workers, in
 // order or not), prefetch and interleave. Each iterator owns its threads: its destructor stops
 // and joins them, so no thread outlives the pass that started it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sources: tensors sliced or whole, ranges, generators; and the two combinators of whole
 // datasets, zip and concatenate.
 #include <algorithm>

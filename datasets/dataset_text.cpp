@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // text_line_dataset: the lines of text files, as uint8 byte tensors.
 #include <cstring>
 #include <fstream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Element-wise and order transformations that run on the consumer's thread: filter, shuffle,
 // repeat, take, skip, shard, enumerate and cache.
 #include <cstdio>

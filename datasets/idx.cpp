@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IDX reader (the MNIST family's format): a 4-byte magic (0, 0, type code, rank), `rank`
 // big-endian uint32 dimensions, then the big-endian elements, row-major. zlib reads gzip and raw
 // files alike (it passes non-gzip input through), so one code path serves both.

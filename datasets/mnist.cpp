@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MNIST and Fashion-MNIST: the same four IDX files, found in a directory chosen by argument,
 // environment variable or a default path.
 #include <cstdlib>

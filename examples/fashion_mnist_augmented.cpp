@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Trains the Fashion-MNIST CNN (as examples/fashion_mnist_cnn.cpp) on an augmented input
 // pipeline: shuffled, randomly mirrored and shifted (a 28x28 crop of the image padded by 2) on
 // parallel map workers, batched and prefetched while the model trains. Reports the test accuracy.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Trains the Fashion-MNIST MLP with Keras's callbacks: early stopping that keeps the best epoch,
 // a best-only checkpoint, a learning rate that drops on a plateau, a CSV log, training curves in
 // history.html, and a backup every 100 batches. Interrupt it (Ctrl-C, kill -9) and run it again

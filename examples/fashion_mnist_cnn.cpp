@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Trains a small CNN with BatchNormalization and Dropout on the real Fashion-MNIST (Debian's
 // dataset-fashion-mnist), prints seconds per epoch, then reports the test accuracy.
 //

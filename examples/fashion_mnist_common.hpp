@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // examples/fashion_mnist_common.hpp — what the Fashion-MNIST trainers (and the benchmarks that time
 // them) share: the data as each model wants it, the two models, and the learning-rate schedule,
 // so that "the CNN" means the same network in every example, benchmark and README figure.

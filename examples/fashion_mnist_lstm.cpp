@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fashion-MNIST with an LSTM: each image is read as a sequence of 28 rows (timesteps) of 28 pixels
 // (features). Prints seconds per epoch and ends with the test accuracy.
 #include <chrono>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Trains Flatten → Dense(512, relu) → Dropout(0.2) → Dense(10, softmax) on the real
 // Fashion-MNIST (Debian's dataset-fashion-mnist), reports the test accuracy, saves the model as
 // a Keras .h5 file and reloads it into a fresh model, whose accuracy is the same.

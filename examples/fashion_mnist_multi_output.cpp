@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One image, two heads: the Fashion-MNIST class (10) and a coarser group (3: tops, footwear,
 // other), trained together through the Functional API with per-head losses, weights and metrics.
 #include <cstdint>

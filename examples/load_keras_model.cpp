@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Loads a Keras model (a whole file, or a JSON architecture plus its weights), prints its summary
 // and predicts on inputs read from .npy files, or on one sample of zeros.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A character-level LSTM language model trained on the GNU GPL v3 text that Debian ships in
 // /usr/share/common-licenses (base-files). Prints the per-character loss of every epoch and text
 // sampled from the model at two temperatures.

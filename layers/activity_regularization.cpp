@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ActivityRegularization: an identity layer that adds an L1/L2 penalty of its input to the loss.
 #include "lamina/layers/activity_regularization.hpp"
 

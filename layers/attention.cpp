@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Attention (Luong) and AdditiveAttention (Bahdanau), and the masked softmax every attention
 // layer shares (Keras's _apply_scores).
 #include "lamina/layers/attention.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // layers/attention_core.hpp — what the attention layers share: Keras's mask algebra and its
 // masked softmax. Private to layers/.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Convolution layers: Conv1D, Conv2D (channels last, Keras's kernel layouts).
 #include "lamina/layers/conv.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Transposed convolution layer: Conv2DTranspose (channels last, Keras's kernel layout).
 #include "lamina/layers/conv_transpose.hpp"
 

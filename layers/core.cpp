@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Core layers: Input, Dense, Activation, Dropout, Flatten, Reshape.
 #include "lamina/layers/core.hpp"
 

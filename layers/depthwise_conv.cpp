@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Depthwise and separable convolution layers: DepthwiseConv2D, SeparableConv2D (channels last,
 // Keras's kernel layouts).
 #include "lamina/layers/depthwise_conv.hpp"

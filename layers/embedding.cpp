@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Embedding: a table lookup whose gradient scatter-adds into the used rows (the take op).
 #include "lamina/layers/embedding.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // layers/list_shapes.hpp — the shapes of a list-taking layer's inputs, as its build-time checks and
 // messages use them (merge and attention layers). Private to layers/.
 #pragma once

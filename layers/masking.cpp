@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Masking: steps whose features all equal mask_value become padding for the layers after it.
 #include "lamina/layers/masking.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot.
 #include "lamina/layers/merge.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MultiHeadAttention: Keras's einsum projections and scaled dot-product attention over any
 // attention axes, computed as batched GEMMs after moving the heads and the axes not attended
 // over into the batch.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Noise layers: SpatialDropout1D/2D, GaussianNoise, GaussianDropout. Each is an op expression
 // over lamina's seeded random stream, so autodiff gives the backward (the noise is a constant).
 #include "lamina/layers/noise.hpp"

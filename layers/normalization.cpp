@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Normalisation layers: BatchNormalization, LayerNormalization (last axis).
 #include "lamina/layers/normalization.hpp"
 

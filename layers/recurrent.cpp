@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Recurrent layers: SimpleRNN, LSTM, GRU, their cells and RNN(cell). The input projection of every
 // step is one GEMM (the dense op); the time loop is the fused recurrent_scan op.
 #include "lamina/layers/recurrent.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reshaping layers: ZeroPadding1D/2D, Cropping1D/2D, UpSampling1D/2D, Permute, RepeatVector.
 #include "lamina/layers/reshaping.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // layers/spatial_config.hpp — how the conv, pooling and reshaping families print and read their
 // per-axis arguments (kernel_size, strides, padding pairs) in messages and Keras configs. Private
 // to layers/.

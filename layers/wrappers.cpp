@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Wrappers: Bidirectional and TimeDistributed.
 #include "lamina/layers/wrappers.hpp"
 

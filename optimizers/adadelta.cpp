@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // optimizers/adadelta.cpp — Adadelta with Keras 3's rule (which PyTorch's matches).
 #include <cmath>
 #include <nlohmann/json.hpp>

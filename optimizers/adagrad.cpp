@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // optimizers/adagrad.cpp — Adagrad with Keras 3's rule (epsilon inside the square root).
 #include <cmath>
 #include <nlohmann/json.hpp>

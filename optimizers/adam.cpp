@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // optimizers/adam.cpp — Adam, AMSGrad and AdamW with Keras's "epsilon hat" update, one fused pass:
 // moments, (max) velocity and weight are updated in the same loop.
 #include <cmath>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // optimizers/adamax.cpp — Adamax (Adam with the infinity norm) with Keras 3's rule.
 #include <cmath>
 #include <nlohmann/json.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // optimizers/config_reader.hpp — internal: reads an optimizer's or schedule's Keras config key by
 // key and reports keys nobody asked for, so a typo or an unsupported option is an error, not a
 // silently ignored setting.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // optimizers/ftrl.cpp — FTRL-proximal (McMahan et al. 2013) with Keras 3's rule.
 #include <algorithm>
 #include <cmath>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // optimizers/fused_update.hpp — internal: runs an optimizer's elementwise rule over all its
 // variables in one parallel pass. Variables of one dtype are treated as one concatenated array:
 // one wake-up of the pool per step instead of one per variable, and the small biases ride along

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // optimizers/lion.cpp — Lion (evolved sign momentum) with Keras 3's rule.
 #include <nlohmann/json.hpp>
 #include <string>

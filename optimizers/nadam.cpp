@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // optimizers/nadam.cpp — Nadam (Adam with Nesterov momentum) with Keras 3's momentum schedule.
 #include <cmath>
 #include <nlohmann/json.hpp>

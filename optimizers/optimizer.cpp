@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // optimizers/optimizer.cpp — what every optimizer shares (Keras 3's BaseOptimizer): argument
 // checks, state creation and naming, gradient accumulation, clipping, decoupled weight decay, the
 // weights' moving average, the iteration counter and the common config.

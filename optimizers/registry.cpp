@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // optimizers/registry.cpp — optimizers by Keras name and from Keras configs: get(), from_name(),
 // serialize() and deserialize().
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // optimizers/rmsprop.cpp — RMSprop with Keras 3's update rule (Keras's compile() default).
 #include <cmath>
 #include <nlohmann/json.hpp>

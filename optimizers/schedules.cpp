@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // optimizers/schedules.cpp — Keras 3's learning-rate schedules (keras.optimizers.schedules), in
 // double precision; Keras evaluates them in float32.
 #include "lamina/optimizers/schedules.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // optimizers/sgd.cpp — stochastic gradient descent with Keras 3's momentum formulation.
 #include <nlohmann/json.hpp>
 #include <string>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/activations.hpp — Keras's activations, by string and as functions.
 #pragma once
 

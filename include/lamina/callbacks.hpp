@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/callbacks.hpp — the Callback hooks, History, the Keras-style progress bar, and every
 // built-in callback (one header per callback under lamina/callbacks/).
 #pragma once

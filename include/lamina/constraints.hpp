@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/constraints.hpp — Keras's weight constraints (MaxNorm, MinMaxNorm, NonNeg, UnitNorm),
 // applied to a weight after each optimizer update.
 #pragma once

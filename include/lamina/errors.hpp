@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/errors.hpp — the one exception family. Messages are written for a person: what was
 // expected, what came, and where (layer, file).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/initializers.hpp — Keras's weight initializers, by string and as objects. All draw from
 // lamina's seeded stream (set_seed).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/lamina.hpp — everything a model script needs, in one include.
 #pragma once
 

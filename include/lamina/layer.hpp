@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/layer.hpp — the Layer contract (constructor keeps hyper-parameters, build makes weights,
 // call computes, get_config describes) and the handle that gives layers value syntax.
 #pragma once

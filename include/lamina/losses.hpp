@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/losses.hpp — Keras's losses, by string and as objects, with Keras's reductions, configs
 // and defaults.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/metrics.hpp — stateful metrics (update_state / result / reset_state), as in Keras, with
 // Keras's names, defaults and configs.
 #pragma once

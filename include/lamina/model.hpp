@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/model.hpp — Model and Sequential: compile, fit, evaluate, predict, summary.
 #pragma once
 

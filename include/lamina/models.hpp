@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/models.hpp — whole models from their descriptions (Keras's keras.models namespace).
 #pragma once
 

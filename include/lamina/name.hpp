@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/name.hpp — the type of a layer's, model's or metric's name when it is a trailing
 // constructor argument: `layers::Dropout(0.5, "drop")`.
 #pragma once

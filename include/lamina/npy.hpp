@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/npy.hpp — NumPy's .npy files (numpy.save / numpy.load), for inputs and predictions.
 #pragma once
 

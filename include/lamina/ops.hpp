@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/ops.hpp — differentiable operations on Tensors. Each op checks shapes, dispatches to the
 // tensor's device backend, and records an autograd node when an input requires a gradient.
 // Axes may be negative (counted from the end). Float ops accept float32 and float64.

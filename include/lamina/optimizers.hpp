@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/optimizers.hpp — Keras's optimizers with Keras 3's defaults and update rules.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/ref.hpp — "by Keras name or by object": the argument type behind
 // `.optimizer = "adam"` and `.optimizer = optimizers::Adam({...})` alike.
 #pragma once

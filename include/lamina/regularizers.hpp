@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/regularizers.hpp — Keras's weight and activity regularizers (L1, L2, L1L2), by string and
 // as values. A layer adds the penalty of each regularized weight (and of its regularized outputs)
 // to the loss that training minimises and reports.

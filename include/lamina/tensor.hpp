@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/tensor.hpp — the one tensor type: shape, dtype, device, shared storage, autodiff hooks.
 #pragma once
 

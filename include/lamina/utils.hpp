@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/utils.hpp — model utilities: plot_model (Graphviz).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/xtensor.hpp — OPT-IN interop between lamina::Tensor and xtensor.
 //
 // This is the only public lamina header that includes xtensor. lamina.hpp does not include it,

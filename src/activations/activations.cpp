@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Keras's activations, each composed from differentiable ops so autodiff needs nothing extra.
 // Inside namespace activations the op names (relu, tanh, ...) are shadowed by the activations
 // themselves, so every op call is qualified with lamina::.

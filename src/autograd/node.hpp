@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/autograd/node.hpp — the tape. Every differentiable op that sees an input requiring a
 // gradient attaches a Node to its output; backward() walks the nodes in reverse topological order.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/constraints/constraints.cpp — MaxNorm, MinMaxNorm, NonNeg, UnitNorm and their Keras names
 // and configs.
 #include "lamina/constraints.hpp"

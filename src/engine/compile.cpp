@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // compile: per-output losses, loss weights and metrics; the argument types of Model(inputs,
 // outputs) and fit's x/y; the loss and metric bookkeeping of a training step.
 #include <algorithm>

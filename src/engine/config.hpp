@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/engine/config.hpp — Keras-style JSON for the values inside layer configs, and the entry
 // point that rebuilds models from Keras configs of either dialect.
 #pragma once

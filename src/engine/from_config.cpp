@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Rebuilding models from their Keras configs, in Keras 3's dialect and Keras 2's: the layer
 // registry and Model::from_config.
 #include <map>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Functional model: retracing the graph of layer calls, build-time checks, topological
 // execution and Keras's config with inbound_nodes.
 #include "engine/functional.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/engine/functional.hpp — the Functional model: a graph of layer calls retraced from its
 // outputs back to its inputs, executed in topological order.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Layer base: naming, building, weight registry.
 #include "lamina/layer.hpp"
 

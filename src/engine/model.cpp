@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The training loop: fit, evaluate, predict and the single-batch calls, over one or several
 // inputs and outputs.
 #include "lamina/model.hpp"

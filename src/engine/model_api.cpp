@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Model and Sequential handles: construction, symbolic calls, accessors and the Sequential stack.
 #include "lamina/model.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ModelImpl: the layer stack, shape inference at add time, and the forward pass.
 #include "engine/model_impl.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/engine/model_impl.hpp — the engine's model: a Layer holding a stack of layers plus the
 // training configuration. Model and Sequential are handles onto it.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // plot_model: the layer graph as Graphviz DOT, rendered through `dot` when another format is asked.
 #include "lamina/utils.hpp"
 

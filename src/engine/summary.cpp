@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Model::summary in Keras 3's table layout.
 #include <cstdio>
 #include <iostream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/engine/training.hpp — what fit/evaluate/predict share: laying out several inputs and
 // targets in the model's order, the per-output losses and the Keras log keys.
 #pragma once

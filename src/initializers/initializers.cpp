@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Keras 3's initializers. Every random one draws from the seeded ops (random_uniform,
 // random_normal, truncated_normal), so set_seed governs them all.
 #include "lamina/initializers.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/io/atomic_file.cpp — temporary file + fsync + rename (POSIX).
 #include "io/atomic_file.hpp"
 

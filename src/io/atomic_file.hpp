@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/io/atomic_file.hpp — every save goes through here: write a temporary file next to the
 // target, flush it to disk, rename it over the target. A crash or error mid-save leaves the
 // previous file as it was.

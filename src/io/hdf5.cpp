@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/io/hdf5.cpp — the HDF5 C API behind RAII handles. Untrusted files: every size read from a
 // header is bounded before anything is allocated, and every HDF5 failure becomes a
 // FileFormatError naming the file and the object.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/io/hdf5.hpp — RAII over the HDF5 C API, reduced to what Keras files need: groups,
 // float/int datasets, string and string-list attributes (h5py's fixed- and variable-length
 // strings, Keras's chunked lists). Every failure is a FileFormatError naming the file and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Models as Keras JSON: Model::to_json (Keras 3's serialization) and models::model_from_json.
 #include "io/json_config.hpp"
 

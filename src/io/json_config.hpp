@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/io/json_config.hpp — models as Keras JSON: the Keras 3 serialization that to_json and
 // .keras archives write, and the reading of Keras 2 / Keras 3 model configs from files.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/io/keras3_weights.cpp — Keras 3's H5IOStore layout. Keras walks the model: its own
 // variables at /vars, then model.layers as a container whose keys are snake_case class names
 // made unique per container (dense, dense_1, ...), each layer's variables at <key>/vars/<i>;

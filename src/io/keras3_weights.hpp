@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/io/keras3_weights.hpp — Keras 3's weights layout (model.weights.h5 inside .keras files,
 // and `.weights.h5` files): /layers/<key>/vars/0.., keyed by snake_case class names.
 #pragma once

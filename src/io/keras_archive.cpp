@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // .keras archives (libzip): metadata.json, config.json and model.weights.h5, read as untrusted
 // input. The weights entry goes through a temporary file because the HDF5 reader and writer work
 // on paths.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/io/keras_archive.hpp — Keras 3's native `.keras` files: a zip of metadata.json,
 // config.json and model.weights.h5 (../shared/KERAS_FORMATS.md (b)).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/io/legacy_h5.cpp — Keras's legacy HDF5 layout (KERAS_FORMATS.md (a)). Reading follows
 // load_weights_from_hdf5_group: layer_names, then each layer's weight_names as paths inside its
 // group; by topology only layers with weights are zipped, by position.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/io/legacy_h5.hpp — Keras's legacy HDF5 formats: whole models (`model.save("m.h5")`:
 // model_config, training_config, model_weights, optimizer_weights) and weights-only files
 // (`save_weights("w.h5")`: the model_weights layout at the file root).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/io/model_files.cpp — Model::save / save_weights / load_weights and models::load_model:
 // the format chosen by extension, every write atomic.
 #include <string>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/io/npy.cpp — .npy reading and writing. The reader is an entry point for untrusted files:
 // the header is parsed against numpy's exact grammar, and every size it declares is checked
 // (overflow, then the file's real size) before anything is allocated.

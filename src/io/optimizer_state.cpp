@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/io/optimizer_state.cpp — reading and restoring an optimizer's variables from a file.
 #include "io/optimizer_state.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/io/optimizer_state.hpp — an optimizer's state (iteration, learning rate, slots) in Keras
 // files: Keras 3's /optimizer/vars/<i> and the legacy .h5 `optimizer_weights` group.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/io/training_config.cpp — compile arguments to and from Keras's training_config. Keras 2
 // writes `lr` and float32-rounded hyper-parameters, tf.keras 2.11+ `Custom>Adam`, Keras 3
 // serialized objects; all are read.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/io/training_config.hpp — a model's compile arguments as Keras's `training_config` JSON
 // (legacy .h5 root attribute), written and applied back.
 #pragma once

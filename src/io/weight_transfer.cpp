@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/io/weight_transfer.cpp — named weight lists and the checked, all-or-nothing load.
 #include "io/weight_transfer.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/io/weight_transfer.hpp — what the Keras weight readers share: a model's weights listed with
 // their names in Keras's orders, and a two-phase load (check everything, then assign).
 #pragma once

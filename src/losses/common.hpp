@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/losses/common.hpp — what the loss families share: operand alignment, shape errors and the
 // numerically stable building blocks.
 #pragma once

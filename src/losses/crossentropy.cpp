@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/losses/crossentropy.cpp — binary, categorical and sparse categorical cross-entropies and
 // their focal variants. The categorical ones from logits use the fused softmax + cross-entropy
 // kernels; the rest is composed from differentiable ops.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/losses/hinge.cpp — the hinge losses and the distribution losses (KL divergence, Poisson).
 #include <nlohmann/json.hpp>
 

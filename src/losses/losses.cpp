@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/losses/losses.cpp — the Loss base (weights, reductions), the shared helpers, and lookup by
 // name and by config.
 #include "lamina/losses.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/losses/regression.cpp — the regression losses: MSE, MAE, MAPE, MSLE, Huber, LogCosh and
 // cosine similarity, composed from differentiable ops (gradients by autodiff).
 #include <cmath>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/metrics/accuracy.cpp — the accuracies. They run every batch, so they are plain loops over the
 // raw data, producing per-sample 0/1 values that MeanMetricWrapper averages.
 #include <nlohmann/json.hpp>

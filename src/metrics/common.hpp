@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/metrics/common.hpp — what the metric families share: raw access to (CPU) data, Keras's
 // per-sample accumulation, and the shape errors.
 #pragma once

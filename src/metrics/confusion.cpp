@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/metrics/confusion.cpp — metrics built on confusion counts: Precision, Recall, AUC, the
 // F-beta scores, and the confusion-matrix utility.
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/metrics/metrics.cpp — the Metric base, the running means and sums, Keras's per-sample
 // accumulation, and lookup by name and by config.
 #include "lamina/metrics.hpp"

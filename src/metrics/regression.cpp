@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/metrics/regression.cpp — regression metrics (the error means, cosine similarity, R²) and
 // losses scored as metrics.
 #include <cmath>

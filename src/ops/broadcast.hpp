@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/ops/broadcast.hpp — NumPy broadcasting for the elementwise kernels.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Convolution ops (NHWC, Keras kernel layouts): argument checks, the padding rule, dispatch to the
 // CPU kernels and the hand-written backward.
 #include "backend/cpu/conv.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Elementwise ops: arithmetic with broadcasting, comparisons, and the unary maths functions.
 #include <cmath>
 #include <string>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // matmul: GEMM over the last two axes, with batch axes on the left operand (or both).
 #include <algorithm>
 #include <numeric>

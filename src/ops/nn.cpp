@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Neural-network ops with hand-written backward: softmax, log_softmax, the fused dense layer and
 // the fused softmax cross-entropies.
 #include <algorithm>

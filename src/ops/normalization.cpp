@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Normalisation ops with fused kernels and hand-written backward: batch_norm_training (batch
 // statistics over every axis but the last) and layer_norm (statistics over the last axis).
 #include <string>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pooling ops (NHWC): argument checks, Keras's padding rule, dispatch and backward.
 #include <algorithm>
 #include <string>

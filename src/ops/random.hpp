@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/ops/random.hpp — lamina's seeded, counter-based random stream. Element i of a draw is a
 // pure function of (seed, stream offset + i), so results do not depend on the thread count or on
 // how work is split.

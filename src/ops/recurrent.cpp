@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The recurrent time loop as an autograd op: shape checks, dispatch to the CPU kernels, and the
 // hand-written BPTT as the node's backward.
 #include "ops/recurrent.hpp"

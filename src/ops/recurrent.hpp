@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/ops/recurrent.hpp — the differentiable time loop behind SimpleRNN, LSTM and GRU (internal:
 // the layers call it; users reach it through the layers).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reductions (sum, mean, max, min, argmax) and their adjoints broadcast_to / sum_to.
 #include <algorithm>
 #include <cmath>

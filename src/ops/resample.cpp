@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Image padding, cropping and resizing ops (NHWC): argument checks, dispatch to the CPU kernels,
 // and backward passes that are the kernels' adjoints.
 #include "backend/cpu/resample.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shape ops: transpose, concatenate, one_hot, take, reshape (free function).
 #include <algorithm>
 #include <cmath>

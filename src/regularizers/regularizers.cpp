@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/regularizers/regularizers.cpp — L1, L2, L1L2 penalties and their Keras names and configs.
 #include "lamina/regularizers.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/tensor/allocator.hpp — a caching allocator for CPU memory. Training asks for the same
 // buffer sizes every step; glibc would hand large blocks back to the OS and fault them in again
 // (millions of page faults per epoch), so freed blocks are kept per size and reused.

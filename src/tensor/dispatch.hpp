@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/tensor/dispatch.hpp — run a templated body for a runtime dtype.
 #pragma once
 

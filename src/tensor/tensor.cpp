@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tensor basics: dtypes, shapes, storage, construction, views, conversion, printing.
 #include <algorithm>
 #include <cmath>

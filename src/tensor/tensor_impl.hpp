@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/tensor/tensor_impl.hpp — what a Tensor handle points to. Internal to the library.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Activations against PyTorch's float64 values and gradients (tests/fixtures/activations.json,
 // made by make_activation_fixtures.py), finite-difference gradient checks, and lookup by name.
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Autograd: a finite-difference gradient check (float64) for every differentiable op, and the
 // tape's rules — accumulation, NoGradGuard / GradMode, scalar roots, freed graphs.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // cpu::gemm cuts large products into blocks that the pool's threads claim in turn; every
 // transpose combination and both cut directions must match a plain triple loop, with alpha and
 // beta applied once per element, and repeat bit for bit for a fixed thread count.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The thread knob and the CPU pool: results do not depend on the thread count, the setting is
 // reported back, bad counts are rejected, and the pool survives concurrent callers and exceptions.
 #include <atomic>

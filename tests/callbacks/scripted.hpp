@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/callbacks/scripted.hpp — driving a callback by hand: a tiny compiled model whose weights
 // tell which epoch set them, and a loop that feeds scripted epoch logs until the callback stops
 // training.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // BackupAndRestore: resuming gives the weights of an uninterrupted run bit for bit - after an
 // exception in-process, and after a SIGKILL of a real child process (lamina_tests itself, run on
 // the hidden test "[.backup_child]") stopped mid-epoch by a handshake; plus the file's checks.

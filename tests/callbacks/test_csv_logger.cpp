@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CSVLogger's file, byte for byte as Keras's csv.DictWriter writes it: "\r\n" line ends, columns
 // "epoch" then the keys sorted, floats in Python's repr, "NA" for a missing key.
 #include <catch2/catch.hpp>

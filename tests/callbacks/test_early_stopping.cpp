@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // EarlyStopping driven by scripted epoch logs; each expected stop is derived by hand from
 // Keras 3's rule: wait += 1 each monitored epoch, reset on an improvement (that also beats the
 // baseline), stop when wait >= patience on an epoch without improvement.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // LambdaCallback: each user function runs at its hook, in fit, evaluate and predict.
 #include <catch2/catch.hpp>
 

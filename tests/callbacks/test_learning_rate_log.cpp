@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // "learning_rate" in fit's epoch logs, as Keras 3 puts it there: ReduceLROnPlateau and
 // LearningRateScheduler write the epoch's rate (a float32, Keras's variable) into the logs in their
 // on_epoch_end, so the callbacks after them, History and the progress bar see it; the ones before

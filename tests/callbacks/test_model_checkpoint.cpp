@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ModelCheckpoint's decisions (when, which path, best-only) through a recording saver, its
 // filepath templates (Python str.format results written out by hand), and its argument checks.
 #include <catch2/catch.hpp>

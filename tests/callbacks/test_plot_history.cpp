@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PlotHistory's SVG: well-formed XML (checked by a small independent parser here), one chart per
 // metric with its train and val curves, the plotted values, labelled axes.
 #include <catch2/catch.hpp>

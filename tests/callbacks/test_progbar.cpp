@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Keras 3's progress bar, byte for byte (KERAS_REFERENCE.md §11), and the History / ProgbarLogger
 // callbacks driven by hand.
 #include <catch2/catch.hpp>

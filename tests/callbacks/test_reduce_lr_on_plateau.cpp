@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ReduceLROnPlateau driven by scripted epoch logs; the learning rate after each epoch is derived
 // by hand from Keras's counters (wait, cooldown) in the comments.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TerminateOnNaN: the first NaN loss stops fit, is reported, and never reaches the weights: they
 // are those of the last good step (compared with a run of exactly those steps).
 #include <catch2/catch.hpp>

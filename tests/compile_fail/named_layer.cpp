@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The control case: a plain name compiles, so the other files fail for the braces alone.
 // expect-success
 #include <lamina/lamina.hpp>

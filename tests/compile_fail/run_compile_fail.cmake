@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # CTest driver for compile_fail (cmake -P): each tests/compile_fail/*.cpp is compiled against the
 # source tree's headers; a file with "// expect-error: TEXT" must fail with TEXT in the compiler's
 # message, one with "// expect-success" must compile (so that a failure comes from the line under

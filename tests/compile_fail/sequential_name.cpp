@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sequential(layers, name="encoder") written with braces.
 // expect-error: lamina::Name
 #include <lamina/lamina.hpp>

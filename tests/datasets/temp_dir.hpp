@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/datasets/temp_dir.hpp — a scratch directory for tests that write data files.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Dataset chain's sources and transformations on the consumer's thread: order, content and
 // cardinality, each checked against values derived by hand in the test.
 #include <catch2/catch.hpp>

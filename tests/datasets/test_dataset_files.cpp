@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // File sources and the file cache, on files the tests write: text lines, CSV (header, column
 // selection, types, labels, missing values, quoting, errors with line numbers), CIFAR-10 binary
 // batches, IDX files through a dataset, and cache(filename) reused by a second pipeline.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A Dataset feeding fit, evaluate and predict: the same training as the same batches given as
 // arrays, steps_per_epoch and validation_steps, the step count the callbacks see, validation on a
 // dataset and the errors for infinite or malformed datasets.

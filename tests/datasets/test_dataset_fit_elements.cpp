@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The elements fit and evaluate take from a dataset, as Keras does: (x, y, sample_weight) with the
 // weights applied exactly as an array sample_weight, several inputs and targets by position, and
 // named components (Keras's dict elements) matched to the model's input and output names. Every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Parallel map, prefetch and parallel interleave: the same elements in the same order as on one
 // thread, errors that reach the consumer with the element's index, bounded buffers and iterators
 // that stop their threads when destroyed. Tagged [tsan]: this file runs under ThreadSanitizer.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IDX reading (raw and gzip) and the MNIST-family loaders, on files the tests write themselves.
 // The gzip files written here use deflate's stored blocks (the test does not link zlib); real
 // Huffman-coded deflate comes from a fixture made by Python's gzip.

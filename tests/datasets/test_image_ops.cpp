@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Image augmentation ops: each output is checked against the definition (a mirror, a window of
 // the padded image, a constant shift, a scaled deviation from the channel mean), computed here.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The training loop (src/engine/model.cpp): fit / evaluate / predict and the single-batch calls,
 // History, validation, shuffling, verbosity, reproducibility, argument checks, loss and metric
 // resolution through compile, and the callback hooks. Every reference value is computed here by

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Functional API (src/engine/functional.cpp): symbolic calls, Model(inputs, outputs),
 // topological execution, shared layers, nested models, layers()/get_layer/inputs()/outputs(),
 // get_config's inbound_nodes and the build-time errors.

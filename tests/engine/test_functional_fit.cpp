@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Training Functional models with several inputs and outputs (src/engine/model.cpp and
 // compile.cpp): x and y by name or by position, per-output losses, loss weights and metrics,
 // Keras's log keys, and the argument errors.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Functional models in summary() (Keras 3's "Connected to" column), and utils::plot_model's
 // Graphviz DOT.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Masks through merge layers (Keras's Merge.compute_mask and Concatenate.compute_mask) in a
 // Functional model, and masks reaching the loss and the metrics.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Layer calls with several outputs (Keras's Node with several output tensors): outputs_of, the
 // tensor index through Functional execution, summary, plot_model, get_config and from_config (Keras
 // 3 keras_history and Keras 2 inbound_nodes), and multi-output models used as layers.

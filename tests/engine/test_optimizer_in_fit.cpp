@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The optimizer's lifecycle inside fit (src/engine/model.cpp): built once before the first step
 // with Keras 3's variable paths (so its slots carry Keras's names), finalize_variable_values at the
 // end (use_ema), and its state through a save and load.

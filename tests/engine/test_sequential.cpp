@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sequential (src/engine/): building the stack, shape inference at add time, pop, get_layer,
 // weights, the forward pass and Keras 3's summary table.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Layer::set_weights and Model::set_weights: a value of the wrong shape fails naming the layer, the
 // weight and both shapes, and leaves every weight as it was.
 #include <catch2/catch.hpp>

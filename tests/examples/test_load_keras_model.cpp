@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // examples/load_keras_model as a tool, run as a user runs it (the binary built next to this test
 // program) on the real Keras files: a whole file and a JSON architecture plus weights predict
 // the same, what Keras (or PyTorch over the same weights) computed; predictions print so that

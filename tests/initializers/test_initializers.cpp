@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Initializers: Keras 3's formulas checked statistically on large samples, orthogonality, seeding,
 // fan computation and lookup by name.
 //

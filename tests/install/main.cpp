@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A user's script against an installed lamina: a 2-layer Sequential, predict, checked output.
 // Prints "lamina VERSION consumer OK" and returns 0 when the prediction has the expected shape and
 // each softmax row sums to 1; returns 1 otherwise.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The opt-in interop header from an installed lamina (find_package(lamina COMPONENTS xtensor)).
 #include <lamina/lamina.hpp>
 #include <lamina/xtensor.hpp>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # CTest driver for install_find_package (cmake -P). Installs the lamina build into a scratch
 # prefix, checks the installed library (SONAME liblamina.so.MAJOR.MINOR, or liblamina.a), the
 # headers (version.hpp; <lamina/lamina.hpp> pulls in no xtensor/xtl/xsimd/HDF5/CUDA header), then

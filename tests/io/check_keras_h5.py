@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Structural check of a Keras HDF5 file, written from KERAS_FORMATS.md independently of lamina:
 does the file have the layout Keras's readers expect?
 

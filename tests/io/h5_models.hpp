@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/io/h5_models.hpp — small models and data for the file tests, and exact comparisons.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/io/h5_test_files.hpp — scratch files for the HDF5 tests and the path of the real Keras
 // files (tests/fixtures/keras_files, with their PROVENANCE.md).
 #pragma once

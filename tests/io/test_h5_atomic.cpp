@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Atomic saves: a process killed mid-save leaves the previous file loadable, a failing save or an
 // unwritable directory loses nothing and leaves no temporary behind.
 #include <catch2/catch.hpp>

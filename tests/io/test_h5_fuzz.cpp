@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Untrusted files: truncated, byte-flipped, wrong magic, missing groups and absurd shapes give a
 // lamina error naming the file — never a crash, a hang or a huge allocation. The [fuzz] case
 // mutates real files systematically; run it under AddressSanitizer too (build-asan, see README).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lamina writes has the layout Keras's readers expect: tests/io/check_keras_h5.py, an h5py
 // check written from KERAS_FORMATS.md, passes on lamina's files (and on Keras's own).
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Optimizer state survives a file: 2 epochs, save, load in a new process, 1 more epoch gives the
 // weights of 3 uninterrupted epochs, bit for bit. The data order is fixed with shuffle = false
 // (the model has no dropout, so nothing else draws random numbers during fit).

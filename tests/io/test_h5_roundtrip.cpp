@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Model::save / save_weights / load_weights and models::load_model through lamina's own files:
 // exact round trips, the compile state, and validation that leaves the model untouched.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/io/hdf5: datasets and attributes round-trip, h5py's two string encodings as found in real
 // Keras files, Keras's chunked attribute lists, and errors that name the file and the object.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Model::to_json (Keras 3's dialect) and models::model_from_json (Keras 3 and Keras 2 dialects):
 // round trips of every core and merge layer with all their arguments, initializer configs and
 // seeds, Keras 2's Sequential and Functional forms, custom layers, and the refusals.

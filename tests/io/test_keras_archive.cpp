@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // .keras archives (src/io/keras_archive.cpp): what lamina writes (entries, layout, round trips
 // with the compiled state) and how it refuses hostile or broken archives. The archives under
 // test are built and read here with a small zip codec of the test's own, written from the zip

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The real Keras 3 `.keras` files of tests/fixtures/keras_files/ load through models::load_model and
 // predict what an independent forward pass (tests/fixtures/make_keras_archive_fixtures.py:
 // PyTorch / tensor maths in float64 on the same weights) gives, within 1e-5. The folder must be

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The real tf.keras 2.11 file with an Attention layer (tests/fixtures/keras_files/
 // k2_dl4j_functional_attention.h5) loads and predicts what an independent numpy forward pass over
 // its weights gives (tests/fixtures/make_attention_fixtures.py, read with h5py).

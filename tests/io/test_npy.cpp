@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // .npy files: what numpy writes loads with its dtype, shape and values
 // (tests/fixtures/make_npy_fixtures.py), what lamina writes numpy reads back byte for byte, and
 // hostile headers give a FileFormatError naming the file — never a crash, a hang or a huge

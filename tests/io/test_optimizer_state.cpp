@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Optimizer state that does not fit the model's optimizer (another class, another set of trainable
 // weights) is skipped with one warning line, as Keras's "Skipping variable loading for optimizer"
 // does, while the weights load; weights that do not fit still fail.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Saves that cannot complete (issue 9): a full disk and a directory the process may not write.
 // Each must throw a FileFormatError naming the file and the reason, keep the previous file
 // byte-identical and leave no temporary behind, for .h5, .keras and .weights.h5 alike.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Attention, AdditiveAttention and MultiHeadAttention: outputs, attention scores and every gradient
 // against PyTorch (tests/fixtures/attention.json, made by tests/fixtures/make_attention_fixtures.py:
 // torch.nn.functional.multi_head_attention_forward with Keras's weights converted, Keras's einsum

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Conv1D / Conv2D: outputs and gradients against PyTorch (tests/fixtures/conv.json), finite
 // differences in float64, shapes, configs and the build-time error messages.
 #include <cstdio>

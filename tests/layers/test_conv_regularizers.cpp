@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Regularizers and constraints on Conv2DTranspose, DepthwiseConv2D and SeparableConv2D, with
 // Keras's argument names: each penalty joins the loss with the value computed here by hand from the
 // weights and outputs (L1: l1·Σ|w|, L2: l2·Σw²), constraints project the weights after an update,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Conv2DTranspose: outputs and gradients against PyTorch (tests/fixtures/conv.json, cropped the
 // TensorFlow way), finite differences in float64, shapes, config round trip and errors.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Core layers (layers/core.cpp): Input, Dense, Activation, Dropout, Flatten, Reshape.
 // Forward values against hand loops, finite-difference gradients (float64) with respect to inputs
 // and weights, output shapes, Keras configs (the reference JSON is copied from a file Keras 3.11

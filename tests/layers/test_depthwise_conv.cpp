@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // DepthwiseConv2D and SeparableConv2D: outputs and gradients against PyTorch grouped convolutions
 // (tests/fixtures/conv.json), finite differences in float64, shapes, config round trips, errors.
 #include <catch2/catch.hpp>

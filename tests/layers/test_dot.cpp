@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Dot on inputs of any rank >= 2 (Keras's batch_dot): values against numpy's einsum
 // (tests/fixtures/dot.json, made by tests/fixtures/make_dot_fixtures.py), symbolic shapes and
 // finite-difference gradients.

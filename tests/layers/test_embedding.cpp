@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Embedding: lookup, scatter-add gradient (hand-derived and finite differences), mask_zero,
 // out-of-range ids, config round trip.
 #include <catch2/catch.hpp>

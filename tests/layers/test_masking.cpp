@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Masking and mask propagation: the Masking layer, masks flowing from Embedding / Masking through
 // Sequential and Functional models into recurrent layers.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Merge layers (layers/merge.cpp): forwards against hand loops, Keras's shape rules and their
 // errors, configs, and float64 gradient checks of every merge layer inside a small DAG with a
 // shared layer.

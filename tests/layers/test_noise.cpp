@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Noise layers: identity in inference, Keras's statistics in training (checked on large seeded
 // draws), reproducible under set_seed, gradients through the noise, configs and errors.
 #include <catch2/catch.hpp>

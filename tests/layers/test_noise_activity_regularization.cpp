@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ActivityRegularization: identity output, the L1/L2 penalty it adds through add_loss (by hand),
 // the penalty inside a compiled model's reported loss, config round trip.
 #include <catch2/catch.hpp>

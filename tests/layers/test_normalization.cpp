@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // BatchNormalization and LayerNormalization: training-mode output, gradients and moving-statistic
 // updates against PyTorch (tests/fixtures/conv.json), inference mode, frozen layers, finite
 // differences and build-time errors.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pooling layers: windowed max/average against PyTorch (tests/fixtures/conv.json), including
 // Keras's 'same' padding that averages over real elements only; global pooling by hand; finite
 // differences; build-time errors.

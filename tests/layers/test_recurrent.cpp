@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SimpleRNN, LSTM, GRU: sequences, final states and gradients against PyTorch
 // (tests/fixtures/recurrent.json, made by tests/fixtures/make_recurrent_fixtures.py), finite
 // differences in float64, masking, go_backwards, stateful calls, configs and error messages.

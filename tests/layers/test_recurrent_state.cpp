@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // return_state and initial states of SimpleRNN, LSTM, GRU and Bidirectional in the Functional API:
 // an encoder-decoder against PyTorch (tests/fixtures/recurrent_state.json, made by
 // tests/fixtures/make_recurrent_state_fixtures.py), finite differences through the states,

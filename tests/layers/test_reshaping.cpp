@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reshaping layers: ZeroPadding/Cropping (hand-derived), UpSampling nearest and bilinear against
 // PyTorch's interpolate (tests/fixtures/conv.json), Permute, RepeatVector, finite differences,
 // configs and errors.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bidirectional and TimeDistributed: PyTorch's bidirectional LSTM (tests/fixtures/recurrent.json),
 // merge modes, masks, finite differences, configs.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/losses/loss_metric_fixture.hpp — tests/fixtures/loss_metric.json (made by
 // make_loss_metric_fixtures.py) and its tensor encoding, for the loss and metric tests.
 #pragma once

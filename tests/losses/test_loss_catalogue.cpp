@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Keras loss catalogue: every loss against the float64 references of
 // make_loss_metric_fixtures.py (rebuilt from its Keras config), Keras's own documented values,
 // gradient checks, extreme logits, ignore_class, configs and names.

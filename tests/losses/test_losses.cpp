@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Losses against PyTorch's float64 values with Keras's clipping and reductions
 // (tests/fixtures/losses.json, made by make_loss_optimizer_fixtures.py), gradient checks, the
 // saturating softmax/sigmoid shortcut, extreme logits, bad labels and shapes, and lookup by name.

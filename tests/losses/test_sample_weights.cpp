@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sample_weight and class_weight in fit and evaluate, with Keras's semantics: the loss is
 // sum(w·l) / count per batch, the loss tracker averages batches by size, plain metrics ignore the
 // weights and weighted_metrics use them (hand-derived values throughout).

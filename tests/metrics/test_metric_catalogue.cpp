@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Keras metric catalogue: every metric against the numpy references of
 // make_loss_metric_fixtures.py (rebuilt from its Keras config, fed batch by batch), edge cases,
 // configs, names and the confusion matrix.

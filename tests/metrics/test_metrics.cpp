@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Metrics: running weighted means across batches, reset, the accuracies (hand-counted cases),
 // Keras's "accuracy" resolution from shapes, and lookup by name.
 #include <catch2/catch.hpp>

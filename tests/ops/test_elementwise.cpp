@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Elementwise ops: broadcasting arithmetic against hand-computed values, dtype promotion,
 // comparisons, the unary maths functions, where/clip/maximum/minimum.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // matmul: all four transpose cases against a naive triple loop (float32 and float64, non-square),
 // batched left operands, batched pairs, and shape/dtype errors.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Neural-network ops: softmax / log_softmax (PyTorch values), the fused dense op against the same
 // maths composed from separate ops, the fused cross-entropies, logits tracking, dropout and the
 // seeded random draws.

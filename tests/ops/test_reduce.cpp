@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reductions: sum/mean/max/min over one, several or all axes with and without keepdims, argmax's
 // tie rule, broadcast_to / sum_to — against hand values, naive loops and PyTorch.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shape ops: transpose, concatenate, one_hot, take, reshape — values and errors.
 #include <catch2/catch.hpp>
 #include <cstdint>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Optimizer state (names, restore, EMA finalisation), lookup by Keras name, Keras configs from
 // real files, and the errors for options Keras rejects.
 #include <catch2/catch.hpp>

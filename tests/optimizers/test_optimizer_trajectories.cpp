@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every optimizer and common option against Keras 3's rules written out in float64 by
 // tests/fixtures/make_optimizer_fixtures.py (cross-checked there against torch.optim where the
 // rules coincide). The optimizers are built from the fixture's Keras configs.

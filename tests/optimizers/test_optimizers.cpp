@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SGD and Adam against Keras's update rules written out in float64 (tests/fixtures/optimizers.json,
 // made by make_loss_optimizer_fixtures.py and cross-checked there against torch.optim), the
 // RMSprop rule by hand, state naming, argument checks and lookup by name.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Learning-rate schedules against an independent Python implementation of Keras 3's formulas
 // (tests/fixtures/make_optimizer_fixtures.py), their configs, and their use as a learning rate.
 #include <catch2/catch.hpp>

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Compiles every C++ block of README.md against an installed lamina, as a user would, with
 `g++ -std=c++20 -Wall -Wextra -Werror $(pkg-config --cflags --libs lamina)`, and runs the
 complete programs (the blocks with a main()).

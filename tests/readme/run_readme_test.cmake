@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # CTest driver for readme_snippets (cmake -P): installs the lamina build into a scratch prefix,
 # then compiles README.md's C++ blocks and the examples against it (check_readme_snippets.py).
 #

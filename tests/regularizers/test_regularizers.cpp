@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Regularizers and constraints: penalties and projections against hand-derived values, their
 // configs and names, and their effect inside training (loss, gradient step, projection after the
 // update) on Dense.

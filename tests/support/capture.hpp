@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/support/capture.hpp — reading back what the code under test prints: stdout or stderr
 // redirected into a temporary file, and text split into lines.
 #pragma once

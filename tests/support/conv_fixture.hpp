@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/support/conv_fixture.hpp — the PyTorch fixture for convolution, pooling and normalisation
 // (tests/fixtures/conv.json, made by tests/fixtures/make_conv_fixtures.py) and its input formulas.
 #pragma once

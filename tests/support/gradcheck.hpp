@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/support/gradcheck.hpp — the one finite-difference gradient check every op and layer test
 // uses. It compares autodiff's gradient of sum(f(inputs) · probe) (probe: a fixed random tensor,
 // so every output element matters) with central differences, in float64.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/support/op_testing.hpp — small helpers shared by the tensor, ops and autograd tests:
 // deterministic inputs, element-wise comparison, and the PyTorch fixture (tests/fixtures/ops.json,
 // made by tests/fixtures/make_ops_fixtures.py).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/support/recurrent_fixture.hpp — the PyTorch fixture of the recurrent layers
 // (tests/fixtures/recurrent.json, made by tests/fixtures/make_recurrent_fixtures.py) and its
 // input formula.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tensor::str() and operator<<: a NumPy-like rendering with shape and dtype, eliding long axes.
 #include <catch2/catch.hpp>
 #include <sstream>

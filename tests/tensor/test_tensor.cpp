@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tensor basics: dtypes, construction, inspection, views (reshape, slice, operator[]), dtype
 // conversion, deep copies, in-place assignment, Shape notation.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests for the opt-in xtensor interop header: zero-copy to_xarray, copying from_xtensor.
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Checks that every data member of the public headers' aggregate structs has a default member
 initializer. g++ -Wextra warns (-Wmissing-field-initializers) for each member without one that a
 designated initializer leaves out, so `Dense(64, {.activation = "relu"})` would warn once per

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/callbacks/backup_and_restore.hpp — survive a crash or a kill and continue exactly.
 #pragma once
 

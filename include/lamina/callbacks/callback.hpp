@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/callbacks/callback.hpp — the Callback base: Keras's hooks, the logs they receive, and
 // where fit stands in its data (for callbacks that checkpoint or resume training).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/callbacks/csv_logger.hpp — one CSV row per epoch.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/callbacks/early_stopping.hpp — stop training when a monitored metric stops improving.
 #pragma once
 

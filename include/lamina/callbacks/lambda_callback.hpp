@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/callbacks/lambda_callback.hpp — a callback made of user functions.
 #pragma once
 

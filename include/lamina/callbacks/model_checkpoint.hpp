@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/callbacks/model_checkpoint.hpp — save the model (or its weights) during training.
 #pragma once
 

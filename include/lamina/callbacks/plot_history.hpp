@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/callbacks/plot_history.hpp — training curves a person can open in any browser.
 #pragma once
 

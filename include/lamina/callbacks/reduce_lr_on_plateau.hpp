@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/callbacks/reduce_lr_on_plateau.hpp — lower the learning rate when a metric stalls.
 #pragma once
 

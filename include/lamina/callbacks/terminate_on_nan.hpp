@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/callbacks/terminate_on_nan.hpp — stop at the first NaN or Inf loss.
 #pragma once
 

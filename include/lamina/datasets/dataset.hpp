@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/datasets/dataset.hpp — the declarative input pipeline, in the spirit of tf.data:
 //
 //   auto ds = Dataset::from_tensor_slices(x_train, y_train)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/datasets/datasets.hpp — loaders for the bundled image datasets (IDX files: MNIST and
 // Fashion-MNIST), returning the same uint8 arrays keras.datasets returns.
 #pragma once

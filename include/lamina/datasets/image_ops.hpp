@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/datasets/image_ops.hpp — image augmentation for Dataset::map (tf.image's random ops).
 //
 // Images are (height, width), (height, width, channels) or a batch (n, height, width, channels),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/layers/activity_regularization.hpp — ActivityRegularization: passes its input through
 // and adds l1·sum(|x|) + l2·sum(x²) of it to the training loss (Keras's add_loss).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/layers/attention.hpp — Attention (Luong, dot-product), AdditiveAttention (Bahdanau) and
 // MultiHeadAttention, with Keras's weights: Attention `scale` () and `concat_score_weight` (),
 // AdditiveAttention `scale` (dim,), MultiHeadAttention `query/kernel` (dim, num_heads, key_dim),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/layers/conv.hpp — Conv1D and Conv2D, channels last, with Keras's kernel layout
 // (k, in/groups, filters) / (kh, kw, in/groups, filters) and bias (filters,).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/layers/conv_transpose.hpp — Conv2DTranspose, channels last, with Keras's kernel layout
 // (kh, kw, filters, in) and bias (filters,).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/layers/core.hpp — Input, Dense, Activation, Dropout, Flatten, Reshape.
 #pragma once
 

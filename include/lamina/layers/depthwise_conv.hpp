@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/layers/depthwise_conv.hpp — DepthwiseConv2D and SeparableConv2D, channels last, with
 // Keras's layouts: depthwise kernel (kh, kw, in, depth_multiplier), pointwise kernel
 // (1, 1, in·depth_multiplier, filters).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/layers/embedding.hpp — Embedding: integer ids to rows of a learned (input_dim, output_dim)
 // table, with Keras's mask_zero.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/layers/masking.hpp — Masking: marks the time steps whose features all equal mask_value as
 // padding for the layers after it (recurrent layers skip them, the loss ignores them).
 #pragma once

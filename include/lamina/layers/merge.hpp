@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/layers/merge.hpp — layers that merge a list of tensors: Add, Subtract, Multiply,
 // Average, Maximum, Minimum, Concatenate, Dot. Called on a list: `layers::Add()({a, b})`.
 #pragma once

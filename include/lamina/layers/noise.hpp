@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/layers/noise.hpp — regularising noise, active only in training (identity in inference):
 // SpatialDropout1D/2D, GaussianNoise, GaussianDropout. Draws come from lamina's seeded stream
 // (set_seed).

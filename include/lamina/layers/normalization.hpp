@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/layers/normalization.hpp — BatchNormalization (any feature axis) and LayerNormalization
 // (last axis), with Keras's weights gamma, beta (and moving_mean, moving_variance).
 #pragma once

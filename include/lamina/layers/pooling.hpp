@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/layers/pooling.hpp — MaxPooling1D/2D, AveragePooling1D/2D and the global poolings,
 // channels last. Weightless.
 #pragma once

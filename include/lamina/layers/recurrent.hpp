@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/layers/recurrent.hpp — SimpleRNN, LSTM, GRU, their cells and the generic RNN(cell), with
 // Keras's weight layouts: kernel (in, G·units), recurrent_kernel (units, G·units), bias (G·units)
 // (GRU reset_after: (2, 3·units)), gate blocks LSTM i, f, c, o and GRU z, r, h.

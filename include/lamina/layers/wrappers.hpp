@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/layers/wrappers.hpp — Bidirectional (a recurrent layer run both ways) and TimeDistributed
 // (a layer applied to every time step).
 #pragma once

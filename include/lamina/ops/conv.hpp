@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/ops/conv.hpp — differentiable convolution, pooling, normalisation and image padding /
 // resizing ops, channels last (NHWC / NLC) with Keras's weight layouts. Included by
 // lamina/ops.hpp.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lamina/optimizers/schedules.hpp — Keras's learning-rate schedules: functions of the optimizer
 // step (0-based, counted in optimizer updates, not epochs) usable as any optimizer's learning_rate.
 #pragma once

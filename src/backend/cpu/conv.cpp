@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // NHWC convolution on the CPU: im2col into a cached scratch buffer, then one OpenBLAS GEMM per
 // chunk of images and group. The pool parallelises the copies (im2col, col2im, epilogues); the
 // GEMMs run with OpenBLAS's own threads while the pool sleeps, so one owner has the cores at a

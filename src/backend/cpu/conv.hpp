@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/backend/cpu/conv.hpp — NHWC convolution kernels: im2col + OpenBLAS GEMM forward, GEMM +
 // col2im backward. Keras's kernel layout (kh, kw, in/groups, out) is already the (K, F) matrix the
 // GEMM wants, so no kernel transpose is ever made.

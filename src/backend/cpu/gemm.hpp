@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/backend/cpu/gemm.hpp — C = alpha·op(A)·op(B) + beta·C through single-threaded OpenBLAS
 // calls, split across the pool for large products; row-major.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fused batch / layer normalisation on the CPU. Per-channel sums run over fixed blocks of rows in
 // parallel and are combined in block order (deterministic for a thread count), accumulated in
 // double so float32 batches of any size keep their statistics exact to float precision.

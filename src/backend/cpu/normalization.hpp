@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/backend/cpu/normalization.hpp — fused batch- and layer-normalisation kernels over a
 // (rows, c) view with the normalised channels innermost (channels last).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/backend/cpu/parallel.hpp — lamina's small thread pool. Workers sleep on a condition
 // variable between jobs (never spin), so they do not compete with OpenBLAS's threads for the cores.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // NHWC pooling on the CPU. Channels are innermost, so every window step is a contiguous,
 // vectorisable pass over c values. Forward is parallel over output rows, backward over images
 // (whose dx regions are disjoint, so the scatter needs no atomics).

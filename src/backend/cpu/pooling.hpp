@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/backend/cpu/pooling.hpp — NHWC max and average pooling kernels, threaded over the batch.
 #pragma once
 

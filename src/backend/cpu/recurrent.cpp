@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Recurrent time loops (SimpleRNN, LSTM, GRU) and their BPTT, Keras's gate orders:
 // LSTM i, f, c, o; GRU z, r, h. Per step: one GEMM for h·recurrent_kernel (two for GRU with the
 // reset gate before the matmul), then one pass over the rows; no allocation inside the loop.

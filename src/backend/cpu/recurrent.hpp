@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/backend/cpu/recurrent.hpp — the time loop of SimpleRNN, LSTM and GRU with Keras's weight
 // layouts: the input projection xp = x·kernel + bias is computed beforehand for every step at
 // once (one GEMM); here each step does one GEMM h·recurrent_kernel and one fused pass over the

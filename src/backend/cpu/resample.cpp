@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pixel-moving kernels (NHWC), threaded over images and rows.
 #include "backend/cpu/resample.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // src/backend/cpu/resample.hpp — NHWC kernels that move pixels without weights: shifting a window
 // (zero padding and cropping) and separable interpolation (nearest and bilinear resizing).
 #pragma once
