@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The model configs inside the real Keras files of tests/fixtures/keras_files/ (see its
 // PROVENANCE.md): every one whose layers lamina has rebuilds with the architecture Keras saved
 // (parameter counts are the sums of the weight arrays' sizes in each file, read with h5py), and

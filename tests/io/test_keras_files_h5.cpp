@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Real .h5 files written by Keras 2 and Keras 3 (tests/fixtures/keras_files, see PROVENANCE.md): they
 // load, and predict what Keras recorded (within 1e-5) or what an independent numpy / PyTorch
 // forward pass over the same weights gives (tests/fixtures/make_keras_h5_fixtures.py).
