@@ -10,6 +10,8 @@
 #   bench/run.sh cnn                  # batch 128
 #   bench/run.sh pipeline             # the input pipeline (bench/dataset_pipeline.cpp) against
 #                                     # PyTorch's DataLoader, and the CNN epoch it feeds
+#   bench/run.sh portable             # lamina only: the default (portable) build against one with
+#                                     # -DLAMINA_NATIVE=ON, alternating, on mlp 128/32 and cnn 128
 #   THREADS=1 ROUNDS=5 EPOCHS=4 BATCHES="128 32" BUILD_DIR=build bench/run.sh mlp
 set -euo pipefail
 
@@ -22,8 +24,8 @@ model="${1:-mlp}"
 case "$model" in
   mlp) batches="${BATCHES:-128 32}" ;;
   cnn) batches="${BATCHES:-128}" ;;
-  pipeline) ;;
-  *) echo "usage: $0 mlp|cnn|pipeline" >&2; exit 2 ;;
+  pipeline | portable) ;;
+  *) echo "usage: $0 mlp|cnn|pipeline|portable" >&2; exit 2 ;;
 esac
 python="${PYTHON:-/usr/bin/python3}"
 
@@ -52,6 +54,47 @@ print("|---:|---:|---:|---:|---:|")
 print(f"| {med('lamina', 'pipeline', 'elements_per_s'):.0f} | {med('pytorch', 'pipeline', 'elements_per_s'):.0f} | "
       f"{med('lamina', 'cnn_epoch', 'preloaded_s'):.2f} | {med('lamina', 'cnn_epoch', 'pipeline_s'):.2f} | "
       f"{med('lamina', 'cnn_epoch', 'overhead_pct'):+.1f} % |")
+PY
+  exit 0
+fi
+
+if [[ "$model" == portable ]]; then
+  # Two build trees that differ only in LAMINA_NATIVE: the runtime-dispatched kernels of the
+  # default build should cost nothing against -march=native.
+  for variant in portable native; do
+    flag=OFF
+    [[ "$variant" == native ]] && flag=ON
+    cmake -S "$root" -B "$build-$variant" -DCMAKE_BUILD_TYPE=Release -DLAMINA_NATIVE=$flag \
+      -DLAMINA_BUILD_TESTS=OFF -DLAMINA_BUILD_EXAMPLES=OFF >/dev/null
+    cmake --build "$build-$variant" -j2 --target fashion_mnist >/dev/null
+  done
+  log="$(mktemp)"
+  trap 'rm -f "$log"' EXIT
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); threads $threads, $rounds rounds of $epochs epochs" >&2
+  for run in ${RUNS:-mlp:128 mlp:32 cnn:128}; do
+    for ((r = 1; r <= rounds; ++r)); do
+      for variant in portable native; do
+        "$build-$variant/fashion_mnist" --model "${run%%:*}" --batch "${run##*:}" --epochs "$epochs" \
+          --threads "$threads" | grep '^RESULT' | sed "s/framework=lamina/build=$variant/" |
+          tee -a "$log" >&2
+      done
+    done
+  done
+  echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+  "$python" - "$log" "$threads" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    f = dict(kv.split("=", 1) for kv in line.split()[1:])
+    rows.setdefault((f["model"], int(f["batch"]), f["build"]), []).append(float(f["epoch_s"]))
+print(f"portable (runtime dispatch) against -march=native, threads: {sys.argv[2]}; medians of "
+      "alternating runs\n")
+print("| model | batch | portable s/epoch | native s/epoch | ratio portable/native | runs each |")
+print("|---|---:|---:|---:|---:|---:|")
+for model, batch in dict.fromkeys((m, b) for m, b, _ in rows):
+    p, n = rows[(model, batch, "portable")], rows[(model, batch, "native")]
+    mp, mn = statistics.median(p), statistics.median(n)
+    print(f"| {model} | {batch} | {mp:.3f} | {mn:.3f} | {mp / mn:.3f} | {min(len(p), len(n))} |")
 PY
   exit 0
 fi

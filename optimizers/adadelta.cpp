@@ -13,6 +13,7 @@ namespace {
 
 // a = ρ·a + (1−ρ)·g²;  Δ = −sqrt(d + ε)·g / sqrt(a + ε);  d = ρ·d + (1−ρ)·Δ²;  w += lr·Δ.
 template <class T>
+LAMINA_KERNEL
 void adadelta_kernel(std::int64_t begin, std::int64_t end, T* __restrict w, const T* __restrict g,
                      T* __restrict a, T* __restrict d, T lr, T rho, T eps) {
   for (std::int64_t j = begin; j < end; ++j) {

@@ -13,6 +13,7 @@ namespace {
 
 // a += g²;  w −= lr·g / sqrt(a + ε).
 template <class T>
+LAMINA_KERNEL
 void adagrad_kernel(std::int64_t begin, std::int64_t end, T* __restrict w, const T* __restrict g,
                     T* __restrict a, T lr, T eps) {
   for (std::int64_t j = begin; j < end; ++j) {

@@ -18,6 +18,7 @@ namespace {
 //   m += (g − m)(1 − β1);  v += (g² − v)(1 − β2);  amsgrad: v̂ = max(v̂, v), use v̂ for v
 //   w −= alpha·m / (sqrt(v) + ε)
 template <class T, bool kAmsgrad>
+LAMINA_KERNEL
 void adam_kernel(std::int64_t begin, std::int64_t end, T* __restrict w, const T* __restrict g,
                  T* __restrict m, T* __restrict v, T* __restrict vhat, T alpha, T one_minus_b1,
                  T one_minus_b2, T eps) {

@@ -14,6 +14,7 @@ namespace {
 // m += (g − m)(1 − β1);  u = max(β2·u, |g|);  w −= step_size·m / (u + ε),
 // step_size = lr / (1 − β1^t).
 template <class T>
+LAMINA_KERNEL
 void adamax_kernel(std::int64_t begin, std::int64_t end, T* __restrict w, const T* __restrict g,
                    T* __restrict m, T* __restrict u, T step_size, T one_minus_b1, T b2, T eps) {
   for (std::int64_t j = begin; j < end; ++j) {

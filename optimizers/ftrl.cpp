@@ -19,6 +19,7 @@ struct FtrlConstants {
 // g' = g + 2·shrinkage·w;  n' = n + g²;  z += g' − (n'^p − n^p)/lr · w;
 // w = (clip(z, −l1, l1) − z) / (n'^p/lr + 2·l2_total);  n = n'.
 template <class T>
+LAMINA_KERNEL
 void ftrl_kernel(std::int64_t begin, std::int64_t end, T* __restrict w, const T* __restrict g,
                  T* __restrict n, T* __restrict z, const FtrlConstants& k) {
   const T lr = static_cast<T>(k.lr), p = static_cast<T>(k.power), l1 = static_cast<T>(k.l1),

@@ -2,7 +2,8 @@
 // optimizers/fused_update.hpp — internal: runs an optimizer's elementwise rule over all its
 // variables in one parallel pass. Variables of one dtype are treated as one concatenated array:
 // one wake-up of the pool per step instead of one per variable, and the small biases ride along
-// with the kernels instead of running alone.
+// with the kernels instead of running alone. Rules mark their per-element kernel LAMINA_KERNEL
+// (backend/cpu/dispatch.hpp) so that it runs with AVX2 or AVX-512 where the CPU has them.
 #pragma once
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <initializer_list>
 #include <vector>
 
+#include "backend/cpu/dispatch.hpp"
 #include "backend/cpu/parallel.hpp"
 #include "lamina/tensor.hpp"
 #include "tensor/dispatch.hpp"

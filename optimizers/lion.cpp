@@ -12,6 +12,7 @@ namespace {
 
 // w −= lr·sign(β1·m + (1 − β1)·g);  m = β2·m + (1 − β2)·g.
 template <class T>
+LAMINA_KERNEL
 void lion_kernel(std::int64_t begin, std::int64_t end, T* __restrict w, const T* __restrict g,
                  T* __restrict m, T lr, T b1, T b2) {
   for (std::int64_t j = begin; j < end; ++j) {

@@ -15,6 +15,7 @@ namespace {
 // w −= lr·(c_m·m + c_g·g) / (sqrt(v / (1 − β2^t)) + ε)
 // with c_m = μ_{t+1}/(1 − Π_t·μ_{t+1}) and c_g = (1 − μ_t)/(1 − Π_t) (see nadam's header note).
 template <class T>
+LAMINA_KERNEL
 void nadam_kernel(std::int64_t begin, std::int64_t end, T* __restrict w, const T* __restrict g,
                   T* __restrict m, T* __restrict v, T lr, T c_m, T c_g, T one_minus_b1,
                   T one_minus_b2, T b2_correction, T eps) {

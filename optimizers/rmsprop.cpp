@@ -14,6 +14,7 @@ namespace {
 // v = ρ·v + (1−ρ)·g²;  d = v + ε  (centered: a = ρ·a + (1−ρ)·g, d = v − a² + ε);
 // Δ = lr·g / sqrt(d);  w −= Δ  (momentum: m = μ·m + Δ, w −= m).
 template <class T>
+LAMINA_KERNEL
 void rmsprop_kernel(std::int64_t begin, std::int64_t end, T* __restrict w, const T* __restrict g,
                     T* __restrict v, T* __restrict m, T* __restrict a, T lr, T rho, T mu, T eps) {
   for (std::int64_t j = begin; j < end; ++j) {

@@ -12,6 +12,7 @@ namespace {
 
 // Keras 3:  m = μ·m − lr·g;  w += m   (nesterov: w += μ·m − lr·g);  without momentum w −= lr·g.
 template <class T>
+LAMINA_KERNEL
 void sgd_kernel(std::int64_t begin, std::int64_t end, T* __restrict w, const T* __restrict g,
                 T* __restrict m, T lr, T mu, bool nesterov) {
   if (!m) {

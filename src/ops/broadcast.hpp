@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "backend/cpu/dispatch.hpp"
 #include "backend/cpu/parallel.hpp"
 #include "lamina/tensor.hpp"
 
@@ -25,21 +26,21 @@ void broadcast_binary(const A* a, const Shape& sa, const B* b, const Shape& sb, 
   if (n == 0) return;
   constexpr std::int64_t kGrain = 1 << 15;
   if (sa == out && sb == out) {
-    cpu::parallel_for(n, kGrain, [&](std::int64_t s, std::int64_t e) {
+    cpu::parallel_for(n, kGrain, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
       for (std::int64_t i = s; i < e; ++i) o[i] = f(a[i], b[i]);
     });
     return;
   }
   if (sb.numel() == 1 && sa == out) {
     const B bv = b[0];
-    cpu::parallel_for(n, kGrain, [&](std::int64_t s, std::int64_t e) {
+    cpu::parallel_for(n, kGrain, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
       for (std::int64_t i = s; i < e; ++i) o[i] = f(a[i], bv);
     });
     return;
   }
   if (sa.numel() == 1 && sb == out) {
     const A av = a[0];
-    cpu::parallel_for(n, kGrain, [&](std::int64_t s, std::int64_t e) {
+    cpu::parallel_for(n, kGrain, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
       for (std::int64_t i = s; i < e; ++i) o[i] = f(av, b[i]);
     });
     return;
@@ -50,7 +51,7 @@ void broadcast_binary(const A* a, const Shape& sa, const B* b, const Shape& sb, 
   const std::int64_t rows = n / inner;
   const std::int64_t la = ta[r - 1], lb = tb[r - 1];
   cpu::parallel_for(rows, std::max<std::int64_t>(1, kGrain / std::max<std::int64_t>(inner, 1)),
-                    [&](std::int64_t s, std::int64_t e) {
+                    [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
     for (std::int64_t row = s; row < e; ++row) {
       std::int64_t rem = row, oa = 0, ob = 0;
       for (int d = r - 2; d >= 0; --d) {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "autograd/node.hpp"
+#include "backend/cpu/dispatch.hpp"
 #include "backend/cpu/parallel.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
@@ -124,7 +125,7 @@ Tensor negative(const Tensor& x) {
     using T = decltype(z);
     const T* p = x.data<T>();
     T* o = out.data<T>();
-    cpu::parallel_for(x.numel(), 1 << 15, [&](std::int64_t s, std::int64_t e) {
+    cpu::parallel_for(x.numel(), 1 << 15, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
       for (std::int64_t i = s; i < e; ++i) o[i] = static_cast<T>(-p[i]);
     });
   });
@@ -177,7 +178,7 @@ Tensor unary(const Tensor& x, const char* name, F f, DF df) {
     using T = decltype(z);
     const T* p = xf.data<T>();
     T* o = out.data<T>();
-    cpu::parallel_for(x.numel(), 1 << 14, [&](std::int64_t s, std::int64_t e) {
+    cpu::parallel_for(x.numel(), 1 << 14, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
       for (std::int64_t i = s; i < e; ++i) o[i] = f(p[i]);
     });
   });
@@ -191,7 +192,7 @@ Tensor unary(const Tensor& x, const char* name, F f, DF df) {
       const T* xp = xf.data<T>();
       const T* yp = y.data<T>();
       T* d = dx.data<T>();
-      cpu::parallel_for(g.numel(), 1 << 14, [&](std::int64_t s, std::int64_t e) {
+      cpu::parallel_for(g.numel(), 1 << 14, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
         for (std::int64_t i = s; i < e; ++i) d[i] = gp[i] * df(xp[i], yp[i]);
       });
     });
@@ -291,7 +292,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     const T* ap = ca.data<T>();
     const T* bp = cb.data<T>();
     T* o = out.data<T>();
-    cpu::parallel_for(out.numel(), 1 << 15, [&](std::int64_t s, std::int64_t e) {
+    cpu::parallel_for(out.numel(), 1 << 15, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
       for (std::int64_t i = s; i < e; ++i) o[i] = cp[i] ? ap[i] : bp[i];
     });
   });

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "autograd/node.hpp"
+#include "backend/cpu/dispatch.hpp"
 #include "backend/cpu/gemm.hpp"
 #include "backend/cpu/parallel.hpp"
 #include "lamina/errors.hpp"
@@ -37,7 +38,7 @@ template <class T>
 void softmax_kernel(const T* x, T* y, std::int64_t outer, std::int64_t n, std::int64_t inner,
                     bool log) {
   cpu::parallel_for(outer * inner, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(n, 1)),
-                    [&](std::int64_t b, std::int64_t e) {
+                    [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
     for (std::int64_t k = b; k < e; ++k) {
       std::int64_t o = k / inner, c = k % inner;
       const T* xs = x + o * n * inner + c;
@@ -82,7 +83,7 @@ Tensor softmax_impl(const Tensor& x, int axis, bool log) {
       const T* yp = y.data<T>();
       T* d = dx.data<T>();
       cpu::parallel_for(outer * inner, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(n, 1)),
-                        [&](std::int64_t b, std::int64_t e) {
+                        [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
         for (std::int64_t k = b; k < e; ++k) {
           std::int64_t base = (k / inner) * n * inner + k % inner;
           T dot = 0;
@@ -125,6 +126,39 @@ Tensor sigmoid_logits_of(const Tensor& probs) {
 
 // --- fused dense -----------------------------------------------------------------------------------
 
+namespace {
+
+// One sweep over the rows gives both the gradient at the pre-activation z and the bias
+// gradient: gz = g·act'(z) (from y = act(z)); gb_j += Σ_r gz_rj (rows added in order).
+template <class T>
+LAMINA_KERNEL void dense_pre_activation_grad(FusedActivation act, std::int64_t rows,
+                                             std::int64_t units, const T* gp, const T* yp, T* d,
+                                             T* gbp) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const T* __restrict gr = gp + r * units;
+    const T* __restrict yr = yp + r * units;
+    T* __restrict dr = d + r * units;
+    switch (act) {
+      case FusedActivation::relu:
+        for (std::int64_t j = 0; j < units; ++j) dr[j] = yr[j] > T(0) ? gr[j] : T(0);
+        break;
+      case FusedActivation::sigmoid:
+        for (std::int64_t j = 0; j < units; ++j) dr[j] = gr[j] * yr[j] * (T(1) - yr[j]);
+        break;
+      case FusedActivation::tanh:
+        for (std::int64_t j = 0; j < units; ++j) dr[j] = gr[j] * (T(1) - yr[j] * yr[j]);
+        break;
+      default: break;
+    }
+    if (gbp) {
+      const T* __restrict src = act == FusedActivation::linear ? gr : dr;
+      for (std::int64_t j = 0; j < units; ++j) gbp[j] += src[j];
+    }
+  }
+}
+
+}  // namespace
+
 Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedActivation act) {
   if (kernel.ndim() != 2)
     throw ShapeError("dense: kernel must be 2-D (in, out), got " + kernel.shape().str());
@@ -164,7 +198,7 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedAct
     // than waking the pool while OpenBLAS's threads still hold the cores. Exp-based ones split.
     const std::int64_t grain = act == FusedActivation::relu ? (1 << 20) : (1 << 14);
     if (act != FusedActivation::linear) {
-      cpu::parallel_for(total, grain, [&](std::int64_t s, std::int64_t e) {
+      cpu::parallel_for(total, grain, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
         switch (act) {
           case FusedActivation::relu:
             for (std::int64_t i = s; i < e; ++i) y[i] = y[i] > T(0) ? y[i] : T(0);
@@ -184,8 +218,6 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedAct
   Tensor y = out.detach();
   return autograd::record_fn(out, "Dense", {x, kernel, bias},
                              [x, kernel, bias, y, act, rows, in, units](const Tensor& g) {
-    // One sweep over the rows gives both the gradient at the pre-activation z and the bias
-    // gradient: gz = g·act'(z) (from y = act(z)); gb_j = Σ_r gz_rj (rows added in order).
     const bool want_gb = bias.defined() && bias.requires_grad();
     Tensor gz = act == FusedActivation::linear ? g : make_tensor(g.shape(), g.dtype());
     Tensor gb = want_gb ? Tensor::zeros(bias.shape(), bias.dtype()) : Tensor();
@@ -196,27 +228,7 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedAct
       const T* yp = y.data<T>();
       T* d = gz.template data<T>();
       T* gbp = want_gb ? gb.template data<T>() : nullptr;
-      for (std::int64_t r = 0; r < rows; ++r) {
-        const T* __restrict gr = gp + r * units;
-        const T* __restrict yr = yp + r * units;
-        T* __restrict dr = d + r * units;
-        switch (act) {
-          case FusedActivation::relu:
-            for (std::int64_t j = 0; j < units; ++j) dr[j] = yr[j] > T(0) ? gr[j] : T(0);
-            break;
-          case FusedActivation::sigmoid:
-            for (std::int64_t j = 0; j < units; ++j) dr[j] = gr[j] * yr[j] * (T(1) - yr[j]);
-            break;
-          case FusedActivation::tanh:
-            for (std::int64_t j = 0; j < units; ++j) dr[j] = gr[j] * (T(1) - yr[j] * yr[j]);
-            break;
-          default: break;
-        }
-        if (gbp) {
-          const T* __restrict src = act == FusedActivation::linear ? gr : dr;
-          for (std::int64_t j = 0; j < units; ++j) gbp[j] += src[j];
-        }
-      }
+      dense_pre_activation_grad(act, rows, units, gp, yp, d, gbp);
       if (x.requires_grad()) {
         gx = make_tensor(x.shape(), x.dtype());
         cpu::gemm(false, true, rows, in, units, T(1), gz.template data<T>(), units,

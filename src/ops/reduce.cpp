@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "autograd/node.hpp"
+#include "backend/cpu/dispatch.hpp"
 #include "backend/cpu/parallel.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
@@ -90,7 +91,7 @@ Tensor sum_axis_kept(const Tensor& x, int axis) {
       // Long rows (a full reduction): fixed-size blocks summed in parallel, then in order.
       const std::int64_t blocks = (n + kBlock - 1) / kBlock;
       std::vector<Acc> partial(static_cast<std::size_t>(outer * blocks));
-      cpu::parallel_for(outer * blocks, 1, [&](std::int64_t b, std::int64_t e) {
+      cpu::parallel_for(outer * blocks, 1, [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
         for (std::int64_t k = b; k < e; ++k) {
           const std::int64_t r = k / blocks, blk = k % blocks;
           const std::int64_t begin = blk * kBlock, len = std::min(kBlock, n - begin);
@@ -104,12 +105,12 @@ Tensor sum_axis_kept(const Tensor& x, int axis) {
       }
     } else if (inner == 1) {
       cpu::parallel_for(outer, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(n, 1)),
-                        [&](std::int64_t b, std::int64_t e) {
+                        [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
         for (std::int64_t r = b; r < e; ++r) o[r] = static_cast<T>(row_sum<Acc>(p + r * n, n));
       });
     } else {
       // Column sums: add rows into the output, vectorised along `inner`.
-      cpu::parallel_for(inner, 256, [&](std::int64_t b, std::int64_t e) {
+      cpu::parallel_for(inner, 256, [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
         for (std::int64_t r = 0; r < outer; ++r) {
           T* dst = o + r * inner;
           for (std::int64_t i = 0; i < n; ++i) {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backend/cpu/dispatch.hpp"
 #include "backend/cpu/gemm.hpp"
 #include "backend/cpu/parallel.hpp"
 #include "tensor/allocator.hpp"
@@ -46,7 +47,7 @@ template <class T>
 void im2col(const ConvGeometry& g, const T* x, std::int64_t n0, std::int64_t count, std::int64_t c0,
             T* col) {
   const std::int64_t K = g.col_width(), cg = g.cg();
-  parallel_for(count * g.oh, 2, [&](std::int64_t b, std::int64_t e) {
+  parallel_for(count * g.oh, 2, [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
     for (std::int64_t r = b; r < e; ++r) {
       const std::int64_t img = n0 + r / g.oh, oy = r % g.oh;
       const T* xi = x + img * g.h * g.w * g.c + c0;
@@ -86,7 +87,7 @@ template <class T>
 void col2im(const ConvGeometry& g, const T* dcol, std::int64_t n0, std::int64_t count,
             std::int64_t c0, T* dx) {
   const std::int64_t K = g.col_width(), cg = g.cg();
-  parallel_for(count, 1, [&](std::int64_t b, std::int64_t e) {
+  parallel_for(count, 1, [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
     for (std::int64_t i = b; i < e; ++i) {
       T* dxi = dx + (n0 + i) * g.h * g.w * g.c + c0;
       const T* row = dcol + i * g.oh * g.ow * K;
@@ -116,7 +117,7 @@ void col2im(const ConvGeometry& g, const T* dcol, std::int64_t n0, std::int64_t 
 template <class T>
 void depthwise_forward(const ConvGeometry& g, const T* x, const T* kernel, const T* bias, T* y) {
   const std::int64_t m = g.f / g.c;
-  parallel_for(g.n * g.oh, 4, [&](std::int64_t s, std::int64_t e) {
+  parallel_for(g.n * g.oh, 4, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
     for (std::int64_t r = s; r < e; ++r) {
       const std::int64_t b = r / g.oh, oy = r % g.oh;
       for (std::int64_t ox = 0; ox < g.ow; ++ox) {
@@ -172,7 +173,7 @@ void depthwise_backward(const ConvGeometry& g, const T* x, const T* kernel, cons
                         T* dkernel) {
   const std::int64_t m = g.f / g.c, taps = g.kh * g.kw * g.f;
   if (dx)
-    parallel_for(g.n, 1, [&](std::int64_t s, std::int64_t e) {
+    parallel_for(g.n, 1, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
       std::fill(dx + s * g.h * g.w * g.c, dx + e * g.h * g.w * g.c, T(0));
       depthwise_windows(g, s, e, [&](std::int64_t xo, std::int64_t ko, std::int64_t yo) {
         T* d = dx + xo;
@@ -188,7 +189,7 @@ void depthwise_backward(const ConvGeometry& g, const T* x, const T* kernel, cons
   const std::int64_t blocks = std::clamp<std::int64_t>(g.n, 1, 16);
   const std::int64_t step = (g.n + blocks - 1) / blocks;
   std::vector<T> partial(static_cast<std::size_t>(blocks * taps), T(0));
-  parallel_for(blocks, 1, [&](std::int64_t s, std::int64_t e) {
+  parallel_for(blocks, 1, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
     for (std::int64_t blk = s; blk < e; ++blk) {
       T* p = partial.data() + blk * taps;
       depthwise_windows(g, blk * step, std::min(g.n, (blk + 1) * step),
@@ -216,7 +217,7 @@ bool is_depthwise(const ConvGeometry& g) { return g.groups > 1 && g.groups == g.
 template <class T>
 void apply_epilogue(Epilogue act, T* y, std::int64_t n) {
   if (act == Epilogue::linear) return;
-  parallel_for(n, 1 << 14, [&](std::int64_t s, std::int64_t e) {
+  parallel_for(n, 1 << 14, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
     switch (act) {
       case Epilogue::relu:
         for (std::int64_t i = s; i < e; ++i) y[i] = y[i] > T(0) ? y[i] : T(0);
@@ -236,7 +237,7 @@ void apply_epilogue(Epilogue act, T* y, std::int64_t n) {
 template <class T>
 void epilogue_backward(Epilogue act, const T* y, const T* dy, T* dz, std::int64_t n) {
   // relu: dz = dy·[y > 0]; sigmoid: dz = dy·y·(1 − y); tanh: dz = dy·(1 − y²).
-  parallel_for(n, 1 << 14, [&](std::int64_t s, std::int64_t e) {
+  parallel_for(n, 1 << 14, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
     switch (act) {
       case Epilogue::relu:
         for (std::int64_t i = s; i < e; ++i) dz[i] = y[i] > T(0) ? dy[i] : T(0);
@@ -259,7 +260,7 @@ void column_sums(const T* a, std::int64_t rows, std::int64_t cols, T* out) {
   const std::int64_t blocks = std::clamp<std::int64_t>(rows / 2048, 1, 16);
   const std::int64_t step = (rows + blocks - 1) / blocks;
   std::vector<T> partial(static_cast<std::size_t>(blocks * cols), T(0));
-  parallel_for(blocks, 1, [&](std::int64_t b, std::int64_t e) {
+  parallel_for(blocks, 1, [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
     for (std::int64_t blk = b; blk < e; ++blk) {
       T* p = partial.data() + blk * cols;
       for (std::int64_t i = blk * step; i < std::min(rows, (blk + 1) * step); ++i)
@@ -355,7 +356,7 @@ void conv2d_transpose_forward(const ConvGeometry& g, const T* x, const T* kernel
   conv2d_backward<T>(g, nullptr, kernel, x, y, nullptr, nullptr);
   const std::int64_t rows = g.n * g.h * g.w;
   if (bias)
-    parallel_for(rows, 256, [&](std::int64_t s, std::int64_t e) {
+    parallel_for(rows, 256, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
       for (std::int64_t r = s; r < e; ++r)
         for (std::int64_t ci = 0; ci < g.c; ++ci) y[r * g.c + ci] += bias[ci];
     });

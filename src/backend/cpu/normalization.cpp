@@ -8,6 +8,7 @@
 #include <cmath>
 #include <vector>
 
+#include "backend/cpu/dispatch.hpp"
 #include "backend/cpu/parallel.hpp"
 
 namespace lamina::cpu {
@@ -19,7 +20,7 @@ std::vector<double> channel_sums(std::int64_t rows, std::int64_t c, int nacc, F 
   const std::int64_t blocks = std::clamp<std::int64_t>(rows / 512, 1, 32);
   const std::int64_t step = (rows + blocks - 1) / blocks, width = nacc * c;
   std::vector<double> partial(static_cast<std::size_t>(blocks * width), 0.0);
-  parallel_for(blocks, 1, [&](std::int64_t b, std::int64_t e) {
+  parallel_for(blocks, 1, [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
     for (std::int64_t blk = b; blk < e; ++blk)
       body(blk * step, std::min(rows, (blk + 1) * step), partial.data() + blk * width);
   });
@@ -58,7 +59,7 @@ void batch_norm_forward(std::int64_t rows, std::int64_t c, const T* x, const T* 
     scale[j] = (gamma ? gamma[j] : T(1)) / std::sqrt(var[j] + eps);
     shift[j] = (beta ? beta[j] : T(0)) - mean[j] * scale[j];
   }
-  parallel_for(rows, row_grain(c), [&](std::int64_t b, std::int64_t e) {
+  parallel_for(rows, row_grain(c), [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
     for (std::int64_t i = b; i < e; ++i)
       for (std::int64_t j = 0; j < c; ++j) y[i * c + j] = x[i * c + j] * scale[j] + shift[j];
   });
@@ -88,7 +89,7 @@ void batch_norm_backward(std::int64_t rows, std::int64_t c, const T* x, const T*
     k2[j] = static_cast<T>(k1[j] * s[j] / m);
     k3[j] = static_cast<T>(k1[j] * s[c + j] * inv_std[j] * inv_std[j] / m);
   }
-  parallel_for(rows, row_grain(c), [&](std::int64_t b, std::int64_t e) {
+  parallel_for(rows, row_grain(c), [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
     for (std::int64_t i = b; i < e; ++i)
       for (std::int64_t j = 0; j < c; ++j)
         dx[i * c + j] = k1[j] * dy[i * c + j] - k2[j] - k3[j] * (x[i * c + j] - mean[j]);
@@ -99,7 +100,7 @@ template <class T>
 void layer_norm_forward(std::int64_t rows, std::int64_t c, const T* x, const T* gamma,
                         const T* beta, T eps, T* y, T* mean, T* inv_std) {
   // per row: mean = Σ_j x_j / c; var = Σ_j (x_j − mean)² / c; y_j = gamma_j·x̂_j + beta_j
-  parallel_for(rows, row_grain(c), [&](std::int64_t b, std::int64_t e) {
+  parallel_for(rows, row_grain(c), [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
     for (std::int64_t i = b; i < e; ++i) {
       const T* xr = x + i * c;
       double s = 0, ss = 0;
@@ -121,7 +122,7 @@ template <class T>
 void layer_norm_backward(std::int64_t rows, std::int64_t c, const T* x, const T* gamma,
                          const T* mean, const T* inv_std, const T* dy, T* dx, T* dgamma, T* dbeta) {
   // per row, with g_j = dy_j·gamma_j: dx_j = inv_std·(g_j − mean(g) − x̂_j·mean(g·x̂))
-  parallel_for(rows, row_grain(c), [&](std::int64_t b, std::int64_t e) {
+  parallel_for(rows, row_grain(c), [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
     for (std::int64_t i = b; i < e; ++i) {
       const T* xr = x + i * c;
       const T* dr = dy + i * c;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "backend/cpu/dispatch.hpp"
 #include "backend/cpu/parallel.hpp"
 
 namespace lamina::cpu {
@@ -33,7 +34,7 @@ std::int64_t row_grain(const PoolGeometry& g) {
 template <class T>
 void max_pool2d_forward(const PoolGeometry& g, const T* x, T* y, std::int32_t* argmax) {
   // y[n, oy, ox, ch] = max over the window's real (iy, ix) of x[n, iy, ix, ch]
-  parallel_for(g.n * g.oh, row_grain(g), [&](std::int64_t b, std::int64_t e) {
+  parallel_for(g.n * g.oh, row_grain(g), [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
     for (std::int64_t r = b; r < e; ++r) {
       const std::int64_t img = r / g.oh, oy = r % g.oh;
       const T* xi = x + img * g.h * g.w * g.c;
@@ -72,7 +73,7 @@ template <class T>
 void max_pool2d_backward(const PoolGeometry& g, const T* dy, const std::int32_t* argmax, T* dx) {
   // dx[n, argmax[n, oy, ox, ch]] += dy[n, oy, ox, ch]
   const std::int64_t in_size = g.h * g.w * g.c, out_size = g.oh * g.ow * g.c;
-  parallel_for(g.n, 1, [&](std::int64_t b, std::int64_t e) {
+  parallel_for(g.n, 1, [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
     for (std::int64_t img = b; img < e; ++img) {
       T* dxi = dx + img * in_size;
       std::fill(dxi, dxi + in_size, T(0));
@@ -86,7 +87,7 @@ void max_pool2d_backward(const PoolGeometry& g, const T* dy, const std::int32_t*
 template <class T>
 void avg_pool2d_forward(const PoolGeometry& g, const T* x, T* y) {
   // y[n, oy, ox, ch] = Σ_window x[n, iy, ix, ch] / (number of real elements in the window)
-  parallel_for(g.n * g.oh, row_grain(g), [&](std::int64_t b, std::int64_t e) {
+  parallel_for(g.n * g.oh, row_grain(g), [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
     for (std::int64_t r = b; r < e; ++r) {
       const std::int64_t img = r / g.oh, oy = r % g.oh;
       const T* xi = x + img * g.h * g.w * g.c;
@@ -110,7 +111,7 @@ template <class T>
 void avg_pool2d_backward(const PoolGeometry& g, const T* dy, T* dx) {
   // dx[n, iy, ix, ch] += dy[n, oy, ox, ch] / count(window) for every window holding (iy, ix)
   const std::int64_t in_size = g.h * g.w * g.c;
-  parallel_for(g.n, 1, [&](std::int64_t b, std::int64_t e) {
+  parallel_for(g.n, 1, [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
     for (std::int64_t img = b; img < e; ++img) {
       T* dxi = dx + img * in_size;
       std::fill(dxi, dxi + in_size, T(0));

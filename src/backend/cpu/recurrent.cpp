@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend/cpu/conv.hpp"
+#include "backend/cpu/dispatch.hpp"
 #include "backend/cpu/gemm.hpp"
 #include "backend/cpu/parallel.hpp"
 
@@ -87,7 +88,7 @@ void recurrent_forward(const RecurrentGeometry& g, const T* xp, const T* rk, con
     if (g.kind == CellKind::simple) {
       // h = act(xp + hu·R)
       gemm(false, false, n, u, u, T(1), hu, W, rk, u, T(0), ot, u);
-      parallel_for(n, row_grain(g), [&](std::int64_t b, std::int64_t e) {
+      parallel_for(n, row_grain(g), [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
         for (std::int64_t r = b; r < e; ++r) {
           T* h = ot + r * u;
           const T* x = xp + (r * g.steps + src) * G;
@@ -99,7 +100,7 @@ void recurrent_forward(const RecurrentGeometry& g, const T* xp, const T* rk, con
     } else if (g.kind == CellKind::lstm) {
       // z = xp + hu·R; i, f, o = σ(z); c̃ = act(z); c = f⊙c_prev + i⊙c̃; h = o⊙act(c)
       gemm(false, false, n, G, u, T(1), hu, W, rk, G, T(0), wt, W);
-      parallel_for(n, row_grain(g), [&](std::int64_t b, std::int64_t e) {
+      parallel_for(n, row_grain(g), [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
         for (std::int64_t r = b; r < e; ++r) {
           T* z = wt + r * W;
           const T* x = xp + (r * g.steps + src) * G;
@@ -125,7 +126,7 @@ void recurrent_forward(const RecurrentGeometry& g, const T* xp, const T* rk, con
       // z = σ(xz + hu·Rz), r = σ(xr + hu·Rr); reset_after: h̃ = act(xh + r⊙(hu·Rh + bh)),
       // else h̃ = act(xh + (r⊙hu)·Rh); h = z⊙h_prev + (1 − z)⊙h̃.
       gemm(false, false, n, g.reset_after ? G : 2 * u, u, T(1), hu, W, rk, G, T(0), wt, W);
-      auto gates_zr = [&](std::int64_t b, std::int64_t e) {
+      auto gates_zr = [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
         for (std::int64_t r = b; r < e; ++r) {
           T* z = wt + r * W;
           const T* x = xp + (r * g.steps + src) * G;
@@ -143,7 +144,7 @@ void recurrent_forward(const RecurrentGeometry& g, const T* xp, const T* rk, con
       };
       parallel_for(n, row_grain(g), gates_zr);
       if (!g.reset_after) gemm(false, false, n, u, u, T(1), wt + 3 * u, W, rk + 2 * u, G, T(0), wt + 2 * u, W);
-      parallel_for(n, row_grain(g), [&](std::int64_t b, std::int64_t e) {
+      parallel_for(n, row_grain(g), [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
         for (std::int64_t r = b; r < e; ++r) {
           T* z = wt + r * W;
           const T* x = xp + (r * g.steps + src) * G;
@@ -193,7 +194,7 @@ void recurrent_backward(const RecurrentGeometry& g, const T* rk, const T* h0, co
     for (std::int64_t i = 0; i < n * u; ++i) dh[i] += dout[t * n * u + i];
     // Per row: the gates' gradients into dz and dxp, and dh becomes the part of dh_prev that does
     // not go through the recurrent kernel (all of it on a masked step).
-    auto cell = [&](std::int64_t b, std::int64_t e) {
+    auto cell = [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
       for (std::int64_t r = b; r < e; ++r) {
         T* dx = dxp + (r * g.steps + src) * G;
         T* dzr_row = dz + r * G;
@@ -242,7 +243,7 @@ void recurrent_backward(const RecurrentGeometry& g, const T* rk, const T* h0, co
     if (g.kind == CellKind::gru && !g.reset_after) {
       // d(r⊙hu) = dh̃_pre·Rhᵀ, then the reset gate's gradient and that path's share of dhu.
       gemm(false, true, n, u, u, T(1), dz + 2 * u, G, rk + 2 * u, G, T(0), dhu.data(), u);
-      parallel_for(n, row_grain(g), [&](std::int64_t b, std::int64_t e) {
+      parallel_for(n, row_grain(g), [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
         for (std::int64_t r = b; r < e; ++r) {
           T* dzr_row = dz + r * G;
           T* dx = dxp + (r * g.steps + src) * G;
