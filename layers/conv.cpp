@@ -148,7 +148,7 @@ Options conv_options_of(const json& c) {
   Options o;
   o.padding = spatial::padding_of(c);
   o.groups = c.value("groups", std::int64_t{1});
-  o.activation = spatial::activation_of(c);
+  o.activation = engine::activation_of(c, "activation", "linear");
   o.use_bias = c.value("use_bias", true);
   o.kernel_initializer = engine::initializer_of(c, "kernel_initializer", "glorot_uniform");
   o.bias_initializer = engine::initializer_of(c, "bias_initializer", "zeros");

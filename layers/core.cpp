@@ -4,9 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
-#include "engine/config.hpp"
+#include "ops/random.hpp"
 
 namespace lamina::layers {
 
@@ -154,25 +155,79 @@ Activation::Activation(lamina::Activation activation, Name name)
 
 // --- Dropout -------------------------------------------------------------------------------------
 
-DropoutLayer::DropoutLayer(double rate, std::string name) : Layer(std::move(name)), rate_(rate) {
+DropoutLayer::DropoutLayer(double rate, DropoutOptions options)
+    : Layer(options.name), rate_(rate), options_(std::move(options)) {
   if (!(rate >= 0 && rate < 1))
     throw ValueError("Dropout: rate must be in [0, 1), got " + std::to_string(rate));
+  if (options_.noise_shape)
+    for (auto d : *options_.noise_shape)
+      if (d == 0 || d < -1)
+        throw ValueError("Dropout: noise_shape entries must be positive or -1 (None), got " +
+                         dims_str(Shape(*options_.noise_shape)));
 }
 
+namespace {
+// SplitMix64: the layer's own stream when it has a seed (element i of draw k is a pure function
+// of (seed, counter)), so a seeded layer repeats its masks whatever else draws.
+std::uint64_t mix(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
 Tensor DropoutLayer::call(const Tensor& x, bool training) {
-  return training && rate_ > 0 ? dropout(x, rate_) : x;
+  if (!training || rate_ == 0) return x;
+  if (!options_.noise_shape && !options_.seed) return dropout(x, rate_);
+  Shape mask_shape = x.shape();
+  if (options_.noise_shape) {
+    const auto& ns = *options_.noise_shape;
+    if (static_cast<int>(ns.size()) != x.ndim())
+      fail_shape("noise_shape " + dims_str(Shape(ns)) + " must have the input's rank, got input " +
+                 x.shape().str());
+    for (std::size_t i = 0; i < ns.size(); ++i) {
+      if (ns[i] != -1 && ns[i] != 1 && ns[i] != x.shape()[i])
+        fail_shape("noise_shape " + dims_str(Shape(ns)) + " does not broadcast to the input " + x.shape().str());
+      if (ns[i] != -1) mask_shape[i] = ns[i];
+    }
+  }
+  const std::int64_t n = mask_shape.numel();
+  std::vector<double> keep(static_cast<std::size_t>(n));
+  const double scale = 1.0 / (1.0 - rate_);
+  if (options_.seed) {
+    const std::uint64_t key = mix(static_cast<std::uint64_t>(*options_.seed) + 0x9e3779b97f4a7c15ULL);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const double u = static_cast<double>(mix(key ^ (draws_ + static_cast<std::uint64_t>(i))) >> 11) *
+                       (1.0 / 9007199254740992.0);
+      keep[static_cast<std::size_t>(i)] = u >= rate_ ? scale : 0.0;
+    }
+    draws_ += static_cast<std::uint64_t>(n);
+  } else {
+    const std::uint64_t first = random::reserve(static_cast<std::uint64_t>(n));
+    for (std::int64_t i = 0; i < n; ++i)
+      keep[static_cast<std::size_t>(i)] = random::uniform01(first + static_cast<std::uint64_t>(i)) >= rate_ ? scale : 0.0;
+  }
+  return x * Tensor::from_vector<double>(keep, mask_shape).astype(x.dtype());
 }
 
 nlohmann::json DropoutLayer::get_config() const {
   nlohmann::json c = Layer::get_config();
   c["rate"] = rate_;
-  c["seed"] = nullptr;
-  c["noise_shape"] = nullptr;
+  c["seed"] = options_.seed ? nlohmann::json(*options_.seed) : nlohmann::json(nullptr);
+  if (options_.noise_shape) {
+    nlohmann::json ns = nlohmann::json::array();
+    for (auto d : *options_.noise_shape) ns.push_back(d < 0 ? nlohmann::json(nullptr) : nlohmann::json(d));
+    c["noise_shape"] = ns;
+  } else {
+    c["noise_shape"] = nullptr;
+  }
   return c;
 }
 
 Dropout::Dropout(double rate, Name name)
-    : LayerHandle(std::make_shared<DropoutLayer>(rate, std::move(name))) {}
+    : LayerHandle(std::make_shared<DropoutLayer>(rate, DropoutOptions{.name = std::move(name)})) {}
+Dropout::Dropout(double rate, DropoutOptions options)
+    : LayerHandle(std::make_shared<DropoutLayer>(rate, std::move(options))) {}
 
 // --- Flatten -------------------------------------------------------------------------------------
 

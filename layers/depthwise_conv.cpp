@@ -197,7 +197,7 @@ using engine::initializer_of;
                             .padding = spatial::padding_of(c),
                             .depth_multiplier = c.value("depth_multiplier", std::int64_t{1}),
                             .dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1),
-                            .activation = spatial::activation_of(c),
+                            .activation = engine::activation_of(c, "activation", "linear"),
                             .use_bias = c.value("use_bias", true),
                             .depthwise_initializer =
                                 initializer_of(c, "depthwise_initializer", "glorot_uniform"),
@@ -219,7 +219,7 @@ using engine::initializer_of;
                             .padding = spatial::padding_of(c),
                             .dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1),
                             .depth_multiplier = c.value("depth_multiplier", std::int64_t{1}),
-                            .activation = spatial::activation_of(c),
+                            .activation = engine::activation_of(c, "activation", "linear"),
                             .use_bias = c.value("use_bias", true),
                             .depthwise_initializer =
                                 initializer_of(c, "depthwise_initializer", "glorot_uniform"),

@@ -21,7 +21,8 @@ EmbeddingLayer::EmbeddingLayer(std::int64_t input_dim, std::int64_t output_dim, 
 
 void EmbeddingLayer::build(const Shape& input_shape) {
   compute_output_shape(input_shape);
-  embeddings = add_weight("embeddings", {input_dim_, output_dim_}, options_.embeddings_initializer);
+  embeddings = add_weight("embeddings", {input_dim_, output_dim_}, options_.embeddings_initializer, true, float32,
+                          options_.embeddings_regularizer, options_.embeddings_constraint);
 }
 
 Shape EmbeddingLayer::compute_output_shape(const Shape& input_shape) {
@@ -39,7 +40,7 @@ Tensor EmbeddingLayer::call(const Tensor& ids, bool) {
                                                        : std::to_string(v[i])) +
                  " (position " + std::to_string(i) + " of input " + ids.shape().str() +
                  ") is outside [0, input_dim) with input_dim=" + std::to_string(input_dim_));
-  return take(embeddings, ids);
+  return regularize_activity(take(embeddings, ids), options_.activity_regularizer);
 }
 
 Tensor EmbeddingLayer::compute_mask(const Tensor& ids, const Tensor&) const {
@@ -51,9 +52,9 @@ nlohmann::json EmbeddingLayer::get_config() const {
   c["input_dim"] = input_dim_;
   c["output_dim"] = output_dim_;
   c["embeddings_initializer"] = engine::initializer_config(options_.embeddings_initializer);
-  c["embeddings_regularizer"] = nullptr;
-  c["activity_regularizer"] = nullptr;
-  c["embeddings_constraint"] = nullptr;
+  c["embeddings_regularizer"] = regularizers::serialize(options_.embeddings_regularizer);
+  c["activity_regularizer"] = regularizers::serialize(options_.activity_regularizer);
+  c["embeddings_constraint"] = constraints::serialize(options_.embeddings_constraint);
   c["mask_zero"] = options_.mask_zero;
   return c;
 }
@@ -67,6 +68,9 @@ namespace {
     return Embedding(c.at("input_dim").get<std::int64_t>(), c.at("output_dim").get<std::int64_t>(),
                      {.embeddings_initializer = engine::initializer_of(c, "embeddings_initializer", "uniform"),
                       .mask_zero = c.value("mask_zero", false),
+                      .embeddings_regularizer = engine::regularizer_of(c, "embeddings_regularizer"),
+                      .activity_regularizer = engine::regularizer_of(c, "activity_regularizer"),
+                      .embeddings_constraint = engine::constraint_of(c, "embeddings_constraint"),
                       .name = engine::name_of(c)})
         .ptr();
   });

@@ -53,6 +53,15 @@ std::vector<int> inverse(const std::vector<int>& perm) {
     inv[static_cast<std::size_t>(perm[i])] = static_cast<int>(i);
   return inv;
 }
+
+// The beta/gamma regularizer and constraint keys both layers write (null when unset).
+template <class Options>
+void beta_gamma_to_config(const Options& o, nlohmann::json& c) {
+  c["beta_regularizer"] = regularizers::serialize(o.beta_regularizer);
+  c["gamma_regularizer"] = regularizers::serialize(o.gamma_regularizer);
+  c["beta_constraint"] = constraints::serialize(o.beta_constraint);
+  c["gamma_constraint"] = constraints::serialize(o.gamma_constraint);
+}
 }  // namespace
 
 // --- BatchNormalization --------------------------------------------------------------------------
@@ -81,8 +90,9 @@ int BatchNormalizationLayer::check_input(const Shape& s) const {
 void BatchNormalizationLayer::build(const Shape& input_shape) {
   const Shape c{input_shape[check_input(input_shape)]};
   // Keras's order: gamma, beta, moving_mean, moving_variance.
-  if (options_.scale) gamma = add_weight("gamma", c, options_.gamma_initializer);
-  if (options_.center) beta = add_weight("beta", c, options_.beta_initializer);
+  const auto& o = options_;
+  if (o.scale) gamma = add_weight("gamma", c, o.gamma_initializer, true, float32, o.gamma_regularizer, o.gamma_constraint);
+  if (o.center) beta = add_weight("beta", c, o.beta_initializer, true, float32, o.beta_regularizer, o.beta_constraint);
   moving_mean = add_weight("moving_mean", c, options_.moving_mean_initializer, false);
   moving_variance = add_weight("moving_variance", c, options_.moving_variance_initializer, false);
 }
@@ -136,10 +146,7 @@ nlohmann::json BatchNormalizationLayer::get_config() const {
   c["moving_mean_initializer"] = engine::initializer_config(options_.moving_mean_initializer);
   c["moving_variance_initializer"] =
       engine::initializer_config(options_.moving_variance_initializer);
-  c["beta_regularizer"] = nullptr;
-  c["gamma_regularizer"] = nullptr;
-  c["beta_constraint"] = nullptr;
-  c["gamma_constraint"] = nullptr;
+  beta_gamma_to_config(options_, c);
   c["synchronized"] = false;
   return c;
 }
@@ -166,8 +173,12 @@ void LayerNormalizationLayer::check_input(const Shape& s) const {
 void LayerNormalizationLayer::build(const Shape& input_shape) {
   check_input(input_shape);
   const Shape c{input_shape.back()};
-  if (options_.scale) gamma = add_weight("gamma", c, options_.gamma_initializer);
-  if (options_.center) beta = add_weight("beta", c, options_.beta_initializer);
+  const auto& o = options_;
+  // Keras's rms_scaling keeps gamma whatever `scale` says, and has no beta.
+  if (o.scale || o.rms_scaling)
+    gamma = add_weight("gamma", c, o.gamma_initializer, true, float32, o.gamma_regularizer, o.gamma_constraint);
+  if (o.center && !o.rms_scaling)
+    beta = add_weight("beta", c, o.beta_initializer, true, float32, o.beta_regularizer, o.beta_constraint);
 }
 
 Shape LayerNormalizationLayer::compute_output_shape(const Shape& input_shape) {
@@ -180,6 +191,11 @@ Tensor LayerNormalizationLayer::call(const Tensor& x, bool) {
   const Tensor& w = gamma.defined() ? gamma : beta;
   const DType dtype = w.defined() ? w.dtype() : (is_floating(x.dtype()) ? x.dtype() : float32);
   Tensor in = x.dtype() == dtype ? x : x.astype(dtype);
+  if (options_.rms_scaling) {
+    // Keras 3's formula as written: the variance about the mean scales the uncentred input.
+    const Tensor centred = in - mean(in, {-1}, true);
+    return in / sqrt(mean(centred * centred, {-1}, true) + options_.epsilon) * gamma;
+  }
   return layer_norm(in, gamma, beta, options_.epsilon);
 }
 
@@ -189,13 +205,10 @@ nlohmann::json LayerNormalizationLayer::get_config() const {
   c["epsilon"] = options_.epsilon;
   c["center"] = options_.center;
   c["scale"] = options_.scale;
-  c["rms_scaling"] = false;
+  c["rms_scaling"] = options_.rms_scaling;
   c["beta_initializer"] = engine::initializer_config(options_.beta_initializer);
   c["gamma_initializer"] = engine::initializer_config(options_.gamma_initializer);
-  c["beta_regularizer"] = nullptr;
-  c["gamma_regularizer"] = nullptr;
-  c["beta_constraint"] = nullptr;
-  c["gamma_constraint"] = nullptr;
+  beta_gamma_to_config(options_, c);
   return c;
 }
 
@@ -203,8 +216,10 @@ LayerNormalization::LayerNormalization(LayerNormalizationOptions options)
     : LayerHandle(std::make_shared<LayerNormalizationLayer>(std::move(options))) {}
 
 namespace {
+using engine::constraint_of;
 using engine::initializer_of;
 using engine::name_of;
+using engine::regularizer_of;
 using json = nlohmann::json;
 
 // Keras 2 may write the axis as a one-element list.
@@ -227,6 +242,10 @@ int axis_of(const json& c) {
                 .moving_mean_initializer = initializer_of(c, "moving_mean_initializer", "zeros"),
                 .moving_variance_initializer =
                     initializer_of(c, "moving_variance_initializer", "ones"),
+                .beta_regularizer = regularizer_of(c, "beta_regularizer"),
+                .gamma_regularizer = regularizer_of(c, "gamma_regularizer"),
+                .beta_constraint = constraint_of(c, "beta_constraint"),
+                .gamma_constraint = constraint_of(c, "gamma_constraint"),
                 .name = name_of(c)})
         .ptr();
   });
@@ -235,8 +254,13 @@ int axis_of(const json& c) {
                                .epsilon = c.value("epsilon", 1e-3),
                                .center = c.value("center", true),
                                .scale = c.value("scale", true),
+                               .rms_scaling = c.value("rms_scaling", false),
                                .beta_initializer = initializer_of(c, "beta_initializer", "zeros"),
                                .gamma_initializer = initializer_of(c, "gamma_initializer", "ones"),
+                               .beta_regularizer = regularizer_of(c, "beta_regularizer"),
+                               .gamma_regularizer = regularizer_of(c, "gamma_regularizer"),
+                               .beta_constraint = constraint_of(c, "beta_constraint"),
+                               .gamma_constraint = constraint_of(c, "gamma_constraint"),
                                .name = name_of(c)})
         .ptr();
   });

@@ -113,15 +113,18 @@ std::string RecurrentCellLayer::class_name() const { return cell_class(type_); }
 void RecurrentCellLayer::build(const Shape& s) {
   compute_output_shape(s);
   const std::int64_t G = units_ * (type_ == CellType::lstm ? 4 : type_ == CellType::gru ? 3 : 1);
-  kernel = add_weight("kernel", {s.back(), G}, options_.kernel_initializer);
-  recurrent_kernel = add_weight("recurrent_kernel", {units_, G}, options_.recurrent_initializer);
-  if (!options_.use_bias) return;
-  if (type_ == CellType::lstm && options_.unit_forget_bias)
-    bias = add_weight("bias", {G}, forget_bias_initializer(options_.bias_initializer, units_));
-  else if (type_ == CellType::gru && options_.reset_after)
-    bias = add_weight("bias", {2, G}, options_.bias_initializer);
-  else
-    bias = add_weight("bias", {G}, options_.bias_initializer);
+  const RecurrentOptions& o = options_;
+  kernel = add_weight("kernel", {s.back(), G}, o.kernel_initializer, true, float32, o.kernel_regularizer,
+                      o.kernel_constraint);
+  recurrent_kernel = add_weight("recurrent_kernel", {units_, G}, o.recurrent_initializer, true, float32,
+                                o.recurrent_regularizer, o.recurrent_constraint);
+  if (!o.use_bias) return;
+  const bool split = type_ == CellType::gru && o.reset_after;
+  const Initializer init = type_ == CellType::lstm && o.unit_forget_bias
+                               ? forget_bias_initializer(o.bias_initializer, units_)
+                               : o.bias_initializer;
+  bias = add_weight("bias", split ? Shape{2, G} : Shape{G}, init, true, float32, o.bias_regularizer,
+                    o.bias_constraint);
 }
 
 Shape RecurrentCellLayer::compute_output_shape(const Shape& s) {
@@ -158,9 +161,12 @@ nlohmann::json RecurrentCellLayer::cell_config() const {
   c["recurrent_initializer"] = engine::initializer_config(options_.recurrent_initializer);
   c["bias_initializer"] = engine::initializer_config(options_.bias_initializer);
   if (type_ == CellType::lstm) c["unit_forget_bias"] = options_.unit_forget_bias;
-  for (const char* k : {"kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
-                        "kernel_constraint", "recurrent_constraint", "bias_constraint"})
-    c[k] = nullptr;
+  c["kernel_regularizer"] = regularizers::serialize(options_.kernel_regularizer);
+  c["recurrent_regularizer"] = regularizers::serialize(options_.recurrent_regularizer);
+  c["bias_regularizer"] = regularizers::serialize(options_.bias_regularizer);
+  c["kernel_constraint"] = constraints::serialize(options_.kernel_constraint);
+  c["recurrent_constraint"] = constraints::serialize(options_.recurrent_constraint);
+  c["bias_constraint"] = constraints::serialize(options_.bias_constraint);
   c["dropout"] = options_.dropout;
   c["recurrent_dropout"] = options_.recurrent_dropout;
   if (type_ == CellType::gru) c["reset_after"] = options_.reset_after;
@@ -226,6 +232,10 @@ RecurrentResult RNNLayer::call_with_state(const Tensor& x, const Tensor& mask,
     states_.clear();
     for (const Tensor& s : r.states) states_.push_back(s.detach());
   }
+  // Keras regularizes every output of the call: the sequence, and the states when returned.
+  regularize_activity(r.output, options_.activity_regularizer);
+  if (options_.return_state)
+    for (const Tensor& s : r.states) regularize_activity(s, options_.activity_regularizer);
   return r;
 }
 
@@ -323,7 +333,7 @@ nlohmann::json RecurrentLayer::get_config() const {
   nlohmann::json c = Layer::get_config();
   c.update(rnn_config());
   c.update(cell()->cell_config());
-  c["activity_regularizer"] = nullptr;
+  c["activity_regularizer"] = regularizers::serialize(options().activity_regularizer);
   return c;
 }
 
@@ -341,19 +351,21 @@ using engine::initializer_of;
 using engine::name_of;
 using json = nlohmann::json;
 
-std::string activation_name(const json& c, const char* key, const char* fallback) {
-  auto it = c.find(key);
-  return it == c.end() || it->is_null() ? fallback : it->get<std::string>();
-}
-
 RecurrentOptions options_of(const json& c) {
-  return {.activation = activation_name(c, "activation", "tanh"),
-          .recurrent_activation = activation_name(c, "recurrent_activation", "sigmoid"),
+  return {.activation = engine::activation_of(c, "activation", "tanh"),
+          .recurrent_activation = engine::activation_of(c, "recurrent_activation", "sigmoid"),
           .use_bias = c.value("use_bias", true),
           .kernel_initializer = initializer_of(c, "kernel_initializer", "glorot_uniform"),
           .recurrent_initializer = initializer_of(c, "recurrent_initializer", "orthogonal"),
           .bias_initializer = initializer_of(c, "bias_initializer", "zeros"),
           .unit_forget_bias = c.value("unit_forget_bias", true),
+          .kernel_regularizer = engine::regularizer_of(c, "kernel_regularizer"),
+          .recurrent_regularizer = engine::regularizer_of(c, "recurrent_regularizer"),
+          .bias_regularizer = engine::regularizer_of(c, "bias_regularizer"),
+          .activity_regularizer = engine::regularizer_of(c, "activity_regularizer"),
+          .kernel_constraint = engine::constraint_of(c, "kernel_constraint"),
+          .recurrent_constraint = engine::constraint_of(c, "recurrent_constraint"),
+          .bias_constraint = engine::constraint_of(c, "bias_constraint"),
           .dropout = c.value("dropout", 0.0),
           .recurrent_dropout = c.value("recurrent_dropout", 0.0),
           .return_sequences = c.value("return_sequences", false),

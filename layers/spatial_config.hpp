@@ -79,13 +79,6 @@ inline FusedActivation fused_part(const Activation& act) {
   return act.fused().value_or(FusedActivation::linear);
 }
 
-/// The "activation" of a layer config: a Keras name; absent or null is linear.
-inline std::string activation_of(const nlohmann::json& c) {
-  return c.contains("activation") && c["activation"].is_string()
-             ? c["activation"].get<std::string>()
-             : "linear";
-}
-
 /// The "padding" of a conv or pooling config, "valid" when absent.
 inline std::string padding_of(const nlohmann::json& c) {
   return c.value("padding", std::string("valid"));

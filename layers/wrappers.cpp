@@ -23,6 +23,14 @@ std::shared_ptr<Layer> deserialize(const json& j) {
   return layer_from_config(j.at("class_name").get<std::string>(), j.at("config"));
 }
 
+// Keras's Bidirectional sets its layers' zero_output_for_mask to return_sequences before saving
+// them; lamina's Bidirectional zeroes masked steps itself, so the wrapped layer keeps the default.
+std::shared_ptr<Layer> deserialize_wrapped_rnn(json j) {
+  if (j.contains("config") && j["config"].is_object() && j["config"].contains("zero_output_for_mask"))
+    j["config"]["zero_output_for_mask"] = false;
+  return deserialize(j);
+}
+
 std::string without_prefix(const std::string& s, const std::string& prefix) {
   return s.rfind(prefix, 0) == 0 ? s.substr(prefix.size()) : s;
 }
@@ -207,14 +215,14 @@ TimeDistributed::TimeDistributed(std::shared_ptr<Layer> layer, Name name)
 namespace {
 [[maybe_unused]] const bool registered = [] {
   register_layer("Bidirectional", [](const json& c) -> std::shared_ptr<Layer> {
-    auto forward = std::dynamic_pointer_cast<RNNLayer>(deserialize(c.at("layer")));
+    auto forward = std::dynamic_pointer_cast<RNNLayer>(deserialize_wrapped_rnn(c.at("layer")));
     if (!forward) throw ValueError("Bidirectional '" + engine::name_of(c) + "': the layer must be recurrent");
     BidirectionalOptions o{.merge_mode = c.value("merge_mode", json("concat")).is_null()
                                              ? std::string("none")
                                              : c.value("merge_mode", std::string("concat")),
                            .name = engine::name_of(c)};
     if (c.contains("backward_layer") && !c["backward_layer"].is_null())
-      o.backward_layer = std::dynamic_pointer_cast<RNNLayer>(deserialize(c["backward_layer"]));
+      o.backward_layer = std::dynamic_pointer_cast<RNNLayer>(deserialize_wrapped_rnn(c["backward_layer"]));
     return std::make_shared<BidirectionalLayer>(forward, std::move(o));
   });
   register_layer("TimeDistributed", [](const json& c) -> std::shared_ptr<Layer> {

@@ -193,7 +193,7 @@ class Layer : public std::enable_shared_from_this<Layer> {
  protected:
   /// Throws ShapeError "<Class> '<name>': <what>". For build-time checks in subclasses.
   [[noreturn]] void fail_shape(const std::string& what) const;
-  /// Keras's activity_regularizer: adds regularizer(output) as a loss (when set); returns output.
+  /// Keras's activity_regularizer: adds regularizer(output) / batch size as a loss; returns output.
   /// A layer's call() ends with `return regularize_activity(out, options_.activity_regularizer);`.
   Tensor regularize_activity(const Tensor& output, const Regularizer& regularizer);
 

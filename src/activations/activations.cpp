@@ -101,10 +101,11 @@ Tensor gelu(const Tensor& x, bool approximate) {
 
 // x > 0 ? x : alpha·(exp(x) − 1). exp sees min(x, 0) so a large positive x cannot overflow to inf
 // and turn the unused branch's zero gradient into NaN. At x = 0 the gradient is alpha, as in
-// TensorFlow and PyTorch (minimum sends it to x on a tie).
+// TensorFlow and PyTorch (minimum sends it to x on a tie). The test is x <= 0 so that NaN fails it
+// and comes out as NaN.
 Tensor elu(const Tensor& x, double alpha) {
   Tensor negative_part = alpha * (lamina::exp(lamina::minimum(x, zero_like_scalar(x))) - 1.0);
-  return lamina::where(x > 0.0, x, negative_part);
+  return lamina::where(x <= 0.0, negative_part, x);
 }
 
 Tensor selu(const Tensor& x) { return kSeluScale * elu(x, kSeluAlpha); }

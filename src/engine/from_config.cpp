@@ -3,6 +3,7 @@
 // registry and Model::from_config.
 #include <map>
 #include <mutex>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -30,7 +31,26 @@ std::map<std::string, LayerFactory> builtin_factories() {
   f["Activation"] = [](const json& c) {
     return ptr_of(layers::Activation(activation_of(c, "activation", "linear"), name_of(c)));
   };
-  f["Dropout"] = [](const json& c) { return ptr_of(layers::Dropout(c.at("rate").get<double>(), name_of(c))); };
+  f["Dropout"] = [](const json& c) {
+    layers::DropoutOptions o{.name = name_of(c)};
+    if (c.contains("noise_shape") && !c["noise_shape"].is_null()) {
+      const json& ns = c["noise_shape"];
+      if (!ns.is_array()) throw ValueError("noise_shape=" + ns.dump() + " must be a list of integers or null");
+      std::vector<std::int64_t> dims;
+      for (const json& d : ns) {
+        if (!d.is_null() && !d.is_number_integer())
+          throw ValueError("noise_shape=" + ns.dump() + " must be a list of integers or null");
+        dims.push_back(d.is_null() ? -1 : d.get<std::int64_t>());
+      }
+      o.noise_shape = dims;
+    }
+    if (c.contains("seed") && !c["seed"].is_null()) {
+      if (!c["seed"].is_number_integer())
+        throw ValueError("seed=" + c["seed"].dump() + " must be an integer or null");
+      o.seed = c["seed"].get<std::int64_t>();
+    }
+    return ptr_of(layers::Dropout(c.at("rate").get<double>(), std::move(o)));
+  };
   f["Flatten"] = [](const json& c) { return ptr_of(layers::Flatten(name_of(c))); };
   f["Reshape"] = [](const json& c) {
     return ptr_of(layers::Reshape(Shape(c.at("target_shape").get<std::vector<std::int64_t>>()), name_of(c)));
@@ -83,12 +103,14 @@ std::shared_ptr<Layer> make_layer(const std::string& cls, const std::string& reg
   }
   std::shared_ptr<Layer> layer;
   try {
-    layer = factory(config);
+    layer = factory(config);  // first: its message about a missing or malformed key says more
+    engine::check_config_keys(cls, config);
   } catch (const json::exception& e) {
     throw ValueError(who + ": malformed config (" + e.what() + ")");
   } catch (const Error& e) {
     const std::string what = e.what();
-    throw ValueError(what.find(name_of(config)) != std::string::npos ? what : who + ": " + what);
+    // Messages that already name the layer ('dense_1') keep their own wording.
+    throw ValueError(what.find("'" + name_of(config) + "'") != std::string::npos ? what : who + ": " + what);
   }
   if (!layer) throw ValueError(who + ": its registered factory returned no layer");
   if (const std::string name = name_of(config); !name.empty() && layer->name() != name) layer->set_name(name);
@@ -122,9 +144,35 @@ bool looks_like_keras2(const json& j) {
   return false;
 }
 
+json normalized(const std::string& cls, json config, int keras_major);
+
+// A layer held inside another layer's config as {"class_name", "config"} (a wrapper's layer, an
+// RNN's cell, the layers of a nested model), normalised like a top-level one: a Keras 2
+// Bidirectional(LSTM(recurrent_activation="hard_sigmoid")) means Keras 2's formula too.
+void normalize_nested(json& config, int keras_major) {
+  auto entry = [&](json& e) {
+    if (e.is_object() && e.contains("class_name") && e["class_name"].is_string() && e.contains("config") &&
+        (e["config"].is_object() || e["config"].is_array()))
+      e["config"] = normalized(e["class_name"].get<std::string>(), e["config"], keras_major);
+  };
+  for (const char* key : {"layer", "backward_layer", "cell"})
+    if (config.contains(key)) entry(config[key]);
+  for (const char* key : {"cells", "layers"})
+    if (config.contains(key) && config[key].is_array())
+      for (json& e : config[key]) entry(e);
+}
+
 // One layer's config in the form the factories read: dtype and activations as plain names, and
-// Keras 2's meanings made explicit (its "hard_sigmoid" is 0.2·x + 0.5, Keras 3's is x/6 + 0.5).
-json normalized(json config, int keras_major) {
+// Keras 2's meanings made explicit (its "hard_sigmoid" is 0.2·x + 0.5, Keras 3's is x/6 + 0.5;
+// its GRU without "reset_after" predates the key, whose default was then False), in nested
+// layers as well. Idempotent: a config normalised twice reads the same.
+json normalized(const std::string& cls, json config, int keras_major) {
+  if (config.is_array()) {  // a Keras <= 2.2.2 Sequential nested in a model
+    for (json& e : config)
+      if (e.is_object() && e.contains("class_name") && e.contains("config"))
+        e["config"] = normalized(e["class_name"].get<std::string>(), e["config"], keras_major);
+    return config;
+  }
   if (!config.is_object()) throw ValueError("a layer config must be a JSON object, got " + config.dump());
   if (config.contains("dtype") && config["dtype"].is_object()) {
     const json& policy = config["dtype"];
@@ -135,10 +183,15 @@ json normalized(json config, int keras_major) {
   for (const char* key : {"activation", "recurrent_activation"}) {
     if (!config.contains(key)) continue;
     json& a = config[key];
-    // Keras 3 may serialize an activation function as {"class_name": "function", "config": "relu"}.
-    if (a.is_object() && a.contains("config") && a["config"].is_string()) a = a["config"];
+    // Objects standing for a named activation become that name; others stay for the layer's
+    // factory to refuse by name.
+    if (a.is_object())
+      if (const auto name = engine::activation_name(a)) a = *name;
     if (keras_major == 2 && a == "hard_sigmoid") a = "hard_sigmoid_keras2";
   }
+  if (keras_major == 2 && (cls == "GRU" || cls == "GRUCell") && !config.contains("reset_after"))
+    config["reset_after"] = false;
+  normalize_nested(config, keras_major);
   return config;
 }
 
@@ -160,7 +213,7 @@ Model model_of(const json& given, int keras_major);
 std::shared_ptr<Layer> layer_of(const json& entry, int keras_major) {
   const std::string cls = entry.at("class_name").get<std::string>();
   if (cls == "Functional" || cls == "Sequential" || cls == "Model") return static_cast<std::shared_ptr<Layer>>(model_of(entry, keras_major));
-  return make_layer(cls, string_or_empty(entry, "registered_name"), normalized(entry.at("config"), keras_major));
+  return make_layer(cls, string_or_empty(entry, "registered_name"), normalized(cls, entry.at("config"), keras_major));
 }
 
 Model sequential_from_config(const json& config, int keras_major) {
@@ -169,7 +222,7 @@ Model sequential_from_config(const json& config, int keras_major) {
   Sequential model(config.is_array() ? std::string() : name_of(config));
   bool has_input = false;
   for (const json& entry : entries) {
-    const json c = normalized(entry.at("config"), keras_major);
+    const json c = normalized(entry.at("class_name").get<std::string>(), entry.at("config"), keras_major);
     if (entry.at("class_name") == "InputLayer") {
       model.add(input_from_config(c));
       has_input = true;
@@ -231,6 +284,19 @@ std::vector<json> node_inputs(const json& node) {
   return out;
 }
 
+// A nested model that holds its own input (a Functional, or a Sequential starting with an
+// InputLayer or an input shape): tf.keras's _should_skip_first_node.
+bool has_own_input(const json& entry) {
+  const std::string cls = entry.value("class_name", std::string());
+  if (cls != "Functional" && cls != "Sequential" && cls != "Model") return false;
+  const json& c = entry.at("config");
+  if (c.is_object() && c.contains("input_layers")) return true;
+  const json& layers = c.is_array() ? c : c.value("layers", json::array());
+  if (!layers.is_array() || layers.empty() || !layers[0].is_object()) return false;
+  return layers[0].value("class_name", std::string()) == "InputLayer" ||
+         (layers[0].contains("config") && layers[0]["config"].contains("batch_input_shape"));
+}
+
 Model functional_from_config(const json& config, int keras_major) {
   const std::string model_name = name_of(config);
   // Each layer's outputs per call, in call order: [layer, node_index, tensor_index] points here.
@@ -241,16 +307,20 @@ Model functional_from_config(const json& config, int keras_major) {
     const json* node;
   };
   std::vector<Pending> pending;
+  std::set<std::string> skip_first;
   for (const json& entry : config.at("layers")) {
     const std::string name = entry.contains("name") ? entry["name"].get<std::string>() : name_of(entry.at("config"));
     if (entry.at("class_name") == "InputLayer") {
-      outputs[name].push_back({input_from_config(normalized(entry.at("config"), keras_major))});
+      outputs[name].push_back({input_from_config(normalized("InputLayer", entry.at("config"), keras_major))});
       continue;
     }
     made[name] = layer_of(entry, keras_major);
+    if (keras_major == 2 && has_own_input(entry)) skip_first.insert(name);
     for (const json& node : entry.at("inbound_nodes")) pending.push_back({name, &node});
   }
-  auto produced = [&](const History& h) -> const KerasTensor* {
+  auto produced = [&](History h) -> const KerasTensor* {
+    // Keras 2 counts a nested model's own input as its node 0: its calls here are nodes 1, 2...
+    if (skip_first.count(h.layer) && h.node > 0) --h.node;
     auto it = outputs.find(h.layer);
     if (it == outputs.end() || h.node >= it->second.size()) return nullptr;
     const auto& call = it->second[h.node];

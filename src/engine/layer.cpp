@@ -317,7 +317,12 @@ KernelBiasRegularization KernelBiasRegularization::from_config(const nlohmann::j
 }
 
 Tensor Layer::regularize_activity(const Tensor& output, const Regularizer& regularizer) {
-  if (regularizer) add_loss(regularizer(output));
+  // Divided by the batch size, as tf.keras 2 and Keras 3 do, so the penalty's weight does not
+  // depend on the batch size.
+  if (regularizer) {
+    const Tensor penalty = regularizer(output);
+    add_loss(output.ndim() > 0 && output.shape()[0] > 0 ? penalty / static_cast<double>(output.shape()[0]) : penalty);
+  }
   return output;
 }
 

@@ -102,7 +102,9 @@ Tensor divide(const Tensor& a, const Tensor& b) {
 }
 
 Tensor maximum(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_kernel(a, b, "maximum", [](auto x, auto y) { return x >= y ? x : y; }, false, false);
+  // A NaN on either side wins, as in NumPy, TensorFlow, PyTorch and JAX.
+  Tensor out = binary_kernel(a, b, "maximum", [](auto x, auto y) { return x >= y || x != x ? x : y; },
+                             false, false);
   return autograd::record_fn(out, "Maximum", {a, b}, [a, b](const Tensor& g) {
     Tensor mask = (a >= b).astype(g.dtype());
     return std::vector<Tensor>{needs(a) ? reduce_grad(g * mask, a) : Tensor(),
@@ -111,7 +113,8 @@ Tensor maximum(const Tensor& a, const Tensor& b) {
 }
 
 Tensor minimum(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_kernel(a, b, "minimum", [](auto x, auto y) { return x <= y ? x : y; }, false, false);
+  Tensor out = binary_kernel(a, b, "minimum", [](auto x, auto y) { return x <= y || x != x ? x : y; },
+                             false, false);
   return autograd::record_fn(out, "Minimum", {a, b}, [a, b](const Tensor& g) {
     Tensor mask = (a <= b).astype(g.dtype());
     return std::vector<Tensor>{needs(a) ? reduce_grad(g * mask, a) : Tensor(),
@@ -254,8 +257,10 @@ Tensor sigmoid(const Tensor& x) {
 }
 
 Tensor relu(const Tensor& x) {
-  return unary(x, "relu", [](auto v) { return v > 0 ? v : decltype(v)(0); },
-               [](auto v, auto) { return decltype(v)(v > 0 ? 1 : 0); });
+  // Written so that NaN fails the comparison and passes through (relu(NaN) = NaN, as in
+  // TensorFlow); its gradient passes too, as PyTorch's.
+  return unary(x, "relu", [](auto v) { return v < 0 ? decltype(v)(0) : v; },
+               [](auto v, auto) { return decltype(v)(v <= 0 ? 0 : 1); });
 }
 
 Tensor erf(const Tensor& x) {

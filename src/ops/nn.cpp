@@ -140,7 +140,7 @@ LAMINA_KERNEL void dense_pre_activation_grad(FusedActivation act, std::int64_t r
     T* __restrict dr = d + r * units;
     switch (act) {
       case FusedActivation::relu:
-        for (std::int64_t j = 0; j < units; ++j) dr[j] = yr[j] > T(0) ? gr[j] : T(0);
+        for (std::int64_t j = 0; j < units; ++j) dr[j] = yr[j] <= T(0) ? T(0) : gr[j];  // NaN passes the gradient, as PyTorch
         break;
       case FusedActivation::sigmoid:
         for (std::int64_t j = 0; j < units; ++j) dr[j] = gr[j] * yr[j] * (T(1) - yr[j]);
@@ -201,7 +201,8 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedAct
       cpu::parallel_for(total, grain, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
         switch (act) {
           case FusedActivation::relu:
-            for (std::int64_t i = s; i < e; ++i) y[i] = y[i] > T(0) ? y[i] : T(0);
+            // NaN fails the test and stays NaN, as relu's.
+            for (std::int64_t i = s; i < e; ++i) y[i] = y[i] < T(0) ? T(0) : y[i];
             break;
           case FusedActivation::sigmoid:
             for (std::int64_t i = s; i < e; ++i) y[i] = T(1) / (T(1) + std::exp(-y[i]));

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Keras's Dropout(0.5, noise_shape=...) written with braces: lamina's Dropout takes a rate and a
-// name, and the braces must not silently become the name.
-// expect-error: lamina::Name
+// Keras's noise_shape written as Python's tuple text: DropoutOptions takes the dimensions as
+// integers, and the braces must not silently become the layer's name either.
+// expect-error: lamina::layers::DropoutOptions
 #include <lamina/lamina.hpp>
 int main() { lamina::layers::Dropout(0.5, {.noise_shape = "(None, 1, 64)"}); }

@@ -227,9 +227,10 @@ TEST_CASE("Keras 2's VarianceScaling configs stay VarianceScaling with their sca
   const json he = kernel(R"({"class_name": "VarianceScaling", "config": {"scale": 2.0, "mode": "fan_in", "distribution": "normal", "seed": 5}})");
   CHECK(he["class_name"] == "VarianceScaling");
   CHECK(he["config"] == json::parse(R"({"scale": 2.0, "mode": "fan_in", "distribution": "truncated_normal", "seed": 5})"));
-  // Keras 1 style strings, and an initializer lamina lacks falls back to the layer's default.
+  // Keras 1 style strings; an initializer lamina lacks is refused by key and class.
   CHECK(kernel(R"("he_uniform")")["class_name"] == "HeUniform");
-  CHECK(kernel(R"({"class_name": "SomethingNew", "config": {}})")["class_name"] == "GlorotUniform");
+  CHECK_THROWS_WITH(kernel(R"({"class_name": "SomethingNew", "config": {}})"),
+                    Contains("Dense 'd'") && Contains("kernel_initializer") && Contains("SomethingNew"));
 }
 
 TEST_CASE("model_from_json reads Keras 2's Sequential forms: a bare layer list with batch_input_shape on the first layer",

@@ -114,21 +114,21 @@ TEST_CASE("Dense's kernel regularizer adds its penalty to the loss training mini
   CHECK(dense->kernel.at(1) == Approx(1 - 0.01 * 12.2));
 }
 
-TEST_CASE("Dense's activity regularizer penalises its outputs, summed over the batch", "[regularizers]") {
+TEST_CASE("Dense's activity regularizer penalises its outputs, divided by the batch size", "[regularizers]") {
   auto dense = layers::Dense(2, {.use_bias = false, .kernel_initializer = "ones",
                                  .activity_regularizer = regularizers::L1(0.5)});
   Sequential model({layers::Input({1}), dense});
   model.compile({.optimizer = "sgd", .loss = "mae"});
-  // Outputs (1, 1) and (-2, -2): sum |out| = 6, so 3 is added (Keras 3 does not divide by the
-  // batch size); mae against the outputs themselves is 0.
+  // Outputs (1, 1) and (-2, -2): sum |out| = 6, so 0.5·6/2 = 1.5 is added (tf.keras 2 and Keras
+  // 3.15 divide by the batch size); mae against the outputs themselves is 0.
   Tensor x = f32({1, -2}, {2, 1});
   Tensor y = f32({1, 1, -2, -2}, {2, 2});
-  CHECK(model.evaluate(x, y, {.verbose = 0}).at("loss") == Approx(3.0));
+  CHECK(model.evaluate(x, y, {.verbose = 0}).at("loss") == Approx(1.5));
   // Each call starts afresh: the penalty is not carried over from call to call.
   model(x);
   model(x);
   CHECK(dense->losses().size() == 1);
-  CHECK(dense->losses()[0].item() == Approx(3.0));
+  CHECK(dense->losses()[0].item() == Approx(1.5));
 }
 
 TEST_CASE("Dense's constraints project its weights after every optimizer update", "[regularizers]") {

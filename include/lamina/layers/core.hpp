@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "lamina/activations.hpp"
 #include "lamina/constraints.hpp"
@@ -103,23 +104,40 @@ struct Activation : LayerHandle<ActivationLayer> {
 
 // --- Dropout ---------------------------------------------------------------------------------
 
+struct DropoutOptions {
+  /// Keras's noise_shape: the shape of the mask, batch axis included, broadcast over the input;
+  /// -1 (None) takes the input's dimension. {-1, 1, -1} drops whole time steps' features alike.
+  /// Unset: one mask entry per input element.
+  std::optional<std::vector<std::int64_t>> noise_shape{};
+  /// Unset: masks come from lamina's global stream (set_seed). Set: the layer draws from its own
+  /// stream, the same sequence of masks for the same seed whatever else draws.
+  std::optional<std::int64_t> seed{};
+  std::string name{};
+};
+
 /// Inverted dropout, active only when training.
 class DropoutLayer : public Layer {
  public:
-  DropoutLayer(double rate, std::string name);
+  /// Throws ValueError unless 0 <= rate < 1 and every noise_shape entry is positive or -1.
+  DropoutLayer(double rate, DropoutOptions options);
   std::string class_name() const override { return "Dropout"; }
   Tensor call(const Tensor& x, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) override { return input_shape; }
   nlohmann::json get_config() const override;
   double rate() const { return rate_; }
+  const DropoutOptions& options() const { return options_; }
 
  private:
   double rate_;
+  DropoutOptions options_;
+  std::uint64_t draws_ = 0;  // counters used so far by a seeded layer
 };
 
+/// `Dropout(0.5)`, `Dropout(0.5, "drop")`, `Dropout(0.5, {.noise_shape = {{-1, 1, -1}}, .seed = 7})`.
 /// Throws ValueError unless 0 <= rate < 1.
 struct Dropout : LayerHandle<DropoutLayer> {
   explicit Dropout(double rate, Name name = {});
+  Dropout(double rate, DropoutOptions options);
 };
 
 // --- Flatten ---------------------------------------------------------------------------------

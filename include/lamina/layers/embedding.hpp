@@ -6,8 +6,10 @@
 #include <cstdint>
 #include <string>
 
+#include "lamina/constraints.hpp"
 #include "lamina/initializers.hpp"
 #include "lamina/layer.hpp"
+#include "lamina/regularizers.hpp"
 
 namespace lamina::layers {
 
@@ -16,6 +18,9 @@ struct EmbeddingOptions {
   /// Id 0 is padding: the layer's output mask is (ids != 0), and the recurrent layers and the
   /// loss after it skip those steps.
   bool mask_zero = false;
+  Regularizer embeddings_regularizer{};  ///< none by default; penalty added to losses()
+  Regularizer activity_regularizer{};    ///< applied to the layer's output
+  Constraint embeddings_constraint{};    ///< none by default; applied after each update
   std::string name{};
 };
 

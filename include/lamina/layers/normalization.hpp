@@ -5,8 +5,10 @@
 
 #include <string>
 
+#include "lamina/constraints.hpp"
 #include "lamina/initializers.hpp"
 #include "lamina/layer.hpp"
+#include "lamina/regularizers.hpp"
 
 namespace lamina::layers {
 
@@ -22,6 +24,10 @@ struct BatchNormalizationOptions {
   Initializer gamma_initializer = "ones";
   Initializer moving_mean_initializer = "zeros";
   Initializer moving_variance_initializer = "ones";
+  Regularizer beta_regularizer{};   ///< none by default; penalty added to losses()
+  Regularizer gamma_regularizer{};
+  Constraint beta_constraint{};     ///< none by default; applied after each update
+  Constraint gamma_constraint{};
   std::string name{};
 };
 
@@ -62,8 +68,15 @@ struct LayerNormalizationOptions {
   double epsilon = 1e-3;
   bool center = true;
   bool scale = true;
+  /// Keras 3's (deprecated) rms_scaling: y = gamma·x/sqrt(var + epsilon), the input not centred
+  /// (var is still the variance about the mean, as Keras computes it) and no beta weight.
+  bool rms_scaling = false;
   Initializer beta_initializer = "zeros";
   Initializer gamma_initializer = "ones";
+  Regularizer beta_regularizer{};  ///< none by default
+  Regularizer gamma_regularizer{};
+  Constraint beta_constraint{};    ///< none by default
+  Constraint gamma_constraint{};
   std::string name{};
 };
 

@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "lamina/activations.hpp"
+#include "lamina/constraints.hpp"
 #include "lamina/initializers.hpp"
 #include "lamina/layer.hpp"
+#include "lamina/regularizers.hpp"
 
 namespace lamina::layers {
 
@@ -28,6 +30,13 @@ struct RecurrentOptions {
   Initializer recurrent_initializer = "orthogonal";
   Initializer bias_initializer = "zeros";
   bool unit_forget_bias = true;  ///< LSTM: the forget gate's bias starts at 1
+  Regularizer kernel_regularizer{};     ///< none by default; penalties are added to losses()
+  Regularizer recurrent_regularizer{};
+  Regularizer bias_regularizer{};
+  Regularizer activity_regularizer{};   ///< on the layer's output (the sequence when returned)
+  Constraint kernel_constraint{};       ///< none by default; applied after each update
+  Constraint recurrent_constraint{};
+  Constraint bias_constraint{};
   double dropout = 0.0;            ///< on the inputs, one mask per sequence (training only)
   double recurrent_dropout = 0.0;  ///< on the state entering the recurrence (training only)
   bool return_sequences = false;   ///< (batch, steps, units) instead of the last output

@@ -220,7 +220,8 @@ void apply_epilogue(Epilogue act, T* y, std::int64_t n) {
   parallel_for(n, 1 << 14, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
     switch (act) {
       case Epilogue::relu:
-        for (std::int64_t i = s; i < e; ++i) y[i] = y[i] > T(0) ? y[i] : T(0);
+        // NaN fails the test and stays NaN, as relu's.
+        for (std::int64_t i = s; i < e; ++i) y[i] = y[i] < T(0) ? T(0) : y[i];
         break;
       case Epilogue::sigmoid:
         for (std::int64_t i = s; i < e; ++i) y[i] = T(1) / (T(1) + std::exp(-y[i]));
@@ -236,11 +237,11 @@ void apply_epilogue(Epilogue act, T* y, std::int64_t n) {
 
 template <class T>
 void epilogue_backward(Epilogue act, const T* y, const T* dy, T* dz, std::int64_t n) {
-  // relu: dz = dy·[y > 0]; sigmoid: dz = dy·y·(1 − y); tanh: dz = dy·(1 − y²).
+  // relu: dz = dy·[y > 0] (NaN passes dy, as PyTorch's); sigmoid: dz = dy·y·(1 − y); tanh: dz = dy·(1 − y²).
   parallel_for(n, 1 << 14, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
     switch (act) {
       case Epilogue::relu:
-        for (std::int64_t i = s; i < e; ++i) dz[i] = y[i] > T(0) ? dy[i] : T(0);
+        for (std::int64_t i = s; i < e; ++i) dz[i] = y[i] <= T(0) ? T(0) : dy[i];
         break;
       case Epilogue::sigmoid:
         for (std::int64_t i = s; i < e; ++i) dz[i] = dy[i] * y[i] * (T(1) - y[i]);

@@ -51,8 +51,9 @@ void max_pool2d_forward(const PoolGeometry& g, const T* x, T* y, std::int32_t* a
             for (std::int64_t ix = win.x0; ix < win.x1; ++ix) {
               const std::int64_t base = (iy * g.w + ix) * g.c;
               const T* xp = xi + base;
+              // The first NaN of the window wins and stays (max-pooling propagates NaN).
               for (std::int64_t ch = 0; ch < g.c; ++ch)
-                if (xp[ch] > yo[ch]) {
+                if (xp[ch] > yo[ch] || (xp[ch] != xp[ch] && yo[ch] == yo[ch])) {
                   yo[ch] = xp[ch];
                   ao[ch] = static_cast<std::int32_t>(base + ch);
                 }
@@ -61,7 +62,8 @@ void max_pool2d_forward(const PoolGeometry& g, const T* x, T* y, std::int32_t* a
           for (std::int64_t iy = win.y0; iy < win.y1; ++iy)
             for (std::int64_t ix = win.x0; ix < win.x1; ++ix) {
               const T* xp = xi + (iy * g.w + ix) * g.c;
-              for (std::int64_t ch = 0; ch < g.c; ++ch) yo[ch] = std::max(yo[ch], xp[ch]);
+              for (std::int64_t ch = 0; ch < g.c; ++ch)
+                yo[ch] = xp[ch] > yo[ch] || xp[ch] != xp[ch] ? xp[ch] : yo[ch];
             }
         }
       }

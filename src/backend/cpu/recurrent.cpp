@@ -49,7 +49,7 @@ T derivative(GateActivation a, T y) {
     case GateActivation::sigmoid:
       return y * (T(1) - y);
     case GateActivation::relu:
-      return y > T(0) ? T(1) : T(0);
+      return y <= T(0) ? T(0) : T(1);
     case GateActivation::hard_sigmoid:
       return y > T(0) && y < T(1) ? T(1) / T(6) : T(0);
     case GateActivation::hard_sigmoid_keras2:
