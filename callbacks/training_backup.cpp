@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "engine/json_limits.hpp"
 #include "io/atomic_file.hpp"
 #include "lamina/errors.hpp"
 
@@ -101,7 +102,9 @@ TrainingBackup read_backup(const std::string& path) {
 
   TrainingBackup b;
   try {
-    const nlohmann::json h = nlohmann::json::parse(text);
+    std::string error;
+    const nlohmann::json h = engine::parse_bounded_json(text, error);
+    if (h.is_discarded()) throw fail("the header: " + error);
     b.epoch = h.at("epoch").get<int>();
     b.step = h.at("step").get<std::int64_t>();
     b.shuffle_key = h.at("shuffle_key").get<std::uint64_t>();

@@ -7,6 +7,7 @@
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "spatial_config.hpp"
+#include "tensor/sizes.hpp"
 
 namespace lamina::layers {
 
@@ -31,11 +32,9 @@ BaseConvLayer::BaseConvLayer(const char* cls, int rank, std::int64_t filters, Si
       kernel_initializer_(std::move(kernel_initializer)),
       bias_initializer_(std::move(bias_initializer)) {
   const std::string c = cls;
-  if (filters <= 0)
-    throw ValueError(c + ": filters must be a positive integer, got " + std::to_string(filters));
+  sizes::require_size(c, "filters", filters);
   spatial::check_window_args(c, rank, kernel_size, strides, dilation, false);
-  if (groups <= 0)
-    throw ValueError(c + ": groups must be a positive integer, got " + std::to_string(groups));
+  sizes::require_size(c, "groups", groups);
   if (filters % groups != 0)
     throw ValueError(c + ": the number of filters must be divisible by groups, got filters=" +
                      std::to_string(filters) + ", groups=" + std::to_string(groups));

@@ -7,6 +7,7 @@
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "spatial_config.hpp"
+#include "tensor/sizes.hpp"
 
 namespace lamina::layers {
 
@@ -21,8 +22,7 @@ Conv2DTransposeLayer::Conv2DTransposeLayer(std::int64_t filters, Size2D kernel_s
                       options_.bias_constraint},
       padding_(Padding::valid) {
   const std::string c = "Conv2DTranspose";
-  if (filters <= 0)
-    throw ValueError(c + ": filters must be a positive integer, got " + std::to_string(filters));
+  sizes::require_size(c, "filters", filters);
   spatial::check_window_args(c, 2, kernel_size, options_.strides, options_.dilation_rate, true);
   padding_ = spatial::padding_for(c, options_.padding, false);
   if (const auto& op = options_.output_padding;

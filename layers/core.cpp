@@ -8,6 +8,7 @@
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
 #include "ops/random.hpp"
+#include "tensor/sizes.hpp"
 
 namespace lamina::layers {
 
@@ -49,8 +50,9 @@ nlohmann::json InputLayer::get_config() const {
 
 KerasTensor Input(const Shape& shape, InputOptions options) {
   for (auto d : shape)
-    if (d == 0 || d < -1)
-      throw ValueError("Input: dimensions must be positive (or -1 for unknown), got " +
+    if (d == 0 || d < -1 || d > sizes::kMaxDimension)
+      throw ValueError("Input: dimensions must be positive (or -1 for unknown) and at most " +
+                       std::to_string(sizes::kMaxDimension) + ", got " +
                        dims_str(shape));
   Shape batch_shape = with_batch(options.batch_size.value_or(-1), shape);
   auto layer = std::make_shared<InputLayer>(batch_shape, options.dtype, options.name);
@@ -62,8 +64,7 @@ KerasTensor Input(const Shape& shape, InputOptions options) {
 
 DenseLayer::DenseLayer(std::int64_t units, DenseOptions options)
     : Layer(options.name), units_(units), options_(std::move(options)) {
-  if (units <= 0)
-    throw ValueError("Dense: units must be a positive integer, got " + std::to_string(units));
+  sizes::require_size("Dense", "units", units);
 }
 
 void DenseLayer::build(const Shape& input_shape) {
@@ -238,7 +239,7 @@ Shape FlattenLayer::compute_output_shape(const Shape& input_shape) {
   std::int64_t n = 1;
   for (int i = 1; i < input_shape.rank(); ++i) {
     if (input_shape[i] < 0) return {input_shape[0], -1};
-    n *= input_shape[i];
+    n = sizes::mul(n, input_shape[i], class_name() + " '" + name() + "'");
   }
   return {input_shape[0], n};
 }
@@ -263,8 +264,9 @@ ReshapeLayer::ReshapeLayer(Shape target_shape, std::string name)
   int unknown = 0;
   for (auto d : target_shape_) {
     if (d == -1) ++unknown;
-    else if (d <= 0)
-      throw ValueError("Reshape: target dimensions must be positive or -1, got " +
+    else if (d <= 0 || d > sizes::kMaxDimension)
+      throw ValueError("Reshape: target dimensions must be positive (at most " +
+                       std::to_string(sizes::kMaxDimension) + ") or -1, got " +
                        dims_str(target_shape_));
   }
   if (unknown > 1)
@@ -278,14 +280,14 @@ Shape ReshapeLayer::compute_output_shape(const Shape& input_shape) {
   bool known = true;
   for (int i = 1; i < input_shape.rank(); ++i) {
     if (input_shape[i] < 0) known = false;
-    else in *= input_shape[i];
+    else in = sizes::mul(in, input_shape[i], class_name() + " '" + name() + "'");
   }
   Shape out = with_batch(input_shape[0], target_shape_);
   std::int64_t prod = 1;
   int unknown_at = -1;
   for (std::size_t i = 1; i < out.size(); ++i) {
     if (out[i] == -1) unknown_at = static_cast<int>(i);
-    else prod *= out[i];
+    else prod = sizes::mul(prod, out[i], class_name() + " '" + name() + "'");
   }
   if (!known) return out;
   if (unknown_at >= 0) {

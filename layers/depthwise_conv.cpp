@@ -8,6 +8,7 @@
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "spatial_config.hpp"
+#include "tensor/sizes.hpp"
 
 namespace lamina::layers {
 namespace {
@@ -43,9 +44,7 @@ BaseDepthwiseLayer::BaseDepthwiseLayer(const std::string& cls, Size2D kernel_siz
       multiplier_(depth_multiplier),
       activation_(std::move(activation)),
       use_bias_(use_bias) {
-  if (depth_multiplier <= 0)
-    throw ValueError(cls + ": depth_multiplier must be a positive integer, got " +
-                     std::to_string(depth_multiplier));
+  sizes::require_size(cls, "depth_multiplier", depth_multiplier);
   spatial::check_window_args(cls, 2, kernel_size, strides, dilation, true);
   padding_ = spatial::padding_for(cls, padding, false);
 }
@@ -144,9 +143,7 @@ SeparableConv2DLayer::SeparableConv2DLayer(std::int64_t filters, Size2D kernel_s
       pointwise_constraint_(o.pointwise_constraint) {
   regularization_ = {o.depthwise_regularizer, o.bias_regularizer, o.activity_regularizer,
                      o.depthwise_constraint, o.bias_constraint};
-  if (filters <= 0)
-    throw ValueError("SeparableConv2D: filters must be a positive integer, got " +
-                     std::to_string(filters));
+  sizes::require_size("SeparableConv2D", "filters", filters);
 }
 
 void SeparableConv2DLayer::build(const Shape& input_shape) {

@@ -9,14 +9,14 @@
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
+#include "tensor/sizes.hpp"
 
 namespace lamina::layers {
 
 EmbeddingLayer::EmbeddingLayer(std::int64_t input_dim, std::int64_t output_dim, EmbeddingOptions options)
     : Layer(options.name), input_dim_(input_dim), output_dim_(output_dim), options_(std::move(options)) {
-  if (input_dim <= 0 || output_dim <= 0)
-    throw ValueError("Embedding: input_dim and output_dim must be positive, got input_dim=" +
-                     std::to_string(input_dim) + ", output_dim=" + std::to_string(output_dim));
+  sizes::require_size("Embedding", "input_dim", input_dim);
+  sizes::require_size("Embedding", "output_dim", output_dim);
 }
 
 void EmbeddingLayer::build(const Shape& input_shape) {

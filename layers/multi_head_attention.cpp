@@ -12,6 +12,7 @@
 #include "lamina/errors.hpp"
 #include "lamina/layers/attention.hpp"
 #include "lamina/ops.hpp"
+#include "tensor/sizes.hpp"
 
 namespace lamina::layers {
 
@@ -40,7 +41,7 @@ MultiHeadAttentionLayer::MultiHeadAttentionLayer(std::int64_t num_heads, std::in
     : AttentionBaseLayer(o.name), num_heads_(num_heads), key_dim_(key_dim), options_(std::move(o)) {
   const std::string who = "MultiHeadAttention";
   auto positive = [&](const char* what, std::int64_t n) {
-    if (n <= 0) throw ValueError(who + ": " + what + " must be a positive integer, got " + std::to_string(n));
+    sizes::require_size(who, what, n);
   };
   positive("num_heads", num_heads);
   positive("key_dim", key_dim);

@@ -31,10 +31,8 @@ PoolingLayer::PoolingLayer(Kind kind, int rank, Size2D pool_size, Size2D strides
       strides_(strides == Size2D{0, 0} ? pool_size : strides),
       padding_(Padding::valid) {
   const std::string cls = class_name();
-  if (pool_.h <= 0 || pool_.w <= 0)
-    throw ValueError(cls + ": pool_size must be positive, got " + pair_str(pool_, rank));
-  if (strides_.h <= 0 || strides_.w <= 0)
-    throw ValueError(cls + ": strides must be positive, got " + pair_str(strides_, rank));
+  spatial::check_pair(cls, "pool_size", pool_, rank);
+  spatial::check_pair(cls, "strides", strides_, rank);
   padding_ = spatial::padding_for(cls, padding, false);
 }
 

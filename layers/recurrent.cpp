@@ -9,6 +9,7 @@
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
 #include "ops/recurrent.hpp"
+#include "tensor/sizes.hpp"
 
 namespace lamina::layers {
 
@@ -100,7 +101,7 @@ RecurrentResult run_cell(RecurrentCellLayer& cell, const Tensor& x, const Tensor
 RecurrentCellLayer::RecurrentCellLayer(CellType type, std::int64_t units, RecurrentOptions options)
     : Layer(options.name), type_(type), units_(units), options_(std::move(options)) {
   const std::string who = cell_class(type);
-  if (units <= 0) throw ValueError(who + ": units must be a positive integer, got " + std::to_string(units));
+  sizes::require_size(who, "units", units);
   check_rate(options_.dropout, "dropout", who);
   check_rate(options_.recurrent_dropout, "recurrent_dropout", who);
   if (type == CellType::simple_rnn) options_.recurrent_activation = "sigmoid";

@@ -10,6 +10,7 @@
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "spatial_config.hpp"
+#include "tensor/sizes.hpp"
 
 namespace lamina::layers {
 
@@ -35,9 +36,10 @@ MarginLayer::MarginLayer(Kind kind, int rank, Margins2D margins, std::string nam
     : Layer(std::move(name)), kind_(kind), rank_(rank), margins_(margins) {
   if (rank == 1) margins_.rows = 0;
   const auto& m = margins_;
-  if (std::min({m.rows.before, m.rows.after, m.cols.before, m.cols.after}) < 0)
+  if (std::min({m.rows.before, m.rows.after, m.cols.before, m.cols.after}) < 0 ||
+      std::max({m.rows.before, m.rows.after, m.cols.before, m.cols.after}) > sizes::kMaxDimension)
     throw ValueError(class_name() + ": " + (kind == Kind::zero_padding ? "padding" : "cropping") +
-                     " must be >= 0, got " +
+                     " must be >= 0 and at most " + std::to_string(sizes::kMaxDimension) + ", got " +
                      (rank == 1 ? margins_str(m.cols)
                                 : "(" + margins_str(m.rows) + ", " + margins_str(m.cols) + ")"));
 }
@@ -103,9 +105,7 @@ UpSamplingLayer::UpSamplingLayer(int rank, Size2D size, std::string interpolatio
     : Layer(std::move(name)), rank_(rank), size_(size), interpolation_(std::move(interpolation)) {
   std::transform(interpolation_.begin(), interpolation_.end(), interpolation_.begin(),
                  [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  if (size_.h <= 0 || size_.w <= 0)
-    throw ValueError(class_name() + ": size must be positive, got " +
-                     spatial::pair_str(size_, rank));
+  spatial::check_pair(class_name(), "size", size_, rank);
   if (interpolation_ != "nearest" && interpolation_ != "bilinear")
     throw ValueError(class_name() + ": interpolation must be \"nearest\" or \"bilinear\", got \"" +
                      interpolation_ + "\"");
@@ -189,8 +189,7 @@ Permute::Permute(std::vector<int> dims, Name name)
 
 RepeatVectorLayer::RepeatVectorLayer(std::int64_t n, std::string name)
     : Layer(std::move(name)), n_(n) {
-  if (n < 1)
-    throw ValueError("RepeatVector: n must be a positive integer, got " + std::to_string(n));
+  sizes::require_size("RepeatVector", "n", n);
 }
 
 Shape RepeatVectorLayer::compute_output_shape(const Shape& s) {

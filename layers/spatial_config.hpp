@@ -13,6 +13,7 @@
 #include "lamina/activations.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
+#include "tensor/sizes.hpp"
 
 namespace lamina::layers::spatial {
 
@@ -45,14 +46,21 @@ inline Size2D pair_of(const nlohmann::json& c, const char* key, int rank, Size2D
 /// Keras's argument checks shared by the convolution layers: every kernel_size, strides and
 /// dilation_rate entry positive and, when `exclusive` (the transposed, depthwise and separable
 /// convs), not strides > 1 together with dilation_rate > 1. Throws ValueError "<cls>: ...".
+/// ValueError "<cls>: <what> must be positive, got (3, 0)" unless both entries are in 1 ..
+/// sizes::kMaxDimension (so that window arithmetic on them cannot overflow).
+inline void check_pair(const std::string& cls, const char* what, Size2D s, int rank) {
+  if (s.h <= 0 || s.w <= 0)
+    throw ValueError(cls + ": " + what + " must be positive, got " + pair_str(s, rank));
+  if (s.h > sizes::kMaxDimension || s.w > sizes::kMaxDimension)
+    throw ValueError(cls + ": " + what + " must be at most " + std::to_string(sizes::kMaxDimension) +
+                     ", got " + pair_str(s, rank));
+}
+
 inline void check_window_args(const std::string& cls, int rank, Size2D kernel, Size2D strides,
                               Size2D dilation, bool exclusive) {
-  if (kernel.h <= 0 || kernel.w <= 0)
-    throw ValueError(cls + ": kernel_size must be positive, got " + pair_str(kernel, rank));
-  if (strides.h <= 0 || strides.w <= 0)
-    throw ValueError(cls + ": strides must be positive, got " + pair_str(strides, rank));
-  if (dilation.h <= 0 || dilation.w <= 0)
-    throw ValueError(cls + ": dilation_rate must be positive, got " + pair_str(dilation, rank));
+  check_pair(cls, "kernel_size", kernel, rank);
+  check_pair(cls, "strides", strides, rank);
+  check_pair(cls, "dilation_rate", dilation, rank);
   if (exclusive && std::max(strides.h, strides.w) > 1 && std::max(dilation.h, dilation.w) > 1)
     throw ValueError(cls +
                      ": strides > 1 is not supported together with dilation_rate > 1, got "

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/config.hpp"
+#include "engine/json_limits.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/layers/core.hpp"
 #include "lamina/layers/merge.hpp"
@@ -91,6 +92,7 @@ LayerFactory find_factory(const std::string& class_name, const std::string& regi
 std::shared_ptr<Layer> make_layer(const std::string& cls, const std::string& registered, const json& config) {
   LayerFactory factory = find_factory(cls, registered);
   const std::string who = cls + " '" + name_of(config) + "'";
+  const engine::ConfigNesting nesting(who);  // wrappers come back here for the layers they wrap
   if (!factory) {
     if (cls == "Lambda")
       throw ValueError("Lambda layer '" + name_of(config) +
@@ -389,6 +391,7 @@ Model functional_from_config(const json& config, int keras_major) {
 Model model_of(const json& given, int keras_major) {
   const bool wrapped = given.is_object() && given.contains("class_name") && given.contains("config");
   const json& config = wrapped ? given.at("config") : given;
+  const engine::ConfigNesting nesting("Model.from_config");
   if (wrapped) {
     const std::string cls = given.at("class_name").get<std::string>();
     if (cls != "Sequential" && cls != "Functional" && cls != "Model") {
@@ -424,6 +427,7 @@ std::shared_ptr<Layer> layer_from_config(const std::string& class_name, const js
 namespace engine {
 
 Model model_from_config(const json& config, int keras_major) {
+  require_bounded_depth(config, "Model.from_config");
   if (keras_major == 0) {
     const std::string version = config.is_object() ? string_or_empty(config, "keras_version") : std::string();
     keras_major = !version.empty() ? (version[0] == '3' ? 3 : 2) : looks_like_keras2(config) ? 2 : 3;

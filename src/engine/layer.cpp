@@ -9,12 +9,22 @@
 #include <nlohmann/json.hpp>
 
 #include "lamina/errors.hpp"
+#include "engine/build_lock.hpp"
 #include "lamina/ops.hpp"
+#include "tensor/sizes.hpp"
 
 namespace lamina {
 
+std::unique_lock<std::recursive_mutex> engine::lock_building() {
+  static std::recursive_mutex mutex;
+  return std::unique_lock<std::recursive_mutex>(mutex);
+}
+
 namespace {
 std::mutex g_names_mutex;
+// Activity losses are per call, but predict may run in several threads on one model: their
+// lists are only touched under this lock (predict does not read them; training is one thread).
+std::mutex g_losses_mutex;
 std::map<std::string, int>& name_counts() {
   static std::map<std::string, int> counts;
   return counts;
@@ -92,17 +102,27 @@ nlohmann::json Layer::get_config() const {
   return {{"name", name()}, {"trainable", trainable_}, {"dtype", "float32"}};
 }
 
+namespace {
+// Sizes from configs reach output shapes multiplied and padded: an absurd one is refused at model
+// build, naming the layer, rather than at the first predict.
+Shape checked_output(const Layer& layer, Shape shape) {
+  if (!sizes::shape_fits(shape))
+    sizes::require_shape(layer.class_name() + " '" + layer.name() + "': output shape", shape);
+  return shape;
+}
+}  // namespace
+
 Shape Layer::build_for(const Shape& input_shape) {
   if (!built_) {
     build(input_shape);
     built_ = true;
     input_shape_ = input_shape;
   }
-  return compute_output_shape(input_shape);
+  return checked_output(*this, compute_output_shape(input_shape));
 }
 
 Tensor Layer::operator()(const Tensor& x, bool training) {
-  if (!built_) {
+  if (auto lock = engine::lock_building(); !built_) {
     Shape s = x.shape();
     if (!s.empty()) s[0] = -1;
     build_for(s);
@@ -154,12 +174,12 @@ Shape Layer::build_for_list(const std::vector<Shape>& input_shapes) {
     built_ = true;
     input_shape_ = input_shapes.empty() ? Shape{} : input_shapes[0];
   }
-  return compute_output_shape_list(input_shapes);
+  return checked_output(*this, compute_output_shape_list(input_shapes));
 }
 
 Tensor Layer::operator()(const std::vector<Tensor>& inputs, bool training) {
   if (!takes_list()) return (*this)(single_input(inputs, class_name() + " '" + name() + "'"), training);
-  if (!built_) {
+  if (auto lock = engine::lock_building(); !built_) {
     std::vector<Shape> shapes;
     for (const Tensor& t : inputs) {
       Shape s = t.shape();
@@ -236,6 +256,7 @@ std::vector<KerasTensor> Layer::outputs_of(const std::vector<KerasTensor>& input
     input_shape_ = shapes[0];
   }
   std::vector<Shape> out = compute_output_shapes(shapes);
+  for (const Shape& s : out) checked_output(*this, s);
   check_output_count(num_outputs(), out.size(), *this);
   auto node = std::make_shared<Node>(Node{self, inputs, out, next_node_index()});
   // Layers compute in float32 unless given float64 (gradient checks); integer inputs (ids, images)
@@ -247,6 +268,8 @@ std::vector<KerasTensor> Layer::outputs_of(const std::vector<KerasTensor>& input
   return result;
 }
 
+// Sizes from configs reach here multiplied and padded: an absurd one is refused at model build,
+// naming the layer, rather than at the first predict.
 void Layer::fail_shape(const std::string& what) const {
   throw ShapeError(class_name() + " '" + name() + "': " + what);
 }
@@ -256,6 +279,9 @@ Tensor Layer::add_weight(const std::string& name, const Shape& shape,
                          const Regularizer& regularizer, const Constraint& constraint) {
   for (const Weight& w : weights_)
     if (w.name == name) fail_shape("a weight named '" + name + "' already exists");
+  const std::string who = class_name() + " '" + this->name() + "' weight '" + name + "'";
+  sizes::require_shape(who, shape);
+  sizes::WeightBudget::charge(sizes::tensor_bytes(shape, dtype_size(dtype), who), who);
   Tensor value;
   {
     NoGradGuard no_grad;
@@ -274,11 +300,17 @@ void Layer::add_loss(const Tensor& loss) {
   if (!loss.defined() || loss.numel() != 1)
     throw ValueError(class_name() + " '" + name() + "': add_loss takes a scalar loss, got " +
                      (loss.defined() ? loss.shape().str() : std::string("an undefined tensor")));
-  added_losses_.push_back(loss.reshape({}));
+  Tensor scalar = loss.reshape({});
+  std::lock_guard<std::mutex> lock(g_losses_mutex);
+  added_losses_.push_back(std::move(scalar));
 }
 
 std::vector<Tensor> Layer::losses() const {
-  std::vector<Tensor> out = added_losses_;
+  std::vector<Tensor> out;
+  {
+    std::lock_guard<std::mutex> lock(g_losses_mutex);
+    out = added_losses_;
+  }
   for (const Weight& w : weights_)
     if (w.regularizer) out.push_back(w.regularizer(w.value));
   for (const auto& sub : sublayers())
@@ -287,7 +319,10 @@ std::vector<Tensor> Layer::losses() const {
 }
 
 void Layer::clear_losses() {
-  added_losses_.clear();
+  {
+    std::lock_guard<std::mutex> lock(g_losses_mutex);
+    added_losses_.clear();
+  }
   for (const auto& sub : sublayers()) sub->clear_losses();
 }
 

@@ -8,7 +8,9 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <mutex>
 #include <optional>
+#include <set>
 
 #include "engine/functional.hpp"
 #include "engine/model_impl.hpp"
@@ -423,6 +425,36 @@ std::vector<Tensor> targets_of(const ModelImpl& m, const TensorArg& y, const cha
   return engine::arrange(y, m.output_names(), what, "output", true);
 }
 
+// fit, while the same model is already in fit or train_on_batch (another thread, or a callback),
+// would race on its weights and optimizer state: refused for as long as this lives.
+class TrainingGuard {
+ public:
+  TrainingGuard(const ModelImpl& m, const char* what) : m_(&m) {
+    std::lock_guard<std::mutex> lock(mutex());
+    if (!training().insert(m_).second)
+      throw ValueError(std::string(what) + ": model '" + m.name() +
+                       "' is already training (fit or train_on_batch in progress); one model trains "
+                       "in one call at a time");
+  }
+  ~TrainingGuard() {
+    std::lock_guard<std::mutex> lock(mutex());
+    training().erase(m_);
+  }
+  TrainingGuard(const TrainingGuard&) = delete;
+  TrainingGuard& operator=(const TrainingGuard&) = delete;
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static std::set<const ModelImpl*>& training() {
+    static std::set<const ModelImpl*> s;
+    return s;
+  }
+  const ModelImpl* m_;
+};
+
 // A Sequential without an Input builds on the first data it sees; a Functional model was built
 // with its graph.
 void build_on(ModelImpl& m, const std::vector<Tensor>& xs) {
@@ -591,6 +623,7 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
 History Model::fit(const TensorArg& x_arg, const TensorArg& y_arg, const FitOptions& o) {
   ModelImpl& m = checked(impl_);
   require_compiled(m, "fit");
+  const TrainingGuard training(m, "fit");
   const std::vector<Tensor> x = inputs_of(m, x_arg, "fit"), y = targets_of(m, y_arg, "fit");
   check_xy("fit", x, y);
   check_batch_size("fit", o.batch_size);
@@ -635,6 +668,7 @@ History Model::fit(const TensorArg& x_arg, const TensorArg& y_arg, const FitOpti
 History Model::fit(const DataArg& data, const FitOptions& o) {
   ModelImpl& m = checked(impl_);
   require_compiled(m, "fit");
+  const TrainingGuard training(m, "fit");
   check_epochs(o);
   if (o.validation_split != 0)
     throw ValueError("fit: validation_split works on arrays only; give a dataset's validation "
@@ -728,6 +762,7 @@ std::map<std::string, double> Model::train_on_batch(const Tensor& x, const Tenso
 std::map<std::string, double> Model::train_on_batch(const TensorArg& x_arg, const TensorArg& y_arg) {
   ModelImpl& m = checked(impl_);
   require_compiled(m, "train_on_batch");
+  const TrainingGuard training(m, "train_on_batch");
   const std::vector<Tensor> x = inputs_of(m, x_arg, "train_on_batch");
   const std::vector<Tensor> y = targets_of(m, y_arg, "train_on_batch");
   check_xy("train_on_batch", x, y);

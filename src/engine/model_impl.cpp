@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/build_lock.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
 
@@ -81,7 +82,7 @@ Tensor ModelImpl::run_stack(const Tensor& x, Tensor mask, bool training, Tensor&
       throw ShapeError(class_name() + " '" + name() + "': expected input of shape " +
                        expected.str() + ", got " + x.shape().str());
   }
-  if (output_shapes.size() != stack.size()) {
+  if (auto lock = engine::lock_building(); output_shapes.size() != stack.size()) {
     Shape s = x.shape();
     if (!s.empty()) s[0] = -1;
     build_stack(s);
@@ -110,7 +111,7 @@ std::vector<Tensor> ModelImpl::forward_masked(const std::vector<Tensor>& inputs,
   if (inputs.size() != 1)
     throw ValueError(class_name() + " '" + name() + "' takes one input, got " +
                      std::to_string(inputs.size()));
-  if (!built()) {
+  if (auto lock = engine::lock_building(); !built()) {
     Shape s = inputs[0].shape();
     if (!s.empty()) s[0] = -1;
     build_for(s);

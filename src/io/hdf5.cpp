@@ -4,6 +4,7 @@
 // FileFormatError naming the file and the object.
 #include "io/hdf5.hpp"
 
+#include <fcntl.h>
 #include <hdf5.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -169,18 +170,74 @@ Id link_create_list() {
   return lcpl;
 }
 
-// Opens an object when every component of `name` exists; invalid Id otherwise.
-Id open_object(hid_t loc, const std::string& name) {
+// Link access for every traversal: an external link is never followed into another file, even
+// where a check below were missed (its callback refuses the traversal).
+hid_t no_external_links() {
+  static const hid_t lapl = [] {
+    const hid_t p = H5Pcreate(H5P_LINK_ACCESS);
+    H5Pset_elink_cb(
+        p, [](const char*, const char*, const char*, const char*, unsigned*, hid_t, void*) -> herr_t { return -1; },
+        nullptr);
+    return p;
+  }();
+  return lapl;
+}
+
+// Opens an object when every component of `name` exists and is a hard link; invalid Id
+// otherwise. Keras and h5py write hard links only: a soft link could alias or loop, an external
+// or user-defined one leads out of the file, so those are refused and `*refused` says which.
+Id open_object(hid_t loc, const std::string& name, std::string* refused = nullptr) {
   if (name.empty()) return Id();
+  const hid_t lapl = no_external_links();
   std::size_t pos = 0;
   while (true) {
     const std::size_t slash = name.find('/', pos);
     const std::string prefix = name.substr(0, slash);
-    if (!prefix.empty() && H5Lexists(loc, prefix.c_str(), H5P_DEFAULT) <= 0) return Id();
+    if (!prefix.empty()) {
+      if (H5Lexists(loc, prefix.c_str(), lapl) <= 0) return Id();
+      H5L_info_t link;
+      if (H5Lget_info(loc, prefix.c_str(), &link, lapl) < 0) return Id();
+      if (link.type != H5L_TYPE_HARD) {
+        if (refused)
+          *refused = "'" + prefix + "' is " +
+                     (link.type == H5L_TYPE_SOFT       ? "a soft link"
+                      : link.type == H5L_TYPE_EXTERNAL ? "an external link (to another file)"
+                                                       : "a user-defined link") +
+                     ", which lamina does not follow";
+        return Id();
+      }
+    }
     if (slash == std::string::npos) break;
     pos = slash + 1;
   }
-  return Id(H5Oopen(loc, name.c_str(), H5P_DEFAULT));
+  return Id(H5Oopen(loc, name.c_str(), lapl));
+}
+
+// Why a dataset's values could come from outside the file or through a filter lamina does not
+// expect; empty for a plain dataset. Keras and h5py write contiguous or chunked datasets, at most
+// with deflate (gzip), shuffle and fletcher32.
+std::string refused_storage(hid_t dataset) {
+  Id dcpl(H5Dget_create_plist(dataset));
+  if (!dcpl.valid()) return "its storage properties are unreadable (corrupt file)";
+  const H5D_layout_t layout = H5Pget_layout(dcpl.get());
+  if (layout == H5D_VIRTUAL) return "it is a virtual dataset (its values live in other files), which lamina refuses";
+  if (layout < 0) return "its storage layout is unreadable (corrupt file)";
+  const int external = H5Pget_external_count(dcpl.get());
+  if (external != 0)
+    return "it has external storage (its values live in another file), which lamina refuses";
+  const int filters = H5Pget_nfilters(dcpl.get());
+  if (filters < 0) return "its filter pipeline is unreadable (corrupt file)";
+  for (int i = 0; i < filters; ++i) {
+    unsigned flags = 0, config = 0;
+    std::size_t values = 0;
+    char name[64] = {};
+    const H5Z_filter_t filter = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &values,
+                                               nullptr, sizeof name, name, &config);
+    if (filter != H5Z_FILTER_DEFLATE && filter != H5Z_FILTER_SHUFFLE && filter != H5Z_FILTER_FLETCHER32)
+      return "it uses HDF5 filter " + std::to_string(filter) + (name[0] ? " ('" + std::string(name) + "')" : "") +
+             ", which lamina does not read (deflate, shuffle and fletcher32 only)";
+  }
+  return {};
 }
 
 }  // namespace
@@ -216,13 +273,28 @@ void Group::fail(const std::string& child, const std::string& what) const {
   throw FileFormatError(where(child) + ": " + what);
 }
 
+namespace {
+
+// open_object for the loader: a link that leads out of the file, or a dataset whose values do,
+// fails naming it even though the probe child refused the file first.
+Id open_in_file(const Group& g, const std::string& name) {
+  std::string refused;
+  Id obj = open_object(g.id(), name, &refused);
+  if (!refused.empty()) g.fail(name, refused);
+  if (obj.valid() && H5Iget_type(obj.get()) == H5I_DATASET)
+    if (const std::string why = refused_storage(obj.get()); !why.empty()) g.fail(name, why);
+  return obj;
+}
+
+}  // namespace
+
 bool Group::has_group(const std::string& name) const {
-  Id obj = open_object(id(), name);
+  Id obj = open_in_file(*this, name);
   return obj.valid() && H5Iget_type(obj.get()) == H5I_GROUP;
 }
 
 bool Group::has_dataset(const std::string& name) const {
-  Id obj = open_object(id(), name);
+  Id obj = open_in_file(*this, name);
   return obj.valid() && H5Iget_type(obj.get()) == H5I_DATASET;
 }
 
@@ -244,7 +316,7 @@ std::vector<std::string> Group::children() const {
 }
 
 Group Group::group(const std::string& name) const {
-  Id obj = open_object(id(), name);
+  Id obj = open_in_file(*this, name);
   if (!obj.valid()) fail(name, "missing group");
   if (H5Iget_type(obj.get()) != H5I_GROUP) fail(name, "expected a group");
   return Group(std::move(obj), file_, join_path(path_, name));
@@ -258,7 +330,7 @@ Group Group::create_group(const std::string& name) {
 }
 
 DatasetInfo Group::dataset_info(const std::string& name) const {
-  Id obj = open_object(id(), name);
+  Id obj = open_in_file(*this, name);
   if (!obj.valid()) fail(name, "missing dataset");
   if (H5Iget_type(obj.get()) != H5I_DATASET) fail(name, "expected a dataset");
   Id type(H5Dget_type(obj.get()));
@@ -287,7 +359,7 @@ Tensor Group::read_dataset(const std::string& name, const Shape& expected, DType
   const DatasetInfo info = dataset_info(name);
   if (info.shape != expected)
     fail(name, "shape " + info.shape.str() + " in the file, expected " + expected.str());
-  Id ds(H5Dopen2(id(), name.c_str(), H5P_DEFAULT));
+  Id ds = open_in_file(*this, name);
   if (!ds.valid()) fail(name, "cannot open dataset");
   Tensor out = Tensor::empty(expected, dtype);
   if (out.numel() > 0 &&
@@ -427,10 +499,22 @@ constexpr int kProbeFoundCorruption = 3;
 // file is refused without the parent ever making it.
 [[noreturn]] void probe_failed() { ::_exit(kProbeFoundCorruption); }
 
+// The probe child's exit status when the file holds something lamina refuses by policy (a link or
+// storage leading out of the file); the reason goes to the parent through g_probe_report.
+constexpr int kProbeRefused = 4;
+int g_probe_report = -1;
+
+[[noreturn]] void probe_refused(const std::string& what) {
+  const std::string message = what.substr(0, 4000);
+  if (::write(g_probe_report, message.data(), message.size()) < 0) probe_failed();
+  ::_exit(kProbeRefused);
+}
+
 // Reads all of a dataset's values, as the loader will (weights are read whole), a block of rows
 // at a time so that the child's memory stays small; what the loader would refuse by size alone
 // (over 1 GiB declared) is skipped.
-void probe_dataset(hid_t dataset) {
+void probe_dataset(hid_t dataset, const std::string& path) {
+  if (const std::string why = refused_storage(dataset); !why.empty()) probe_refused(path + ": " + why);
   Id type(H5Dget_type(dataset));
   Id space(H5Dget_space(dataset));
   if (!type.valid() || !space.valid()) probe_failed();
@@ -467,7 +551,7 @@ void probe_dataset(hid_t dataset) {
   }
 }
 
-void probe_object(hid_t obj, int depth, int& budget) {
+void probe_object(hid_t obj, const std::string& path, int depth, int& budget) {
   if (--budget < 0 || depth > 64) return;
   H5O_info_t object_info;
   if (H5Oget_info2(obj, &object_info, H5O_INFO_NUM_ATTRS) < 0) probe_failed();
@@ -502,7 +586,7 @@ void probe_object(hid_t obj, int depth, int& budget) {
   }
   const H5I_type_t kind = H5Iget_type(obj);
   if (kind == H5I_DATASET) {
-    probe_dataset(obj);
+    probe_dataset(obj, path);
     return;
   }
   if (kind != H5I_GROUP) return;
@@ -517,9 +601,12 @@ void probe_object(hid_t obj, int depth, int& budget) {
     if (H5Lget_name_by_idx(obj, ".", H5_INDEX_NAME, H5_ITER_INC, i, link.data(), link.size(), H5P_DEFAULT) < 0)
       probe_failed();
     link.resize(static_cast<std::size_t>(len));
-    Id child(open_object(obj, link));
+    const std::string child_path = join_path(path, link);
+    std::string refused;
+    Id child(open_object(obj, link, &refused));
+    if (!refused.empty()) probe_refused(path + ": " + refused);
     if (!child.valid()) probe_failed();
-    probe_object(child.get(), depth + 1, budget);
+    probe_object(child.get(), child_path, depth + 1, budget);
   }
 }
 
@@ -528,6 +615,18 @@ void probe_object(hid_t obj, int depth, int& budget) {
 void probe_in_child(const std::string& path, const std::string& name) {
   // Reading the file directly when no child can be made would let a corrupt file crash the
   // caller (a loaded machine can refuse fork for a moment: EAGAIN, ENOMEM), so retry, then refuse.
+  // The child's reason for a refusal; read only after it has exited (a message fits the pipe's
+  // buffer), so that a write end inherited by another thread's child cannot block the read.
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC | O_NONBLOCK) != 0)
+    throw FileFormatError(name + ": cannot check the file before reading it (" + std::strerror(errno) + ")");
+  struct Pipe {
+    int* fds;
+    ~Pipe() {
+      for (int i = 0; i < 2; ++i)
+        if (fds[i] >= 0) ::close(fds[i]);
+    }
+  } pipe_guard{report};
   pid_t pid = -1;
   for (int attempt = 0; attempt < 20 && pid < 0; ++attempt) {
     pid = ::fork();
@@ -538,6 +637,7 @@ void probe_in_child(const std::string& path, const std::string& name) {
     throw FileFormatError(name + ": cannot check the file in a child process before reading it (" +
                           std::strerror(errno) + ")");
   if (pid == 0) {
+    g_probe_report = report[1];
     for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) std::signal(sig, SIG_DFL);
     ::alarm(60);
     Id fapl(H5Pcreate(H5P_FILE_ACCESS));
@@ -547,11 +647,19 @@ void probe_in_child(const std::string& path, const std::string& name) {
     Id root(H5Gopen2(f.get(), "/", H5P_DEFAULT));
     if (!root.valid()) probe_failed();
     int budget = 100000;
-    probe_object(root.get(), 0, budget);
+    probe_object(root.get(), "/", 0, budget);
     ::_exit(0);
   }
+  ::close(report[1]);
+  report[1] = -1;
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kProbeRefused) {
+    char message[4096];
+    const ssize_t n = ::read(report[0], message, sizeof message);
+    throw FileFormatError(name + ": " + (n > 0 ? std::string(message, static_cast<std::size_t>(n))
+                                               : std::string("refused (a link or storage outside the file)")));
   }
   if (WIFSIGNALED(status))
     throw FileFormatError(name + ": corrupt HDF5 file (reading it " +

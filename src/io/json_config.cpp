@@ -5,10 +5,12 @@
 #include <iostream>
 #include <set>
 
+#include "io/load_guard.hpp"
 #include "io/training_config.hpp"
 
 #include "engine/config.hpp"
 #include "engine/functional.hpp"
+#include "engine/json_limits.hpp"
 #include "engine/model_impl.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/models.hpp"
@@ -236,9 +238,12 @@ std::string Model::to_json(int indent) const { return io::serialize_model(*this)
 
 namespace models {
 
-Model model_from_json(const std::string& text) {
-  json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) throw ValueError("model_from_json: the text is not valid JSON");
+namespace {
+
+Model model_from_json_text(const std::string& text) {
+  std::string error;
+  json parsed = engine::parse_bounded_json(text, error);
+  if (parsed.is_discarded()) throw ValueError("model_from_json: " + error);
   if (!parsed.is_object() || !parsed.contains("class_name") || !parsed.contains("config"))
     throw ValueError(
         "model_from_json: expected a model's JSON {\"class_name\": ..., \"config\": ...} as "
@@ -248,6 +253,12 @@ Model model_from_json(const std::string& text) {
   } catch (const json::exception& e) {
     throw ValueError(std::string("model_from_json: malformed model config (") + e.what() + ")");
   }
+}
+
+}  // namespace
+
+Model model_from_json(const std::string& text) {
+  return io::guard_load<ValueError>("model_from_json", [&] { return model_from_json_text(text); });
 }
 
 }  // namespace models

@@ -18,11 +18,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/json_limits.hpp"
 #include "io/atomic_file.hpp"
 #include "io/json_config.hpp"
 #include "io/keras3_weights.hpp"
 #include "io/legacy_h5.hpp"
+#include "io/load_guard.hpp"
 #include "lamina/errors.hpp"
+#include "tensor/sizes.hpp"
 
 namespace lamina::io {
 
@@ -137,6 +140,8 @@ class Archive {
   }
 
   bool has(const std::string& name) const { return entries_.count(name) > 0; }
+  /// The uncompressed size the archive declares for entry `name` (checked against the limits).
+  std::uint64_t size_of(const std::string& name) const { return sizes_.at(name); }
 
   // Streams entry `name` to `sink` in chunks, never past its declared size (and CRC-checked by
   // libzip at the end).
@@ -168,8 +173,10 @@ class Archive {
   json read_json(const std::string& name) const {
     std::string text;
     read(name, kMaxJsonBytes, [&](const char* data, std::size_t n) { text.append(data, n); });
-    json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_discarded() || !parsed.is_object()) fail(path_, "entry '" + name + "' is not a JSON object");
+    std::string error;
+    json parsed = engine::parse_bounded_json(text, error);
+    if (parsed.is_discarded()) fail(path_, "entry '" + name + "' is not a JSON object (" + error + ")");
+    if (!parsed.is_object()) fail(path_, "entry '" + name + "' is not a JSON object");
     return parsed;
   }
 
@@ -250,6 +257,8 @@ Model model_of_archive(const Archive& archive, const std::string& path, json* co
       version = metadata["keras_version"].get<std::string>();
   }
   json config = archive.read_json(kConfig);
+  // The architecture's weights must fit in the weights entry (see weight_limit_for).
+  const sizes::WeightBudget budget(weight_limit_for(archive.size_of(kWeights)));
   Model model = model_from_file_config(config, path + ": config.json", version);
   if (config_out) *config_out = std::move(config);
   return model;

@@ -4,19 +4,23 @@
 // group; by topology only layers with weights are zipped, by position.
 #include "io/legacy_h5.hpp"
 
+#include <filesystem>
 #include <iostream>
 #include <map>
 
 #include <nlohmann/json.hpp>
 
+#include "engine/json_limits.hpp"
 #include "engine/model_impl.hpp"
 #include "engine/training.hpp"
 #include "io/json_config.hpp"
+#include "io/load_guard.hpp"
 #include "io/optimizer_state.hpp"
 #include "io/training_config.hpp"
 #include "io/weight_transfer.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/models.hpp"
+#include "tensor/sizes.hpp"
 
 namespace lamina::io {
 namespace {
@@ -92,8 +96,9 @@ void read_by_topology(const std::vector<SavedLayer>& saved, Model& model, const 
 
 nlohmann::json parse_json_attr(const h5::Group& root, const std::string& name) {
   const std::string text = root.read_string_attr(name);
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded()) root.fail("", "attribute '" + name + "' is not valid JSON");
+  std::string error;
+  nlohmann::json j = engine::parse_bounded_json(text, error);
+  if (j.is_discarded()) root.fail("", "attribute '" + name + "': " + error);
   return j;
 }
 
@@ -175,6 +180,9 @@ Model load_legacy_model(const std::string& path, bool compile) {
   const nlohmann::json config = parse_json_attr(root, "model_config");
   Model model;
   try {
+    // The architecture is built before its weights are compared with the file's: its size is
+    // bounded by the file's first, so that a small file cannot make it allocate gigabytes.
+    const sizes::WeightBudget budget(weight_limit_for(std::filesystem::file_size(path)));
     model = models::model_from_json(config.dump());
   } catch (const Error& e) {
     throw FileFormatError(file.display() + ": " + e.what());

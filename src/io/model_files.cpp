@@ -7,6 +7,7 @@
 #include "io/keras3_weights.hpp"
 #include "io/keras_archive.hpp"
 #include "io/legacy_h5.hpp"
+#include "io/load_guard.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/models.hpp"
 
@@ -45,25 +46,28 @@ void Model::save_weights(const std::string& path) const {
 }
 
 void Model::load_weights(const std::string& path, const LoadWeightsOptions& options) {
-  // By content: files written by Keras 2 tools are sometimes named .weights.h5 too.
-  if (is_keras3_weights(path) && !io::has_legacy_layout(path)) {
-    if (options.by_name)
-      throw ValueError("Model::load_weights('" + path + "'): by_name applies to legacy .h5 files; "
-                       ".weights.h5 files are matched by layer position and class");
-    io::read_keras3_weights(*this, path, path, options.skip_mismatch);
-  } else if (is_legacy_h5(path)) {
-    io::load_legacy_weights(*this, path, options.by_name, options.skip_mismatch);
-  } else {
-    throw ValueError("Model::load_weights('" + path +
-                     "'): unsupported extension; expected .weights.h5, .h5 or .hdf5");
-  }
+  io::guard_load(path, [&] {
+    // By content: files written by Keras 2 tools are sometimes named .weights.h5 too.
+    if (is_keras3_weights(path) && !io::has_legacy_layout(path)) {
+      if (options.by_name)
+        throw ValueError("Model::load_weights('" + path + "'): by_name applies to legacy .h5 files; "
+                         ".weights.h5 files are matched by layer position and class");
+      io::read_keras3_weights(*this, path, path, options.skip_mismatch);
+    } else if (is_legacy_h5(path)) {
+      io::load_legacy_weights(*this, path, options.by_name, options.skip_mismatch);
+    } else {
+      throw ValueError("Model::load_weights('" + path +
+                       "'): unsupported extension; expected .weights.h5, .h5 or .hdf5");
+    }
+  });
 }
 
 namespace models {
 
 Model load_model(const std::string& path, const LoadModelOptions& options) {
-  if (is_keras_archive(path)) return io::load_keras_archive(path, options.compile);
-  if (is_legacy_h5(path)) return io::load_legacy_model(path, options.compile);
+  io::remove_stale_temporaries(path);
+  if (is_keras_archive(path)) return io::guard_load(path, [&] { return io::load_keras_archive(path, options.compile); });
+  if (is_legacy_h5(path)) return io::guard_load(path, [&] { return io::load_legacy_model(path, options.compile); });
   // Keras's load_model refuses .json too: the file has no weights to load.
   if (ends_with(path, ".json"))
     throw ValueError("load_model('" + path + "'): a .json file holds the architecture only; rebuild "

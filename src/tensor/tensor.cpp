@@ -13,6 +13,7 @@
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
 #include "tensor/allocator.hpp"
+#include "tensor/sizes.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/tensor_impl.hpp"
 
@@ -70,7 +71,8 @@ std::int64_t Shape::numel() const {
   std::int64_t n = 1;
   for (auto d : *this) {
     if (d < 0) throw ShapeError("numel of a shape with an unknown dimension " + str());
-    n *= d;
+    if (__builtin_mul_overflow(n, d, &n))
+      throw ShapeError("shape " + str() + " holds more elements than 64-bit sizes count");
   }
   return n;
 }
@@ -105,7 +107,7 @@ Tensor make_tensor(const Shape& shape, DType dtype, Device device) {
   auto impl = std::make_shared<TensorImpl>();
   impl->shape = shape;
   impl->dtype = dtype;
-  impl->storage = std::make_shared<Storage>(shape.numel() * dtype_size(dtype), device);
+  impl->storage = std::make_shared<Storage>(sizes::tensor_bytes(shape, dtype_size(dtype)), device);
   return Tensor(std::move(impl));
 }
 

@@ -5,6 +5,8 @@
 // specification (APPNOTE.TXT), so the checks do not depend on libzip.
 #include <catch2/catch.hpp>
 
+#include <hdf5.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -315,4 +317,30 @@ TEST_CASE("Hostile or broken .keras archives are refused with a FileFormatError 
     INFO("flipped byte " << at);
     CHECK_THROWS_AS(io::load_keras_archive(path, true), FileFormatError);
   }
+}
+
+TEST_CASE(".keras archives with deep JSON or weights that point outside the archive are refused",
+          "[config][fuzz]") {
+  ScratchDir scratch("keras_archive_outside");
+  const std::string good = saved_small_model(scratch, "good.keras");
+  const std::string weights = stored_entry(good, "model.weights.h5");
+  const std::string deep = scratch.file("deep.keras");
+  write_file(deep, archive_with(std::string(100'000, '[') + std::string(100'000, ']'), weights));
+  CHECK_THROWS_WITH(io::load_keras_archive(deep, true),
+                    Contains(deep) && Contains("config.json") && Contains("deeper than 512"));
+
+  // The first Dense kernel becomes an external link to a file beside the archive.
+  const std::string h5 = scratch.file("weights.h5"), other = scratch.file("other.h5");
+  write_file(h5, weights);
+  write_file(other, weights);
+  const hid_t f = H5Fopen(h5.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  REQUIRE(f >= 0);
+  REQUIRE(H5Ldelete(f, "/layers/dense/vars/0", H5P_DEFAULT) >= 0);
+  REQUIRE(H5Lcreate_external(other.c_str(), "/layers/dense/vars/0", f, "/layers/dense/vars/0", H5P_DEFAULT,
+                             H5P_DEFAULT) >= 0);
+  REQUIRE(H5Fclose(f) >= 0);
+  const std::string linked = scratch.file("linked.keras");
+  write_file(linked, archive_with(stored_entry(good, "config.json"), read_file(h5)));
+  CHECK_THROWS_WITH(io::load_keras_archive(linked, true),
+                    Contains(linked) && Contains("model.weights.h5") && Contains("external link"));
 }
