@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -202,7 +203,9 @@ class Layer : public std::enable_shared_from_this<Layer> {
                        std::vector<const Weight*>& frozen, bool parent_trainable) const;
 
   mutable std::string name_;
-  bool built_ = false;
+  // Atomic: predict may run in several threads while one of them builds (under the build lock);
+  // the others read it without the lock.
+  std::atomic<bool> built_{false};
   bool trainable_ = true;
   int node_count_ = 0;
   Shape input_shape_;

@@ -115,8 +115,8 @@ Shape checked_output(const Layer& layer, Shape shape) {
 Shape Layer::build_for(const Shape& input_shape) {
   if (!built_) {
     build(input_shape);
-    built_ = true;
     input_shape_ = input_shape;
+    built_ = true;  // last: a thread that sees it built sees the weights and the shape
   }
   return checked_output(*this, compute_output_shape(input_shape));
 }
@@ -171,8 +171,8 @@ Shape Layer::compute_output_shape_list(const std::vector<Shape>& input_shapes) {
 Shape Layer::build_for_list(const std::vector<Shape>& input_shapes) {
   if (!built_) {
     build_list(input_shapes);
-    built_ = true;
     input_shape_ = input_shapes.empty() ? Shape{} : input_shapes[0];
+    built_ = true;
   }
   return checked_output(*this, compute_output_shape_list(input_shapes));
 }
@@ -252,8 +252,8 @@ std::vector<KerasTensor> Layer::outputs_of(const std::vector<KerasTensor>& input
   for (const KerasTensor& t : inputs) shapes.push_back(t.shape);
   if (!built_) {
     build_list(shapes);
-    built_ = true;
     input_shape_ = shapes[0];
+    built_ = true;
   }
   std::vector<Shape> out = compute_output_shapes(shapes);
   for (const Shape& s : out) checked_output(*this, s);

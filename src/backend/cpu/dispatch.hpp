@@ -10,13 +10,15 @@
 //
 // Empty where it has no work or no support: a -march=native build (LAMINA_NATIVE, already
 // specialised), other architectures, and compilers other than GCC (Clang 14 refuses
-// target_clones on templates and lambdas). ifunc needs glibc's dynamic loader.
+// target_clones on templates and lambdas). ifunc needs glibc's dynamic loader. Also empty under
+// ThreadSanitizer: the ifunc resolvers run while the loader relocates, before the TSan runtime is
+// up, and an instrumented resolver crashes the process at start.
 #pragma once
 
 #include <cstddef>  // defines __GLIBC__
 
 #if !defined(LAMINA_NATIVE) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    __GNUC__ >= 11 && defined(__GLIBC__)
+    __GNUC__ >= 11 && defined(__GLIBC__) && !defined(__SANITIZE_THREAD__)
 #define LAMINA_KERNEL \
   __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
