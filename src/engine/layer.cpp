@@ -122,10 +122,11 @@ Shape Layer::build_for(const Shape& input_shape) {
 }
 
 Tensor Layer::operator()(const Tensor& x, bool training) {
-  if (auto lock = engine::lock_building(); !built_) {
+  if (!built_) {  // built_ is set last, so a built layer needs no lock here
+    auto lock = engine::lock_building();
     Shape s = x.shape();
     if (!s.empty()) s[0] = -1;
-    build_for(s);
+    build_for(s);  // builds only if no other thread did meanwhile
   }
   clear_losses();  // an outermost call starts a fresh set of activity losses, as in Keras
   return call(x, training);
@@ -179,7 +180,8 @@ Shape Layer::build_for_list(const std::vector<Shape>& input_shapes) {
 
 Tensor Layer::operator()(const std::vector<Tensor>& inputs, bool training) {
   if (!takes_list()) return (*this)(single_input(inputs, class_name() + " '" + name() + "'"), training);
-  if (auto lock = engine::lock_building(); !built_) {
+  if (!built_) {
+    auto lock = engine::lock_building();
     std::vector<Shape> shapes;
     for (const Tensor& t : inputs) {
       Shape s = t.shape();

@@ -111,7 +111,8 @@ std::vector<Tensor> ModelImpl::forward_masked(const std::vector<Tensor>& inputs,
   if (inputs.size() != 1)
     throw ValueError(class_name() + " '" + name() + "' takes one input, got " +
                      std::to_string(inputs.size()));
-  if (auto lock = engine::lock_building(); !built()) {
+  if (!built()) {
+    auto lock = engine::lock_building();
     Shape s = inputs[0].shape();
     if (!s.empty()) s[0] = -1;
     build_for(s);

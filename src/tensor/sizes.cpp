@@ -19,11 +19,11 @@ std::uint64_t physical_memory() {
   return bytes;
 }
 
-}  // namespace
-
 [[noreturn]] void overflows(std::int64_t a, const char* op, std::int64_t b, const std::string& who) {
   throw ShapeError(who + ": " + std::to_string(a) + op + std::to_string(b) + " overflows 64-bit sizes");
 }
+
+}  // namespace
 
 std::int64_t mul(std::int64_t a, std::int64_t b, const std::string& who) {
   std::int64_t out = 0;
