@@ -22,23 +22,23 @@ const char* layer_class(CellType t) {
   return t == CellType::lstm ? "LSTM" : t == CellType::gru ? "GRU" : "SimpleRNN";
 }
 
-cpu::GateActivation gate_of(const lamina::Activation& a, const std::string& who) {
+backend::GateActivation gate_of(const lamina::Activation& a, const std::string& who) {
   const std::string& n = a.name();
-  if (n == "linear") return cpu::GateActivation::linear;
-  if (n == "tanh") return cpu::GateActivation::tanh;
-  if (n == "sigmoid") return cpu::GateActivation::sigmoid;
-  if (n == "relu") return cpu::GateActivation::relu;
-  if (n == "hard_sigmoid") return cpu::GateActivation::hard_sigmoid;
-  if (n == "hard_sigmoid_keras2") return cpu::GateActivation::hard_sigmoid_keras2;
+  if (n == "linear") return backend::GateActivation::linear;
+  if (n == "tanh") return backend::GateActivation::tanh;
+  if (n == "sigmoid") return backend::GateActivation::sigmoid;
+  if (n == "relu") return backend::GateActivation::relu;
+  if (n == "hard_sigmoid") return backend::GateActivation::hard_sigmoid;
+  if (n == "hard_sigmoid_keras2") return backend::GateActivation::hard_sigmoid_keras2;
   throw ValueError(who + ": activation '" + n + "' is not available in recurrent cells (use tanh, "
                    "sigmoid, relu, linear, hard_sigmoid or hard_sigmoid_keras2)");
 }
 
-cpu::RecurrentGeometry geometry_of(const RecurrentCellLayer& cell, bool go_backwards) {
-  cpu::RecurrentGeometry g;
-  g.kind = cell.type() == CellType::lstm  ? cpu::CellKind::lstm
-           : cell.type() == CellType::gru ? cpu::CellKind::gru
-                                          : cpu::CellKind::simple;
+backend::RecurrentGeometry geometry_of(const RecurrentCellLayer& cell, bool go_backwards) {
+  backend::RecurrentGeometry g;
+  g.kind = cell.type() == CellType::lstm  ? backend::CellKind::lstm
+           : cell.type() == CellType::gru ? backend::CellKind::gru
+                                          : backend::CellKind::simple;
   const std::string who = cell.class_name() + " '" + cell.name() + "'";
   g.activation = gate_of(cell.options().activation, who);
   g.recurrent_activation = gate_of(cell.options().recurrent_activation, who);

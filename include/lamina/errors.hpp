@@ -38,4 +38,18 @@ class FileFormatError : public Error {
   using Error::Error;
 };
 
+/// Tensors on different devices given to one op, host access to device memory, or a device
+/// that is not available in this build.
+class DeviceError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A device could not supply the memory asked for; the message names the request and the
+/// device's state.
+class OutOfMemoryError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace lamina

@@ -45,16 +45,37 @@ template <> struct dtype_of<std::uint8_t> { static constexpr DType value = DType
 // ---------------------------------------------------------------------------------------------
 // Device
 
-enum class DeviceType : std::uint8_t { CPU, CUDA };
+/// Test is a device implemented on the CPU whose memory the host may not read; only lamina's
+/// tests register it (it catches host code that would read GPU memory, without a GPU).
+enum class DeviceType : std::uint8_t { CPU, CUDA, Test };
 
-/// Where a tensor's storage lives. Every op dispatches on it; only CPU is built today.
+/// Where a tensor's storage lives. Every op runs on its inputs' device, through that device's
+/// backend.
 struct Device {
   DeviceType type = DeviceType::CPU;
   int index = 0;
   static Device cpu() { return {}; }
+  /// "cpu", "cuda", "cuda:1", "test:0"; throws ValueError on anything else.
+  static Device parse(const std::string& name);
   bool operator==(const Device&) const = default;
-  std::string str() const;  ///< "cpu" or "cuda:0"
+  std::string str() const;  ///< "cpu", "cuda:0", "test:0"
+  bool is_host() const { return type == DeviceType::CPU; }
 };
+
+/// A device allocator's counters, in bytes (blocks are counted at their size class).
+struct MemoryStats {
+  std::size_t bytes_in_use = 0;       ///< held by live tensors
+  std::size_t peak_bytes_in_use = 0;  ///< since start or reset_peak_memory_stats
+  std::size_t bytes_cached = 0;       ///< freed blocks kept for reuse
+  std::size_t allocations = 0;        ///< requests served
+  std::size_t cache_hits = 0;         ///< requests served from the cache
+};
+
+/// The allocator statistics of a device (as torch.cuda.memory_stats / tf get_memory_info).
+MemoryStats memory_stats(Device device = {});
+void reset_peak_memory_stats(Device device = {});
+/// Gives a device's cached blocks back to the system.
+void empty_cache(Device device = {});
 
 // ---------------------------------------------------------------------------------------------
 // Shape
@@ -121,7 +142,8 @@ class Tensor {
   Device device() const;
   std::size_t nbytes() const;
 
-  /// Typed pointer to the first element; throws TypeError if T does not match dtype().
+  /// Typed pointer to the first element, for host code: throws TypeError if T does not match
+  /// dtype() and DeviceError if the tensor is not in host memory (use to(Device::cpu()) first).
   template <class T> T* data();
   template <class T> const T* data() const;
   void* raw_data();

@@ -21,15 +21,4 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   return out;
 }
 
-std::vector<std::int64_t> broadcast_strides(const Shape& in, const Shape& out) {
-  const int r = out.rank(), off = r - in.rank();
-  std::vector<std::int64_t> strides(static_cast<std::size_t>(r), 0);
-  std::int64_t s = 1;
-  for (int i = in.rank() - 1; i >= 0; --i) {
-    strides[i + off] = in[i] == 1 ? 0 : s;
-    s *= in[i];
-  }
-  return strides;
-}
-
 }  // namespace lamina::detail

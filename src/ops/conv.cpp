@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Convolution ops (NHWC, Keras kernel layouts): argument checks, the padding rule, dispatch to the
 // CPU kernels and the hand-written backward.
-#include "backend/cpu/conv.hpp"
+#include "backend/backend.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -10,7 +10,6 @@
 #include "autograd/node.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
-#include "tensor/dispatch.hpp"
 #include "tensor/tensor_impl.hpp"
 
 namespace lamina {
@@ -67,16 +66,16 @@ std::int64_t leading_pad(std::int64_t in, std::int64_t out, std::int64_t window,
   return std::max<std::int64_t>((out - 1) * stride + span - in, 0) / 2;
 }
 
-cpu::Epilogue epilogue_of(FusedActivation act) {
+backend::Epilogue epilogue_of(FusedActivation act) {
   switch (act) {
     case FusedActivation::relu:
-      return cpu::Epilogue::relu;
+      return backend::Epilogue::relu;
     case FusedActivation::sigmoid:
-      return cpu::Epilogue::sigmoid;
+      return backend::Epilogue::sigmoid;
     case FusedActivation::tanh:
-      return cpu::Epilogue::tanh;
+      return backend::Epilogue::tanh;
     default:
-      return cpu::Epilogue::linear;
+      return backend::Epilogue::linear;
   }
 }
 
@@ -105,54 +104,40 @@ void check_common(const char* op, const Tensor& x, const Tensor& kernel, const T
                     dtype_name(kernel.dtype()));
 }
 
-// The frame of every fused conv-like op: forward(T{}, x, kernel, bias or null, out) writes the
-// activated output; backward undoes the activation through the saved output, then
-// backward(T{}, x, kernel, gz, gx, gk, gb) writes the gradients asked for (the others are null).
-template <class Forward, class Backward>
+// The frame of every fused conv-like op (transpose or not): the activated output in one kernel;
+// backward undoes the activation through the saved output, then asks for the gradients wanted.
 Tensor fused_conv_op(const char* op, const Tensor& x, const Tensor& kernel, const Tensor& bias,
-                     const Shape& out_shape, cpu::Epilogue epi, Forward forward,
-                     Backward backward) {
-  Tensor out = make_tensor(out_shape, x.dtype());
-  detail::dispatch_float(x.dtype(), op, [&](auto z) {
-    using T = decltype(z);
-    forward(z, x.data<T>(), kernel.data<T>(), bias.defined() ? bias.data<T>() : nullptr,
-            out.data<T>());
-  });
+                     const backend::ConvGeometry& g, bool transpose, backend::Epilogue epi) {
+  backend::Backend& be = backend::of(op, {&x, &kernel, &bias});
+  const Shape out_shape = transpose ? Shape{g.n, g.h, g.w, g.c} : Shape{g.n, g.oh, g.ow, g.f};
+  Tensor out = make_tensor(out_shape, x.dtype(), x.device());
+  if (transpose) be.conv2d_transpose_forward(g, x, kernel, bias, epi, out);
+  else be.conv2d_forward(g, x, kernel, bias, epi, out);
   if (!autograd::any_requires_grad({&x, &kernel, &bias})) return out;
   Tensor y = out.detach();
   return autograd::record_fn(
-      out, op, {x, kernel, bias}, [op, x, kernel, bias, y, epi, backward](const Tensor& grad) {
-        Tensor gx = x.requires_grad() ? make_tensor(x.shape(), x.dtype()) : Tensor();
-        Tensor gk = kernel.requires_grad() ? make_tensor(kernel.shape(), kernel.dtype()) : Tensor();
-        Tensor gb = bias.defined() && bias.requires_grad() ? make_tensor(bias.shape(), bias.dtype())
-                                                           : Tensor();
-        detail::dispatch_float(grad.dtype(), op, [&](auto z) {
-          using T = decltype(z);
-          Tensor gz = grad;  // gradient at the pre-activation
-          if (epi != cpu::Epilogue::linear) {
-            gz = make_tensor(grad.shape(), grad.dtype());
-            cpu::epilogue_backward<T>(epi, y.data<T>(), grad.data<T>(), gz.data<T>(), grad.numel());
-          }
-          auto ptr = [](Tensor& t) -> T* { return t.defined() ? t.data<T>() : nullptr; };
-          backward(z, x.data<T>(), kernel.data<T>(), gz.template data<T>(), ptr(gx), ptr(gk),
-                   ptr(gb));
-        });
+      out, op, {x, kernel, bias}, [x, kernel, bias, y, epi, g, transpose, &be](const Tensor& grad) {
+        const Device dev = grad.device();
+        Tensor gx = x.requires_grad() ? make_tensor(x.shape(), x.dtype(), dev) : Tensor();
+        Tensor gk = kernel.requires_grad() ? make_tensor(kernel.shape(), kernel.dtype(), dev)
+                                           : Tensor();
+        Tensor gb = bias.defined() && bias.requires_grad()
+                        ? make_tensor(bias.shape(), bias.dtype(), dev) : Tensor();
+        Tensor gz = grad;  // gradient at the pre-activation
+        if (epi != backend::Epilogue::linear) {
+          gz = make_tensor(grad.shape(), grad.dtype(), dev);
+          be.epilogue_backward(epi, y, grad, gz);
+        }
+        if (transpose) be.conv2d_transpose_backward(g, x, kernel, gz, gx, gk, gb);
+        else be.conv2d_backward(g, x, kernel, gz, gx, gk, gb);
         return std::vector<Tensor>{gx, gk, gb};
       });
 }
 
 // x (n, h, w, c), kernel (kh, kw, c/groups, f), geometry complete.
 Tensor conv2d_run(const Tensor& x, const Tensor& kernel, const Tensor& bias,
-                  const cpu::ConvGeometry& g, FusedActivation act) {
-  const cpu::Epilogue epi = epilogue_of(act);
-  return fused_conv_op(
-      "conv", x, kernel, bias, {g.n, g.oh, g.ow, g.f}, epi,
-      [&](auto z, const auto* xp, const auto* kp, const auto* bp, auto* yp) {
-        cpu::conv2d_forward<decltype(z)>(g, xp, kp, bp, epi, yp);
-      },
-      [g](auto z, const auto* xp, const auto* kp, const auto* gz, auto* gx, auto* gk, auto* gb) {
-        cpu::conv2d_backward<decltype(z)>(g, xp, kp, gz, gx, gk, gb);
-      });
+                  const backend::ConvGeometry& g, FusedActivation act) {
+  return fused_conv_op("conv", x, kernel, bias, g, false, epilogue_of(act));
 }
 
 }  // namespace
@@ -170,7 +155,7 @@ Tensor conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias, Size2D 
   if (padding == Padding::causal)
     throw ValueError("conv2d: causal padding exists only for 1-D convolutions");
   check_common("conv2d", x, kernel, bias, x.shape()[3], groups);
-  cpu::ConvGeometry g{};
+  backend::ConvGeometry g{};
   g.n = x.shape()[0], g.h = x.shape()[1], g.w = x.shape()[2], g.c = x.shape()[3];
   g.kh = kernel.shape()[0], g.kw = kernel.shape()[1], g.f = kernel.shape()[3];
   g.groups = groups, g.sh = strides.h, g.sw = strides.w, g.dh = dilation.h, g.dw = dilation.w;
@@ -212,7 +197,7 @@ Tensor conv2d_transpose(const Tensor& x, const Tensor& kernel, const Tensor& bia
                      " (kh, kw, filters, in) expects " + std::to_string(kernel.shape()[3]));
   // The transposed conv is the input gradient of a conv from y (F channels) to x (C channels)
   // whose kernel, read in the conv layout (kh, kw, in, out), is this very (kh, kw, F, C) array.
-  cpu::ConvGeometry g{};
+  backend::ConvGeometry g{};
   g.n = x.shape()[0], g.oh = x.shape()[1], g.ow = x.shape()[2], g.f = x.shape()[3];
   g.kh = kernel.shape()[0], g.kw = kernel.shape()[1], g.c = kernel.shape()[2];
   g.sh = strides.h, g.sw = strides.w, g.dh = dilation.h, g.dw = dilation.w;
@@ -234,15 +219,7 @@ Tensor conv2d_transpose(const Tensor& x, const Tensor& kernel, const Tensor& bia
   // output's size, so an uneven crop takes its extra element from the bottom/right.
   g.pad_top = leading_pad(g.h, g.oh, g.kh, g.sh, g.dh, padding);
   g.pad_left = leading_pad(g.w, g.ow, g.kw, g.sw, g.dw, padding);
-  const cpu::Epilogue epi = epilogue_of(act);
-  return fused_conv_op(
-      "conv2d_transpose", x, kernel, bias, {g.n, g.h, g.w, g.c}, epi,
-      [&](auto z, const auto* xp, const auto* kp, const auto* bp, auto* yp) {
-        cpu::conv2d_transpose_forward<decltype(z)>(g, xp, kp, bp, epi, yp);
-      },
-      [g](auto z, const auto* xp, const auto* kp, const auto* gz, auto* gx, auto* gk, auto* gb) {
-        cpu::conv2d_transpose_backward<decltype(z)>(g, xp, kp, gz, gx, gk, gb);
-      });
+  return fused_conv_op("conv2d_transpose", x, kernel, bias, g, true, epilogue_of(act));
 }
 
 Tensor depthwise_conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias, Size2D strides,
@@ -272,7 +249,7 @@ Tensor conv1d(const Tensor& x, const Tensor& kernel, const Tensor& bias, std::in
     throw ValueError("conv1d: strides and dilation_rate must be >= 1");
   check_common("conv1d", x, kernel, bias, x.shape()[2], groups);
   // A 1-D convolution is a 2-D one over a height-1 image.
-  cpu::ConvGeometry g{};
+  backend::ConvGeometry g{};
   g.n = x.shape()[0], g.h = 1, g.w = x.shape()[1], g.c = x.shape()[2];
   g.kh = 1, g.kw = kernel.shape()[0], g.f = kernel.shape()[2];
   g.groups = groups, g.sw = stride, g.dw = dilation;

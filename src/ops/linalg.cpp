@@ -7,10 +7,9 @@
 #include <vector>
 
 #include "autograd/node.hpp"
-#include "backend/cpu/gemm.hpp"
+#include "backend/backend.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
-#include "tensor/dispatch.hpp"
 #include "tensor/tensor_impl.hpp"
 
 namespace lamina {
@@ -33,8 +32,6 @@ Tensor matmul_raw(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   if (k != kb)
     throw ShapeError("matmul: inner dimensions differ: " + sa.str() + (ta ? "ᵀ" : "") + " · " +
                      sb.str() + (tb ? "ᵀ" : ""));
-  std::int64_t batch = 1;
-  for (int i = 0; i < sa.rank() - 2; ++i) batch *= sa[i];
   std::int64_t b_batch = 1;
   for (int i = 0; i < sb.rank() - 2; ++i) b_batch *= sb[i];
   if (b_batch != 1 && (sb.rank() != sa.rank() || !std::equal(sa.begin(), sa.end() - 2, sb.begin())))
@@ -43,21 +40,8 @@ Tensor matmul_raw(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   Shape out_shape(sa.begin(), sa.end() - 2);
   out_shape.push_back(m);
   out_shape.push_back(n);
-  Tensor out = make_tensor(out_shape, a.dtype());
-  detail::dispatch_float(a.dtype(), "matmul", [&](auto z) {
-    using T = decltype(z);
-    const T* pa = a.data<T>();
-    const T* pb = b.data<T>();
-    T* pc = out.data<T>();
-    if (b_batch == 1 && !ta) {
-      // Leading axes fold into the rows: one GEMM.
-      cpu::gemm(false, tb, batch * m, n, k, T(1), pa, ac, pb, bc, T(0), pc, n);
-      return;
-    }
-    for (std::int64_t i = 0; i < batch; ++i)
-      cpu::gemm(ta, tb, m, n, k, T(1), pa + i * ar * ac, ac, pb + (b_batch == 1 ? 0 : i * br * bc),
-                bc, T(0), pc + i * m * n, n);
-  });
+  Tensor out = make_tensor(out_shape, a.dtype(), a.device());
+  backend::of("matmul", a, b).matmul(a, b, ta, tb, out);
   return out;
 }
 }  // namespace

@@ -4,10 +4,9 @@
 #include <string>
 
 #include "autograd/node.hpp"
-#include "backend/cpu/normalization.hpp"
+#include "backend/backend.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
-#include "tensor/dispatch.hpp"
 #include "tensor/tensor_impl.hpp"
 
 namespace lamina {
@@ -29,11 +28,6 @@ std::int64_t channels_of(const char* op, const Tensor& x, const Tensor& gamma, c
   return c;
 }
 
-template <class T>
-const T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-
 }  // namespace
 
 Tensor batch_norm_training(const Tensor& x, const Tensor& gamma, const Tensor& beta, double epsilon,
@@ -43,28 +37,21 @@ Tensor batch_norm_training(const Tensor& x, const Tensor& gamma, const Tensor& b
   if (rows == 0)
     throw ShapeError("batch_norm: cannot take batch statistics of an empty input " +
                      x.shape().str());
-  Tensor out = make_tensor(x.shape(), x.dtype());
-  Tensor mean = make_tensor({c}, x.dtype()), var = make_tensor({c}, x.dtype());
-  detail::dispatch_float(x.dtype(), "batch_norm", [&](auto z) {
-    using T = decltype(z);
-    cpu::batch_norm_forward<T>(rows, c, x.data<T>(), ptr_or_null<T>(gamma), ptr_or_null<T>(beta),
-                               static_cast<T>(epsilon), out.data<T>(), mean.data<T>(),
-                               var.data<T>());
-  });
+  backend::Backend& be = backend::of("batch_norm", {&x, &gamma, &beta});
+  const Device dev = x.device();
+  Tensor out = make_tensor(x.shape(), x.dtype(), dev);
+  Tensor mean = make_tensor({c}, x.dtype(), dev), var = make_tensor({c}, x.dtype(), dev);
+  be.batch_norm_forward(x, gamma, beta, epsilon, out, mean, var);
   if (batch_mean) *batch_mean = mean;
   if (batch_variance) *batch_variance = var;
   if (!autograd::any_requires_grad({&x, &gamma, &beta})) return out;
   return autograd::record_fn(
       out, "BatchNorm", {x, gamma, beta},
-      [x, gamma, beta, mean, var, rows, c, epsilon](const Tensor& g) {
-        Tensor dx = make_tensor(x.shape(), x.dtype());
-        Tensor dgamma = make_tensor({c}, x.dtype()), dbeta = make_tensor({c}, x.dtype());
-        detail::dispatch_float(x.dtype(), "batch_norm", [&](auto z) {
-          using T = decltype(z);
-          cpu::batch_norm_backward<T>(rows, c, x.data<T>(), ptr_or_null<T>(gamma), mean.data<T>(),
-                                      var.data<T>(), static_cast<T>(epsilon), g.data<T>(),
-                                      dx.data<T>(), dgamma.data<T>(), dbeta.data<T>());
-        });
+      [x, gamma, beta, mean, var, c, epsilon, &be](const Tensor& g) {
+        const Device dev = g.device();
+        Tensor dx = make_tensor(x.shape(), x.dtype(), dev);
+        Tensor dgamma = make_tensor({c}, x.dtype(), dev), dbeta = make_tensor({c}, x.dtype(), dev);
+        be.batch_norm_backward(x, gamma, mean, var, epsilon, g, dx, dgamma, dbeta);
         return std::vector<Tensor>{dx, gamma.defined() ? dgamma : Tensor(),
                                    beta.defined() ? dbeta : Tensor()};
       });
@@ -73,28 +60,20 @@ Tensor batch_norm_training(const Tensor& x, const Tensor& gamma, const Tensor& b
 Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double epsilon) {
   const std::int64_t c = channels_of("layer_norm", x, gamma, beta);
   const std::int64_t rows = c == 0 ? 0 : x.numel() / c;
-  Tensor out = make_tensor(x.shape(), x.dtype());
-  Tensor mean = make_tensor({rows}, x.dtype()), inv_std = make_tensor({rows}, x.dtype());
-  detail::dispatch_float(x.dtype(), "layer_norm", [&](auto z) {
-    using T = decltype(z);
-    cpu::layer_norm_forward<T>(rows, c, x.data<T>(), ptr_or_null<T>(gamma), ptr_or_null<T>(beta),
-                               static_cast<T>(epsilon), out.data<T>(), mean.data<T>(),
-                               inv_std.data<T>());
-  });
+  backend::Backend& be = backend::of("layer_norm", {&x, &gamma, &beta});
+  const Device dev = x.device();
+  Tensor out = make_tensor(x.shape(), x.dtype(), dev);
+  Tensor mean = make_tensor({rows}, x.dtype(), dev), inv_std = make_tensor({rows}, x.dtype(), dev);
+  be.layer_norm_forward(x, gamma, beta, epsilon, out, mean, inv_std);
   if (!autograd::any_requires_grad({&x, &gamma, &beta})) return out;
   return autograd::record_fn(
       out, "LayerNorm", {x, gamma, beta},
-      [x, gamma, beta, mean, inv_std, rows, c](const Tensor& g) {
-        Tensor dx = make_tensor(x.shape(), x.dtype());
-        Tensor dgamma = gamma.defined() ? make_tensor({c}, x.dtype()) : Tensor();
-        Tensor dbeta = beta.defined() ? make_tensor({c}, x.dtype()) : Tensor();
-        detail::dispatch_float(x.dtype(), "layer_norm", [&](auto z) {
-          using T = decltype(z);
-          cpu::layer_norm_backward<T>(rows, c, x.data<T>(), ptr_or_null<T>(gamma), mean.data<T>(),
-                                      inv_std.data<T>(), g.data<T>(), dx.data<T>(),
-                                      dgamma.defined() ? dgamma.data<T>() : nullptr,
-                                      dbeta.defined() ? dbeta.data<T>() : nullptr);
-        });
+      [x, gamma, beta, mean, inv_std, c, &be](const Tensor& g) {
+        const Device dev = g.device();
+        Tensor dx = make_tensor(x.shape(), x.dtype(), dev);
+        Tensor dgamma = gamma.defined() ? make_tensor({c}, x.dtype(), dev) : Tensor();
+        Tensor dbeta = beta.defined() ? make_tensor({c}, x.dtype(), dev) : Tensor();
+        be.layer_norm_backward(x, gamma, mean, inv_std, g, dx, dgamma, dbeta);
         return std::vector<Tensor>{dx, dgamma, dbeta};
       });
 }

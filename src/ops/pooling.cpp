@@ -4,10 +4,9 @@
 #include <string>
 
 #include "autograd/node.hpp"
-#include "backend/cpu/pooling.hpp"
+#include "backend/backend.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
-#include "tensor/dispatch.hpp"
 #include "tensor/tensor_impl.hpp"
 
 namespace lamina {
@@ -20,7 +19,7 @@ std::int64_t leading_pad(std::int64_t in, std::int64_t out, std::int64_t window,
   return std::max<std::int64_t>((out - 1) * stride + window - in, 0) / 2;
 }
 
-cpu::PoolGeometry geometry(const char* op, const Tensor& x, Size2D pool, Size2D strides,
+backend::PoolGeometry geometry(const char* op, const Tensor& x, Size2D pool, Size2D strides,
                            Padding padding) {
   if (x.ndim() != 4)
     throw ShapeError(std::string(op) +
@@ -30,7 +29,7 @@ cpu::PoolGeometry geometry(const char* op, const Tensor& x, Size2D pool, Size2D 
     throw ValueError(std::string(op) + ": pool_size and strides must be >= 1");
   if (padding == Padding::causal)
     throw ValueError(std::string(op) + ": padding must be \"valid\" or \"same\"");
-  cpu::PoolGeometry g{};
+  backend::PoolGeometry g{};
   g.n = x.shape()[0], g.h = x.shape()[1], g.w = x.shape()[2], g.c = x.shape()[3];
   g.ph = pool.h, g.pw = pool.w, g.sh = strides.h, g.sw = strides.w;
   g.oh = conv_output_length(g.h, g.ph, g.sh, padding);
@@ -44,38 +43,27 @@ cpu::PoolGeometry geometry(const char* op, const Tensor& x, Size2D pool, Size2D 
   return g;
 }
 
-Tensor max_pool_run(const Tensor& x, const cpu::PoolGeometry& g) {
-  Tensor out = make_tensor({g.n, g.oh, g.ow, g.c}, x.dtype());
+Tensor max_pool_run(const Tensor& x, const backend::PoolGeometry& g) {
+  backend::Backend& be = backend::of("max_pool", x);
+  Tensor out = make_tensor({g.n, g.oh, g.ow, g.c}, x.dtype(), x.device());
   const bool track = autograd::any_requires_grad({&x});
-  Tensor argmax = track ? make_tensor(out.shape(), int32) : Tensor();
-  detail::dispatch_float(x.dtype(), "max_pool", [&](auto z) {
-    using T = decltype(z);
-    cpu::max_pool2d_forward<T>(g, x.data<T>(), out.data<T>(),
-                               track ? argmax.data<std::int32_t>() : nullptr);
-  });
+  Tensor argmax = track ? make_tensor(out.shape(), int32, x.device()) : Tensor();
+  be.max_pool2d_forward(g, x, out, argmax);
   if (!track) return out;
-  return autograd::record_fn(out, "MaxPool", {x}, [g, argmax](const Tensor& grad) {
-    Tensor dx = make_tensor({g.n, g.h, g.w, g.c}, grad.dtype());
-    detail::dispatch_float(grad.dtype(), "max_pool", [&](auto z) {
-      using T = decltype(z);
-      cpu::max_pool2d_backward<T>(g, grad.data<T>(), argmax.data<std::int32_t>(), dx.data<T>());
-    });
+  return autograd::record_fn(out, "MaxPool", {x}, [g, argmax, &be](const Tensor& grad) {
+    Tensor dx = make_tensor({g.n, g.h, g.w, g.c}, grad.dtype(), grad.device());
+    be.max_pool2d_backward(g, grad, argmax, dx);
     return std::vector<Tensor>{dx};
   });
 }
 
-Tensor avg_pool_run(const Tensor& x, const cpu::PoolGeometry& g) {
-  Tensor out = make_tensor({g.n, g.oh, g.ow, g.c}, x.dtype());
-  detail::dispatch_float(x.dtype(), "avg_pool", [&](auto z) {
-    using T = decltype(z);
-    cpu::avg_pool2d_forward<T>(g, x.data<T>(), out.data<T>());
-  });
-  return autograd::record_fn(out, "AvgPool", {x}, [g](const Tensor& grad) {
-    Tensor dx = make_tensor({g.n, g.h, g.w, g.c}, grad.dtype());
-    detail::dispatch_float(grad.dtype(), "avg_pool", [&](auto z) {
-      using T = decltype(z);
-      cpu::avg_pool2d_backward<T>(g, grad.data<T>(), dx.data<T>());
-    });
+Tensor avg_pool_run(const Tensor& x, const backend::PoolGeometry& g) {
+  backend::Backend& be = backend::of("avg_pool", x);
+  Tensor out = make_tensor({g.n, g.oh, g.ow, g.c}, x.dtype(), x.device());
+  be.avg_pool2d_forward(g, x, out);
+  return autograd::record_fn(out, "AvgPool", {x}, [g, &be](const Tensor& grad) {
+    Tensor dx = make_tensor({g.n, g.h, g.w, g.c}, grad.dtype(), grad.device());
+    be.avg_pool2d_backward(g, grad, dx);
     return std::vector<Tensor>{dx};
   });
 }

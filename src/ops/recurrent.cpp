@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "autograd/node.hpp"
+#include "backend/backend.hpp"
 #include "lamina/errors.hpp"
-#include "tensor/dispatch.hpp"
 #include "tensor/tensor_impl.hpp"
 
 namespace lamina {
@@ -22,13 +22,9 @@ void expect_shape(const char* what, const Tensor& t, const Shape& want) {
                      ", got " + t.shape().str());
 }
 
-template <class T>
-const T* ptr(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
 }  // namespace
 
-Tensor recurrent_scan(cpu::RecurrentGeometry g, const Tensor& xp, const Tensor& rk,
+Tensor recurrent_scan(backend::RecurrentGeometry g, const Tensor& xp, const Tensor& rk,
                       const Tensor& rbias, const Tensor& h0, const Tensor& c0, const Tensor& mask,
                       const Tensor& rmask) {
   if (xp.ndim() != 3) throw ShapeError("recurrent_scan: xp must be 3-D, got " + xp.shape().str());
@@ -39,15 +35,14 @@ Tensor recurrent_scan(cpu::RecurrentGeometry g, const Tensor& xp, const Tensor& 
   expect_shape("recurrent_kernel", rk, {g.units, G});
   expect_shape("xp", xp, {g.n, g.steps, G});
   expect_shape("h0", h0, {g.n, g.units});
-  if (g.kind == cpu::CellKind::lstm) expect_shape("c0", c0, {g.n, g.units});
+  if (g.kind == backend::CellKind::lstm) expect_shape("c0", c0, {g.n, g.units});
   if (rbias.defined()) expect_shape("recurrent_bias", rbias, {G});
   if (rmask.defined()) expect_shape("recurrent_mask", rmask, {g.n, g.units});
-  std::vector<std::uint8_t> keep;
+  // The step mask as uint8 0/1 on the scan's device.
+  Tensor keep;
   if (mask.defined()) {
     expect_shape("mask", mask, {g.n, g.steps});
-    std::vector<double> m = mask.to_vector<double>();
-    keep.resize(m.size());
-    for (std::size_t i = 0; i < m.size(); ++i) keep[i] = m[i] != 0.0;
+    keep = mask.detach() != 0.0;
   }
   const DType dt = xp.dtype();
   for (const Tensor* t : {&rk, &rbias, &h0, &c0, &rmask})
@@ -55,48 +50,33 @@ Tensor recurrent_scan(cpu::RecurrentGeometry g, const Tensor& xp, const Tensor& 
       throw TypeError(std::string("recurrent_scan: every operand must be ") + dtype_name(dt) +
                       ", got " + dtype_name(t->dtype()));
 
-  Tensor out = make_tensor({g.steps + g.states() - 1, g.n, g.units}, dt);
-  Tensor work = make_tensor({g.steps, g.n, g.work_width()}, dt);
-  const std::uint8_t* mp = keep.empty() ? nullptr : keep.data();
-  detail::dispatch_float(dt, "recurrent_scan", [&](auto z) {
-    using T = decltype(z);
-    cpu::recurrent_forward<T>(g, xp.data<T>(), rk.data<T>(), ptr<T>(rbias), h0.data<T>(), ptr<T>(c0),
-                              mp, ptr<T>(rmask), out.data<T>(), work.data<T>());
-  });
+  backend::Backend& be = backend::of("recurrent_scan", {&xp, &rk, &rbias, &h0, &c0, &keep, &rmask});
+  const Device dev = xp.device();
+  Tensor out = make_tensor({g.steps + g.states() - 1, g.n, g.units}, dt, dev);
+  Tensor work = make_tensor({g.steps, g.n, g.work_width()}, dt, dev);
+  be.recurrent_forward(g, xp, rk, rbias, h0, c0, keep, rmask, out, work);
   if (!autograd::any_requires_grad({&xp, &rk, &rbias, &h0, &c0})) return out;
   Tensor saved = out.detach();
   return autograd::record_fn(
       out, "RecurrentScan", {xp, rk, rbias, h0, c0},
-      [g, xp_shape = xp.shape(), rk, rbias, h0, c0, rmask, keep = std::move(keep), saved,
-       work](const Tensor& grad) {
-        Tensor dxp = make_tensor(xp_shape, grad.dtype());
-        Tensor drk = make_tensor(rk.shape(), grad.dtype());
-        Tensor drb = rbias.defined() ? make_tensor(rbias.shape(), grad.dtype()) : Tensor();
-        Tensor dh0 = make_tensor(h0.shape(), grad.dtype());
-        Tensor dc0 = c0.defined() ? make_tensor(c0.shape(), grad.dtype()) : Tensor();
-        Tensor go = grad;
-        detail::dispatch_float(grad.dtype(), "recurrent_scan", [&](auto z) {
-          using T = decltype(z);
-          cpu::recurrent_backward<T>(g, rk.data<T>(), h0.data<T>(), ptr<T>(c0),
-                                     keep.empty() ? nullptr : keep.data(), ptr<T>(rmask),
-                                     saved.data<T>(), work.data<T>(), go.data<T>(), dxp.data<T>(),
-                                     drk.data<T>(), drb.defined() ? drb.data<T>() : nullptr,
-                                     dh0.data<T>(), dc0.defined() ? dc0.data<T>() : nullptr);
-        });
+      [g, xp_shape = xp.shape(), rk, rbias, h0, c0, rmask, keep, saved, work,
+       &be](const Tensor& grad) {
+        const Device dev = grad.device();
+        Tensor dxp = make_tensor(xp_shape, grad.dtype(), dev);
+        Tensor drk = make_tensor(rk.shape(), grad.dtype(), dev);
+        Tensor drb = rbias.defined() ? make_tensor(rbias.shape(), grad.dtype(), dev) : Tensor();
+        Tensor dh0 = make_tensor(h0.shape(), grad.dtype(), dev);
+        Tensor dc0 = c0.defined() ? make_tensor(c0.shape(), grad.dtype(), dev) : Tensor();
+        be.recurrent_backward(g, rk, h0, c0, keep, rmask, saved, work, grad, dxp, drk, drb, dh0,
+                              dc0);
         return std::vector<Tensor>{dxp, drk, drb, dh0, dc0};
       });
 }
 
 Tensor reverse_steps(const Tensor& x) {
   if (x.ndim() < 2) throw ShapeError("reverse_steps: input must have a time axis, got " + x.shape().str());
-  const std::int64_t n = x.shape()[0], steps = x.shape()[1];
-  const std::size_t step_bytes = n > 0 && steps > 0 ? x.nbytes() / static_cast<std::size_t>(n * steps) : 0;
-  Tensor out = make_tensor(x.shape(), x.dtype());
-  const char* src = static_cast<const char*>(x.raw_data());
-  char* dst = static_cast<char*>(out.raw_data());
-  for (std::int64_t i = 0; i < n; ++i)
-    for (std::int64_t t = 0; t < steps; ++t)
-      std::memcpy(dst + (i * steps + t) * step_bytes, src + (i * steps + steps - 1 - t) * step_bytes, step_bytes);
+  Tensor out = make_tensor(x.shape(), x.dtype(), x.device());
+  backend::of("reverse_steps", x).reverse_steps(x, out);
   return autograd::record_fn(out, "ReverseSteps", {x}, [](const Tensor& g) {
     return std::vector<Tensor>{reverse_steps(g)};
   });

@@ -3,7 +3,7 @@
 // the layers call it; users reach it through the layers).
 #pragma once
 
-#include "backend/cpu/recurrent.hpp"
+#include "backend/geometry.hpp"
 #include "lamina/layer.hpp"
 #include "lamina/tensor.hpp"
 
@@ -17,7 +17,7 @@ namespace lamina {
 /// Returns the states time-major, shape (T + S − 1, N, u): row t the hidden state after step t
 /// (in processing order), and for LSTM row T the final carry. Differentiable in xp, the kernels,
 /// the bias and the initial states (hand-written BPTT).
-Tensor recurrent_scan(cpu::RecurrentGeometry spec, const Tensor& xp, const Tensor& recurrent_kernel,
+Tensor recurrent_scan(backend::RecurrentGeometry spec, const Tensor& xp, const Tensor& recurrent_kernel,
                       const Tensor& recurrent_bias, const Tensor& h0, const Tensor& c0,
                       const Tensor& mask, const Tensor& recurrent_mask);
 

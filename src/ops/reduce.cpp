@@ -9,12 +9,10 @@
 #include <vector>
 
 #include "autograd/node.hpp"
-#include "backend/cpu/dispatch.hpp"
-#include "backend/cpu/parallel.hpp"
+#include "backend/backend.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
 #include "ops/broadcast.hpp"
-#include "tensor/dispatch.hpp"
 #include "tensor/tensor_impl.hpp"
 
 namespace lamina {
@@ -40,15 +38,6 @@ std::vector<int> norm_axes(std::vector<int> axes, int rank, const char* op) {
   return axes;
 }
 
-// View `shape` around `axis` as (outer, n, inner).
-void split_at(const Shape& shape, int axis, std::int64_t& outer, std::int64_t& n,
-              std::int64_t& inner) {
-  outer = 1;
-  inner = 1;
-  for (int i = 0; i < axis; ++i) outer *= shape[i];
-  n = shape[axis];
-  for (int i = axis + 1; i < shape.rank(); ++i) inner *= shape[i];
-}
 
 Shape reduced_shape(const Shape& s, const std::vector<int>& axes, bool keepdims) {
   Shape out;
@@ -60,104 +49,27 @@ Shape reduced_shape(const Shape& s, const std::vector<int>& axes, bool keepdims)
   return out;
 }
 
-// Σ p[0..n) with eight interleaved accumulators (vectorisable, and a fixed order, so the result
-// never depends on the thread count), combined pairwise.
-template <class Acc, class T>
-Acc row_sum(const T* p, std::int64_t n) {
-  Acc a[8] = {};
-  std::int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) a[j] += static_cast<Acc>(p[i + j]);
-  for (int j = 0; i < n; ++i, ++j) a[j] += static_cast<Acc>(p[i]);
-  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-}
-
 // Sum over one axis, keeping it as size 1. Accumulates float32 in double along the reduced axis.
 Tensor sum_axis_kept(const Tensor& x, int axis) {
-  std::int64_t outer, n, inner;
-  split_at(x.shape(), axis, outer, n, inner);
   Shape s = x.shape();
   s[axis] = 1;
   DType dt = is_floating(x.dtype()) ? x.dtype() : (x.dtype() == uint8 || x.dtype() == int32 ? int64 : x.dtype());
   Tensor xin = x.dtype() == dt ? x : x.astype(dt);
-  Tensor out = Tensor::zeros(s, dt);
-  detail::dispatch_all(dt, [&](auto z) {
-    using T = decltype(z);
-    using Acc = std::conditional_t<std::is_floating_point_v<T>, double, T>;
-    const T* p = xin.data<T>();
-    T* o = out.data<T>();
-    constexpr std::int64_t kBlock = 1 << 14;
-    if (inner == 1 && n >= 4 * kBlock) {
-      // Long rows (a full reduction): fixed-size blocks summed in parallel, then in order.
-      const std::int64_t blocks = (n + kBlock - 1) / kBlock;
-      std::vector<Acc> partial(static_cast<std::size_t>(outer * blocks));
-      cpu::parallel_for(outer * blocks, 1, [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
-        for (std::int64_t k = b; k < e; ++k) {
-          const std::int64_t r = k / blocks, blk = k % blocks;
-          const std::int64_t begin = blk * kBlock, len = std::min(kBlock, n - begin);
-          partial[k] = row_sum<Acc>(p + r * n + begin, len);
-        }
-      });
-      for (std::int64_t r = 0; r < outer; ++r) {
-        Acc acc = 0;
-        for (std::int64_t blk = 0; blk < blocks; ++blk) acc += partial[r * blocks + blk];
-        o[r] = static_cast<T>(acc);
-      }
-    } else if (inner == 1) {
-      cpu::parallel_for(outer, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(n, 1)),
-                        [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
-        for (std::int64_t r = b; r < e; ++r) o[r] = static_cast<T>(row_sum<Acc>(p + r * n, n));
-      });
-    } else {
-      // Column sums: add rows into the output, vectorised along `inner`.
-      cpu::parallel_for(inner, 256, [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
-        for (std::int64_t r = 0; r < outer; ++r) {
-          T* dst = o + r * inner;
-          for (std::int64_t i = 0; i < n; ++i) {
-            const T* src = p + (r * n + i) * inner;
-            for (std::int64_t j = b; j < e; ++j) dst[j] += src[j];
-          }
-        }
-      });
-    }
-  });
+  Tensor out = make_tensor(s, dt, x.device());
+  backend::of("sum", x).sum_axis(xin, backend::axis_view(x.shape(), axis), out);
   return out;
 }
 
 // Max/min over one axis (kept), with the index of the first extreme element.
 Tensor extreme_axis_kept(const Tensor& x, int axis, bool is_max, Tensor* indices) {
-  std::int64_t outer, n, inner;
-  split_at(x.shape(), axis, outer, n, inner);
-  if (n == 0)
+  if (x.shape()[axis] == 0)
     throw ValueError(std::string(is_max ? "max" : "min") + ": cannot reduce an empty axis of " +
                      x.shape().str());
   Shape s = x.shape();
   s[axis] = 1;
-  Tensor out = make_tensor(s, x.dtype());
-  Tensor idx = make_tensor(s, int64);
-  detail::dispatch_all(x.dtype(), [&](auto z) {
-    using T = decltype(z);
-    const T* p = x.data<T>();
-    T* o = out.data<T>();
-    std::int64_t* ix = idx.data<std::int64_t>();
-    cpu::parallel_for(outer * inner, 1024, [&](std::int64_t b, std::int64_t e) {
-      for (std::int64_t k = b; k < e; ++k) {
-        std::int64_t r = k / inner, c = k % inner;
-        const T* base = p + r * n * inner + c;
-        T best = base[0];
-        std::int64_t bi = 0;
-        for (std::int64_t i = 1; i < n; ++i) {
-          T v = base[i * inner];
-          if (is_max ? (v > best || (v != v && best == best)) : (v < best || (v != v && best == best))) {
-            best = v;
-            bi = i;
-          }
-        }
-        o[k] = best;
-        ix[k] = bi;
-      }
-    });
-  });
+  Tensor out = make_tensor(s, x.dtype(), x.device());
+  Tensor idx = make_tensor(s, int64, x.device());
+  backend::of(is_max ? "max" : "min", x).extreme_axis(x, backend::axis_view(x.shape(), axis), is_max, out, idx);
   if (indices) *indices = idx;
   return out;
 }
@@ -175,19 +87,8 @@ Tensor extreme(const Tensor& x, std::vector<int> axes, bool keepdims, bool is_ma
     int axis = a;
     cur = autograd::record_fn(out, is_max ? "Max" : "Min", {cur},
                               [idx, in_shape, axis](const Tensor& g) {
-      std::int64_t outer, n, inner;
-      split_at(in_shape, axis, outer, n, inner);
-      Tensor dx = Tensor::zeros(in_shape, g.dtype());
-      detail::dispatch_float(g.dtype(), "max", [&](auto z) {
-        using T = decltype(z);
-        const T* gp = g.data<T>();
-        const std::int64_t* ix = idx.data<std::int64_t>();
-        T* d = dx.data<T>();
-        for (std::int64_t k = 0; k < outer * inner; ++k) {
-          std::int64_t r = k / inner, c = k % inner;
-          d[r * n * inner + ix[k] * inner + c] = gp[k];
-        }
-      });
+      Tensor dx = Tensor::zeros(in_shape, g.dtype(), g.device());
+      backend::of("max", g).extreme_axis_backward(g, idx, backend::axis_view(in_shape, axis), dx);
       return std::vector<Tensor>{dx};
     });
   }
@@ -250,13 +151,8 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
   if (b != shape)
     throw ShapeError("broadcast_to: cannot broadcast " + x.shape().str() + " to " + shape.str());
   if (x.shape() == shape) return x;
-  Tensor out = make_tensor(shape, x.dtype());
-  detail::dispatch_all(x.dtype(), [&](auto z) {
-    using T = decltype(z);
-    T zero = 0;
-    detail::broadcast_binary(x.data<T>(), x.shape(), &zero, Shape{}, out.data<T>(), shape,
-                             [](T v, T) { return v; });
-  });
+  Tensor out = make_tensor(shape, x.dtype(), x.device());
+  backend::of("broadcast_to", x).broadcast(x, out);
   Shape in_shape = x.shape();
   return autograd::record_fn(out, "BroadcastTo", {x}, [in_shape](const Tensor& g) {
     return std::vector<Tensor>{sum_to(g, in_shape)};
@@ -277,21 +173,13 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   return sum(x, axes, true).reshape(shape);
 }
 
-bool all_finite(const Tensor& x) {
-  if (!is_floating(x.dtype())) return true;
-  return detail::dispatch_float(x.dtype(), "all_finite", [&](auto z) {
-    using T = decltype(z);
-    const T* p = x.data<T>();
-    for (std::int64_t i = 0, n = x.numel(); i < n; ++i)
-      if (!std::isfinite(p[i])) return false;
-    return true;
-  });
-}
+bool all_finite(const Tensor& x) { return backend::of("all_finite", x).all_finite(x); }
 
 bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
   if (a.shape() != b.shape()) return false;
-  for (std::int64_t i = 0, n = a.numel(); i < n; ++i) {
-    double x = a.at(i), y = b.at(i);
+  const std::vector<double> va = a.to_vector<double>(), vb = b.to_vector<double>();
+  for (std::size_t i = 0; i < va.size(); ++i) {
+    double x = va[i], y = vb[i];
     if (!(std::abs(x - y) <= atol + rtol * std::abs(y))) return false;
   }
   return true;

@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Image padding, cropping and resizing ops (NHWC): argument checks, dispatch to the CPU kernels,
 // and backward passes that are the kernels' adjoints.
-#include "backend/cpu/resample.hpp"
+#include "backend/backend.hpp"
 
 #include <string>
 
 #include "autograd/node.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
-#include "tensor/dispatch.hpp"
 #include "tensor/tensor_impl.hpp"
 
 namespace lamina {
@@ -25,11 +24,8 @@ void check_image(const char* op, const Tensor& x) {
 Tensor shift(const Tensor& x, std::int64_t oh, std::int64_t ow, std::int64_t top,
              std::int64_t left) {
   const Shape& s = x.shape();
-  Tensor out = make_tensor({s[0], oh, ow, s[3]}, x.dtype());
-  detail::dispatch_float(x.dtype(), "zero_pad2d", [&](auto z) {
-    using T = decltype(z);
-    cpu::shift_window<T>(s[0], s[1], s[2], s[3], oh, ow, top, left, x.data<T>(), out.data<T>());
-  });
+  Tensor out = make_tensor({s[0], oh, ow, s[3]}, x.dtype(), x.device());
+  backend::of("zero_pad2d", x).shift_window(x, top, left, out);
   if (!autograd::any_requires_grad({&x})) return out;
   const std::int64_t h = s[1], w = s[2];
   return autograd::record_fn(out, "ShiftWindow", {x}, [h, w, top, left](const Tensor& g) {
@@ -73,22 +69,16 @@ Tensor image_resize(const Tensor& x, std::int64_t height, std::int64_t width,
                      std::to_string(width) + ")");
   const Shape& s = x.shape();
   const bool bilinear = interpolation == "bilinear";
-  auto rows = cpu::resize_taps(s[1], height, bilinear);
-  auto cols = cpu::resize_taps(s[2], width, bilinear);
-  Tensor out = make_tensor({s[0], height, width, s[3]}, x.dtype());
-  detail::dispatch_float(x.dtype(), "image_resize", [&](auto z) {
-    using T = decltype(z);
-    cpu::resize_forward<T>(s[0], s[1], s[2], s[3], rows, cols, x.data<T>(), out.data<T>());
-  });
+  auto rows = backend::resize_taps(s[1], height, bilinear);
+  auto cols = backend::resize_taps(s[2], width, bilinear);
+  backend::Backend& be = backend::of("image_resize", x);
+  Tensor out = make_tensor({s[0], height, width, s[3]}, x.dtype(), x.device());
+  be.resize_forward(rows, cols, x, out);
   if (!autograd::any_requires_grad({&x})) return out;
   const Shape in_shape = s;
-  return autograd::record_fn(out, "ImageResize", {x}, [in_shape, rows, cols](const Tensor& g) {
-    Tensor dx = make_tensor(in_shape, g.dtype());
-    detail::dispatch_float(g.dtype(), "image_resize", [&](auto z) {
-      using T = decltype(z);
-      cpu::resize_backward<T>(in_shape[0], in_shape[1], in_shape[2], in_shape[3], rows, cols,
-                              g.data<T>(), dx.data<T>());
-    });
+  return autograd::record_fn(out, "ImageResize", {x}, [in_shape, rows, cols, &be](const Tensor& g) {
+    Tensor dx = make_tensor(in_shape, g.dtype(), g.device());
+    be.resize_backward(rows, cols, g, dx);
     return std::vector<Tensor>{dx};
   });
 }

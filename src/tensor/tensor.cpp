@@ -12,7 +12,7 @@
 #include "autograd/node.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
-#include "tensor/allocator.hpp"
+#include "backend/backend.hpp"
 #include "tensor/sizes.hpp"
 #include "tensor/dispatch.hpp"
 #include "tensor/tensor_impl.hpp"
@@ -62,7 +62,29 @@ DType promote_types(DType a, DType b) {
 }
 
 std::string Device::str() const {
-  return type == DeviceType::CPU ? "cpu" : "cuda:" + std::to_string(index);
+  switch (type) {
+    case DeviceType::CPU: return "cpu";
+    case DeviceType::CUDA: return "cuda:" + std::to_string(index);
+    case DeviceType::Test: return "test:" + std::to_string(index);
+  }
+  return "?";
+}
+
+Device Device::parse(const std::string& name) {
+  auto colon = name.find(':');
+  std::string kind = name.substr(0, colon);
+  int index = 0;
+  if (colon != std::string::npos) {
+    std::string digits = name.substr(colon + 1);
+    if (digits.empty() || digits.size() > 4 ||
+        digits.find_first_not_of("0123456789") != std::string::npos)
+      throw ValueError("invalid device '" + name + "' (expected cpu, cuda, cuda:N or test:N)");
+    index = std::stoi(digits);
+  }
+  if (kind == "cpu" && index == 0) return Device{DeviceType::CPU, 0};
+  if (kind == "cuda" || kind == "gpu") return Device{DeviceType::CUDA, index};
+  if (kind == "test") return Device{DeviceType::Test, index};
+  throw ValueError("invalid device '" + name + "' (expected cpu, cuda, cuda:N or test:N)");
 }
 
 // --- Shape ---------------------------------------------------------------------------------------
@@ -91,14 +113,6 @@ std::ostream& operator<<(std::ostream& os, const Shape& shape) { return os << sh
 
 // --- Storage -------------------------------------------------------------------------------------
 
-Storage::Storage(std::size_t n, Device d) : nbytes(n), device(d) {
-  if (d.type != DeviceType::CPU)
-    throw ValueError("device " + d.str() + " is not available: lamina was built without CUDA");
-  data = cpu::allocate(n);
-}
-
-Storage::~Storage() { cpu::deallocate(data, nbytes); }
-
 std::int64_t TensorImpl::numel() const { return shape.numel(); }
 
 Tensor make_tensor(const Shape& shape, DType dtype, Device device) {
@@ -118,9 +132,7 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 }
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
-  Tensor t = make_tensor(shape, dtype, device);
-  std::memset(t.raw_data(), 0, t.nbytes());
-  return t;
+  return full(shape, 0.0, dtype, device);
 }
 
 Tensor Tensor::ones(const Shape& shape, DType dtype, Device device) {
@@ -139,7 +151,7 @@ Tensor Tensor::arange(std::int64_t n, DType dtype) {
   Tensor t = make_tensor(Shape{n}, dtype);
   detail::dispatch_all(dtype, [&](auto z) {
     using T = decltype(z);
-    T* p = t.data<T>();
+    T* p = t.data<T>();  // a new host tensor
     for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(i);
   });
   return t;
@@ -164,24 +176,6 @@ Tensor Tensor::from_data(const void* data, const Shape& shape, DType dtype) {
   if (t.nbytes()) std::memcpy(t.raw_data(), data, t.nbytes());
   return t;
 }
-
-// --- conversion of single values -------------------------------------------------------------------
-
-namespace {
-// static_cast, except that float -> integer (undefined in C++ when out of range) truncates toward
-// zero through int64 and then wraps like NumPy on x86 (-1.0 -> 255 as uint8); NaN becomes 0.
-template <class T, class S>
-T convert_value(S v) {
-  if constexpr (std::is_integral_v<T> && std::is_floating_point_v<S>) {
-    if (v != v) return T(0);
-    constexpr double kMax = 9223372036854775807.0;
-    std::int64_t i = v >= kMax ? INT64_MAX : v <= -kMax ? INT64_MIN : static_cast<std::int64_t>(v);
-    return static_cast<T>(i);
-  } else {
-    return static_cast<T>(v);
-  }
-}
-}  // namespace
 
 // --- inspection ----------------------------------------------------------------------------------
 
@@ -208,11 +202,21 @@ DType Tensor::dtype() const { return checked(impl_).dtype; }
 Device Tensor::device() const { return checked(impl_).storage->device; }
 std::size_t Tensor::nbytes() const { return numel() * dtype_size(dtype()); }
 
+namespace {
+// The host may read and write only host memory: device memory is reached through to().
+void check_host(const TensorImpl& t, const char* what) {
+  if (!t.storage->device.is_host())
+    throw DeviceError(std::string(what) + " on a tensor on " + t.storage->device.str() +
+                      ": the host cannot read device memory; copy it with to(Device::cpu())");
+}
+}  // namespace
+
 template <class T>
 T* Tensor::data() {
   if (dtype() != dtype_of<T>::value)
     throw TypeError(std::string("data<") + dtype_name(dtype_of<T>::value) + ">() on a " +
                     dtype_name(dtype()) + " tensor");
+  check_host(*impl_, "data()");
   return static_cast<T*>(impl_->data());
 }
 
@@ -232,16 +236,25 @@ template const std::int32_t* Tensor::data<std::int32_t>() const;
 template const std::int64_t* Tensor::data<std::int64_t>() const;
 template const std::uint8_t* Tensor::data<std::uint8_t>() const;
 
-void* Tensor::raw_data() { return checked(impl_).data(); }
-const void* Tensor::raw_data() const { return checked(impl_).data(); }
+void* Tensor::raw_data() {
+  check_host(checked(impl_), "raw_data()");
+  return impl_->data();
+}
+const void* Tensor::raw_data() const { return const_cast<Tensor*>(this)->raw_data(); }
 
 double Tensor::at(std::int64_t i) const {
   if (i < 0 || i >= numel())
     throw ValueError("index " + std::to_string(i) + " out of range for " + std::to_string(numel()) +
                      " elements");
+  // One element from any device: a copy to the host of just that element.
+  alignas(8) unsigned char value[8];
+  const std::size_t es = dtype_size(dtype());
+  impl_->storage->owner->copy_to_host(value, static_cast<const char*>(impl_->data()) + i * es, es);
   return detail::dispatch_all(dtype(), [&](auto z) -> double {
     using T = decltype(z);
-    return static_cast<double>(static_cast<const T*>(impl_->data())[i]);
+    T v;
+    std::memcpy(&v, value, sizeof v);
+    return static_cast<double>(v);
   });
 }
 
@@ -253,7 +266,7 @@ double Tensor::item() const {
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
-  Tensor c = astype(dtype_of<T>::value);
+  Tensor c = to(Device::cpu()).astype(dtype_of<T>::value);
   const T* p = c.data<T>();
   return std::vector<T>(p, p + c.numel());
 }
@@ -322,7 +335,7 @@ Tensor Tensor::slice(std::int64_t begin, std::int64_t end) const {
   Shape in_shape = shape();
   DType dt = dtype();
   return autograd::record_fn(out, "Slice", {*this}, [in_shape, dt, begin, end](const Tensor& g) {
-    Tensor full = Tensor::zeros(in_shape, dt);
+    Tensor full = Tensor::zeros(in_shape, dt, g.device());
     full.slice(begin, end).assign(g);
     return std::vector<Tensor>{full};
   });
@@ -343,17 +356,8 @@ Tensor Tensor::operator[](std::int64_t i) const {
 
 Tensor Tensor::astype(DType target) const {
   if (target == dtype()) return *this;
-  Tensor out = make_tensor(shape(), target);
-  const std::int64_t n = numel();
-  detail::dispatch_all(dtype(), [&](auto zs) {
-    using S = decltype(zs);
-    detail::dispatch_all(target, [&](auto zt) {
-      using T = decltype(zt);
-      const S* src = data<S>();
-      T* dst = out.data<T>();
-      for (std::int64_t i = 0; i < n; ++i) dst[i] = convert_value<T>(src[i]);
-    });
-  });
+  Tensor out = make_tensor(shape(), target, device());
+  impl_->storage->owner->cast(*this, out);
   if (!is_floating(dtype()) || !is_floating(target)) return out;
   DType src_type = dtype();
   return autograd::record_fn(out, "Cast", {*this}, [src_type](const Tensor& g) {
@@ -362,30 +366,50 @@ Tensor Tensor::astype(DType target) const {
 }
 
 Tensor Tensor::clone() const {
-  Tensor out = from_data(raw_data(), shape(), dtype());
+  Tensor out = make_tensor(shape(), dtype(), device());
+  impl_->storage->owner->copy(out.impl()->data(), impl_->data(), nbytes());
   return autograd::record_fn(out, "Clone", {*this},
                              [](const Tensor& g) { return std::vector<Tensor>{g}; });
 }
 
-Tensor Tensor::to(Device device) const {
-  if (device == this->device()) return *this;
-  throw ValueError("device " + device.str() + " is not available: lamina was built without CUDA");
+namespace {
+// dst = src byte for byte (same dtype and size), across devices: host <-> device through the
+// device's backend, device <-> device through a host buffer.
+void transfer(const TensorImpl& src, const TensorImpl& dst, std::size_t nbytes) {
+  if (!nbytes) return;
+  backend::Backend& from = *src.storage->owner;
+  backend::Backend& to = *dst.storage->owner;
+  if (&from == &to) return from.copy(dst.data(), src.data(), nbytes);
+  if (src.storage->device.is_host()) return to.copy_from_host(dst.data(), src.data(), nbytes);
+  if (dst.storage->device.is_host()) return from.copy_to_host(dst.data(), src.data(), nbytes);
+  std::vector<unsigned char> staging(nbytes);
+  from.copy_to_host(staging.data(), src.data(), nbytes);
+  to.copy_from_host(dst.data(), staging.data(), nbytes);
+}
+}  // namespace
+
+Tensor Tensor::to(Device target) const {
+  if (target == device()) return *this;
+  Tensor out = make_tensor(shape(), dtype(), target);
+  transfer(*impl_, *out.impl(), nbytes());
+  Device source = device();
+  return autograd::record_fn(out, "ToDevice", {*this}, [source](const Tensor& g) {
+    return std::vector<Tensor>{g.to(source)};
+  });
 }
 
 Tensor& Tensor::assign(const Tensor& src) {
   if (src.shape() != shape())
     throw ShapeError("assign: source shape " + src.shape().str() + " does not match " +
                      shape().str());
+  NoGradGuard no_grad;
   Tensor s = src.dtype() == dtype() ? src : src.astype(dtype());
-  if (s.raw_data() != raw_data()) std::memmove(raw_data(), s.raw_data(), nbytes());
+  if (s.impl()->data() != impl_->data()) transfer(*s.impl(), *impl_, nbytes());
   return *this;
 }
 
 Tensor& Tensor::fill(double value) {
-  detail::dispatch_all(dtype(), [&](auto z) {
-    using T = decltype(z);
-    std::fill_n(data<T>(), numel(), convert_value<T>(value));
-  });
+  impl_->storage->owner->fill(*this, value);
   return *this;
 }
 
@@ -414,7 +438,7 @@ void Tensor::backward(const Tensor& grad_output) const {
     if (numel() != 1)
       throw ValueError("backward() without a gradient needs a one-element (scalar) tensor, got "
                        "shape " + shape().str());
-    g = Tensor::ones(shape(), dtype());
+    g = Tensor::ones(shape(), dtype(), device());
   } else if (g.shape() != shape()) {
     throw ShapeError("backward: gradient shape " + g.shape().str() + " does not match tensor " +
                      shape().str());

@@ -10,12 +10,15 @@
 namespace lamina {
 
 namespace autograd { struct Node; }
+namespace backend { class Backend; }
 
-/// A block of device memory, returned to the caching allocator when the last tensor drops it.
+/// A block of device memory, from its device's caching allocator and returned to it when the
+/// last tensor drops it (src/backend/backend.cpp).
 struct Storage {
   void* data = nullptr;
   std::size_t nbytes = 0;
   Device device;
+  backend::Backend* owner = nullptr;  ///< the device's backend, which allocated `data`
 
   Storage(std::size_t nbytes, Device device);
   ~Storage();

@@ -98,7 +98,7 @@ TEST_CASE("a callback before ReduceLROnPlateau does not see learning_rate, as in
   CHECK(h.history.count("learning_rate") == 1);  // History comes after every given callback
 }
 
-TEST_CASE("LearningRateScheduler logs the rate it set for the epoch; a plain fit logs none",
+TEST_CASE("LearningRateScheduler logs the rate it set for the epoch, a plain fit logs none",
           "[training][callbacks]") {
   Sequential m = tiny_model(0.1);
   auto schedule = [](int epoch, double) { return 0.1 / (epoch + 1); };

@@ -40,7 +40,7 @@ TEST_CASE("Embedding looks rows up and its gradient scatter-adds into the used r
   CHECK(res.ok);
 }
 
-TEST_CASE("Embedding refuses ids outside [0, input_dim), naming the id and input_dim", "[embedding]") {
+TEST_CASE("Embedding refuses ids outside 0 <= id < input_dim, naming the id and input_dim", "[embedding]") {
   auto emb = layers::Embedding(10, 4, {.name = "words"});
   emb->build_for({-1, 3});
   NoGradGuard no_grad;

@@ -161,7 +161,7 @@ TEST_CASE("reshaping layers write Keras's configs and round-trip through from_co
 
 TEST_CASE("reshaping layers reject bad arguments and shapes naming the layer", "[reshaping]") {
   CHECK_THROWS_WITH(layers::ZeroPadding2D({{-1, 0}, {0, 0}}),
-                    "ZeroPadding2D: padding must be >= 0, got ((-1, 0), (0, 0))");
+                    "ZeroPadding2D: padding must be >= 0 and at most 2147483647, got ((-1, 0), (0, 0))");
   auto crop = layers::Cropping2D({{2, 2}, {0, 0}}, {"crop"});
   CHECK_THROWS_WITH(crop->build_for({-1, 4, 5, 1}),
                     "Cropping2D 'crop': cropping (2, 2) leaves nothing of axis 1 of input "

@@ -3,6 +3,8 @@
 // chunk of images and group. The pool parallelises the copies (im2col, col2im, epilogues); the
 // GEMMs run with OpenBLAS's own threads while the pool sleeps, so one owner has the cores at a
 // time.
+#include "tensor/dispatch.hpp"
+#include "backend/cpu/cpu_backend.hpp"
 #include "backend/cpu/conv.hpp"
 
 #include <algorithm>
@@ -13,21 +15,20 @@
 #include "backend/cpu/dispatch.hpp"
 #include "backend/cpu/gemm.hpp"
 #include "backend/cpu/parallel.hpp"
-#include "tensor/allocator.hpp"
 
 namespace lamina::cpu {
 namespace {
 
-// A scratch buffer from the caching allocator: the same sizes come back every step, so they are
-// reused instead of faulted in again.
+// A scratch buffer from the host's caching allocator: the same sizes come back every step, so
+// they are reused instead of faulted in again.
 template <class T>
 struct Scratch {
   std::size_t bytes;
   T* p;
   explicit Scratch(std::int64_t count)
       : bytes(static_cast<std::size_t>(std::max<std::int64_t>(count, 1)) * sizeof(T)),
-        p(static_cast<T*>(allocate(bytes))) {}
-  ~Scratch() { deallocate(p, bytes); }
+        p(static_cast<T*>(backend::get(Device::cpu()).allocate(bytes))) {}
+  ~Scratch() { backend::get(Device::cpu()).deallocate(p, bytes); }
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
 };
@@ -217,7 +218,10 @@ bool is_depthwise(const ConvGeometry& g) { return g.groups > 1 && g.groups == g.
 template <class T>
 void apply_epilogue(Epilogue act, T* y, std::int64_t n) {
   if (act == Epilogue::linear) return;
-  parallel_for(n, 1 << 14, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
+  // ReLU is one compare per element: a batch of MLP activations (~1e5) takes microseconds, less
+  // than waking the pool while OpenBLAS's threads still hold the cores. Exp-based ones split.
+  const std::int64_t grain = act == Epilogue::relu ? (1 << 20) : (1 << 14);
+  parallel_for(n, grain, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
     switch (act) {
       case Epilogue::relu:
         // NaN fails the test and stays NaN, as relu's.
@@ -386,5 +390,54 @@ void conv2d_transpose_backward(const ConvGeometry& g, const T* x, const T* kerne
 LAMINA_CONV_INSTANTIATE(float)
 LAMINA_CONV_INSTANTIATE(double)
 #undef LAMINA_CONV_INSTANTIATE
+
+// --- the backend's convolution kernels ---------------------------------------------------------
+
+void CpuBackend::conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel,
+                                const Tensor& bias, Epilogue act, Tensor& y) {
+  detail::dispatch_float(x.dtype(), "conv", [&](auto z) {
+    using T = decltype(z);
+    cpu::conv2d_forward<T>(g, backend::ptr<T>(x), backend::ptr<T>(kernel), backend::ptr<T>(bias),
+                           act, backend::ptr<T>(y));
+  });
+}
+
+void CpuBackend::conv2d_transpose_forward(const ConvGeometry& g, const Tensor& x,
+                                          const Tensor& kernel, const Tensor& bias, Epilogue act,
+                                          Tensor& y) {
+  detail::dispatch_float(x.dtype(), "conv_transpose", [&](auto z) {
+    using T = decltype(z);
+    cpu::conv2d_transpose_forward<T>(g, backend::ptr<T>(x), backend::ptr<T>(kernel),
+                                     backend::ptr<T>(bias), act, backend::ptr<T>(y));
+  });
+}
+
+void CpuBackend::epilogue_backward(Epilogue act, const Tensor& y, const Tensor& g, Tensor& dz) {
+  detail::dispatch_float(g.dtype(), "conv", [&](auto z) {
+    using T = decltype(z);
+    cpu::epilogue_backward<T>(act, backend::ptr<T>(y), backend::ptr<T>(g), backend::ptr<T>(dz),
+                              g.numel());
+  });
+}
+
+void CpuBackend::conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel,
+                                 const Tensor& dz, Tensor& dx, Tensor& dkernel, Tensor& dbias) {
+  detail::dispatch_float(dz.dtype(), "conv", [&](auto z) {
+    using T = decltype(z);
+    cpu::conv2d_backward<T>(g, backend::ptr<T>(x), backend::ptr<T>(kernel), backend::ptr<T>(dz),
+                            backend::ptr<T>(dx), backend::ptr<T>(dkernel), backend::ptr<T>(dbias));
+  });
+}
+
+void CpuBackend::conv2d_transpose_backward(const ConvGeometry& g, const Tensor& x,
+                                           const Tensor& kernel, const Tensor& dz, Tensor& dx,
+                                           Tensor& dkernel, Tensor& dbias) {
+  detail::dispatch_float(dz.dtype(), "conv_transpose", [&](auto z) {
+    using T = decltype(z);
+    cpu::conv2d_transpose_backward<T>(g, backend::ptr<T>(x), backend::ptr<T>(kernel),
+                                      backend::ptr<T>(dz), backend::ptr<T>(dx),
+                                      backend::ptr<T>(dkernel), backend::ptr<T>(dbias));
+  });
+}
 
 }  // namespace lamina::cpu

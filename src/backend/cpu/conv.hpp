@@ -6,30 +6,13 @@
 
 #include <cstdint>
 
+#include "backend/geometry.hpp"
+
 namespace lamina::cpu {
 
-/// Everything a convolution kernel needs to know. Input (n, h, w, c), output (n, oh, ow, f),
-/// kernel (kh, kw, c/groups, f). Positions outside the input (padding) read as zero.
-struct ConvGeometry {
-  std::int64_t n, h, w, c;
-  std::int64_t kh, kw, f;
-  std::int64_t groups = 1;
-  std::int64_t sh = 1, sw = 1, dh = 1, dw = 1;  ///< strides and dilation
-  std::int64_t pad_top = 0, pad_left = 0;       ///< bottom/right padding is implied by oh/ow
-  std::int64_t oh, ow;
+using backend::ConvGeometry;
 
-  std::int64_t cg() const { return c / groups; }
-  std::int64_t fg() const { return f / groups; }
-  std::int64_t col_width() const { return kh * kw * cg(); }  ///< K of the GEMM
-  /// A 1x1, stride-1, unpadded, ungrouped conv: the input already is the im2col matrix.
-  bool pointwise() const {
-    return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pad_top == 0 && pad_left == 0 &&
-           groups == 1 && oh == h && ow == w;
-  }
-};
-
-/// The activation applied after the bias, inside the kernel's pass over the output.
-enum class Epilogue { linear, relu, sigmoid, tanh };
+using backend::Epilogue;
 
 /// y = act(conv(x, kernel) + bias); bias may be null.
 template <class T>

@@ -2,6 +2,8 @@
 // Fused batch / layer normalisation on the CPU. Per-channel sums run over fixed blocks of rows in
 // parallel and are combined in block order (deterministic for a thread count), accumulated in
 // double so float32 batches of any size keep their statistics exact to float precision.
+#include "tensor/dispatch.hpp"
+#include "backend/cpu/cpu_backend.hpp"
 #include "backend/cpu/normalization.hpp"
 
 #include <algorithm>
@@ -167,5 +169,55 @@ void layer_norm_backward(std::int64_t rows, std::int64_t c, const T* x, const T*
 LAMINA_NORM_INSTANTIATE(float)
 LAMINA_NORM_INSTANTIATE(double)
 #undef LAMINA_NORM_INSTANTIATE
+
+// --- the backend's normalization kernels -------------------------------------------------------
+
+void CpuBackend::batch_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                    double eps, Tensor& y, Tensor& mean, Tensor& var) {
+  const std::int64_t c = mean.numel(), rows = c ? x.numel() / c : 0;
+  detail::dispatch_float(x.dtype(), "batch_norm", [&](auto z) {
+    using T = decltype(z);
+    cpu::batch_norm_forward<T>(rows, c, backend::ptr<T>(x), backend::ptr<T>(gamma),
+                               backend::ptr<T>(beta), static_cast<T>(eps), backend::ptr<T>(y),
+                               backend::ptr<T>(mean), backend::ptr<T>(var));
+  });
+}
+
+void CpuBackend::batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean,
+                                     const Tensor& var, double eps, const Tensor& dy, Tensor& dx,
+                                     Tensor& dgamma, Tensor& dbeta) {
+  const std::int64_t c = mean.numel(), rows = c ? x.numel() / c : 0;
+  detail::dispatch_float(x.dtype(), "batch_norm", [&](auto z) {
+    using T = decltype(z);
+    cpu::batch_norm_backward<T>(rows, c, backend::ptr<T>(x), backend::ptr<T>(gamma),
+                                backend::ptr<T>(mean), backend::ptr<T>(var), static_cast<T>(eps),
+                                backend::ptr<T>(dy), backend::ptr<T>(dx), backend::ptr<T>(dgamma),
+                                backend::ptr<T>(dbeta));
+  });
+}
+
+void CpuBackend::layer_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                    double eps, Tensor& y, Tensor& mean, Tensor& inv_std) {
+  const std::int64_t rows = mean.numel(), c = rows ? x.numel() / rows : 0;
+  detail::dispatch_float(x.dtype(), "layer_norm", [&](auto z) {
+    using T = decltype(z);
+    cpu::layer_norm_forward<T>(rows, c, backend::ptr<T>(x), backend::ptr<T>(gamma),
+                               backend::ptr<T>(beta), static_cast<T>(eps), backend::ptr<T>(y),
+                               backend::ptr<T>(mean), backend::ptr<T>(inv_std));
+  });
+}
+
+void CpuBackend::layer_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean,
+                                     const Tensor& inv_std, const Tensor& dy, Tensor& dx,
+                                     Tensor& dgamma, Tensor& dbeta) {
+  const std::int64_t rows = mean.numel(), c = rows ? x.numel() / rows : 0;
+  detail::dispatch_float(x.dtype(), "layer_norm", [&](auto z) {
+    using T = decltype(z);
+    cpu::layer_norm_backward<T>(rows, c, backend::ptr<T>(x), backend::ptr<T>(gamma),
+                                backend::ptr<T>(mean), backend::ptr<T>(inv_std),
+                                backend::ptr<T>(dy), backend::ptr<T>(dx), backend::ptr<T>(dgamma),
+                                backend::ptr<T>(dbeta));
+  });
+}
 
 }  // namespace lamina::cpu

@@ -2,6 +2,8 @@
 // NHWC pooling on the CPU. Channels are innermost, so every window step is a contiguous,
 // vectorisable pass over c values. Forward is parallel over output rows, backward over images
 // (whose dx regions are disjoint, so the scatter needs no atomics).
+#include "tensor/dispatch.hpp"
+#include "backend/cpu/cpu_backend.hpp"
 #include "backend/cpu/pooling.hpp"
 
 #include <algorithm>
@@ -140,5 +142,39 @@ void avg_pool2d_backward(const PoolGeometry& g, const T* dy, T* dx) {
 LAMINA_POOL_INSTANTIATE(float)
 LAMINA_POOL_INSTANTIATE(double)
 #undef LAMINA_POOL_INSTANTIATE
+
+// --- the backend's pooling kernels -------------------------------------------------------------
+
+void CpuBackend::max_pool2d_forward(const PoolGeometry& g, const Tensor& x, Tensor& y,
+                                    Tensor& argmax) {
+  detail::dispatch_float(x.dtype(), "max_pool", [&](auto z) {
+    using T = decltype(z);
+    cpu::max_pool2d_forward<T>(g, backend::ptr<T>(x), backend::ptr<T>(y),
+                               backend::ptr<std::int32_t>(argmax));
+  });
+}
+
+void CpuBackend::max_pool2d_backward(const PoolGeometry& g, const Tensor& dy, const Tensor& argmax,
+                                     Tensor& dx) {
+  detail::dispatch_float(dy.dtype(), "max_pool", [&](auto z) {
+    using T = decltype(z);
+    cpu::max_pool2d_backward<T>(g, backend::ptr<T>(dy), backend::ptr<std::int32_t>(argmax),
+                                backend::ptr<T>(dx));
+  });
+}
+
+void CpuBackend::avg_pool2d_forward(const PoolGeometry& g, const Tensor& x, Tensor& y) {
+  detail::dispatch_float(x.dtype(), "avg_pool", [&](auto z) {
+    using T = decltype(z);
+    cpu::avg_pool2d_forward<T>(g, backend::ptr<T>(x), backend::ptr<T>(y));
+  });
+}
+
+void CpuBackend::avg_pool2d_backward(const PoolGeometry& g, const Tensor& dy, Tensor& dx) {
+  detail::dispatch_float(dy.dtype(), "avg_pool", [&](auto z) {
+    using T = decltype(z);
+    cpu::avg_pool2d_backward<T>(g, backend::ptr<T>(dy), backend::ptr<T>(dx));
+  });
+}
 
 }  // namespace lamina::cpu

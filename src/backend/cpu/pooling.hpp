@@ -4,17 +4,11 @@
 
 #include <cstdint>
 
+#include "backend/geometry.hpp"
+
 namespace lamina::cpu {
 
-/// Input (n, h, w, c), output (n, oh, ow, c), window (ph, pw) moved by (sh, sw). Window positions
-/// outside the input (padding) are skipped: they never win a max and never count in an average.
-struct PoolGeometry {
-  std::int64_t n, h, w, c;
-  std::int64_t ph, pw;
-  std::int64_t sh, sw;
-  std::int64_t pad_top = 0, pad_left = 0;
-  std::int64_t oh, ow;
-};
+using backend::PoolGeometry;
 
 /// y = window max; when `argmax` is not null it receives, per output element, the index of the
 /// winning input element within its image ((iy·w + ix)·c + ch; the first maximum on ties).

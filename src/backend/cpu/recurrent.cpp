@@ -2,6 +2,8 @@
 // Recurrent time loops (SimpleRNN, LSTM, GRU) and their BPTT, Keras's gate orders:
 // LSTM i, f, c, o; GRU z, r, h. Per step: one GEMM for h·recurrent_kernel (two for GRU with the
 // reset gate before the matmul), then one pass over the rows; no allocation inside the loop.
+#include "tensor/dispatch.hpp"
+#include "backend/cpu/cpu_backend.hpp"
 #include "backend/cpu/recurrent.hpp"
 
 #include <algorithm>
@@ -293,5 +295,33 @@ template void recurrent_backward<double>(const RecurrentGeometry&, const double*
                                          const double*, const std::uint8_t*, const double*,
                                          const double*, const double*, const double*, double*,
                                          double*, double*, double*, double*);
+
+// --- the backend's recurrent kernels -----------------------------------------------------------
+
+void CpuBackend::recurrent_forward(const RecurrentGeometry& g, const Tensor& xp, const Tensor& rk,
+                                   const Tensor& rbias, const Tensor& h0, const Tensor& c0,
+                                   const Tensor& mask, const Tensor& rmask, Tensor& out,
+                                   Tensor& work) {
+  detail::dispatch_float(xp.dtype(), "recurrent_scan", [&](auto z) {
+    using T = decltype(z);
+    using backend::ptr;
+    cpu::recurrent_forward<T>(g, ptr<T>(xp), ptr<T>(rk), ptr<T>(rbias), ptr<T>(h0), ptr<T>(c0),
+                              ptr<std::uint8_t>(mask), ptr<T>(rmask), ptr<T>(out), ptr<T>(work));
+  });
+}
+
+void CpuBackend::recurrent_backward(const RecurrentGeometry& g, const Tensor& rk, const Tensor& h0,
+                                    const Tensor& c0, const Tensor& mask, const Tensor& rmask,
+                                    const Tensor& out, const Tensor& work, const Tensor& dout,
+                                    Tensor& dxp, Tensor& drk, Tensor& drbias, Tensor& dh0,
+                                    Tensor& dc0) {
+  detail::dispatch_float(dout.dtype(), "recurrent_scan", [&](auto z) {
+    using T = decltype(z);
+    using backend::ptr;
+    cpu::recurrent_backward<T>(g, ptr<T>(rk), ptr<T>(h0), ptr<T>(c0), ptr<std::uint8_t>(mask),
+                               ptr<T>(rmask), ptr<T>(out), ptr<T>(work), ptr<T>(dout), ptr<T>(dxp),
+                               ptr<T>(drk), ptr<T>(drbias), ptr<T>(dh0), ptr<T>(dc0));
+  });
+}
 
 }  // namespace lamina::cpu

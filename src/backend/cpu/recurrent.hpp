@@ -7,40 +7,15 @@
 
 #include <cstdint>
 
+#include "backend/geometry.hpp"
+
 namespace lamina::cpu {
 
-enum class CellKind { simple, lstm, gru };
+using backend::CellKind;
 
-/// The activations a fused cell can apply; the derivative is taken from the output.
-/// hard_sigmoid: Keras 3, clip(x/6 + 1/2, 0, 1); hard_sigmoid_keras2: clip(0.2·x + 1/2, 0, 1).
-enum class GateActivation { linear, tanh, sigmoid, relu, hard_sigmoid, hard_sigmoid_keras2 };
+using backend::GateActivation;
 
-/// One recurrent layer's time loop. Tensors are row-major:
-///   xp    (n, steps, G·u)  input projections, batch-major as the layer's input (G = gates())
-///   rk    (u, G·u)         Keras's recurrent_kernel, gate blocks along the columns
-///   rbias (G·u) or null    GRU reset_after only: the recurrent bias (row 1 of Keras's bias)
-///   h0, c0 (n, u)          initial state (c0 for LSTM only)
-///   mask  (n, steps) or null; 0 = skip the step: the state (and so the output) is carried over
-///   rmask (n, u) or null   recurrent dropout, already scaled: h_prev·rmask feeds the recurrence
-///   out   (steps + states() − 1, n, u)  time-major: out[t] = h after step t in processing order
-///                          (the last input first when go_backwards); LSTM: out[steps] = final c
-///   work  (steps, n, work_width())  what the backward pass needs
-struct RecurrentGeometry {
-  CellKind kind = CellKind::lstm;
-  std::int64_t n = 0, steps = 0, units = 0;
-  bool reset_after = true;  ///< GRU: reset gate applied after the recurrent matmul (cuDNN style)
-  bool go_backwards = false;
-  GateActivation activation = GateActivation::tanh;
-  GateActivation recurrent_activation = GateActivation::sigmoid;
-
-  std::int64_t gates() const { return kind == CellKind::lstm ? 4 : kind == CellKind::gru ? 3 : 1; }
-  std::int64_t states() const { return kind == CellKind::lstm ? 2 : 1; }
-  std::int64_t work_width() const {
-    return units * (kind == CellKind::lstm ? 7 : kind == CellKind::gru ? 5 : 1);
-  }
-  /// The input step read at processing step t.
-  std::int64_t source_step(std::int64_t t) const { return go_backwards ? steps - 1 - t : t; }
-};
+using backend::RecurrentGeometry;
 
 template <class T>
 void recurrent_forward(const RecurrentGeometry& g, const T* xp, const T* rk, const T* rbias,

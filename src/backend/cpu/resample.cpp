@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Pixel-moving kernels (NHWC), threaded over images and rows.
+#include "tensor/dispatch.hpp"
+#include "backend/cpu/cpu_backend.hpp"
 #include "backend/cpu/resample.hpp"
 
 #include <algorithm>
@@ -28,25 +30,6 @@ void shift_window(std::int64_t n, std::int64_t h, std::int64_t w, std::int64_t c
       std::fill(row + j1 * c, row + ow * c, T(0));
     }
   });
-}
-
-std::vector<Tap> resize_taps(std::int64_t in, std::int64_t out, bool bilinear) {
-  std::vector<Tap> taps(static_cast<std::size_t>(out));
-  const double scale = static_cast<double>(in) / static_cast<double>(out);
-  for (std::int64_t o = 0; o < out; ++o) {
-    Tap& t = taps[static_cast<std::size_t>(o)];
-    if (!bilinear) {
-      t.lo = t.hi = std::min<std::int64_t>(static_cast<std::int64_t>((o + 0.5) * scale), in - 1);
-      t.weight = 0;
-      continue;
-    }
-    const double s = std::max(0.0, (o + 0.5) * scale - 0.5);
-    const auto f = static_cast<std::int64_t>(s);
-    t.lo = std::min(f, in - 1);
-    t.hi = std::min(f + 1, in - 1);
-    t.weight = s - static_cast<double>(f);
-  }
-  return taps;
 }
 
 template <class T>
@@ -123,5 +106,36 @@ void resize_backward(std::int64_t n, std::int64_t h, std::int64_t w, std::int64_
 LAMINA_RESAMPLE_INSTANTIATE(float)
 LAMINA_RESAMPLE_INSTANTIATE(double)
 #undef LAMINA_RESAMPLE_INSTANTIATE
+
+// --- the backend's resampling kernels ----------------------------------------------------------
+
+void CpuBackend::shift_window(const Tensor& x, std::int64_t top, std::int64_t left, Tensor& y) {
+  const Shape& s = x.shape();
+  detail::dispatch_float(x.dtype(), "zero_pad2d", [&](auto z) {
+    using T = decltype(z);
+    cpu::shift_window<T>(s[0], s[1], s[2], s[3], y.shape()[1], y.shape()[2], top, left,
+                         backend::ptr<T>(x), backend::ptr<T>(y));
+  });
+}
+
+void CpuBackend::resize_forward(const std::vector<Tap>& rows, const std::vector<Tap>& cols,
+                                const Tensor& x, Tensor& y) {
+  const Shape& s = x.shape();
+  detail::dispatch_float(x.dtype(), "image_resize", [&](auto z) {
+    using T = decltype(z);
+    cpu::resize_forward<T>(s[0], s[1], s[2], s[3], rows, cols, backend::ptr<T>(x),
+                           backend::ptr<T>(y));
+  });
+}
+
+void CpuBackend::resize_backward(const std::vector<Tap>& rows, const std::vector<Tap>& cols,
+                                 const Tensor& dy, Tensor& dx) {
+  const Shape& s = dx.shape();
+  detail::dispatch_float(dy.dtype(), "image_resize", [&](auto z) {
+    using T = decltype(z);
+    cpu::resize_backward<T>(s[0], s[1], s[2], s[3], rows, cols, backend::ptr<T>(dy),
+                            backend::ptr<T>(dx));
+  });
+}
 
 }  // namespace lamina::cpu

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+
+#include "backend/geometry.hpp"
 #include <vector>
 
 namespace lamina::cpu {
@@ -15,17 +17,8 @@ template <class T>
 void shift_window(std::int64_t n, std::int64_t h, std::int64_t w, std::int64_t c, std::int64_t oh,
                   std::int64_t ow, std::int64_t top, std::int64_t left, const T* x, T* y);
 
-/// Where output index o along one axis reads: (1 − weight)·in[lo] + weight·in[hi].
-struct Tap {
-  std::int64_t lo, hi;
-  double weight;
-};
+using backend::Tap;
 
-/// TensorFlow's half-pixel taps for resizing an axis from `in` to `out` (PyTorch's
-/// align_corners=False): source s = (o + 0.5)·in/out − 0.5. Bilinear: lo = max(floor(s), 0),
-/// hi = min(floor(s) + 1, in − 1), weight s − floor(s) (0 below the first pixel). Nearest:
-/// lo = hi = min(floor((o + 0.5)·in/out), in − 1).
-std::vector<Tap> resize_taps(std::int64_t in, std::int64_t out, bool bilinear);
 
 /// y[b, i, j, :] = Σ of the 4 tap combinations of rows[i] and cols[j] over x (n, h, w, c);
 /// y is (n, rows.size(), cols.size(), c).
