@@ -412,6 +412,13 @@ class Model {
 
   /// The compiled optimizer (null before compile).
   std::shared_ptr<Optimizer> optimizer() const;
+
+  /// Moves every weight, and the optimizer's slots once built, to `device` in place (every
+  /// handle to a weight sees the move). fit, evaluate and predict then copy each batch there and
+  /// return predictions on the host, as Keras does on a GPU.
+  Model& to(Device device);
+  /// Where the weights live (the host for a model without weights).
+  Device device() const;
   /// Set by a callback to end fit after the current epoch... or batch.
   bool& stop_training();
 

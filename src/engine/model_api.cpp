@@ -7,6 +7,7 @@
 #include "engine/functional.hpp"
 #include "engine/model_impl.hpp"
 #include "lamina/errors.hpp"
+#include "tensor/tensor_impl.hpp"
 
 namespace lamina {
 
@@ -39,6 +40,19 @@ Tensor Model::predict_on_batch(const Tensor& x) {
 }
 
 Tensor Model::operator()(const Tensor& x, bool training) const { return checked(impl_)(x, training); }
+
+Model& Model::to(Device device) {
+  ModelImpl& m = checked(impl_);
+  for (const Tensor& w : m.weights()) relocate(w, device);
+  if (m.optimizer)
+    for (const auto& [path, slot] : m.optimizer->variables()) relocate(slot, device);
+  return *this;
+}
+
+Device Model::device() const {
+  const std::vector<Tensor> w = checked(impl_).weights();
+  return w.empty() ? Device::cpu() : w.front().device();
+}
 
 std::vector<Tensor> Model::operator()(const std::vector<Tensor>& xs, bool training) const {
   return checked(impl_).forward(xs, training);

@@ -398,6 +398,20 @@ Tensor Tensor::to(Device target) const {
   });
 }
 
+void relocate(const Tensor& t, Device device) {
+  if (!t.defined() || t.device() == device) return;
+  TensorImpl& impl = *t.impl();
+  auto moved = std::make_shared<Storage>(t.nbytes(), device);
+  TensorImpl staged;  // the destination, seen through a record without autograd
+  staged.shape = impl.shape;
+  staged.dtype = impl.dtype;
+  staged.storage = moved;
+  transfer(impl, staged, t.nbytes());
+  impl.storage = std::move(moved);
+  impl.offset = 0;
+  relocate(impl.grad, device);
+}
+
 Tensor& Tensor::assign(const Tensor& src) {
   if (src.shape() != shape())
     throw ShapeError("assign: source shape " + src.shape().str() + " does not match " +

@@ -52,4 +52,8 @@ struct TensorImpl {
 /// A fresh tensor with new storage.
 Tensor make_tensor(const Shape& shape, DType dtype, Device device = {});
 
+/// Moves t's elements to `device` in place: its storage is replaced, so every handle to t (a
+/// layer's weight, an optimizer's slot) sees the move. An accumulated gradient moves too.
+void relocate(const Tensor& t, Device device);
+
 }  // namespace lamina
