@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -169,6 +170,10 @@ Outcome await(pid_t pid, int verdict_fd, double budget) {
       closed = true;
     }
   }
+  // Its output closes a moment before it can be reaped. A pidfd wakes poll when it has ended;
+  // without one (a kernel before 5.3) waitpid is retried every millisecond.
+  Fd ended;
+  if (closed) ended.fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   while (closed) {
     const pid_t r = ::waitpid(pid, &out.status, WNOHANG);
     if (r == pid) {
@@ -178,7 +183,12 @@ Outcome await(pid_t pid, int verdict_fd, double budget) {
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return out;  // reaped elsewhere (ECHILD)
     if (clock::now() >= deadline) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (ended.fd >= 0) {
+      pollfd p{ended.fd, POLLIN, 0};
+      ::poll(&p, 1, left_ms());
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
   ::kill(pid, SIGKILL);
   out.timed_out = true;
