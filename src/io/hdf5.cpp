@@ -4,18 +4,16 @@
 // FileFormatError naming the file and the object.
 #include "io/hdf5.hpp"
 
-#include <fcntl.h>
 #include <hdf5.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <type_traits>
 
+#include "io/h5probe.hpp"
+#include "io/hdf5_common.hpp"
 #include "lamina/errors.hpp"
 
 namespace lamina::io::h5 {
@@ -23,24 +21,6 @@ namespace lamina::io::h5 {
 static_assert(std::is_same_v<hid, hid_t>, "hid must be HDF5's hid_t");
 
 namespace {
-
-// Attributes hold names and configs; anything bigger than this is a corrupt header.
-constexpr std::uint64_t kMaxAttributeBytes = std::uint64_t{256} << 20;
-constexpr int kMaxRank = 32;
-
-void silence_hdf5() {
-  static const bool done = [] {
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    return true;
-  }();
-  (void)done;
-}
-
-std::string join_path(const std::string& parent, const std::string& child) {
-  if (child.empty()) return parent;
-  if (parent.empty() || parent == "/") return "/" + child;
-  return parent + "/" + child;
-}
 
 hid_t memory_type(DType dtype) {
   switch (dtype) {
@@ -64,31 +44,6 @@ hid_t file_type(DType dtype) {
   return H5T_IEEE_F32LE;
 }
 
-// Element count of a dataspace; -1 for a null dataspace or a failure.
-std::int64_t space_points(hid_t space, Shape* shape) {
-  const H5S_class_t cls = H5Sget_simple_extent_type(space);
-  if (cls == H5S_SCALAR) {
-    if (shape) shape->clear();
-    return 1;
-  }
-  if (cls != H5S_SIMPLE) return -1;
-  const int rank = H5Sget_simple_extent_ndims(space);
-  if (rank < 0 || rank > kMaxRank) return -1;
-  hsize_t dims[kMaxRank];
-  if (H5Sget_simple_extent_dims(space, dims, nullptr) < 0) return -1;
-  std::int64_t n = 1;
-  Shape s;
-  for (int i = 0; i < rank; ++i) {
-    // Caps each factor so the product cannot overflow; callers bound the total further.
-    if (dims[i] > (hsize_t{1} << 40)) return -1;
-    s.push_back(static_cast<std::int64_t>(dims[i]));
-    n *= static_cast<std::int64_t>(dims[i]);
-    if (n > (std::int64_t{1} << 50)) return -1;
-  }
-  if (shape) *shape = std::move(s);
-  return n;
-}
-
 // The system's reason for a failed write (EFBIG, ENOSPC, EIO...), as " (File too large)"; HDF5
 // reports only that it failed. errno is cleared before each write so that a stale value is not
 // blamed.
@@ -103,21 +58,6 @@ std::string strip_padding(const char* p, std::size_t n, H5T_str_t pad) {
   if (pad == H5T_STR_SPACEPAD)
     while (len > 0 && p[len - 1] == ' ') --len;
   return std::string(p, len);
-}
-
-// The memory type that string attributes are read into: C strings in the file's own character
-// set (ASCII and UTF-8 do not convert into each other, so a mismatch would make H5Aread refuse
-// before it reads anything). The probe child reads with the same types as the loader.
-Id string_memory_type(hid_t file_type, std::size_t fixed_size) {
-  Id mem(H5Tcopy(H5T_C_S1));
-  if (fixed_size == 0) {
-    H5Tset_size(mem.get(), H5T_VARIABLE);
-  } else {
-    H5Tset_size(mem.get(), fixed_size);
-    H5Tset_strpad(mem.get(), H5T_STR_NULLPAD);
-  }
-  H5Tset_cset(mem.get(), H5Tget_cset(file_type));
-  return mem;
 }
 
 // Reads every string of a string-typed attribute (scalar or 1-D).
@@ -170,100 +110,7 @@ Id link_create_list() {
   return lcpl;
 }
 
-// Link access for every traversal: an external link is never followed into another file, even
-// where a check below were missed (its callback refuses the traversal).
-hid_t no_external_links() {
-  static const hid_t lapl = [] {
-    const hid_t p = H5Pcreate(H5P_LINK_ACCESS);
-    H5Pset_elink_cb(
-        p, [](const char*, const char*, const char*, const char*, unsigned*, hid_t, void*) -> herr_t { return -1; },
-        nullptr);
-    return p;
-  }();
-  return lapl;
-}
-
-// Opens an object when every component of `name` exists and is a hard link; invalid Id
-// otherwise. Keras and h5py write hard links only: a soft link could alias or loop, an external
-// or user-defined one leads out of the file, so those are refused and `*refused` says which.
-Id open_object(hid_t loc, const std::string& name, std::string* refused = nullptr) {
-  if (name.empty()) return Id();
-  const hid_t lapl = no_external_links();
-  std::size_t pos = 0;
-  while (true) {
-    const std::size_t slash = name.find('/', pos);
-    const std::string prefix = name.substr(0, slash);
-    if (!prefix.empty()) {
-      if (H5Lexists(loc, prefix.c_str(), lapl) <= 0) return Id();
-      H5L_info_t link;
-      if (H5Lget_info(loc, prefix.c_str(), &link, lapl) < 0) return Id();
-      if (link.type != H5L_TYPE_HARD) {
-        if (refused)
-          *refused = "'" + prefix + "' is " +
-                     (link.type == H5L_TYPE_SOFT       ? "a soft link"
-                      : link.type == H5L_TYPE_EXTERNAL ? "an external link (to another file)"
-                                                       : "a user-defined link") +
-                     ", which lamina does not follow";
-        return Id();
-      }
-    }
-    if (slash == std::string::npos) break;
-    pos = slash + 1;
-  }
-  return Id(H5Oopen(loc, name.c_str(), lapl));
-}
-
-// Why a dataset's values could come from outside the file or through a filter lamina does not
-// expect; empty for a plain dataset. Keras and h5py write contiguous or chunked datasets, at most
-// with deflate (gzip), shuffle and fletcher32.
-std::string refused_storage(hid_t dataset) {
-  Id dcpl(H5Dget_create_plist(dataset));
-  if (!dcpl.valid()) return "its storage properties are unreadable (corrupt file)";
-  const H5D_layout_t layout = H5Pget_layout(dcpl.get());
-  if (layout == H5D_VIRTUAL) return "it is a virtual dataset (its values live in other files), which lamina refuses";
-  if (layout < 0) return "its storage layout is unreadable (corrupt file)";
-  const int external = H5Pget_external_count(dcpl.get());
-  if (external != 0)
-    return "it has external storage (its values live in another file), which lamina refuses";
-  const int filters = H5Pget_nfilters(dcpl.get());
-  if (filters < 0) return "its filter pipeline is unreadable (corrupt file)";
-  for (int i = 0; i < filters; ++i) {
-    unsigned flags = 0, config = 0;
-    std::size_t values = 0;
-    char name[64] = {};
-    const H5Z_filter_t filter = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &values,
-                                               nullptr, sizeof name, name, &config);
-    if (filter != H5Z_FILTER_DEFLATE && filter != H5Z_FILTER_SHUFFLE && filter != H5Z_FILTER_FLETCHER32)
-      return "it uses HDF5 filter " + std::to_string(filter) + (name[0] ? " ('" + std::string(name) + "')" : "") +
-             ", which lamina does not read (deflate, shuffle and fletcher32 only)";
-  }
-  return {};
-}
-
 }  // namespace
-
-Id::~Id() {
-  if (id_ < 0) return;
-  switch (H5Iget_type(id_)) {
-    case H5I_FILE: H5Fclose(id_); break;
-    case H5I_GROUP: H5Gclose(id_); break;
-    case H5I_DATASET: H5Dclose(id_); break;
-    case H5I_ATTR: H5Aclose(id_); break;
-    case H5I_DATATYPE: H5Tclose(id_); break;
-    case H5I_DATASPACE: H5Sclose(id_); break;
-    case H5I_GENPROP_LST: H5Pclose(id_); break;
-    default: break;
-  }
-}
-
-Id& Id::operator=(Id&& other) noexcept {
-  if (this != &other) {
-    Id old(id_);
-    id_ = other.id_;
-    other.id_ = -1;
-  }
-  return *this;
-}
 
 std::string Group::where(const std::string& child) const {
   return file_ + ": " + join_path(path_, child);
@@ -276,7 +123,7 @@ void Group::fail(const std::string& child, const std::string& what) const {
 namespace {
 
 // open_object for the loader: a link that leads out of the file, or a dataset whose values do,
-// fails naming it even though the probe child refused the file first.
+// fails naming it even though the probe helper refused the file first.
 Id open_in_file(const Group& g, const std::string& name) {
   std::string refused;
   Id obj = open_object(g.id(), name, &refused);
@@ -486,204 +333,15 @@ void Group::write_chunked_list_attr(const std::string& name, const std::vector<s
   }
 }
 
-namespace {
-
-// Reads every attribute and small dataset below `loc`, as a loader would. Run in a child process:
-// the HDF5 library (1.10) can crash on corrupted metadata (e.g. a bad global heap under a
-// variable-length string) instead of returning an error.
-// The probe child's exit status when the HDF5 library reports an error on the file.
-constexpr int kProbeFoundCorruption = 3;
-
-// In the probe child: the HDF5 library failed on this file. The loader would make the same call
-// and fail too (or, in 1.10, crash while cleaning up: freeing a half-decoded link table), so the
-// file is refused without the parent ever making it.
-[[noreturn]] void probe_failed() { ::_exit(kProbeFoundCorruption); }
-
-// The probe child's exit status when the file holds something lamina refuses by policy (a link or
-// storage leading out of the file); the reason goes to the parent through g_probe_report.
-constexpr int kProbeRefused = 4;
-int g_probe_report = -1;
-
-[[noreturn]] void probe_refused(const std::string& what) {
-  const std::string message = what.substr(0, 4000);
-  if (::write(g_probe_report, message.data(), message.size()) < 0) probe_failed();
-  ::_exit(kProbeRefused);
-}
-
-// Reads all of a dataset's values, as the loader will (weights are read whole), a block of rows
-// at a time so that the child's memory stays small; what the loader would refuse by size alone
-// (over 1 GiB declared) is skipped.
-void probe_dataset(hid_t dataset, const std::string& path) {
-  if (const std::string why = refused_storage(dataset); !why.empty()) probe_refused(path + ": " + why);
-  Id type(H5Dget_type(dataset));
-  Id space(H5Dget_space(dataset));
-  if (!type.valid() || !space.valid()) probe_failed();
-  const int rank = H5Sget_simple_extent_ndims(space.get());
-  const std::int64_t n = space_points(space.get(), nullptr);
-  const std::size_t size = H5Tget_size(type.get());
-  if (rank < 0 || size == 0) probe_failed();
-  if (rank > 32 || n <= 0 || size > 64 ||
-      static_cast<std::uint64_t>(n) * size > (std::uint64_t{1} << 30))
-    return;
-  // Floating-point data as the loader reads it (native floats); anything else as stored.
-  const bool is_float = H5Tget_class(type.get()) == H5T_FLOAT;
-  const hid_t mem = is_float ? H5T_NATIVE_DOUBLE : type.get();
-  const std::size_t mem_size = is_float ? sizeof(double) : size;
-  if (rank == 0) {
-    std::vector<char> buf(mem_size);
-    if (H5Dread(dataset, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0) probe_failed();
-    return;
-  }
-  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
-  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
-  const std::uint64_t row = static_cast<std::uint64_t>(n) / dims[0] * mem_size;
-  const hsize_t rows_per_block = std::max<hsize_t>(1, (std::uint64_t{4} << 20) / std::max<std::uint64_t>(row, 1));
-  std::vector<char> buf(static_cast<std::size_t>(std::min<std::uint64_t>(rows_per_block, dims[0]) * row));
-  for (hsize_t first = 0; first < dims[0]; first += rows_per_block) {
-    std::vector<hsize_t> start(dims.size(), 0), count = dims;
-    start[0] = first;
-    count[0] = std::min<hsize_t>(rows_per_block, dims[0] - first);
-    Id file_block(H5Scopy(space.get()));
-    Id mem_block(H5Screate_simple(rank, count.data(), nullptr));
-    if (H5Sselect_hyperslab(file_block.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0 ||
-        H5Dread(dataset, mem, mem_block.get(), file_block.get(), H5P_DEFAULT, buf.data()) < 0)
-      probe_failed();
-  }
-}
-
-void probe_object(hid_t obj, const std::string& path, int depth, int& budget) {
-  if (--budget < 0 || depth > 64) return;
-  H5O_info_t object_info;
-  if (H5Oget_info2(obj, &object_info, H5O_INFO_NUM_ATTRS) < 0) probe_failed();
-  for (hsize_t i = 0; i < object_info.num_attrs && i < 4096; ++i) {
-    Id attr(H5Aopen_by_idx(obj, ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT));
-    if (!attr.valid()) probe_failed();
-    Id type(H5Aget_type(attr.get()));
-    Id space(H5Aget_space(attr.get()));
-    if (!type.valid() || !space.valid()) probe_failed();
-    const std::int64_t n = space_points(space.get(), nullptr);
-    // No points, or a shape the loader refuses by its size before reading (space_points: -1).
-    if (n <= 0 || n > (1 << 20)) continue;
-    const H5T_class_t type_class = H5Tget_class(type.get());
-    const htri_t variable = type_class == H5T_STRING ? H5Tis_variable_str(type.get()) : 0;
-    if (type_class < 0 || variable < 0) probe_failed();
-    if (variable > 0) {
-      Id mem = string_memory_type(type.get(), 0);
-      std::vector<char*> ptrs(static_cast<std::size_t>(n), nullptr);
-      if (H5Aread(attr.get(), mem.get(), ptrs.data()) < 0) probe_failed();
-      H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, ptrs.data());
-      continue;
-    }
-    const std::size_t size = H5Tget_size(type.get());
-    if (size == 0 || static_cast<std::uint64_t>(n) * size > kMaxAttributeBytes) continue;
-    std::vector<char> buf(static_cast<std::size_t>(n) * size + 1);
-    if (type_class == H5T_STRING) {
-      Id mem = string_memory_type(type.get(), size);
-      if (H5Aread(attr.get(), mem.get(), buf.data()) < 0) probe_failed();
-    } else if (H5Aread(attr.get(), type.get(), buf.data()) < 0) {
-      probe_failed();
-    }
-  }
-  const H5I_type_t kind = H5Iget_type(obj);
-  if (kind == H5I_DATASET) {
-    probe_dataset(obj, path);
-    return;
-  }
-  if (kind != H5I_GROUP) return;
-  H5G_info_t info;
-  if (H5Gget_info(obj, &info) < 0) probe_failed();
-  // The loader lists a group's links by name (Group::children) and opens each by name; do the
-  // same, so that metadata only those calls touch (a corrupt compact link table) is read here first.
-  for (hsize_t i = 0; i < info.nlinks && i < 65536; ++i) {
-    const ssize_t len = H5Lget_name_by_idx(obj, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
-    if (len < 0 || len > (1 << 20)) probe_failed();
-    std::string link(static_cast<std::size_t>(len) + 1, '\0');
-    if (H5Lget_name_by_idx(obj, ".", H5_INDEX_NAME, H5_ITER_INC, i, link.data(), link.size(), H5P_DEFAULT) < 0)
-      probe_failed();
-    link.resize(static_cast<std::size_t>(len));
-    const std::string child_path = join_path(path, link);
-    std::string refused;
-    Id child(open_object(obj, link, &refused));
-    if (!refused.empty()) probe_refused(path + ": " + refused);
-    if (!child.valid()) probe_failed();
-    probe_object(child.get(), child_path, depth + 1, budget);
-  }
-}
-
-// Reads the whole file in a child process first; a crash or hang there becomes a
-// FileFormatError here instead of taking the caller down.
-void probe_in_child(const std::string& path, const std::string& name) {
-  // Reading the file directly when no child can be made would let a corrupt file crash the
-  // caller (a loaded machine can refuse fork for a moment: EAGAIN, ENOMEM), so retry, then refuse.
-  // The child's reason for a refusal; read only after it has exited (a message fits the pipe's
-  // buffer), so that a write end inherited by another thread's child cannot block the read.
-  int report[2];
-  if (::pipe2(report, O_CLOEXEC | O_NONBLOCK) != 0)
-    throw FileFormatError(name + ": cannot check the file before reading it (" + std::strerror(errno) + ")");
-  struct Pipe {
-    int* fds;
-    ~Pipe() {
-      for (int i = 0; i < 2; ++i)
-        if (fds[i] >= 0) ::close(fds[i]);
-    }
-  } pipe_guard{report};
-  pid_t pid = -1;
-  for (int attempt = 0; attempt < 20 && pid < 0; ++attempt) {
-    pid = ::fork();
-    if (pid < 0 && errno != EAGAIN && errno != ENOMEM) break;
-    if (pid < 0) ::usleep(50'000);
-  }
-  if (pid < 0)
-    throw FileFormatError(name + ": cannot check the file in a child process before reading it (" +
-                          std::strerror(errno) + ")");
-  if (pid == 0) {
-    g_probe_report = report[1];
-    for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) std::signal(sig, SIG_DFL);
-    ::alarm(60);
-    Id fapl(H5Pcreate(H5P_FILE_ACCESS));
-    H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
-    Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()));
-    if (!f.valid()) probe_failed();
-    Id root(H5Gopen2(f.get(), "/", H5P_DEFAULT));
-    if (!root.valid()) probe_failed();
-    int budget = 100000;
-    probe_object(root.get(), "/", 0, budget);
-    ::_exit(0);
-  }
-  ::close(report[1]);
-  report[1] = -1;
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == kProbeRefused) {
-    char message[4096];
-    const ssize_t n = ::read(report[0], message, sizeof message);
-    throw FileFormatError(name + ": " + (n > 0 ? std::string(message, static_cast<std::size_t>(n))
-                                               : std::string("refused (a link or storage outside the file)")));
-  }
-  if (WIFSIGNALED(status))
-    throw FileFormatError(name + ": corrupt HDF5 file (reading it " +
-                          (WTERMSIG(status) == SIGALRM ? std::string("does not finish")
-                                                       : "crashes the HDF5 library, signal " +
-                                                             std::to_string(WTERMSIG(status))) +
-                          ")");
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw FileFormatError(name + ": corrupt HDF5 file (the HDF5 library failed reading it)");
-}
-
-}  // namespace
-
 File File::open(const std::string& path, const std::string& display) {
   silence_hdf5();
   const std::string name = display.empty() ? path : display;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw FileFormatError(name + ": no such file");
-  if (H5Fis_hdf5(path.c_str()) <= 0)
-    throw FileFormatError(name + ": not an HDF5 file (no HDF5 signature)");
-  probe_in_child(path, name);
-  Id fapl(H5Pcreate(H5P_FILE_ACCESS));
-  H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
-  Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()));
+  // Before libhdf5 sees the file in this process (not even its signature): the helper reads all
+  // of it in a process of its own (io/h5probe.hpp).
+  h5probe::check_file(path, name);
+  Id f = open_read_only(path);
   if (!f.valid()) throw FileFormatError(name + ": cannot open the HDF5 file (truncated or corrupt)");
   return File(std::move(f), name);
 }

@@ -9,34 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "io/hdf5_id.hpp"
 #include "lamina/tensor.hpp"
 
 namespace lamina::io::h5 {
-
-using hid = std::int64_t;  // hid_t, without including hdf5.h here
-
-/// Owns one HDF5 identifier and closes it with the matching H5?close.
-class Id {
- public:
-  Id() = default;
-  explicit Id(hid id) : id_(id) {}
-  ~Id();
-  Id(Id&& other) noexcept : id_(other.id_) { other.id_ = -1; }
-  Id& operator=(Id&& other) noexcept;
-  Id(const Id&) = delete;
-  Id& operator=(const Id&) = delete;
-  hid get() const { return id_; }
-  /// Gives up ownership without closing.
-  hid release() {
-    const hid id = id_;
-    id_ = -1;
-    return id;
-  }
-  bool valid() const { return id_ >= 0; }
-
- private:
-  hid id_ = -1;
-};
 
 /// Shape and element type of a dataset, read from its header (no data read).
 struct DatasetInfo {
@@ -104,7 +80,8 @@ class Group {
 /// An open HDF5 file. `display` names it in errors (defaults to the path).
 class File {
  public:
-  /// Opens read-only. FileFormatError when missing, not HDF5, or truncated.
+  /// Opens read-only, once the probe helper has read the whole file (io/h5probe.hpp).
+  /// FileFormatError when missing, not HDF5, truncated, corrupt or refused.
   static File open(const std::string& path, const std::string& display = {});
   /// Creates (truncating) a file for writing.
   static File create(const std::string& path, const std::string& display = {});

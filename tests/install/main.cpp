@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// A user's script against an installed lamina: a 2-layer Sequential, predict, checked output.
-// Prints "lamina VERSION consumer OK" and returns 0 when the prediction has the expected shape and
-// each softmax row sums to 1; returns 1 otherwise.
+// A user's script against an installed lamina: a 2-layer Sequential, predict, checked output, and
+// its weights saved and loaded back (the load runs the installed HDF5 probe helper).
+// Prints "lamina VERSION consumer OK" and returns 0 when the prediction has the expected shape,
+// each softmax row sums to 1 and the loaded weights predict the same; returns 1 otherwise.
 #include <lamina/lamina.hpp>
 #include <lamina/version.hpp>
 
@@ -9,6 +10,10 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <filesystem>
+#include <string>
+
+#include <unistd.h>
 
 using namespace lamina;
 
@@ -48,6 +53,28 @@ int main() {
       std::printf("unexpected parameter count\n");
       return 1;
     }
+    // Saved and loaded back into a fresh model: the same predictions.
+    const std::filesystem::path weights = std::filesystem::temp_directory_path() /
+                                          ("lamina_consumer_" + std::to_string(::getpid()) + ".weights.h5");
+    model.save_weights(weights.string());
+    Sequential loaded({
+        layers::Input({4}),
+        layers::Dense(8, {.activation = "relu"}),
+        layers::Dense(3, {.activation = "softmax"}),
+    });
+    try {
+      loaded.load_weights(weights.string());
+    } catch (...) {
+      std::filesystem::remove(weights);
+      throw;
+    }
+    std::filesystem::remove(weights);
+    Tensor again = loaded.predict(x);
+    for (std::int64_t i = 0; i < 15; ++i)
+      if (again.at(i) != probs.at(i)) {
+        std::printf("the loaded weights predict %g, not %g\n", again.at(i), probs.at(i));
+        return 1;
+      }
     // The library loaded is the one these headers describe.
     if (std::strcmp(lamina::version(), LAMINA_VERSION_STRING) != 0) {
       std::printf("library version %s, headers %s\n", lamina::version(), LAMINA_VERSION_STRING);

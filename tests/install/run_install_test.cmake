@@ -3,8 +3,9 @@
 # prefix, checks the installed library (SONAME liblamina.so.MAJOR.MINOR, or liblamina.a), the
 # headers (version.hpp; <lamina/lamina.hpp> pulls in no xtensor/xtl/xsimd/HDF5/CUDA header), then
 # configures, builds and runs tests/install (a user's project using find_package(lamina)) against
-# that prefix only, builds and runs the same program through pkg-config (lamina.pc), and runs an
-# installed example (`--component examples`) when the build has them. Any failing step fails the
+# that prefix only, checks that its HDF5 load used the installed probe helper
+# (<libexecdir>/lamina/lamina-h5probe), builds and runs the same program through pkg-config
+# (lamina.pc), and runs an installed example (`--component examples`) when the build has them. Any failing step fails the
 # test. .ci/test also runs it on a static build (-DLAMINA_BUILD_SHARED=OFF).
 #
 # Inputs (-D): LAMINA_BINARY_DIR, CONSUMER_SOURCE_DIR, WORK_DIR, CXX_COMPILER,
@@ -124,6 +125,55 @@ step("run app_xtensor" "${app_xt}")
 if(NOT step_output MATCHES "lamina xtensor interop OK")
   message(FATAL_ERROR "[install test] app_xtensor did not print 'lamina xtensor interop OK':\n${step_output}")
 endif()
+
+# 4b. The HDF5 probe helper, installed beside the library (<libexecdir>/lamina/lamina-h5probe).
+#     A shared liblamina finds it relative to itself: with it moved away, the app's load fails
+#     naming that place (so the build tree's helper is not what the installed library uses), and
+#     a copy of the whole prefix elsewhere works from there (the install is relocatable). A static
+#     liblamina is part of the program: it looks at the configured prefix, then its build tree, so
+#     here the installed helper is given through LAMINA_H5PROBE.
+file(GLOB_RECURSE probes "${prefix}/*/lamina/lamina-h5probe")
+list(LENGTH probes probe_count)
+if(NOT probe_count EQUAL 1)
+  message(FATAL_ERROR "[install test] expected one <libexecdir>/lamina/lamina-h5probe under ${prefix}, found: ${probes}")
+endif()
+set(probe "${probes}")
+if(static)
+  step("run app with LAMINA_H5PROBE=${probe}" "${CMAKE_COMMAND}" -E env "LAMINA_H5PROBE=${probe}" "${app}")
+  execute_process(COMMAND "${CMAKE_COMMAND}" -E env "LAMINA_H5PROBE=${prefix}/no-such-probe" "${app}"
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(rc EQUAL 0 OR NOT out MATCHES "LAMINA_H5PROBE='${prefix}/no-such-probe' is not an executable file")
+    message(FATAL_ERROR "[install test] a missing probe helper did not fail the load clearly (exit ${rc}):\n${out}\n${err}")
+  endif()
+else()
+  file(RENAME "${probe}" "${probe}.away")
+  execute_process(COMMAND "${CMAKE_COMMAND}" -E env --unset=LAMINA_H5PROBE "${app}"
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  file(RENAME "${probe}.away" "${probe}")
+  string(FIND "${out}" "lamina-h5probe is not at ${probe}" pos)
+  if(rc EQUAL 0 OR pos EQUAL -1)
+    message(FATAL_ERROR "[install test] with ${probe} moved away, the app's load did not fail naming it (exit ${rc}):\n${out}\n${err}")
+  endif()
+  # The copy's library comes first through LD_LIBRARY_PATH where the app carries a RUNPATH (an
+  # old-style RPATH would win over it: then the check is skipped).
+  execute_process(COMMAND readelf -d "${app}" OUTPUT_VARIABLE dynamic)
+  if(NOT dynamic MATCHES "\\(RPATH\\)")
+    set(moved "${WORK_DIR}/moved-prefix")
+    file(COPY "${prefix}/" DESTINATION "${moved}")
+    file(RELATIVE_PATH libdir_rel "${prefix}" "${libdir}")
+    file(RELATIVE_PATH probe_rel "${prefix}" "${probe}")
+    file(RENAME "${probe}" "${probe}.away")
+    execute_process(COMMAND "${CMAKE_COMMAND}" -E env --unset=LAMINA_H5PROBE
+                            "LD_LIBRARY_PATH=${moved}/${libdir_rel}" "${app}"
+                    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    file(RENAME "${probe}.away" "${probe}")
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR "[install test] a copy of the prefix did not use its own ${probe_rel} (exit ${rc}):\n${out}\n${err}")
+    endif()
+    message(STATUS "[install test] a copy of the prefix uses its own probe helper")
+  endif()
+endif()
+message(STATUS "[install test] the HDF5 load used the installed probe helper ${probe}")
 
 # 5. The same program through pkg-config, as a Makefile user would build it.
 find_program(PKG_CONFIG NAMES pkg-config REQUIRED)

@@ -58,7 +58,7 @@ Outcome mutate(const std::string& source, const std::string& path, Load load) {
     try_load(path, std::vector<char>(original.begin(), original.begin() + static_cast<long>(cut)),
              load, out, "truncated at " + std::to_string(cut));
   // Byte flips: every 16th byte of the first 2 KB (superblock, root group, object headers), then
-  // a stride over the rest; each loader run forks a probe, so the count is kept modest.
+  // a stride over the rest; each loader run starts a probe, so the count is kept modest.
   for (std::size_t at = 0; at < n; at += (at < 2048 ? 16 : n / 80 + 1)) {
     for (unsigned char mask : {0xFFu}) {
       std::vector<char> bytes = original;
