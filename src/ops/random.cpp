@@ -56,12 +56,13 @@ void set_state(State s) { global().reset(s.seed, s.counter); }
 void set_seed(std::uint64_t seed) { random::global().reset(seed, 0); }
 
 namespace {
-// A tensor of `shape` filled by kernel(place, n, T* out) from n counters of the current generator.
+// A tensor of `shape` filled by kernel(place, n, T* out), a kind with `per_block` values per
+// counter, from the current generator.
 template <class Kernel>
-Tensor generate(const Shape& shape, DType dtype, const char* op, Kernel kernel) {
+Tensor generate(const Shape& shape, DType dtype, const char* op, int per_block, Kernel kernel) {
   Tensor out = make_tensor(shape, dtype);
   const std::int64_t n = out.numel();
-  const cpu::PhiloxPlace place = random::current().reserve(static_cast<std::uint64_t>(n));
+  const cpu::PhiloxPlace place = random::current().reserve(cpu::counters(n, per_block));
   detail::dispatch_float(dtype, op, [&](auto z) {
     using T = decltype(z);
     kernel(place, n, out.data<T>());
@@ -77,7 +78,7 @@ void check_rate(double rate) {
 Tensor keep_mask(const Shape& shape, double rate) {
   Tensor mask = make_tensor(shape, uint8);
   const std::int64_t n = mask.numel();
-  cpu::bernoulli_mask(random::current().reserve(static_cast<std::uint64_t>(n)), n, rate,
+  cpu::bernoulli_mask(random::current().reserve(cpu::counters(n, cpu::kMaskBitsPerBlock)), n, rate,
                       mask.data<std::uint8_t>());
   return mask;
 }
@@ -97,19 +98,19 @@ Tensor random_uniform(const Shape& shape, double minval, double maxval, DType dt
   if (!(minval <= maxval))
     throw ValueError("random_uniform: minval " + std::to_string(minval) + " exceeds maxval " +
                      std::to_string(maxval));
-  return generate(shape, dtype, "random_uniform", [&](const cpu::PhiloxPlace& p, std::int64_t n, auto* out) {
+  return generate(shape, dtype, "random_uniform", cpu::kUniformsPerBlock, [&](const cpu::PhiloxPlace& p, std::int64_t n, auto* out) {
     cpu::random_uniform(p, n, minval, maxval, out);
   });
 }
 
 Tensor random_normal(const Shape& shape, double mean, double stddev, DType dtype) {
-  return generate(shape, dtype, "random_normal", [&](const cpu::PhiloxPlace& p, std::int64_t n, auto* out) {
+  return generate(shape, dtype, "random_normal", cpu::kNormalsPerBlock, [&](const cpu::PhiloxPlace& p, std::int64_t n, auto* out) {
     cpu::random_normal(p, n, mean, stddev, out);
   });
 }
 
 Tensor truncated_normal(const Shape& shape, double mean, double stddev, DType dtype) {
-  return generate(shape, dtype, "truncated_normal", [&](const cpu::PhiloxPlace& p, std::int64_t n, auto* out) {
+  return generate(shape, dtype, "truncated_normal", cpu::kNormalsPerBlock, [&](const cpu::PhiloxPlace& p, std::int64_t n, auto* out) {
     cpu::truncated_normal(p, n, mean, stddev, out);
   });
 }
