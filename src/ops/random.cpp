@@ -21,7 +21,7 @@ thread_local Generator* t_current = nullptr;
 std::uint64_t Generator::next_bits() { return cpu::random_bits(reserve(1), 0); }
 
 std::uint64_t Generator::next_below(std::uint64_t bound) {
-  if (bound == 0) throw ValueError("random: an integer below 0 was asked for");
+  if (bound == 0) throw ValueError("random: next_below needs a bound of at least 1, got 0");
   std::int64_t v = 0;
   // Two's complement: [0, bound) as int64 even for bound > 2⁶³ (the kernel works modulo 2⁶⁴).
   cpu::random_integers(reserve(1), 1, 0, static_cast<std::int64_t>(bound), &v);

@@ -6,7 +6,6 @@
 #include <Random123/philox.h>
 
 #include <cmath>
-#include <limits>
 #include <utility>
 #include <vector>
 
