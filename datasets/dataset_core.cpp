@@ -7,7 +7,6 @@
 #include <set>
 
 #include "lamina/errors.hpp"
-#include "ops/random.hpp"
 
 namespace lamina::data {
 
@@ -21,19 +20,7 @@ std::uint64_t hash_mix(std::uint64_t a, std::uint64_t b) {
   return splitmix(a ^ splitmix(b));
 }
 
-std::uint64_t draw_seed() { return random::bits(random::reserve(1)); }
-
-namespace {
-thread_local ElementRandomScope* t_scope = nullptr;
-}
-
-ElementRandomScope::ElementRandomScope(std::uint64_t key) : key_(key), previous_(t_scope) { t_scope = this; }
-ElementRandomScope::~ElementRandomScope() { t_scope = previous_; }
-
-std::uint64_t random_bits() {
-  if (t_scope) return hash_mix(t_scope->key_, t_scope->counter_++);
-  return random::bits(random::reserve(1));
-}
+std::uint64_t draw_seed() { return random_bits(); }
 
 std::string shape_str(const Tensor& t) { return t.shape().str(); }
 

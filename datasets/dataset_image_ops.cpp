@@ -83,8 +83,8 @@ Tensor random_crop(const Tensor& image, std::int64_t height, std::int64_t width,
   const char* s = static_cast<const char*>(src.raw_data());
   char* d = static_cast<char*>(out.raw_data());
   for (std::int64_t i = 0; i < L.n; ++i) {
-    const auto top = static_cast<std::int64_t>(data::random_bits() % static_cast<std::uint64_t>(ph - height + 1));
-    const auto left = static_cast<std::int64_t>(data::random_bits() % static_cast<std::uint64_t>(pw - width + 1));
+    const auto top = static_cast<std::int64_t>(data::random_below(static_cast<std::uint64_t>(ph - height + 1)));
+    const auto left = static_cast<std::int64_t>(data::random_below(static_cast<std::uint64_t>(pw - width + 1)));
     // Output pixel (y, x) is padded pixel (top + y, left + x), i.e. source (top + y - p, left + x - p).
     const std::int64_t x0 = std::max<std::int64_t>(0, p - left), x1 = std::min<std::int64_t>(width, L.w + p - left);
     for (std::int64_t y = 0; y < height; ++y) {

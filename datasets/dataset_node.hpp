@@ -10,6 +10,7 @@
 #include <string>
 
 #include "lamina/datasets/dataset.hpp"
+#include "ops/random.hpp"
 
 namespace lamina::data {
 
@@ -44,25 +45,24 @@ class PassSeeds {
   mutable std::atomic<std::uint64_t> passes_{0};
 };
 
-/// While alive on a thread, image:: random ops draw from the stream of (key) instead of the
-/// global one: the draws of one map call depend only on the pass seed and the element index.
+/// While alive on a thread, its draws (image:: random ops, and any random op a map function
+/// calls) come from the element's own Philox stream, keyed by `key`: the draws of one map call
+/// depend only on the pass seed and the element index.
 class ElementRandomScope {
  public:
-  explicit ElementRandomScope(std::uint64_t key);
-  ~ElementRandomScope();
-  ElementRandomScope(const ElementRandomScope&) = delete;
-  ElementRandomScope& operator=(const ElementRandomScope&) = delete;
+  explicit ElementRandomScope(std::uint64_t key) : generator_(key, random::Stream::dataset_element), scope_(generator_) {}
 
  private:
-  std::uint64_t key_, counter_ = 0;
-  ElementRandomScope* previous_;
-  friend std::uint64_t random_bits();
+  random::Generator generator_;
+  random::GeneratorScope scope_;
 };
 
-/// 64 random bits: from the current element's stream inside a map, else from the global stream.
-std::uint64_t random_bits();
+/// 64 random bits from the thread's current generator (the element's inside a map, else the global one).
+inline std::uint64_t random_bits() { return random::current().next_bits(); }
+/// Uniform in [0, bound).
+inline std::uint64_t random_below(std::uint64_t bound) { return random::current().next_below(bound); }
 /// Uniform in [0, 1).
-inline double random_uniform01() { return static_cast<double>(random_bits() >> 11) * 0x1.0p-53; }
+inline double random_uniform01() { return random::current().next_uniform01(); }
 
 /// "(28, 28)" for a component.
 std::string shape_str(const Tensor& t);

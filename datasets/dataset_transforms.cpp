@@ -40,14 +40,15 @@ class Shuffle final : public Node {
   std::unique_ptr<RowIterator> iterate() const override {
     // Fill the buffer, then emit a uniformly chosen slot and refill it from the input.
     return iterator_of([it = in_->iterate(), buffer = std::vector<Row>(), cap = buffer_size_,
-                        key = seeds_.next(), draws = std::uint64_t{0}, done = false]() mutable -> std::optional<Row> {
+                        slots = std::make_shared<random::Generator>(seeds_.next(), random::Stream::dataset_shuffle),
+                        done = false]() mutable -> std::optional<Row> {
       while (!done && static_cast<std::int64_t>(buffer.size()) < cap) {
         std::optional<Row> row = it->next();
         if (!row) done = true;
         else buffer.push_back(std::move(*row));
       }
       if (buffer.empty()) return std::nullopt;
-      const std::size_t j = hash_mix(key, draws++) % buffer.size();
+      const std::size_t j = slots->next_below(buffer.size());
       Row out = std::move(buffer[j]);
       buffer[j] = std::move(buffer.back());
       buffer.pop_back();

@@ -2,11 +2,11 @@
 // A character-level LSTM language model trained on the GNU GPL v3 text that Debian ships in
 // /usr/share/common-licenses (base-files). Prints the per-character loss of every epoch and text
 // sampled from the model at two temperatures.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
-#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -16,12 +16,17 @@
 using namespace lamina;
 
 namespace {
-// The next character drawn from probabilities sharpened (temperature < 1) or flattened (> 1).
-int sample(const std::vector<float>& probs, double temperature, std::mt19937& rng) {
+// The next character drawn from probabilities sharpened (temperature < 1) or flattened (> 1),
+// with a uniform draw from lamina's seeded stream (the same text on any machine).
+int sample(const std::vector<float>& probs, double temperature) {
   std::vector<double> w(probs.size());
+  double total = 0;
   for (std::size_t i = 0; i < probs.size(); ++i)
-    w[i] = std::exp(std::log(std::max<double>(probs[i], 1e-12)) / temperature);
-  return std::discrete_distribution<int>(w.begin(), w.end())(rng);
+    total += w[i] = std::exp(std::log(std::max<double>(probs[i], 1e-12)) / temperature);
+  double u = random_uniform({1}, 0.0, total, float64).item();
+  for (std::size_t i = 0; i + 1 < w.size(); ++i)
+    if ((u -= w[i]) < 0) return static_cast<int>(i);
+  return static_cast<int>(w.size()) - 1;
 }
 }  // namespace
 
@@ -70,7 +75,6 @@ int main(int argc, char** argv) {
   for (std::size_t e = 0; e < losses.size(); ++e)
     std::printf("epoch %2zu: loss %.4f nats/char\n", e + 1, losses[e]);
 
-  std::mt19937 rng(1);
   const std::string seed = text.substr(text.find("The licenses for most software"), window);
   for (double temperature : {0.5, 1.0}) {
     std::string generated = seed;
@@ -79,7 +83,7 @@ int main(int argc, char** argv) {
       for (std::int64_t t = 0; t < window; ++t)
         context.data<float>()[t] = id_of[generated[generated.size() - window + t]];
       Tensor probs = model.predict(context, {.verbose = 0});
-      generated += char_of[sample(probs.to_vector<float>(), temperature, rng)];
+      generated += char_of[sample(probs.to_vector<float>(), temperature)];
     }
     std::printf("\n--- temperature %.1f ---\n%s\n", temperature, generated.c_str());
   }

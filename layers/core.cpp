@@ -2,6 +2,8 @@
 // Core layers: Input, Dense, Activation, Dropout, Flatten, Reshape.
 #include "lamina/layers/core.hpp"
 
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "engine/config.hpp"
@@ -167,19 +169,8 @@ DropoutLayer::DropoutLayer(double rate, DropoutOptions options)
                          dims_str(Shape(*options_.noise_shape)));
 }
 
-namespace {
-// SplitMix64: the layer's own stream when it has a seed (element i of draw k is a pure function
-// of (seed, counter)), so a seeded layer repeats its masks whatever else draws.
-std::uint64_t mix(std::uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-}  // namespace
-
 Tensor DropoutLayer::call(const Tensor& x, bool training) {
   if (!training || rate_ == 0) return x;
-  if (!options_.noise_shape && !options_.seed) return dropout(x, rate_);
   Shape mask_shape = x.shape();
   if (options_.noise_shape) {
     const auto& ns = *options_.noise_shape;
@@ -192,23 +183,17 @@ Tensor DropoutLayer::call(const Tensor& x, bool training) {
       if (ns[i] != -1) mask_shape[i] = ns[i];
     }
   }
-  const std::int64_t n = mask_shape.numel();
-  std::vector<double> keep(static_cast<std::size_t>(n));
-  const double scale = 1.0 / (1.0 - rate_);
+  // A seeded layer draws from its own generator (Keras's SeedGenerator(seed)), resumed where its
+  // previous call stopped, so its masks repeat for the same seed whatever else draws.
+  std::optional<random::Generator> own;
+  std::optional<random::GeneratorScope> scope;
   if (options_.seed) {
-    const std::uint64_t key = mix(static_cast<std::uint64_t>(*options_.seed) + 0x9e3779b97f4a7c15ULL);
-    for (std::int64_t i = 0; i < n; ++i) {
-      const double u = static_cast<double>(mix(key ^ (draws_ + static_cast<std::uint64_t>(i))) >> 11) *
-                       (1.0 / 9007199254740992.0);
-      keep[static_cast<std::size_t>(i)] = u >= rate_ ? scale : 0.0;
-    }
-    draws_ += static_cast<std::uint64_t>(n);
-  } else {
-    const std::uint64_t first = random::reserve(static_cast<std::uint64_t>(n));
-    for (std::int64_t i = 0; i < n; ++i)
-      keep[static_cast<std::size_t>(i)] = random::uniform01(first + static_cast<std::uint64_t>(i)) >= rate_ ? scale : 0.0;
+    own.emplace(static_cast<std::uint64_t>(*options_.seed), random::Stream::seeded, draws_);
+    scope.emplace(*own);
   }
-  return x * Tensor::from_vector<double>(keep, mask_shape).astype(x.dtype());
+  Tensor y = options_.noise_shape ? x * random::dropout_mask(mask_shape, rate_, x.dtype()) : dropout(x, rate_);
+  if (own) draws_ = own->offset();
+  return y;
 }
 
 nlohmann::json DropoutLayer::get_config() const {

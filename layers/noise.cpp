@@ -9,6 +9,7 @@
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
+#include "ops/random.hpp"
 
 namespace lamina::layers {
 
@@ -44,8 +45,7 @@ Tensor SpatialDropoutLayer::call(const Tensor& x, bool training) {
   noise.front() = x.dim(0);
   noise.back() = x.dim(-1);
   const DType dt = float_type(x);
-  Tensor keep = (random_uniform(noise, 0.0, 1.0, dt) >= rate_).astype(dt) * (1.0 / (1.0 - rate_));
-  return (dt == x.dtype() ? x : x.astype(dt)) * keep;
+  return (dt == x.dtype() ? x : x.astype(dt)) * random::dropout_mask(noise, rate_, dt);
 }
 
 nlohmann::json SpatialDropoutLayer::get_config() const {

@@ -280,11 +280,10 @@ Initializer seeded(const Initializer& base, std::int64_t seed) {
   return Initializer(
       base.class_name(), config,
       [base, seed](const Shape& shape, DType dtype) {
-        struct Restore {
-          random::State saved = random::get_state();
-          ~Restore() { random::set_state(saved); }
-        } restore;
-        random::set_state({static_cast<std::uint64_t>(seed), 0});
+        // Keras: a seeded initializer draws from SeedGenerator(seed) afresh on every call, so it
+        // returns the same values each time; the global stream does not move.
+        random::Generator own(static_cast<std::uint64_t>(seed), random::Stream::seeded);
+        random::GeneratorScope scope(own);
         return base(shape, dtype);
       },
       base.string_config());
