@@ -191,7 +191,7 @@ Tensor DropoutLayer::call(const Tensor& x, bool training) {
     own.emplace(static_cast<std::uint64_t>(*options_.seed), random::Stream::seeded, draws_);
     scope.emplace(*own);
   }
-  Tensor y = options_.noise_shape ? x * random::dropout_mask(mask_shape, rate_, x.dtype()) : dropout(x, rate_);
+  Tensor y = options_.noise_shape ? x * random::dropout_mask(mask_shape, rate_, x.dtype(), x.device()) : dropout(x, rate_);
   if (own) draws_ = own->offset();
   return y;
 }

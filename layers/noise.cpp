@@ -45,7 +45,7 @@ Tensor SpatialDropoutLayer::call(const Tensor& x, bool training) {
   noise.front() = x.dim(0);
   noise.back() = x.dim(-1);
   const DType dt = float_type(x);
-  return (dt == x.dtype() ? x : x.astype(dt)) * random::dropout_mask(noise, rate_, dt);
+  return (dt == x.dtype() ? x : x.astype(dt)) * random::dropout_mask(noise, rate_, dt, x.device());
 }
 
 nlohmann::json SpatialDropoutLayer::get_config() const {
@@ -72,7 +72,7 @@ GaussianNoiseLayer::GaussianNoiseLayer(double stddev, std::string name)
 Tensor GaussianNoiseLayer::call(const Tensor& x, bool training) {
   if (!training || stddev_ == 0) return x;
   const DType dt = float_type(x);
-  return (dt == x.dtype() ? x : x.astype(dt)) + random_normal(x.shape(), 0.0, stddev_, dt);
+  return (dt == x.dtype() ? x : x.astype(dt)) + random_normal(x.shape(), 0.0, stddev_, dt, x.device());
 }
 
 nlohmann::json GaussianNoiseLayer::get_config() const {
@@ -96,7 +96,7 @@ Tensor GaussianDropoutLayer::call(const Tensor& x, bool training) {
   if (!training || rate_ == 0) return x;
   const DType dt = float_type(x);
   const double stddev = std::sqrt(rate_ / (1.0 - rate_));
-  return (dt == x.dtype() ? x : x.astype(dt)) * random_normal(x.shape(), 1.0, stddev, dt);
+  return (dt == x.dtype() ? x : x.astype(dt)) * random_normal(x.shape(), 1.0, stddev, dt, x.device());
 }
 
 nlohmann::json GaussianDropoutLayer::get_config() const {

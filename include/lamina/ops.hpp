@@ -98,12 +98,12 @@ Tensor dropout(const Tensor& x, double rate);
 
 // --- random (seeded by set_seed; deterministic whatever the thread count) ------------------------
 Tensor random_uniform(const Shape& shape, double minval = 0.0, double maxval = 1.0,
-                      DType dtype = float32);
+                      DType dtype = float32, Device device = {});
 Tensor random_normal(const Shape& shape, double mean = 0.0, double stddev = 1.0,
-                     DType dtype = float32);
+                     DType dtype = float32, Device device = {});
 /// Normal samples redrawn until within two standard deviations.
 Tensor truncated_normal(const Shape& shape, double mean = 0.0, double stddev = 1.0,
-                        DType dtype = float32);
+                        DType dtype = float32, Device device = {});
 /// A permutation of 0..n-1 (int64) from the seeded stream.
 Tensor random_permutation(std::int64_t n);
 

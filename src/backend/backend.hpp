@@ -39,6 +39,8 @@ struct UnaryParams {
   double a = 0, b = 0;
 };
 
+enum class Distribution : std::uint8_t { uniform, normal, truncated_normal };
+
 /// Where a reduction or softmax runs: the tensor viewed as (outer, n, inner), reducing n.
 struct AxisView {
   std::int64_t outer = 1, n = 1, inner = 1;
@@ -181,6 +183,18 @@ class Backend {
                               const Tensor& x, Tensor& y) = 0;
   virtual void resize_backward(const std::vector<Tap>& rows, const std::vector<Tap>& cols,
                                const Tensor& dy, Tensor& dx) = 0;
+
+  // --- random draws (counter-based: value i is a function of the place and i alone) ----------
+  /// out = uniform [a, b), normal (mean a, stddev b) or Keras's truncated normal (redrawn
+  /// outside ±2 stddev), float32 or float64.
+  virtual void random_fill(Distribution d, const PhiloxPlace& place, double a, double b,
+                           Tensor& out) = 0;
+  /// uint8 mask: 1 (keep) with probability 1 − rate.
+  virtual void bernoulli_mask(const PhiloxPlace& place, double rate, Tensor& mask) = 0;
+  /// y = mask ? x·scale : 0.
+  virtual void masked_scale(const Tensor& mask, double scale, const Tensor& x, Tensor& y) = 0;
+  /// out (int64, n) = a permutation of 0..n−1.
+  virtual void random_permutation(const PhiloxPlace& place, Tensor& out) = 0;
 
   // --- recurrent cells ------------------------------------------------------------------------
   /// See RecurrentGeometry for the tensors; optional ones may be undefined; mask is uint8.

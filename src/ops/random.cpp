@@ -9,7 +9,7 @@
 #include "backend/cpu/random.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
-#include "tensor/dispatch.hpp"
+#include "backend/backend.hpp"
 #include "tensor/tensor_impl.hpp"
 
 namespace lamina {
@@ -56,17 +56,16 @@ void set_state(State s) { global().reset(s.seed, s.counter); }
 void set_seed(std::uint64_t seed) { random::global().reset(seed, 0); }
 
 namespace {
-// A tensor of `shape` filled by kernel(place, n, T* out), a kind with `per_block` values per
-// counter, from the current generator.
-template <class Kernel>
-Tensor generate(const Shape& shape, DType dtype, const char* op, int per_block, Kernel kernel) {
-  Tensor out = make_tensor(shape, dtype);
-  const std::int64_t n = out.numel();
-  const cpu::PhiloxPlace place = random::current().reserve(cpu::counters(n, per_block));
-  detail::dispatch_float(dtype, op, [&](auto z) {
-    using T = decltype(z);
-    kernel(place, n, out.data<T>());
-  });
+// A tensor of `shape` on `device` drawn from the current generator (`per_block` values per
+// counter).
+Tensor generate(const Shape& shape, DType dtype, Device device, backend::Distribution d,
+                int per_block, double a, double b) {
+  Tensor out = make_tensor(shape, dtype, device);
+  if (!is_floating(dtype))
+    throw TypeError(std::string("random: expected a float32 or float64 dtype, got ") +
+                    dtype_name(dtype));
+  const backend::PhiloxPlace place = random::current().reserve(cpu::counters(out.numel(), per_block));
+  backend::get(device).random_fill(d, place, a, b, out);
   return out;
 }
 
@@ -74,69 +73,65 @@ void check_rate(double rate) {
   if (rate < 0 || rate >= 1) throw ValueError("dropout: rate must be in [0, 1), got " + std::to_string(rate));
 }
 
-// A uint8 keep mask of `shape` (1 where u >= rate).
-Tensor keep_mask(const Shape& shape, double rate) {
-  Tensor mask = make_tensor(shape, uint8);
+// A uint8 keep mask of `shape` (1 where u >= rate) on `device`.
+Tensor keep_mask(const Shape& shape, double rate, Device device) {
+  Tensor mask = make_tensor(shape, uint8, device);
   const std::int64_t n = mask.numel();
-  cpu::bernoulli_mask(random::current().reserve(cpu::counters(n, cpu::kMaskBitsPerBlock)), n, rate,
-                      mask.data<std::uint8_t>());
+  backend::get(device).bernoulli_mask(
+      random::current().reserve(cpu::counters(n, cpu::kMaskBitsPerBlock)), rate, mask);
   return mask;
 }
 
 // out = mask ? x·scale : 0, elementwise; x and out have mask's shape.
 Tensor apply_mask(const Tensor& x, const Tensor& mask, double scale) {
-  Tensor out = make_tensor(x.shape(), x.dtype());
-  detail::dispatch_float(x.dtype(), "dropout", [&](auto z) {
-    using T = decltype(z);
-    cpu::masked_scale(x.numel(), mask.data<std::uint8_t>(), scale, x.data<T>(), out.data<T>());
-  });
+  Tensor out = make_tensor(x.shape(), x.dtype(), x.device());
+  backend::of("dropout", x, mask).masked_scale(mask, scale, x, out);
+  return out;
+}
+
+Tensor permutation(std::int64_t n, random::Generator& g) {
+  Tensor out = make_tensor(Shape{n}, int64);
+  backend::get(Device::cpu()).random_permutation(g.reserve(static_cast<std::uint64_t>(n)), out);
   return out;
 }
 }  // namespace
 
-Tensor random_uniform(const Shape& shape, double minval, double maxval, DType dtype) {
+Tensor random_uniform(const Shape& shape, double minval, double maxval, DType dtype,
+                      Device device) {
   if (!(minval <= maxval))
     throw ValueError("random_uniform: minval " + std::to_string(minval) + " exceeds maxval " +
                      std::to_string(maxval));
-  return generate(shape, dtype, "random_uniform", cpu::kUniformsPerBlock, [&](const cpu::PhiloxPlace& p, std::int64_t n, auto* out) {
-    cpu::random_uniform(p, n, minval, maxval, out);
-  });
+  return generate(shape, dtype, device, backend::Distribution::uniform,
+                  cpu::kUniformsPerBlock, minval, maxval);
 }
 
-Tensor random_normal(const Shape& shape, double mean, double stddev, DType dtype) {
-  return generate(shape, dtype, "random_normal", cpu::kNormalsPerBlock, [&](const cpu::PhiloxPlace& p, std::int64_t n, auto* out) {
-    cpu::random_normal(p, n, mean, stddev, out);
-  });
+Tensor random_normal(const Shape& shape, double mean, double stddev, DType dtype, Device device) {
+  return generate(shape, dtype, device, backend::Distribution::normal,
+                  cpu::kNormalsPerBlock, mean, stddev);
 }
 
-Tensor truncated_normal(const Shape& shape, double mean, double stddev, DType dtype) {
-  return generate(shape, dtype, "truncated_normal", cpu::kNormalsPerBlock, [&](const cpu::PhiloxPlace& p, std::int64_t n, auto* out) {
-    cpu::truncated_normal(p, n, mean, stddev, out);
-  });
+Tensor truncated_normal(const Shape& shape, double mean, double stddev, DType dtype,
+                        Device device) {
+  return generate(shape, dtype, device, backend::Distribution::truncated_normal,
+                  cpu::kNormalsPerBlock, mean, stddev);
 }
 
-Tensor random_permutation(std::int64_t n) {
-  Tensor out = make_tensor(Shape{n}, int64);
-  cpu::random_permutation(random::current().reserve(static_cast<std::uint64_t>(n)), n, out.data<std::int64_t>());
-  return out;
-}
+Tensor random_permutation(std::int64_t n) { return permutation(n, random::current()); }
 
 Tensor random::epoch_permutation(std::int64_t n, std::uint64_t key, int epoch) {
-  Tensor out = make_tensor(Shape{n}, int64);
   Generator g(key, Stream::epoch_order, static_cast<std::uint64_t>(epoch) << 40);
-  cpu::random_permutation(g.reserve(static_cast<std::uint64_t>(n)), n, out.data<std::int64_t>());
-  return out;
+  return permutation(n, g);
 }
 
-Tensor random::dropout_mask(const Shape& shape, double rate, DType dtype) {
+Tensor random::dropout_mask(const Shape& shape, double rate, DType dtype, Device device) {
   check_rate(rate);
-  return keep_mask(shape, rate).astype(dtype) * (1.0 / (1.0 - rate));
+  return keep_mask(shape, rate, device).astype(dtype) * (1.0 / (1.0 - rate));
 }
 
 Tensor dropout(const Tensor& x, double rate) {
   check_rate(rate);
   if (rate == 0) return x;
-  const Tensor mask = keep_mask(x.shape(), rate);
+  const Tensor mask = keep_mask(x.shape(), rate, x.device());
   const double keep_scale = 1.0 / (1.0 - rate);
   return autograd::record_fn(apply_mask(x, mask, keep_scale), "Dropout", {x}, [mask, keep_scale](const Tensor& g) {
     return std::vector<Tensor>{apply_mask(g, mask, keep_scale)};

@@ -83,7 +83,7 @@ std::uint64_t bits(std::uint64_t c);
 
 /// The keep mask of dropout over `shape`: 1/(1 − rate) where kept, 0 where dropped, in `dtype`
 /// (a mask drawn in a noise shape and broadcast over the input). Draws as dropout(x, rate) does.
-Tensor dropout_mask(const Shape& shape, double rate, DType dtype);
+Tensor dropout_mask(const Shape& shape, double rate, DType dtype, Device device = {});
 
 /// A permutation of 0..n−1 that depends on (key, epoch) alone, so a resumed fit can rebuild the
 /// order of any epoch: Stream::epoch_order of `key` from offset epoch·2⁴⁰ (n < 2⁴⁰).

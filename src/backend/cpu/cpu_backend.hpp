@@ -76,6 +76,10 @@ class CpuBackend : public backend::Backend {
   void shift_window(const Tensor& x, std::int64_t top, std::int64_t left, Tensor& y) override;
   void resize_forward(const std::vector<Tap>& rows, const std::vector<Tap>& cols, const Tensor& x, Tensor& y) override;
   void resize_backward(const std::vector<Tap>& rows, const std::vector<Tap>& cols, const Tensor& dy, Tensor& dx) override;
+  void random_fill(backend::Distribution d, const backend::PhiloxPlace& place, double a, double b, Tensor& out) override;
+  void bernoulli_mask(const backend::PhiloxPlace& place, double rate, Tensor& mask) override;
+  void masked_scale(const Tensor& mask, double scale, const Tensor& x, Tensor& y) override;
+  void random_permutation(const backend::PhiloxPlace& place, Tensor& out) override;
   void recurrent_forward(const RecurrentGeometry& g, const Tensor& xp, const Tensor& rk, const Tensor& rbias, const Tensor& h0, const Tensor& c0, const Tensor& mask, const Tensor& rmask, Tensor& out, Tensor& work) override;
   void recurrent_backward(const RecurrentGeometry& g, const Tensor& rk, const Tensor& h0, const Tensor& c0, const Tensor& mask, const Tensor& rmask, const Tensor& out, const Tensor& work, const Tensor& dout, Tensor& dxp, Tensor& drk, Tensor& drbias, Tensor& dh0, Tensor& dc0) override;
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Philox4x32-10 draws. Built with -ffp-contract=off (CMakeLists.txt): a fused multiply-add would
 // round differently from the separate × and + that another build or device performs.
+#include "tensor/dispatch.hpp"
+#include "backend/cpu/cpu_backend.hpp"
 #include "backend/cpu/random.hpp"
 
 #include <Random123/philox.h>
@@ -213,5 +215,37 @@ template void truncated_normal<float>(const PhiloxPlace&, std::int64_t, double, 
 template void truncated_normal<double>(const PhiloxPlace&, std::int64_t, double, double, double*);
 template void masked_scale<float>(std::int64_t, const std::uint8_t*, double, const float*, float*);
 template void masked_scale<double>(std::int64_t, const std::uint8_t*, double, const double*, double*);
+
+// --- the backend's random kernels --------------------------------------------------------------
+
+void CpuBackend::random_fill(backend::Distribution d, const PhiloxPlace& place, double a,
+                             double b, Tensor& out) {
+  detail::dispatch_float(out.dtype(), "random", [&](auto z) {
+    using T = decltype(z);
+    T* p = backend::ptr<T>(out);
+    switch (d) {
+      case backend::Distribution::uniform: return random_uniform(place, out.numel(), a, b, p);
+      case backend::Distribution::normal: return random_normal(place, out.numel(), a, b, p);
+      case backend::Distribution::truncated_normal:
+        return truncated_normal(place, out.numel(), a, b, p);
+    }
+  });
+}
+
+void CpuBackend::bernoulli_mask(const PhiloxPlace& place, double rate, Tensor& mask) {
+  cpu::bernoulli_mask(place, mask.numel(), rate, backend::ptr<std::uint8_t>(mask));
+}
+
+void CpuBackend::masked_scale(const Tensor& mask, double scale, const Tensor& x, Tensor& y) {
+  detail::dispatch_float(x.dtype(), "dropout", [&](auto z) {
+    using T = decltype(z);
+    cpu::masked_scale(x.numel(), backend::ptr<std::uint8_t>(mask), scale, backend::ptr<T>(x),
+                      backend::ptr<T>(y));
+  });
+}
+
+void CpuBackend::random_permutation(const PhiloxPlace& place, Tensor& out) {
+  cpu::random_permutation(place, out.numel(), backend::ptr<std::int64_t>(out));
+}
 
 }  // namespace lamina::cpu

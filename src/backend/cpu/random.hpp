@@ -15,15 +15,11 @@
 #include <array>
 #include <cstdint>
 
+#include "backend/geometry.hpp"
+
 namespace lamina::cpu {
 
-/// Where a draw reads Philox: block (offset + i) of (key, stream) for element i. The caller
-/// reserves [offset, offset + n) so that successive draws use disjoint blocks.
-struct PhiloxPlace {
-  std::uint64_t key = 0;
-  std::uint64_t offset = 0;
-  std::uint32_t stream = 0;
-};
+using backend::PhiloxPlace;
 
 /// One Philox4x32-10 block: the 4 words of `counter` encrypted under `key` (Random123's philox4x32).
 std::array<std::uint32_t, 4> philox4x32_10(std::array<std::uint32_t, 4> counter,
