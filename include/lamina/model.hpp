@@ -515,8 +515,10 @@ class Model {
   /// Adds a batch's total loss to the "loss" tracker (Keras's `_loss_tracker.update_state(loss,
   /// sample_weight=batch_size)`), weighted by data's batch size. Nothing is read back.
   void update_loss_tracker(const Tensor& loss, const Batch& data);
-  /// Resets the loss trackers and the compiled metrics (fit does at each epoch's start).
-  void reset_metrics();
+  /// Resets the loss trackers and the compiled metrics; fit calls it at each epoch's start and
+  /// evaluate before its first batch. A step with trackers of its own overrides it to reset them
+  /// too (calling Model::reset_metrics()).
+  virtual void reset_metrics();
   /// Keras's `tape.gradient(loss, weights)`, through the trainer's hooks (a loss scale, a
   /// distribution strategy): the gradient of `loss` for each of `weights` (undefined for one the
   /// loss does not reach). Empty when the hooks found a non-finite gradient: the step is to be

@@ -3,7 +3,9 @@
 // variables at /vars, then model.layers as a container whose keys are snake_case class names
 // made unique per container (dense, dense_1, ...), each layer's variables at <key>/vars/<i>;
 // layers held by a layer follow under the attribute that holds them (an RNN's weights are in
-// <key>/cell/vars); nested models repeat the pattern under their key.
+// <key>/cell/vars); nested models repeat the pattern under their key. A subclassed model's layers
+// are found as Keras walks its attributes: sorted by name, `layers` among them, each layer saved
+// where it is first met (dense_in/vars, then layers/batch_normalization/vars...).
 #include "io/keras3_weights.hpp"
 
 #include <algorithm>
