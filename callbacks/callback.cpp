@@ -3,6 +3,7 @@
 // fit/evaluate/predict add.
 #include <cstdio>
 #include <memory>
+#include <utility>
 
 #include "lamina/callbacks.hpp"
 #include "lamina/errors.hpp"
@@ -76,9 +77,18 @@ void ProgbarLogger::on_epoch_begin(int epoch, const Logs&) {
   }
 }
 
+bool ProgbarLogger::reads_batch_logs() const {
+  skip_values_ = bar_ ? !bar_->draws_now() : verbose_ != 1;
+  return !skip_values_;
+}
+
 void ProgbarLogger::on_train_batch_end(std::int64_t batch, const Logs& logs) {
   if (!bar_) bar_ = new_bar(params, verbose_);
   seen_ = batch + 1;
+  if (std::exchange(skip_values_, false)) {  // the logs were not read: nothing to draw them with
+    bar_->tick(seen_);
+    return;
+  }
   last_logs_ = logs;
   bar_->update(seen_, logs);
 }

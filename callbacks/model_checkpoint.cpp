@@ -143,6 +143,8 @@ void ModelCheckpoint::on_train_batch_end(std::int64_t batch, const Logs& logs) {
   save(current_epoch_, batch, logs);
 }
 
+bool ModelCheckpoint::reads_batch_logs() const { return !options_.save_freq.per_epoch(); }
+
 void ModelCheckpoint::on_epoch_end(int epoch, const Logs& logs) {
   if (options_.save_freq.per_epoch()) save(epoch, -1, logs);
 }

@@ -139,6 +139,16 @@ double Progbar::step_duration(std::int64_t current, double now) {
   return per_step;
 }
 
+bool Progbar::draws_now() const {
+  if (verbose_ != 1 || !dynamic_) return false;
+  const double now = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  return last_update_ < 0 || now - last_update_ >= kRedrawInterval;
+}
+
+void Progbar::tick(std::int64_t current) {
+  step_duration(current, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+}
+
 void Progbar::update(std::int64_t current, const Logs& values, bool finalize) {
   const double now =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();

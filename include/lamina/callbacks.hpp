@@ -47,6 +47,10 @@ class Progbar {
   void update(std::int64_t current, const Logs& values, bool finalize = false);
   /// Sets the total once it is known (a bar of unknown length finishing).
   void set_target(std::int64_t target) { target_ = target; }
+  /// Whether update() would draw now (verbose 1 on a terminal, the redraw interval elapsed).
+  bool draws_now() const;
+  /// Counts step `current` finished (for the time per step) without drawing.
+  void tick(std::int64_t current);
 
   /// What one bar line shows; the pure input of render().
   struct Frame {
@@ -90,6 +94,7 @@ class HistoryCallback : public Callback {
  public:
   void on_train_begin(const Logs&) override;
   void on_epoch_end(int epoch, const Logs& logs) override;
+  bool reads_batch_logs() const override { return false; }
   const History& history() const { return history_; }
 
  private:
@@ -110,10 +115,13 @@ class ProgbarLogger : public Callback {
   void on_predict_begin(const Logs&) override;
   void on_predict_batch_end(std::int64_t batch, const Logs& logs) override;
   void on_predict_end(const Logs& logs) override;
+  /// Only when the bar redraws at the next batch (verbose 1 on a terminal, at most every 0.05 s).
+  bool reads_batch_logs() const override;
 
  private:
   int verbose_;
   bool in_fit_ = false;
+  mutable bool skip_values_ = false;  // the last reads_batch_logs() said no: the next batch only ticks
   std::int64_t seen_ = 0;
   Logs last_logs_;
   std::unique_ptr<Progbar> bar_;
@@ -130,6 +138,7 @@ class LearningRateScheduler : public Callback {
   explicit LearningRateScheduler(Schedule schedule, int verbose = 0);
   void on_epoch_begin(int epoch, const Logs&) override;
   void on_epoch_end(int epoch, const Logs&) override;
+  bool reads_batch_logs() const override { return false; }
 
  private:
   Schedule schedule_;

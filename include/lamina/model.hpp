@@ -4,13 +4,18 @@
 
 #include <concepts>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <typeindex>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "lamina/layer.hpp"
 #include "lamina/losses.hpp"
@@ -297,8 +302,63 @@ class LayerItem {
   std::shared_ptr<Layer> layer_;
 };
 
+/// One step's data, as fit, evaluate and predict hand it to train_step, test_step and
+/// predict_step (Keras's `data`, unpacked as keras.utils.unpack_x_y_sample_weight does).
+struct Batch {
+  std::vector<Tensor> x{};  ///< the inputs, in the order of input_names()
+  /// The targets, in the order of output_names() (undefined for an output without one); empty in
+  /// predict.
+  std::vector<Tensor> y{};
+  /// Per output, the samples' weights (N): fit's sample_weight and class_weight, or a dataset's
+  /// (x, y, w). Empty when unweighted.
+  std::vector<Tensor> sample_weight{};
+};
+
+/// What train_step and test_step return (Keras's logs dict): values by name, read only when a log
+/// needs them (a progress-bar redraw, a callback that reads batch logs, the end of an epoch), so
+/// that a step does not wait for its loss to come back from a device.
+/// `return {{"d_loss", d_loss}, {"g_loss", g_loss}};` returns two scalar tensors.
+class StepLogs {
+ public:
+  using Values = std::map<std::string, double>;
+  StepLogs() = default;
+  StepLogs(Values values);                         // NOLINT(google-explicit-constructor)
+  /// Scalar tensors, read when the logs are.
+  StepLogs(std::map<std::string, Tensor> values);  // NOLINT(google-explicit-constructor)
+  StepLogs(std::initializer_list<std::pair<const std::string, Tensor>> values)  // NOLINT
+      : StepLogs(std::map<std::string, Tensor>(values)) {}
+  /// Values computed by `read` when they are first needed (each read() calls it).
+  explicit StepLogs(std::function<Values()> read);
+  /// The values, read now.
+  Values read() const;
+
+ private:
+  std::function<Values()> read_;
+};
+
 /// A model: a graph of layers with a training configuration. A handle: copies share the model.
 /// Usable as a layer inside another model (it converts to std::shared_ptr<Layer>).
+///
+/// Model subclassing (Keras's third way to build a model): derive from Model, construct the base
+/// with SubclassOptions, create the layers in the constructor through track(), and override
+/// call(). The model is built on its first call; fit, evaluate, predict, summary, count_params
+/// and save_weights / load_weights then work as for any model:
+///
+///     struct TwoLayers : Model {
+///       layers::Dense hidden = track("hidden", layers::Dense(64, {.activation = "relu"}));
+///       layers::Dense out = track("out", layers::Dense(10));
+///       TwoLayers() : Model(SubclassOptions{}) {}
+///       Tensor call(const Tensor& x, bool training) override { return out(hidden(x, training), training); }
+///     };
+///
+/// Its overrides (call and the steps) run whenever the model is used, through any copy of the
+/// handle, for as long as the object that constructed the model lives; keep it alive (a
+/// variable, or a std::shared_ptr) while the model is in use. save() to .keras needs the class
+/// registered with register_model<T>().
+///
+/// Customizing what happens in fit (as Keras 3): override train_step (and test_step,
+/// predict_step) on any model, Sequential and Functional ones included, and build the step
+/// from compute_loss, compute_gradients, apply_gradients and compute_metrics.
 class Model {
  public:
   Model();  ///< an empty, unusable handle (defined() is false)
@@ -307,6 +367,10 @@ class Model {
   /// `outputs`. Each side is one tensor, a list, or tensors keyed by name. Throws ValueError when
   /// an output is not reachable from the inputs, an input is unused, or two layers share a name.
   Model(const SymbolicArg& inputs, const SymbolicArg& outputs, Name name = {});
+  /// Copies share the model (its layers, weights and training state).
+  Model(const Model& other);
+  Model& operator=(const Model& other);
+  virtual ~Model();
   bool defined() const { return impl_ != nullptr; }
 
   /// Sets optimizer, loss and metrics. Throws ValueError for unknown names.
@@ -363,8 +427,10 @@ class Model {
   std::vector<std::string> output_names() const;
 
   /// Keras's model config: a Sequential's {"name", "layers"}; a Functional model's {"name",
-  /// "layers" (each with "inbound_nodes"), "input_layers", "output_layers"}.
-  nlohmann::json get_config() const;
+  /// "layers" (each with "inbound_nodes"), "input_layers", "output_layers"}; a subclassed model's
+  /// {"name", "trainable", "dtype"}, to which a registered subclass adds its constructor's
+  /// arguments (override it, starting from Model::get_config()).
+  virtual nlohmann::json get_config() const;
   /// Rebuilds a model (fresh, unbuilt-weights layers wired the same way) from get_config()'s
   /// output: a Functional config (with "input_layers") or a Sequential one. Nested models are
   /// rebuilt too. Throws ValueError naming an unknown layer class or a dangling connection.
@@ -422,13 +488,106 @@ class Model {
   /// Set by a callback to end fit after the current epoch... or batch.
   bool& stop_training();
 
+  // --- Model subclassing -------------------------------------------------------------------------
+
+  /// The forward pass (Keras's call(inputs, training)): what a subclass overrides. `inputs` has a
+  /// batch axis; `training` selects training behaviour (dropout, batch statistics). A Sequential
+  /// or Functional model runs its graph. Call the model (operator()) rather than call() itself:
+  /// that builds it first.
+  virtual Tensor call(const Tensor& inputs, bool training);
+
+  // --- Customizing what happens in fit (Keras 3's Trainer) ----------------------------------------
+
+  /// One training step on one batch (fit and train_on_batch call it); returns the batch's logs.
+  /// The default: forward with training=true, compute_loss, the loss tracker, compute_gradients,
+  /// apply_gradients, compute_metrics. Requires a compiled model.
+  virtual StepLogs train_step(const Batch& data);
+  /// One evaluation step (evaluate, validation, test_on_batch): forward with training=false,
+  /// compute_loss(training=false), the loss tracker, compute_metrics. No gradients are recorded.
+  virtual StepLogs test_step(const Batch& data);
+  /// One prediction step (predict): every output for data.x, training=false.
+  virtual std::vector<Tensor> predict_step(const Batch& data);
+  /// The total loss of a batch (Keras's compute_loss): the compiled losses of the outputs with a
+  /// loss, each weighted by its loss weight and data.sample_weight, plus the layers' losses
+  /// (regularization penalties, add_loss). y_pred: every output, in order. Several outputs: also
+  /// updates the "<output>_loss" trackers. A scalar tensor on the tape; nothing is read back.
+  virtual Tensor compute_loss(const Batch& data, const std::vector<Tensor>& y_pred, bool training = true);
+  /// Updates the compiled metrics with (data.y, y_pred, data.sample_weight) and returns
+  /// get_metrics_result() (Keras's compute_metrics). It does not touch the loss tracker: see
+  /// update_loss_tracker.
+  virtual StepLogs compute_metrics(const Batch& data, const std::vector<Tensor>& y_pred);
+  /// The running values of the model's metrics: "loss", then per output "<name>_loss", then the
+  /// compiled metrics, read when the logs are read.
+  StepLogs get_metrics_result() const;
+  /// Adds a batch's total loss to the "loss" tracker (Keras's `_loss_tracker.update_state(loss,
+  /// sample_weight=batch_size)`), weighted by data's batch size. Nothing is read back.
+  void update_loss_tracker(const Tensor& loss, const Batch& data);
+  /// Resets the loss trackers and the compiled metrics; fit calls it at each epoch's start and
+  /// evaluate before its first batch. A step with trackers of its own overrides it to reset them
+  /// too (calling Model::reset_metrics()).
+  virtual void reset_metrics();
+  /// Keras's `tape.gradient(loss, weights)`, through the trainer's hooks (a loss scale, a
+  /// distribution strategy): the gradient of `loss` for each of `weights` (undefined for one the
+  /// loss does not reach). Empty when the hooks found a non-finite gradient: the step is to be
+  /// skipped (apply_gradients does nothing with an empty list).
+  std::vector<Tensor> compute_gradients(const Tensor& loss, const std::vector<Tensor>& weights);
+  /// `optimizer.apply(grads, weights)` with the compiled optimizer (or `optimizer`), building it
+  /// first with the weights' Keras paths, then the weights' constraints. Nothing when `grads` is
+  /// empty.
+  void apply_gradients(const std::vector<Tensor>& grads, const std::vector<Tensor>& weights,
+                       Optimizer* optimizer = nullptr);
+
   ModelImpl& impl() const { return *impl_; }
   const std::shared_ptr<ModelImpl>& impl_ptr() const { return impl_; }
   operator std::shared_ptr<Layer>() const;  // NOLINT(google-explicit-constructor)
 
  protected:
+  /// The base of a subclassed model (Keras's `super().__init__(name=...)`).
+  struct SubclassOptions {
+    Name name{};  ///< default: the class's name in snake_case ("two_layers"), made unique
+  };
+  explicit Model(SubclassOptions options);
+  /// Registers a layer (or a nested model) of a subclassed model under its attribute name and
+  /// returns it: its weights become the model's, in creation order, and weight files use Keras 3's
+  /// paths for that attribute ("hidden/vars/0"). Throws ValueError on a model that is not
+  /// subclassed, a null layer or an attribute tracked twice.
+  template <class L>
+  L track(const std::string& attribute, L layer) {
+    track_layer(attribute, std::shared_ptr<Layer>(layer));
+    return layer;
+  }
+
   std::shared_ptr<ModelImpl> impl_;
+
+ private:
+  void track_layer(const std::string& attribute, std::shared_ptr<Layer> layer);
 };
+
+/// Makes a registered subclassed model from its get_config().
+using ModelFactory = std::function<Model(const nlohmann::json& config)>;
+/// Registers subclass `type` under Keras's `registered_name` ("package>ClassName") with its
+/// `class_name`, replacing any earlier registration. See the template below.
+void register_model(const std::string& class_name, const std::string& package, std::type_index type,
+                    ModelFactory factory);
+/// Internal: the handle of a subclassed model made by a factory; it keeps `model` alive.
+Model adopt_model(std::shared_ptr<Model> model);
+
+/// Registers a subclassed model T (Keras's register_keras_serializable(package)), so that save()
+/// writes it to .keras as {"class_name": class_name, "registered_name": "package>class_name",
+/// "config": T's get_config()} and load_model / model_from_json make it again: by
+/// `static std::shared_ptr<T> from_config(const nlohmann::json&)` when T has one, else by a
+/// constructor taking the config, else by its default constructor; then it is built (from the
+/// file's build_config) and its weights loaded. Without a registration, save to .keras throws
+/// ValueError and loading a file that holds the class fails naming it (Keras's safe_mode).
+template <std::derived_from<Model> T>
+void register_model(const std::string& class_name, const std::string& package = "Custom") {
+  register_model(class_name, package, typeid(T), [](const nlohmann::json& config) -> Model {
+    if constexpr (requires { T::from_config(config); }) return adopt_model(T::from_config(config));
+    else if constexpr (std::is_constructible_v<T, const nlohmann::json&>)
+      return adopt_model(std::make_shared<T>(config));
+    else return adopt_model(std::make_shared<T>());
+  });
+}
 
 /// A linear stack of layers. Shapes are inferred as layers are added (once the input shape is
 /// known); a layer that does not fit throws ShapeError naming it and both shapes.

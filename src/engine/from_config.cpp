@@ -9,6 +9,7 @@
 
 #include "engine/config.hpp"
 #include "engine/json_limits.hpp"
+#include "engine/subclassed.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/layers/core.hpp"
 #include "lamina/layers/merge.hpp"
@@ -396,10 +397,11 @@ Model model_of(const json& given, int keras_major) {
     const std::string cls = given.at("class_name").get<std::string>();
     if (cls != "Sequential" && cls != "Functional" && cls != "Model") {
       const std::string registered = string_or_empty(given, "registered_name");
+      if (const auto* reg = engine::find_registration(registered, cls)) return engine::subclassed_from_config(*reg, given);
       throw ValueError("model class '" + cls + "'" + (registered.empty() ? "" : " (registered as '" + registered + "')") +
                        " is a subclassed Keras model, whose layers exist only in its Python code; "
                        "lamina rebuilds Sequential and Functional models (build it in C++ and load "
-                       "the weights)");
+                       "the weights, or register a C++ subclass with register_model)");
     }
   }
   if (config.is_object() && config.contains("input_layers")) return functional_from_config(config, keras_major);

@@ -16,12 +16,6 @@ namespace lamina {
 
 namespace {
 
-std::string join(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-
 std::pair<const void*, int> identity_of(const KerasTensor& t) {
   return {t.node ? static_cast<const void*>(t.node.get()) : static_cast<const void*>(t.layer.get()),
           t.tensor_index};
@@ -75,7 +69,7 @@ FunctionalImpl::FunctionalImpl(const SymbolicArg& inputs, const SymbolicArg& out
   for (std::size_t i = 0; i < inputs_.size(); ++i)
     if (!used.count(static_cast<int>(i)))
       throw ValueError(who + ": input '" + input_names_[i] + "' " + inputs_[i].shape.str() +
-                       " is not connected to any output (outputs: " + join(output_names_) + ")");
+                       " is not connected to any output (outputs: " + engine::join_names(output_names_) + ")");
 
   // Layers: the InputLayers, then each called layer once, in execution order.
   std::map<const Layer*, Shape> first_output;
@@ -110,7 +104,7 @@ int FunctionalImpl::trace(const KerasTensor& t, const std::string& output_name) 
     if (std::dynamic_pointer_cast<layers::InputLayer>(t.layer))
       throw ValueError("Functional '" + name() + "': graph disconnected: output '" + output_name +
                        "' depends on Input '" + t.layer->name() + "' " + t.shape.str() +
-                       ", which is not among the model's inputs (" + join(input_names_) + ")");
+                       ", which is not among the model's inputs (" + engine::join_names(input_names_) + ")");
     throw ValueError("Functional '" + name() + "': output '" + output_name + "' depends on '" +
                      t.name + "', which was not produced by calling a layer on symbolic tensors");
   }
@@ -135,7 +129,7 @@ std::vector<Shape> FunctionalImpl::known_input_shapes() const {
 void FunctionalImpl::check_inputs(const std::vector<Shape>& shapes) const {
   if (shapes.size() != inputs_.size())
     throw ValueError("Functional '" + name() + "' expects " + std::to_string(inputs_.size()) +
-                     " inputs (" + join(input_names_) + "), got " + std::to_string(shapes.size()));
+                     " inputs (" + engine::join_names(input_names_) + "), got " + std::to_string(shapes.size()));
   for (std::size_t i = 0; i < shapes.size(); ++i) {
     const Shape& want = inputs_[i].shape;
     bool ok = shapes[i].rank() == want.rank();
@@ -195,7 +189,7 @@ Tensor FunctionalImpl::call(const Tensor& x, bool training) { return call(std::v
 Tensor FunctionalImpl::call(const std::vector<Tensor>& inputs, bool training) {
   if (outputs_.size() != 1)
     throw ValueError("Functional '" + name() + "' has " + std::to_string(outputs_.size()) +
-                     " outputs (" + join(output_names_) +
+                     " outputs (" + engine::join_names(output_names_) +
                      "); call it with a std::vector<Tensor> to get every output, or use predict_outputs");
   return forward(inputs, training)[0];
 }

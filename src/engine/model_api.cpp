@@ -4,8 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/compiled_state.hpp"
 #include "engine/functional.hpp"
 #include "engine/model_impl.hpp"
+#include "engine/subclassed.hpp"
 #include "lamina/errors.hpp"
 #include "tensor/tensor_impl.hpp"
 
@@ -20,6 +22,13 @@ ModelImpl& checked(const std::shared_ptr<ModelImpl>& impl) {
 
 }  // namespace
 
+SymbolicArg::SymbolicArg(const std::map<std::string, KerasTensor>& named) {
+  for (const auto& [k, v] : named) {
+    names_.push_back(k);
+    tensors_.push_back(v);
+  }
+}
+
 // --- LayerItem -------------------------------------------------------------------------------------
 
 LayerItem::LayerItem(const KerasTensor& input) : layer_(input.layer) {
@@ -31,6 +40,30 @@ LayerItem::LayerItem(const Model& model) : layer_(model.impl_ptr()) {}
 
 Model::Model() = default;
 Model::Model(std::shared_ptr<ModelImpl> impl) : impl_(std::move(impl)) {}
+Model::Model(const Model& other) : impl_(other.impl_) {}
+
+// The object that constructed a model stops being its owner when it goes: its overrides then no
+// longer run for the other handles.
+Model::~Model() {
+  if (impl_ && impl_->owner == this) impl_->owner = nullptr;
+}
+
+Model& Model::operator=(const Model& other) {
+  if (this == &other) return *this;
+  if (impl_ && impl_->owner == this) impl_->owner = nullptr;
+  impl_ = other.impl_;
+  return *this;
+}
+
+Tensor Model::call(const Tensor& x, bool training) {
+  ModelImpl& m = checked(impl_);
+  if (dynamic_cast<SubclassedImpl*>(&m))
+    throw ValueError("subclassed model '" + m.name() + "': " +
+                     (m.owner ? "its class does not override call(inputs, training)"
+                              : "the object that defines its call() no longer exists; keep the model "
+                                "object alive while a copy of its handle is in use"));
+  return m.forward({x}, training).at(0);
+}
 
 Model::operator std::shared_ptr<Layer>() const { return impl_; }
 
@@ -73,7 +106,9 @@ std::vector<std::string> Model::input_names() const { return checked(impl_).inpu
 std::vector<std::string> Model::output_names() const { return checked(impl_).output_names(); }
 
 Model::Model(const SymbolicArg& inputs, const SymbolicArg& outputs, Name name)
-    : impl_(std::make_shared<FunctionalImpl>(inputs, outputs, std::move(name))) {}
+    : impl_(std::make_shared<FunctionalImpl>(inputs, outputs, std::move(name))) {
+  impl_->owner = this;  // a subclass's overridden steps run for every handle
+}
 
 std::vector<std::shared_ptr<Layer>> Model::layers() const { return checked(impl_).stack; }
 
@@ -115,13 +150,17 @@ Shape Model::output_shape() const {
   return m.compute_output_shape(in);
 }
 
-std::shared_ptr<Optimizer> Model::optimizer() const { return checked(impl_).optimizer; }
+std::shared_ptr<Optimizer> Model::optimizer() const {
+  const ModelImpl& m = checked(impl_);
+  return m.compiled ? m.compiled->optimizer : nullptr;
+}
 bool& Model::stop_training() { return checked(impl_).stop_training; }
 
 // --- Sequential ------------------------------------------------------------------------------------
 
 Sequential::Sequential(Name name) : Model(std::make_shared<ModelImpl>(std::move(name))) {
   impl_->name();
+  impl_->owner = this;  // a subclass's overridden steps run for every handle
 }
 
 Sequential::Sequential(std::initializer_list<LayerItem> layers, Name name)

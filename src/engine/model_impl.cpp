@@ -4,7 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "engine/build_lock.hpp"
+#include "engine/functional.hpp"
+#include "engine/training.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
 
@@ -154,4 +158,37 @@ nlohmann::json ModelImpl::get_config() const {
           {"layers", layers_json}};
 }
 
+namespace engine {
+
+std::string join_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+namespace {
+
+void collect_paths(const Layer& layer, const std::string& scope,
+                   std::vector<std::pair<Tensor, std::string>>& out) {
+  const bool functional = dynamic_cast<const FunctionalImpl*>(&layer) != nullptr;
+  const std::string inner = functional ? scope : scope + layer.name() + "/";
+  for (const auto& w : layer.own_weights()) out.emplace_back(w.value, inner + w.name);
+  for (const auto& sub : layer.sublayers()) collect_paths(*sub, inner, out);
+}
+
+}  // namespace
+
+std::vector<std::string> variable_paths(const ModelImpl& m, const std::vector<Tensor>& weights) {
+  std::vector<std::pair<Tensor, std::string>> named;
+  collect_paths(m, "", named);
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    auto it = std::find_if(named.begin(), named.end(),
+                           [&](const auto& n) { return n.first.shares_storage(weights[i]); });
+    out.push_back(it != named.end() ? it->second : "variable_" + std::to_string(i));
+  }
+  return out;
+}
+
+}  // namespace engine
 }  // namespace lamina

@@ -9,12 +9,14 @@
 
 #include "lamina/layer.hpp"
 #include "lamina/layers/core.hpp"
-#include "lamina/losses.hpp"
-#include "lamina/metrics.hpp"
 #include "lamina/model.hpp"
-#include "lamina/optimizers.hpp"
 
 namespace lamina {
+
+namespace engine {
+struct CompiledState;
+class TrainerHooks;
+}  // namespace engine
 
 class ModelImpl : public Layer {
  public:
@@ -60,22 +62,24 @@ class ModelImpl : public Layer {
   std::vector<std::shared_ptr<Layer>> stack;
   std::vector<Shape> output_shapes;  ///< per stacked layer, once built
 
-  // Training configuration (compile).
-  std::shared_ptr<Optimizer> optimizer;
-  /// Per output (null: the output is not trained), its weight, its metrics.
-  std::vector<std::shared_ptr<Loss>> losses;
-  std::vector<double> loss_weights;
-  std::vector<std::vector<MetricArg>> metric_args;
-  std::vector<std::vector<std::shared_ptr<Metric>>> metrics;  ///< resolved on the first batch
-  metrics::Mean loss_tracker{"loss"};
-  std::vector<metrics::Mean> output_loss_trackers;  ///< "<output>_loss", several outputs only
-  bool compiled = false;
+  /// compile()'s state; null before compile.
+  std::shared_ptr<engine::CompiledState> compiled;
+  /// The trainer's hooks (a distribution strategy, mixed precision); null: the identity hooks.
+  std::shared_ptr<engine::TrainerHooks> hooks;
   bool stop_training = false;
+  /// The object that constructed this model while it lives (a user's subclass: its call() and
+  /// steps run for every handle); null for models made otherwise.
+  Model* owner = nullptr;
 
  private:
   void build_stack(const Shape& input_shape);
   /// The stack on x whose mask is `mask` (undefined: none); `output_mask` receives the last one.
   Tensor run_stack(const Tensor& x, Tensor mask, bool training, Tensor& output_mask);
 };
+
+namespace engine {
+/// "a, b, c": names in messages.
+std::string join_names(const std::vector<std::string>& names);
+}  // namespace engine
 
 }  // namespace lamina

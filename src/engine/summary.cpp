@@ -153,9 +153,10 @@ std::string Model::summary_string() const {
     frozen += t.numel();
     frozen_bytes += static_cast<double>(t.nbytes());
   }
-  const bool optimizer_built = m.optimizer && m.optimizer->iterations() > 0;
+  const std::shared_ptr<Optimizer> compiled_optimizer = optimizer();
+  const bool optimizer_built = compiled_optimizer && compiled_optimizer->iterations() > 0;
   if (optimizer_built)
-    for (const auto& [name, t] : m.optimizer->variables())
+    for (const auto& [name, t] : compiled_optimizer->variables())
       if (t.defined()) {
         opt += t.numel();
         opt_bytes += static_cast<double>(t.nbytes());

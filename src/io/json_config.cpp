@@ -12,6 +12,7 @@
 #include "engine/functional.hpp"
 #include "engine/json_limits.hpp"
 #include "engine/model_impl.hpp"
+#include "engine/subclassed.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/models.hpp"
 
@@ -124,7 +125,26 @@ json serialize_layer(const Layer& layer, const json& entry) {
   return out;
 }
 
+// Keras 3's form of a registered subclassed model: its object's get_config() under its
+// registered name, and the input shape it was built for.
+json serialize_subclassed(const SubclassedImpl& model) {
+  if (!model.owner)
+    throw ValueError("subclassed model '" + model.name() + "': the object that defines it no longer exists");
+  const engine::ModelRegistration* reg = engine::registration_of(*model.owner);
+  if (!reg)
+    throw ValueError("subclassed model '" + model.name() + "' (class " + model.class_name() +
+                     ") is not registered: register it with register_model<" + model.class_name() +
+                     ">(\"" + model.class_name() + "\") (Keras's register_keras_serializable) to save "
+                     "its architecture, or save its weights with save_weights");
+  json out = {{"module", nullptr}, {"class_name", reg->class_name},
+              {"config", with_dtype_policy(model.owner->get_config())},
+              {"registered_name", reg->registered_name}};
+  if (model.built()) out["build_config"] = {{"input_shape", shape_json(model.input_shape())}};
+  return out;
+}
+
 json serialize_model_impl(const ModelImpl& model) {
+  if (const auto* sub = dynamic_cast<const SubclassedImpl*>(&model)) return serialize_subclassed(*sub);
   json config = model.get_config();
   const bool functional = dynamic_cast<const FunctionalImpl*>(&model) != nullptr;
   // The config's layer entries, paired with the layer objects they describe.
@@ -197,7 +217,7 @@ json serialize_model(const Model& model) {
 
 json compile_config(const Model& model) {
   const json training = training_config(model);
-  return {{"optimizer", optimizers::serialize(*model.impl().optimizer)},
+  return {{"optimizer", optimizers::serialize(*model.optimizer())},
           {"loss", training.at("loss")},
           {"loss_weights", training.at("loss_weights")},
           {"metrics", training.at("metrics")},

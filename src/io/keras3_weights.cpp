@@ -3,14 +3,18 @@
 // variables at /vars, then model.layers as a container whose keys are snake_case class names
 // made unique per container (dense, dense_1, ...), each layer's variables at <key>/vars/<i>;
 // layers held by a layer follow under the attribute that holds them (an RNN's weights are in
-// <key>/cell/vars); nested models repeat the pattern under their key.
+// <key>/cell/vars); nested models repeat the pattern under their key. A subclassed model's layers
+// are found as Keras walks its attributes: sorted by name, `layers` among them, each layer saved
+// where it is first met (dense_in/vars, then layers/batch_normalization/vars...).
 #include "io/keras3_weights.hpp"
 
 #include <algorithm>
 #include <iostream>
 #include <map>
+#include <set>
 
 #include "engine/model_impl.hpp"
+#include "engine/subclassed.hpp"
 #include "engine/training.hpp"
 #include "io/hdf5.hpp"
 #include "io/optimizer_state.hpp"
@@ -72,8 +76,10 @@ void emit(const Layer& layer, const std::string& path, std::vector<VarsGroup>& o
   }
 }
 
-void walk(const ModelImpl& model, const std::string& prefix, std::vector<VarsGroup>& out) {
-  out.push_back({join(prefix, "vars"), &model, model.name(), {}});
+// model.layers as Keras's container: keys from class names, made unique in the order of the list
+// (counting layers already saved under an attribute, which are not saved again).
+void walk_layers(const ModelImpl& model, const std::string& prefix, std::set<const Layer*>& visited,
+                 std::vector<VarsGroup>& out) {
   std::map<std::string, int> used;
   for (const auto& layer : model.listed_layers()) {
     std::string key = to_snake_case(layer->class_name());
@@ -82,8 +88,32 @@ void walk(const ModelImpl& model, const std::string& prefix, std::vector<VarsGro
     } else {
       used[key] = 0;
     }
-    emit(*layer, join(prefix, "layers/" + key), out);
+    if (visited.insert(layer.get()).second) emit(*layer, join(prefix, "layers/" + key), out);
   }
+}
+
+// A subclassed model's layers as Keras 3 walks its attributes: in sorted order of their names,
+// `layers` (every layer) among them, each layer saved once, where it is first met.
+void walk_attributes(const SubclassedImpl& model, const std::string& prefix, std::vector<VarsGroup>& out) {
+  std::map<std::string, const Layer*> sorted;
+  for (const auto& [attribute, layer] : model.attributes()) sorted.emplace(attribute, layer.get());
+  std::set<const Layer*> visited;
+  bool layers_done = false;
+  for (const auto& [attribute, layer] : sorted) {
+    if (!layers_done && attribute > "layers") {
+      walk_layers(model, prefix, visited, out);
+      layers_done = true;
+    }
+    if (visited.insert(layer).second) emit(*layer, join(prefix, attribute), out);
+  }
+  if (!layers_done) walk_layers(model, prefix, visited, out);
+}
+
+void walk(const ModelImpl& model, const std::string& prefix, std::vector<VarsGroup>& out) {
+  out.push_back({join(prefix, "vars"), &model, model.name(), {}});
+  if (const auto* sub = dynamic_cast<const SubclassedImpl*>(&model)) return walk_attributes(*sub, prefix, out);
+  std::set<const Layer*> visited;
+  walk_layers(model, prefix, visited, out);
 }
 
 std::string short_name(const std::string& path) {

@@ -3,6 +3,7 @@
 // the format chosen by extension, every write atomic.
 #include <string>
 
+#include "engine/subclassed.hpp"
 #include "io/atomic_file.hpp"
 #include "io/keras3_weights.hpp"
 #include "io/keras_archive.hpp"
@@ -31,6 +32,10 @@ void Model::save(const std::string& path) const {
                      "save_weights, or save to .keras / .h5");
   if (!is_legacy_h5(path))
     throw ValueError("Model::save('" + path + "'): unsupported extension; expected .keras, .h5 or .hdf5");
+  if (dynamic_cast<const SubclassedImpl*>(&impl()))
+    throw ValueError("Model::save('" + path + "'): the legacy .h5 format holds Sequential and Functional "
+                     "models only (as Keras); save a subclassed model as .keras (registered with "
+                     "register_model) or its weights with save_weights");
   io::write_atomically(path, [&](const std::string& tmp) { io::save_legacy_model(*this, tmp, path); });
 }
 

@@ -6,6 +6,7 @@
 
 #include <iostream>
 
+#include "engine/compiled_state.hpp"
 #include "engine/model_impl.hpp"
 #include "lamina/errors.hpp"
 
@@ -56,8 +57,10 @@ void collect_metrics(const json& j, std::vector<MetricArg>& out, const std::stri
 }  // namespace
 
 json training_config(const Model& model) {
-  const ModelImpl& m = model.impl();
-  const auto names = m.output_names();
+  const ModelImpl& impl = model.impl();
+  if (!impl.compiled) throw ValueError("model '" + impl.name() + "' is not compiled: it has no training config");
+  const engine::CompiledState& m = *impl.compiled;
+  const auto names = impl.output_names();
   json loss, metrics, weights = nullptr;
   bool weighted = false;
   for (double w : m.loss_weights) weighted = weighted || w != 1.0;

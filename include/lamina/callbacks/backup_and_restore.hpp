@@ -30,6 +30,7 @@ class BackupAndRestore : public Callback {
   void on_train_begin(const Logs&) override;
   void on_train_batch_end(std::int64_t batch, const Logs&) override;
   void on_epoch_end(int epoch, const Logs&) override;
+  bool reads_batch_logs() const override { return false; }
   void on_train_end(const Logs&) override;
 
   /// The backup file's path.

@@ -60,6 +60,11 @@ class Callback {
   virtual void on_predict_batch_begin(std::int64_t /*batch*/, const Logs&) {}
   virtual void on_predict_batch_end(std::int64_t /*batch*/, const Logs&) {}
 
+  /// Whether on_train_batch_end / on_test_batch_end read their logs. fit and evaluate read a
+  /// batch's logs (the loss, from the device it was computed on) only when a callback does; one
+  /// that returns false is handed empty batch logs. Default: true.
+  virtual bool reads_batch_logs() const { return true; }
+
   /// fit: the epoch logs this callback's on_epoch_end may add to (null outside that hook).
   void set_epoch_logs(Logs* logs) { epoch_logs_ = logs; }
 

@@ -26,6 +26,7 @@ class CSVLogger : public Callback {
   ~CSVLogger() override;
   void on_train_begin(const Logs&) override;
   void on_epoch_end(int epoch, const Logs& logs) override;
+  bool reads_batch_logs() const override { return false; }
   void on_train_end(const Logs&) override;
 
  private:

@@ -31,6 +31,7 @@ class EarlyStopping : public Callback {
   explicit EarlyStopping(EarlyStoppingOptions options = {});
   void on_train_begin(const Logs&) override;
   void on_epoch_end(int epoch, const Logs& logs) override;
+  bool reads_batch_logs() const override { return false; }
   void on_train_end(const Logs&) override;
 
   /// The epoch (0-based) at which training was stopped; 0 when it was not.

@@ -38,6 +38,8 @@ class ModelCheckpoint : public Callback {
   void on_epoch_begin(int epoch, const Logs&) override;
   void on_train_batch_end(std::int64_t batch, const Logs& logs) override;
   void on_epoch_end(int epoch, const Logs& logs) override;
+  /// Only when saving every N batches (the file name and the monitored value may use them).
+  bool reads_batch_logs() const override;
 
   /// The template filled for this epoch (0-based), batch (0-based; -1: none) and logs.
   std::string file_path(int epoch, std::int64_t batch, const Logs& logs) const;

@@ -25,6 +25,7 @@ class PlotHistory : public Callback {
   explicit PlotHistory(std::string filepath = "history.svg", PlotHistoryOptions options = {});
   void on_train_begin(const Logs&) override;
   void on_epoch_end(int epoch, const Logs& logs) override;
+  bool reads_batch_logs() const override { return false; }
 
   /// The SVG document for `epochs` (0-based) and per-key values (one per epoch; keys starting
   /// with "val_" join the chart of the key without it). Pure: for tests.

@@ -28,6 +28,7 @@ class ReduceLROnPlateau : public Callback {
   explicit ReduceLROnPlateau(ReduceLROnPlateauOptions options = {});
   void on_train_begin(const Logs&) override;
   void on_epoch_end(int epoch, const Logs& logs) override;
+  bool reads_batch_logs() const override { return false; }
   const ReduceLROnPlateauOptions& options() const { return options_; }
 
  private:

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+// src/engine/trainer.hpp — the trainer (Keras 3's Trainer): the loops of fit, evaluate and predict
+// around the model's overridable steps, the default steps, and the hooks through which a
+// distribution strategy or mixed precision join a step.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/compiled_state.hpp"
+#include "engine/data_adapter.hpp"
+#include "lamina/callbacks/callback.hpp"
+#include "lamina/model.hpp"
+
+namespace lamina {
+class ModelImpl;
+}
+
+namespace lamina::engine {
+
+/// The metric states a log is read from: copies of the loss trackers (the sums are tensors that
+/// share storage with the trackers': replace them, do not write into them) and the compiled metrics.
+struct MetricStates {
+  std::vector<LossTracker> loss_trackers;
+  std::vector<Metric*> metrics;
+};
+
+/// Extension points of a training step, for a distribution strategy and mixed precision. The train
+/// step calls them in this order: scale_loss (before backward), reduce_gradients (the scaled
+/// gradients, so every replica then sees the same values), unscale_gradients (skips the update when
+/// it returns false, on every replica alike); reduce_metrics runs whenever a log is read. The
+/// defaults change nothing.
+class TrainerHooks {
+ public:
+  virtual ~TrainerHooks();
+  /// The loss that backward starts from (a loss scale multiplies it).
+  virtual Tensor scale_loss(const Tensor& loss) { return loss; }
+  /// Sums or averages the gradients over the replicas, in place.
+  virtual void reduce_gradients(std::vector<Tensor>& /*grads*/) {}
+  /// Undoes scale_loss on the gradients, in place; false when one is not finite (the optimizer
+  /// step is then skipped).
+  virtual bool unscale_gradients(std::vector<Tensor>& /*grads*/) { return true; }
+  /// Combines the metric states over the replicas before their results are read.
+  virtual void reduce_metrics(MetricStates& /*states*/) {}
+};
+
+/// The hooks of `m` (the identity hooks unless set).
+TrainerHooks& hooks_of(const ModelImpl& m);
+/// Installs `hooks` on the model (null: back to the identity hooks).
+void set_trainer_hooks(const Model& model, std::shared_ptr<TrainerHooks> hooks);
+
+/// The object whose steps and call() run for `self`: the object that constructed the model (a
+/// user's subclass) while it lives, else `self`.
+Model& step_owner(Model& self);
+
+// The default steps (Model::train_step, test_step, predict_step) and the helpers they share with
+// users' steps.
+StepLogs default_train_step(Model& self, const Batch& data);
+StepLogs default_test_step(Model& self, const Batch& data);
+std::vector<Tensor> default_predict_step(Model& self, const Batch& data);
+/// Keras's `self(x, training)` inside a step: every output; `masks` receives each output's mask.
+std::vector<Tensor> step_forward(Model& self, const std::vector<Tensor>& x, bool training,
+                                 std::vector<Tensor>& masks);
+/// GradientTape.gradient through the hooks: scale, backward, reduce, unscale. Empty when the hooks
+/// found a non-finite gradient.
+std::vector<Tensor> compute_gradients(ModelImpl& m, const Tensor& loss, const std::vector<Tensor>& weights);
+/// The optimizer step (building it with the weights' Keras paths first), then the constraints.
+void apply_gradients(ModelImpl& m, Optimizer& optimizer, const std::vector<Tensor>& grads,
+                     const std::vector<Tensor>& weights);
+/// The samples in a batch (the first input's leading dimension).
+double batch_samples(const Batch& data);
+
+// The loops.
+History fit(Model& self, const TensorArg& x, const TensorArg& y, const FitOptions& options);
+History fit(Model& self, const DataArg& data, const FitOptions& options);
+std::map<std::string, double> evaluate(Model& self, const TensorArg& x, const TensorArg& y,
+                                       const EvaluateOptions& options);
+std::map<std::string, double> evaluate(Model& self, const DataArg& data, const EvaluateOptions& options);
+std::vector<Tensor> predict(Model& self, const TensorArg& x, const PredictOptions& options);
+std::vector<Tensor> predict(Model& self, const DataArg& data, const PredictOptions& options);
+std::map<std::string, double> train_on_batch(Model& self, const TensorArg& x, const TensorArg& y);
+std::map<std::string, double> test_on_batch(Model& self, const TensorArg& x, const TensorArg& y);
+
+}  // namespace lamina::engine
