@@ -23,6 +23,19 @@ TensorArg::TensorArg(const std::map<std::string, Tensor>& named) {
 
 namespace engine {
 
+Device model_device(const ModelImpl& m) {
+  const std::vector<Tensor> w = m.weights();
+  return w.empty() ? Device::cpu() : w.front().device();
+}
+
+Batch on_model_device(const ModelImpl& m, Batch b) {
+  const Device device = model_device(m);
+  for (std::vector<Tensor>* part : {&b.x, &b.y, &b.sample_weight})
+    for (Tensor& t : *part)
+      if (t.defined()) t = t.to(device);
+  return b;
+}
+
 namespace {
 
 std::string count_of(std::size_t n, const char* noun) {
@@ -49,22 +62,6 @@ std::vector<Tensor> gather_all(const std::vector<Tensor>& ts, const std::int64_t
   return out;
 }
 
-// A permutation of 0..n-1 that depends on (key, epoch) alone (Fisher-Yates driven by SplitMix64),
-// so that a resumed fit can rebuild the order of any epoch.
-Tensor epoch_order(std::int64_t n, std::uint64_t key, int epoch) {
-  Tensor order = Tensor::empty({n}, int64);
-  std::int64_t* p = order.data<std::int64_t>();
-  std::iota(p, p + n, std::int64_t{0});
-  std::uint64_t z = key ^ (0xd1b54a32d192ed03ULL * (static_cast<std::uint64_t>(epoch) + 1));
-  for (std::int64_t i = n - 1; i > 0; --i) {
-    std::uint64_t r = (z += 0x9e3779b97f4a7c15ULL);
-    r = (r ^ (r >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    r = (r ^ (r >> 27)) * 0x94d049bb133111ebULL;
-    std::swap(p[i], p[(r ^ (r >> 31)) % static_cast<std::uint64_t>(i + 1)]);
-  }
-  return order;
-}
-
 class ArrayBatches final : public BatchSource {
  public:
   ArrayBatches(std::vector<Tensor> x, std::vector<Tensor> y, std::int64_t batch_size, bool shuffle,
@@ -74,7 +71,7 @@ class ArrayBatches final : public BatchSource {
   void reset() override {
     pos_ = 0;
     if (shuffle_)
-      order_ = order_of_ ? epoch_order(n_, order_of_->shuffle_key, order_of_->epoch)
+      order_ = order_of_ ? random::epoch_permutation(n_, order_of_->shuffle_key, order_of_->epoch)
                          : random_permutation(n_);
   }
   std::optional<TensorArg> next() override {
@@ -286,10 +283,15 @@ void Feed::start_pass() {
 }
 
 std::optional<Batch> Feed::next() {
-  if (held_) return std::exchange(held_, std::nullopt);
-  std::optional<TensorArg> batch = source_->next();
-  if (!batch) return std::nullopt;
-  return split(*batch);
+  std::optional<Batch> b;
+  if (held_) {
+    b = std::exchange(held_, std::nullopt);
+  } else {
+    std::optional<TensorArg> batch = source_->next();
+    if (!batch) return std::nullopt;
+    b = split(*batch);
+  }
+  return on_model_device(m_, std::move(*b));
 }
 
 const Batch& Feed::peek() {
@@ -297,7 +299,7 @@ const Batch& Feed::peek() {
     source_->reset();
     std::optional<TensorArg> batch = source_->next();
     if (!batch) throw ValueError(what_ + ": the data yields no batches");
-    held_ = split(*batch);
+    held_ = on_model_device(m_, split(*batch));
   }
   return *held_;
 }

@@ -68,6 +68,11 @@ Batch step_batch(std::vector<Tensor> x, std::vector<Tensor> y, const Tensor& w,
 
 /// A BatchSource read as model steps. It may hold back the first batch of a pass (read early to
 /// build the model and check shapes) and hand it out as that pass's first step.
+/// Where the model's weights live (the host before it has any).
+Device model_device(const ModelImpl& m);
+/// The batch copied to the model's device. Data stays on the host until its step.
+Batch on_model_device(const ModelImpl& m, Batch b);
+
 class Feed {
  public:
   /// class_weight: fit's, turned into each batch's sample weights.

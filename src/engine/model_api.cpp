@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/compiled_state.hpp"
+#include "engine/data_adapter.hpp"
 #include "engine/functional.hpp"
 #include "engine/model_impl.hpp"
 #include "engine/subclassed.hpp"
@@ -69,7 +70,8 @@ Model::operator std::shared_ptr<Layer>() const { return impl_; }
 
 Tensor Model::predict_on_batch(const Tensor& x) {
   NoGradGuard no_grad;
-  return checked(impl_)(x, false);
+  ModelImpl& m = checked(impl_);
+  return m(x.to(engine::model_device(m)), false).to(Device::cpu());
 }
 
 Tensor Model::operator()(const Tensor& x, bool training) const { return checked(impl_)(x, training); }
@@ -77,8 +79,8 @@ Tensor Model::operator()(const Tensor& x, bool training) const { return checked(
 Model& Model::to(Device device) {
   ModelImpl& m = checked(impl_);
   for (const Tensor& w : m.weights()) relocate(w, device);
-  if (m.optimizer)
-    for (const auto& [path, slot] : m.optimizer->variables()) relocate(slot, device);
+  if (m.compiled && m.compiled->optimizer)
+    for (const auto& [path, slot] : m.compiled->optimizer->variables()) relocate(slot, device);
   return *this;
 }
 

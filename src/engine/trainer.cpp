@@ -180,7 +180,9 @@ void check_labels(Model& self, const char* what, const std::vector<Tensor>& xs, 
   NoGradGuard no_grad;
   ModelImpl& m = self.impl();
   std::vector<Tensor> masks;
-  const std::vector<Tensor> preds = step_forward(self, slice_all(xs, 0, 1), false, masks);
+  // One sample, on the model's device (the arrays stay on the host).
+  const Batch first = on_model_device(m, Batch{slice_all(xs, 0, 1), slice_all(ys, 0, 1), {}});
+  const std::vector<Tensor> preds = step_forward(self, first.x, false, masks);
   const std::vector<std::string> names = m.output_names();
   const CompiledState& c = *m.compiled;
   bool any = false;
@@ -196,7 +198,7 @@ void check_labels(Model& self, const char* what, const std::vector<Tensor>& xs, 
                                 " does not fit the model's output " + out.str() + " under loss '" +
                                 c.losses[i]->name() + "': ";
     try {
-      (*c.losses[i])(ys[i].slice(0, 1), preds[i]);
+      (*c.losses[i])(first.y[i], preds[i]);
     } catch (const ShapeError& e) {
       throw ShapeError(context + e.what());
     } catch (const ValueError& e) {
@@ -404,7 +406,8 @@ std::vector<Tensor> predict_loop(Model& self, Feed& feed, const PredictOptions& 
   }
   cbs.each([](Callback& c) { c.on_predict_end({}); });
   std::vector<Tensor> out;
-  for (auto& p : parts) out.push_back(p.size() == 1 ? p[0] : concatenate(p, 0));
+  // Predictions come back to the host, as Keras returns NumPy arrays.
+  for (auto& p : parts) out.push_back((p.size() == 1 ? p[0] : concatenate(p, 0)).to(Device::cpu()));
   return out;
 }
 
@@ -532,7 +535,7 @@ std::map<std::string, double> train_on_batch(Model& self, const TensorArg& x_arg
   Model& target = step_owner(self);
   target.reset_metrics();
   m.compiled->skip_nonfinite = false;
-  return target.train_step(Batch{x, y, {}}).read();
+  return target.train_step(on_model_device(m, Batch{x, y, {}})).read();
 }
 
 std::map<std::string, double> test_on_batch(Model& self, const TensorArg& x_arg, const TensorArg& y_arg) {
@@ -544,7 +547,7 @@ std::map<std::string, double> test_on_batch(Model& self, const TensorArg& x_arg,
   check_input(m, "test_on_batch", x);
   Model& target = step_owner(self);
   target.reset_metrics();
-  return target.test_step(Batch{x, y, {}}).read();
+  return target.test_step(on_model_device(m, Batch{x, y, {}})).read();
 }
 
 }  // namespace lamina::engine
