@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "backend/geometry.hpp"
+#include "backend/philox.hpp"
 #include "lamina/tensor.hpp"
 
 namespace lamina::backend {

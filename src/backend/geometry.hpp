@@ -84,12 +84,4 @@ struct Tap {
 /// half-pixel centres (bilinear) or nearest neighbour.
 std::vector<Tap> resize_taps(std::int64_t in, std::int64_t out, bool bilinear);
 
-/// Where a draw reads Philox: block (offset + i) of (key, stream) for element i. The caller
-/// reserves [offset, offset + n) so that successive draws use disjoint blocks.
-struct PhiloxPlace {
-  std::uint64_t key = 0;
-  std::uint64_t offset = 0;
-  std::uint32_t stream = 0;
-};
-
 }  // namespace lamina::backend

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "autograd/node.hpp"
-#include "backend/cpu/random.hpp"
+#include "backend/philox.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
 #include "backend/backend.hpp"
@@ -18,20 +18,15 @@ namespace {
 thread_local Generator* t_current = nullptr;
 }  // namespace
 
-std::uint64_t Generator::next_bits() { return cpu::random_bits(reserve(1), 0); }
+std::uint64_t Generator::next_bits() { return backend::random_bits(reserve(1), 0); }
 
 std::uint64_t Generator::next_below(std::uint64_t bound) {
   if (bound == 0) throw ValueError("random: next_below needs a bound of at least 1, got 0");
-  std::int64_t v = 0;
-  // Two's complement: [0, bound) as int64 even for bound > 2⁶³ (the kernel works modulo 2⁶⁴).
-  cpu::random_integers(reserve(1), 1, 0, static_cast<std::int64_t>(bound), &v);
-  return static_cast<std::uint64_t>(v);
+  return backend::below(next_bits(), bound);
 }
 
 double Generator::next_uniform01() {
-  double u = 0;
-  cpu::random_uniform(reserve(1), 1, 0.0, 1.0, &u);
-  return u;
+  return backend::unit_interval(next_bits());
 }
 
 Generator& global() {
@@ -46,7 +41,7 @@ GeneratorScope::~GeneratorScope() { t_current = previous_; }
 
 std::uint64_t reserve(std::uint64_t count) { return current().reserve(count).offset; }
 
-std::uint64_t bits(std::uint64_t c) { return cpu::random_bits(current().at(c), 0); }
+std::uint64_t bits(std::uint64_t c) { return backend::random_bits(current().at(c), 0); }
 
 State get_state() { return {global().key(), global().offset()}; }
 void set_state(State s) { global().reset(s.seed, s.counter); }
@@ -64,7 +59,7 @@ Tensor generate(const Shape& shape, DType dtype, Device device, backend::Distrib
   if (!is_floating(dtype))
     throw TypeError(std::string("random: expected a float32 or float64 dtype, got ") +
                     dtype_name(dtype));
-  const backend::PhiloxPlace place = random::current().reserve(cpu::counters(out.numel(), per_block));
+  const backend::PhiloxPlace place = random::current().reserve(backend::counters(out.numel(), per_block));
   backend::get(device).random_fill(d, place, a, b, out);
   return out;
 }
@@ -78,7 +73,7 @@ Tensor keep_mask(const Shape& shape, double rate, Device device) {
   Tensor mask = make_tensor(shape, uint8, device);
   const std::int64_t n = mask.numel();
   backend::get(device).bernoulli_mask(
-      random::current().reserve(cpu::counters(n, cpu::kMaskBitsPerBlock)), rate, mask);
+      random::current().reserve(backend::counters(n, backend::kMaskBitsPerBlock)), rate, mask);
   return mask;
 }
 
@@ -102,18 +97,18 @@ Tensor random_uniform(const Shape& shape, double minval, double maxval, DType dt
     throw ValueError("random_uniform: minval " + std::to_string(minval) + " exceeds maxval " +
                      std::to_string(maxval));
   return generate(shape, dtype, device, backend::Distribution::uniform,
-                  cpu::kUniformsPerBlock, minval, maxval);
+                  backend::kUniformsPerBlock, minval, maxval);
 }
 
 Tensor random_normal(const Shape& shape, double mean, double stddev, DType dtype, Device device) {
   return generate(shape, dtype, device, backend::Distribution::normal,
-                  cpu::kNormalsPerBlock, mean, stddev);
+                  backend::kNormalsPerBlock, mean, stddev);
 }
 
 Tensor truncated_normal(const Shape& shape, double mean, double stddev, DType dtype,
                         Device device) {
   return generate(shape, dtype, device, backend::Distribution::truncated_normal,
-                  cpu::kNormalsPerBlock, mean, stddev);
+                  backend::kNormalsPerBlock, mean, stddev);
 }
 
 Tensor random_permutation(std::int64_t n) { return permutation(n, random::current()); }

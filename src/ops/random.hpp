@@ -9,7 +9,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "backend/cpu/random.hpp"
+#include "backend/philox.hpp"
 #include "lamina/tensor.hpp"
 
 namespace lamina::random {
@@ -34,11 +34,11 @@ class Generator {
   Generator& operator=(const Generator&) = delete;
 
   /// The next `count` counters: where a draw of `count` values reads.
-  cpu::PhiloxPlace reserve(std::uint64_t count) {
+  backend::PhiloxPlace reserve(std::uint64_t count) {
     return {key_.load(std::memory_order_relaxed), offset_.fetch_add(count), stream_};
   }
   /// Where counter `offset` of this generator reads, without reserving it.
-  cpu::PhiloxPlace at(std::uint64_t offset) const { return {key(), offset, stream_}; }
+  backend::PhiloxPlace at(std::uint64_t offset) const { return {key(), offset, stream_}; }
   /// 64 random bits (one counter).
   std::uint64_t next_bits();
   /// Uniform in [0, bound) (one counter); bound >= 1.

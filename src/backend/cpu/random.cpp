@@ -31,7 +31,7 @@ std::uint64_t low64(const std::array<std::uint32_t, 4>& b) { return b[0] | std::
 std::uint64_t high64(const std::array<std::uint32_t, 4>& b) { return b[2] | std::uint64_t{b[3]} << 32; }
 
 // [0, 1) with 53 random bits.
-double unit(std::uint64_t bits) { return static_cast<double>(bits >> 11) * kTwoPow53Inv; }
+double unit(std::uint64_t bits) { return backend::unit_interval(bits); }
 
 // 1/k and 1/(k·(k − 1)) as constants (rounded once, at compile time), so the series below
 // multiply instead of divide.
@@ -125,16 +125,6 @@ void fill(std::int64_t n, T* out, Make make, Value value) {
 
 }  // namespace
 
-std::array<std::uint32_t, 4> philox4x32_10(std::array<std::uint32_t, 4> counter,
-                                           std::array<std::uint32_t, 2> key) {
-  const philox4x32_ctr_t c = {{counter[0], counter[1], counter[2], counter[3]}};
-  const philox4x32_key_t k = {{key[0], key[1]}};
-  const philox4x32_ctr_t r = philox4x32_R(10, c, k);
-  return {r.v[0], r.v[1], r.v[2], r.v[3]};
-}
-
-std::uint64_t random_bits(const PhiloxPlace& place, std::uint64_t i) { return low64(block(place, i)); }
-
 template <class T>
 void random_uniform(const PhiloxPlace& place, std::int64_t n, double lo, double hi, T* out) {
   const T top = std::nextafter(static_cast<T>(hi), static_cast<T>(lo));
@@ -182,9 +172,7 @@ void masked_scale(std::int64_t n, const std::uint8_t* mask, double scale, const 
 
 namespace {
 // ⌊bits·range / 2⁶⁴⌋: uniform in [0, range) (Lemire's multiply-shift).
-std::uint64_t scale_to(std::uint64_t bits, std::uint64_t range) {
-  return static_cast<std::uint64_t>((static_cast<unsigned __int128>(bits) * range) >> 64);
-}
+std::uint64_t scale_to(std::uint64_t bits, std::uint64_t range) { return backend::below(bits, range); }
 }  // namespace
 
 void random_integers(const PhiloxPlace& place, std::int64_t n, std::int64_t lo, std::int64_t hi,
@@ -249,3 +237,17 @@ void CpuBackend::random_permutation(const PhiloxPlace& place, Tensor& out) {
 }
 
 }  // namespace lamina::cpu
+
+namespace lamina::backend {
+
+std::array<std::uint32_t, 4> philox4x32_10(std::array<std::uint32_t, 4> counter,
+                                           std::array<std::uint32_t, 2> key) {
+  const philox4x32_ctr_t c = {{counter[0], counter[1], counter[2], counter[3]}};
+  const philox4x32_key_t k = {{key[0], key[1]}};
+  const philox4x32_ctr_t r = philox4x32_R(10, c, k);
+  return {r.v[0], r.v[1], r.v[2], r.v[3]};
+}
+
+std::uint64_t random_bits(const PhiloxPlace& place, std::uint64_t i) { return cpu::low64(cpu::block(place, i)); }
+
+}  // namespace lamina::backend

@@ -15,25 +15,17 @@
 #include <array>
 #include <cstdint>
 
-#include "backend/geometry.hpp"
+#include "backend/philox.hpp"
 
 namespace lamina::cpu {
 
+using backend::counters;
+using backend::kMaskBitsPerBlock;
+using backend::kNormalsPerBlock;
+using backend::kUniformsPerBlock;
+using backend::philox4x32_10;
 using backend::PhiloxPlace;
-
-/// One Philox4x32-10 block: the 4 words of `counter` encrypted under `key` (Random123's philox4x32).
-std::array<std::uint32_t, 4> philox4x32_10(std::array<std::uint32_t, 4> counter,
-                                           std::array<std::uint32_t, 2> key);
-
-/// Values per block of each kind.
-inline constexpr int kUniformsPerBlock = 1, kNormalsPerBlock = 2, kMaskBitsPerBlock = 4;
-/// The counters a draw of n values of a kind with K values per block uses: ⌈n/K⌉.
-inline std::uint64_t counters(std::int64_t n, int per_block) {
-  return (static_cast<std::uint64_t>(n) + static_cast<std::uint64_t>(per_block) - 1) / static_cast<std::uint64_t>(per_block);
-}
-
-/// The 64 bits of value i (one per block): words 0 (low half) and 1 (high half) of block offset + i.
-std::uint64_t random_bits(const PhiloxPlace& place, std::uint64_t i);
+using backend::random_bits;
 
 /// out[i] = lo + (hi − lo)·u, u = (bits_i >> 11)·2⁻⁵³ in [0, 1), computed in double and rounded to T;
 /// a value that rounds up to hi is replaced by the largest T below hi (hi == lo gives lo).
