@@ -15,6 +15,7 @@
 #include "tensor/allocator.hpp"
 #include "tensor/sizes.hpp"
 #include "tensor/dispatch.hpp"
+#include "tensor/half.hpp"
 #include "tensor/tensor_impl.hpp"
 
 namespace lamina {
@@ -28,6 +29,8 @@ std::size_t dtype_size(DType d) {
     case DType::int32: return 4;
     case DType::int64: return 8;
     case DType::uint8: return 1;
+    case DType::float16:
+    case DType::bfloat16: return 2;
   }
   return 0;
 }
@@ -39,24 +42,31 @@ const char* dtype_name(DType d) {
     case DType::int32: return "int32";
     case DType::int64: return "int64";
     case DType::uint8: return "uint8";
+    case DType::float16: return "float16";
+    case DType::bfloat16: return "bfloat16";
   }
   return "?";
 }
 
 DType dtype_from_name(const std::string& name) {
-  for (DType d : {float32, float64, int32, int64, uint8})
+  for (DType d : {float32, float64, int32, int64, uint8, float16, bfloat16})
     if (name == dtype_name(d)) return d;
-  throw ValueError("unknown dtype '" + name + "' (expected float32, float64, int32, int64 or uint8)");
+  throw ValueError("unknown dtype '" + name +
+                   "' (expected float32, float64, int32, int64, uint8, float16 or bfloat16)");
 }
 
-bool is_floating(DType d) { return d == DType::float32 || d == DType::float64; }
+bool is_floating(DType d) {
+  return d == DType::float32 || d == DType::float64 || d == DType::float16 || d == DType::bfloat16;
+}
 
 DType promote_types(DType a, DType b) {
   if (a == b) return a;
-  if (is_floating(a) || is_floating(b)) {
+  if (is_floating(a) && is_floating(b)) {
     if (a == float64 || b == float64) return float64;
-    return float32;
+    return float32;  // float32 with a half type, or float16 with bfloat16
   }
+  if (is_floating(a)) return a;
+  if (is_floating(b)) return b;
   auto rank = [](DType d) { return d == uint8 ? 0 : d == int32 ? 1 : 2; };
   return rank(a) >= rank(b) ? a : b;
 }
@@ -64,6 +74,11 @@ DType promote_types(DType a, DType b) {
 std::string Device::str() const {
   return type == DeviceType::CPU ? "cpu" : "cuda:" + std::to_string(index);
 }
+
+template <> float16_t::half_value(float value) : bits(half::float_to_f16(value)) {}
+template <> float16_t::operator float() const { return half::f16_to_float(bits); }
+template <> bfloat16_t::half_value(float value) : bits(half::float_to_bf16(value)) {}
+template <> bfloat16_t::operator float() const { return half::bf16_to_float(bits); }
 
 // --- Shape ---------------------------------------------------------------------------------------
 
@@ -136,6 +151,7 @@ Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device
 Tensor Tensor::scalar(double value, DType dtype) { return full(Shape{}, value, dtype); }
 
 Tensor Tensor::arange(std::int64_t n, DType dtype) {
+  if (half::is_half(dtype)) return arange(n, float64).astype(dtype);
   Tensor t = make_tensor(Shape{n}, dtype);
   detail::dispatch_all(dtype, [&](auto z) {
     using T = decltype(z);
@@ -158,6 +174,8 @@ template Tensor Tensor::from_vector(const std::vector<double>&, const Shape&);
 template Tensor Tensor::from_vector(const std::vector<std::int32_t>&, const Shape&);
 template Tensor Tensor::from_vector(const std::vector<std::int64_t>&, const Shape&);
 template Tensor Tensor::from_vector(const std::vector<std::uint8_t>&, const Shape&);
+template Tensor Tensor::from_vector(const std::vector<float16_t>&, const Shape&);
+template Tensor Tensor::from_vector(const std::vector<bfloat16_t>&, const Shape&);
 
 Tensor Tensor::from_data(const void* data, const Shape& shape, DType dtype) {
   Tensor t = make_tensor(shape, dtype);
@@ -226,11 +244,15 @@ template double* Tensor::data<double>();
 template std::int32_t* Tensor::data<std::int32_t>();
 template std::int64_t* Tensor::data<std::int64_t>();
 template std::uint8_t* Tensor::data<std::uint8_t>();
+template float16_t* Tensor::data<float16_t>();
+template bfloat16_t* Tensor::data<bfloat16_t>();
 template const float* Tensor::data<float>() const;
 template const double* Tensor::data<double>() const;
 template const std::int32_t* Tensor::data<std::int32_t>() const;
 template const std::int64_t* Tensor::data<std::int64_t>() const;
 template const std::uint8_t* Tensor::data<std::uint8_t>() const;
+template const float16_t* Tensor::data<float16_t>() const;
+template const bfloat16_t* Tensor::data<bfloat16_t>() const;
 
 void* Tensor::raw_data() { return checked(impl_).data(); }
 const void* Tensor::raw_data() const { return checked(impl_).data(); }
@@ -239,6 +261,11 @@ double Tensor::at(std::int64_t i) const {
   if (i < 0 || i >= numel())
     throw ValueError("index " + std::to_string(i) + " out of range for " + std::to_string(numel()) +
                      " elements");
+  if (half::is_half(dtype())) {
+    float v = 0.0f;
+    half::to_float(dtype(), static_cast<const std::uint16_t*>(impl_->data()) + i, &v, 1);
+    return v;
+  }
   return detail::dispatch_all(dtype(), [&](auto z) -> double {
     using T = decltype(z);
     return static_cast<double>(static_cast<const T*>(impl_->data())[i]);
@@ -263,6 +290,8 @@ template std::vector<double> Tensor::to_vector() const;
 template std::vector<std::int32_t> Tensor::to_vector() const;
 template std::vector<std::int64_t> Tensor::to_vector() const;
 template std::vector<std::uint8_t> Tensor::to_vector() const;
+template std::vector<float16_t> Tensor::to_vector() const;
+template std::vector<bfloat16_t> Tensor::to_vector() const;
 
 bool Tensor::shares_storage(const Tensor& other) const {
   return defined() && other.defined() && impl_->storage == other.impl_->storage;
@@ -341,19 +370,56 @@ Tensor Tensor::operator[](std::int64_t i) const {
 
 // --- conversion ----------------------------------------------------------------------------------
 
+namespace {
+
+// n elements of type S at `src` converted into type T at `dst`.
+void convert_plain(DType s, const void* src, DType t, void* dst, std::int64_t n) {
+  detail::dispatch_all(s, [&](auto zs) {
+    using S = decltype(zs);
+    detail::dispatch_all(t, [&](auto zt) {
+      using T = decltype(zt);
+      const S* from = static_cast<const S*>(src);
+      T* to = static_cast<T*>(dst);
+      for (std::int64_t i = 0; i < n; ++i) to[i] = convert_value<T>(from[i]);
+    });
+  });
+}
+
+// Conversions to and from the 16-bit floats go through float32 (exact from a half type), or
+// through float64 from float64 and the integers (a single rounding: half.hpp), a block at a time.
+void convert_elements(DType s, const void* src, DType t, void* dst, std::int64_t n) {
+  if (!half::is_half(s) && !half::is_half(t)) return convert_plain(s, src, t, dst, n);
+  constexpr std::int64_t kBlock = 1024;
+  float wide[kBlock];
+  double wider[kBlock];
+  const auto* src_bytes = static_cast<const char*>(src);
+  auto* dst_bytes = static_cast<char*>(dst);
+  const std::size_t ss = dtype_size(s), ts = dtype_size(t);
+  for (std::int64_t i = 0; i < n; i += kBlock) {
+    const std::int64_t m = std::min(kBlock, n - i);
+    const void* from = src_bytes + i * ss;
+    void* to = dst_bytes + i * ts;
+    if (half::is_half(s)) {
+      float* f = t == float32 ? static_cast<float*>(to) : wide;
+      half::to_float(s, static_cast<const std::uint16_t*>(from), f, m);
+      if (half::is_half(t)) half::from_float(t, f, static_cast<std::uint16_t*>(to), m);
+      else if (t != float32) convert_plain(float32, f, t, to, m);
+    } else if (s == float32) {
+      half::from_float(t, static_cast<const float*>(from), static_cast<std::uint16_t*>(to), m);
+    } else {
+      const double* d = s == float64 ? static_cast<const double*>(from) : wider;
+      if (s != float64) convert_plain(s, from, float64, wider, m);
+      half::from_double(t, d, static_cast<std::uint16_t*>(to), m);
+    }
+  }
+}
+
+}  // namespace
+
 Tensor Tensor::astype(DType target) const {
   if (target == dtype()) return *this;
   Tensor out = make_tensor(shape(), target);
-  const std::int64_t n = numel();
-  detail::dispatch_all(dtype(), [&](auto zs) {
-    using S = decltype(zs);
-    detail::dispatch_all(target, [&](auto zt) {
-      using T = decltype(zt);
-      const S* src = data<S>();
-      T* dst = out.data<T>();
-      for (std::int64_t i = 0; i < n; ++i) dst[i] = convert_value<T>(src[i]);
-    });
-  });
+  convert_elements(dtype(), raw_data(), target, out.raw_data(), numel());
   if (!is_floating(dtype()) || !is_floating(target)) return out;
   DType src_type = dtype();
   return autograd::record_fn(out, "Cast", {*this}, [src_type](const Tensor& g) {
@@ -382,6 +448,12 @@ Tensor& Tensor::assign(const Tensor& src) {
 }
 
 Tensor& Tensor::fill(double value) {
+  if (dtype() == float16 || dtype() == bfloat16) {
+    std::uint16_t bits = 0;
+    half::from_double(dtype(), &value, &bits, 1);
+    std::fill_n(static_cast<std::uint16_t*>(raw_data()), numel(), bits);
+    return *this;
+  }
   detail::dispatch_all(dtype(), [&](auto z) {
     using T = decltype(z);
     std::fill_n(data<T>(), numel(), convert_value<T>(value));
