@@ -100,6 +100,10 @@ void Model::compile(const CompileOptions& options) {
     for (const MetricArg& a : list) check_metric_name(a);
 
   m.optimizer = options.optimizer.ptr();
+  // Keras's auto_scale_loss: float16 gradients underflow without loss scaling.
+  if (m.dtype_policy().name() == "mixed_float16" &&
+      !dynamic_cast<optimizers::LossScaleOptimizer*>(m.optimizer.get()))
+    m.optimizer = std::make_shared<optimizers::LossScaleOptimizer>(m.optimizer);
   m.losses = std::move(losses);
   m.loss_weights = std::move(weights);
   m.metric_args = std::move(metric_args);

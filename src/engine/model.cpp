@@ -190,7 +190,7 @@ void train_step(ModelImpl& m, const std::vector<Tensor>& xs, const std::vector<T
   const double loss_value = loss.item();
   if (!skip_nonfinite || std::isfinite(loss_value)) {
     for (const Tensor& w : weights) const_cast<Tensor&>(w).zero_grad();
-    loss.backward();
+    m.optimizer->scale_loss(loss).backward();  // LossScaleOptimizer scales; others return loss
     std::vector<Tensor> grads;
     grads.reserve(weights.size());
     for (const Tensor& w : weights) grads.push_back(w.grad());
