@@ -30,6 +30,8 @@ std::size_t item_size(DType dtype) {
     case DType::float32:
     case DType::int32: return 4;
     case DType::uint8: return 1;
+    case DType::float16:
+    case DType::bfloat16: return 2;
   }
   return 0;
 }

@@ -121,6 +121,8 @@ class Csv final : public data::Node {
           case DType::int64: y.data<std::int64_t>()[0] = static_cast<std::int64_t>(v); break;
           case DType::int32: y.data<std::int32_t>()[0] = static_cast<std::int32_t>(v); break;
           case DType::float64: y.data<double>()[0] = v; break;
+          case DType::float16:
+          case DType::bfloat16: y.fill(v); break;
           default: y.data<float>()[0] = static_cast<float>(v); break;
         }
         row.push_back(std::move(y));

@@ -31,7 +31,9 @@ nlohmann::json ActivityRegularizationLayer::get_config() const {
 }
 
 ActivityRegularization::ActivityRegularization(ActivityRegularizationOptions o)
-    : LayerHandle(std::make_shared<ActivityRegularizationLayer>(o.l1, o.l2, std::move(o.name))) {}
+    : LayerHandle(std::make_shared<ActivityRegularizationLayer>(o.l1, o.l2, std::move(o.name))) {
+  apply_dtype_option(**this, o.dtype);
+}
 
 namespace {
 [[maybe_unused]] const bool registered = [] {

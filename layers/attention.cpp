@@ -179,6 +179,7 @@ nlohmann::json BaseDenseAttentionLayer::get_config() const {
 AttentionLayer::AttentionLayer(AttentionOptions o)
     : BaseDenseAttentionLayer("Attention", o.use_scale, o.dropout, o.use_causal_mask, std::move(o.name)),
       score_mode_(o.score_mode) {
+  apply_dtype_option(*this, o.dtype);
   if (score_mode_ != "dot" && score_mode_ != "concat")
     throw ValueError("Attention: score_mode must be \"dot\" or \"concat\", got \"" + score_mode_ + "\"");
 }
@@ -219,7 +220,9 @@ Attention::Attention(AttentionOptions options)
 // --- AdditiveAttention ----------------------------------------------------------------------------
 
 AdditiveAttentionLayer::AdditiveAttentionLayer(AdditiveAttentionOptions o)
-    : BaseDenseAttentionLayer("AdditiveAttention", o.use_scale, o.dropout, o.use_causal_mask, std::move(o.name)) {}
+    : BaseDenseAttentionLayer("AdditiveAttention", o.use_scale, o.dropout, o.use_causal_mask, std::move(o.name)) {
+  apply_dtype_option(*this, o.dtype);
+}
 
 void AdditiveAttentionLayer::make_weights(std::int64_t dim) {
   if (use_scale()) scale = add_weight("scale", {dim}, initializers::GlorotUniform());

@@ -86,10 +86,11 @@ void BaseConvLayer::build(const Shape& input_shape) {
 
 Tensor BaseConvLayer::call(const Tensor& x, bool) {
   check_input(x.shape());
-  Tensor in = x.dtype() == kernel.dtype() ? x : x.astype(kernel.dtype());
+  const Tensor k = autocast(kernel), b = autocast(bias);
+  Tensor in = x.dtype() == k.dtype() ? x : x.astype(k.dtype());
   const FusedActivation act = spatial::fused_part(activation_);
-  Tensor y = rank_ == 2 ? conv2d(in, kernel, bias, strides_, padding_, dilation_, groups_, act)
-                        : conv1d(in, kernel, bias, strides_.w, padding_, dilation_.w, groups_, act);
+  Tensor y = rank_ == 2 ? conv2d(in, k, b, strides_, padding_, dilation_, groups_, act)
+                        : conv1d(in, k, b, strides_.w, padding_, dilation_.w, groups_, act);
   return regularize_activity(activation_.fused() ? y : activation_(y),
                              regularization_.activity_regularizer);
 }
@@ -120,6 +121,7 @@ Conv2DLayer::Conv2DLayer(std::int64_t filters, Size2D kernel_size, Conv2DOptions
                     std::move(o.bias_initializer), std::move(o.name)) {
   regularization_ = {o.kernel_regularizer, o.bias_regularizer, o.activity_regularizer,
                      o.kernel_constraint, o.bias_constraint};
+  apply_dtype_option(*this, o.dtype);
 }
 
 Conv2D::Conv2D(std::int64_t filters, Size2D kernel_size, Conv2DOptions options)
@@ -132,6 +134,7 @@ Conv1DLayer::Conv1DLayer(std::int64_t filters, std::int64_t kernel_size, Conv1DO
                     std::move(o.name)) {
   regularization_ = {o.kernel_regularizer, o.bias_regularizer, o.activity_regularizer,
                      o.kernel_constraint, o.bias_constraint};
+  apply_dtype_option(*this, o.dtype);
 }
 
 Conv1D::Conv1D(std::int64_t filters, std::int64_t kernel_size, Conv1DOptions options)

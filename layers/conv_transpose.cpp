@@ -13,7 +13,7 @@ namespace lamina::layers {
 
 Conv2DTransposeLayer::Conv2DTransposeLayer(std::int64_t filters, Size2D kernel_size,
                                            Conv2DTransposeOptions options)
-    : Layer(options.name),
+    : Layer(options.name, options.dtype),
       filters_(filters),
       kernel_size_(kernel_size),
       options_(std::move(options)),

@@ -65,7 +65,7 @@ KerasTensor Input(const Shape& shape, InputOptions options) {
 // --- Dense ---------------------------------------------------------------------------------------
 
 DenseLayer::DenseLayer(std::int64_t units, DenseOptions options)
-    : Layer(options.name), units_(units), options_(std::move(options)) {
+    : Layer(options.name, options.dtype), units_(units), options_(std::move(options)) {
   sizes::require_size("Dense", "units", units);
 }
 
@@ -94,10 +94,11 @@ Tensor DenseLayer::call(const Tensor& x, bool) {
   if (x.ndim() < 2 || x.shape().back() != kernel.shape()[0])
     fail_shape("expected input of shape " + Shape{-1, kernel.shape()[0]}.str() + ", got " +
                x.shape().str());
-  Tensor in = x.dtype() == kernel.dtype() ? x : x.astype(kernel.dtype());
+  const Tensor k = autocast(kernel), b = autocast(bias);
+  Tensor in = x.dtype() == k.dtype() ? x : x.astype(k.dtype());
   Tensor out = options_.activation.fused()
-                   ? dense(in, kernel, bias, *options_.activation.fused())
-                   : options_.activation(dense(in, kernel, bias, FusedActivation::linear));
+                   ? dense(in, k, b, *options_.activation.fused())
+                   : options_.activation(dense(in, k, b, FusedActivation::linear));
   return regularize_activity(out, options_.activity_regularizer);
 }
 
@@ -159,7 +160,7 @@ Activation::Activation(lamina::Activation activation, Name name)
 // --- Dropout -------------------------------------------------------------------------------------
 
 DropoutLayer::DropoutLayer(double rate, DropoutOptions options)
-    : Layer(options.name), rate_(rate), options_(std::move(options)) {
+    : Layer(options.name, options.dtype), rate_(rate), options_(std::move(options)) {
   if (!(rate >= 0 && rate < 1))
     throw ValueError("Dropout: rate must be in [0, 1), got " + std::to_string(rate));
   if (options_.noise_shape)

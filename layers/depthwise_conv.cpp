@@ -99,6 +99,7 @@ DepthwiseConv2DLayer::DepthwiseConv2DLayer(Size2D kernel_size, DepthwiseConv2DOp
                          o.dilation_rate, std::move(o.activation), o.use_bias, std::move(o.name)),
       depthwise_initializer_(std::move(o.depthwise_initializer)),
       bias_initializer_(std::move(o.bias_initializer)) {
+  apply_dtype_option(*this, o.dtype);
   regularization_ = {o.depthwise_regularizer, o.bias_regularizer, o.activity_regularizer,
                      o.depthwise_constraint, o.bias_constraint};
 }
@@ -141,6 +142,7 @@ SeparableConv2DLayer::SeparableConv2DLayer(std::int64_t filters, Size2D kernel_s
       bias_initializer_(std::move(o.bias_initializer)),
       pointwise_regularizer_(o.pointwise_regularizer),
       pointwise_constraint_(o.pointwise_constraint) {
+  apply_dtype_option(*this, o.dtype);
   regularization_ = {o.depthwise_regularizer, o.bias_regularizer, o.activity_regularizer,
                      o.depthwise_constraint, o.bias_constraint};
   sizes::require_size("SeparableConv2D", "filters", filters);

@@ -14,7 +14,7 @@
 namespace lamina::layers {
 
 EmbeddingLayer::EmbeddingLayer(std::int64_t input_dim, std::int64_t output_dim, EmbeddingOptions options)
-    : Layer(options.name), input_dim_(input_dim), output_dim_(output_dim), options_(std::move(options)) {
+    : Layer(options.name, options.dtype), input_dim_(input_dim), output_dim_(output_dim), options_(std::move(options)) {
   sizes::require_size("Embedding", "input_dim", input_dim);
   sizes::require_size("Embedding", "output_dim", output_dim);
 }
@@ -40,7 +40,10 @@ Tensor EmbeddingLayer::call(const Tensor& ids, bool) {
                                                        : std::to_string(v[i])) +
                  " (position " + std::to_string(i) + " of input " + ids.shape().str() +
                  ") is outside [0, input_dim) with input_dim=" + std::to_string(input_dim_));
-  return regularize_activity(take(embeddings, ids), options_.activity_regularizer);
+  Tensor rows = take(embeddings, ids);
+  if (dtype_policy().name() != "float32" && rows.dtype() != dtype_policy().compute_dtype())
+    rows = rows.astype(dtype_policy().compute_dtype());
+  return regularize_activity(rows, options_.activity_regularizer);
 }
 
 Tensor EmbeddingLayer::compute_mask(const Tensor& ids, const Tensor&) const {

@@ -208,7 +208,9 @@ Concatenate::Concatenate(int axis, Name name)
 // --- Dot -----------------------------------------------------------------------------------------
 
 DotLayer::DotLayer(std::pair<int, int> axes, DotOptions options, bool single_axis)
-    : MergeLayer(options.name), axes_(axes), single_axis_(single_axis), options_(std::move(options)) {}
+    : MergeLayer(options.name), axes_(axes), single_axis_(single_axis), options_(std::move(options)) {
+  apply_dtype_option(*this, options_.dtype);
+}
 
 std::pair<int, int> DotLayer::resolved_axes(const std::vector<Shape>& shapes) const {
   if (shapes.size() != 2)

@@ -39,6 +39,7 @@ bool broadcasts(const Shape& from, const Shape& to) {
 MultiHeadAttentionLayer::MultiHeadAttentionLayer(std::int64_t num_heads, std::int64_t key_dim,
                                                  MultiHeadAttentionOptions o)
     : AttentionBaseLayer(o.name), num_heads_(num_heads), key_dim_(key_dim), options_(std::move(o)) {
+  apply_dtype_option(*this, options_.dtype);
   const std::string who = "MultiHeadAttention";
   auto positive = [&](const char* what, std::int64_t n) {
     sizes::require_size(who, what, n);

@@ -67,7 +67,7 @@ void beta_gamma_to_config(const Options& o, nlohmann::json& c) {
 // --- BatchNormalization --------------------------------------------------------------------------
 
 BatchNormalizationLayer::BatchNormalizationLayer(BatchNormalizationOptions options)
-    : Layer(options.name), options_(std::move(options)) {
+    : Layer(options.name, options.dtype), options_(std::move(options)) {
   if (!(options_.epsilon > 0))
     throw ValueError("BatchNormalization: epsilon must be positive, got " +
                      std::to_string(options_.epsilon));
@@ -103,6 +103,9 @@ Shape BatchNormalizationLayer::compute_output_shape(const Shape& input_shape) {
 }
 
 Tensor BatchNormalizationLayer::call(const Tensor& x, bool training) {
+  // As Keras: 16-bit inputs are normalised in float32 (their statistics overflow or lose too
+  // much precision otherwise) and the result returns to the input's dtype.
+  if (x.dtype() == float16 || x.dtype() == bfloat16) return call(x.astype(float32), training).astype(x.dtype());
   const int axis = check_input(x.shape());
   const bool last = axis == x.ndim() - 1;
   Tensor in = x.dtype() == moving_mean.dtype() ? x : x.astype(moving_mean.dtype());
@@ -157,7 +160,7 @@ BatchNormalization::BatchNormalization(BatchNormalizationOptions options)
 // --- LayerNormalization --------------------------------------------------------------------------
 
 LayerNormalizationLayer::LayerNormalizationLayer(LayerNormalizationOptions options)
-    : Layer(options.name), options_(std::move(options)) {
+    : Layer(options.name, options.dtype), options_(std::move(options)) {
   if (!(options_.epsilon > 0))
     throw ValueError("LayerNormalization: epsilon must be positive, got " +
                      std::to_string(options_.epsilon));

@@ -75,11 +75,15 @@ nlohmann::json PoolingLayer::get_config() const {
 
 MaxPooling2D::MaxPooling2D(Size2D pool_size, Pooling2DOptions o)
     : LayerHandle(std::make_shared<PoolingLayer>(PoolingLayer::Kind::max, 2, pool_size, o.strides,
-                                                 o.padding, std::move(o.name))) {}
+                                                 o.padding, std::move(o.name))) {
+  apply_dtype_option(**this, o.dtype);
+}
 
 AveragePooling2D::AveragePooling2D(Size2D pool_size, Pooling2DOptions o)
     : LayerHandle(std::make_shared<PoolingLayer>(PoolingLayer::Kind::average, 2, pool_size,
-                                                 o.strides, o.padding, std::move(o.name))) {}
+                                                 o.strides, o.padding, std::move(o.name))) {
+  apply_dtype_option(**this, o.dtype);
+}
 
 namespace {
 Size2D strides_1d(std::int64_t s) { return s == 0 ? Size2D{0, 0} : Size2D{1, s}; }
@@ -88,12 +92,16 @@ Size2D strides_1d(std::int64_t s) { return s == 0 ? Size2D{0, 0} : Size2D{1, s};
 MaxPooling1D::MaxPooling1D(std::int64_t pool_size, Pooling1DOptions o)
     : LayerHandle(std::make_shared<PoolingLayer>(PoolingLayer::Kind::max, 1, Size2D{1, pool_size},
                                                  strides_1d(o.strides), o.padding,
-                                                 std::move(o.name))) {}
+                                                 std::move(o.name))) {
+  apply_dtype_option(**this, o.dtype);
+}
 
 AveragePooling1D::AveragePooling1D(std::int64_t pool_size, Pooling1DOptions o)
     : LayerHandle(std::make_shared<PoolingLayer>(PoolingLayer::Kind::average, 1,
                                                  Size2D{1, pool_size}, strides_1d(o.strides),
-                                                 o.padding, std::move(o.name))) {}
+                                                 o.padding, std::move(o.name))) {
+  apply_dtype_option(**this, o.dtype);
+}
 
 // --- global pooling ------------------------------------------------------------------------------
 
@@ -133,16 +141,24 @@ nlohmann::json GlobalPoolingLayer::get_config() const {
 
 GlobalMaxPooling2D::GlobalMaxPooling2D(GlobalPoolingOptions o)
     : LayerHandle(std::make_shared<GlobalPoolingLayer>(PoolingLayer::Kind::max, 2, o.keepdims,
-                                                       std::move(o.name))) {}
+                                                       std::move(o.name))) {
+  apply_dtype_option(**this, o.dtype);
+}
 GlobalAveragePooling2D::GlobalAveragePooling2D(GlobalPoolingOptions o)
     : LayerHandle(std::make_shared<GlobalPoolingLayer>(PoolingLayer::Kind::average, 2, o.keepdims,
-                                                       std::move(o.name))) {}
+                                                       std::move(o.name))) {
+  apply_dtype_option(**this, o.dtype);
+}
 GlobalMaxPooling1D::GlobalMaxPooling1D(GlobalPoolingOptions o)
     : LayerHandle(std::make_shared<GlobalPoolingLayer>(PoolingLayer::Kind::max, 1, o.keepdims,
-                                                       std::move(o.name))) {}
+                                                       std::move(o.name))) {
+  apply_dtype_option(**this, o.dtype);
+}
 GlobalAveragePooling1D::GlobalAveragePooling1D(GlobalPoolingOptions o)
     : LayerHandle(std::make_shared<GlobalPoolingLayer>(PoolingLayer::Kind::average, 1, o.keepdims,
-                                                       std::move(o.name))) {}
+                                                       std::move(o.name))) {
+  apply_dtype_option(**this, o.dtype);
+}
 
 namespace {
 using json = nlohmann::json;

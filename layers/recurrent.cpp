@@ -99,7 +99,7 @@ RecurrentResult run_cell(RecurrentCellLayer& cell, const Tensor& x, const Tensor
 // --- cells ---------------------------------------------------------------------------------------
 
 RecurrentCellLayer::RecurrentCellLayer(CellType type, std::int64_t units, RecurrentOptions options)
-    : Layer(options.name), type_(type), units_(units), options_(std::move(options)) {
+    : Layer(options.name, options.dtype), type_(type), units_(units), options_(std::move(options)) {
   const std::string who = cell_class(type);
   sizes::require_size(who, "units", units);
   check_rate(options_.dropout, "dropout", who);
@@ -191,7 +191,7 @@ SimpleRNNCell::SimpleRNNCell(std::int64_t units, RecurrentOptions options)
 // --- RNN -----------------------------------------------------------------------------------------
 
 RNNLayer::RNNLayer(std::shared_ptr<RecurrentCellLayer> cell, RecurrentOptions options)
-    : Layer(options.name), cell_(std::move(cell)), options_(std::move(options)) {
+    : Layer(options.name, options.dtype), cell_(std::move(cell)), options_(std::move(options)) {
   if (!cell_) throw ValueError("RNN: the cell is empty");
 }
 

@@ -140,7 +140,9 @@ nlohmann::json UpSamplingLayer::get_config() const {
 
 UpSampling2D::UpSampling2D(Size2D size, UpSampling2DOptions o)
     : LayerHandle(std::make_shared<UpSamplingLayer>(2, size, std::move(o.interpolation),
-                                                    std::move(o.name))) {}
+                                                    std::move(o.name))) {
+  apply_dtype_option(**this, o.dtype);
+}
 UpSampling1D::UpSampling1D(std::int64_t size, Name name)
     : LayerHandle(
           std::make_shared<UpSamplingLayer>(1, Size2D{1, size}, "nearest", std::move(name))) {}

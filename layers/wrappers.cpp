@@ -49,7 +49,7 @@ std::shared_ptr<RNNLayer> recreate(const RNNLayer& layer, const std::string& nam
 // --- Bidirectional -------------------------------------------------------------------------------
 
 BidirectionalLayer::BidirectionalLayer(const std::shared_ptr<RNNLayer>& layer, BidirectionalOptions o)
-    : Layer(o.name), merge_mode_(o.merge_mode) {
+    : Layer(o.name, o.dtype), merge_mode_(o.merge_mode) {
   if (!layer) throw ValueError("Bidirectional: the wrapped layer is empty");
   if (merge_mode_ != "concat" && merge_mode_ != "sum" && merge_mode_ != "mul" && merge_mode_ != "ave" &&
       merge_mode_ != "none")

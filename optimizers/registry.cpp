@@ -12,6 +12,10 @@
 #include "lamina/optimizers.hpp"
 
 namespace lamina::optimizers {
+
+// loss_scale_optimizer.cpp: it wraps another optimizer's config rather than the common options.
+std::shared_ptr<Optimizer> loss_scale_optimizer_from_config(const nlohmann::json& body);
+
 namespace {
 
 using detail::Reader;
@@ -143,6 +147,8 @@ std::shared_ptr<Optimizer> deserialize(const nlohmann::json& config) {
                      config.dump());
   std::string cls = config["class_name"];
   if (cls.rfind("Custom>", 0) == 0) cls = cls.substr(7);  // tf.keras 2.11+'s new optimizers
+  if (cls == "LossScaleOptimizer")
+    return loss_scale_optimizer_from_config(config.contains("config") ? config["config"] : nlohmann::json::object());
   const auto it = factories().find(lowercase(cls));
   if (it == factories().end())
     throw ValueError("unknown optimizer class '" + cls + "'; " + available());

@@ -30,7 +30,10 @@ class Initializer {
   Initializer(std::string class_name, std::map<std::string, double> config, Fn fn,
               std::map<std::string, std::string> string_config = {});
 
-  Tensor operator()(const Shape& shape, DType dtype = float32) const { return fn_(shape, dtype); }
+  /// float16 and bfloat16 values are drawn in float32, then rounded to nearest even.
+  Tensor operator()(const Shape& shape, DType dtype = float32) const {
+    return dtype == float16 || dtype == bfloat16 ? fn_(shape, float32).astype(dtype) : fn_(shape, dtype);
+  }
   const std::string& class_name() const { return class_name_; }
   const std::map<std::string, double>& config() const { return config_; }
   const std::map<std::string, std::string>& string_config() const { return string_config_; }

@@ -8,6 +8,7 @@
 #include "lamina/datasets/dataset.hpp"
 #include "lamina/datasets/datasets.hpp"
 #include "lamina/datasets/image_ops.hpp"
+#include "lamina/dtype_policy.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/initializers.hpp"
 #include "lamina/layer.hpp"

@@ -15,6 +15,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "lamina/constraints.hpp"
+#include "lamina/dtype_policy.hpp"
 #include "lamina/name.hpp"
 #include "lamina/initializers.hpp"
 #include "lamina/regularizers.hpp"
@@ -63,7 +64,8 @@ class Layer : public std::enable_shared_from_this<Layer> {
     Constraint constraint{};    ///< applied after each optimizer update (see apply_constraints())
   };
 
-  explicit Layer(std::string name = {});
+  /// `dtype` names the layer's dtype policy; empty: the global one (dtype_policy()).
+  explicit Layer(std::string name = {}, const std::string& dtype = {});
   virtual ~Layer();
   Layer(const Layer&) = delete;
   Layer& operator=(const Layer&) = delete;
@@ -77,7 +79,12 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// Output shape for `input_shape` (batch dimension -1). Throws ShapeError naming the layer when
   /// the input does not fit. The default traces call() on zeros with a batch of one.
   virtual Shape compute_output_shape(const Shape& input_shape);
-  /// Keras-style config: {"name", "trainable", "dtype", ...hyper-parameters}.
+  /// Keras's `autocast`: whether a mixed policy casts this layer's floating inputs and weights to
+  /// its compute dtype. Layers that compute in float32 (BatchNormalization...) say no.
+  virtual bool autocasts() const { return true; }
+  /// Keras-style config: {"name", "trainable", "dtype", ...hyper-parameters}. "dtype" is the
+  /// policy's name, which Keras 2 and 3 both read; Keras 3's files (to_json, .keras) wrap it in
+  /// its DTypePolicy object.
   virtual nlohmann::json get_config() const;
   /// Layers nested inside this one (a model's layers); their weights count as this layer's.
   virtual std::vector<std::shared_ptr<Layer>> sublayers() const { return {}; }
@@ -147,8 +154,16 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// Internal: hands out this layer's next node index.
   int next_node_index() { return node_count_++; }
 
-  /// Builds on first use (checking the shape through compute_output_shape), then calls call().
+  /// Builds on first use (checking the shape through compute_output_shape), then calls call()
+  /// under the dtype policy (see call_with_policy).
   Tensor operator()(const Tensor& x, bool training = false);
+  /// How models call a layer: call() (call_masked() when `mask` is defined) under its dtype
+  /// policy, as Keras's Layer.__call__ does: floating inputs are cast to the compute dtype when
+  /// the policy is not float32, and autocast() reads weights in it.
+  Tensor call_with_policy(const Tensor& x, const Tensor& mask, bool training);
+  /// call_outputs() with the inputs cast as call_with_policy does.
+  std::vector<Tensor> call_outputs_with_policy(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
+                                               bool training, std::vector<Tensor>& output_masks);
   /// Builds for `input_shape` unless already built, and returns compute_output_shape of it.
   Shape build_for(const Shape& input_shape);
 
@@ -160,9 +175,17 @@ class Layer : public std::enable_shared_from_this<Layer> {
   const Shape& input_shape() const { return input_shape_; }
   bool trainable() const { return trainable_; }
   void set_trainable(bool trainable) { trainable_ = trainable; }
+  /// The layer's dtype policy: the global one when it was made unless its options or config
+  /// named another.
+  const DTypePolicy& dtype_policy() const { return dtype_policy_; }
+  /// Sets the policy (before the first call, as Keras's `dtype=`). Throws ValueError once the
+  /// layer is built with variables of another dtype.
+  void set_dtype_policy(const DTypePolicy& policy);
 
   /// Registers a new weight initialised by `initializer` and returns the live tensor. A
   /// regularizer adds its penalty to losses(); a constraint projects the weight after each update.
+  /// A float32 weight takes the policy's variable dtype instead (float16 under "float16"; still
+  /// float32 under the mixed policies).
   Tensor add_weight(const std::string& name, const Shape& shape,
                     const Initializer& initializer = "glorot_uniform", bool trainable = true,
                     DType dtype = float32, const Regularizer& regularizer = {},
@@ -197,6 +220,9 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// Keras's activity_regularizer: adds regularizer(output) / batch size as a loss; returns output.
   /// A layer's call() ends with `return regularize_activity(out, options_.activity_regularizer);`.
   Tensor regularize_activity(const Tensor& output, const Regularizer& regularizer);
+  /// A weight as call() should read it (Keras's autocast): under a mixed policy a copy in the
+  /// compute dtype, differentiable into the float32 variable; else the weight itself.
+  Tensor autocast(const Tensor& weight) const;
 
  private:
   void collect_weights(std::vector<const Weight*>& trainable,
@@ -207,11 +233,15 @@ class Layer : public std::enable_shared_from_this<Layer> {
   // the others read it without the lock.
   std::atomic<bool> built_{false};
   bool trainable_ = true;
+  DTypePolicy dtype_policy_;
   int node_count_ = 0;
   Shape input_shape_;
   std::vector<Weight> weights_;
   std::vector<Tensor> added_losses_;
 };
+
+/// Internal: applies a layer option `dtype` (a policy name; empty leaves the layer's own policy).
+void apply_dtype_option(Layer& layer, const std::string& dtype);
 
 /// The regularizers and constraints of a layer's kernel and bias (Keras's layer arguments), as a
 /// layer keeps them: pass them to add_weight, end call() with regularize_activity, and write/read

@@ -108,7 +108,10 @@ class Optimizer {
   /// One step: vars[i] updated with grads[i]. Sizes and shapes must match pairwise; a variable
   /// whose gradient is undefined is skipped. The variable list must stay the one the optimizer
   /// was built with (the first call builds it). Throws ValueError / TypeError naming the optimizer.
-  void apply_gradients(const std::vector<Tensor>& grads, const std::vector<Tensor>& vars);
+  virtual void apply_gradients(const std::vector<Tensor>& grads, const std::vector<Tensor>& vars);
+  /// The loss that backward() starts from (Keras's scale_loss): the loss itself, or multiplied by
+  /// the loss scale (LossScaleOptimizer, which divides the gradients by it again).
+  virtual Tensor scale_loss(const Tensor& loss) const { return loss; }
 
   /// Creates the state for `vars` (Keras's optimizer.build). `paths` are the variables' Keras
   /// paths ("dense/kernel"); they name the slots ("adam/dense_kernel_momentum"). Without paths
@@ -117,12 +120,12 @@ class Optimizer {
   bool built() const { return built_; }
 
   /// Completed updates (Keras's `iterations`: calls divided by gradient_accumulation_steps).
-  std::int64_t iterations() const;
+  virtual std::int64_t iterations() const;
   /// The learning rate the next step uses.
-  double learning_rate() const;
+  virtual double learning_rate() const;
   /// Sets the learning rate (a number or a schedule). Throws TypeError when setting a number on
   /// an optimizer whose rate is a schedule (as Keras does).
-  void set_learning_rate(const LearningRate& lr);
+  virtual void set_learning_rate(const LearningRate& lr);
   /// Keras's class name ("Adam").
   const std::string& name() const { return class_name_; }
   const std::string& class_name() const { return class_name_; }
@@ -135,11 +138,11 @@ class Optimizer {
   virtual std::vector<std::pair<std::string, Tensor>> variables() const;
   /// Restores every variable from `values`, in variables() order (Keras's set_weights). Throws
   /// ValueError if the optimizer is not built, or naming the variable whose shape differs.
-  void set_variables(const std::vector<Tensor>& values);
+  virtual void set_variables(const std::vector<Tensor>& values);
 
   /// With use_ema, copies the moving averages into `vars` (the list the optimizer was built with);
   /// Keras's fit does this after the last epoch. Without EMA it does nothing.
-  void finalize_variable_values(const std::vector<Tensor>& vars);
+  virtual void finalize_variable_values(const std::vector<Tensor>& vars);
 
   /// Keras 3's config: name, learning_rate (a number or a serialized schedule), the common
   /// options, then the optimizer's own.
@@ -167,6 +170,8 @@ class Optimizer {
   void add_state(const std::string& slot, const Tensor& value);
   /// Keras's `name`: the config's "name" and the prefix of every variable name.
   const std::string& keras_name() const { return common_.name; }
+  /// The variables' paths given to build() ("variable_i" where none were).
+  const std::vector<std::string>& variable_paths() const { return paths_; }
 
  private:
   // The gradients to step with; none when this call only accumulates.
@@ -463,6 +468,58 @@ class Ftrl : public Optimizer {
  private:
   FtrlOptions options_;
   std::vector<Tensor> accumulators_, linears_;
+};
+
+struct LossScaleOptimizerOptions {
+  double initial_scale = 32768.0;          ///< 2^15, Keras's default
+  std::int64_t dynamic_growth_steps = 2000;  ///< finite steps before the scale doubles
+  std::string name{};                       ///< empty: "loss_scale_optimizer"
+};
+
+/// Keras 3's dynamic loss scaling around another optimizer, for float16 training (compile wraps
+/// the optimizer in one under the "mixed_float16" policy, as Keras does). scale_loss() multiplies
+/// the loss by the scale; apply_gradients() then
+///   - if every gradient is finite: divides them by the scale, lets the inner optimizer step, and
+///     doubles the scale when this was the dynamic_growth_steps-th finite step in a row;
+///   - else: skips the step (weights and inner state untouched) and halves the scale.
+/// State, in Keras's order and names: "<name>/iteration" and "<name>/learning_rate" (unused: 0),
+/// "<name>/step_counter" (int64: finite steps since the scale last changed),
+/// "<name>/dynamic_scale" (float32), then the inner optimizer's variables. The learning rate and
+/// the iteration count are the inner optimizer's. Throws ValueError for a non-positive
+/// initial_scale or dynamic_growth_steps, or a missing inner optimizer.
+class LossScaleOptimizer : public Optimizer {
+ public:
+  explicit LossScaleOptimizer(Ref<Optimizer> inner, LossScaleOptimizerOptions options = {});
+  const std::shared_ptr<Optimizer>& inner_optimizer() const { return inner_; }
+  const LossScaleOptimizerOptions& options() const { return options_; }
+  /// The current loss scale (initial_scale until built).
+  double dynamic_scale() const;
+  /// Finite steps since the scale last changed.
+  std::int64_t step_counter() const;
+
+  void apply_gradients(const std::vector<Tensor>& grads, const std::vector<Tensor>& vars) override;
+  Tensor scale_loss(const Tensor& loss) const override;
+  std::int64_t iterations() const override { return inner_->iterations(); }
+  double learning_rate() const override { return inner_->learning_rate(); }
+  void set_learning_rate(const LearningRate& lr) override { inner_->set_learning_rate(lr); }
+  std::vector<std::pair<std::string, Tensor>> variables() const override;
+  void set_variables(const std::vector<Tensor>& values) override;
+  void finalize_variable_values(const std::vector<Tensor>& vars) override {
+    inner_->finalize_variable_values(vars);
+  }
+  /// {"name", "inner_optimizer": serialized, "initial_scale", "dynamic_growth_steps"}, as Keras 3.
+  nlohmann::json get_config() const override;
+
+ protected:
+  void build_slots(const std::vector<Tensor>& vars) override;
+  void update(const std::vector<Tensor>& grads, const std::vector<Tensor>& vars, double lr,
+              std::int64_t step) override;
+
+ private:
+  std::shared_ptr<Optimizer> inner_;
+  LossScaleOptimizerOptions options_;
+  Tensor step_counter_;   // int64 scalar
+  Tensor dynamic_scale_;  // float32 scalar
 };
 
 /// By Keras name, with Keras's defaults (Optimizer::from_name).

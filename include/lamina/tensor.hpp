@@ -16,14 +16,18 @@ namespace lamina {
 // DType
 
 /// Element types. float32 is the default; float64 exists for gradient checks; integer types hold
-/// labels and images.
-enum class DType : std::uint8_t { float32, float64, int32, int64, uint8 };
+/// labels and images; float16 (IEEE half) and bfloat16 hold low-precision activations and weights
+/// (mixed precision, files). The CPU kernels compute in float32 and float64 only: an op given a
+/// float16/bfloat16 tensor throws TypeError until the backend computes in them.
+enum class DType : std::uint8_t { float32, float64, int32, int64, uint8, float16, bfloat16 };
 
 inline constexpr DType float32 = DType::float32;
 inline constexpr DType float64 = DType::float64;
 inline constexpr DType int32 = DType::int32;
 inline constexpr DType int64 = DType::int64;
 inline constexpr DType uint8 = DType::uint8;
+inline constexpr DType float16 = DType::float16;
+inline constexpr DType bfloat16 = DType::bfloat16;
 
 /// Bytes per element.
 std::size_t dtype_size(DType dtype);
@@ -31,9 +35,38 @@ std::size_t dtype_size(DType dtype);
 const char* dtype_name(DType dtype);
 /// Inverse of dtype_name; throws ValueError on an unknown name.
 DType dtype_from_name(const std::string& name);
+/// float16, bfloat16, float32, float64.
 bool is_floating(DType dtype);
-/// NumPy-style promotion of two operand types (int op float -> float, wider wins).
+/// Promotion of two operand types, as JAX and Keras 3 do: int op float -> that float; between
+/// floats the wider wins, and float16 op bfloat16 -> float32 (neither holds the other).
 DType promote_types(DType a, DType b);
+
+/// The two 16-bit float formats: IEEE 754 binary16 and bfloat16 (float32's 8 exponent bits, 7
+/// mantissa bits).
+enum class HalfFormat : std::uint8_t { ieee, brain };
+
+/// One 16-bit float value, the element type of float16 and bfloat16 tensors
+/// (`data<float16_t>()`). A plain bit pattern: convert explicitly, `float16_t(1.5f)` (round to
+/// nearest even; overflow gives Inf; NaN stays NaN) and `static_cast<float>(h)` (exact).
+template <HalfFormat F>
+struct half_value {
+  std::uint16_t bits = 0;
+  half_value() = default;
+  explicit half_value(float value);
+  explicit operator float() const;
+  /// The value with this bit pattern.
+  static half_value from_bits(std::uint16_t b) {
+    half_value h;
+    h.bits = b;
+    return h;
+  }
+};
+using float16_t = half_value<HalfFormat::ieee>;
+using bfloat16_t = half_value<HalfFormat::brain>;
+template <> float16_t::half_value(float value);
+template <> float16_t::operator float() const;
+template <> bfloat16_t::half_value(float value);
+template <> bfloat16_t::operator float() const;
 
 template <class T> struct dtype_of;
 template <> struct dtype_of<float> { static constexpr DType value = DType::float32; };
@@ -41,6 +74,8 @@ template <> struct dtype_of<double> { static constexpr DType value = DType::floa
 template <> struct dtype_of<std::int32_t> { static constexpr DType value = DType::int32; };
 template <> struct dtype_of<std::int64_t> { static constexpr DType value = DType::int64; };
 template <> struct dtype_of<std::uint8_t> { static constexpr DType value = DType::uint8; };
+template <> struct dtype_of<float16_t> { static constexpr DType value = DType::float16; };
+template <> struct dtype_of<bfloat16_t> { static constexpr DType value = DType::bfloat16; };
 
 // ---------------------------------------------------------------------------------------------
 // Device

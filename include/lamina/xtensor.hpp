@@ -49,6 +49,8 @@ inline const char* cpp_type_name(DType dtype) {
     case DType::int32: return "std::int32_t";
     case DType::int64: return "std::int64_t";
     case DType::uint8: return "std::uint8_t";
+    case DType::float16: return "lamina::float16_t";
+    case DType::bfloat16: return "lamina::bfloat16_t";
   }
   return "?";
 }

@@ -32,7 +32,13 @@ Tensor hard_tanh(const Tensor& x) { return lamina::clip(x, -1.0, 1.0); }
 // log(sigmoid(x)) = -softplus(-x), which stays finite where sigmoid underflows.
 Tensor log_sigmoid(const Tensor& x) { return -softplus(-x); }
 Tensor log_softmax_last(const Tensor& x) { return lamina::log_softmax(x, -1); }
-Tensor softmax_last(const Tensor& x) { return lamina::softmax(x, -1); }
+// Softmax of 16-bit inputs is computed, and returned, in float32 (mixed precision keeps it there,
+// as Keras's guide does with the output softmax): a loss then reads exact probabilities and
+// still finds their logits.
+Tensor softmax_float32(const Tensor& x, int axis) {
+  return lamina::softmax(x.dtype() == float16 || x.dtype() == bfloat16 ? x.astype(float32) : x, axis);
+}
+Tensor softmax_last(const Tensor& x) { return softmax_float32(x, -1); }
 Tensor gelu_exact(const Tensor& x) { return gelu(x, false); }
 Tensor elu_default(const Tensor& x) { return elu(x); }
 Tensor leaky_relu_default(const Tensor& x) { return leaky_relu(x); }
@@ -87,7 +93,7 @@ Tensor linear(const Tensor& x) { return x; }
 Tensor relu(const Tensor& x) { return lamina::relu(x); }
 Tensor sigmoid(const Tensor& x) { return lamina::sigmoid(x); }
 Tensor tanh(const Tensor& x) { return lamina::tanh(x); }
-Tensor softmax(const Tensor& x, int axis) { return lamina::softmax(x, axis); }
+Tensor softmax(const Tensor& x, int axis) { return softmax_float32(x, axis); }
 
 // exact:  x·Φ(x) = 0.5·x·(1 + erf(x/√2))
 // approx: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))

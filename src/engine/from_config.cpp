@@ -90,6 +90,22 @@ LayerFactory find_factory(const std::string& class_name, const std::string& regi
   return nullptr;
 }
 
+// A layer config's "dtype" as a policy name: a name, Keras 3's {"class_name": "DTypePolicy",
+// "config": {"name": ...}} (FloatDTypePolicy before 3.4) or Keras 2's {"class_name": "Policy", ...};
+// quantized policies and anything else are refused naming the layer, the key and the value.
+std::string policy_name_of(const json& dtype, const std::string& who) {
+  if (dtype.is_string()) return dtype.get<std::string>();
+  std::string policy_class;
+  if (dtype.is_object() && dtype.contains("class_name") && dtype["class_name"].is_string())
+    policy_class = dtype["class_name"].get<std::string>();
+  const bool known = policy_class == "DTypePolicy" || policy_class == "FloatDTypePolicy" || policy_class == "Policy";
+  if (!known || !dtype.contains("config") || !dtype["config"].is_object() || !dtype["config"].contains("name") ||
+      !dtype["config"]["name"].is_string())
+    throw ValueError(who + ": dtype=" + dtype.dump() +
+                     " is not a dtype policy lamina reads (a name, or Keras's DTypePolicy or Policy object)");
+  return dtype["config"]["name"].get<std::string>();
+}
+
 std::shared_ptr<Layer> make_layer(const std::string& cls, const std::string& registered, const json& config) {
   LayerFactory factory = find_factory(cls, registered);
   const std::string who = cls + " '" + name_of(config) + "'";
@@ -108,6 +124,16 @@ std::shared_ptr<Layer> make_layer(const std::string& cls, const std::string& reg
   try {
     layer = factory(config);  // first: its message about a missing or malformed key says more
     engine::check_config_keys(cls, config);
+    // Keras's `dtype`: a policy name (normalized() unwrapped the policy objects); absent or null,
+    // the global policy the layer took when it was made.
+    if (layer && config.contains("dtype") && !config["dtype"].is_null()) {
+      const std::string policy = policy_name_of(config["dtype"], who);
+      try {
+        layer->set_dtype_policy(DTypePolicy(policy));
+      } catch (const ValueError& e) {
+        throw ValueError(who + ": dtype='" + policy + "': " + e.what());
+      }
+    }
   } catch (const json::exception& e) {
     throw ValueError(who + ": malformed config (" + e.what() + ")");
   } catch (const Error& e) {
@@ -177,12 +203,8 @@ json normalized(const std::string& cls, json config, int keras_major) {
     return config;
   }
   if (!config.is_object()) throw ValueError("a layer config must be a JSON object, got " + config.dump());
-  if (config.contains("dtype") && config["dtype"].is_object()) {
-    const json& policy = config["dtype"];
-    config["dtype"] = policy.contains("config") && policy["config"].contains("name")
-                          ? policy["config"]["name"].get<std::string>()
-                          : std::string("float32");
-  }
+  if (config.contains("dtype") && !config["dtype"].is_null())
+    config["dtype"] = policy_name_of(config["dtype"], cls + " '" + name_of(config) + "'");
   for (const char* key : {"activation", "recurrent_activation"}) {
     if (!config.contains(key)) continue;
     json& a = config[key];

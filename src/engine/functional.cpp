@@ -166,7 +166,7 @@ std::vector<Tensor> FunctionalImpl::forward_masked(const std::vector<Tensor>& xs
       arg_masks.push_back(masks[i]);
     }
     out_masks.clear();
-    outs = layer.call_outputs(args, arg_masks, training, out_masks);
+    outs = layer.call_outputs_with_policy(args, arg_masks, training, out_masks);
     if (outs.size() != s.out.size())
       throw ValueError(layer.class_name() + " '" + layer.name() + "' returned " + std::to_string(outs.size()) +
                        " tensors where its symbolic call had " + std::to_string(s.out.size()));

@@ -66,7 +66,58 @@ void reset_layer_names() {
   name_counts().clear();
 }
 
-Layer::Layer(std::string name) : name_(std::move(name)) {}
+Layer::Layer(std::string name, const std::string& dtype)
+    : name_(std::move(name)), dtype_policy_(dtype.empty() ? lamina::dtype_policy() : DTypePolicy(dtype)) {}
+
+void Layer::set_dtype_policy(const DTypePolicy& policy) {
+  for (const Weight& w : weights_)
+    if (is_floating(w.value.dtype()) && w.value.dtype() != policy.variable_dtype() &&
+        w.value.dtype() == dtype_policy_.variable_dtype())
+      throw ValueError(class_name() + " '" + name() + "': cannot set dtype policy '" + policy.name() +
+                       "' once built: its variables are " + dtype_name(w.value.dtype()));
+  dtype_policy_ = policy;
+}
+
+void apply_dtype_option(Layer& layer, const std::string& dtype) {
+  if (!dtype.empty()) layer.set_dtype_policy(DTypePolicy(dtype));
+}
+
+namespace {
+// Keras's convert_input: a floating input in another dtype than the compute dtype is cast. The
+// float32 policy leaves inputs alone, so that float64 gradient checks keep their precision.
+Tensor policy_input(const Layer& layer, const Tensor& x) {
+  const DTypePolicy& policy = layer.dtype_policy();
+  if (policy.name() == "float32" || !layer.autocasts() || !x.defined() || !is_floating(x.dtype()) ||
+      x.dtype() == policy.compute_dtype())
+    return x;
+  return x.astype(policy.compute_dtype());
+}
+
+std::vector<Tensor> policy_inputs(const Layer& layer, const std::vector<Tensor>& xs) {
+  std::vector<Tensor> out;
+  out.reserve(xs.size());
+  for (const Tensor& x : xs) out.push_back(policy_input(layer, x));
+  return out;
+}
+}  // namespace
+
+Tensor Layer::call_with_policy(const Tensor& x, const Tensor& mask, bool training) {
+  const Tensor in = policy_input(*this, x);
+  return mask.defined() ? call_masked(in, mask, training) : call(in, training);
+}
+
+std::vector<Tensor> Layer::call_outputs_with_policy(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
+                                                    bool training, std::vector<Tensor>& output_masks) {
+  if (dtype_policy_.name() == "float32" || !autocasts()) return call_outputs(inputs, masks, training, output_masks);
+  return call_outputs(policy_inputs(*this, inputs), masks, training, output_masks);
+}
+
+Tensor Layer::autocast(const Tensor& weight) const {
+  if (!dtype_policy_.is_mixed() || !autocasts() || !weight.defined() || weight.dtype() != dtype_policy_.variable_dtype())
+    return weight;
+  return weight.astype(dtype_policy_.compute_dtype());
+}
+
 Layer::~Layer() = default;
 
 const std::string& Layer::name() const {
@@ -99,7 +150,7 @@ Tensor Layer::compute_mask(const Tensor&, const Tensor& mask) const {
 }
 
 nlohmann::json Layer::get_config() const {
-  return {{"name", name()}, {"trainable", trainable_}, {"dtype", "float32"}};
+  return {{"name", name()}, {"trainable", trainable_}, {"dtype", dtype_policy_.name()}};
 }
 
 namespace {
@@ -129,7 +180,7 @@ Tensor Layer::operator()(const Tensor& x, bool training) {
     build_for(s);  // builds only if no other thread did meanwhile
   }
   clear_losses();  // an outermost call starts a fresh set of activity losses, as in Keras
-  return call(x, training);
+  return call_with_policy(x, Tensor(), training);
 }
 
 // --- several inputs and symbolic calls ---------------------------------------------------------------
@@ -190,7 +241,8 @@ Tensor Layer::operator()(const std::vector<Tensor>& inputs, bool training) {
     }
     build_for_list(shapes);
   }
-  return call(inputs, training);
+  if (dtype_policy_.name() == "float32") return call(inputs, training);
+  return call(policy_inputs(*this, inputs), training);
 }
 
 KerasTensor Layer::operator()(const KerasTensor& x) {
@@ -261,9 +313,11 @@ std::vector<KerasTensor> Layer::outputs_of(const std::vector<KerasTensor>& input
   for (const Shape& s : out) checked_output(*this, s);
   check_output_count(num_outputs(), out.size(), *this);
   auto node = std::make_shared<Node>(Node{self, inputs, out, next_node_index()});
-  // Layers compute in float32 unless given float64 (gradient checks); integer inputs (ids, images)
-  // come out as float32 from any computing layer.
-  DType dtype = inputs[0].dtype == float64 ? float64 : float32;
+  // Layers compute in float32 unless given float64 (gradient checks) or another policy; integer
+  // inputs (ids, images) come out as float32 from any computing layer.
+  DType dtype = dtype_policy_.name() != "float32" ? dtype_policy_.compute_dtype()
+                : inputs[0].dtype == float64        ? float64
+                                                    : float32;
   std::vector<KerasTensor> result;
   for (std::size_t i = 0; i < out.size(); ++i)
     result.push_back(KerasTensor{out[i], dtype, name(), self, node, static_cast<int>(i)});
@@ -284,6 +338,9 @@ Tensor Layer::add_weight(const std::string& name, const Shape& shape,
   const std::string who = class_name() + " '" + this->name() + "' weight '" + name + "'";
   sizes::require_shape(who, shape);
   sizes::WeightBudget::charge(sizes::tensor_bytes(shape, dtype_size(dtype), who), who);
+  // The policy's variable dtype replaces the default float32 (a layer asking for float64 or an
+  // integer type keeps it).
+  if (dtype == float32) dtype = dtype_policy_.variable_dtype();
   Tensor value;
   {
     NoGradGuard no_grad;

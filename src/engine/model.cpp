@@ -3,6 +3,7 @@
 // overridable steps with their helpers. Each delegates to the trainer (engine/trainer.hpp) and the
 // compiled state (engine/compiled_state.hpp).
 #include "lamina/model.hpp"
+#include "lamina/optimizers.hpp"
 
 #include "engine/compiled_state.hpp"
 #include "engine/model_impl.hpp"
@@ -48,6 +49,10 @@ StepLogs::Values StepLogs::read() const { return read_ ? read_() : Values{}; }
 void Model::compile(const CompileOptions& options) {
   ModelImpl& m = checked(impl_);
   m.compiled = std::make_shared<engine::CompiledState>(m.output_names(), options);
+  // Keras's auto_scale_loss: float16 gradients underflow without loss scaling.
+  if (m.dtype_policy().name() == "mixed_float16" &&
+      !dynamic_cast<optimizers::LossScaleOptimizer*>(m.compiled->optimizer.get()))
+    m.compiled->optimizer = std::make_shared<optimizers::LossScaleOptimizer>(m.compiled->optimizer);
 }
 
 History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {

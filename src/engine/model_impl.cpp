@@ -96,7 +96,7 @@ Tensor ModelImpl::run_stack(const Tensor& x, Tensor mask, bool training, Tensor&
     h = h.astype(input_layer->dtype());
   // Keras's mask, carried from the layer that makes it (Embedding, Masking).
   for (const auto& layer : stack) {
-    Tensor next = mask.defined() ? layer->call_masked(h, mask, training) : layer->call(h, training);
+    Tensor next = layer->call_with_policy(h, mask, training);
     mask = layer->compute_mask(h, mask);
     h = std::move(next);
   }
@@ -154,7 +154,7 @@ nlohmann::json ModelImpl::get_config() const {
   for (const auto& l : stack)
     layers_json.push_back({{"module", "keras.layers"}, {"class_name", l->class_name()},
                            {"config", l->get_config()}, {"registered_name", nullptr}});
-  return {{"name", name()}, {"trainable", trainable()}, {"dtype", "float32"},
+  return {{"name", name()}, {"trainable", trainable()}, {"dtype", dtype_policy().name()},
           {"layers", layers_json}};
 }
 

@@ -60,7 +60,8 @@ std::vector<Tensor> step_forward(Model& self, const std::vector<Tensor>& x, bool
 
 std::vector<Tensor> compute_gradients(ModelImpl& m, const Tensor& loss, const std::vector<Tensor>& weights) {
   TrainerHooks& hooks = hooks_of(m);
-  const Tensor scaled = hooks.scale_loss(loss);
+  // The optimizer's scale (LossScaleOptimizer under mixed_float16), then the hooks'.
+  const Tensor scaled = hooks.scale_loss(m.compiled->optimizer->scale_loss(loss));
   for (const Tensor& w : weights) const_cast<Tensor&>(w).zero_grad();
   scaled.backward();
   std::vector<Tensor> grads;

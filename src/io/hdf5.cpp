@@ -22,6 +22,40 @@ static_assert(std::is_same_v<hid, hid_t>, "hid must be HDF5's hid_t");
 
 namespace {
 
+// h5py's float16: IEEE binary16, little-endian (HDF5 1.10 predefines none). Made once, never
+// closed, like HDF5's own predefined types.
+hid_t ieee_f16le() {
+  static const hid_t type = [] {
+    const hid_t t = H5Tcopy(H5T_IEEE_F32LE);
+    H5Tset_fields(t, 15, 10, 5, 0, 10);
+    H5Tset_size(t, 2);
+    H5Tset_ebias(t, 15);
+    H5Tlock(t);
+    return t;
+  }();
+  return type;
+}
+
+// What h5py writes for ml_dtypes' bfloat16 (numpy kind 'V', 2 bytes): an untagged opaque type.
+// Keras 3 marks such a dataset with the attribute dtype = "bfloat16".
+hid_t opaque2() {
+  static const hid_t type = [] {
+    const hid_t t = H5Tcreate(H5T_OPAQUE, 2);
+    H5Tlock(t);
+    return t;
+  }();
+  return type;
+}
+
+// A 2-byte float type with these fields: float16's, bfloat16's (some tools write bfloat16 as an
+// HDF5 float) or another layout (converted by HDF5).
+bool float_fields(hid_t type, std::size_t exponent_bits, std::size_t mantissa_bits, std::size_t bias) {
+  std::size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0;
+  if (H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) < 0) return false;
+  return H5Tget_order(type) == H5T_ORDER_LE && spos == 15 && esize == exponent_bits &&
+         epos == mantissa_bits && mpos == 0 && msize == mantissa_bits && H5Tget_ebias(type) == bias;
+}
+
 hid_t memory_type(DType dtype) {
   switch (dtype) {
     case DType::float32: return H5T_NATIVE_FLOAT;
@@ -29,6 +63,8 @@ hid_t memory_type(DType dtype) {
     case DType::int32: return H5T_NATIVE_INT32;
     case DType::int64: return H5T_NATIVE_INT64;
     case DType::uint8: return H5T_NATIVE_UINT8;
+    case DType::float16: return ieee_f16le();
+    case DType::bfloat16: return opaque2();
   }
   return H5T_NATIVE_FLOAT;
 }
@@ -40,6 +76,8 @@ hid_t file_type(DType dtype) {
     case DType::int32: return H5T_STD_I32LE;
     case DType::int64: return H5T_STD_I64LE;
     case DType::uint8: return H5T_STD_U8LE;
+    case DType::float16: return ieee_f16le();
+    case DType::bfloat16: return opaque2();
   }
   return H5T_IEEE_F32LE;
 }
@@ -58,6 +96,29 @@ std::string strip_padding(const char* p, std::size_t n, H5T_str_t pad) {
   if (pad == H5T_STR_SPACEPAD)
     while (len > 0 && p[len - 1] == ' ') --len;
   return std::string(p, len);
+}
+
+std::vector<std::string> read_strings(hid_t attr, const Group& g, const std::string& name);
+
+// A scalar variable-length UTF-8 string attribute on any object (what h5py writes for a str).
+bool write_string(hid_t object, const std::string& name, const std::string& value) {
+  Id type(H5Tcopy(H5T_C_S1));
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  Id space(H5Screate(H5S_SCALAR));
+  Id attr(H5Acreate2(object, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
+  const char* p = value.c_str();
+  return attr.valid() && H5Awrite(attr.get(), type.get(), &p) >= 0;
+}
+
+// A dataset's string attribute "dtype" (Keras 3's mark on bfloat16 data); empty when absent.
+std::string dtype_attribute(hid_t dataset, const Group& g, const std::string& name) {
+  if (H5Aexists(dataset, "dtype") <= 0) return {};
+  Id attr(H5Aopen(dataset, "dtype", H5P_DEFAULT));
+  Id type(attr.valid() ? H5Aget_type(attr.get()) : -1);
+  if (!type.valid() || H5Tget_class(type.get()) != H5T_STRING) g.fail(name, "unreadable attribute 'dtype'");
+  const std::vector<std::string> values = read_strings(attr.get(), g, name + " attribute 'dtype'");
+  return values.size() == 1 ? values[0] : std::string("?");
 }
 
 // Reads every string of a string-typed attribute (scalar or 1-D).
@@ -187,7 +248,17 @@ DatasetInfo Group::dataset_info(const std::string& name) const {
   if (space_points(space.get(), &info.shape) < 0) fail(name, "dataset with a corrupt or absurd shape");
   const H5T_class_t cls = H5Tget_class(type.get());
   const std::size_t size = H5Tget_size(type.get());
-  if (cls == H5T_FLOAT && (size == 2 || size == 4)) {
+  if (cls == H5T_FLOAT && size == 2 && float_fields(type.get(), 5, 10, 15)) {
+    info.dtype = float16;
+  } else if (cls == H5T_FLOAT && size == 2 && float_fields(type.get(), 8, 7, 127)) {
+    info.dtype = bfloat16;
+  } else if (cls == H5T_OPAQUE && size == 2) {
+    // Keras 3 (.weights.h5) marks its bfloat16 with an attribute; its legacy .h5 writer does not,
+    // and no other 2-byte opaque type reaches a Keras file.
+    if (const std::string marked = dtype_attribute(obj.get(), *this, name); !marked.empty() && marked != "bfloat16")
+      fail(name, "2-byte opaque data marked dtype '" + marked + "'; expected bfloat16");
+    info.dtype = bfloat16;
+  } else if (cls == H5T_FLOAT && (size == 2 || size == 4)) {
     info.dtype = float32;
   } else if (cls == H5T_FLOAT && size == 8) {
     info.dtype = float64;
@@ -208,11 +279,18 @@ Tensor Group::read_dataset(const std::string& name, const Shape& expected, DType
     fail(name, "shape " + info.shape.str() + " in the file, expected " + expected.str());
   Id ds = open_in_file(*this, name);
   if (!ds.valid()) fail(name, "cannot open dataset");
-  Tensor out = Tensor::empty(expected, dtype);
-  if (out.numel() > 0 &&
-      H5Dread(ds.get(), memory_type(dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.raw_data()) < 0)
+  // The 16-bit floats are read as stored and converted by lamina (HDF5 cannot convert opaque
+  // bfloat16, and rounds into float16 its own way).
+  const bool half = dtype == float16 || dtype == bfloat16 || info.dtype == float16 || info.dtype == bfloat16;
+  const DType read_as = half ? info.dtype : dtype;
+  // Opaque data reads only into an opaque type with the same tag: the dataset's own.
+  Id stored(H5Dget_type(ds.get()));
+  const bool opaque = stored.valid() && H5Tget_class(stored.get()) == H5T_OPAQUE;
+  Tensor out = Tensor::empty(expected, read_as);
+  if (out.numel() > 0 && H5Dread(ds.get(), opaque ? stored.get() : memory_type(read_as), H5S_ALL, H5S_ALL,
+                                 H5P_DEFAULT, out.raw_data()) < 0)
     fail(name, "cannot read the data (corrupt or truncated file)");
-  return out;
+  return out.astype(dtype);
 }
 
 double Group::read_scalar(const std::string& name) const {
@@ -236,6 +314,8 @@ void Group::write_dataset(const std::string& name, const Tensor& value) {
   if (v.numel() > 0 &&
       H5Dwrite(ds.get(), memory_type(v.dtype()), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.raw_data()) < 0)
     fail(name, "cannot write dataset" + write_failure_reason());
+  if (v.dtype() == bfloat16 && !write_string(ds.get(), "dtype", "bfloat16"))
+    fail(name, "cannot write the attribute dtype" + write_failure_reason());
 }
 
 bool Group::has_attr(const std::string& name) const {
@@ -275,14 +355,7 @@ std::vector<std::string> Group::read_chunked_list_attr(const std::string& name) 
 }
 
 void Group::write_string_attr(const std::string& name, const std::string& value) {
-  Id type(H5Tcopy(H5T_C_S1));
-  H5Tset_size(type.get(), H5T_VARIABLE);
-  H5Tset_cset(type.get(), H5T_CSET_UTF8);
-  Id space(H5Screate(H5S_SCALAR));
-  Id attr(H5Acreate2(id(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
-  const char* p = value.c_str();
-  if (!attr.valid() || H5Awrite(attr.get(), type.get(), &p) < 0)
-    fail("", "cannot write attribute '" + name + "'");
+  if (!write_string(id(), name, value)) fail("", "cannot write attribute '" + name + "'");
 }
 
 void Group::write_string_list_attr(const std::string& name, const std::vector<std::string>& values) {

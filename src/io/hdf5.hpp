@@ -43,14 +43,18 @@ class Group {
   /// Creates a sub-group (and intermediate groups for names with '/').
   Group create_group(const std::string& name);
 
-  /// Shape and dtype of a dataset (float16/32/64, int8..64, uint8); anything else is refused.
+  /// Shape and dtype of a dataset: float16 (h5py's), bfloat16 (Keras 3's 2-byte opaque data, or a
+  /// bfloat16-shaped float), float32/64 (other floats convert to float32), int8..64, uint8;
+  /// anything else is refused.
   DatasetInfo dataset_info(const std::string& name) const;
   /// Reads a dataset whose header must say `expected` shape (checked before any allocation);
-  /// the values are converted to `dtype`.
+  /// the values are converted to `dtype` (to and from the 16-bit floats by lamina, rounding to
+  /// nearest even).
   Tensor read_dataset(const std::string& name, const Shape& expected, DType dtype) const;
   /// Reads a scalar or one-element dataset as a double.
   double read_scalar(const std::string& name) const;
-  /// Writes a contiguous little-endian dataset (intermediate groups created for '/').
+  /// Writes a contiguous little-endian dataset (intermediate groups created for '/'); a bfloat16
+  /// one as Keras 3 does (2-byte opaque data with the attribute dtype = "bfloat16").
   void write_dataset(const std::string& name, const Tensor& value);
 
   bool has_attr(const std::string& name) const;

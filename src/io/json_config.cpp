@@ -163,7 +163,7 @@ json serialize_model_impl(const ModelImpl& model) {
       if (entries[i].contains(key)) serialized[key] = entries[i][key];
     entries[i] = std::move(serialized);
   }
-  config["dtype"] = dtype_policy("float32");
+  config["dtype"] = dtype_policy(model.dtype_policy().name());
   if (functional) {
     config.erase("dtype");  // Keras 3's Functional config carries none
     return {{"module", "keras.src.models.functional"}, {"class_name", "Functional"},

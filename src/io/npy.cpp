@@ -253,6 +253,8 @@ std::string descr(DType dtype) {
     case DType::int32: return {order, 'i', '4'};
     case DType::int64: return {order, 'i', '8'};
     case DType::uint8: return "|u1";
+    case DType::float16:
+    case DType::bfloat16: break;  // lamina reads no 16-bit .npy files, so it writes none
   }
   throw ValueError(std::string("save_npy: dtype ") + dtype_name(dtype) + " has no .npy equivalent");
 }

@@ -265,8 +265,13 @@ Loss::~Loss() = default;
 
 Tensor Loss::valid_mask(const Tensor&, const Tensor&) const { return Tensor(); }
 
-Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred,
+Tensor Loss::operator()(const Tensor& y_true_in, const Tensor& y_pred_in,
                         const Tensor& sample_weight) const {
+  // Losses compute in float32 under the 16-bit policies, as Keras's (its Loss.dtype is floatx).
+  const auto wide = [](const Tensor& t) {
+    return t.defined() && (t.dtype() == float16 || t.dtype() == bfloat16) ? t.astype(float32) : t;
+  };
+  const Tensor y_true = wide(y_true_in), y_pred = wide(y_pred_in);
   Tensor values = per_sample(y_true, y_pred);
   if (sample_weight.defined()) values = apply_sample_weight(name_, values, sample_weight);
   switch (reduction_) {

@@ -12,9 +12,15 @@
 
 namespace lamina::metrics::detail {
 
-/// Calls f(const T* data) with the tensor's elements in their own type (on the CPU).
+/// Calls f(const T* data) with the tensor's elements in their own type (on the CPU); 16-bit
+/// floats arrive widened to float32 (Keras's metrics compute in float32).
 template <class F>
 void visit(const Tensor& t, F&& f) {
+  if (t.dtype() == float16 || t.dtype() == bfloat16) {
+    const Tensor wide = t.astype(float32);
+    f(wide.template data<float>());
+    return;
+  }
   lamina::detail::dispatch_all(t.dtype(), [&](auto tag) { f(t.template data<decltype(tag)>()); });
 }
 

@@ -15,6 +15,7 @@
 #include "backend/backend.hpp"
 #include "tensor/sizes.hpp"
 #include "tensor/dispatch.hpp"
+#include "tensor/half.hpp"
 #include "tensor/tensor_impl.hpp"
 
 namespace lamina {
@@ -28,6 +29,8 @@ std::size_t dtype_size(DType d) {
     case DType::int32: return 4;
     case DType::int64: return 8;
     case DType::uint8: return 1;
+    case DType::float16:
+    case DType::bfloat16: return 2;
   }
   return 0;
 }
@@ -39,24 +42,31 @@ const char* dtype_name(DType d) {
     case DType::int32: return "int32";
     case DType::int64: return "int64";
     case DType::uint8: return "uint8";
+    case DType::float16: return "float16";
+    case DType::bfloat16: return "bfloat16";
   }
   return "?";
 }
 
 DType dtype_from_name(const std::string& name) {
-  for (DType d : {float32, float64, int32, int64, uint8})
+  for (DType d : {float32, float64, int32, int64, uint8, float16, bfloat16})
     if (name == dtype_name(d)) return d;
-  throw ValueError("unknown dtype '" + name + "' (expected float32, float64, int32, int64 or uint8)");
+  throw ValueError("unknown dtype '" + name +
+                   "' (expected float32, float64, int32, int64, uint8, float16 or bfloat16)");
 }
 
-bool is_floating(DType d) { return d == DType::float32 || d == DType::float64; }
+bool is_floating(DType d) {
+  return d == DType::float32 || d == DType::float64 || d == DType::float16 || d == DType::bfloat16;
+}
 
 DType promote_types(DType a, DType b) {
   if (a == b) return a;
-  if (is_floating(a) || is_floating(b)) {
+  if (is_floating(a) && is_floating(b)) {
     if (a == float64 || b == float64) return float64;
-    return float32;
+    return float32;  // float32 with a half type, or float16 with bfloat16
   }
+  if (is_floating(a)) return a;
+  if (is_floating(b)) return b;
   auto rank = [](DType d) { return d == uint8 ? 0 : d == int32 ? 1 : 2; };
   return rank(a) >= rank(b) ? a : b;
 }
@@ -86,6 +96,11 @@ Device Device::parse(const std::string& name) {
   if (kind == "test") return Device{DeviceType::Test, index};
   throw ValueError("invalid device '" + name + "' (expected cpu, cuda, cuda:N or test:N)");
 }
+
+template <> float16_t::half_value(float value) : bits(half::float_to_f16(value)) {}
+template <> float16_t::operator float() const { return half::f16_to_float(bits); }
+template <> bfloat16_t::half_value(float value) : bits(half::float_to_bf16(value)) {}
+template <> bfloat16_t::operator float() const { return half::bf16_to_float(bits); }
 
 // --- Shape ---------------------------------------------------------------------------------------
 
@@ -148,6 +163,7 @@ Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device
 Tensor Tensor::scalar(double value, DType dtype) { return full(Shape{}, value, dtype); }
 
 Tensor Tensor::arange(std::int64_t n, DType dtype) {
+  if (half::is_half(dtype)) return arange(n, float64).astype(dtype);
   Tensor t = make_tensor(Shape{n}, dtype);
   detail::dispatch_all(dtype, [&](auto z) {
     using T = decltype(z);
@@ -170,6 +186,8 @@ template Tensor Tensor::from_vector(const std::vector<double>&, const Shape&);
 template Tensor Tensor::from_vector(const std::vector<std::int32_t>&, const Shape&);
 template Tensor Tensor::from_vector(const std::vector<std::int64_t>&, const Shape&);
 template Tensor Tensor::from_vector(const std::vector<std::uint8_t>&, const Shape&);
+template Tensor Tensor::from_vector(const std::vector<float16_t>&, const Shape&);
+template Tensor Tensor::from_vector(const std::vector<bfloat16_t>&, const Shape&);
 
 Tensor Tensor::from_data(const void* data, const Shape& shape, DType dtype) {
   Tensor t = make_tensor(shape, dtype);
@@ -230,11 +248,15 @@ template double* Tensor::data<double>();
 template std::int32_t* Tensor::data<std::int32_t>();
 template std::int64_t* Tensor::data<std::int64_t>();
 template std::uint8_t* Tensor::data<std::uint8_t>();
+template float16_t* Tensor::data<float16_t>();
+template bfloat16_t* Tensor::data<bfloat16_t>();
 template const float* Tensor::data<float>() const;
 template const double* Tensor::data<double>() const;
 template const std::int32_t* Tensor::data<std::int32_t>() const;
 template const std::int64_t* Tensor::data<std::int64_t>() const;
 template const std::uint8_t* Tensor::data<std::uint8_t>() const;
+template const float16_t* Tensor::data<float16_t>() const;
+template const bfloat16_t* Tensor::data<bfloat16_t>() const;
 
 void* Tensor::raw_data() {
   check_host(checked(impl_), "raw_data()");
@@ -250,6 +272,13 @@ double Tensor::at(std::int64_t i) const {
   alignas(8) unsigned char value[8];
   const std::size_t es = dtype_size(dtype());
   impl_->storage->owner->copy_to_host(value, static_cast<const char*>(impl_->data()) + i * es, es);
+  if (half::is_half(dtype())) {
+    float v = 0.0f;
+    std::uint16_t bits;
+    std::memcpy(&bits, value, sizeof bits);
+    half::to_float(dtype(), &bits, &v, 1);
+    return v;
+  }
   return detail::dispatch_all(dtype(), [&](auto z) -> double {
     using T = decltype(z);
     T v;
@@ -276,6 +305,8 @@ template std::vector<double> Tensor::to_vector() const;
 template std::vector<std::int32_t> Tensor::to_vector() const;
 template std::vector<std::int64_t> Tensor::to_vector() const;
 template std::vector<std::uint8_t> Tensor::to_vector() const;
+template std::vector<float16_t> Tensor::to_vector() const;
+template std::vector<bfloat16_t> Tensor::to_vector() const;
 
 bool Tensor::shares_storage(const Tensor& other) const {
   return defined() && other.defined() && impl_->storage == other.impl_->storage;

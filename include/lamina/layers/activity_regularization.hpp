@@ -30,6 +30,7 @@ struct ActivityRegularizationOptions {
   double l1 = 0.0;
   double l2 = 0.0;
   std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
 /// `ActivityRegularization({.l1 = 1e-3})`.

@@ -130,6 +130,7 @@ struct AttentionOptions {
   /// Every call is causal (Keras 2's `causal` argument; Keras 3 makes it a call argument).
   bool use_causal_mask = false;
   std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
 /// Dot-product (Luong) attention: scores = scale · query · keyᵀ, or with score_mode "concat"
@@ -167,6 +168,7 @@ struct AdditiveAttentionOptions {
   double dropout = 0.0;   ///< rate on the attention weights, training only
   bool use_causal_mask = false;  ///< every call is causal (Keras 2's `causal`)
   std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
 /// Additive (Bahdanau) attention: scores = Σ_d scale_d · tanh(query_i,d + key_j,d).
@@ -225,6 +227,7 @@ struct MultiHeadAttentionOptions {
   Constraint kernel_constraint{};
   Constraint bias_constraint{};
   std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
 /// Multi-head attention (Vaswani et al. 2017) as Keras computes it: per head, query, key and value

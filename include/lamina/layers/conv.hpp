@@ -75,6 +75,7 @@ struct Conv2DOptions {
   Constraint kernel_constraint{};
   Constraint bias_constraint{};
   std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
 /// output = activation(conv2d(x, kernel) + bias) over x (batch, height, width, channels).
@@ -107,6 +108,7 @@ struct Conv1DOptions {
   Constraint kernel_constraint{};
   Constraint bias_constraint{};
   std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
 /// output = activation(conv1d(x, kernel) + bias) over x (batch, steps, channels).

@@ -31,6 +31,7 @@ struct Conv2DTransposeOptions {
   Constraint kernel_constraint{};      ///< applied after each optimizer update
   Constraint bias_constraint{};
   std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
 /// output = activation(conv2d_transpose(x, kernel) + bias) over x (batch, height, width,

@@ -56,6 +56,7 @@ struct DenseOptions {
   Constraint kernel_constraint{};      ///< none by default; e.g. constraints::MaxNorm(3)
   Constraint bias_constraint{};
   std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
 /// output = activation(x·kernel + bias), kernel (in, units). Acts on the last axis.
@@ -113,6 +114,7 @@ struct DropoutOptions {
   /// stream, the same sequence of masks for the same seed whatever else draws.
   std::optional<std::int64_t> seed{};
   std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
 /// Inverted dropout, active only when training.

@@ -73,6 +73,7 @@ struct DepthwiseConv2DOptions {
   Constraint depthwise_constraint{};    ///< applied after each optimizer update
   Constraint bias_constraint{};
   std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
 /// output[..., c·m + j] = activation(Σ x[..., c] ⋆ depthwise_kernel[:, :, c, j] + bias): each
@@ -117,6 +118,7 @@ struct SeparableConv2DOptions {
   Constraint pointwise_constraint{};
   Constraint bias_constraint{};
   std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
 /// A depthwise convolution (no bias) then a 1x1 convolution to `filters` channels, bias and

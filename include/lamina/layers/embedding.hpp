@@ -22,6 +22,7 @@ struct EmbeddingOptions {
   Regularizer activity_regularizer{};    ///< applied to the layer's output
   Constraint embeddings_constraint{};    ///< none by default; applied after each update
   std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
 /// output[..., :] = embeddings[ids[...]]; ids of any integer-valued dtype, shape (batch, ...);
@@ -31,6 +32,8 @@ class EmbeddingLayer : public Layer {
   /// Throws ValueError when input_dim or output_dim is not positive.
   EmbeddingLayer(std::int64_t input_dim, std::int64_t output_dim, EmbeddingOptions options);
   std::string class_name() const override { return "Embedding"; }
+  /// No (as Keras): ids stay as given; the rows come out in the compute dtype.
+  bool autocasts() const override { return false; }
   void build(const Shape& input_shape) override;
   /// Throws ValueError naming the layer, the offending id and input_dim for an id outside
   /// [0, input_dim); nothing is read out of bounds.

@@ -153,6 +153,7 @@ struct Concatenate : LayerHandle<ConcatenateLayer> {
 struct DotOptions {
   bool normalize = false;  ///< L2-normalise along the dot axes first (cosine similarity)
   std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
 /// Dot product of two tensors along axes (axes[0] of the first, axes[1] of the second), per

@@ -29,6 +29,7 @@ struct BatchNormalizationOptions {
   Constraint beta_constraint{};     ///< none by default; applied after each update
   Constraint gamma_constraint{};
   std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
 /// Training (and trainable): y = gamma·(x − mean_B)/sqrt(var_B + epsilon) + beta with the
@@ -40,6 +41,8 @@ class BatchNormalizationLayer : public Layer {
   /// Throws ValueError on epsilon <= 0 or momentum outside [0, 1].
   explicit BatchNormalizationLayer(BatchNormalizationOptions options);
   std::string class_name() const override { return "BatchNormalization"; }
+  /// No (as Keras): it computes in float32 and returns its input's dtype.
+  bool autocasts() const override { return false; }
   /// Throws ShapeError naming the layer for an axis out of range (or the batch axis) or an unknown
   /// dimension along it.
   void build(const Shape& input_shape) override;
@@ -78,6 +81,7 @@ struct LayerNormalizationOptions {
   Constraint beta_constraint{};    ///< none by default
   Constraint gamma_constraint{};
   std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
 /// y = gamma·(x − mean)/sqrt(var + epsilon) + beta with each sample's statistics over the last
@@ -86,6 +90,7 @@ class LayerNormalizationLayer : public Layer {
  public:
   explicit LayerNormalizationLayer(LayerNormalizationOptions options);
   std::string class_name() const override { return "LayerNormalization"; }
+  bool autocasts() const override { return false; }  ///< as Keras
   void build(const Shape& input_shape) override;
   Tensor call(const Tensor& x, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) override;

@@ -42,12 +42,14 @@ struct Pooling2DOptions {
   Size2D strides = 0;             ///< 0 (Keras's None): pool_size
   std::string padding = "valid";  ///< "valid" | "same"
   std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
 struct Pooling1DOptions {
   std::int64_t strides = 0;  ///< 0 (Keras's None): pool_size
   std::string padding = "valid";
   std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
 /// `MaxPooling2D(2)`, `MaxPooling2D({3, 3}, {.strides = 2, .padding = "same"})`.
@@ -88,6 +90,7 @@ class GlobalPoolingLayer : public Layer {
 struct GlobalPoolingOptions {
   bool keepdims = false;
   std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
 struct GlobalMaxPooling2D : LayerHandle<GlobalPoolingLayer> {

@@ -46,6 +46,7 @@ struct RecurrentOptions {
   bool unroll = false;             ///< accepted for Keras compatibility; the loop is always fused
   bool reset_after = true;         ///< GRU: reset gate after the matmul, bias (2, 3·units)
   std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
 enum class CellType { simple_rnn, lstm, gru };

@@ -55,7 +55,7 @@ class MarginLayer : public Layer {
 /// The padding and cropping layers' other argument (a struct, so that `{{1, 0}, {2, 2}}` can only
 /// mean the amounts).
 struct MarginOptions {
-  std::string name{};
+  std::string name{};  // alone: a second member would let {{1, 0}, {2, 2}} fill both
 };
 
 /// `ZeroPadding2D(1)`, `ZeroPadding2D({{1, 0}, {2, 2}})`. Keras's default pads 1 on every side.
@@ -101,6 +101,7 @@ class UpSamplingLayer : public Layer {
 struct UpSampling2DOptions {
   std::string interpolation = "nearest";  ///< "nearest" | "bilinear"
   std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
 /// `UpSampling2D(2)`, `UpSampling2D({2, 3}, {.interpolation = "bilinear"})`.

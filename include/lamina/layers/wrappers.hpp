@@ -18,6 +18,7 @@ struct BidirectionalOptions {
   /// The backward layer; default: a copy of the layer with go_backwards flipped.
   std::shared_ptr<RNNLayer> backward_layer{};
   std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
 /// Runs a copy of `layer` forwards ("forward_<name>") and one backwards ("backward_<name>") and

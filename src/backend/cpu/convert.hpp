@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "lamina/tensor.hpp"
+
 namespace lamina::cpu {
 
 /// static_cast, except that float -> integer (undefined in C++ when out of range) truncates toward
@@ -20,5 +22,8 @@ T convert_value(S v) {
     return static_cast<T>(v);
   }
 }
+
+/// n elements of dtype s at src written as dtype t at dst, every dtype including the 16-bit floats.
+void convert_elements(DType s, const void* src, DType t, void* dst, std::int64_t n);
 
 }  // namespace lamina::cpu

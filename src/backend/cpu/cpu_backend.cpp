@@ -11,6 +11,7 @@
 #include "backend/cpu/convert.hpp"
 #include "backend/cpu/parallel.hpp"
 #include "tensor/dispatch.hpp"
+#include "tensor/half.hpp"
 
 namespace lamina::cpu {
 namespace {
@@ -53,6 +54,12 @@ void CpuBackend::copy(void* dst, const void* src, std::size_t n) {
 // --- copy, cast, fill, layout ------------------------------------------------------------------
 
 void CpuBackend::fill(Tensor& out, double value) {
+  if (half::is_half(out.dtype())) {
+    std::uint16_t bits = 0;
+    half::from_double(out.dtype(), &value, &bits, 1);
+    std::fill_n(ptr<std::uint16_t>(out), out.numel(), bits);
+    return;
+  }
   detail::dispatch_all(out.dtype(), [&](auto z) {
     using T = decltype(z);
     std::fill_n(ptr<T>(out), out.numel(), convert_value<T>(value));
@@ -60,17 +67,8 @@ void CpuBackend::fill(Tensor& out, double value) {
 }
 
 void CpuBackend::cast(const Tensor& src, Tensor& dst) {
-  const std::int64_t n = src.numel();
   if (src.dtype() == dst.dtype()) return copy(ptr<void>(dst), ptr<void>(src), bytes_of(src));
-  detail::dispatch_all(src.dtype(), [&](auto zs) {
-    using S = decltype(zs);
-    detail::dispatch_all(dst.dtype(), [&](auto zt) {
-      using T = decltype(zt);
-      const S* s = ptr<S>(src);
-      T* d = ptr<T>(dst);
-      for (std::int64_t i = 0; i < n; ++i) d[i] = convert_value<T>(s[i]);
-    });
-  });
+  convert_elements(src.dtype(), ptr<void>(src), dst.dtype(), ptr<void>(dst), src.numel());
 }
 
 void CpuBackend::transpose(const Tensor& x, const std::vector<int>& perm, Tensor& out) {
