@@ -216,11 +216,9 @@ bool is_depthwise(const ConvGeometry& g) { return g.groups > 1 && g.groups == g.
 }  // namespace
 
 template <class T>
-void apply_epilogue(Epilogue act, T* y, std::int64_t n) {
+void apply_epilogue(Epilogue act, T* y, std::int64_t n, std::int64_t relu_grain) {
   if (act == Epilogue::linear) return;
-  // ReLU is one compare per element: a batch of MLP activations (~1e5) takes microseconds, less
-  // than waking the pool while OpenBLAS's threads still hold the cores. Exp-based ones split.
-  const std::int64_t grain = act == Epilogue::relu ? (1 << 20) : (1 << 14);
+  const std::int64_t grain = act == Epilogue::relu ? relu_grain : (1 << 14);
   parallel_for(n, grain, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
     switch (act) {
       case Epilogue::relu:
@@ -385,7 +383,7 @@ void conv2d_transpose_backward(const ConvGeometry& g, const T* x, const T* kerne
   template void conv2d_transpose_backward<T>(const ConvGeometry&, const T*, const T*, const T*,    \
                                              T*, T*, T*);                                          \
   template void epilogue_backward<T>(Epilogue, const T*, const T*, T*, std::int64_t);              \
-  template void apply_epilogue<T>(Epilogue, T*, std::int64_t);                                     \
+  template void apply_epilogue<T>(Epilogue, T*, std::int64_t, std::int64_t);                                     \
   template void column_sums<T>(const T*, std::int64_t, std::int64_t, T*);
 LAMINA_CONV_INSTANTIATE(float)
 LAMINA_CONV_INSTANTIATE(double)

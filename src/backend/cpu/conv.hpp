@@ -46,7 +46,7 @@ void epilogue_backward(Epilogue act, const T* y, const T* dy, T* dz, std::int64_
 
 /// In-place act(y) over n elements.
 template <class T>
-void apply_epilogue(Epilogue act, T* y, std::int64_t n);
+void apply_epilogue(Epilogue act, T* y, std::int64_t n, std::int64_t relu_grain = 1 << 14);
 
 /// out[j] = Σ_i a[i·cols + j] over rows, summed in a fixed order (deterministic per thread count).
 template <class T>
