@@ -13,8 +13,10 @@
 #include <lamina/layers/core.hpp>
 #include <lamina/layers/merge.hpp>
 #include <lamina/layers/noise.hpp>
+#include <lamina/layers/recurrent.hpp>
 #include <lamina/losses.hpp>
 #include <lamina/metrics.hpp>
+#include <lamina/model.hpp>
 #include <lamina/ops.hpp>
 
 #include "support/op_testing.hpp"
@@ -140,6 +142,21 @@ TEST_CASE("weight-free layers keep their tensors on the input's device", "[backe
     auto d = layers::Dot(2, {.normalize = true});
     same_on_both([&](const Tensor& t) { return d({t, t * 2.0}); });
   }
+}
+
+TEST_CASE("recurrent layers run on the test device after Model::to", "[backend][layers]") {
+  // Their initial states are made inside the call, on the input's device.
+  auto build = [] {
+    return Sequential({layers::Input({5, 3}), layers::LSTM(4, {.return_sequences = true}),
+                       layers::GRU(3), layers::Dense(2)});
+  };
+  Sequential on_cpu = build(), on_device = build();
+  on_device.set_weights(on_cpu.get_weights());
+  on_device.to(test_device());
+  const Tensor x = seq({2, 5, 3}, 1.0, float32);
+  const Tensor got = on_device(x.to(test_device()));
+  CHECK(got.device() == test_device());
+  check_same(got.to(Device::cpu()), on_cpu(x), 0);
 }
 
 TEST_CASE("the Identity initializer builds its matrix without raw pointers", "[initializers]") {
