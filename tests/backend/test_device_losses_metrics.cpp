@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// Losses, metrics, initializers and weight-free layers on the test device: the same numbers as on
-// the CPU, the same errors, and outputs that stay on the device (nothing above the backend reads
-// device memory, and nothing made on the host meets device tensors in an op).
+// Losses, metrics, initializers, layers and the fit/evaluate/predict flows on the test device: the
+// same numbers as on the CPU, the same errors, and outputs that stay on the device (nothing above
+// the backend reads device memory, and nothing made on the host meets device tensors in an op).
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <string>
 #include <vector>
 
+#include <lamina/callbacks.hpp>
 #include <lamina/errors.hpp>
 #include <lamina/initializers.hpp>
 #include <lamina/layers/attention.hpp>
@@ -18,6 +20,7 @@
 #include <lamina/metrics.hpp>
 #include <lamina/model.hpp>
 #include <lamina/ops.hpp>
+#include <lamina/optimizers.hpp>
 
 #include "support/op_testing.hpp"
 #include "support/test_device.hpp"
@@ -157,6 +160,49 @@ TEST_CASE("recurrent layers run on the test device after Model::to", "[backend][
   const Tensor got = on_device(x.to(test_device()));
   CHECK(got.device() == test_device());
   check_same(got.to(Device::cpu()), on_cpu(x), 0);
+}
+
+TEST_CASE("fit, evaluate and predict with the model on the test device match the CPU bit for bit",
+          "[backend][engine]") {
+  // A classifier with dropout, its loss and metrics, and an optimizer with EMA and clipping: every
+  // per-step piece runs where the weights are.
+  auto build = [] {
+    Sequential m({layers::Input({6}), layers::Dense(8, {.activation = "relu"}), layers::Dropout(0.25),
+                  layers::Dense(3)});
+    return m;
+  };
+  const Tensor x = seq({40, 6}, 1.0, float32);
+  const Tensor y = abs(seq({40}, 2.9, float64)).astype(int64);  // classes 0..2
+  struct Run {
+    std::vector<Tensor> weights;
+    History history;
+    std::map<std::string, double> scores;
+    Tensor predictions;
+  };
+  auto run = [&](Device device) {
+    set_seed(7);
+    Sequential m = build();
+    m.compile({.optimizer = optimizers::Adam({.learning_rate = 0.01, .clipnorm = 1.0, .use_ema = true}),
+               .loss = "sparse_categorical_crossentropy",
+               .metrics = {"accuracy", "sparse_top_k_categorical_accuracy"}});
+    m.to(device);
+    Run r;
+    set_seed(8);
+    r.history = m.fit(x, y, {.batch_size = 16, .epochs = 2, .verbose = 0});
+    r.scores = m.evaluate(x, y, {.batch_size = 16, .verbose = 0});
+    r.predictions = m.predict(x, {.verbose = 0});
+    CHECK(m.device() == device);
+    for (const Tensor& w : m.get_weights()) r.weights.push_back(w.to(Device::cpu()));
+    return r;
+  };
+  const Run want = run(Device::cpu()), got = run(test_device());
+  CHECK(got.history.history == want.history.history);
+  CHECK(got.scores == want.scores);
+  CHECK(got.predictions.device() == Device::cpu());
+  check_same(got.predictions, want.predictions, 0);
+  REQUIRE(got.weights.size() == want.weights.size());
+  for (std::size_t i = 0; i < want.weights.size(); ++i) check_same(got.weights[i], want.weights[i], 0);
+  CHECK(want.history.history.count("accuracy") == 1);
 }
 
 TEST_CASE("the Identity initializer builds its matrix without raw pointers", "[initializers]") {
