@@ -29,11 +29,11 @@ Tensor both(const Tensor& a, const Tensor& b) {
   return a * b;
 }
 
-Tensor causal_keep(std::int64_t tq, std::int64_t tv, DType dtype) {
+Tensor causal_keep(std::int64_t tq, std::int64_t tv, DType dtype, Device device) {
   std::vector<double> keep(static_cast<std::size_t>(tq * tv));
   for (std::int64_t i = 0; i < tq; ++i)
     for (std::int64_t j = 0; j < tv; ++j) keep[static_cast<std::size_t>(i * tv + j)] = j <= i ? 1.0 : 0.0;
-  return Tensor::from_vector(keep, {tq, tv}).astype(dtype);
+  return Tensor::from_vector(keep, {tq, tv}).astype(dtype).to(device);
 }
 
 AttentionResult apply_scores(const Tensor& scores, const Tensor& value, const Tensor& keep,
@@ -148,7 +148,7 @@ AttentionResult BaseDenseAttentionLayer::attend(const Tensor& query, const Tenso
   const int r = q.ndim();
   Tensor keep;
   if (c.value_mask.defined()) keep = keep_of(c.value_mask, dt).reshape({v.dim(0), 1, v.dim(1)});
-  if (c.use_causal_mask || use_causal_mask_) keep = both(keep, causal_keep(q.dim(r - 2), k.dim(r - 2), dt));
+  if (c.use_causal_mask || use_causal_mask_) keep = both(keep, causal_keep(q.dim(r - 2), k.dim(r - 2), dt, q.device()));
   AttentionResult result = apply_scores(scores(q, k), v, keep, dropout_, c.training, true);
   if (c.query_mask.defined())
     result.output = result.output * keep_of(c.query_mask, dt).reshape({q.dim(0), q.dim(1), 1});

@@ -18,7 +18,7 @@ Tensor keep_of(const Tensor& mask, DType dtype);
 /// The AND of two keep masks by broadcasting (an undefined one is "keep everything").
 Tensor both(const Tensor& a, const Tensor& b);
 /// (Tq, Tv): 1 where j <= i (Keras's lower-triangular causal mask, also for Tq != Tv).
-Tensor causal_keep(std::int64_t tq, std::int64_t tv, DType dtype);
+Tensor causal_keep(std::int64_t tq, std::int64_t tv, DType dtype, Device device);
 /// Keras's _apply_scores over the last axis: scores - 1e9 where `keep` (broadcastable, may be
 /// undefined) is 0, softmax, dropout when training, weights · value. The scores returned are the
 /// weights after dropout when `scores_after_dropout` (Attention's), else before (MultiHeadAttention's).

@@ -182,7 +182,7 @@ Tensor ConcatenateLayer::compute_mask(const std::vector<Tensor>& inputs,
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const Tensor& x = inputs[i];
     if (!masks[i].defined()) {
-      widened.push_back(Tensor::ones(x.shape(), float32));
+      widened.push_back(Tensor::ones(x.shape(), float32, x.device()));
       continue;
     }
     Tensor m = masks[i].astype(float32);
@@ -252,7 +252,7 @@ Tensor DotLayer::call(const std::vector<Tensor>& inputs, bool) {
     // Keras's l2_normalize: x / sqrt(max(sum(x²), 1e-12)) along the dot axis.
     auto l2 = [](const Tensor& t, int axis) {
       Tensor ss = sum(square(t), {axis}, true);
-      return t / sqrt(maximum(ss, Tensor::scalar(1e-12, t.dtype())));
+      return t / sqrt(maximum(ss, Tensor::full({}, 1e-12, t.dtype(), t.device())));
     };
     x = l2(x, a0);
     y = l2(y, a1);

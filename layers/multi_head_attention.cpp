@@ -178,7 +178,7 @@ AttentionResult MultiHeadAttentionLayer::attend(const Tensor& query, const Tenso
   if (c.use_causal_mask || options_.use_causal_mask) {
     if (axes.size() != 1)
       throw ValueError(who + ": use_causal_mask needs a single attention axis, got attention_axes " + list_str(axes));
-    keep = both(keep, causal_keep(q.dim(axes[0]), k.dim(axes[0]), dt));
+    keep = both(keep, causal_keep(q.dim(axes[0]), k.dim(axes[0]), dt, q.device()));
   }
   if (c.attention_mask.defined()) {
     if (!broadcasts(c.attention_mask.shape(), mask_shape))

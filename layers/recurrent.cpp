@@ -68,7 +68,7 @@ RecurrentResult run_cell(RecurrentCellLayer& cell, const Tensor& x, const Tensor
   const DType dt = cell.kernel.dtype();
   Tensor in = x.dtype() == dt ? x : x.astype(dt);
   // One dropout mask per sequence, shared by every step (Keras's DropoutRNNCell).
-  if (training && o.dropout > 0) in = in * dropout(Tensor::ones({n, 1, x.shape()[2]}, dt), o.dropout);
+  if (training && o.dropout > 0) in = in * dropout(Tensor::ones({n, 1, x.shape()[2]}, dt, x.device()), o.dropout);
   Tensor input_bias = cell.bias, recurrent_bias;
   if (cell.bias.defined() && cell.type() == CellType::gru && o.reset_after) {
     input_bias = cell.bias[0];
@@ -76,7 +76,7 @@ RecurrentResult run_cell(RecurrentCellLayer& cell, const Tensor& x, const Tensor
   }
   Tensor xp = dense(in, cell.kernel, input_bias);
   std::vector<Tensor> init = initial;
-  while (static_cast<int>(init.size()) < cell.state_count()) init.push_back(Tensor::zeros({n, u}, dt));
+  while (static_cast<int>(init.size()) < cell.state_count()) init.push_back(Tensor::zeros({n, u}, dt, x.device()));
   for (Tensor& s : init) {
     if (s.shape() != Shape{n, u})
       throw ShapeError(cell.class_name() + " '" + cell.name() + "': initial states must have shape " +
@@ -84,7 +84,7 @@ RecurrentResult run_cell(RecurrentCellLayer& cell, const Tensor& x, const Tensor
     if (s.dtype() != dt) s = s.astype(dt);
   }
   Tensor rmask;
-  if (training && o.recurrent_dropout > 0) rmask = dropout(Tensor::ones({n, u}, dt), o.recurrent_dropout);
+  if (training && o.recurrent_dropout > 0) rmask = dropout(Tensor::ones({n, u}, dt, x.device()), o.recurrent_dropout);
   Tensor packed = recurrent_scan(geometry_of(cell, go_backwards), xp, cell.recurrent_kernel, recurrent_bias,
                                  init[0], cell.state_count() > 1 ? init[1] : Tensor(), mask, rmask);
   RecurrentResult r;

@@ -4,28 +4,11 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "fused_update.hpp"
+#include "update_rule.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/optimizers.hpp"
 
 namespace lamina::optimizers {
-namespace {
-
-// a = ρ·a + (1−ρ)·g²;  Δ = −sqrt(d + ε)·g / sqrt(a + ε);  d = ρ·d + (1−ρ)·Δ²;  w += lr·Δ.
-template <class T>
-LAMINA_KERNEL
-void adadelta_kernel(std::int64_t begin, std::int64_t end, T* __restrict w, const T* __restrict g,
-                     T* __restrict a, T* __restrict d, T lr, T rho, T eps) {
-  for (std::int64_t j = begin; j < end; ++j) {
-    a[j] = rho * a[j] + (1 - rho) * g[j] * g[j];
-    const T delta = -(std::sqrt(d[j] + eps) * g[j]) / std::sqrt(a[j] + eps);
-    d[j] = rho * d[j] + (1 - rho) * delta * delta;
-    w[j] += lr * delta;
-  }
-}
-
-}  // namespace
-
 Adadelta::Adadelta(AdadeltaOptions options)
     : Optimizer("Adadelta", "adadelta", common_options(options)), options_(std::move(options)) {
   if (!(options_.rho >= 0.0 && options_.rho <= 1.0))
@@ -41,16 +24,9 @@ void Adadelta::build_slots(const std::vector<Tensor>& vars) {
 
 void Adadelta::update(const std::vector<Tensor>& grads, const std::vector<Tensor>& vars, double lr,
                       std::int64_t /*step*/) {
-  detail::fused_update("Adadelta", grads, vars, {&accumulated_grads_, &accumulated_deltas_},
-                       [&](auto tag) {
-                         using T = decltype(tag);
-                         const T rate = static_cast<T>(lr), rho = static_cast<T>(options_.rho),
-                                 eps = static_cast<T>(options_.epsilon);
-                         return [=](std::int64_t lo, std::int64_t hi, T* w, const T* g,
-                                    T* const* s) {
-                           adadelta_kernel<T>(lo, hi, w, g, s[0], s[1], rate, rho, eps);
-                         };
-                       });
+  const backend::UpdateParams p{.lr = lr, .epsilon = options_.epsilon, .rho = options_.rho};
+  detail::apply_rule("Adadelta", backend::UpdateRule::adadelta, p, grads, vars,
+                     {accumulated_grads_, accumulated_deltas_});
 }
 
 nlohmann::json Adadelta::get_config() const {

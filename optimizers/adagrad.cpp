@@ -4,26 +4,11 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "fused_update.hpp"
+#include "update_rule.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/optimizers.hpp"
 
 namespace lamina::optimizers {
-namespace {
-
-// a += g²;  w −= lr·g / sqrt(a + ε).
-template <class T>
-LAMINA_KERNEL
-void adagrad_kernel(std::int64_t begin, std::int64_t end, T* __restrict w, const T* __restrict g,
-                    T* __restrict a, T lr, T eps) {
-  for (std::int64_t j = begin; j < end; ++j) {
-    a[j] += g[j] * g[j];
-    w[j] -= lr * g[j] / std::sqrt(a[j] + eps);
-  }
-}
-
-}  // namespace
-
 Adagrad::Adagrad(AdagradOptions options)
     : Optimizer("Adagrad", "adagrad", common_options(options)), options_(std::move(options)) {
   if (!(options_.initial_accumulator_value >= 0.0))
@@ -38,13 +23,8 @@ void Adagrad::build_slots(const std::vector<Tensor>& vars) {
 
 void Adagrad::update(const std::vector<Tensor>& grads, const std::vector<Tensor>& vars, double lr,
                      std::int64_t /*step*/) {
-  detail::fused_update("Adagrad", grads, vars, {&accumulators_}, [&](auto tag) {
-    using T = decltype(tag);
-    const T rate = static_cast<T>(lr), eps = static_cast<T>(options_.epsilon);
-    return [=](std::int64_t lo, std::int64_t hi, T* w, const T* g, T* const* s) {
-      adagrad_kernel<T>(lo, hi, w, g, s[0], rate, eps);
-    };
-  });
+  const backend::UpdateParams p{.lr = lr, .epsilon = options_.epsilon};
+  detail::apply_rule("Adagrad", backend::UpdateRule::adagrad, p, grads, vars, {accumulators_});
 }
 
 nlohmann::json Adagrad::get_config() const {

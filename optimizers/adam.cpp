@@ -6,38 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "fused_update.hpp"
+#include "update_rule.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/optimizers.hpp"
 
 namespace lamina::optimizers {
-namespace {
-
-// Keras 3, with t the 1-based step:
-//   alpha = lr·sqrt(1 − β2^t) / (1 − β1^t)
-//   m += (g − m)(1 − β1);  v += (g² − v)(1 − β2);  amsgrad: v̂ = max(v̂, v), use v̂ for v
-//   w −= alpha·m / (sqrt(v) + ε)
-template <class T, bool kAmsgrad>
-LAMINA_KERNEL
-void adam_kernel(std::int64_t begin, std::int64_t end, T* __restrict w, const T* __restrict g,
-                 T* __restrict m, T* __restrict v, T* __restrict vhat, T alpha, T one_minus_b1,
-                 T one_minus_b2, T eps) {
-  for (std::int64_t j = begin; j < end; ++j) {
-    const T grad = g[j];
-    const T mj = m[j] + (grad - m[j]) * one_minus_b1;
-    T vj = v[j] + (grad * grad - v[j]) * one_minus_b2;
-    m[j] = mj;
-    v[j] = vj;
-    if constexpr (kAmsgrad) {
-      vj = vhat[j] > vj ? vhat[j] : vj;
-      vhat[j] = vj;
-    }
-    w[j] -= alpha * mj / (std::sqrt(vj) + eps);
-  }
-}
-
-}  // namespace
-
 Adam::Adam(AdamOptions options) : Adam("Adam", "adam", std::move(options)) {}
 
 Adam::Adam(std::string class_name, std::string default_name, AdamOptions options)
@@ -66,18 +39,9 @@ void Adam::update(const std::vector<Tensor>& grads, const std::vector<Tensor>& v
   const double t = static_cast<double>(step);
   const double alpha =
       lr * std::sqrt(1.0 - std::pow(options_.beta_2, t)) / (1.0 - std::pow(options_.beta_1, t));
-  const bool amsgrad = options_.amsgrad;
-  detail::fused_update(name().c_str(), grads, vars, {&m_, &v_, &vhat_}, [&](auto tag) {
-    using T = decltype(tag);
-    const T a = static_cast<T>(alpha), b1 = static_cast<T>(1.0 - options_.beta_1),
-            b2 = static_cast<T>(1.0 - options_.beta_2), eps = static_cast<T>(options_.epsilon);
-    return [=](std::int64_t lo, std::int64_t hi, T* w, const T* g, T* const* s) {
-      if (amsgrad)
-        adam_kernel<T, true>(lo, hi, w, g, s[0], s[1], s[2], a, b1, b2, eps);
-      else
-        adam_kernel<T, false>(lo, hi, w, g, s[0], s[1], s[2], a, b1, b2, eps);
-    };
-  });
+  const backend::UpdateParams p{.lr = alpha, .beta_1 = options_.beta_1, .beta_2 = options_.beta_2,
+                               .epsilon = options_.epsilon, .amsgrad = options_.amsgrad};
+  detail::apply_rule(name().c_str(), backend::UpdateRule::adam, p, grads, vars, {m_, v_, vhat_});
 }
 
 nlohmann::json Adam::get_config() const {

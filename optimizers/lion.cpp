@@ -3,27 +3,11 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "fused_update.hpp"
+#include "update_rule.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/optimizers.hpp"
 
 namespace lamina::optimizers {
-namespace {
-
-// w −= lr·sign(β1·m + (1 − β1)·g);  m = β2·m + (1 − β2)·g.
-template <class T>
-LAMINA_KERNEL
-void lion_kernel(std::int64_t begin, std::int64_t end, T* __restrict w, const T* __restrict g,
-                 T* __restrict m, T lr, T b1, T b2) {
-  for (std::int64_t j = begin; j < end; ++j) {
-    const T c = m[j] * b1 + g[j] * (1 - b1);
-    w[j] -= lr * static_cast<T>((c > 0) - (c < 0));
-    m[j] = m[j] * b2 + g[j] * (1 - b2);
-  }
-}
-
-}  // namespace
-
 Lion::Lion(LionOptions options)
     : Optimizer("Lion", "lion", common_options(options)), options_(std::move(options)) {
   if (!(options_.beta_1 > 0.0 && options_.beta_1 <= 1.0))
@@ -37,14 +21,8 @@ void Lion::build_slots(const std::vector<Tensor>& vars) {
 
 void Lion::update(const std::vector<Tensor>& grads, const std::vector<Tensor>& vars, double lr,
                   std::int64_t /*step*/) {
-  detail::fused_update("Lion", grads, vars, {&momentums_}, [&](auto tag) {
-    using T = decltype(tag);
-    const T rate = static_cast<T>(lr), b1 = static_cast<T>(options_.beta_1),
-            b2 = static_cast<T>(options_.beta_2);
-    return [=](std::int64_t lo, std::int64_t hi, T* w, const T* g, T* const* s) {
-      lion_kernel<T>(lo, hi, w, g, s[0], rate, b1, b2);
-    };
-  });
+  const backend::UpdateParams p{.lr = lr, .beta_1 = options_.beta_1, .beta_2 = options_.beta_2};
+  detail::apply_rule("Lion", backend::UpdateRule::lion, p, grads, vars, {momentums_});
 }
 
 nlohmann::json Lion::get_config() const {

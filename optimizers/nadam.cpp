@@ -4,31 +4,11 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "fused_update.hpp"
+#include "update_rule.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/optimizers.hpp"
 
 namespace lamina::optimizers {
-namespace {
-
-// m += (g − m)(1 − β1);  v += (g² − v)(1 − β2);
-// w −= lr·(c_m·m + c_g·g) / (sqrt(v / (1 − β2^t)) + ε)
-// with c_m = μ_{t+1}/(1 − Π_t·μ_{t+1}) and c_g = (1 − μ_t)/(1 − Π_t) (see nadam's header note).
-template <class T>
-LAMINA_KERNEL
-void nadam_kernel(std::int64_t begin, std::int64_t end, T* __restrict w, const T* __restrict g,
-                  T* __restrict m, T* __restrict v, T lr, T c_m, T c_g, T one_minus_b1,
-                  T one_minus_b2, T b2_correction, T eps) {
-  for (std::int64_t j = begin; j < end; ++j) {
-    m[j] += (g[j] - m[j]) * one_minus_b1;
-    v[j] += (g[j] * g[j] - v[j]) * one_minus_b2;
-    const T m_hat = c_m * m[j] + c_g * g[j];
-    w[j] -= m_hat * lr / (std::sqrt(v[j] / b2_correction) + eps);
-  }
-}
-
-}  // namespace
-
 Nadam::Nadam(NadamOptions options)
     : Optimizer("Nadam", "nadam", common_options(options)), options_(std::move(options)) {
   if (!(options_.beta_1 >= 0.0 && options_.beta_1 < 1.0) ||
@@ -55,20 +35,14 @@ void Nadam::update(const std::vector<Tensor>& grads, const std::vector<Tensor>& 
   // Π_t goes through its variable's dtype, so float32 training rounds it as Keras does.
   u_product_.assign(Tensor::scalar(u_product_.item() * mu_t, float64));
   const double product = u_product_.item();
-  const double c_m = mu_next / (1.0 - product * mu_next);
-  const double c_g = (1.0 - mu_t) / (1.0 - product);
-  const double b2_correction = 1.0 - std::pow(options_.beta_2, t);
-  detail::fused_update("Nadam", grads, vars, {&m_, &v_}, [&](auto tag) {
-    using T = decltype(tag);
-    const T rate = static_cast<T>(lr), cm = static_cast<T>(c_m), cg = static_cast<T>(c_g),
-            one_minus_b1 = static_cast<T>(1.0 - options_.beta_1),
-            one_minus_b2 = static_cast<T>(1.0 - options_.beta_2),
-            correction = static_cast<T>(b2_correction), eps = static_cast<T>(options_.epsilon);
-    return [=](std::int64_t lo, std::int64_t hi, T* w, const T* g, T* const* s) {
-      nadam_kernel<T>(lo, hi, w, g, s[0], s[1], rate, cm, cg, one_minus_b1, one_minus_b2,
-                      correction, eps);
-    };
-  });
+  const backend::UpdateParams p{.lr = lr,
+                               .beta_1 = options_.beta_1,
+                               .beta_2 = options_.beta_2,
+                               .epsilon = options_.epsilon,
+                               .m_coefficient = mu_next / (1.0 - product * mu_next),
+                               .g_coefficient = (1.0 - mu_t) / (1.0 - product),
+                               .v_correction = 1.0 - std::pow(options_.beta_2, t)};
+  detail::apply_rule("Nadam", backend::UpdateRule::nadam, p, grads, vars, {m_, v_});
 }
 
 nlohmann::json Nadam::get_config() const {

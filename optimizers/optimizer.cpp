@@ -6,11 +6,11 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <type_traits>
 
 #include "lamina/errors.hpp"
+#include "lamina/ops.hpp"
 #include "lamina/optimizers.hpp"
-#include "tensor/dispatch.hpp"
+#include "update_rule.hpp"
 
 namespace lamina {
 namespace {
@@ -21,31 +21,12 @@ std::string number_text(double x) {
   return out.str();
 }
 
-// Calls f(T* data, n) on a CPU float tensor's storage.
-template <class F>
-void on_elements(Tensor t, const char* who, F&& f) {
-  lamina::detail::dispatch_float(t.dtype(), who, [&](auto tag) {
-    using T = decltype(tag);
-    f(t.data<T>(), t.numel());
-  });
-}
+double sum_of_squares(const Tensor& t) { return backend::of("clipnorm", t).sum_of_squares(t); }
 
-double sum_of_squares(const Tensor& t) {
-  double sum = 0.0;
-  on_elements(t, "clipnorm", [&](auto* x, std::int64_t n) {
-    for (std::int64_t j = 0; j < n; ++j) sum += static_cast<double>(x[j]) * x[j];
-  });
-  return sum;
-}
-
-// A scaled copy: the incoming gradients may be the caller's own tensors.
-Tensor scaled(const Tensor& g, double scale) {
-  Tensor out = g.clone();
-  on_elements(out, "clipnorm", [&](auto* x, std::int64_t n) {
-    using T = std::remove_pointer_t<decltype(x)>;
-    for (std::int64_t j = 0; j < n; ++j) x[j] *= static_cast<T>(scale);
-  });
-  return out;
+// `value` rounded to `dtype` (float32 or float64), as the update loops round their constants: a
+// scalar operand that the elementwise ops then use unchanged.
+double in_dtype(double value, DType dtype) {
+  return dtype == float32 ? static_cast<double>(static_cast<float>(value)) : value;
 }
 
 nlohmann::json optional_json(const std::optional<double>& x) {
@@ -126,7 +107,7 @@ void Optimizer::build(const std::vector<Tensor>& vars, const std::vector<std::st
 
 Tensor Optimizer::add_slot(std::size_t index, const std::string& slot, double initial) {
   const Tensor& like = built_for_.at(index);
-  Tensor t = Tensor::full(like.shape(), initial, like.dtype());
+  Tensor t = Tensor::full(like.shape(), initial, like.dtype(), like.device());
   std::string path = paths_.at(index);
   std::replace(path.begin(), path.end(), '/', '_');
   state_.emplace_back(common_.name + "/" + path + "_" + slot, t);
@@ -151,16 +132,13 @@ void Optimizer::apply_gradients(const std::vector<Tensor>& grads, const std::vec
     if (!is_floating(var.dtype()))
       throw TypeError(which + " is " + dtype_name(var.dtype()) +
                       "; only float32 and float64 variables are trained");
-    if (var.device() != Device::cpu())
-      throw ValueError(which + " is on " + var.device().str() +
-                       "; optimizers update CPU variables only for now");
     if (!grads[i].defined()) continue;
     if (grads[i].shape() != var.shape())
       throw ValueError(class_name_ + ".apply_gradients: gradient " + std::to_string(i) +
                        " has shape " + grads[i].shape().str() + " but its variable has shape " +
                        var.shape().str());
-    // The update loops read the gradient raw, in the variable's dtype, on the CPU.
-    prepared[i] = grads[i].detach().to(Device::cpu()).astype(var.dtype());
+    // The update kernels read the gradient in the variable's dtype, on the variable's device.
+    prepared[i] = grads[i].detach().to(var.device()).astype(var.dtype());
   }
   if (!built_) build(vars);
   if (vars.size() != built_for_.size())
@@ -192,21 +170,11 @@ std::optional<std::vector<Tensor>> Optimizer::accumulate(const std::vector<Tenso
   std::vector<Tensor> mean(grads.size());
   for (std::size_t i = 0; i < grads.size(); ++i) {
     if (!grads[i].defined()) continue;
-    lamina::detail::dispatch_float(grads[i].dtype(), "gradient accumulation", [&](auto tag) {
-      using T = decltype(tag);
-      Tensor acc = accumulators_[i];
-      T* a = acc.data<T>();
-      const T* g = grads[i].data<T>();
-      const std::int64_t n = acc.numel();
-      if (!update_step) {
-        for (std::int64_t j = 0; j < n; ++j) a[j] += g[j];
-        return;
-      }
-      mean[i] = Tensor::empty(acc.shape(), acc.dtype());
-      T* out = mean[i].data<T>();
-      const T count = static_cast<T>(steps);
-      for (std::int64_t j = 0; j < n; ++j) out[j] = (g[j] + a[j]) / count;
-    });
+    Tensor acc = accumulators_[i];
+    if (update_step)
+      mean[i] = (grads[i] + acc) / in_dtype(static_cast<double>(steps), acc.dtype());
+    else
+      acc.assign(acc + grads[i]);
   }
   if (!update_step) return std::nullopt;
   for (Tensor& acc : accumulators_) acc.fill(0.0);
@@ -219,7 +187,7 @@ void Optimizer::clip(std::vector<Tensor>& grads) const {
   if (common_.clipnorm && *common_.clipnorm > 0) {
     const double c = *common_.clipnorm;
     for (Tensor& g : grads)
-      if (g.defined()) g = scaled(g, c / std::max(std::sqrt(sum_of_squares(g)), c));
+      if (g.defined()) g = g * in_dtype(c / std::max(std::sqrt(sum_of_squares(g)), c), g.dtype());
   } else if (common_.global_clipnorm && *common_.global_clipnorm > 0) {
     const double c = *common_.global_clipnorm;
     double total = 0.0;
@@ -228,18 +196,11 @@ void Optimizer::clip(std::vector<Tensor>& grads) const {
     const double norm = std::sqrt(total);
     const double scale = c * std::min(1.0 / norm, 1.0 / c) + (norm - norm);
     for (Tensor& g : grads)
-      if (g.defined()) g = scaled(g, scale);
+      if (g.defined()) g = g * in_dtype(scale, g.dtype());
   } else if (common_.clipvalue && *common_.clipvalue > 0) {
     const double v = *common_.clipvalue;
-    for (Tensor& g : grads) {
-      if (!g.defined()) continue;
-      g = g.clone();
-      on_elements(g, "clipvalue", [&](auto* x, std::int64_t n) {
-        using T = std::remove_pointer_t<decltype(x)>;
-        for (std::int64_t j = 0; j < n; ++j)
-          x[j] = std::clamp(x[j], static_cast<T>(-v), static_cast<T>(v));
-      });
-    }
+    for (Tensor& g : grads)
+      if (g.defined()) g = lamina::clip(g, -v, v);
   }
 }
 
@@ -249,25 +210,24 @@ void Optimizer::decay_weights(const std::vector<Tensor>& grads, const std::vecto
   const double wd = *common_.weight_decay;
   for (std::size_t i = 0; i < vars.size(); ++i) {
     if (!grads[i].defined()) continue;
-    on_elements(vars[i], "weight_decay", [&](auto* w, std::int64_t n) {
-      using T = std::remove_pointer_t<decltype(w)>;
-      const T factor = static_cast<T>(wd) * static_cast<T>(lr);
-      for (std::int64_t j = 0; j < n; ++j) w[j] -= w[j] * factor;
-    });
+    // factor = wd·lr multiplied in the variable's dtype, then w −= w·factor.
+    Tensor w = vars[i];
+    const double factor =
+        w.dtype() == float32 ? static_cast<double>(static_cast<float>(wd) * static_cast<float>(lr))
+                             : wd * lr;
+    w.assign(w - w * factor);
   }
 }
 
 void Optimizer::update_ema(const std::vector<Tensor>& vars) {
   const double momentum = iterations() != 0 ? common_.ema_momentum : 0.0;
   for (std::size_t i = 0; i < vars.size(); ++i) {
-    lamina::detail::dispatch_float(vars[i].dtype(), "use_ema", [&](auto tag) {
-      using T = decltype(tag);
-      Tensor average = averages_[i];
-      T* a = average.data<T>();
-      const T* w = vars[i].data<T>();
-      const T mu = static_cast<T>(momentum);
-      for (std::int64_t j = 0, n = average.numel(); j < n; ++j) a[j] = mu * a[j] + (1 - mu) * w[j];
-    });
+    // average = μ·average + (1 − μ)·w, with μ and 1 − μ computed in the variables' dtype.
+    Tensor average = averages_[i];
+    const bool single = average.dtype() == float32;
+    const double mu = in_dtype(momentum, average.dtype());
+    const double rest = single ? static_cast<double>(1.0f - static_cast<float>(mu)) : 1.0 - mu;
+    average.assign(mu * average + rest * vars[i]);
   }
   if (common_.ema_overwrite_frequency && (iterations() + 1) % *common_.ema_overwrite_frequency == 0)
     finalize_variable_values(vars);
@@ -335,3 +295,18 @@ nlohmann::json Optimizer::get_config() const {
 }
 
 }  // namespace lamina
+
+namespace lamina::optimizers::detail {
+
+void apply_rule(const char* optimizer, backend::UpdateRule rule, const backend::UpdateParams& p,
+                const std::vector<Tensor>& grads, const std::vector<Tensor>& vars,
+                const std::vector<std::vector<Tensor>>& slots) {
+  std::vector<const Tensor*> all;
+  for (const std::vector<Tensor>* list : {&grads, &vars})
+    for (const Tensor& t : *list) all.push_back(&t);
+  for (const std::vector<Tensor>& list : slots)
+    for (const Tensor& t : list) all.push_back(&t);
+  backend::of(optimizer, all).apply_update(rule, p, grads, vars, slots);
+}
+
+}  // namespace lamina::optimizers::detail

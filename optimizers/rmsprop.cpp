@@ -4,38 +4,11 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "fused_update.hpp"
+#include "update_rule.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/optimizers.hpp"
 
 namespace lamina::optimizers {
-namespace {
-
-// v = ρ·v + (1−ρ)·g²;  d = v + ε  (centered: a = ρ·a + (1−ρ)·g, d = v − a² + ε);
-// Δ = lr·g / sqrt(d);  w −= Δ  (momentum: m = μ·m + Δ, w −= m).
-template <class T>
-LAMINA_KERNEL
-void rmsprop_kernel(std::int64_t begin, std::int64_t end, T* __restrict w, const T* __restrict g,
-                    T* __restrict v, T* __restrict m, T* __restrict a, T lr, T rho, T mu, T eps) {
-  for (std::int64_t j = begin; j < end; ++j) {
-    v[j] = rho * v[j] + (1 - rho) * g[j] * g[j];
-    T denominator = v[j] + eps;
-    if (a) {
-      a[j] = rho * a[j] + (1 - rho) * g[j];
-      denominator -= a[j] * a[j];
-    }
-    const T increment = lr * g[j] / std::sqrt(denominator);
-    if (m) {
-      m[j] = mu * m[j] + increment;
-      w[j] -= m[j];
-    } else {
-      w[j] -= increment;
-    }
-  }
-}
-
-}  // namespace
-
 RMSprop::RMSprop(RMSpropOptions options)
     : Optimizer("RMSprop", "rmsprop", common_options(options)), options_(std::move(options)) {
   if (!(options_.rho >= 0.0 && options_.rho <= 1.0))
@@ -58,17 +31,10 @@ void RMSprop::build_slots(const std::vector<Tensor>& vars) {
 
 void RMSprop::update(const std::vector<Tensor>& grads, const std::vector<Tensor>& vars, double lr,
                      std::int64_t /*step*/) {
-  detail::fused_update("RMSprop", grads, vars, {&velocities_, &momentums_, &average_gradients_},
-                       [&](auto tag) {
-                         using T = decltype(tag);
-                         const T rate = static_cast<T>(lr), rho = static_cast<T>(options_.rho),
-                                 mu = static_cast<T>(options_.momentum),
-                                 eps = static_cast<T>(options_.epsilon);
-                         return [=](std::int64_t lo, std::int64_t hi, T* w, const T* g,
-                                    T* const* s) {
-                           rmsprop_kernel<T>(lo, hi, w, g, s[0], s[1], s[2], rate, rho, mu, eps);
-                         };
-                       });
+  const backend::UpdateParams p{.lr = lr, .epsilon = options_.epsilon,
+                               .momentum = options_.momentum, .rho = options_.rho};
+  detail::apply_rule("RMSprop", backend::UpdateRule::rmsprop, p, grads, vars,
+                     {velocities_, momentums_, average_gradients_});
 }
 
 nlohmann::json RMSprop::get_config() const {

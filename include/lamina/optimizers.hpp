@@ -106,7 +106,8 @@ class Optimizer {
   Optimizer& operator=(const Optimizer&) = default;
 
   /// One step: vars[i] updated with grads[i]. Sizes and shapes must match pairwise; a variable
-  /// whose gradient is undefined is skipped. The variable list must stay the one the optimizer
+  /// whose gradient is undefined is skipped. The step runs on the variables' device (one device
+  /// for all; a gradient elsewhere is copied to its variable's), where the slots live too. The variable list must stay the one the optimizer
   /// was built with (the first call builds it). Throws ValueError / TypeError naming the optimizer.
   virtual void apply_gradients(const std::vector<Tensor>& grads, const std::vector<Tensor>& vars);
   /// The loss that backward() starts from (Keras's scale_loss): the loss itself, or multiplied by
@@ -163,8 +164,8 @@ class Optimizer {
   virtual void update(const std::vector<Tensor>& grads, const std::vector<Tensor>& vars,
                       double lr, std::int64_t step) = 0;
 
-  /// A new state tensor shaped like vars[index], filled with `initial`, registered in variables()
-  /// as "<name>/<path>_<slot>".
+  /// A new state tensor shaped like vars[index], on its device, filled with `initial`,
+  /// registered in variables() as "<name>/<path>_<slot>".
   Tensor add_slot(std::size_t index, const std::string& slot, double initial = 0.0);
   /// Registers a state tensor that belongs to no single variable ("<name>/<slot>").
   void add_state(const std::string& slot, const Tensor& value);

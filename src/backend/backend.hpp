@@ -42,6 +42,30 @@ struct UnaryParams {
 
 enum class Distribution : std::uint8_t { uniform, normal, truncated_normal };
 
+/// The optimizers' elementwise update rules (Keras 3's arithmetic), one fused pass over every
+/// variable with a gradient.
+enum class UpdateRule : std::uint8_t {
+  sgd, adam, adamax, nadam, rmsprop, adagrad, adadelta, ftrl, lion,
+};
+/// One step's hyper-parameters as the rules read them. Step-dependent factors are computed by
+/// the optimizer on the host, in double; each rule converts what it reads to the variables'
+/// dtype exactly as listed, so that every backend rounds the same constants.
+struct UpdateParams {
+  /// The rate the rule multiplies by: Adam's alpha = lr·sqrt(1 − β2^t)/(1 − β1^t), Adamax's
+  /// lr/(1 − β1^t), the plain learning rate for the others.
+  double lr = 0;
+  double beta_1 = 0, beta_2 = 0;  ///< adam, adamax, nadam (as 1 − β in double), lion (as β)
+  double epsilon = 0;             ///< adam, adamax, nadam, rmsprop, adagrad, adadelta
+  double momentum = 0;            ///< sgd, rmsprop
+  double rho = 0;                 ///< rmsprop, adadelta
+  bool nesterov = false;          ///< sgd
+  bool amsgrad = false;           ///< adam
+  /// nadam: w −= lr·(m_coefficient·m + g_coefficient·g) / (sqrt(v / v_correction) + ε).
+  double m_coefficient = 0, g_coefficient = 0, v_correction = 1;
+  /// ftrl: power = −learning_rate_power, l2 = l2 + β/(2·lr), shrinkage = the l2 shrinkage.
+  double power = 0, l1 = 0, l2 = 0, shrinkage = 0;
+};
+
 /// Where a reduction or softmax runs: the tensor viewed as (outer, n, inner), reducing n.
 struct AxisView {
   std::int64_t outer = 1, n = 1, inner = 1;
@@ -115,6 +139,9 @@ class Backend {
                                      Tensor& dx) = 0;
   /// Whether every element is finite (true for integer tensors).
   virtual bool all_finite(const Tensor& x) = 0;
+  /// Σ x² of a floating tensor, each square and the sum in double, in element order (the
+  /// optimizers' clipnorm).
+  virtual double sum_of_squares(const Tensor& x) = 0;
 
   // --- matrix products ------------------------------------------------------------------------
   /// out = op(a) · op(b), batched over a's leading axes; b is 2-D or has a's batch axes.
@@ -196,6 +223,17 @@ class Backend {
   virtual void masked_scale(const Tensor& mask, double scale, const Tensor& x, Tensor& y) = 0;
   /// out (int64, n) = a permutation of 0..n−1.
   virtual void random_permutation(const PhiloxPlace& place, Tensor& out) = 0;
+
+  // --- optimizer updates ----------------------------------------------------------------------
+  /// vars[i] and its slots updated in place by `rule` with grads[i], for every i whose gradient
+  /// is defined (grads[i] has vars[i]'s shape and dtype). slots[k] lists the k-th state of every
+  /// variable, or is empty when the rule runs without it (sgd: momentum; adam: momentum,
+  /// velocity, velocity_hat; adamax: momentum, norm; nadam: momentum, velocity; rmsprop:
+  /// velocity, momentum, average_gradient; adagrad: accumulator; adadelta: accumulated_grad,
+  /// accumulated_delta_var; ftrl: accumulator, linear; lion: momentum).
+  virtual void apply_update(UpdateRule rule, const UpdateParams& p,
+                            const std::vector<Tensor>& grads, const std::vector<Tensor>& vars,
+                            const std::vector<std::vector<Tensor>>& slots) = 0;
 
   // --- recurrent cells ------------------------------------------------------------------------
   /// See RecurrentGeometry for the tensors; optional ones may be undefined; mask is uint8.

@@ -267,10 +267,10 @@ Initializer Identity(double gain) {
     check_concrete(shape, "Identity");
     if (shape.size() != 2)
       throw ValueError("Identity: needs a 2-D shape, got " + shape.str() + ".");
-    Tensor out = Tensor::zeros(shape, float64);
-    auto* data = out.data<double>();
-    for (std::int64_t i = 0; i < std::min(shape[0], shape[1]); ++i) data[i * shape[1] + i] = gain;
-    return out.astype(dtype);
+    std::vector<double> out(static_cast<std::size_t>(shape.numel()), 0.0);
+    for (std::int64_t i = 0; i < std::min(shape[0], shape[1]); ++i)
+      out[static_cast<std::size_t>(i * shape[1] + i)] = gain;
+    return Tensor::from_vector(out, shape).astype(dtype);
   });
 }
 

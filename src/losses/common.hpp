@@ -16,6 +16,10 @@ inline constexpr double kEpsilon = 1e-7;
 Shape without_last(const Shape& s);
 Shape with_last_one(const Shape& s);
 Tensor as_floating(const Tensor& t);
+/// A 0-d `value` in `like`'s dtype, on its device (an operand that broadcasts).
+inline Tensor scalar_like(double value, const Tensor& like) {
+  return Tensor::full({}, value, like.dtype(), like.device());
+}
 
 /// Keras's squeeze_or_expand_to_same_rank: ranks that differ by one trailing 1 are aligned, so
 /// y_true (N) meets y_pred (N, 1).

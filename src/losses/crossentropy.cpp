@@ -11,7 +11,6 @@
 #include "lamina/losses.hpp"
 #include "lamina/ops.hpp"
 #include "losses/common.hpp"
-#include "tensor/dispatch.hpp"
 
 namespace lamina::losses {
 
@@ -75,32 +74,36 @@ Tensor renormalised(const Tensor& p) {
   return clip(p / sum(p, {-1}, true), kEpsilon, 1.0 - kEpsilon);
 }
 
-// Class indices as int64, checked against [0, classes); float labels must hold integers.
-Tensor class_indices(const std::string& loss, const Tensor& labels, std::int64_t classes) {
-  Tensor host = labels.to(Device::cpu());
-  Tensor out = Tensor::empty(host.shape(), int64);
-  std::int64_t* dst = out.data<std::int64_t>();
-  lamina::detail::dispatch_all(host.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* src = host.data<T>();
-    for (std::int64_t i = 0; i < host.numel(); ++i) {
-      double value = static_cast<double>(src[i]);
-      if (value != std::floor(value)) {
-        std::ostringstream msg;
-        msg << loss << ": label " << value << " is not a class index (an integer in [0, " << classes
-            << "))";
-        throw ValueError(msg.str());
-      }
-      if (value < 0 || value >= static_cast<double>(classes)) {
-        std::ostringstream msg;
-        msg << loss << ": label " << static_cast<std::int64_t>(value) << " is out of range for "
-            << classes << " classes; labels must be in [0, " << classes << ")";
-        throw ValueError(msg.str());
-      }
-      dst[i] = static_cast<std::int64_t>(value);
+// Names the first label that is not a class index in [0, classes). Runs on a host copy, and only
+// once the device has found that there is one.
+[[noreturn]] void bad_label(const std::string& loss, const Tensor& labels, std::int64_t classes) {
+  for (double value : labels.to_vector<double>()) {
+    std::ostringstream msg;
+    if (value != std::floor(value)) {
+      msg << loss << ": label " << value << " is not a class index (an integer in [0, " << classes
+          << "))";
+      throw ValueError(msg.str());
     }
-  });
-  return labels.device() == Device::cpu() ? out : out.to(labels.device());
+    if (value < 0 || value >= static_cast<double>(classes)) {
+      msg << loss << ": label " << static_cast<std::int64_t>(value) << " is out of range for "
+          << classes << " classes; labels must be in [0, " << classes << ")";
+      throw ValueError(msg.str());
+    }
+  }
+  throw ValueError(loss + ": labels are not class indices in [0, " + std::to_string(classes) + ")");
+}
+
+// Class indices as int64 on the labels' device, checked against [0, classes) there (only the
+// verdict comes to the host); float labels must hold integers.
+Tensor class_indices(const std::string& loss, const Tensor& labels, std::int64_t classes) {
+  NoGradGuard no_grad;
+  Tensor indices = labels.dtype() == int64 ? labels : labels.astype(int64);
+  if (labels.numel() == 0) return indices;
+  // uint8 0/1 flags: out of range, or (floats) not a whole number (NaN included).
+  Tensor bad = maximum(indices < 0.0, indices >= static_cast<double>(classes));
+  if (is_floating(labels.dtype())) bad = maximum(bad, labels != indices.astype(labels.dtype()));
+  if (max(bad).item() != 0) bad_label(loss, labels, classes);
+  return indices;
 }
 
 // Labels with the trailing 1 of (N, 1) dropped, checked against y_pred's leading axes.
@@ -120,14 +123,10 @@ Tensor sparse_labels(const std::string& loss, const Tensor& y_true, const Tensor
 
 // 1 where the label is not `ignore`, as y_pred's dtype; `labels` has those entries set to 0.
 Tensor keep_mask(Tensor& labels, std::int64_t ignore, DType dtype) {
-  std::vector<double> values = labels.to_vector<double>();
-  std::vector<double> keep(values.size());
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    keep[i] = values[i] == static_cast<double>(ignore) ? 0.0 : 1.0;
-    values[i] *= keep[i];
-  }
-  labels = Tensor::from_vector(values, labels.shape());
-  return Tensor::from_vector(keep, labels.shape()).astype(dtype);
+  NoGradGuard no_grad;
+  const Tensor keep = labels.astype(float64) != static_cast<double>(ignore);
+  labels = where(keep, labels, scalar_like(0.0, labels));
+  return keep.astype(dtype);
 }
 
 }  // namespace

@@ -13,13 +13,13 @@ using namespace detail;
 namespace {
 // Keras: targets that are all 0 or 1 are mapped to -1 or 1; other targets are used as they are.
 Tensor signed_targets(const Tensor& y) {
-  for (double v : y.to_vector<double>())
-    if (v != 0.0 && v != 1.0) return y;
+  // Only whether some target is neither 0 nor 1 comes to the host.
+  if (y.numel() > 0 && max(minimum(y != 0.0, y != 1.0)).item() != 0) return y;
   return y * 2.0 - 1.0;
 }
 Tensor hinge_margin(const std::string& loss, const Tensor& y_true, const Tensor& y_pred) {
   auto [truth, pred] = operands(loss, y_true, y_pred);
-  return maximum(1.0 - signed_targets(truth) * pred, Tensor::scalar(0.0, pred.dtype()));
+  return maximum(1.0 - signed_targets(truth) * pred, scalar_like(0.0, pred));
 }
 }  // namespace
 
@@ -44,7 +44,7 @@ Tensor CategoricalHinge::per_sample(const Tensor& y_true, const Tensor& y_pred) 
   if (pred.ndim() == 0) shapes_do_not_fit(name(), y_true, y_pred, "expected one-hot vectors");
   Tensor pos = sum(truth * pred, {-1});
   Tensor neg = max((1.0 - truth) * pred, {-1});
-  return maximum(neg - pos + 1.0, Tensor::scalar(0.0, pred.dtype()));
+  return maximum(neg - pos + 1.0, scalar_like(0.0, pred));
 }
 
 KLDivergence::KLDivergence(ReductionOptions o)

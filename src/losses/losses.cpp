@@ -82,7 +82,7 @@ Tensor axis_last(const Tensor& x, int axis, const std::string& loss) {
 
 Tensor softplus(const Tensor& z) {
   // max and |z| both through maximum() so that their gradients at z = 0 add up to sigmoid(0).
-  Tensor zero = Tensor::scalar(0.0, z.dtype());
+  Tensor zero = scalar_like(0.0, z);
   return maximum(z, zero) + log(1.0 + exp(-maximum(z, -z)));
 }
 
@@ -282,11 +282,11 @@ Tensor Loss::operator()(const Tensor& y_true_in, const Tensor& y_pred_in,
     case Reduction::sum_over_batch_size: {
       // Keras 3 divides by the number of values, not by the sum of the weights; ignored values
       // (a mask) do not count, and Keras adds its epsilon to that count.
-      if (values.numel() == 0) return Tensor::scalar(0.0, values.dtype());
+      if (values.numel() == 0) return scalar_like(0.0, values);
       Tensor mask = valid_mask(y_true, y_pred);
       if (mask.defined()) {
-        double valid = 0.0;
-        for (double v : mask.to_vector<double>()) valid += v;
+        // The count of valid values (0/1 flags: their sum is exact in any order).
+        const double valid = sum(mask.astype(float64)).item();
         return sum(values) / (valid + kEpsilon);
       }
       return sum(values) / static_cast<double>(values.numel());

@@ -33,7 +33,7 @@ MeanAbsolutePercentageError::MeanAbsolutePercentageError(ReductionOptions o)
 
 Tensor MeanAbsolutePercentageError::per_sample(const Tensor& y_true, const Tensor& y_pred) const {
   auto [truth, pred] = operands(name(), y_true, y_pred);
-  Tensor floor = Tensor::scalar(kEpsilon, truth.dtype());
+  Tensor floor = scalar_like(kEpsilon, truth);
   return mean_last(abs((truth - pred) / maximum(abs(truth), floor))) * 100.0;
 }
 
@@ -42,7 +42,7 @@ MeanSquaredLogarithmicError::MeanSquaredLogarithmicError(ReductionOptions o)
 
 Tensor MeanSquaredLogarithmicError::per_sample(const Tensor& y_true, const Tensor& y_pred) const {
   auto [truth, pred] = operands(name(), y_true, y_pred);
-  Tensor floor = Tensor::scalar(kEpsilon, pred.dtype());
+  Tensor floor = scalar_like(kEpsilon, pred);
   return mean_last(square(log(maximum(pred, floor) + 1.0) - log(maximum(truth, floor) + 1.0)));
 }
 
@@ -78,7 +78,7 @@ namespace {
 // Keras's l2 normalisation: x · min(1/sqrt(sum x²), 1/eps), written as x / sqrt(max(sum x², eps²))
 // so that a zero vector maps to zero with a finite gradient.
 Tensor l2_normalize_last(const Tensor& x) {
-  Tensor floor = Tensor::scalar(kEpsilon * kEpsilon, x.dtype());
+  Tensor floor = scalar_like(kEpsilon * kEpsilon, x);
   return x / sqrt(maximum(sum(square(x), {-1}, true), floor));
 }
 }  // namespace

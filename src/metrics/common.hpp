@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// src/metrics/common.hpp — what the metric families share: raw access to (CPU) data, Keras's
+// src/metrics/common.hpp — what the metric families share: host copies of values, Keras's
 // per-sample accumulation, and the shape errors.
 #pragma once
 
@@ -8,22 +8,11 @@
 #include <vector>
 
 #include "lamina/metrics.hpp"
-#include "tensor/dispatch.hpp"
 
 namespace lamina::metrics::detail {
 
-/// Calls f(const T* data) with the tensor's elements in their own type (on the CPU); 16-bit
-/// floats arrive widened to float32 (Keras's metrics compute in float32).
-template <class F>
-void visit(const Tensor& t, F&& f) {
-  if (t.dtype() == float16 || t.dtype() == bfloat16) {
-    const Tensor wide = t.astype(float32);
-    f(wide.template data<float>());
-    return;
-  }
-  lamina::detail::dispatch_all(t.dtype(), [&](auto tag) { f(t.template data<decltype(tag)>()); });
-}
-
+/// The tensor on the host: an explicit copy of device values, for the metrics that keep
+/// host-side tallies.
 Tensor on_cpu(const Tensor& t);
 
 [[noreturn]] void shapes_do_not_fit(const std::string& metric, const Tensor& y_true,

@@ -346,16 +346,16 @@ Tensor confusion_matrix(const Tensor& labels, const Tensor& predictions, std::in
   const std::vector<double> l = on_cpu(labels).to_vector<double>();
   const std::vector<double> p = on_cpu(predictions).to_vector<double>();
   const std::vector<double> w = row_weights("confusion_matrix", weights, static_cast<std::int64_t>(l.size()));
-  Tensor out = Tensor::zeros({num_classes, num_classes}, float64);
-  double* m = out.data<double>();
+  std::vector<double> m(static_cast<std::size_t>(num_classes * num_classes), 0.0);
   for (std::size_t i = 0; i < l.size(); ++i) {
     for (double v : {l[i], p[i]})
       if (v < 0 || v >= static_cast<double>(num_classes) || v != std::floor(v))
         throw ValueError("confusion_matrix: value " + std::to_string(v) + " at position " +
                          std::to_string(i) + " is not a class in [0, " + std::to_string(num_classes) + ")");
-    m[static_cast<std::int64_t>(l[i]) * num_classes + static_cast<std::int64_t>(p[i])] += w[i];
+    m[static_cast<std::size_t>(static_cast<std::int64_t>(l[i]) * num_classes +
+                               static_cast<std::int64_t>(p[i]))] += w[i];
   }
-  return out;
+  return Tensor::from_vector(m, {num_classes, num_classes});
 }
 
 }  // namespace lamina::metrics

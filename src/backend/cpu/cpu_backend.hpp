@@ -51,6 +51,7 @@ class CpuBackend : public backend::Backend {
   void extreme_axis(const Tensor& x, const AxisView& v, bool is_max, Tensor& out, Tensor& index) override;
   void extreme_axis_backward(const Tensor& g, const Tensor& index, const AxisView& v, Tensor& dx) override;
   bool all_finite(const Tensor& x) override;
+  double sum_of_squares(const Tensor& x) override;
   void matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, Tensor& out) override;
   void dense_forward(const Tensor& x, const Tensor& kernel, const Tensor& bias, Epilogue act, Tensor& y) override;
   void dense_backward(const Tensor& x, const Tensor& kernel, const Tensor& y, const Tensor& g, Epilogue act, Tensor& dx, Tensor& dkernel, Tensor& dbias) override;
@@ -80,6 +81,8 @@ class CpuBackend : public backend::Backend {
   void bernoulli_mask(const backend::PhiloxPlace& place, double rate, Tensor& mask) override;
   void masked_scale(const Tensor& mask, double scale, const Tensor& x, Tensor& y) override;
   void random_permutation(const backend::PhiloxPlace& place, Tensor& out) override;
+
+  void apply_update(backend::UpdateRule rule, const backend::UpdateParams& p, const std::vector<Tensor>& grads, const std::vector<Tensor>& vars, const std::vector<std::vector<Tensor>>& slots) override;
   void recurrent_forward(const RecurrentGeometry& g, const Tensor& xp, const Tensor& rk, const Tensor& rbias, const Tensor& h0, const Tensor& c0, const Tensor& mask, const Tensor& rmask, Tensor& out, Tensor& work) override;
   void recurrent_backward(const RecurrentGeometry& g, const Tensor& rk, const Tensor& h0, const Tensor& c0, const Tensor& mask, const Tensor& rmask, const Tensor& out, const Tensor& work, const Tensor& dout, Tensor& dxp, Tensor& drk, Tensor& drbias, Tensor& dh0, Tensor& dc0) override;
 

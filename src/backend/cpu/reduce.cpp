@@ -130,5 +130,14 @@ bool CpuBackend::all_finite(const Tensor& x) {
   });
 }
 
+double CpuBackend::sum_of_squares(const Tensor& x) {
+  return detail::dispatch_float(x.dtype(), "sum_of_squares", [&](auto z) {
+    using T = decltype(z);
+    const T* p = ptr<T>(x);
+    double sum = 0.0;
+    for (std::int64_t i = 0, n = x.numel(); i < n; ++i) sum += static_cast<double>(p[i]) * p[i];
+    return sum;
+  });
+}
 
 }  // namespace lamina::cpu

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// optimizers/fused_update.hpp — internal: runs an optimizer's elementwise rule over all its
+// src/backend/cpu/fused_update.hpp — internal: runs an optimizer's elementwise rule over all its
 // variables in one parallel pass. Variables of one dtype are treated as one concatenated array:
 // one wake-up of the pool per step instead of one per variable, and the small biases ride along
 // with the kernels instead of running alone. Rules mark their per-element kernel LAMINA_KERNEL
@@ -9,15 +9,15 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <initializer_list>
 #include <vector>
 
+#include "backend/backend.hpp"
 #include "backend/cpu/dispatch.hpp"
 #include "backend/cpu/parallel.hpp"
 #include "lamina/tensor.hpp"
 #include "tensor/dispatch.hpp"
 
-namespace lamina::optimizers::detail {
+namespace lamina::cpu {
 
 /// The most state arrays (slots) one rule reads per variable.
 constexpr std::size_t kMaxSlots = 3;
@@ -30,8 +30,7 @@ constexpr std::int64_t kUpdateGrain = 1 << 15;
 /// per slot kind, in the order the kernel reads them in `slots[k]`); an empty list gives nullptr.
 template <class MakeKernel>
 void fused_update(const char* optimizer, const std::vector<Tensor>& grads,
-                  const std::vector<Tensor>& vars,
-                  std::initializer_list<const std::vector<Tensor>*> slots,
+                  const std::vector<Tensor>& vars, const std::vector<std::vector<Tensor>>& slots,
                   MakeKernel&& make_kernel) {
   for (DType dt : {float32, float64}) {
     lamina::detail::dispatch_float(dt, optimizer, [&](auto tag) {
@@ -46,19 +45,16 @@ void fused_update(const char* optimizer, const std::vector<Tensor>& grads,
       std::int64_t total = 0;
       for (std::size_t i = 0; i < vars.size(); ++i) {
         if (!grads[i].defined() || vars[i].dtype() != dt) continue;
-        Tensor var = vars[i];
-        Span span{var.data<T>(), grads[i].data<T>(), {}, total};
+        Span span{backend::ptr<T>(vars[i]), backend::ptr<T>(grads[i]), {}, total};
         std::size_t k = 0;
-        for (const std::vector<Tensor>* list : slots) {
-          Tensor slot = list->empty() ? Tensor() : (*list)[i];
-          span.s[k++] = slot.defined() ? slot.data<T>() : nullptr;
-        }
+        for (const std::vector<Tensor>& list : slots)
+          span.s[k++] = list.empty() ? nullptr : backend::ptr<T>(list[i]);
         spans.push_back(span);
-        total += var.numel();
+        total += vars[i].numel();
       }
       if (spans.empty()) return;
       const auto kernel = make_kernel(tag);
-      cpu::parallel_for(total, kUpdateGrain, [&](std::int64_t begin, std::int64_t end) {
+      parallel_for(total, kUpdateGrain, [&](std::int64_t begin, std::int64_t end) {
         // The first span that ends after `begin`, then every span overlapping [begin, end).
         auto it = std::upper_bound(spans.begin(), spans.end(), begin,
                                    [](std::int64_t b, const Span& s) { return b < s.begin; });
@@ -73,4 +69,4 @@ void fused_update(const char* optimizer, const std::vector<Tensor>& grads,
   }
 }
 
-}  // namespace lamina::optimizers::detail
+}  // namespace lamina::cpu
