@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lamina/errors.hpp"
+#include "lamina/ops.hpp"
 #include "lamina/optimizers.hpp"
 
 namespace lamina::optimizers {
@@ -19,19 +20,11 @@ OptimizerOptions own_options(const LossScaleOptimizerOptions& o) {
   return c;
 }
 
+// Whether every gradient is finite, checked on the gradients' device (16-bit ones in float32).
 bool all_finite(const std::vector<Tensor>& grads) {
-  for (const Tensor& g : grads) {
-    if (!g.defined()) continue;
-    const Tensor wide = g.dtype() == float64 ? g : g.astype(float32);
-    if (wide.dtype() == float64) {
-      for (double v : wide.to_vector<double>())
-        if (!std::isfinite(v)) return false;
-    } else {
-      const float* p = wide.data<float>();
-      for (std::int64_t i = 0, n = wide.numel(); i < n; ++i)
-        if (!std::isfinite(p[i])) return false;
-    }
-  }
+  for (const Tensor& g : grads)
+    if (g.defined() && !lamina::all_finite(g.dtype() == float64 ? g : g.astype(float32)))
+      return false;
   return true;
 }
 

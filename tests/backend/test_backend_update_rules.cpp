@@ -137,7 +137,7 @@ TEST_CASE("sum_of_squares on every backend matches the CPU backend", "[backend][
   }
 }
 
-TEST_CASE("an optimizer refuses variables on two devices; apply_update checks its lists",
+TEST_CASE("an optimizer refuses variables on two devices, apply_update checks its lists",
           "[backend][optimizers]") {
   const Tensor w = seq({3}, 1.0, float32), g = seq({3}, 0.5, float32);
   {

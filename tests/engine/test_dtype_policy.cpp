@@ -67,7 +67,7 @@ TEST_CASE("DTypePolicy: Keras's names, compute and variable dtypes", "[dtype_pol
   CHECK_THROWS_AS(DTypePolicy("int32"), ValueError);
 }
 
-TEST_CASE("set_dtype_policy is what new layers take; the layer option overrides it", "[dtype_policy]") {
+TEST_CASE("set_dtype_policy is what new layers take, the layer option overrides it", "[dtype_policy]") {
   CHECK(dtype_policy().name() == "float32");
   auto before = layers::Dense(2);
   {
@@ -102,7 +102,7 @@ TEST_CASE("Variables stay float32 under the mixed policies and take the dtype of
   for (const Tensor& w : bn->weights()) CHECK(w.dtype() == float32);
 }
 
-TEST_CASE("get_config writes the policy name; Keras 3 JSON wraps it in its DTypePolicy object",
+TEST_CASE("get_config writes the policy name, Keras 3 JSON wraps it in its DTypePolicy object",
           "[dtype_policy]") {
   reset_layer_names();
   auto mixed = layers::Dense(2, {.dtype = "mixed_bfloat16"});
@@ -118,7 +118,7 @@ TEST_CASE("get_config writes the policy name; Keras 3 JSON wraps it in its DType
   CHECK(j["config"]["layers"][2]["config"]["dtype"]["class_name"] == "DTypePolicy");
 }
 
-TEST_CASE("Configs read Keras 3's DTypePolicy objects, Keras 2's Policy objects and names; an "
+TEST_CASE("Configs read Keras 3's DTypePolicy objects, Keras 2's Policy objects and names, an "
           "unknown policy is refused naming the layer, the key and the value", "[dtype_policy]") {
   const auto dense_model = [](const json& dtype) {
     json config = json::parse(R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
@@ -158,7 +158,7 @@ TEST_CASE("A mixed policy round-trips through to_json and model_from_json", "[dt
 }
 
 TEST_CASE("Under a mixed policy a layer sees its floating inputs and its weights in the compute "
-          "dtype; the variable stays float32 and gets the gradient", "[dtype_policy]") {
+          "dtype, the variable stays float32 and gets the gradient", "[dtype_policy]") {
   auto probe = std::make_shared<Probe>();
   probe->set_dtype_policy("mixed_bfloat16");
   Tensor x = Tensor::from_vector<float>({1.0f / 3, 2.0f}, {1, 2});

@@ -77,7 +77,7 @@ std::vector<float> flat(const std::vector<Tensor>& ws) {
 
 }  // namespace
 
-TEST_CASE("A train step calls the hooks in order: scale_loss, reduce_gradients, unscale_gradients; reduce_metrics when logs are read",
+TEST_CASE("A train step calls the hooks in order: scale_loss, reduce_gradients, unscale_gradients, reduce_metrics when logs are read",
           "[trainer]") {
   Sequential model = linear_model(1);
   auto hooks = std::make_shared<Recorder>();
