@@ -3,6 +3,7 @@
 // Fashion-MNIST (Debian's dataset-fashion-mnist), reports the test accuracy, saves the model as
 // a Keras .h5 file and reloads it into a fresh model, whose accuracy is the same.
 #include <cstdio>
+#include <cstring>
 
 #include <lamina/lamina.hpp>
 #include <lamina/models.hpp>
@@ -11,7 +12,10 @@
 
 using namespace lamina;
 
-int main() {
+// fashion_mnist_mlp [--dtype-policy mixed_bfloat16]: Keras's dtype policy for every layer
+// (float32 variables, bfloat16 activations).
+int main(int argc, char** argv) {
+  if (argc == 3 && std::strcmp(argv[1], "--dtype-policy") == 0) set_dtype_policy(argv[2]);
   set_seed(42);
   auto [train, test] = datasets::fashion_mnist::load_data();
   // Standardised pixels: Adam converges faster than on [0, 1].

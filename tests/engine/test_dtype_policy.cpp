@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Keras dtype policies: names, the global policy and the layer option, the variables' dtypes,
 // configs in Keras 3's and Keras 2's forms, and the mixed-precision call path (autocast, float32
-// BatchNormalization, softmax and losses). The forward and training passes that need ops to
-// compute in bfloat16/float16 carry the hidden tag [.mixed] until the backend does.
+// BatchNormalization, softmax and losses), and forward and training passes in bfloat16/float16
+// (the CPU backend computes them in float32 inside).
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -204,7 +204,7 @@ TEST_CASE("BatchNormalization, softmax and losses compute in float32 on 16-bit i
 }
 
 TEST_CASE("An MLP under mixed_bfloat16 predicts bfloat16 outputs close to its float32 ones",
-          "[dtype_policy][.mixed]") {
+          "[dtype_policy][mixed]") {
   reset_layer_names();
   Sequential f32({layers::Input({8}), layers::Dense(16, {.activation = "relu"}), layers::Dense(4)});
   Tensor x = Tensor::from_vector<float>(std::vector<float>(8 * 5, 0.25f), {5, 8});
@@ -219,7 +219,7 @@ TEST_CASE("An MLP under mixed_bfloat16 predicts bfloat16 outputs close to its fl
 }
 
 TEST_CASE("An MLP trains under mixed_bfloat16 and mixed_float16 (loss scaling) to float32's loss",
-          "[dtype_policy][.mixed]") {
+          "[dtype_policy][mixed]") {
   for (const char* policy : {"mixed_bfloat16", "mixed_float16"}) {
     INFO(policy);
     PolicyScope scope(policy);

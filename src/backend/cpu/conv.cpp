@@ -5,6 +5,7 @@
 // time.
 #include "tensor/dispatch.hpp"
 #include "backend/cpu/cpu_backend.hpp"
+#include "backend/cpu/widen.hpp"
 #include "backend/cpu/conv.hpp"
 
 #include <algorithm>
@@ -393,6 +394,12 @@ LAMINA_CONV_INSTANTIATE(double)
 
 void CpuBackend::conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel,
                                 const Tensor& bias, Epilogue act, Tensor& y) {
+  if (any_half({&x, &kernel, &bias, &y})) {
+    Tensor wide_y = widened(y);
+    conv2d_forward(g, widened(x), widened(kernel), widened(bias), act, wide_y);
+    narrow_into(wide_y, y);
+    return;
+  }
   detail::dispatch_float(x.dtype(), "conv", [&](auto z) {
     using T = decltype(z);
     cpu::conv2d_forward<T>(g, backend::ptr<T>(x), backend::ptr<T>(kernel), backend::ptr<T>(bias),
@@ -403,6 +410,12 @@ void CpuBackend::conv2d_forward(const ConvGeometry& g, const Tensor& x, const Te
 void CpuBackend::conv2d_transpose_forward(const ConvGeometry& g, const Tensor& x,
                                           const Tensor& kernel, const Tensor& bias, Epilogue act,
                                           Tensor& y) {
+  if (any_half({&x, &kernel, &bias, &y})) {
+    Tensor wide_y = widened(y);
+    conv2d_transpose_forward(g, widened(x), widened(kernel), widened(bias), act, wide_y);
+    narrow_into(wide_y, y);
+    return;
+  }
   detail::dispatch_float(x.dtype(), "conv_transpose", [&](auto z) {
     using T = decltype(z);
     cpu::conv2d_transpose_forward<T>(g, backend::ptr<T>(x), backend::ptr<T>(kernel),
@@ -411,6 +424,12 @@ void CpuBackend::conv2d_transpose_forward(const ConvGeometry& g, const Tensor& x
 }
 
 void CpuBackend::epilogue_backward(Epilogue act, const Tensor& y, const Tensor& g, Tensor& dz) {
+  if (any_half({&y, &g, &dz})) {
+    Tensor wide_dz = widened(dz);
+    epilogue_backward(act, widened(y), widened(g), wide_dz);
+    narrow_into(wide_dz, dz);
+    return;
+  }
   detail::dispatch_float(g.dtype(), "conv", [&](auto z) {
     using T = decltype(z);
     cpu::epilogue_backward<T>(act, backend::ptr<T>(y), backend::ptr<T>(g), backend::ptr<T>(dz),
@@ -420,6 +439,16 @@ void CpuBackend::epilogue_backward(Epilogue act, const Tensor& y, const Tensor& 
 
 void CpuBackend::conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel,
                                  const Tensor& dz, Tensor& dx, Tensor& dkernel, Tensor& dbias) {
+  if (any_half({&x, &kernel, &dz, &dx, &dkernel, &dbias})) {
+    Tensor wide_dx = widened(dx);
+    Tensor wide_dkernel = widened(dkernel);
+    Tensor wide_dbias = widened(dbias);
+    conv2d_backward(g, widened(x), widened(kernel), widened(dz), wide_dx, wide_dkernel, wide_dbias);
+    narrow_into(wide_dx, dx);
+    narrow_into(wide_dkernel, dkernel);
+    narrow_into(wide_dbias, dbias);
+    return;
+  }
   detail::dispatch_float(dz.dtype(), "conv", [&](auto z) {
     using T = decltype(z);
     cpu::conv2d_backward<T>(g, backend::ptr<T>(x), backend::ptr<T>(kernel), backend::ptr<T>(dz),
@@ -430,6 +459,16 @@ void CpuBackend::conv2d_backward(const ConvGeometry& g, const Tensor& x, const T
 void CpuBackend::conv2d_transpose_backward(const ConvGeometry& g, const Tensor& x,
                                            const Tensor& kernel, const Tensor& dz, Tensor& dx,
                                            Tensor& dkernel, Tensor& dbias) {
+  if (any_half({&x, &kernel, &dz, &dx, &dkernel, &dbias})) {
+    Tensor wide_dx = widened(dx);
+    Tensor wide_dkernel = widened(dkernel);
+    Tensor wide_dbias = widened(dbias);
+    conv2d_transpose_backward(g, widened(x), widened(kernel), widened(dz), wide_dx, wide_dkernel, wide_dbias);
+    narrow_into(wide_dx, dx);
+    narrow_into(wide_dkernel, dkernel);
+    narrow_into(wide_dbias, dbias);
+    return;
+  }
   detail::dispatch_float(dz.dtype(), "conv_transpose", [&](auto z) {
     using T = decltype(z);
     cpu::conv2d_transpose_backward<T>(g, backend::ptr<T>(x), backend::ptr<T>(kernel),

@@ -2,6 +2,7 @@
 // The host backend's memory, transfers and layout kernels (fill, cast, transpose, blocks along
 // an axis, broadcast, gather/scatter of rows, one-hot, step reversal).
 #include "backend/cpu/cpu_backend.hpp"
+#include "backend/cpu/widen.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -72,6 +73,12 @@ void CpuBackend::cast(const Tensor& src, Tensor& dst) {
 }
 
 void CpuBackend::transpose(const Tensor& x, const std::vector<int>& perm, Tensor& out) {
+  if (any_half({&x, &out})) {
+    Tensor wide_out = widened(out);
+    transpose(widened(x), perm, wide_out);
+    narrow_into(wide_out, out);
+    return;
+  }
   const int r = x.ndim();
   const Shape& out_shape = out.shape();
   // Input strides, permuted into output order; walk the output with an index counter.
@@ -114,6 +121,12 @@ void CpuBackend::copy_axis_block(Tensor& x, Tensor& out, const AxisView& v, std:
 }
 
 void CpuBackend::broadcast(const Tensor& x, Tensor& out) {
+  if (any_half({&x, &out})) {
+    Tensor wide_out = widened(out);
+    broadcast(widened(x), wide_out);
+    narrow_into(wide_out, out);
+    return;
+  }
   detail::dispatch_all(x.dtype(), [&](auto z) {
     using T = decltype(z);
     T zero = 0;
@@ -133,6 +146,12 @@ void CpuBackend::gather_rows(const Tensor& x, const Tensor& rows, Tensor& out) {
 }
 
 void CpuBackend::scatter_add_rows(const Tensor& g, const Tensor& rows, Tensor& dx) {
+  if (any_half({&g, &rows, &dx})) {
+    Tensor wide_dx = widened(dx);
+    scatter_add_rows(widened(g), widened(rows), wide_dx);
+    narrow_into(wide_dx, dx);
+    return;
+  }
   const std::int64_t n = dx.shape()[0];
   const std::int64_t row = n ? dx.numel() / n : 0;
   const std::int64_t* idx = ptr<std::int64_t>(rows);
@@ -146,6 +165,12 @@ void CpuBackend::scatter_add_rows(const Tensor& g, const Tensor& rows, Tensor& d
 }
 
 void CpuBackend::one_hot(const Tensor& labels, Tensor& out) {
+  if (any_half({&labels, &out})) {
+    Tensor wide_out = widened(out);
+    one_hot(widened(labels), wide_out);
+    narrow_into(wide_out, out);
+    return;
+  }
   fill(out, 0.0);
   const std::int64_t depth = out.shape()[out.ndim() - 1];
   const std::int64_t* idx = ptr<std::int64_t>(labels);

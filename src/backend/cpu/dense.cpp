@@ -6,6 +6,7 @@
 
 #include "backend/cpu/conv.hpp"
 #include "backend/cpu/cpu_backend.hpp"
+#include "backend/cpu/widen.hpp"
 #include "backend/cpu/dispatch.hpp"
 #include "backend/cpu/gemm.hpp"
 #include "backend/cpu/parallel.hpp"
@@ -49,6 +50,12 @@ LAMINA_KERNEL void dense_pre_activation_grad(Epilogue act, std::int64_t rows,
 }  // namespace
 
 void CpuBackend::matmul(const Tensor& a, const Tensor& b, bool ta, bool tb, Tensor& out) {
+  if (any_half({&a, &b, &out})) {
+    Tensor wide_out = widened(out);
+    matmul(widened(a), widened(b), ta, tb, wide_out);
+    narrow_into(wide_out, out);
+    return;
+  }
   const Shape& sa = a.shape();
   const Shape& sb = b.shape();
   const std::int64_t ar = sa[sa.rank() - 2], ac = sa[sa.rank() - 1];
@@ -77,6 +84,12 @@ void CpuBackend::matmul(const Tensor& a, const Tensor& b, bool ta, bool tb, Tens
 
 void CpuBackend::dense_forward(const Tensor& x, const Tensor& kernel, const Tensor& bias,
                                Epilogue act, Tensor& out) {
+  if (any_half({&x, &kernel, &bias, &out})) {
+    Tensor wide_out = widened(out);
+    dense_forward(widened(x), widened(kernel), widened(bias), act, wide_out);
+    narrow_into(wide_out, out);
+    return;
+  }
   const std::int64_t in = kernel.shape()[0], units = kernel.shape()[1];
   const std::int64_t rows = in ? x.numel() / in : out.numel() / std::max<std::int64_t>(units, 1);
   detail::dispatch_float(x.dtype(), "dense", [&](auto z) {
@@ -99,6 +112,16 @@ void CpuBackend::dense_forward(const Tensor& x, const Tensor& kernel, const Tens
 void CpuBackend::dense_backward(const Tensor& x, const Tensor& kernel, const Tensor& y,
                                 const Tensor& g, Epilogue act, Tensor& gx, Tensor& gk,
                                 Tensor& gb) {
+  if (any_half({&x, &kernel, &y, &g, &gx, &gk, &gb})) {
+    Tensor wide_gx = widened(gx);
+    Tensor wide_gk = widened(gk);
+    Tensor wide_gb = widened(gb);
+    dense_backward(widened(x), widened(kernel), widened(y), widened(g), act, wide_gx, wide_gk, wide_gb);
+    narrow_into(wide_gx, gx);
+    narrow_into(wide_gk, gk);
+    narrow_into(wide_gb, gb);
+    return;
+  }
   const std::int64_t in = kernel.shape()[0], units = kernel.shape()[1];
   const std::int64_t rows = units ? g.numel() / units : 0;
   // The gradient at the pre-activation: g itself when linear, else a scratch tensor.

@@ -6,6 +6,7 @@
 
 #include "backend/cpu/broadcast.hpp"
 #include "backend/cpu/cpu_backend.hpp"
+#include "backend/cpu/widen.hpp"
 #include "backend/cpu/dispatch.hpp"
 #include "backend/cpu/parallel.hpp"
 #include "lamina/errors.hpp"
@@ -101,6 +102,12 @@ void with_unary(UnaryOp op, UnaryParams p, V visit) {
 }  // namespace
 
 void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
+  if (any_half({&a, &b, &out})) {
+    Tensor wide_out = widened(out);
+    binary(op, widened(a), widened(b), wide_out);
+    narrow_into(wide_out, out);
+    return;
+  }
   detail::dispatch_all(a.dtype(), [&](auto z) {
     using T = decltype(z);
     switch (op) {
@@ -125,6 +132,12 @@ void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& o
 }
 
 void CpuBackend::unary(UnaryOp op, const Tensor& x, Tensor& out, UnaryParams p) {
+  if (any_half({&x, &out})) {
+    Tensor wide_out = widened(out);
+    unary(op, widened(x), wide_out, p);
+    narrow_into(wide_out, out);
+    return;
+  }
   if (op == UnaryOp::negative) {
     // The one unary op on every dtype (the others compute in floating point).
     detail::dispatch_all(x.dtype(), [&](auto z) {
@@ -145,6 +158,12 @@ void CpuBackend::unary(UnaryOp op, const Tensor& x, Tensor& out, UnaryParams p) 
 
 void CpuBackend::unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& g,
                                 Tensor& dx, UnaryParams p) {
+  if (any_half({&x, &y, &g, &dx})) {
+    Tensor wide_dx = widened(dx);
+    unary_backward(op, widened(x), widened(y), widened(g), wide_dx, p);
+    narrow_into(wide_dx, dx);
+    return;
+  }
   detail::dispatch_float(g.dtype(), "unary_backward", [&](auto z) {
     using T = decltype(z);
     with_unary<T>(op, p, [&](auto, auto df) {
@@ -154,6 +173,12 @@ void CpuBackend::unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, co
 }
 
 void CpuBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, Tensor& out) {
+  if (any_half({&cond, &a, &b, &out})) {
+    Tensor wide_out = widened(out);
+    where(widened(cond), widened(a), widened(b), wide_out);
+    narrow_into(wide_out, out);
+    return;
+  }
   detail::dispatch_all(out.dtype(), [&](auto z) {
     using T = decltype(z);
     const std::uint8_t* cp = ptr<std::uint8_t>(cond);

@@ -4,6 +4,7 @@
 // double so float32 batches of any size keep their statistics exact to float precision.
 #include "tensor/dispatch.hpp"
 #include "backend/cpu/cpu_backend.hpp"
+#include "backend/cpu/widen.hpp"
 #include "backend/cpu/normalization.hpp"
 
 #include <algorithm>
@@ -174,6 +175,16 @@ LAMINA_NORM_INSTANTIATE(double)
 
 void CpuBackend::batch_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                     double eps, Tensor& y, Tensor& mean, Tensor& var) {
+  if (any_half({&x, &gamma, &beta, &y, &mean, &var})) {
+    Tensor wide_y = widened(y);
+    Tensor wide_mean = widened(mean);
+    Tensor wide_var = widened(var);
+    batch_norm_forward(widened(x), widened(gamma), widened(beta), eps, wide_y, wide_mean, wide_var);
+    narrow_into(wide_y, y);
+    narrow_into(wide_mean, mean);
+    narrow_into(wide_var, var);
+    return;
+  }
   const std::int64_t c = mean.numel(), rows = c ? x.numel() / c : 0;
   detail::dispatch_float(x.dtype(), "batch_norm", [&](auto z) {
     using T = decltype(z);
@@ -186,6 +197,16 @@ void CpuBackend::batch_norm_forward(const Tensor& x, const Tensor& gamma, const 
 void CpuBackend::batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean,
                                      const Tensor& var, double eps, const Tensor& dy, Tensor& dx,
                                      Tensor& dgamma, Tensor& dbeta) {
+  if (any_half({&x, &gamma, &mean, &var, &dy, &dx, &dgamma, &dbeta})) {
+    Tensor wide_dx = widened(dx);
+    Tensor wide_dgamma = widened(dgamma);
+    Tensor wide_dbeta = widened(dbeta);
+    batch_norm_backward(widened(x), widened(gamma), widened(mean), widened(var), eps, widened(dy), wide_dx, wide_dgamma, wide_dbeta);
+    narrow_into(wide_dx, dx);
+    narrow_into(wide_dgamma, dgamma);
+    narrow_into(wide_dbeta, dbeta);
+    return;
+  }
   const std::int64_t c = mean.numel(), rows = c ? x.numel() / c : 0;
   detail::dispatch_float(x.dtype(), "batch_norm", [&](auto z) {
     using T = decltype(z);
@@ -198,6 +219,16 @@ void CpuBackend::batch_norm_backward(const Tensor& x, const Tensor& gamma, const
 
 void CpuBackend::layer_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                     double eps, Tensor& y, Tensor& mean, Tensor& inv_std) {
+  if (any_half({&x, &gamma, &beta, &y, &mean, &inv_std})) {
+    Tensor wide_y = widened(y);
+    Tensor wide_mean = widened(mean);
+    Tensor wide_inv_std = widened(inv_std);
+    layer_norm_forward(widened(x), widened(gamma), widened(beta), eps, wide_y, wide_mean, wide_inv_std);
+    narrow_into(wide_y, y);
+    narrow_into(wide_mean, mean);
+    narrow_into(wide_inv_std, inv_std);
+    return;
+  }
   const std::int64_t rows = mean.numel(), c = rows ? x.numel() / rows : 0;
   detail::dispatch_float(x.dtype(), "layer_norm", [&](auto z) {
     using T = decltype(z);
@@ -210,6 +241,16 @@ void CpuBackend::layer_norm_forward(const Tensor& x, const Tensor& gamma, const 
 void CpuBackend::layer_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean,
                                      const Tensor& inv_std, const Tensor& dy, Tensor& dx,
                                      Tensor& dgamma, Tensor& dbeta) {
+  if (any_half({&x, &gamma, &mean, &inv_std, &dy, &dx, &dgamma, &dbeta})) {
+    Tensor wide_dx = widened(dx);
+    Tensor wide_dgamma = widened(dgamma);
+    Tensor wide_dbeta = widened(dbeta);
+    layer_norm_backward(widened(x), widened(gamma), widened(mean), widened(inv_std), widened(dy), wide_dx, wide_dgamma, wide_dbeta);
+    narrow_into(wide_dx, dx);
+    narrow_into(wide_dgamma, dgamma);
+    narrow_into(wide_dbeta, dbeta);
+    return;
+  }
   const std::int64_t rows = mean.numel(), c = rows ? x.numel() / rows : 0;
   detail::dispatch_float(x.dtype(), "layer_norm", [&](auto z) {
     using T = decltype(z);

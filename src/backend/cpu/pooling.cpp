@@ -4,6 +4,7 @@
 // (whose dx regions are disjoint, so the scatter needs no atomics).
 #include "tensor/dispatch.hpp"
 #include "backend/cpu/cpu_backend.hpp"
+#include "backend/cpu/widen.hpp"
 #include "backend/cpu/pooling.hpp"
 
 #include <algorithm>
@@ -147,6 +148,14 @@ LAMINA_POOL_INSTANTIATE(double)
 
 void CpuBackend::max_pool2d_forward(const PoolGeometry& g, const Tensor& x, Tensor& y,
                                     Tensor& argmax) {
+  if (any_half({&x, &y, &argmax})) {
+    Tensor wide_y = widened(y);
+    Tensor wide_argmax = widened(argmax);
+    max_pool2d_forward(g, widened(x), wide_y, wide_argmax);
+    narrow_into(wide_y, y);
+    narrow_into(wide_argmax, argmax);
+    return;
+  }
   detail::dispatch_float(x.dtype(), "max_pool", [&](auto z) {
     using T = decltype(z);
     cpu::max_pool2d_forward<T>(g, backend::ptr<T>(x), backend::ptr<T>(y),
@@ -156,6 +165,12 @@ void CpuBackend::max_pool2d_forward(const PoolGeometry& g, const Tensor& x, Tens
 
 void CpuBackend::max_pool2d_backward(const PoolGeometry& g, const Tensor& dy, const Tensor& argmax,
                                      Tensor& dx) {
+  if (any_half({&dy, &argmax, &dx})) {
+    Tensor wide_dx = widened(dx);
+    max_pool2d_backward(g, widened(dy), widened(argmax), wide_dx);
+    narrow_into(wide_dx, dx);
+    return;
+  }
   detail::dispatch_float(dy.dtype(), "max_pool", [&](auto z) {
     using T = decltype(z);
     cpu::max_pool2d_backward<T>(g, backend::ptr<T>(dy), backend::ptr<std::int32_t>(argmax),
@@ -164,6 +179,12 @@ void CpuBackend::max_pool2d_backward(const PoolGeometry& g, const Tensor& dy, co
 }
 
 void CpuBackend::avg_pool2d_forward(const PoolGeometry& g, const Tensor& x, Tensor& y) {
+  if (any_half({&x, &y})) {
+    Tensor wide_y = widened(y);
+    avg_pool2d_forward(g, widened(x), wide_y);
+    narrow_into(wide_y, y);
+    return;
+  }
   detail::dispatch_float(x.dtype(), "avg_pool", [&](auto z) {
     using T = decltype(z);
     cpu::avg_pool2d_forward<T>(g, backend::ptr<T>(x), backend::ptr<T>(y));
@@ -171,6 +192,12 @@ void CpuBackend::avg_pool2d_forward(const PoolGeometry& g, const Tensor& x, Tens
 }
 
 void CpuBackend::avg_pool2d_backward(const PoolGeometry& g, const Tensor& dy, Tensor& dx) {
+  if (any_half({&dy, &dx})) {
+    Tensor wide_dx = widened(dx);
+    avg_pool2d_backward(g, widened(dy), wide_dx);
+    narrow_into(wide_dx, dx);
+    return;
+  }
   detail::dispatch_float(dy.dtype(), "avg_pool", [&](auto z) {
     using T = decltype(z);
     cpu::avg_pool2d_backward<T>(g, backend::ptr<T>(dy), backend::ptr<T>(dx));

@@ -3,6 +3,7 @@
 // round differently from the separate × and + that another build or device performs.
 #include "tensor/dispatch.hpp"
 #include "backend/cpu/cpu_backend.hpp"
+#include "backend/cpu/widen.hpp"
 #include "backend/cpu/random.hpp"
 
 #include <Random123/philox.h>
@@ -208,6 +209,12 @@ template void masked_scale<double>(std::int64_t, const std::uint8_t*, double, co
 
 void CpuBackend::random_fill(backend::Distribution d, const PhiloxPlace& place, double a,
                              double b, Tensor& out) {
+  if (any_half({&out})) {
+    Tensor wide_out = widened(out);
+    random_fill(d, place, a, b, wide_out);
+    narrow_into(wide_out, out);
+    return;
+  }
   detail::dispatch_float(out.dtype(), "random", [&](auto z) {
     using T = decltype(z);
     T* p = backend::ptr<T>(out);
@@ -225,6 +232,12 @@ void CpuBackend::bernoulli_mask(const PhiloxPlace& place, double rate, Tensor& m
 }
 
 void CpuBackend::masked_scale(const Tensor& mask, double scale, const Tensor& x, Tensor& y) {
+  if (any_half({&mask, &x, &y})) {
+    Tensor wide_y = widened(y);
+    masked_scale(widened(mask), scale, widened(x), wide_y);
+    narrow_into(wide_y, y);
+    return;
+  }
   detail::dispatch_float(x.dtype(), "dropout", [&](auto z) {
     using T = decltype(z);
     cpu::masked_scale(x.numel(), backend::ptr<std::uint8_t>(mask), scale, backend::ptr<T>(x),

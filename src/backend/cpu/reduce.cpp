@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.hpp"
+#include "backend/cpu/widen.hpp"
 #include "backend/cpu/dispatch.hpp"
 #include "backend/cpu/parallel.hpp"
 #include "tensor/dispatch.hpp"
@@ -31,6 +32,12 @@ Acc row_sum(const T* p, std::int64_t n) {
 }  // namespace
 
 void CpuBackend::sum_axis(const Tensor& x, const AxisView& v, Tensor& out) {
+  if (any_half({&x, &out})) {
+    Tensor wide_out = widened(out);
+    sum_axis(widened(x), v, wide_out);
+    narrow_into(wide_out, out);
+    return;
+  }
   const std::int64_t outer = v.outer, n = v.n, inner = v.inner;
   const DType dt = out.dtype();
   fill(out, 0.0);
@@ -78,6 +85,14 @@ void CpuBackend::sum_axis(const Tensor& x, const AxisView& v, Tensor& out) {
 
 void CpuBackend::extreme_axis(const Tensor& x, const AxisView& v, bool is_max, Tensor& out,
                               Tensor& idx) {
+  if (any_half({&x, &out, &idx})) {
+    Tensor wide_out = widened(out);
+    Tensor wide_idx = widened(idx);
+    extreme_axis(widened(x), v, is_max, wide_out, wide_idx);
+    narrow_into(wide_out, out);
+    narrow_into(wide_idx, idx);
+    return;
+  }
   const std::int64_t outer = v.outer, n = v.n, inner = v.inner;
   detail::dispatch_all(x.dtype(), [&](auto z) {
     using T = decltype(z);
@@ -106,6 +121,12 @@ void CpuBackend::extreme_axis(const Tensor& x, const AxisView& v, bool is_max, T
 
 void CpuBackend::extreme_axis_backward(const Tensor& g, const Tensor& idx, const AxisView& v,
                                        Tensor& dx) {
+  if (any_half({&g, &idx, &dx})) {
+    Tensor wide_dx = widened(dx);
+    extreme_axis_backward(widened(g), widened(idx), v, wide_dx);
+    narrow_into(wide_dx, dx);
+    return;
+  }
   const std::int64_t outer = v.outer, n = v.n, inner = v.inner;
   detail::dispatch_float(g.dtype(), "max", [&](auto z) {
     using T = decltype(z);
@@ -120,6 +141,7 @@ void CpuBackend::extreme_axis_backward(const Tensor& g, const Tensor& idx, const
 }
 
 bool CpuBackend::all_finite(const Tensor& x) {
+  if (any_half({&x})) return all_finite(widened(x));
   if (!is_floating(x.dtype())) return true;
   return detail::dispatch_float(x.dtype(), "all_finite", [&](auto z) {
     using T = decltype(z);

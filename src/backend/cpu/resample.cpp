@@ -2,6 +2,7 @@
 // Pixel-moving kernels (NHWC), threaded over images and rows.
 #include "tensor/dispatch.hpp"
 #include "backend/cpu/cpu_backend.hpp"
+#include "backend/cpu/widen.hpp"
 #include "backend/cpu/resample.hpp"
 
 #include <algorithm>
@@ -110,6 +111,12 @@ LAMINA_RESAMPLE_INSTANTIATE(double)
 // --- the backend's resampling kernels ----------------------------------------------------------
 
 void CpuBackend::shift_window(const Tensor& x, std::int64_t top, std::int64_t left, Tensor& y) {
+  if (any_half({&x, &y})) {
+    Tensor wide_y = widened(y);
+    shift_window(widened(x), top, left, wide_y);
+    narrow_into(wide_y, y);
+    return;
+  }
   const Shape& s = x.shape();
   detail::dispatch_float(x.dtype(), "zero_pad2d", [&](auto z) {
     using T = decltype(z);
@@ -120,6 +127,12 @@ void CpuBackend::shift_window(const Tensor& x, std::int64_t top, std::int64_t le
 
 void CpuBackend::resize_forward(const std::vector<Tap>& rows, const std::vector<Tap>& cols,
                                 const Tensor& x, Tensor& y) {
+  if (any_half({&x, &y})) {
+    Tensor wide_y = widened(y);
+    resize_forward(rows, cols, widened(x), wide_y);
+    narrow_into(wide_y, y);
+    return;
+  }
   const Shape& s = x.shape();
   detail::dispatch_float(x.dtype(), "image_resize", [&](auto z) {
     using T = decltype(z);
@@ -130,6 +143,12 @@ void CpuBackend::resize_forward(const std::vector<Tap>& rows, const std::vector<
 
 void CpuBackend::resize_backward(const std::vector<Tap>& rows, const std::vector<Tap>& cols,
                                  const Tensor& dy, Tensor& dx) {
+  if (any_half({&dy, &dx})) {
+    Tensor wide_dx = widened(dx);
+    resize_backward(rows, cols, widened(dy), wide_dx);
+    narrow_into(wide_dx, dx);
+    return;
+  }
   const Shape& s = dx.shape();
   detail::dispatch_float(dy.dtype(), "image_resize", [&](auto z) {
     using T = decltype(z);

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "backend/cpu/cpu_backend.hpp"
+#include "backend/cpu/widen.hpp"
 #include "backend/cpu/dispatch.hpp"
 #include "backend/cpu/parallel.hpp"
 #include "tensor/dispatch.hpp"
@@ -46,6 +47,12 @@ void softmax_kernel(const T* x, T* y, std::int64_t outer, std::int64_t n, std::i
 }  // namespace
 
 void CpuBackend::softmax(const Tensor& x, const AxisView& v, bool log, Tensor& out) {
+  if (any_half({&x, &out})) {
+    Tensor wide_out = widened(out);
+    softmax(widened(x), v, log, wide_out);
+    narrow_into(wide_out, out);
+    return;
+  }
   detail::dispatch_float(x.dtype(), log ? "log_softmax" : "softmax", [&](auto z) {
     using T = decltype(z);
     softmax_kernel(ptr<T>(x), ptr<T>(out), v.outer, v.n, v.inner, log);
@@ -54,6 +61,12 @@ void CpuBackend::softmax(const Tensor& x, const AxisView& v, bool log, Tensor& o
 
 void CpuBackend::softmax_backward(const Tensor& y, const Tensor& g, const AxisView& v, bool log,
                                   Tensor& dx) {
+  if (any_half({&y, &g, &dx})) {
+    Tensor wide_dx = widened(dx);
+    softmax_backward(widened(y), widened(g), v, log, wide_dx);
+    narrow_into(wide_dx, dx);
+    return;
+  }
   const std::int64_t outer = v.outer, n = v.n, inner = v.inner;
   detail::dispatch_float(g.dtype(), "softmax", [&](auto z) {
     using T = decltype(z);
@@ -79,6 +92,14 @@ void CpuBackend::softmax_backward(const Tensor& y, const Tensor& g, const AxisVi
 
 void CpuBackend::sparse_softmax_cross_entropy(const Tensor& logits, const Tensor& labels,
                                               Tensor& probs, Tensor& loss) {
+  if (any_half({&logits, &labels, &probs, &loss})) {
+    Tensor wide_probs = widened(probs);
+    Tensor wide_loss = widened(loss);
+    sparse_softmax_cross_entropy(widened(logits), widened(labels), wide_probs, wide_loss);
+    narrow_into(wide_probs, probs);
+    narrow_into(wide_loss, loss);
+    return;
+  }
   const std::int64_t classes = logits.shape()[logits.ndim() - 1];
   const std::int64_t rows = loss.numel();
   const std::int64_t* idx = ptr<std::int64_t>(labels);
@@ -96,6 +117,12 @@ void CpuBackend::sparse_softmax_cross_entropy(const Tensor& logits, const Tensor
 
 void CpuBackend::sparse_softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
                                                        const Tensor& g, Tensor& dx) {
+  if (any_half({&probs, &labels, &g, &dx})) {
+    Tensor wide_dx = widened(dx);
+    sparse_softmax_cross_entropy_backward(widened(probs), widened(labels), widened(g), wide_dx);
+    narrow_into(wide_dx, dx);
+    return;
+  }
   const std::int64_t classes = probs.shape()[probs.ndim() - 1];
   const std::int64_t rows = g.numel();
   const std::int64_t* idx = ptr<std::int64_t>(labels);
@@ -114,6 +141,14 @@ void CpuBackend::sparse_softmax_cross_entropy_backward(const Tensor& probs, cons
 
 void CpuBackend::softmax_cross_entropy(const Tensor& logits, const Tensor& t, Tensor& logp,
                                        Tensor& loss) {
+  if (any_half({&logits, &t, &logp, &loss})) {
+    Tensor wide_logp = widened(logp);
+    Tensor wide_loss = widened(loss);
+    softmax_cross_entropy(widened(logits), widened(t), wide_logp, wide_loss);
+    narrow_into(wide_logp, logp);
+    narrow_into(wide_loss, loss);
+    return;
+  }
   const std::int64_t classes = logits.shape()[logits.ndim() - 1];
   const std::int64_t rows = loss.numel();
   detail::dispatch_float(logits.dtype(), "softmax_cross_entropy", [&](auto z) {
@@ -132,6 +167,14 @@ void CpuBackend::softmax_cross_entropy(const Tensor& logits, const Tensor& t, Te
 
 void CpuBackend::softmax_cross_entropy_backward(const Tensor& logp, const Tensor& td,
                                                 const Tensor& g, Tensor& dx, Tensor& dt) {
+  if (any_half({&logp, &td, &g, &dx, &dt})) {
+    Tensor wide_dx = widened(dx);
+    Tensor wide_dt = widened(dt);
+    softmax_cross_entropy_backward(widened(logp), widened(td), widened(g), wide_dx, wide_dt);
+    narrow_into(wide_dx, dx);
+    narrow_into(wide_dt, dt);
+    return;
+  }
   const std::int64_t classes = logp.shape()[logp.ndim() - 1];
   const std::int64_t rows = g.numel();
   // d/dlogits = g·(softmax·Σt − t); d/dt = −g·log_softmax
