@@ -7,6 +7,7 @@
 #include <numeric>
 #include <utility>
 
+#include "engine/build_lock.hpp"
 #include "engine/compiled_state.hpp"
 #include "engine/model_impl.hpp"
 #include "lamina/errors.hpp"
@@ -24,6 +25,10 @@ TensorArg::TensorArg(const std::map<std::string, Tensor>& named) {
 namespace engine {
 
 Device model_device(const ModelImpl& m) {
+  // Another thread may be building the model (adding weights): read the list under the build
+  // lock unless the built flag (set last, atomically) says it is complete.
+  std::unique_lock<std::recursive_mutex> lock;
+  if (!m.built()) lock = lock_building();
   const std::vector<Tensor> w = m.weights();
   return w.empty() ? Device::cpu() : w.front().device();
 }

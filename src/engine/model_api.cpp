@@ -84,10 +84,7 @@ Model& Model::to(Device device) {
   return *this;
 }
 
-Device Model::device() const {
-  const std::vector<Tensor> w = checked(impl_).weights();
-  return w.empty() ? Device::cpu() : w.front().device();
-}
+Device Model::device() const { return engine::model_device(checked(impl_)); }
 
 std::vector<Tensor> Model::operator()(const std::vector<Tensor>& xs, bool training) const {
   return checked(impl_).forward(xs, training);
