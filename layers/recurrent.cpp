@@ -11,6 +11,8 @@
 #include "ops/recurrent.hpp"
 #include "tensor/sizes.hpp"
 
+#include "build_on_call.hpp"
+
 namespace lamina::layers {
 
 namespace {

@@ -9,6 +9,8 @@
 #include "lamina/ops.hpp"
 #include "ops/recurrent.hpp"
 
+#include "build_on_call.hpp"
+
 namespace lamina::layers {
 
 namespace {

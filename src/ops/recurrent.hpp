@@ -4,7 +4,6 @@
 #pragma once
 
 #include "backend/geometry.hpp"
-#include "lamina/layer.hpp"
 #include "lamina/tensor.hpp"
 
 namespace lamina {
@@ -30,15 +29,3 @@ Tensor reverse_steps(const Tensor& x);
 
 }  // namespace lamina
 
-namespace lamina::layers {
-
-/// Builds `layer` for x's shape (batch unknown) unless it is built: the recurrent layers' entry
-/// points that take extra arguments (states, masks) bypass Layer::operator().
-inline void build_on(Layer& layer, const Tensor& x) {
-  if (layer.built()) return;
-  Shape s = x.shape();
-  if (!s.empty()) s[0] = -1;
-  layer.build_for(s);
-}
-
-}  // namespace lamina::layers

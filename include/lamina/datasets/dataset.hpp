@@ -59,7 +59,7 @@
 
 #include "lamina/datasets/datasets.hpp"
 #include "lamina/errors.hpp"
-#include "lamina/model.hpp"
+#include "lamina/batch_source.hpp"
 #include "lamina/tensor.hpp"
 
 namespace lamina {
