@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
@@ -37,10 +38,15 @@ ActivityRegularization::ActivityRegularization(ActivityRegularizationOptions o)
 
 namespace {
 [[maybe_unused]] const bool registered = [] {
-  register_layer("ActivityRegularization", [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
-    return ActivityRegularization(
-               {.l1 = c.value("l1", 0.0), .l2 = c.value("l2", 0.0), .name = engine::name_of(c)})
-        .ptr();
+  engine::register_layer_spec({
+      .class_name = "ActivityRegularization",
+      .factory = [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
+        return ActivityRegularization(
+                   {.l1 = c.value("l1", 0.0), .l2 = c.value("l2", 0.0), .name = engine::name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = {"l1", "l2"},
+      .build_config = false,
   });
   return true;
 }();

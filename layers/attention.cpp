@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attention_core.hpp"
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
@@ -249,20 +250,28 @@ bool causal_of(const json& c) {
 }
 
 [[maybe_unused]] const bool registered = [] {
-  register_layer("Attention", [](const json& c) -> std::shared_ptr<Layer> {
-    return Attention({.use_scale = c.value("use_scale", false),
-                      .score_mode = c.value("score_mode", std::string("dot")),
-                      .dropout = c.value("dropout", 0.0),
-                      .use_causal_mask = causal_of(c),
-                      .name = engine::name_of(c)})
-        .ptr();
+  engine::register_layer_spec({
+      .class_name = "Attention",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return Attention({.use_scale = c.value("use_scale", false),
+                          .score_mode = c.value("score_mode", std::string("dot")),
+                          .dropout = c.value("dropout", 0.0),
+                          .use_causal_mask = causal_of(c),
+                          .name = engine::name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = {"use_scale", "score_mode", "dropout", "seed", "causal", "use_causal_mask"},
   });
-  register_layer("AdditiveAttention", [](const json& c) -> std::shared_ptr<Layer> {
-    return AdditiveAttention({.use_scale = c.value("use_scale", true),
-                              .dropout = c.value("dropout", 0.0),
-                              .use_causal_mask = causal_of(c),
-                              .name = engine::name_of(c)})
-        .ptr();
+  engine::register_layer_spec({
+      .class_name = "AdditiveAttention",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return AdditiveAttention({.use_scale = c.value("use_scale", true),
+                                  .dropout = c.value("dropout", 0.0),
+                                  .use_causal_mask = causal_of(c),
+                                  .name = engine::name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = {"use_scale", "dropout", "seed", "causal", "use_causal_mask"},
   });
   return true;
 }();

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "spatial_config.hpp"
@@ -164,21 +165,31 @@ Options conv_options_of(const json& c) {
 }
 
 [[maybe_unused]] const bool registered = [] {
-  register_layer("Conv2D", [](const json& c) -> std::shared_ptr<Layer> {
-    auto o = conv_options_of<Conv2DOptions>(c);
-    o.strides = spatial::pair_of(c, "strides", 2, 1);
-    o.dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1);
-    return Conv2D(c.at("filters").get<std::int64_t>(), spatial::pair_of(c, "kernel_size", 2, 1),
-                  std::move(o))
-        .ptr();
+  engine::register_layer_spec({
+      .class_name = "Conv2D",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        auto o = conv_options_of<Conv2DOptions>(c);
+        o.strides = spatial::pair_of(c, "strides", 2, 1);
+        o.dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1);
+        return Conv2D(c.at("filters").get<std::int64_t>(), spatial::pair_of(c, "kernel_size", 2, 1),
+                      std::move(o))
+            .ptr();
+      },
+      .honoured_keys = keys::conv(),
+      .key_rules = {keys::channels_last()},
   });
-  register_layer("Conv1D", [](const json& c) -> std::shared_ptr<Layer> {
-    auto o = conv_options_of<Conv1DOptions>(c);
-    o.strides = spatial::pair_of(c, "strides", 1, 1).w;
-    o.dilation_rate = spatial::pair_of(c, "dilation_rate", 1, 1).w;
-    return Conv1D(c.at("filters").get<std::int64_t>(), spatial::pair_of(c, "kernel_size", 1, 1).w,
-                  std::move(o))
-        .ptr();
+  engine::register_layer_spec({
+      .class_name = "Conv1D",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        auto o = conv_options_of<Conv1DOptions>(c);
+        o.strides = spatial::pair_of(c, "strides", 1, 1).w;
+        o.dilation_rate = spatial::pair_of(c, "dilation_rate", 1, 1).w;
+        return Conv1D(c.at("filters").get<std::int64_t>(), spatial::pair_of(c, "kernel_size", 1, 1).w,
+                      std::move(o))
+            .ptr();
+      },
+      .honoured_keys = keys::conv(),
+      .key_rules = {keys::channels_last()},
   });
   return true;
 }();

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "spatial_config.hpp"
@@ -105,28 +106,33 @@ namespace {
 using json = nlohmann::json;
 
 [[maybe_unused]] const bool registered = [] {
-  register_layer("Conv2DTranspose", [](const json& c) -> std::shared_ptr<Layer> {
-    const auto r = KernelBiasRegularization::from_config(c);
-    Conv2DTransposeOptions o{
-        .strides = spatial::pair_of(c, "strides", 2, 1),
-        .padding = spatial::padding_of(c),
-        .output_padding = std::nullopt,
-        .dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1),
-        .activation = engine::activation_of(c, "activation", "linear"),
-        .use_bias = c.value("use_bias", true),
-        .kernel_initializer = engine::initializer_of(c, "kernel_initializer", "glorot_uniform"),
-        .bias_initializer = engine::initializer_of(c, "bias_initializer", "zeros"),
-        .kernel_regularizer = r.kernel_regularizer,
-        .bias_regularizer = r.bias_regularizer,
-        .activity_regularizer = r.activity_regularizer,
-        .kernel_constraint = r.kernel_constraint,
-        .bias_constraint = r.bias_constraint,
-        .name = engine::name_of(c)};
-    if (c.contains("output_padding") && !c["output_padding"].is_null())
-      o.output_padding = spatial::pair_of(c, "output_padding", 2, 0);
-    return Conv2DTranspose(c.at("filters").get<std::int64_t>(),
-                           spatial::pair_of(c, "kernel_size", 2, 1), std::move(o))
-        .ptr();
+  engine::register_layer_spec({
+      .class_name = "Conv2DTranspose",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        const auto r = KernelBiasRegularization::from_config(c);
+        Conv2DTransposeOptions o{
+            .strides = spatial::pair_of(c, "strides", 2, 1),
+            .padding = spatial::padding_of(c),
+            .output_padding = std::nullopt,
+            .dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1),
+            .activation = engine::activation_of(c, "activation", "linear"),
+            .use_bias = c.value("use_bias", true),
+            .kernel_initializer = engine::initializer_of(c, "kernel_initializer", "glorot_uniform"),
+            .bias_initializer = engine::initializer_of(c, "bias_initializer", "zeros"),
+            .kernel_regularizer = r.kernel_regularizer,
+            .bias_regularizer = r.bias_regularizer,
+            .activity_regularizer = r.activity_regularizer,
+            .kernel_constraint = r.kernel_constraint,
+            .bias_constraint = r.bias_constraint,
+            .name = engine::name_of(c)};
+        if (c.contains("output_padding") && !c["output_padding"].is_null())
+          o.output_padding = spatial::pair_of(c, "output_padding", 2, 0);
+        return Conv2DTranspose(c.at("filters").get<std::int64_t>(),
+                               spatial::pair_of(c, "kernel_size", 2, 1), std::move(o))
+            .ptr();
+      },
+      .honoured_keys = keys::join({keys::conv(), {"output_padding"}}),
+      .key_rules = {keys::channels_last(), {"groups", {nullptr, 1}, "grouped convolution is not implemented here"}},
   });
   return true;
 }();

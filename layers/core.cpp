@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// Core layers: Input, Dense, Activation, Dropout, Flatten, Reshape.
+// Core layers: Dense, Activation, Dropout, Flatten, Reshape.
 #include "lamina/layers/core.hpp"
 
 #include <optional>
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
@@ -33,34 +34,6 @@ void require_rank_at_least(const Layer& layer, const Shape& s, int rank, const c
     throw ShapeError(layer.class_name() + " '" + layer.name() + "': " + what + ", got " + s.str());
 }
 }  // namespace
-
-// --- Input ---------------------------------------------------------------------------------------
-
-InputLayer::InputLayer(Shape batch_shape, DType dtype, std::string name)
-    : Layer(std::move(name)), batch_shape_(std::move(batch_shape)), dtype_(dtype) {}
-
-Tensor InputLayer::call(const Tensor& x, bool) { return x; }
-
-Shape InputLayer::compute_output_shape(const Shape&) { return batch_shape_; }
-
-nlohmann::json InputLayer::get_config() const {
-  nlohmann::json shape = nlohmann::json::array();
-  for (auto d : batch_shape_) shape.push_back(d < 0 ? nlohmann::json(nullptr) : nlohmann::json(d));
-  return {{"batch_shape", shape}, {"dtype", dtype_name(dtype_)}, {"sparse", false},
-          {"ragged", false}, {"name", name()}};
-}
-
-KerasTensor Input(const Shape& shape, InputOptions options) {
-  for (auto d : shape)
-    if (d == 0 || d < -1 || d > sizes::kMaxDimension)
-      throw ValueError("Input: dimensions must be positive (or -1 for unknown) and at most " +
-                       std::to_string(sizes::kMaxDimension) + ", got " +
-                       dims_str(shape));
-  Shape batch_shape = with_batch(options.batch_size.value_or(-1), shape);
-  auto layer = std::make_shared<InputLayer>(batch_shape, options.dtype, options.name);
-  if (options.name.empty()) layer->set_name(unique_layer_name("input_layer"));
-  return KerasTensor{batch_shape, options.dtype, layer->name(), layer, nullptr};
-}
 
 // --- Dense ---------------------------------------------------------------------------------------
 
@@ -120,22 +93,29 @@ Dense::Dense(std::int64_t units, DenseOptions options)
     : LayerHandle(std::make_shared<DenseLayer>(units, std::move(options))) {}
 
 namespace {
-// Dense's from_config, with its regularizers and constraints (replaces the engine's built-in one).
+// Dense's from_config, with its regularizers and constraints, and the keys Keras writes for it.
 [[maybe_unused]] const bool dense_registered = [] {
-  register_layer("Dense", [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
-    const auto r = KernelBiasRegularization::from_config(c);
-    return Dense(c.at("units").get<std::int64_t>(),
-                 {.activation = engine::activation_of(c, "activation", "linear"),
-                  .use_bias = c.value("use_bias", true),
-                  .kernel_initializer = engine::initializer_of(c, "kernel_initializer", "glorot_uniform"),
-                  .bias_initializer = engine::initializer_of(c, "bias_initializer", "zeros"),
-                  .kernel_regularizer = r.kernel_regularizer,
-                  .bias_regularizer = r.bias_regularizer,
-                  .activity_regularizer = r.activity_regularizer,
-                  .kernel_constraint = r.kernel_constraint,
-                  .bias_constraint = r.bias_constraint,
-                  .name = engine::name_of(c)})
-        .ptr();
+  engine::register_layer_spec({
+      .class_name = "Dense",
+      .factory = [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
+        const auto r = KernelBiasRegularization::from_config(c);
+        return Dense(c.at("units").get<std::int64_t>(),
+                     {.activation = engine::activation_of(c, "activation", "linear"),
+                      .use_bias = c.value("use_bias", true),
+                      .kernel_initializer = engine::initializer_of(c, "kernel_initializer", "glorot_uniform"),
+                      .bias_initializer = engine::initializer_of(c, "bias_initializer", "zeros"),
+                      .kernel_regularizer = r.kernel_regularizer,
+                      .bias_regularizer = r.bias_regularizer,
+                      .activity_regularizer = r.activity_regularizer,
+                      .kernel_constraint = r.kernel_constraint,
+                      .bias_constraint = r.bias_constraint,
+                      .name = engine::name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = keys::join({{"units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
+                                    "lora_alpha"},
+                                   keys::kernel_bias()}),
+      .key_rules = keys::no_quantization(),
   });
   return true;
 }();
@@ -302,5 +282,64 @@ nlohmann::json ReshapeLayer::get_config() const {
 
 Reshape::Reshape(Shape target_shape, Name name)
     : LayerHandle(std::make_shared<ReshapeLayer>(std::move(target_shape), std::move(name))) {}
+
+// --- from_config -------------------------------------------------------------------------------
+
+namespace {
+using json = nlohmann::json;
+
+std::optional<std::vector<std::int64_t>> noise_shape_of(const json& c) {
+  if (!c.contains("noise_shape") || c["noise_shape"].is_null()) return std::nullopt;
+  const json& ns = c["noise_shape"];
+  if (!ns.is_array()) throw ValueError("noise_shape=" + ns.dump() + " must be a list of integers or null");
+  std::vector<std::int64_t> dims;
+  for (const json& d : ns) {
+    if (!d.is_null() && !d.is_number_integer())
+      throw ValueError("noise_shape=" + ns.dump() + " must be a list of integers or null");
+    dims.push_back(d.is_null() ? -1 : d.get<std::int64_t>());
+  }
+  return dims;
+}
+
+[[maybe_unused]] const bool core_registered = [] {
+  engine::register_layer_spec({
+      .class_name = "Activation",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return Activation(engine::activation_of(c, "activation", "linear"), engine::name_of(c)).ptr();
+      },
+      .honoured_keys = {"activation"},
+      .build_config = false,
+  });
+  engine::register_layer_spec({
+      .class_name = "Dropout",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        DropoutOptions o{.noise_shape = noise_shape_of(c), .name = engine::name_of(c)};
+        if (c.contains("seed") && !c["seed"].is_null()) {
+          if (!c["seed"].is_number_integer())
+            throw ValueError("seed=" + c["seed"].dump() + " must be an integer or null");
+          o.seed = c["seed"].get<std::int64_t>();
+        }
+        return Dropout(c.at("rate").get<double>(), std::move(o)).ptr();
+      },
+      .honoured_keys = {"rate", "noise_shape", "seed"},
+      .build_config = false,
+      .call_kwargs = {{"training", false}},
+  });
+  engine::register_layer_spec({
+      .class_name = "Flatten",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> { return Flatten(engine::name_of(c)).ptr(); },
+      .honoured_keys = {},
+      .key_rules = {keys::channels_last()},
+  });
+  engine::register_layer_spec({
+      .class_name = "Reshape",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return Reshape(Shape(c.at("target_shape").get<std::vector<std::int64_t>>()), engine::name_of(c)).ptr();
+      },
+      .honoured_keys = {"target_shape"},
+  });
+  return true;
+}();
+}  // namespace
 
 }  // namespace lamina::layers

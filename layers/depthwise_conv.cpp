@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "spatial_config.hpp"
@@ -188,52 +189,72 @@ SeparableConv2D::SeparableConv2D(std::int64_t filters, Size2D kernel_size,
 namespace {
 using engine::initializer_of;
 
+// The config keys both depthwise layers read. tf.keras's SeparableConv2D also writes its unused
+// kernel_* keys (it has no such kernel).
+std::set<std::string> depthwise_keys() {
+  return {"kernel_size", "strides", "padding", "depth_multiplier", "dilation_rate", "activation", "use_bias",
+          "depthwise_initializer", "bias_initializer", "depthwise_regularizer", "bias_regularizer",
+          "activity_regularizer", "depthwise_constraint", "bias_constraint"};
+}
+
 [[maybe_unused]] const bool registered = [] {
-  register_layer("DepthwiseConv2D", [](const json& c) -> std::shared_ptr<Layer> {
-    const auto r = KernelBiasRegularization::from_config(with_keys_renamed(c, true));
-    return DepthwiseConv2D(spatial::pair_of(c, "kernel_size", 2, 1),
-                           {.strides = spatial::pair_of(c, "strides", 2, 1),
-                            .padding = spatial::padding_of(c),
-                            .depth_multiplier = c.value("depth_multiplier", std::int64_t{1}),
-                            .dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1),
-                            .activation = engine::activation_of(c, "activation", "linear"),
-                            .use_bias = c.value("use_bias", true),
-                            .depthwise_initializer =
-                                initializer_of(c, "depthwise_initializer", "glorot_uniform"),
-                            .bias_initializer = initializer_of(c, "bias_initializer", "zeros"),
-                            .depthwise_regularizer = r.kernel_regularizer,
-                            .bias_regularizer = r.bias_regularizer,
-                            .activity_regularizer = r.activity_regularizer,
-                            .depthwise_constraint = r.kernel_constraint,
-                            .bias_constraint = r.bias_constraint,
-                            .name = engine::name_of(c)})
-        .ptr();
+  engine::register_layer_spec({
+      .class_name = "DepthwiseConv2D",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        const auto r = KernelBiasRegularization::from_config(with_keys_renamed(c, true));
+        return DepthwiseConv2D(spatial::pair_of(c, "kernel_size", 2, 1),
+                               {.strides = spatial::pair_of(c, "strides", 2, 1),
+                                .padding = spatial::padding_of(c),
+                                .depth_multiplier = c.value("depth_multiplier", std::int64_t{1}),
+                                .dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1),
+                                .activation = engine::activation_of(c, "activation", "linear"),
+                                .use_bias = c.value("use_bias", true),
+                                .depthwise_initializer =
+                                    initializer_of(c, "depthwise_initializer", "glorot_uniform"),
+                                .bias_initializer = initializer_of(c, "bias_initializer", "zeros"),
+                                .depthwise_regularizer = r.kernel_regularizer,
+                                .bias_regularizer = r.bias_regularizer,
+                                .activity_regularizer = r.activity_regularizer,
+                                .depthwise_constraint = r.kernel_constraint,
+                                .bias_constraint = r.bias_constraint,
+                                .name = engine::name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = depthwise_keys(),
+      .key_rules = {keys::channels_last(), {"groups", {nullptr, 1}, "grouped convolution is not implemented here"}},
   });
-  register_layer("SeparableConv2D", [](const json& c) -> std::shared_ptr<Layer> {
-    const auto r = KernelBiasRegularization::from_config(with_keys_renamed(c, true));
-    const auto at = [&](const char* key) { return c.contains(key) ? c[key] : json(); };
-    return SeparableConv2D(c.at("filters").get<std::int64_t>(),
-                           spatial::pair_of(c, "kernel_size", 2, 1),
-                           {.strides = spatial::pair_of(c, "strides", 2, 1),
-                            .padding = spatial::padding_of(c),
-                            .dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1),
-                            .depth_multiplier = c.value("depth_multiplier", std::int64_t{1}),
-                            .activation = engine::activation_of(c, "activation", "linear"),
-                            .use_bias = c.value("use_bias", true),
-                            .depthwise_initializer =
-                                initializer_of(c, "depthwise_initializer", "glorot_uniform"),
-                            .pointwise_initializer =
-                                initializer_of(c, "pointwise_initializer", "glorot_uniform"),
-                            .bias_initializer = initializer_of(c, "bias_initializer", "zeros"),
-                            .depthwise_regularizer = r.kernel_regularizer,
-                            .pointwise_regularizer = regularizers::deserialize(at("pointwise_regularizer")),
-                            .bias_regularizer = r.bias_regularizer,
-                            .activity_regularizer = r.activity_regularizer,
-                            .depthwise_constraint = r.kernel_constraint,
-                            .pointwise_constraint = constraints::deserialize(at("pointwise_constraint")),
-                            .bias_constraint = r.bias_constraint,
-                            .name = engine::name_of(c)})
-        .ptr();
+  engine::register_layer_spec({
+      .class_name = "SeparableConv2D",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        const auto r = KernelBiasRegularization::from_config(with_keys_renamed(c, true));
+        const auto at = [&](const char* key) { return c.contains(key) ? c[key] : json(); };
+        return SeparableConv2D(c.at("filters").get<std::int64_t>(),
+                               spatial::pair_of(c, "kernel_size", 2, 1),
+                               {.strides = spatial::pair_of(c, "strides", 2, 1),
+                                .padding = spatial::padding_of(c),
+                                .dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1),
+                                .depth_multiplier = c.value("depth_multiplier", std::int64_t{1}),
+                                .activation = engine::activation_of(c, "activation", "linear"),
+                                .use_bias = c.value("use_bias", true),
+                                .depthwise_initializer =
+                                    initializer_of(c, "depthwise_initializer", "glorot_uniform"),
+                                .pointwise_initializer =
+                                    initializer_of(c, "pointwise_initializer", "glorot_uniform"),
+                                .bias_initializer = initializer_of(c, "bias_initializer", "zeros"),
+                                .depthwise_regularizer = r.kernel_regularizer,
+                                .pointwise_regularizer = regularizers::deserialize(at("pointwise_regularizer")),
+                                .bias_regularizer = r.bias_regularizer,
+                                .activity_regularizer = r.activity_regularizer,
+                                .depthwise_constraint = r.kernel_constraint,
+                                .pointwise_constraint = constraints::deserialize(at("pointwise_constraint")),
+                                .bias_constraint = r.bias_constraint,
+                                .name = engine::name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = keys::join({depthwise_keys(), {"filters", "pointwise_initializer", "pointwise_regularizer",
+                                                      "pointwise_constraint", "kernel_initializer",
+                                                      "kernel_regularizer", "kernel_constraint", "groups"}}),
+      .key_rules = {keys::channels_last()},
   });
   return true;
 }();

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
@@ -67,15 +68,21 @@ Embedding::Embedding(std::int64_t input_dim, std::int64_t output_dim, EmbeddingO
 
 namespace {
 [[maybe_unused]] const bool registered = [] {
-  register_layer("Embedding", [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
-    return Embedding(c.at("input_dim").get<std::int64_t>(), c.at("output_dim").get<std::int64_t>(),
-                     {.embeddings_initializer = engine::initializer_of(c, "embeddings_initializer", "uniform"),
-                      .mask_zero = c.value("mask_zero", false),
-                      .embeddings_regularizer = engine::regularizer_of(c, "embeddings_regularizer"),
-                      .activity_regularizer = engine::regularizer_of(c, "activity_regularizer"),
-                      .embeddings_constraint = engine::constraint_of(c, "embeddings_constraint"),
-                      .name = engine::name_of(c)})
-        .ptr();
+  engine::register_layer_spec({
+      .class_name = "Embedding",
+      .factory = [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
+        return Embedding(c.at("input_dim").get<std::int64_t>(), c.at("output_dim").get<std::int64_t>(),
+                         {.embeddings_initializer = engine::initializer_of(c, "embeddings_initializer", "uniform"),
+                          .mask_zero = c.value("mask_zero", false),
+                          .embeddings_regularizer = engine::regularizer_of(c, "embeddings_regularizer"),
+                          .activity_regularizer = engine::regularizer_of(c, "activity_regularizer"),
+                          .embeddings_constraint = engine::constraint_of(c, "embeddings_constraint"),
+                          .name = engine::name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = {"input_dim", "output_dim", "embeddings_initializer", "embeddings_regularizer",
+                        "activity_regularizer", "embeddings_constraint", "mask_zero", "input_length", "lora_alpha"},
+      .key_rules = keys::no_quantization(),
   });
   return true;
 }();

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
@@ -51,8 +52,13 @@ Masking::Masking(double mask_value, Name name)
 
 namespace {
 [[maybe_unused]] const bool registered = [] {
-  register_layer("Masking", [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
-    return Masking(c.value("mask_value", 0.0), engine::name_of(c)).ptr();
+  engine::register_layer_spec({
+      .class_name = "Masking",
+      .factory = [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
+        return Masking(c.value("mask_value", 0.0), engine::name_of(c)).ptr();
+      },
+      .honoured_keys = {"mask_value"},
+      .build_config = false,
   });
   return true;
 }();

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
+#include "engine/layer_spec.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
 #include "list_shapes.hpp"
@@ -289,5 +291,47 @@ Dot::Dot(int axes, DotOptions options)
 
 Dot::Dot(std::pair<int, int> axes, DotOptions options)
     : LayerHandle(std::make_shared<DotLayer>(axes, std::move(options))) {}
+
+// --- from_config -------------------------------------------------------------------------------
+
+namespace {
+using json = nlohmann::json;
+
+template <class Handle>
+void register_plain(const char* class_name) {
+  engine::register_layer_spec({
+      .class_name = class_name,
+      .factory = [](const json& c) -> std::shared_ptr<Layer> { return Handle(engine::name_of(c)).ptr(); },
+      .honoured_keys = {},
+  });
+}
+
+[[maybe_unused]] const bool merge_registered = [] {
+  register_plain<Add>("Add");
+  register_plain<Subtract>("Subtract");
+  register_plain<Multiply>("Multiply");
+  register_plain<Average>("Average");
+  register_plain<Maximum>("Maximum");
+  register_plain<Minimum>("Minimum");
+  engine::register_layer_spec({
+      .class_name = "Concatenate",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return Concatenate(c.value("axis", -1), engine::name_of(c)).ptr();
+      },
+      .honoured_keys = {"axis"},
+  });
+  engine::register_layer_spec({
+      .class_name = "Dot",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        const json& axes = c.at("axes");
+        DotOptions o{.normalize = c.value("normalize", false), .name = engine::name_of(c)};
+        if (axes.is_array()) return Dot(std::pair{axes[0].get<int>(), axes[1].get<int>()}, o).ptr();
+        return Dot(axes.get<int>(), o).ptr();
+      },
+      .honoured_keys = {"axes", "normalize"},
+  });
+  return true;
+}();
+}  // namespace
 
 }  // namespace lamina::layers

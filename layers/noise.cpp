@@ -6,6 +6,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
@@ -116,17 +117,41 @@ using engine::name_of;
 using json = nlohmann::json;
 
 [[maybe_unused]] const bool registered = [] {
-  register_layer("SpatialDropout1D", [](const json& c) -> std::shared_ptr<Layer> {
-    return SpatialDropout1D(c.at("rate").get<double>(), name_of(c)).ptr();
+  engine::register_layer_spec({
+      .class_name = "SpatialDropout1D",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return SpatialDropout1D(c.at("rate").get<double>(), name_of(c)).ptr();
+      },
+      .honoured_keys = {"rate", "seed"},
+      .key_rules = {keys::channels_last(), {"noise_shape", {nullptr}, "the mask's shape is fixed by the layer"}},
+      .call_kwargs = {{"training", false}},
   });
-  register_layer("SpatialDropout2D", [](const json& c) -> std::shared_ptr<Layer> {
-    return SpatialDropout2D(c.at("rate").get<double>(), name_of(c)).ptr();
+  engine::register_layer_spec({
+      .class_name = "SpatialDropout2D",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return SpatialDropout2D(c.at("rate").get<double>(), name_of(c)).ptr();
+      },
+      .honoured_keys = {"rate", "seed"},
+      .key_rules = {keys::channels_last(), {"noise_shape", {nullptr}, "the mask's shape is fixed by the layer"}},
+      .call_kwargs = {{"training", false}},
   });
-  register_layer("GaussianNoise", [](const json& c) -> std::shared_ptr<Layer> {
-    return GaussianNoise(c.at("stddev").get<double>(), name_of(c)).ptr();
+  engine::register_layer_spec({
+      .class_name = "GaussianNoise",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return GaussianNoise(c.at("stddev").get<double>(), name_of(c)).ptr();
+      },
+      .honoured_keys = {"stddev", "seed"},
+      .build_config = false,
+      .call_kwargs = {{"training", false}},
   });
-  register_layer("GaussianDropout", [](const json& c) -> std::shared_ptr<Layer> {
-    return GaussianDropout(c.at("rate").get<double>(), name_of(c)).ptr();
+  engine::register_layer_spec({
+      .class_name = "GaussianDropout",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return GaussianDropout(c.at("rate").get<double>(), name_of(c)).ptr();
+      },
+      .honoured_keys = {"rate", "seed"},
+      .build_config = false,
+      .call_kwargs = {{"training", false}},
   });
   return true;
 }();

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
@@ -232,40 +233,62 @@ int axis_of(const json& c) {
   return a.is_array() ? a.at(0).get<int>() : a.get<int>();
 }
 
+// The config keys of a layer with beta and gamma. BatchNormalization's renorm_clipping and
+// renorm_momentum only act with renorm (refused); fused and synchronized pick the kernel or the
+// devices, not the result.
+std::set<std::string> beta_gamma_keys() {
+  return {"axis", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer", "beta_regularizer",
+          "gamma_regularizer", "beta_constraint", "gamma_constraint"};
+}
+
 [[maybe_unused]] const bool registered = [] {
-  register_layer("BatchNormalization", [](const json& c) -> std::shared_ptr<Layer> {
-    return BatchNormalization(
-               {.axis = axis_of(c),
-                .momentum = c.value("momentum", 0.99),
-                .epsilon = c.value("epsilon", 1e-3),
-                .center = c.value("center", true),
-                .scale = c.value("scale", true),
-                .beta_initializer = initializer_of(c, "beta_initializer", "zeros"),
-                .gamma_initializer = initializer_of(c, "gamma_initializer", "ones"),
-                .moving_mean_initializer = initializer_of(c, "moving_mean_initializer", "zeros"),
-                .moving_variance_initializer =
-                    initializer_of(c, "moving_variance_initializer", "ones"),
-                .beta_regularizer = regularizer_of(c, "beta_regularizer"),
-                .gamma_regularizer = regularizer_of(c, "gamma_regularizer"),
-                .beta_constraint = constraint_of(c, "beta_constraint"),
-                .gamma_constraint = constraint_of(c, "gamma_constraint"),
-                .name = name_of(c)})
-        .ptr();
+  engine::register_layer_spec({
+      .class_name = "BatchNormalization",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return BatchNormalization(
+                   {.axis = axis_of(c),
+                    .momentum = c.value("momentum", 0.99),
+                    .epsilon = c.value("epsilon", 1e-3),
+                    .center = c.value("center", true),
+                    .scale = c.value("scale", true),
+                    .beta_initializer = initializer_of(c, "beta_initializer", "zeros"),
+                    .gamma_initializer = initializer_of(c, "gamma_initializer", "ones"),
+                    .moving_mean_initializer = initializer_of(c, "moving_mean_initializer", "zeros"),
+                    .moving_variance_initializer =
+                        initializer_of(c, "moving_variance_initializer", "ones"),
+                    .beta_regularizer = regularizer_of(c, "beta_regularizer"),
+                    .gamma_regularizer = regularizer_of(c, "gamma_regularizer"),
+                    .beta_constraint = constraint_of(c, "beta_constraint"),
+                    .gamma_constraint = constraint_of(c, "gamma_constraint"),
+                    .name = name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = keys::join({beta_gamma_keys(), {"momentum", "moving_mean_initializer",
+                                                       "moving_variance_initializer", "renorm_clipping",
+                                                       "renorm_momentum", "fused", "synchronized"}}),
+      .key_rules = {{"renorm", {false}, "batch renormalization is not implemented"},
+                    {"virtual_batch_size", {nullptr}, "ghost batch normalization is not implemented"},
+                    {"adjustment", {nullptr}, "the adjustment function is Python code"}},
+      .call_kwargs = {{"mask", nullptr}},
   });
-  register_layer("LayerNormalization", [](const json& c) -> std::shared_ptr<Layer> {
-    return LayerNormalization({.axis = axis_of(c),
-                               .epsilon = c.value("epsilon", 1e-3),
-                               .center = c.value("center", true),
-                               .scale = c.value("scale", true),
-                               .rms_scaling = c.value("rms_scaling", false),
-                               .beta_initializer = initializer_of(c, "beta_initializer", "zeros"),
-                               .gamma_initializer = initializer_of(c, "gamma_initializer", "ones"),
-                               .beta_regularizer = regularizer_of(c, "beta_regularizer"),
-                               .gamma_regularizer = regularizer_of(c, "gamma_regularizer"),
-                               .beta_constraint = constraint_of(c, "beta_constraint"),
-                               .gamma_constraint = constraint_of(c, "gamma_constraint"),
-                               .name = name_of(c)})
-        .ptr();
+  engine::register_layer_spec({
+      .class_name = "LayerNormalization",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return LayerNormalization({.axis = axis_of(c),
+                                   .epsilon = c.value("epsilon", 1e-3),
+                                   .center = c.value("center", true),
+                                   .scale = c.value("scale", true),
+                                   .rms_scaling = c.value("rms_scaling", false),
+                                   .beta_initializer = initializer_of(c, "beta_initializer", "zeros"),
+                                   .gamma_initializer = initializer_of(c, "gamma_initializer", "ones"),
+                                   .beta_regularizer = regularizer_of(c, "beta_regularizer"),
+                                   .gamma_regularizer = regularizer_of(c, "gamma_regularizer"),
+                                   .beta_constraint = constraint_of(c, "beta_constraint"),
+                                   .gamma_constraint = constraint_of(c, "gamma_constraint"),
+                                   .name = name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = keys::join({beta_gamma_keys(), {"rms_scaling"}}),
   });
   return true;
 }();

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "spatial_config.hpp"
@@ -170,20 +171,33 @@ using json = nlohmann::json;
       const std::string cls =
           std::string(kind == PoolingLayer::Kind::max ? "MaxPooling" : "AveragePooling") +
           std::to_string(rank) + "D";
-      register_layer(cls, [kind, rank](const json& c) -> std::shared_ptr<Layer> {
-        const Size2D pool =
-            spatial::pair_of(c, "pool_size", rank, rank == 1 ? Size2D{1, 2} : Size2D{2});
-        return std::make_shared<PoolingLayer>(kind, rank, pool,
-                                              spatial::pair_of(c, "strides", rank, {0, 0}),
-                                              spatial::padding_of(c), engine::name_of(c));
+      engine::register_layer_spec({
+          .class_name = cls,
+          .factory = [kind, rank](const json& c) -> std::shared_ptr<Layer> {
+            const Size2D pool =
+                spatial::pair_of(c, "pool_size", rank, rank == 1 ? Size2D{1, 2} : Size2D{2});
+            return std::make_shared<PoolingLayer>(kind, rank, pool,
+                                                  spatial::pair_of(c, "strides", rank, {0, 0}),
+                                                  spatial::padding_of(c), engine::name_of(c));
+          },
+          .honoured_keys = {"pool_size", "strides", "padding"},
+          .key_rules = {keys::channels_last()},
+          .build_config = false,
       });
       const std::string global =
           std::string(kind == PoolingLayer::Kind::max ? "GlobalMaxPooling"
                                                       : "GlobalAveragePooling") +
           std::to_string(rank) + "D";
-      register_layer(global, [kind, rank](const json& c) -> std::shared_ptr<Layer> {
-        return std::make_shared<GlobalPoolingLayer>(kind, rank, c.value("keepdims", false),
-                                                    engine::name_of(c));
+      engine::register_layer_spec({
+          .class_name = global,
+          .factory = [kind, rank](const json& c) -> std::shared_ptr<Layer> {
+            return std::make_shared<GlobalPoolingLayer>(kind, rank, c.value("keepdims", false),
+                                                        engine::name_of(c));
+          },
+          .honoured_keys = {"keepdims"},
+          .key_rules = {keys::channels_last()},
+          .build_config = false,
+          .call_kwargs = global == "GlobalAveragePooling1D" ? json{{"mask", nullptr}} : json::object(),
       });
     }
   }

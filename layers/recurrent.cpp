@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
@@ -307,6 +308,10 @@ nlohmann::json RNNLayer::rnn_config() const {
           {"unroll", options_.unroll},                     {"zero_output_for_mask", false}};
 }
 
+std::vector<Layer::Keras3Group> RNNLayer::keras3_layout() const {
+  return {{"vars", name()}, {"cell/vars", to_snake_case(class_name()) + "_cell", weight_entries()}};
+}
+
 nlohmann::json RNNLayer::get_config() const {
   nlohmann::json c = Layer::get_config();
   c.update(rnn_config());
@@ -380,23 +385,61 @@ RecurrentOptions options_of(const json& c) {
           .name = name_of(c)};
 }
 
+// The config keys a cell's from_config reads (implementation and unroll pick a computation order,
+// not the result).
+std::set<std::string> cell_keys() {
+  return {"units", "activation", "recurrent_activation", "use_bias", "kernel_initializer", "recurrent_initializer",
+          "bias_initializer", "unit_forget_bias", "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+          "kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout",
+          "reset_after", "seed", "implementation"};
+}
+
+std::set<std::string> rnn_flags() { return {"return_sequences", "return_state", "go_backwards", "stateful", "unroll"}; }
+
+std::vector<engine::KeyRule> rnn_rules() {
+  return {{"time_major", {false}, "lamina's recurrent layers read (batch, steps, features)"},
+          {"zero_output_for_mask", {false},
+           "masked steps repeat the previous output (Keras's default; Bidirectional zeroes them itself)"}};
+}
+
+// Keras 2's GRU predates reset_after, whose default was then False.
+json keras2_defaults(CellType t) { return t == CellType::gru ? json{{"reset_after", false}} : json::object(); }
+
 [[maybe_unused]] const bool registered = [] {
   for (CellType t : {CellType::simple_rnn, CellType::lstm, CellType::gru}) {
-    register_layer(layer_class(t), [t](const json& c) -> std::shared_ptr<Layer> {
-      return std::make_shared<RecurrentLayer>(t, c.at("units").get<std::int64_t>(), options_of(c));
+    engine::register_layer_spec({
+        .class_name = layer_class(t),
+        .factory = [t](const json& c) -> std::shared_ptr<Layer> {
+          return std::make_shared<RecurrentLayer>(t, c.at("units").get<std::int64_t>(), options_of(c));
+        },
+        .honoured_keys = keys::join({cell_keys(), rnn_flags(), {"activity_regularizer"}}),
+        .key_rules = rnn_rules(),
+        .call_kwargs = {{"training", false}, {"mask", nullptr}},
+        .keras2_defaults = keras2_defaults(t),
     });
-    register_layer(cell_class(t), [t](const json& c) -> std::shared_ptr<Layer> {
-      return std::make_shared<RecurrentCellLayer>(t, c.at("units").get<std::int64_t>(), options_of(c));
+    engine::register_layer_spec({
+        .class_name = cell_class(t),
+        .factory = [t](const json& c) -> std::shared_ptr<Layer> {
+          return std::make_shared<RecurrentCellLayer>(t, c.at("units").get<std::int64_t>(), options_of(c));
+        },
+        .honoured_keys = cell_keys(),
+        .keras2_defaults = keras2_defaults(t),
     });
   }
-  register_layer("RNN", [](const json& c) -> std::shared_ptr<Layer> {
-    const json& cell = c.at("cell");
-    auto made = std::dynamic_pointer_cast<RecurrentCellLayer>(
-        layer_from_config(cell.at("class_name").get<std::string>(), cell.at("config")));
-    if (!made)
-      throw ValueError("RNN '" + name_of(c) + "': the cell must be SimpleRNNCell, LSTMCell or GRUCell, got " +
-                       cell.at("class_name").get<std::string>());
-    return std::make_shared<RNNLayer>(made, options_of(c));
+  engine::register_layer_spec({
+      .class_name = "RNN",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        const json& cell = c.at("cell");
+        auto made = std::dynamic_pointer_cast<RecurrentCellLayer>(
+            layer_from_config(cell.at("class_name").get<std::string>(), cell.at("config")));
+        if (!made)
+          throw ValueError("RNN '" + name_of(c) + "': the cell must be SimpleRNNCell, LSTMCell or GRUCell, got " +
+                           cell.at("class_name").get<std::string>());
+        return std::make_shared<RNNLayer>(made, options_of(c));
+      },
+      .honoured_keys = keys::join({rnn_flags(), {"cell"}}),
+      .key_rules = rnn_rules(),
+      .call_kwargs = {{"training", false}, {"mask", nullptr}},
   });
   return true;
 }();

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "spatial_config.hpp"
@@ -233,39 +234,77 @@ Margins margins_of(const json& v) {
 }
 
 [[maybe_unused]] const bool registered = [] {
-  register_layer("ZeroPadding2D", [](const json& c) -> std::shared_ptr<Layer> {
-    return ZeroPadding2D(c.contains("padding") ? margins2d_of(c["padding"]) : Margins2D(1),
-                         {name_of(c)})
-        .ptr();
+  engine::register_layer_spec({
+      .class_name = "ZeroPadding2D",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return ZeroPadding2D(c.contains("padding") ? margins2d_of(c["padding"]) : Margins2D(1),
+                             {name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = {"padding"},
+      .key_rules = {keys::channels_last()},
   });
-  register_layer("ZeroPadding1D", [](const json& c) -> std::shared_ptr<Layer> {
-    return ZeroPadding1D(c.contains("padding") ? margins_of(c["padding"]) : Margins(1),
-                         {name_of(c)})
-        .ptr();
+  engine::register_layer_spec({
+      .class_name = "ZeroPadding1D",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return ZeroPadding1D(c.contains("padding") ? margins_of(c["padding"]) : Margins(1),
+                             {name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = {"padding"},
+      .key_rules = {keys::channels_last()},
   });
-  register_layer("Cropping2D", [](const json& c) -> std::shared_ptr<Layer> {
-    return Cropping2D(c.contains("cropping") ? margins2d_of(c["cropping"]) : Margins2D(0),
-                      {name_of(c)})
-        .ptr();
+  engine::register_layer_spec({
+      .class_name = "Cropping2D",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return Cropping2D(c.contains("cropping") ? margins2d_of(c["cropping"]) : Margins2D(0),
+                          {name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = {"cropping"},
+      .key_rules = {keys::channels_last()},
   });
-  register_layer("Cropping1D", [](const json& c) -> std::shared_ptr<Layer> {
-    return Cropping1D(c.contains("cropping") ? margins_of(c["cropping"]) : Margins(1), {name_of(c)})
-        .ptr();
+  engine::register_layer_spec({
+      .class_name = "Cropping1D",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return Cropping1D(c.contains("cropping") ? margins_of(c["cropping"]) : Margins(1), {name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = {"cropping"},
+      .key_rules = {keys::channels_last()},
   });
-  register_layer("UpSampling2D", [](const json& c) -> std::shared_ptr<Layer> {
-    return UpSampling2D(spatial::pair_of(c, "size", 2, 2),
-                        {.interpolation = c.value("interpolation", std::string("nearest")),
-                         .name = name_of(c)})
-        .ptr();
+  engine::register_layer_spec({
+      .class_name = "UpSampling2D",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return UpSampling2D(spatial::pair_of(c, "size", 2, 2),
+                            {.interpolation = c.value("interpolation", std::string("nearest")),
+                             .name = name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = {"size", "interpolation"},
+      .key_rules = {keys::channels_last()},
   });
-  register_layer("UpSampling1D", [](const json& c) -> std::shared_ptr<Layer> {
-    return UpSampling1D(spatial::pair_of(c, "size", 1, {1, 2}).w, name_of(c)).ptr();
+  engine::register_layer_spec({
+      .class_name = "UpSampling1D",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return UpSampling1D(spatial::pair_of(c, "size", 1, {1, 2}).w, name_of(c)).ptr();
+      },
+      .honoured_keys = {"size"},
+      .key_rules = {keys::channels_last()},
   });
-  register_layer("Permute", [](const json& c) -> std::shared_ptr<Layer> {
-    return Permute(c.at("dims").get<std::vector<int>>(), name_of(c)).ptr();
+  engine::register_layer_spec({
+      .class_name = "Permute",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return Permute(c.at("dims").get<std::vector<int>>(), name_of(c)).ptr();
+      },
+      .honoured_keys = {"dims"},
   });
-  register_layer("RepeatVector", [](const json& c) -> std::shared_ptr<Layer> {
-    return RepeatVector(c.at("n").get<std::int64_t>(), name_of(c)).ptr();
+  engine::register_layer_spec({
+      .class_name = "RepeatVector",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return RepeatVector(c.at("n").get<std::int64_t>(), name_of(c)).ptr();
+      },
+      .honoured_keys = {"n"},
   });
   return true;
 }();

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
@@ -156,6 +157,10 @@ std::vector<Tensor> BidirectionalLayer::call_outputs(const std::vector<Tensor>& 
   return out;
 }
 
+std::vector<Layer::Keras3Group> BidirectionalLayer::keras3_layout() const {
+  return {{"vars", name()}, {"backward_layer", {}, {}, backward_.get()}, {"forward_layer", {}, {}, forward_.get()}};
+}
+
 json BidirectionalLayer::get_config() const {
   json c = Layer::get_config();
   c["merge_mode"] = merge_mode_ == "none" ? json(nullptr) : json(merge_mode_);
@@ -203,6 +208,10 @@ Tensor TimeDistributedLayer::call(const Tensor& x, bool training) {
   return y.reshape(out);
 }
 
+std::vector<Layer::Keras3Group> TimeDistributedLayer::keras3_layout() const {
+  return {{"vars", name()}, {"layer", {}, {}, layer_.get()}};
+}
+
 json TimeDistributedLayer::get_config() const {
   json c = Layer::get_config();
   c["layer"] = serialize(*layer_);
@@ -216,19 +225,29 @@ TimeDistributed::TimeDistributed(std::shared_ptr<Layer> layer, Name name)
 
 namespace {
 [[maybe_unused]] const bool registered = [] {
-  register_layer("Bidirectional", [](const json& c) -> std::shared_ptr<Layer> {
-    auto forward = std::dynamic_pointer_cast<RNNLayer>(deserialize_wrapped_rnn(c.at("layer")));
-    if (!forward) throw ValueError("Bidirectional '" + engine::name_of(c) + "': the layer must be recurrent");
-    BidirectionalOptions o{.merge_mode = c.value("merge_mode", json("concat")).is_null()
-                                             ? std::string("none")
-                                             : c.value("merge_mode", std::string("concat")),
-                           .name = engine::name_of(c)};
-    if (c.contains("backward_layer") && !c["backward_layer"].is_null())
-      o.backward_layer = std::dynamic_pointer_cast<RNNLayer>(deserialize_wrapped_rnn(c["backward_layer"]));
-    return std::make_shared<BidirectionalLayer>(forward, std::move(o));
+  engine::register_layer_spec({
+      .class_name = "Bidirectional",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        auto forward = std::dynamic_pointer_cast<RNNLayer>(deserialize_wrapped_rnn(c.at("layer")));
+        if (!forward) throw ValueError("Bidirectional '" + engine::name_of(c) + "': the layer must be recurrent");
+        BidirectionalOptions o{.merge_mode = c.value("merge_mode", json("concat")).is_null()
+                                                 ? std::string("none")
+                                                 : c.value("merge_mode", std::string("concat")),
+                               .name = engine::name_of(c)};
+        if (c.contains("backward_layer") && !c["backward_layer"].is_null())
+          o.backward_layer = std::dynamic_pointer_cast<RNNLayer>(deserialize_wrapped_rnn(c["backward_layer"]));
+        return std::make_shared<BidirectionalLayer>(forward, std::move(o));
+      },
+      .honoured_keys = {"layer", "backward_layer", "merge_mode"},
+      .call_kwargs = {{"mask", nullptr}},
   });
-  register_layer("TimeDistributed", [](const json& c) -> std::shared_ptr<Layer> {
-    return std::make_shared<TimeDistributedLayer>(deserialize(c.at("layer")), engine::name_of(c));
+  engine::register_layer_spec({
+      .class_name = "TimeDistributed",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return std::make_shared<TimeDistributedLayer>(deserialize(c.at("layer")), engine::name_of(c));
+      },
+      .honoured_keys = {"layer"},
+      .call_kwargs = {{"mask", nullptr}},
   });
   return true;
 }();

@@ -11,6 +11,7 @@
 #include "lamina/dtype_policy.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/initializers.hpp"
+#include "lamina/input.hpp"
 #include "lamina/layer.hpp"
 #include "lamina/layers/core.hpp"
 #include "lamina/layers/merge.hpp"

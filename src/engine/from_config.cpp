@@ -1,18 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
-// Rebuilding models from their Keras configs, in Keras 3's dialect and Keras 2's: the layer
-// registry and Model::from_config.
+// Rebuilding models from their Keras configs, in Keras 3's dialect and Keras 2's:
+// Model::from_config over the layer registry (engine/layer_spec.hpp).
 #include <map>
-#include <mutex>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/config.hpp"
 #include "engine/json_limits.hpp"
+#include "engine/layer_spec.hpp"
 #include "engine/subclassed.hpp"
 #include "lamina/errors.hpp"
-#include "lamina/layers/core.hpp"
-#include "lamina/layers/merge.hpp"
+#include "lamina/input.hpp"
 #include "lamina/model.hpp"
 
 namespace lamina {
@@ -20,75 +19,7 @@ namespace lamina {
 namespace {
 
 using json = nlohmann::json;
-using engine::activation_of;
 using engine::name_of;
-
-template <class Handle>
-std::shared_ptr<Layer> ptr_of(const Handle& h) {
-  return h.ptr();
-}
-
-std::map<std::string, LayerFactory> builtin_factories() {
-  std::map<std::string, LayerFactory> f;
-  f["Activation"] = [](const json& c) {
-    return ptr_of(layers::Activation(activation_of(c, "activation", "linear"), name_of(c)));
-  };
-  f["Dropout"] = [](const json& c) {
-    layers::DropoutOptions o{.name = name_of(c)};
-    if (c.contains("noise_shape") && !c["noise_shape"].is_null()) {
-      const json& ns = c["noise_shape"];
-      if (!ns.is_array()) throw ValueError("noise_shape=" + ns.dump() + " must be a list of integers or null");
-      std::vector<std::int64_t> dims;
-      for (const json& d : ns) {
-        if (!d.is_null() && !d.is_number_integer())
-          throw ValueError("noise_shape=" + ns.dump() + " must be a list of integers or null");
-        dims.push_back(d.is_null() ? -1 : d.get<std::int64_t>());
-      }
-      o.noise_shape = dims;
-    }
-    if (c.contains("seed") && !c["seed"].is_null()) {
-      if (!c["seed"].is_number_integer())
-        throw ValueError("seed=" + c["seed"].dump() + " must be an integer or null");
-      o.seed = c["seed"].get<std::int64_t>();
-    }
-    return ptr_of(layers::Dropout(c.at("rate").get<double>(), std::move(o)));
-  };
-  f["Flatten"] = [](const json& c) { return ptr_of(layers::Flatten(name_of(c))); };
-  f["Reshape"] = [](const json& c) {
-    return ptr_of(layers::Reshape(Shape(c.at("target_shape").get<std::vector<std::int64_t>>()), name_of(c)));
-  };
-  f["Add"] = [](const json& c) { return ptr_of(layers::Add(name_of(c))); };
-  f["Subtract"] = [](const json& c) { return ptr_of(layers::Subtract(name_of(c))); };
-  f["Multiply"] = [](const json& c) { return ptr_of(layers::Multiply(name_of(c))); };
-  f["Average"] = [](const json& c) { return ptr_of(layers::Average(name_of(c))); };
-  f["Maximum"] = [](const json& c) { return ptr_of(layers::Maximum(name_of(c))); };
-  f["Minimum"] = [](const json& c) { return ptr_of(layers::Minimum(name_of(c))); };
-  f["Concatenate"] = [](const json& c) { return ptr_of(layers::Concatenate(c.value("axis", -1), name_of(c))); };
-  f["Dot"] = [](const json& c) {
-    const json& axes = c.at("axes");
-    layers::DotOptions o{.normalize = c.value("normalize", false), .name = name_of(c)};
-    if (axes.is_array()) return ptr_of(layers::Dot(std::pair{axes[0].get<int>(), axes[1].get<int>()}, o));
-    return ptr_of(layers::Dot(axes.get<int>(), o));
-  };
-  return f;
-}
-
-std::mutex g_registry_mutex;
-std::map<std::string, LayerFactory>& registry() {
-  static std::map<std::string, LayerFactory> r = builtin_factories();
-  return r;
-}
-
-// The factory for a config entry: under its registered name ("package>Name", Keras 3's custom
-// objects) when there is one, else under its class name.
-LayerFactory find_factory(const std::string& class_name, const std::string& registered_name) {
-  std::lock_guard<std::mutex> lock(g_registry_mutex);
-  for (const std::string& key : {registered_name, class_name}) {
-    auto it = key.empty() ? registry().end() : registry().find(key);
-    if (it != registry().end()) return it->second;
-  }
-  return nullptr;
-}
 
 // A layer config's "dtype" as a policy name: a name, Keras 3's {"class_name": "DTypePolicy",
 // "config": {"name": ...}} (FloatDTypePolicy before 3.4) or Keras 2's {"class_name": "Policy", ...};
@@ -107,7 +38,7 @@ std::string policy_name_of(const json& dtype, const std::string& who) {
 }
 
 std::shared_ptr<Layer> make_layer(const std::string& cls, const std::string& registered, const json& config) {
-  LayerFactory factory = find_factory(cls, registered);
+  LayerFactory factory = engine::find_layer_factory(cls, registered);
   const std::string who = cls + " '" + name_of(config) + "'";
   const engine::ConfigNesting nesting(who);  // wrappers come back here for the layers they wrap
   if (!factory) {
@@ -214,8 +145,10 @@ json normalized(const std::string& cls, json config, int keras_major) {
       if (const auto name = engine::activation_name(a)) a = *name;
     if (keras_major == 2 && a == "hard_sigmoid") a = "hard_sigmoid_keras2";
   }
-  if (keras_major == 2 && (cls == "GRU" || cls == "GRUCell") && !config.contains("reset_after"))
-    config["reset_after"] = false;
+  if (keras_major == 2)
+    if (const auto spec = engine::find_layer_spec(cls))
+      for (const auto& [key, value] : spec->keras2_defaults.items())
+        if (!config.contains(key)) config[key] = value;
   normalize_nested(config, keras_major);
   return config;
 }
@@ -225,11 +158,11 @@ KerasTensor input_from_config(const json& c) {
   const json& batch = c.contains("batch_shape") ? c.at("batch_shape") : c.at("batch_input_shape");
   Shape shape;
   for (std::size_t i = 1; i < batch.size(); ++i) shape.push_back(batch[i].is_null() ? -1 : batch[i].get<std::int64_t>());
-  layers::InputOptions o;
+  InputOptions o;
   o.name = name_of(c);
   o.dtype = dtype_from_name(c.value("dtype", std::string("float32")));
   if (!batch.empty() && !batch[0].is_null()) o.batch_size = batch[0].get<std::int64_t>();
-  return layers::Input(shape, o);
+  return Input(shape, o);
 }
 
 Model model_of(const json& given, int keras_major);
@@ -438,11 +371,6 @@ Model model_of(const json& given, int keras_major) {
 }
 
 }  // namespace
-
-void register_layer(const std::string& class_name, LayerFactory factory) {
-  std::lock_guard<std::mutex> lock(g_registry_mutex);
-  registry()[class_name] = std::move(factory);
-}
 
 std::shared_ptr<Layer> layer_from_config(const std::string& class_name, const json& config) {
   return make_layer(class_name, {}, config);

@@ -427,6 +427,26 @@ void Layer::collect_weights(std::vector<const Weight*>& trainable,
   for (const auto& sub : sublayers()) sub->collect_weights(trainable, frozen, on);
 }
 
+std::vector<Layer::Weight> Layer::weight_entries() const {
+  std::vector<const Weight*> t, f;
+  collect_weights(t, f, true);
+  std::vector<Weight> out;
+  for (auto* w : t) out.push_back(*w);
+  for (auto* w : f) out.push_back(*w);
+  return out;
+}
+
+std::vector<Layer::Weight> Layer::own_variables() const {
+  std::vector<Weight> trainable, frozen;
+  for (const Weight& w : weights_) (w.trainable ? trainable : frozen).push_back(w);
+  trainable.insert(trainable.end(), frozen.begin(), frozen.end());
+  return trainable;
+}
+
+std::vector<Layer::Keras3Group> Layer::keras3_layout() const {
+  return {{"vars", name(), sublayers().empty() ? own_variables() : weight_entries()}};
+}
+
 std::vector<Tensor> Layer::weights() const {
   std::vector<const Weight*> t, f;
   collect_weights(t, f, true);

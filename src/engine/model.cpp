@@ -6,6 +6,7 @@
 #include "lamina/optimizers.hpp"
 
 #include "engine/compiled_state.hpp"
+#include "engine/layer_spec.hpp"
 #include "engine/model_impl.hpp"
 #include "engine/trainer.hpp"
 #include "lamina/callbacks.hpp"
@@ -26,6 +27,13 @@ engine::CompiledState& compiled(const std::shared_ptr<ModelImpl>& impl, const ch
     throw ValueError(std::string(what) + ": the model must be compiled first (call compile())");
   return *m.compiled;
 }
+
+// A nested model's entry: the model reader rebuilds it, and Keras's Model.call takes a mask.
+[[maybe_unused]] const bool models_registered = [] {
+  for (const char* cls : {"Sequential", "Functional", "Model"})
+    engine::register_layer_spec({.class_name = cls, .audited = false, .call_kwargs = {{"mask", nullptr}}});
+  return true;
+}();
 
 }  // namespace
 

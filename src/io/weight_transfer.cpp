@@ -28,14 +28,6 @@ std::vector<NamedWeight> legacy_weights(const Layer& layer) {
   return trainable;
 }
 
-std::vector<NamedWeight> own_variables(const Layer& layer) {
-  std::vector<NamedWeight> trainable, frozen;
-  for (const auto& w : layer.own_weights())
-    (w.trainable ? trainable : frozen).push_back({layer.name() + "/" + w.name, w.value});
-  trainable.insert(trainable.end(), frozen.begin(), frozen.end());
-  return trainable;
-}
-
 std::string describe(const Layer& layer) { return layer.class_name() + " '" + layer.name() + "'"; }
 
 void WeightTransfer::add(const h5::Group& group, const std::string& name, const Tensor& target,

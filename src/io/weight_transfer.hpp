@@ -21,9 +21,6 @@ struct NamedWeight {
 /// The layer's weights in `layer.weights()` order (trainable then non-trainable, sublayers
 /// included): the order of the legacy .h5 `weight_names`.
 std::vector<NamedWeight> legacy_weights(const Layer& layer);
-/// The layer's own weights (no sublayers), trainable ones first by their `trainable` flag: the
-/// order of Keras 3's `vars/0`, `vars/1`... (save_own_variables).
-std::vector<NamedWeight> own_variables(const Layer& layer);
 /// "Dense 'dense_3'".
 std::string describe(const Layer& layer);
 

@@ -119,6 +119,8 @@ class RNNLayer : public Layer {
   Shape compute_output_shape(const Shape& input_shape) override;
   nlohmann::json get_config() const override;
   std::vector<std::shared_ptr<Layer>> sublayers() const override { return {cell_}; }
+  /// Keras 3 saves the weights in the cell: <layer>/cell/vars.
+  std::vector<Keras3Group> keras3_layout() const override;
 
   // In a graph the layer takes the sequence, optionally followed by one (batch, units) initial
   // state per cell state (Keras's initial_state: {h} or {h, c}), and with return_state returns
