@@ -69,7 +69,7 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// under the attribute that holds it (`path` "forward_layer"), laid out by its own
   /// keras3_layout().
   struct Keras3Group {
-    std::string path;
+    std::string path{};
     std::string name{};               ///< the group's `name` attribute
     std::vector<Weight> variables{};  ///< in the file's order: <path>/0, <path>/1...
     const Layer* layer = nullptr;     ///< set for a held layer
