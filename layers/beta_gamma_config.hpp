@@ -11,9 +11,15 @@
 
 namespace lamina::layers {
 
-/// Writes the regularizer and constraint keys (null when unset).
+/// Writes epsilon, center, scale and the beta/gamma initializers, regularizers and constraints
+/// (null when unset).
 template <class Options>
 void beta_gamma_to_config(const Options& o, nlohmann::json& c) {
+  c["epsilon"] = o.epsilon;
+  c["center"] = o.center;
+  c["scale"] = o.scale;
+  c["beta_initializer"] = engine::initializer_config(o.beta_initializer);
+  c["gamma_initializer"] = engine::initializer_config(o.gamma_initializer);
   c["beta_regularizer"] = regularizers::serialize(o.beta_regularizer);
   c["gamma_regularizer"] = regularizers::serialize(o.gamma_regularizer);
   c["beta_constraint"] = constraints::serialize(o.beta_constraint);

@@ -106,11 +106,6 @@ json GroupNormalizationLayer::get_config() const {
   const auto& o = options_;
   c["groups"] = o.groups;
   c["axis"] = o.axis;
-  c["epsilon"] = o.epsilon;
-  c["center"] = o.center;
-  c["scale"] = o.scale;
-  c["beta_initializer"] = engine::initializer_config(o.beta_initializer);
-  c["gamma_initializer"] = engine::initializer_config(o.gamma_initializer);
   beta_gamma_to_config(o, c);
   return c;
 }

@@ -125,11 +125,6 @@ nlohmann::json BatchNormalizationLayer::get_config() const {
   nlohmann::json c = Layer::get_config();
   c["axis"] = options_.axis;
   c["momentum"] = options_.momentum;
-  c["epsilon"] = options_.epsilon;
-  c["center"] = options_.center;
-  c["scale"] = options_.scale;
-  c["beta_initializer"] = engine::initializer_config(options_.beta_initializer);
-  c["gamma_initializer"] = engine::initializer_config(options_.gamma_initializer);
   c["moving_mean_initializer"] = engine::initializer_config(options_.moving_mean_initializer);
   c["moving_variance_initializer"] =
       engine::initializer_config(options_.moving_variance_initializer);
@@ -206,12 +201,7 @@ Tensor LayerNormalizationLayer::call(const Tensor& x, bool) {
 nlohmann::json LayerNormalizationLayer::get_config() const {
   nlohmann::json c = Layer::get_config();
   c["axis"] = axes_config::to_json(options_.axis);
-  c["epsilon"] = options_.epsilon;
-  c["center"] = options_.center;
-  c["scale"] = options_.scale;
   c["rms_scaling"] = options_.rms_scaling;
-  c["beta_initializer"] = engine::initializer_config(options_.beta_initializer);
-  c["gamma_initializer"] = engine::initializer_config(options_.gamma_initializer);
   beta_gamma_to_config(options_, c);
   return c;
 }
