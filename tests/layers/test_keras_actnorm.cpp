@@ -8,6 +8,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <string>
@@ -74,6 +76,7 @@ TEST_CASE("Keras-made activation, normalization and EinsumDense models match Ker
   lamina::testing::TempDir dir;
   double worst = 0;
   std::set<std::string> classes;
+  json exported = json::object();
   for (const auto& [name, c] : all.items()) {
     INFO(name << " (Keras " << c["keras"].get<std::string>() << ")");
     Model m = models::load_model(LAMINA_TEST_FIXTURES "/keras_actnorm/" + c["file"].get<std::string>());
@@ -89,6 +92,12 @@ TEST_CASE("Keras-made activation, normalization and EinsumDense models match Ker
     for (const char* format : {".keras", ".h5"}) {
       const std::string path = dir.file(name + format);
       m.save(path);
+      // LAMINA_ACTNORM_EXPORT=dir keeps lamina's files for check_actnorm_in_keras.py (lamina -> Keras).
+      if (const char* out = std::getenv("LAMINA_ACTNORM_EXPORT")) {
+        std::filesystem::copy_file(path, std::string(out) + "/" + name + format,
+                                   std::filesystem::copy_options::overwrite_existing);
+        exported[name + format] = {{"x", c["x"]}, {"x_shape", c["x_shape"]}, {"y", c["y"]}};
+      }
       Model back = models::load_model(path);
       CHECK(back.to_json() == m.to_json());
       CHECK(worst_difference(predict(back, x), want) < 1e-5);
@@ -100,6 +109,7 @@ TEST_CASE("Keras-made activation, normalization and EinsumDense models match Ker
     INFO(cls);
     CHECK(classes.count(cls));
   }
+  if (const char* out = std::getenv("LAMINA_ACTNORM_EXPORT")) std::ofstream(std::string(out) + "/index.json") << exported;
   WARN("keras_actnorm: " << all.size() << " Keras files, worst relative difference " << worst);
 }
 
