@@ -37,3 +37,5 @@
 #include "lamina/layers/masking.hpp"
 #include "lamina/layers/wrappers.hpp"
 #include "lamina/layers/attention.hpp"
+#include "lamina/layers/activation.hpp"
+#include "lamina/layers/einsum_dense.hpp"

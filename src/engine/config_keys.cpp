@@ -42,7 +42,7 @@ std::vector<KeyRule> common_rules(const std::string& cls) {
     add("zero_output_for_mask", kFalse,
         "masked steps repeat the previous output (Keras's default; Bidirectional zeroes them itself)");
   }
-  if (cls == "Dense" || cls == "Embedding") {
+  if (cls == "Dense" || cls == "Embedding" || cls == "EinsumDense") {
     add("quantization_config", kNull, "quantized layers are not implemented");
     add("lora_rank", kNull, "LoRA is not implemented");
   }
@@ -118,6 +118,21 @@ const std::map<std::string, std::set<std::string>>& honoured_keys() {
     t["BatchNormalization"] = join({beta_gamma, {"momentum", "moving_mean_initializer", "moving_variance_initializer",
                                                  "renorm_clipping", "renorm_momentum", "fused", "synchronized"}});
     t["LayerNormalization"] = join({beta_gamma, {"rms_scaling"}});
+    t["GroupNormalization"] = join({beta_gamma, {"groups"}});
+    t["UnitNormalization"] = {"axis"};
+    t["RMSNormalization"] = {"axis", "epsilon"};
+    // tf.keras 2 names LeakyReLU's slope alpha; Softmax's robust_masking (tf.keras, written only
+    // when true) is not honoured.
+    t["ReLU"] = {"max_value", "negative_slope", "threshold"};
+    t["LeakyReLU"] = {"negative_slope", "alpha"};
+    t["PReLU"] = {"alpha_initializer", "alpha_regularizer", "alpha_constraint", "shared_axes"};
+    t["ELU"] = {"alpha"};
+    t["Softmax"] = {"axis"};
+    t["ThresholdedReLU"] = {"theta"};
+    t["Identity"] = {};
+    t["AlphaDropout"] = {"rate", "noise_shape", "seed"};
+    t["EinsumDense"] = join({kb, {"equation", "output_shape", "activation", "bias_axes", "kernel_initializer",
+                                  "bias_initializer", "lora_alpha"}});
     t["Embedding"] = {"input_dim", "output_dim", "embeddings_initializer", "embeddings_regularizer",
                       "activity_regularizer", "embeddings_constraint", "mask_zero", "input_length", "lora_alpha"};
     for (const char* c : {"SimpleRNNCell", "LSTMCell", "GRUCell"}) t[c] = cell;

@@ -33,26 +33,6 @@ std::map<std::string, LayerFactory> builtin_factories() {
   f["Activation"] = [](const json& c) {
     return ptr_of(layers::Activation(activation_of(c, "activation", "linear"), name_of(c)));
   };
-  f["Dropout"] = [](const json& c) {
-    layers::DropoutOptions o{.name = name_of(c)};
-    if (c.contains("noise_shape") && !c["noise_shape"].is_null()) {
-      const json& ns = c["noise_shape"];
-      if (!ns.is_array()) throw ValueError("noise_shape=" + ns.dump() + " must be a list of integers or null");
-      std::vector<std::int64_t> dims;
-      for (const json& d : ns) {
-        if (!d.is_null() && !d.is_number_integer())
-          throw ValueError("noise_shape=" + ns.dump() + " must be a list of integers or null");
-        dims.push_back(d.is_null() ? -1 : d.get<std::int64_t>());
-      }
-      o.noise_shape = dims;
-    }
-    if (c.contains("seed") && !c["seed"].is_null()) {
-      if (!c["seed"].is_number_integer())
-        throw ValueError("seed=" + c["seed"].dump() + " must be an integer or null");
-      o.seed = c["seed"].get<std::int64_t>();
-    }
-    return ptr_of(layers::Dropout(c.at("rate").get<double>(), std::move(o)));
-  };
   f["Flatten"] = [](const json& c) { return ptr_of(layers::Flatten(name_of(c))); };
   f["Reshape"] = [](const json& c) {
     return ptr_of(layers::Reshape(Shape(c.at("target_shape").get<std::vector<std::int64_t>>()), name_of(c)));

@@ -37,10 +37,10 @@ bool is_keras_layer(const std::string& cls) {
       "AveragePooling2D", "AveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
       "GlobalMaxPooling3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
       "GlobalAveragePooling3D", "BatchNormalization", "LayerNormalization", "GroupNormalization",
-      "UnitNormalization", "Embedding", "SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell",
+      "UnitNormalization", "RMSNormalization", "Embedding", "SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell",
       "GRUCell", "RNN", "StackedRNNCells", "Bidirectional", "TimeDistributed", "ConvLSTM1D",
       "ConvLSTM2D", "ConvLSTM3D", "Attention", "AdditiveAttention", "MultiHeadAttention",
-      "GroupQueryAttention", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Masking",
+      "GroupQueryAttention", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "ThresholdedReLU", "Masking",
       "Identity", "ActivityRegularization", "Rescaling", "Normalization", "Resizing",
       "CenterCrop"};
   return known.count(cls) > 0;
@@ -54,7 +54,8 @@ bool writes_build_config(const std::string& cls) {
       "ActivityRegularization", "ReLU", "LeakyReLU", "ELU", "Softmax", "MaxPooling1D",
       "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
       "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GlobalAveragePooling1D",
-      "GlobalAveragePooling2D", "GlobalAveragePooling3D", "Identity", "Masking"};
+      "GlobalAveragePooling2D", "GlobalAveragePooling3D", "Identity", "Masking", "UnitNormalization",
+      "ThresholdedReLU"};
   return prebuilt.count(cls) == 0;
 }
 
@@ -100,7 +101,7 @@ json plain_call_kwargs(const std::string& cls) {
   // call(self, inputs, training=None, mask=None) and the like
   static const std::set<std::string> mask_only = {
       "BatchNormalization", "Bidirectional", "TimeDistributed", "GlobalAveragePooling1D",
-      "Sequential", "Functional", "Model"};
+      "Softmax", "Sequential", "Functional", "Model"};
   json kwargs = json::object();
   if (training_false.count(cls) || recurrent.count(cls)) kwargs["training"] = false;
   if (mask_only.count(cls) || recurrent.count(cls)) kwargs["mask"] = nullptr;
