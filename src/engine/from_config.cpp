@@ -241,14 +241,17 @@ Model model_of(const json& given, int keras_major);
 const std::set<std::string> kKeras1Classes = {
     "Convolution1D", "Convolution2D", "Convolution3D", "AtrousConvolution1D", "AtrousConvolution2D",
     "Deconvolution2D", "SeparableConvolution2D", "Merge", "MaxoutDense", "Highway", "TimeDistributedDense"};
-const std::set<std::string> kKeras1Keys = {"nb_filter", "nb_row", "nb_col", "border_mode", "subsample",
-                                           "dim_ordering", "W_regularizer", "input_dtype"};
+// Config keys only Keras 1 wrote, with what Keras 2 calls them.
+const std::map<std::string, std::string> kKeras1Keys = {
+    {"output_dim", "units"},          {"nb_filter", "filters"},          {"nb_row", "kernel_size"},
+    {"nb_col", "kernel_size"},        {"border_mode", "padding"},        {"subsample", "strides"},
+    {"dim_ordering", "data_format"},  {"W_regularizer", "kernel_regularizer"}, {"input_dtype", "dtype"}};
 
 // What a model config holds that lamina cannot build: the layers of unknown classes, and the
 // first sign of Keras 1.
 struct Unreadable {
   std::vector<std::string> unknown;  ///< "Foo 'foo_1'"
-  std::string keras1;                ///< "layer 'convolution2d_1' (Convolution2D)"
+  std::string keras1;                ///< "Dense 'dense_1' uses Keras 1's key 'output_dim' (Keras 2: 'units')"
 };
 
 void scan_layers(const json& entries, Unreadable& found);
@@ -263,13 +266,15 @@ void scan_entry(const json& entry, Unreadable& found) {
     return;
   }
   if (cls == "InputLayer" || !config.is_object()) return;
-  const std::string who = "layer '" + name_of(config) + "' (" + cls + ")";
+  const std::string who = cls + " '" + name_of(config) + "'";
   const bool known = find_factory(cls, string_or_empty(entry, "registered_name")) != nullptr;
   if (found.keras1.empty()) {
-    if (!known && kKeras1Classes.count(cls)) found.keras1 = who;
-    for (const auto& [key, value] : config.items())
-      if (found.keras1.empty() && (kKeras1Keys.count(key) || (key == "output_dim" && cls != "Embedding")))
-        found.keras1 = who + " with its Keras 1 key '" + key + "'";
+    if (!known && kKeras1Classes.count(cls)) found.keras1 = who + " is of Keras 1's class " + cls;
+    for (const auto& [key, value] : config.items()) {
+      const auto it = kKeras1Keys.find(key);
+      if (found.keras1.empty() && it != kKeras1Keys.end() && !(key == "output_dim" && cls == "Embedding"))
+        found.keras1 = who + " uses Keras 1's key '" + key + "' (Keras 2: '" + it->second + "')";
+    }
   }
   if (!known) found.unknown.push_back(cls + " '" + name_of(config) + "'");
   for (const char* key : {"layer", "backward_layer", "cell"})
@@ -292,7 +297,7 @@ void refuse_unreadable(const json& model) {
   if (!cls.empty()) scan_entry(model, found);
   else if (model.is_object()) scan_layers(model.value("layers", json::array()), found);
   else scan_layers(model, found);
-  if (!found.keras1.empty()) throw ValueError(engine::keras1_refusal("its " + found.keras1));
+  if (!found.keras1.empty()) throw ValueError(engine::keras1_refusal(found.keras1));
   if (found.unknown.size() < 2) return;
   std::string list;
   for (const std::string& u : found.unknown) list += (list.empty() ? "" : ", ") + u;

@@ -6,8 +6,8 @@
 
 namespace lamina::engine {
 
-/// The refusal of a Keras 1 model (`evidence`: "keras_version 1.2.2", "its layer 'conv_1'
-/// (Convolution2D)"), saying how to convert it with Keras 2.
+/// The refusal of a Keras 1 model (`evidence`: "keras_version 1.2.2", "Dense 'dense_1' uses
+/// Keras 1's key 'output_dim' (Keras 2: 'units')"), saying how to convert it with Keras 2.
 std::string keras1_refusal(const std::string& evidence);
 /// Whether a keras_version attribute or key names Keras 1 ("1.2.2").
 inline bool is_keras1_version(const std::string& version) { return version.rfind("1.", 0) == 0; }

@@ -152,7 +152,8 @@ TEST_CASE("Keras 1 files and configs are refused, saying how to convert them", "
                                {"config", {{"name", "dense_1"}, {"output_dim", 2}, {"batch_input_shape", {nullptr, 3}}}}},
                               {{"class_name", "Merge"}, {"config", {{"name", "merge_1"}, {"mode", "concat"}}}}})}};
   CHECK_THROWS_WITH(Model::from_config(keras1),
-                    Contains("saved by Keras 1") && Contains("dense_1") && Contains("output_dim"));
+                    Contains("saved by Keras 1") && Contains("Dense 'dense_1'") && Contains("'output_dim'") &&
+                        Contains("'units'"));
   json versioned = keras1;
   versioned["keras_version"] = "1.2.2";
   CHECK_THROWS_WITH(models::model_from_json(versioned.dump()), Contains("keras_version 1.2.2"));
