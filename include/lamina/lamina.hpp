@@ -33,6 +33,8 @@
 #include "lamina/layers/noise.hpp"
 #include "lamina/layers/activity_regularization.hpp"
 #include "lamina/layers/recurrent.hpp"
+#include "lamina/layers/conv_lstm.hpp"
+#include "lamina/layers/locally_connected.hpp"
 #include "lamina/layers/embedding.hpp"
 #include "lamina/layers/masking.hpp"
 #include "lamina/layers/wrappers.hpp"

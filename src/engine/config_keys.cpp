@@ -36,7 +36,7 @@ std::vector<KeyRule> common_rules(const std::string& cls) {
       "SpatialDropout1D", "SpatialDropout2D"};
   if (spatial.count(cls))
     add("data_format", kChannelsLast, "lamina's spatial layers compute on channels_last (NHWC) inputs only");
-  static const std::set<std::string> rnn = {"RNN", "SimpleRNN", "LSTM", "GRU"};
+  static const std::set<std::string> rnn = {"RNN", "SimpleRNN", "LSTM", "GRU", "ConvLSTM1D", "ConvLSTM2D"};
   if (rnn.count(cls)) {
     add("time_major", kFalse, "lamina's recurrent layers read (batch, steps, features)");
     add("zero_output_for_mask", kFalse,
@@ -138,6 +138,16 @@ const std::map<std::string, std::set<std::string>>& honoured_keys() {
     for (const char* c : {"SimpleRNNCell", "LSTMCell", "GRUCell"}) t[c] = cell;
     for (const char* r : {"SimpleRNN", "LSTM", "GRU"}) t[r] = join({cell, rnn_flags, {"activity_regularizer"}});
     t["RNN"] = join({rnn_flags, {"cell"}});
+    for (const char* c : {"ConvLSTM1D", "ConvLSTM2D"}) {
+      t[c] = join({cell, rnn_flags,
+                   {"filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "activity_regularizer"}});
+      t[c].erase("units");  // filters instead
+      t[c].erase("reset_after");
+    }
+    // tf.keras 2 only; data_format is honoured (channels_first computes in its own layout).
+    for (const char* c : {"LocallyConnected1D", "LocallyConnected2D"})
+      t[c] = join({kb, {"filters", "kernel_size", "strides", "padding", "data_format", "activation", "use_bias",
+                        "kernel_initializer", "bias_initializer", "implementation"}});
     t["Bidirectional"] = {"layer", "backward_layer", "merge_mode"};
     t["TimeDistributed"] = {"layer"};
     t["ZeroPadding1D"] = {"padding"};

@@ -11,6 +11,7 @@
 #include "engine/config.hpp"
 #include "engine/functional.hpp"
 #include "engine/json_limits.hpp"
+#include "engine/keras1.hpp"
 #include "engine/model_impl.hpp"
 #include "engine/subclassed.hpp"
 #include "lamina/errors.hpp"
@@ -97,7 +98,7 @@ json plain_call_kwargs(const std::string& cls) {
       "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
       "GaussianDropout", "AlphaDropout"};
   // call(self, sequences, initial_state=None, mask=None, training=False)
-  static const std::set<std::string> recurrent = {"SimpleRNN", "LSTM", "GRU", "RNN"};
+  static const std::set<std::string> recurrent = {"SimpleRNN", "LSTM", "GRU", "RNN", "ConvLSTM1D", "ConvLSTM2D"};
   // call(self, inputs, training=None, mask=None) and the like
   static const std::set<std::string> mask_only = {
       "BatchNormalization", "Bidirectional", "TimeDistributed", "GlobalAveragePooling1D",
@@ -244,6 +245,8 @@ bool apply_compile_config(Model& model, const json& config, const std::string& f
 Model model_from_file_config(const json& config, const std::string& source,
                              const std::string& keras_version) {
   const int major = keras_version.empty() ? 0 : (keras_version[0] == '3' ? 3 : 2);
+  if (engine::is_keras1_version(keras_version))
+    throw FileFormatError(source + ": " + engine::keras1_refusal("keras_version " + keras_version));
   try {
     return engine::model_from_config(config, major);
   } catch (const Error& e) {

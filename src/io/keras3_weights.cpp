@@ -33,7 +33,12 @@ struct VarsGroup {
 
 bool is_rnn(const Layer& layer) {
   const std::string c = layer.class_name();
-  return c == "LSTM" || c == "GRU" || c == "SimpleRNN" || c == "RNN";
+  return c == "LSTM" || c == "GRU" || c == "SimpleRNN" || c == "RNN" || c == "ConvLSTM1D" || c == "ConvLSTM2D";
+}
+
+// The `name` Keras writes on an RNN's cell group: ConvLSTM's cell is always "conv_lstm_cell".
+std::string cell_group_name(const std::string& rnn_class) {
+  return rnn_class.rfind("ConvLSTM", 0) == 0 ? "conv_lstm_cell" : to_snake_case(rnn_class) + "_cell";
 }
 
 std::string join(const std::string& prefix, const std::string& child) {
@@ -51,7 +56,7 @@ void emit(const Layer& layer, const std::string& path, std::vector<VarsGroup>& o
   const std::string c = layer.class_name();
   if (is_rnn(layer)) {
     out.push_back({path + "/vars", &layer, layer.name(), {}});
-    out.push_back({path + "/cell/vars", &layer, to_snake_case(c) + "_cell", legacy_weights(layer)});
+    out.push_back({path + "/cell/vars", &layer, cell_group_name(c), legacy_weights(layer)});
   } else if (c == "Bidirectional" && layer.sublayers().size() == 2) {
     out.push_back({path + "/vars", &layer, layer.name(), {}});
     emit(*layer.sublayers()[1], path + "/backward_layer", out);
