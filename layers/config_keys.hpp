@@ -31,6 +31,34 @@ inline std::set<std::string> conv() {
                kernel_bias()});
 }
 
+/// What a recurrent cell reads (implementation and unroll pick a computation order, not the
+/// result): SimpleRNNCell, LSTMCell, GRUCell, and the layers over them.
+inline std::set<std::string> recurrent_cell() {
+  return {"units", "activation", "recurrent_activation", "use_bias", "kernel_initializer", "recurrent_initializer",
+          "bias_initializer", "unit_forget_bias", "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+          "kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout",
+          "reset_after", "seed", "implementation"};
+}
+
+/// The flags of a recurrent layer over its cell.
+inline std::set<std::string> rnn_flags() {
+  return {"return_sequences", "return_state", "go_backwards", "stateful", "unroll"};
+}
+
+/// What the recurrent layers implement only at Keras's default.
+inline std::vector<engine::KeyRule> rnn_rules() {
+  return {{"time_major", {false}, "lamina's recurrent layers read (batch, steps, features)"},
+          {"zero_output_for_mask", {false},
+           "masked steps repeat the previous output (Keras's default; Bidirectional zeroes them itself)"}};
+}
+
+/// The keys of a layer with beta and gamma (BatchNormalization, LayerNormalization,
+/// GroupNormalization).
+inline std::set<std::string> beta_gamma() {
+  return {"axis", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer", "beta_regularizer",
+          "gamma_regularizer", "beta_constraint", "gamma_constraint"};
+}
+
 /// data_format for the spatial layers, which compute on channels_last (NHWC) inputs only.
 inline engine::KeyRule channels_last() {
   return {"data_format", {nullptr, "channels_last"},

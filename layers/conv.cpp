@@ -147,20 +147,10 @@ using json = nlohmann::json;
 // What Conv1D's and Conv2D's configs share; strides and dilation_rate differ in type.
 template <class Options>
 Options conv_options_of(const json& c) {
-  const auto r = KernelBiasRegularization::from_config(c);
   Options o;
   o.padding = spatial::padding_of(c);
   o.groups = c.value("groups", std::int64_t{1});
-  o.activation = engine::activation_of(c, "activation", "linear");
-  o.use_bias = c.value("use_bias", true);
-  o.kernel_initializer = engine::initializer_of(c, "kernel_initializer", "glorot_uniform");
-  o.bias_initializer = engine::initializer_of(c, "bias_initializer", "zeros");
-  o.kernel_regularizer = r.kernel_regularizer;
-  o.bias_regularizer = r.bias_regularizer;
-  o.activity_regularizer = r.activity_regularizer;
-  o.kernel_constraint = r.kernel_constraint;
-  o.bias_constraint = r.bias_constraint;
-  o.name = engine::name_of(c);
+  spatial::read_kernel_bias_arguments(c, o);
   return o;
 }
 

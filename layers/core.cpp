@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config_keys.hpp"
+#include "dropout_noise.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
@@ -141,53 +142,19 @@ Activation::Activation(lamina::Activation activation, Name name)
 
 DropoutLayer::DropoutLayer(double rate, DropoutOptions options)
     : Layer(options.name, options.dtype), rate_(rate), options_(std::move(options)) {
-  if (!(rate >= 0 && rate < 1))
-    throw ValueError("Dropout: rate must be in [0, 1), got " + std::to_string(rate));
-  if (options_.noise_shape)
-    for (auto d : *options_.noise_shape)
-      if (d == 0 || d < -1)
-        throw ValueError("Dropout: noise_shape entries must be positive or -1 (None), got " +
-                         dims_str(Shape(*options_.noise_shape)));
+  dropout_noise::check("Dropout", rate, options_);
 }
 
 Tensor DropoutLayer::call(const Tensor& x, bool training) {
   if (!training || rate_ == 0) return x;
-  Shape mask_shape = x.shape();
-  if (options_.noise_shape) {
-    const auto& ns = *options_.noise_shape;
-    if (static_cast<int>(ns.size()) != x.ndim())
-      fail_shape("noise_shape " + dims_str(Shape(ns)) + " must have the input's rank, got input " +
-                 x.shape().str());
-    for (std::size_t i = 0; i < ns.size(); ++i) {
-      if (ns[i] != -1 && ns[i] != 1 && ns[i] != x.shape()[i])
-        fail_shape("noise_shape " + dims_str(Shape(ns)) + " does not broadcast to the input " + x.shape().str());
-      if (ns[i] != -1) mask_shape[i] = ns[i];
-    }
-  }
-  // A seeded layer draws from its own generator (Keras's SeedGenerator(seed)), resumed where its
-  // previous call stopped, so its masks repeat for the same seed whatever else draws.
-  std::optional<random::Generator> own;
-  std::optional<random::GeneratorScope> scope;
-  if (options_.seed) {
-    own.emplace(static_cast<std::uint64_t>(*options_.seed), random::Stream::seeded, draws_);
-    scope.emplace(*own);
-  }
-  Tensor y = options_.noise_shape ? x * random::dropout_mask(mask_shape, rate_, x.dtype(), x.device()) : dropout(x, rate_);
-  if (own) draws_ = own->offset();
-  return y;
+  const Shape mask_shape = dropout_noise::mask_shape(*this, x.shape(), options_);
+  const dropout_noise::SeededDraws draws(options_.seed, draws_);
+  return options_.noise_shape ? x * random::dropout_mask(mask_shape, rate_, x.dtype(), x.device()) : dropout(x, rate_);
 }
 
 nlohmann::json DropoutLayer::get_config() const {
   nlohmann::json c = Layer::get_config();
-  c["rate"] = rate_;
-  c["seed"] = options_.seed ? nlohmann::json(*options_.seed) : nlohmann::json(nullptr);
-  if (options_.noise_shape) {
-    nlohmann::json ns = nlohmann::json::array();
-    for (auto d : *options_.noise_shape) ns.push_back(d < 0 ? nlohmann::json(nullptr) : nlohmann::json(d));
-    c["noise_shape"] = ns;
-  } else {
-    c["noise_shape"] = nullptr;
-  }
+  dropout_noise::to_config(rate_, options_, c);
   return c;
 }
 
@@ -288,19 +255,6 @@ Reshape::Reshape(Shape target_shape, Name name)
 namespace {
 using json = nlohmann::json;
 
-std::optional<std::vector<std::int64_t>> noise_shape_of(const json& c) {
-  if (!c.contains("noise_shape") || c["noise_shape"].is_null()) return std::nullopt;
-  const json& ns = c["noise_shape"];
-  if (!ns.is_array()) throw ValueError("noise_shape=" + ns.dump() + " must be a list of integers or null");
-  std::vector<std::int64_t> dims;
-  for (const json& d : ns) {
-    if (!d.is_null() && !d.is_number_integer())
-      throw ValueError("noise_shape=" + ns.dump() + " must be a list of integers or null");
-    dims.push_back(d.is_null() ? -1 : d.get<std::int64_t>());
-  }
-  return dims;
-}
-
 [[maybe_unused]] const bool core_registered = [] {
   engine::register_layer_spec({
       .class_name = "Activation",
@@ -313,13 +267,7 @@ std::optional<std::vector<std::int64_t>> noise_shape_of(const json& c) {
   engine::register_layer_spec({
       .class_name = "Dropout",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
-        DropoutOptions o{.noise_shape = noise_shape_of(c), .name = engine::name_of(c)};
-        if (c.contains("seed") && !c["seed"].is_null()) {
-          if (!c["seed"].is_number_integer())
-            throw ValueError("seed=" + c["seed"].dump() + " must be an integer or null");
-          o.seed = c["seed"].get<std::int64_t>();
-        }
-        return Dropout(c.at("rate").get<double>(), std::move(o)).ptr();
+        return Dropout(c.at("rate").get<double>(), dropout_noise::options_of(c)).ptr();
       },
       .honoured_keys = {"rate", "noise_shape", "seed"},
       .build_config = false,

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// Normalisation layers: BatchNormalization, LayerNormalization (last axis).
+// Normalisation layers: BatchNormalization, LayerNormalization (any axes).
 #include "lamina/layers/normalization.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include "axes_config.hpp"
+#include "beta_gamma_config.hpp"
 #include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
@@ -14,16 +16,6 @@ namespace lamina::layers {
 namespace {
 void fail_for(const Layer& layer, const std::string& what) {
   throw ShapeError(layer.class_name() + " '" + layer.name() + "': " + what);
-}
-
-// LayerNormalization normalises the last axis only; anything else is refused by name.
-void check_last_axis(const Layer& layer, const Shape& s, int axis) {
-  if (s.rank() < 2) fail_for(layer, "input must have a batch and a feature axis, got " + s.str());
-  if (axis != -1 && axis != s.rank() - 1)
-    fail_for(layer, "only axis=-1 (the last axis) is supported, got axis=" + std::to_string(axis) +
-                        " for input " + s.str());
-  if (s.back() <= 0)
-    fail_for(layer, "the last dimension of the input must be known, got " + s.str());
 }
 
 // The axis as a non-negative index (Keras counts negative axes from the end).
@@ -55,14 +47,6 @@ std::vector<int> inverse(const std::vector<int>& perm) {
   return inv;
 }
 
-// The beta/gamma regularizer and constraint keys both layers write (null when unset).
-template <class Options>
-void beta_gamma_to_config(const Options& o, nlohmann::json& c) {
-  c["beta_regularizer"] = regularizers::serialize(o.beta_regularizer);
-  c["gamma_regularizer"] = regularizers::serialize(o.gamma_regularizer);
-  c["beta_constraint"] = constraints::serialize(o.beta_constraint);
-  c["gamma_constraint"] = constraints::serialize(o.gamma_constraint);
-}
 }  // namespace
 
 // --- BatchNormalization --------------------------------------------------------------------------
@@ -142,11 +126,6 @@ nlohmann::json BatchNormalizationLayer::get_config() const {
   nlohmann::json c = Layer::get_config();
   c["axis"] = options_.axis;
   c["momentum"] = options_.momentum;
-  c["epsilon"] = options_.epsilon;
-  c["center"] = options_.center;
-  c["scale"] = options_.scale;
-  c["beta_initializer"] = engine::initializer_config(options_.beta_initializer);
-  c["gamma_initializer"] = engine::initializer_config(options_.gamma_initializer);
   c["moving_mean_initializer"] = engine::initializer_config(options_.moving_mean_initializer);
   c["moving_variance_initializer"] =
       engine::initializer_config(options_.moving_variance_initializer);
@@ -167,16 +146,25 @@ LayerNormalizationLayer::LayerNormalizationLayer(LayerNormalizationOptions optio
                      std::to_string(options_.epsilon));
 }
 
-void LayerNormalizationLayer::check_input(const Shape& s) const {
-  check_last_axis(*this, s, options_.axis);
+std::vector<int> LayerNormalizationLayer::check_input(const Shape& s) const {
+  if (s.rank() < 2) fail_shape("input must have a batch and a feature axis, got " + s.str());
+  const std::vector<int> axes = axes_config::resolve(*this, options_.axis, s.rank());
+  Shape dims;
+  for (int a : axes) {
+    if (s[a] <= 0) fail_shape("the dimension of axis " + std::to_string(a) + " must be known, got " + s.str());
+    dims.push_back(s[a]);
+  }
   const Tensor& w = gamma.defined() ? gamma : beta;
-  if (w.defined() && s.back() != w.shape()[0])
-    fail_shape("expected last dimension " + std::to_string(w.shape()[0]) + ", got " + s.str());
+  if (w.defined() && dims != w.shape())
+    fail_shape(axes.size() == 1 && axes[0] == s.rank() - 1
+                   ? "expected last dimension " + std::to_string(w.shape()[0]) + ", got " + s.str()
+                   : "expected dimensions " + w.shape().str() + " on the normalised axes, got " + s.str());
+  return axes;
 }
 
 void LayerNormalizationLayer::build(const Shape& input_shape) {
-  check_input(input_shape);
-  const Shape c{input_shape.back()};
+  Shape c;
+  for (int a : check_input(input_shape)) c.push_back(input_shape[a]);
   const auto& o = options_;
   // Keras's rms_scaling keeps gamma whatever `scale` says, and has no beta.
   if (o.scale || o.rms_scaling)
@@ -191,27 +179,30 @@ Shape LayerNormalizationLayer::compute_output_shape(const Shape& input_shape) {
 }
 
 Tensor LayerNormalizationLayer::call(const Tensor& x, bool) {
-  check_input(x.shape());
+  const std::vector<int> axes = check_input(x.shape());
   const Tensor& w = gamma.defined() ? gamma : beta;
   const DType dtype = w.defined() ? w.dtype() : (is_floating(x.dtype()) ? x.dtype() : float32);
   Tensor in = x.dtype() == dtype ? x : x.astype(dtype);
-  if (options_.rms_scaling) {
-    // Keras 3's formula as written: the variance about the mean scales the uncentred input.
-    const Tensor centred = in - mean(in, {-1}, true);
-    return in / sqrt(mean(centred * centred, {-1}, true) + options_.epsilon) * gamma;
-  }
-  return layer_norm(in, gamma, beta, options_.epsilon);
+  const bool last = axes.size() == 1 && axes[0] == x.ndim() - 1;
+  if (last && !options_.rms_scaling) return layer_norm(in, gamma, beta, options_.epsilon);
+  // The weights hold the listed axes' dimensions in the listed order; Keras (3 and 2) reshapes
+  // them, not transposes, to the input's rank.
+  Shape along(static_cast<std::size_t>(x.ndim()), 1);
+  for (int a : axes) along[static_cast<std::size_t>(a)] = x.dim(a);
+  auto spread = [&](const Tensor& v) { return !v.defined() || last ? v : v.reshape(along); };
+  const Tensor g = spread(gamma), b = spread(beta);
+  const Tensor centred = in - mean(in, axes, true);
+  if (options_.rms_scaling)  // Keras 3's formula as written: the variance scales the uncentred input
+    return in / sqrt(mean(centred * centred, axes, true) + options_.epsilon) * g;
+  Tensor y = centred / sqrt(mean(centred * centred, axes, true) + options_.epsilon);
+  if (g.defined()) y = y * g;
+  return b.defined() ? y + b : y;
 }
 
 nlohmann::json LayerNormalizationLayer::get_config() const {
   nlohmann::json c = Layer::get_config();
-  c["axis"] = options_.axis;
-  c["epsilon"] = options_.epsilon;
-  c["center"] = options_.center;
-  c["scale"] = options_.scale;
+  c["axis"] = axes_config::to_json(options_.axis);
   c["rms_scaling"] = options_.rms_scaling;
-  c["beta_initializer"] = engine::initializer_config(options_.beta_initializer);
-  c["gamma_initializer"] = engine::initializer_config(options_.gamma_initializer);
   beta_gamma_to_config(options_, c);
   return c;
 }
@@ -220,10 +211,7 @@ LayerNormalization::LayerNormalization(LayerNormalizationOptions options)
     : LayerHandle(std::make_shared<LayerNormalizationLayer>(std::move(options))) {}
 
 namespace {
-using engine::constraint_of;
 using engine::initializer_of;
-using engine::name_of;
-using engine::regularizer_of;
 using json = nlohmann::json;
 
 // Keras 2 may write the axis as a one-element list.
@@ -233,37 +221,21 @@ int axis_of(const json& c) {
   return a.is_array() ? a.at(0).get<int>() : a.get<int>();
 }
 
-// The config keys of a layer with beta and gamma. BatchNormalization's renorm_clipping and
-// renorm_momentum only act with renorm (refused); fused and synchronized pick the kernel or the
-// devices, not the result.
-std::set<std::string> beta_gamma_keys() {
-  return {"axis", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer", "beta_regularizer",
-          "gamma_regularizer", "beta_constraint", "gamma_constraint"};
-}
-
 [[maybe_unused]] const bool registered = [] {
   engine::register_layer_spec({
       .class_name = "BatchNormalization",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
-        return BatchNormalization(
-                   {.axis = axis_of(c),
-                    .momentum = c.value("momentum", 0.99),
-                    .epsilon = c.value("epsilon", 1e-3),
-                    .center = c.value("center", true),
-                    .scale = c.value("scale", true),
-                    .beta_initializer = initializer_of(c, "beta_initializer", "zeros"),
-                    .gamma_initializer = initializer_of(c, "gamma_initializer", "ones"),
-                    .moving_mean_initializer = initializer_of(c, "moving_mean_initializer", "zeros"),
-                    .moving_variance_initializer =
-                        initializer_of(c, "moving_variance_initializer", "ones"),
-                    .beta_regularizer = regularizer_of(c, "beta_regularizer"),
-                    .gamma_regularizer = regularizer_of(c, "gamma_regularizer"),
-                    .beta_constraint = constraint_of(c, "beta_constraint"),
-                    .gamma_constraint = constraint_of(c, "gamma_constraint"),
-                    .name = name_of(c)})
-            .ptr();
+        BatchNormalizationOptions o{
+            .axis = axis_of(c),
+            .momentum = c.value("momentum", 0.99),
+            .moving_mean_initializer = initializer_of(c, "moving_mean_initializer", "zeros"),
+            .moving_variance_initializer = initializer_of(c, "moving_variance_initializer", "ones")};
+        beta_gamma_from_config(c, o);
+        return BatchNormalization(std::move(o)).ptr();
       },
-      .honoured_keys = keys::join({beta_gamma_keys(), {"momentum", "moving_mean_initializer",
+      // renorm_clipping and renorm_momentum only act with renorm (refused); fused and synchronized
+      // pick the kernel or the devices, not the result.
+      .honoured_keys = keys::join({keys::beta_gamma(), {"momentum", "moving_mean_initializer",
                                                        "moving_variance_initializer", "renorm_clipping",
                                                        "renorm_momentum", "fused", "synchronized"}}),
       .key_rules = {{"renorm", {false}, "batch renormalization is not implemented"},
@@ -274,21 +246,12 @@ std::set<std::string> beta_gamma_keys() {
   engine::register_layer_spec({
       .class_name = "LayerNormalization",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
-        return LayerNormalization({.axis = axis_of(c),
-                                   .epsilon = c.value("epsilon", 1e-3),
-                                   .center = c.value("center", true),
-                                   .scale = c.value("scale", true),
-                                   .rms_scaling = c.value("rms_scaling", false),
-                                   .beta_initializer = initializer_of(c, "beta_initializer", "zeros"),
-                                   .gamma_initializer = initializer_of(c, "gamma_initializer", "ones"),
-                                   .beta_regularizer = regularizer_of(c, "beta_regularizer"),
-                                   .gamma_regularizer = regularizer_of(c, "gamma_regularizer"),
-                                   .beta_constraint = constraint_of(c, "beta_constraint"),
-                                   .gamma_constraint = constraint_of(c, "gamma_constraint"),
-                                   .name = name_of(c)})
-            .ptr();
+        LayerNormalizationOptions o{.axis = axes_config::from_json(c, "axis", -1),
+                                    .rms_scaling = c.value("rms_scaling", false)};
+        beta_gamma_from_config(c, o);
+        return LayerNormalization(std::move(o)).ptr();
       },
-      .honoured_keys = keys::join({beta_gamma_keys(), {"rms_scaling"}}),
+      .honoured_keys = keys::join({keys::beta_gamma(), {"rms_scaling"}}),
   });
   return true;
 }();

@@ -10,8 +10,10 @@
 #include <string>
 #include <utility>
 
+#include "engine/config.hpp"
 #include "lamina/activations.hpp"
 #include "lamina/errors.hpp"
+#include "lamina/layer.hpp"
 #include "lamina/ops.hpp"
 #include "tensor/sizes.hpp"
 
@@ -90,6 +92,37 @@ inline FusedActivation fused_part(const Activation& act) {
 /// The "padding" of a conv or pooling config, "valid" when absent.
 inline std::string padding_of(const nlohmann::json& c) {
   return c.value("padding", std::string("valid"));
+}
+
+/// The "data_format" of a config; absent or null: "channels_last" (Keras's image_data_format).
+inline std::string data_format_of(const nlohmann::json& c) {
+  return c.contains("data_format") && c["data_format"].is_string() ? c["data_format"].get<std::string>()
+                                                                   : std::string("channels_last");
+}
+
+/// Reads what a layer with a kernel and a bias shares with Dense into options `o`: activation,
+/// use_bias, kernel/bias initializers, regularizers and constraints, and the name.
+template <class Options>
+void read_kernel_bias_arguments(const nlohmann::json& c, Options& o) {
+  const auto r = KernelBiasRegularization::from_config(c);
+  o.activation = engine::activation_of(c, "activation", "linear");
+  o.use_bias = c.value("use_bias", true);
+  o.kernel_initializer = engine::initializer_of(c, "kernel_initializer", "glorot_uniform");
+  o.bias_initializer = engine::initializer_of(c, "bias_initializer", "zeros");
+  o.kernel_regularizer = r.kernel_regularizer;
+  o.bias_regularizer = r.bias_regularizer;
+  o.activity_regularizer = r.activity_regularizer;
+  o.kernel_constraint = r.kernel_constraint;
+  o.bias_constraint = r.bias_constraint;
+  o.name = engine::name_of(c);
+}
+
+/// A 1-D layer's options in its 2-D form: strides (and dilation_rate) keep their width entry.
+template <class Options>
+Options width_only(Options o) {
+  o.strides = {1, o.strides.w};
+  if constexpr (requires { o.dilation_rate.w; }) o.dilation_rate = {1, o.dilation_rate.w};
+  return o;
 }
 
 /// A (before, after) amount along one axis: ZeroPadding and Cropping.

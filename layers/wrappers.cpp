@@ -93,7 +93,10 @@ BidirectionalLayer::Outputs BidirectionalLayer::call_both(const Tensor& x, const
     out.backward = reverse_steps(out.backward);
     if (mask.defined()) {
       // Keras forces zero_output_for_mask on both directions when returning sequences.
-      Tensor m = mask.astype(out.forward.dtype()).reshape({x.shape()[0], x.shape()[1], 1});
+      Shape per_step(static_cast<std::size_t>(out.forward.ndim()), 1);  // (batch, steps, 1, ...)
+      per_step[0] = x.shape()[0];
+      per_step[1] = x.shape()[1];
+      Tensor m = mask.astype(out.forward.dtype()).reshape(per_step);
       out.forward = out.forward * m;
       out.backward = out.backward * m;
     }
@@ -138,7 +141,7 @@ std::vector<Shape> BidirectionalLayer::compute_output_shapes(const std::vector<S
   const Shape out = compute_output_shape(shapes[0]);
   std::vector<Shape> result(merge_mode_ == "none" ? 2 : 1, out);
   if (forward_->options().return_state)
-    result.insert(result.end(), 2 * forward_->cell()->state_count(), Shape{shapes[0][0], forward_->units()});
+    result.insert(result.end(), 2 * forward_->cell()->state_count(), forward_->state_shape(shapes[0]));
   return result;
 }
 

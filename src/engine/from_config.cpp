@@ -8,6 +8,7 @@
 
 #include "engine/config.hpp"
 #include "engine/json_limits.hpp"
+#include "engine/keras1.hpp"
 #include "engine/layer_spec.hpp"
 #include "engine/subclassed.hpp"
 #include "lamina/errors.hpp"
@@ -166,6 +167,76 @@ KerasTensor input_from_config(const json& c) {
 }
 
 Model model_of(const json& given, int keras_major);
+
+// --- refusals before anything is built ------------------------------------------------------------
+
+// Keras 1's layer classes that Keras 2 renamed or removed, and config keys only Keras 1 wrote.
+const std::set<std::string> kKeras1Classes = {
+    "Convolution1D", "Convolution2D", "Convolution3D", "AtrousConvolution1D", "AtrousConvolution2D",
+    "Deconvolution2D", "SeparableConvolution2D", "Merge", "MaxoutDense", "Highway", "TimeDistributedDense"};
+// Config keys only Keras 1 wrote, with what Keras 2 calls them.
+const std::map<std::string, std::string> kKeras1Keys = {
+    {"output_dim", "units"},          {"nb_filter", "filters"},          {"nb_row", "kernel_size"},
+    {"nb_col", "kernel_size"},        {"border_mode", "padding"},        {"subsample", "strides"},
+    {"dim_ordering", "data_format"},  {"W_regularizer", "kernel_regularizer"}, {"input_dtype", "dtype"}};
+
+// What a model config holds that lamina cannot build: the layers of unknown classes, and the
+// first sign of Keras 1.
+struct Unreadable {
+  std::vector<std::string> unknown;  ///< "Foo 'foo_1'"
+  std::string keras1;                ///< "Dense 'dense_1' uses Keras 1's key 'output_dim' (Keras 2: 'units')"
+};
+
+void scan_layers(const json& entries, Unreadable& found);
+
+// One {"class_name", "config"} entry, with the layers it holds (those normalize_nested visits).
+void scan_entry(const json& entry, Unreadable& found) {
+  if (!entry.is_object() || !entry.contains("class_name") || !entry["class_name"].is_string()) return;
+  const std::string cls = entry["class_name"].get<std::string>();
+  const json& config = entry.contains("config") ? entry["config"] : json();
+  if (cls == "Sequential" || cls == "Functional" || cls == "Model") {
+    scan_layers(config.is_array() ? config : config.is_object() ? config.value("layers", json::array()) : json(), found);
+    return;
+  }
+  if (cls == "InputLayer" || !config.is_object()) return;
+  const std::string who = cls + " '" + name_of(config) + "'";
+  const bool known = engine::find_layer_factory(cls, string_or_empty(entry, "registered_name")) != nullptr;
+  if (found.keras1.empty()) {
+    if (!known && kKeras1Classes.count(cls)) found.keras1 = who + " is of Keras 1's class " + cls;
+    for (const auto& [key, value] : config.items()) {
+      const auto it = kKeras1Keys.find(key);
+      if (found.keras1.empty() && it != kKeras1Keys.end() && !(key == "output_dim" && cls == "Embedding"))
+        found.keras1 = who + " uses Keras 1's key '" + key + "' (Keras 2: '" + it->second + "')";
+    }
+  }
+  if (!known) found.unknown.push_back(cls + " '" + name_of(config) + "'");
+  for (const char* key : {"layer", "backward_layer", "cell"})
+    if (config.contains(key)) scan_entry(config[key], found);
+  for (const char* key : {"cells", "layers"})
+    if (config.contains(key)) scan_layers(config[key], found);
+}
+
+void scan_layers(const json& entries, Unreadable& found) {
+  if (!entries.is_array()) return;
+  for (const json& e : entries) scan_entry(e, found);
+}
+
+// Refuses a Keras 1 model, or one with several layers of unknown classes, naming them all at once
+// (a single unknown class is left to make_layer, whose message says more about it).
+void refuse_unreadable(const json& model) {
+  Unreadable found;
+  const std::string cls = model.is_object() ? string_or_empty(model, "class_name") : std::string();
+  if (!cls.empty() && cls != "Sequential" && cls != "Functional" && cls != "Model") return;  // subclassed: model_of
+  if (!cls.empty()) scan_entry(model, found);
+  else if (model.is_object()) scan_layers(model.value("layers", json::array()), found);
+  else scan_layers(model, found);
+  if (!found.keras1.empty()) throw ValueError(engine::keras1_refusal(found.keras1));
+  if (found.unknown.size() < 2) return;
+  std::string list;
+  for (const std::string& u : found.unknown) list += (list.empty() ? "" : ", ") + u;
+  throw ValueError("Model.from_config: " + std::to_string(found.unknown.size()) + " layers have classes lamina does "
+                   "not know: " + list + "; register them with lamina::register_layer");
+}
 
 // A layer entry of a model config: a nested model or a registered layer.
 std::shared_ptr<Layer> layer_of(const json& entry, int keras_major) {
@@ -378,12 +449,18 @@ std::shared_ptr<Layer> layer_from_config(const std::string& class_name, const js
 
 namespace engine {
 
+std::string keras1_refusal(const std::string& evidence) {
+  return "this model was saved by Keras 1 (" + evidence + "), whose layer configs and weight layouts "
+                   "lamina does not read; load it with Keras 2 (which converts Keras 1 models) and save it again "
+                   "with model.save() to get a file lamina reads";
+}
+
 Model model_from_config(const json& config, int keras_major) {
   require_bounded_depth(config, "Model.from_config");
-  if (keras_major == 0) {
-    const std::string version = config.is_object() ? string_or_empty(config, "keras_version") : std::string();
-    keras_major = !version.empty() ? (version[0] == '3' ? 3 : 2) : looks_like_keras2(config) ? 2 : 3;
-  }
+  const std::string version = config.is_object() ? string_or_empty(config, "keras_version") : std::string();
+  if (is_keras1_version(version)) throw ValueError(keras1_refusal("keras_version " + version));
+  if (keras_major == 0) keras_major = !version.empty() ? (version[0] == '3' ? 3 : 2) : looks_like_keras2(config) ? 2 : 3;
+  refuse_unreadable(config);
   return model_of(config, keras_major);
 }
 

@@ -31,7 +31,8 @@ struct LayerSpec {
   std::vector<KeyRule> key_rules{};
   /// False for a class without an audit (InputLayer and the models: their readers check them).
   bool audited = true;
-  /// Keras's module for the class, written in Keras 3 configs.
+  /// Keras's module for the class, written in Keras 3 configs; empty for a class Keras 3 does
+  /// not have (tf.keras 2's LocallyConnected), written as Keras writes custom objects.
   std::string keras_module = "keras.layers";
   /// Whether Keras records a build_config for the class: it does for layers that override
   /// build(), not for those built at construction.

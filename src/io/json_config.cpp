@@ -10,6 +10,7 @@
 #include "engine/config.hpp"
 #include "engine/functional.hpp"
 #include "engine/json_limits.hpp"
+#include "engine/keras1.hpp"
 #include "engine/layer_spec.hpp"
 #include "engine/model_impl.hpp"
 #include "engine/subclassed.hpp"
@@ -60,7 +61,7 @@ json serialize_layer(const Layer& layer, const json& entry) {
   // A class lamina implements is written as Keras writes it; any other is a user's
   // (register_layer), written as Keras writes custom objects.
   const auto spec = engine::find_layer_spec(cls);
-  const bool keras = spec != nullptr;
+  const bool keras = spec && !spec->keras_module.empty();
   json out = {{"module", keras ? json(spec->keras_module) : json(nullptr)},
               {"class_name", cls},
               {"config", cls == "InputLayer" ? entry.at("config") : with_dtype_policy(entry.at("config"))},
@@ -193,6 +194,8 @@ bool apply_compile_config(Model& model, const json& config, const std::string& f
 Model model_from_file_config(const json& config, const std::string& source,
                              const std::string& keras_version) {
   const int major = keras_version.empty() ? 0 : (keras_version[0] == '3' ? 3 : 2);
+  if (engine::is_keras1_version(keras_version))
+    throw FileFormatError(source + ": " + engine::keras1_refusal("keras_version " + keras_version));
   try {
     return engine::model_from_config(config, major);
   } catch (const Error& e) {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/json_limits.hpp"
+#include "engine/keras1.hpp"
 #include "engine/model_impl.hpp"
 #include "engine/training.hpp"
 #include "io/json_config.hpp"
@@ -31,7 +32,15 @@ struct SavedLayer {
   std::vector<std::string> weight_names;
 };
 
+// Keras 1 files keep other layer configs and weight layouts (Theano kernels, "convolution2d_1_W").
+void refuse_keras1_file(const h5::Group& group) {
+  if (!group.has_attr("keras_version")) return;
+  const std::string version = group.read_string_attr("keras_version");
+  if (engine::is_keras1_version(version)) group.fail("", engine::keras1_refusal("keras_version " + version));
+}
+
 std::vector<SavedLayer> saved_layers(const h5::Group& root) {
+  refuse_keras1_file(root);
   std::vector<SavedLayer> out;
   for (const auto& name : root.read_chunked_list_attr("layer_names")) {
     h5::Group g = root.group(name);
@@ -174,6 +183,7 @@ void save_legacy_model(const Model& model, const std::string& path, const std::s
 Model load_legacy_model(const std::string& path, bool compile) {
   h5::File file = h5::File::open(path);
   const h5::Group root = file.root();
+  refuse_keras1_file(root);
   if (!root.has_attr("model_config"))
     root.fail("", "no model_config attribute: a weights-only file? Build the model and use "
                   "load_weights");
@@ -214,6 +224,7 @@ void save_legacy_weights(const Model& model, const std::string& path, const std:
 void load_legacy_weights(Model& model, const std::string& path, bool by_name, bool skip_mismatch) {
   h5::File file = h5::File::open(path);
   const h5::Group root = file.root();
+  refuse_keras1_file(root);
   // Keras reads a whole-model file's model_weights group as well as a weights-only file.
   if (!root.has_attr("layer_names") && root.has_group("model_weights")) {
     read_legacy_weights(root.group("model_weights"), model, by_name, skip_mismatch);

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <lamina/input.hpp>
+#include <lamina/layers/conv_lstm.hpp>
 #include <lamina/layers/core.hpp>
 #include <lamina/layers/recurrent.hpp>
 #include <lamina/layers/wrappers.hpp>
@@ -89,6 +90,8 @@ TEST_CASE("Each built-in layer class declares its audit and its Keras serializat
   CHECK_FALSE(input->factory);  // the model reader builds it
   CHECK(engine::config_keys_honoured("InputLayer") == nullptr);
   CHECK(engine::find_layer_spec("NoSuchLayer") == nullptr);
+  // tf.keras 2's LocallyConnected has no Keras 3 module: written as a custom object.
+  CHECK(engine::find_layer_spec("LocallyConnected2D")->keras_module.empty());
 }
 
 TEST_CASE("Input belongs to the engine and is the same as layers::Input", "[registry]") {
@@ -123,4 +126,11 @@ TEST_CASE("A layer lays out its Keras 3 variables itself", "[registry]") {
   CHECK(layout[1].path == "backward_layer");
   CHECK(layout[1].layer == bi->sublayers()[1].get());
   CHECK(layout[2].path == "forward_layer");
+
+  auto conv_lstm = layers::ConvLSTM2D(2, 3);
+  conv_lstm(Tensor::zeros({1, 2, 4, 4, 1}));
+  layout = conv_lstm->keras3_layout();
+  REQUIRE(layout.size() == 2);
+  CHECK(layout[1].path == "cell/vars");
+  CHECK(layout[1].name == "conv_lstm_cell");  // Keras's name whatever the rank
 }

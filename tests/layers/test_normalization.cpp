@@ -164,8 +164,10 @@ TEST_CASE("normalisation layers reject unsupported axes and mismatched inputs by
   CHECK(channels_first->gamma.shape() == Shape{3});
   CHECK_THROWS_WITH(channels_first(Tensor::zeros({2, 4, 4, 4})),
                     "BatchNormalization 'bn_c': expected dimension 3 on axis 1, got (2, 4, 4, 4)");
-  CHECK_THROWS_WITH(layers::LayerNormalization({.axis = 1, .name = "ln_a"})->build_for({-1, 4, 3}),
-                    Contains("LayerNormalization 'ln_a': only axis=-1"));
+  // LayerNormalization normalises any axes (issue 18); the batch axis is refused by name.
+  CHECK(layers::LayerNormalization({.axis = 1, .name = "ln_a"})->build_for({-1, 4, 3}) == Shape{-1, 4, 3});
+  CHECK_THROWS_WITH(layers::LayerNormalization({.axis = 0, .name = "ln_b"})->build_for({-1, 4, 3}),
+                    Contains("LayerNormalization 'ln_b': axis 0 is the batch axis"));
   auto built = layers::BatchNormalization({.name = "bn_b"});
   built->build_for({-1, 8});
   CHECK_THROWS_WITH(built(Tensor::zeros({2, 5})),

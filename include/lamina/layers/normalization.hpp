@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// lamina/layers/normalization.hpp — BatchNormalization (any feature axis) and LayerNormalization
-// (last axis), with Keras's weights gamma, beta (and moving_mean, moving_variance).
+// lamina/layers/normalization.hpp — BatchNormalization (any feature axis), LayerNormalization (any
+// axes), GroupNormalization, UnitNormalization and RMSNormalization, with Keras's weights (gamma,
+// beta, moving_mean, moving_variance; RMSNormalization's scale).
 #pragma once
 
 #include <string>
@@ -8,6 +9,7 @@
 #include "lamina/constraints.hpp"
 #include "lamina/initializers.hpp"
 #include "lamina/layer.hpp"
+#include "lamina/layers/axes.hpp"
 #include "lamina/regularizers.hpp"
 
 namespace lamina::layers {
@@ -67,7 +69,9 @@ struct BatchNormalization : LayerHandle<BatchNormalizationLayer> {
 // --- LayerNormalization ----------------------------------------------------------------------
 
 struct LayerNormalizationOptions {
-  int axis = -1;  ///< only the last axis is supported
+  /// The axes normalised over together: -1 (the last), or a list such as {1, 2, 3}. gamma and
+  /// beta have the listed axes' dimensions in the listed order (Keras 3 lists them sorted).
+  Axes axis = -1;
   double epsilon = 1e-3;
   bool center = true;
   bool scale = true;
@@ -84,8 +88,8 @@ struct LayerNormalizationOptions {
   std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
-/// y = gamma·(x − mean)/sqrt(var + epsilon) + beta with each sample's statistics over the last
-/// axis (variance biased); the same in training and inference.
+/// y = gamma·(x − mean)/sqrt(var + epsilon) + beta with each sample's statistics over `axis`
+/// (variance biased); the same in training and inference.
 class LayerNormalizationLayer : public Layer {
  public:
   explicit LayerNormalizationLayer(LayerNormalizationOptions options);
@@ -96,15 +100,121 @@ class LayerNormalizationLayer : public Layer {
   Shape compute_output_shape(const Shape& input_shape) override;
   nlohmann::json get_config() const override;
 
-  Tensor gamma, beta;  ///< (C,), undefined without scale / center
+  Tensor gamma, beta;  ///< the normalised axes' dimensions, undefined without scale / center
 
  private:
-  void check_input(const Shape& s) const;
+  /// The axes as indices into `s`, after checking `s` against them and the weights.
+  std::vector<int> check_input(const Shape& s) const;
   LayerNormalizationOptions options_;
 };
 
 struct LayerNormalization : LayerHandle<LayerNormalizationLayer> {
   explicit LayerNormalization(LayerNormalizationOptions options = {});
+};
+
+// --- GroupNormalization ----------------------------------------------------------------------
+
+struct GroupNormalizationOptions {
+  /// Channel groups; the channels must divide into them. -1: one group per channel (instance
+  /// normalization).
+  int groups = 32;
+  int axis = -1;  ///< the channel axis
+  double epsilon = 1e-3;
+  bool center = true;
+  bool scale = true;
+  Initializer beta_initializer = "zeros";
+  Initializer gamma_initializer = "ones";
+  Regularizer beta_regularizer{};  ///< none by default
+  Regularizer gamma_regularizer{};
+  Constraint beta_constraint{};    ///< none by default
+  Constraint gamma_constraint{};
+  std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
+};
+
+/// Each sample's channels split into `groups` groups; each group is normalised with its own
+/// mean and (biased) variance over its channels and every other non-batch axis, then
+/// y = gamma·x̂ + beta per channel. The same in training and inference; 16-bit inputs compute in
+/// float32.
+class GroupNormalizationLayer : public Layer {
+ public:
+  /// Throws ValueError for groups 0 or below -1, or epsilon <= 0.
+  explicit GroupNormalizationLayer(GroupNormalizationOptions options);
+  std::string class_name() const override { return "GroupNormalization"; }
+  bool autocasts() const override { return false; }  ///< as Keras
+  /// Throws ShapeError naming the layer when the channels (known) do not divide into the groups.
+  void build(const Shape& input_shape) override;
+  Tensor call(const Tensor& x, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) override;
+  bool supports_masking() const override { return true; }
+  nlohmann::json get_config() const override;
+
+  Tensor gamma, beta;  ///< (C,), undefined without scale / center
+
+ private:
+  int check_input(const Shape& s) const;
+  GroupNormalizationOptions options_;
+};
+
+struct GroupNormalization : LayerHandle<GroupNormalizationLayer> {
+  explicit GroupNormalization(GroupNormalizationOptions options = {});
+};
+
+// --- UnitNormalization -----------------------------------------------------------------------
+
+/// x / ||x||₂ over `axis` (one or several axes), each sample alone: Keras 3's
+/// x·min(1/sqrt(Σx²), 1e12). No weights.
+class UnitNormalizationLayer : public Layer {
+ public:
+  UnitNormalizationLayer(Axes axis, std::string name);
+  std::string class_name() const override { return "UnitNormalization"; }
+  Tensor call(const Tensor& x, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) override;
+  bool supports_masking() const override { return true; }
+  nlohmann::json get_config() const override;
+
+ private:
+  Axes axis_;
+};
+
+struct UnitNormalization : LayerHandle<UnitNormalizationLayer> {
+  explicit UnitNormalization(Axes axis = -1, Name name = {});
+};
+
+// --- RMSNormalization ------------------------------------------------------------------------
+
+struct RMSNormalizationOptions {
+  /// The axes whose root mean square divides x: the last (-1) or several trailing axes
+  /// ({-2, -1}); Keras multiplies by a scale broadcast against the last axes, so other axes are
+  /// refused.
+  Axes axis = -1;
+  double epsilon = 1e-6;
+  std::string name{};
+  std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
+};
+
+/// Keras 3's y = x / sqrt(mean(x², axis) + epsilon) · scale, with a learned `scale` (weight
+/// "scale", initialised to ones) of the normalised axes' dimensions. 16-bit inputs compute in
+/// float32.
+class RMSNormalizationLayer : public Layer {
+ public:
+  /// Throws ValueError on epsilon <= 0.
+  explicit RMSNormalizationLayer(RMSNormalizationOptions options);
+  std::string class_name() const override { return "RMSNormalization"; }
+  void build(const Shape& input_shape) override;
+  Tensor call(const Tensor& x, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) override;
+  nlohmann::json get_config() const override;
+
+  Tensor scale;
+
+ private:
+  std::vector<int> check_input(const Shape& s) const;
+  RMSNormalizationOptions options_;
+};
+
+struct RMSNormalization : LayerHandle<RMSNormalizationLayer> {
+  explicit RMSNormalization(RMSNormalizationOptions options = {});
 };
 
 }  // namespace lamina::layers
