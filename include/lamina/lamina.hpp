@@ -37,3 +37,8 @@
 #include "lamina/layers/masking.hpp"
 #include "lamina/layers/wrappers.hpp"
 #include "lamina/layers/attention.hpp"
+#include "lamina/ops/conv3d.hpp"
+#include "lamina/layers/conv3d.hpp"
+#include "lamina/layers/depthwise_conv1d.hpp"
+#include "lamina/layers/pooling3d.hpp"
+#include "lamina/layers/reshaping3d.hpp"

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/config.hpp"
+#include "support/config_audit.hpp"
 
 using namespace lamina;
 using json = nlohmann::json;
@@ -250,25 +251,7 @@ TEST_CASE("the config-key audit covers every key real Keras writes", "[keras_fid
   // tests/fixtures/keras_config_keys.json: get_config() keys of Keras 3 and tf.keras 2 per class.
   std::ifstream in(LAMINA_TEST_FIXTURES "/keras_config_keys.json");
   const json written = json::parse(in);
-  const std::set<std::string> base = {"name", "trainable", "dtype", "batch_input_shape"};
-  int audited = 0, honoured = 0, ruled = 0;
-  for (const auto& [version, classes] : written.items())
-    for (const auto& [cls, keys] : classes.items()) {
-      const std::set<std::string>* table = engine::config_keys_honoured(cls);
-      INFO(version << " " << cls);
-      REQUIRE(table != nullptr);
-      const auto rules = engine::config_key_rules(cls);
-      for (const json& k : keys) {
-        const std::string key = k.get<std::string>();
-        if (base.count(key)) continue;
-        ++audited;
-        bool is_ruled = false;
-        for (const auto& r : rules) is_ruled |= r.key == key;
-        INFO(key);
-        CHECK((table->count(key) || is_ruled));
-        (table->count(key) ? honoured : ruled) += 1;
-      }
-    }
+  const auto [audited, honoured, ruled] = testing::audit_config_keys(written);
   CHECK(audited > 400);
   CHECK(ruled > 20);
   CHECK(honoured > ruled);
