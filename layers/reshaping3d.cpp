@@ -156,6 +156,7 @@ Tensor SpatialDropout3DLayer::call(const Tensor& x, bool training) {
 
 json SpatialDropout3DLayer::get_config() const {
   json c = Layer::get_config();
+  c.erase("trainable");  // Keras 3's SpatialDropout3D takes no such argument (nor writes it)
   c["rate"] = rate_;
   c["seed"] = nullptr;
   c["data_format"] = volume::data_format_name(format_of(channels_first_));

@@ -81,19 +81,24 @@ class ConvNDLayer : public Layer {
  public:
   /// Everything a ConvNDLayer is made of; the handles below fill it from their options.
   struct Spec {
-    std::string cls;  ///< "Conv3D" | "Conv3DTranspose" | "Conv1DTranspose"
-    int rank = 3;     ///< 1: only the w of each Size3D counts
+    std::string cls{};  ///< "Conv3D" | "Conv3DTranspose" | "Conv1DTranspose"
+    int rank = 3;       ///< 1: only the w of each Size3D counts
     bool transposed = false;
     std::int64_t filters = 1;
-    Size3D kernel_size, strides, dilation_rate;
-    std::string padding, data_format;
-    std::optional<Size3D> output_padding;
+    Size3D kernel_size{};
+    Size3D strides{};
+    Size3D dilation_rate{};
+    std::string padding = "valid";
+    std::string data_format = "channels_last";
+    std::optional<Size3D> output_padding{};
     std::int64_t groups = 1;
-    lamina::Activation activation;
+    lamina::Activation activation{};
     bool use_bias = true;
-    Initializer kernel_initializer = "glorot_uniform", bias_initializer = "zeros";
-    KernelBiasRegularization regularization;
-    std::string name, dtype;
+    Initializer kernel_initializer = "glorot_uniform";
+    Initializer bias_initializer = "zeros";
+    KernelBiasRegularization regularization{};
+    std::string name{};
+    std::string dtype{};
   };
   /// Throws ValueError on non-positive sizes, an unknown padding or data_format, filters not
   /// divisible by groups, output_padding not below strides, or (transposed) strides > 1 together

@@ -62,17 +62,28 @@ class Depthwise1DLayer : public Layer {
  public:
   /// Everything the layer is made of; the handles below fill it from their options.
   struct Spec {
-    std::string cls;           ///< "DepthwiseConv1D" | "SeparableConv1D"
+    std::string cls{};         ///< "DepthwiseConv1D" | "SeparableConv1D"
     std::int64_t filters = 0;  ///< 0: no pointwise step (DepthwiseConv1D)
-    std::int64_t kernel_size = 1, strides = 1, dilation_rate = 1, depth_multiplier = 1;
-    std::string padding, data_format;
-    lamina::Activation activation;
+    std::int64_t kernel_size = 1;
+    std::int64_t strides = 1;
+    std::int64_t dilation_rate = 1;
+    std::int64_t depth_multiplier = 1;
+    std::string padding = "valid";
+    std::string data_format = "channels_last";
+    lamina::Activation activation{};
     bool use_bias = true;
-    Initializer depthwise_initializer = "glorot_uniform", pointwise_initializer = "glorot_uniform",
-                bias_initializer = "zeros";
-    Regularizer depthwise_regularizer, pointwise_regularizer, bias_regularizer, activity_regularizer;
-    Constraint depthwise_constraint, pointwise_constraint, bias_constraint;
-    std::string name, dtype;
+    Initializer depthwise_initializer = "glorot_uniform";
+    Initializer pointwise_initializer = "glorot_uniform";
+    Initializer bias_initializer = "zeros";
+    Regularizer depthwise_regularizer{};
+    Regularizer pointwise_regularizer{};
+    Regularizer bias_regularizer{};
+    Regularizer activity_regularizer{};
+    Constraint depthwise_constraint{};
+    Constraint pointwise_constraint{};
+    Constraint bias_constraint{};
+    std::string name{};
+    std::string dtype{};
   };
   /// Throws ValueError on non-positive sizes, an unknown padding or data_format, or strides > 1
   /// together with dilation_rate > 1.
