@@ -57,7 +57,10 @@ std::vector<KeyRule> common_rules(const std::string& cls) {
     add("sliding_window", kNull, "sliding-window attention is not implemented");
     add("softmax_robust_masking", kFalse, "robust masking is not implemented");
   }
-  if (cls == "SpatialDropout1D" || cls == "SpatialDropout2D") add("noise_shape", kNull, "the mask's shape is fixed by the layer");
+  if (cls == "SpatialDropout1D" || cls == "SpatialDropout2D" || cls == "SpatialDropout3D")
+    add("noise_shape", kNull, "the mask's shape is fixed by the layer");
+  static const std::set<std::string> ungrouped = {"Conv3DTranspose", "Conv1DTranspose", "DepthwiseConv1D", "SeparableConv1D"};
+  if (ungrouped.count(cls)) add("groups", {nullptr, 1}, "grouped convolution is not implemented here");
   return r;
 }
 
@@ -164,6 +167,19 @@ const std::map<std::string, std::set<std::string>>& honoured_keys() {
     t["GaussianNoise"] = {"stddev", "seed"};
     t["GaussianDropout"] = {"rate", "seed"};
     t["ActivityRegularization"] = {"l1", "l2"};
+    // The 3-D and extra 1-D families (layers/conv3d.cpp, depthwise_conv1d.cpp, pooling3d.cpp,
+    // reshaping3d.cpp) honour data_format, channels_first included.
+    t["Conv3D"] = join({conv, {"data_format"}});
+    t["Conv3DTranspose"] = join({conv, {"output_padding", "data_format"}});
+    t["Conv1DTranspose"] = t["Conv3DTranspose"];
+    t["DepthwiseConv1D"] = join({depthwise, {"data_format"}});
+    t["SeparableConv1D"] = join({t["SeparableConv2D"], {"data_format"}});
+    for (const char* p : {"MaxPooling3D", "AveragePooling3D"}) t[p] = {"pool_size", "strides", "padding", "data_format"};
+    for (const char* p : {"GlobalMaxPooling3D", "GlobalAveragePooling3D"}) t[p] = {"keepdims", "data_format"};
+    t["ZeroPadding3D"] = {"padding", "data_format"};
+    t["Cropping3D"] = {"cropping", "data_format"};
+    t["UpSampling3D"] = {"size", "data_format"};
+    t["SpatialDropout3D"] = {"rate", "seed", "data_format"};
     t["Attention"] = {"use_scale", "score_mode", "dropout", "seed", "causal", "use_causal_mask"};
     t["AdditiveAttention"] = {"use_scale", "dropout", "seed", "causal", "use_causal_mask"};
     t["MultiHeadAttention"] = join({kb, {"num_heads", "key_dim", "value_dim", "dropout", "use_bias", "output_shape",
