@@ -31,6 +31,26 @@ inline std::set<std::string> conv() {
                kernel_bias()});
 }
 
+/// What the depthwise convolutions (DepthwiseConv1D/2D, and the separable ones) read.
+inline std::set<std::string> depthwise() {
+  return {"kernel_size", "strides", "padding", "depth_multiplier", "dilation_rate", "activation", "use_bias",
+          "depthwise_initializer", "bias_initializer", "depthwise_regularizer", "bias_regularizer",
+          "activity_regularizer", "depthwise_constraint", "bias_constraint"};
+}
+
+/// What the separable convolutions read. tf.keras's SeparableConv2D also writes its unused kernel_*
+/// keys (it has no such kernel).
+inline std::set<std::string> separable() {
+  return join({depthwise(),
+               {"filters", "pointwise_initializer", "pointwise_regularizer", "pointwise_constraint",
+                "kernel_initializer", "kernel_regularizer", "kernel_constraint", "groups"}});
+}
+
+/// groups for the convolutions that have no grouped form here.
+inline engine::KeyRule ungrouped() {
+  return {"groups", {nullptr, 1}, "grouped convolution is not implemented here"};
+}
+
 /// What a recurrent cell reads (implementation and unroll pick a computation order, not the
 /// result): SimpleRNNCell, LSTMCell, GRUCell, and the layers over them.
 inline std::set<std::string> recurrent_cell() {

@@ -132,7 +132,7 @@ using json = nlohmann::json;
             .ptr();
       },
       .honoured_keys = keys::join({keys::conv(), {"output_padding"}}),
-      .key_rules = {keys::channels_last(), {"groups", {nullptr, 1}, "grouped convolution is not implemented here"}},
+      .key_rules = {keys::channels_last(), keys::ungrouped()},
   });
   return true;
 }();

@@ -189,14 +189,6 @@ SeparableConv2D::SeparableConv2D(std::int64_t filters, Size2D kernel_size,
 namespace {
 using engine::initializer_of;
 
-// The config keys both depthwise layers read. tf.keras's SeparableConv2D also writes its unused
-// kernel_* keys (it has no such kernel).
-std::set<std::string> depthwise_keys() {
-  return {"kernel_size", "strides", "padding", "depth_multiplier", "dilation_rate", "activation", "use_bias",
-          "depthwise_initializer", "bias_initializer", "depthwise_regularizer", "bias_regularizer",
-          "activity_regularizer", "depthwise_constraint", "bias_constraint"};
-}
-
 [[maybe_unused]] const bool registered = [] {
   engine::register_layer_spec({
       .class_name = "DepthwiseConv2D",
@@ -220,8 +212,8 @@ std::set<std::string> depthwise_keys() {
                                 .name = engine::name_of(c)})
             .ptr();
       },
-      .honoured_keys = depthwise_keys(),
-      .key_rules = {keys::channels_last(), {"groups", {nullptr, 1}, "grouped convolution is not implemented here"}},
+      .honoured_keys = keys::depthwise(),
+      .key_rules = {keys::channels_last(), keys::ungrouped()},
   });
   engine::register_layer_spec({
       .class_name = "SeparableConv2D",
@@ -251,9 +243,7 @@ std::set<std::string> depthwise_keys() {
                                 .name = engine::name_of(c)})
             .ptr();
       },
-      .honoured_keys = keys::join({depthwise_keys(), {"filters", "pointwise_initializer", "pointwise_regularizer",
-                                                      "pointwise_constraint", "kernel_initializer",
-                                                      "kernel_regularizer", "kernel_constraint", "groups"}}),
+      .honoured_keys = keys::separable(),
       .key_rules = {keys::channels_last()},
   });
   return true;

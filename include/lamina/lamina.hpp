@@ -42,3 +42,8 @@
 #include "lamina/layers/attention.hpp"
 #include "lamina/layers/activation.hpp"
 #include "lamina/layers/einsum_dense.hpp"
+#include "lamina/ops/conv3d.hpp"
+#include "lamina/layers/conv3d.hpp"
+#include "lamina/layers/depthwise_conv1d.hpp"
+#include "lamina/layers/pooling3d.hpp"
+#include "lamina/layers/reshaping3d.hpp"
