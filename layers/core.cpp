@@ -11,6 +11,7 @@
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
 #include "ops/random.hpp"
+#include "spatial_config.hpp"
 #include "tensor/sizes.hpp"
 
 namespace lamina::layers {
@@ -194,7 +195,8 @@ namespace {
 
 // --- Flatten -------------------------------------------------------------------------------------
 
-FlattenLayer::FlattenLayer(std::string name) : Layer(std::move(name)) {}
+FlattenLayer::FlattenLayer(std::string name, const std::string& data_format)
+    : Layer(std::move(name)), channels_first_(spatial::channels_first("Flatten", data_format)) {}
 
 Shape FlattenLayer::compute_output_shape(const Shape& input_shape) {
   require_rank_at_least(*this, input_shape, 1, "input must have a batch dimension");
@@ -206,18 +208,23 @@ Shape FlattenLayer::compute_output_shape(const Shape& input_shape) {
   return {input_shape[0], n};
 }
 
-Tensor FlattenLayer::call(const Tensor& x, bool) {
-  if (x.ndim() == 0) fail_shape("input must have a batch dimension, got " + x.shape().str());
+Tensor FlattenLayer::call(const Tensor& input, bool) {
+  if (input.ndim() == 0) fail_shape("input must have a batch dimension, got " + input.shape().str());
+  // As Keras: a channels_first input is flattened in channels_last order, so that a Dense after
+  // it has the same kernel in both formats.
+  const Tensor x = channels_first_ ? spatial::to_channels_last(input) : input;
   return x.reshape({x.shape()[0], x.shape()[0] == 0 ? 0 : -1});
 }
 
 nlohmann::json FlattenLayer::get_config() const {
   nlohmann::json c = Layer::get_config();
-  c["data_format"] = "channels_last";
+  c["data_format"] = spatial::data_format_name(channels_first_);
   return c;
 }
 
 Flatten::Flatten(Name name) : LayerHandle(std::make_shared<FlattenLayer>(std::move(name))) {}
+Flatten::Flatten(FlattenOptions o)
+    : LayerHandle(std::make_shared<FlattenLayer>(std::move(o.name), o.data_format)) {}
 
 // --- Reshape -------------------------------------------------------------------------------------
 

@@ -28,14 +28,10 @@ const std::vector<json> kChannelsLast{nullptr, "channels_last"};
 std::vector<KeyRule> common_rules(const std::string& cls) {
   std::vector<KeyRule> r;
   auto add = [&](const char* key, const std::vector<json>& values, const char* why) { r.push_back({key, values, why}); };
-  static const std::set<std::string> spatial = {
-      "Conv1D",          "Conv2D",          "Conv2DTranspose",        "DepthwiseConv2D",        "SeparableConv2D",
-      "MaxPooling1D",    "MaxPooling2D",    "AveragePooling1D",       "AveragePooling2D",       "GlobalMaxPooling1D",
-      "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "ZeroPadding1D", "ZeroPadding2D",
-      "Cropping1D",      "Cropping2D",      "UpSampling1D",           "UpSampling2D",           "Flatten",
-      "SpatialDropout1D", "SpatialDropout2D"};
-  if (spatial.count(cls))
-    add("data_format", kChannelsLast, "lamina's spatial layers compute on channels_last (NHWC) inputs only");
+  // The other spatial layers honour data_format; these have none in Keras.
+  static const std::set<std::string> steps_only = {"Cropping1D", "UpSampling1D", "SpatialDropout1D"};
+  if (steps_only.count(cls))
+    add("data_format", kChannelsLast, "Keras's layer has no data_format: its input is (batch, steps, channels)");
   static const std::set<std::string> rnn = {"RNN", "SimpleRNN", "LSTM", "GRU", "ConvLSTM1D", "ConvLSTM2D"};
   if (rnn.count(cls)) {
     add("time_major", kFalse, "lamina's recurrent layers read (batch, steps, features)");
@@ -71,8 +67,9 @@ const std::map<std::string, std::set<std::string>>& honoured_keys() {
   static const std::set<std::string> kb = {"kernel_regularizer", "bias_regularizer", "activity_regularizer",
                                            "kernel_constraint", "bias_constraint"};
   static const std::set<std::string> conv = [] {
-    std::set<std::string> s = {"filters",  "kernel_size", "strides",           "padding",          "dilation_rate",
-                               "groups",   "activation",  "use_bias",          "kernel_initializer", "bias_initializer"};
+    std::set<std::string> s = {"filters",  "kernel_size", "strides",  "padding",           "data_format",
+                               "dilation_rate", "groups", "activation", "use_bias", "kernel_initializer",
+                               "bias_initializer"};
     s.insert(kb.begin(), kb.end());
     return s;
   }();
@@ -92,7 +89,7 @@ const std::map<std::string, std::set<std::string>>& honoured_keys() {
     t["Dense"] = join({{"units", "activation", "use_bias", "kernel_initializer", "bias_initializer", "lora_alpha"}, kb});
     t["Activation"] = {"activation"};
     t["Dropout"] = {"rate", "noise_shape", "seed"};
-    t["Flatten"] = {};
+    t["Flatten"] = {"data_format"};
     t["Reshape"] = {"target_shape"};
     for (const char* m : {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"}) t[m] = {};
     t["Concatenate"] = {"axis"};
@@ -100,7 +97,8 @@ const std::map<std::string, std::set<std::string>>& honoured_keys() {
     t["Conv1D"] = conv;
     t["Conv2D"] = conv;
     t["Conv2DTranspose"] = join({conv, {"output_padding"}});
-    const std::set<std::string> depthwise = {"kernel_size", "strides", "padding", "depth_multiplier", "dilation_rate",
+    const std::set<std::string> depthwise = {"kernel_size", "strides", "padding", "data_format", "depth_multiplier",
+                                             "dilation_rate",
                                              "activation", "use_bias", "depthwise_initializer", "bias_initializer",
                                              "depthwise_regularizer", "bias_regularizer", "activity_regularizer",
                                              "depthwise_constraint", "bias_constraint"};
@@ -110,9 +108,9 @@ const std::map<std::string, std::set<std::string>>& honoured_keys() {
                                  {"filters", "pointwise_initializer", "pointwise_regularizer", "pointwise_constraint",
                                   "kernel_initializer", "kernel_regularizer", "kernel_constraint", "groups"}});
     for (const char* p : {"MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D"})
-      t[p] = {"pool_size", "strides", "padding"};
+      t[p] = {"pool_size", "strides", "padding", "data_format"};
     for (const char* p : {"GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D"})
-      t[p] = {"keepdims"};
+      t[p] = {"data_format", "keepdims"};
     const std::set<std::string> beta_gamma = {"axis", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer",
                                               "beta_regularizer", "gamma_regularizer", "beta_constraint",
                                               "gamma_constraint"};
@@ -153,17 +151,17 @@ const std::map<std::string, std::set<std::string>>& honoured_keys() {
                         "kernel_initializer", "bias_initializer", "implementation"}});
     t["Bidirectional"] = {"layer", "backward_layer", "merge_mode"};
     t["TimeDistributed"] = {"layer"};
-    t["ZeroPadding1D"] = {"padding"};
-    t["ZeroPadding2D"] = {"padding"};
+    t["ZeroPadding1D"] = {"padding", "data_format"};
+    t["ZeroPadding2D"] = {"padding", "data_format"};
     t["Cropping1D"] = {"cropping"};
-    t["Cropping2D"] = {"cropping"};
+    t["Cropping2D"] = {"cropping", "data_format"};
     t["UpSampling1D"] = {"size"};
-    t["UpSampling2D"] = {"size", "interpolation"};
+    t["UpSampling2D"] = {"size", "data_format", "interpolation"};
     t["Permute"] = {"dims"};
     t["RepeatVector"] = {"n"};
     t["Masking"] = {"mask_value"};
     t["SpatialDropout1D"] = {"rate", "seed"};
-    t["SpatialDropout2D"] = {"rate", "seed"};
+    t["SpatialDropout2D"] = {"rate", "seed", "data_format"};
     t["GaussianNoise"] = {"stddev", "seed"};
     t["GaussianDropout"] = {"rate", "seed"};
     t["ActivityRegularization"] = {"l1", "l2"};

@@ -34,7 +34,11 @@ std::map<std::string, LayerFactory> builtin_factories() {
   f["Activation"] = [](const json& c) {
     return ptr_of(layers::Activation(activation_of(c, "activation", "linear"), name_of(c)));
   };
-  f["Flatten"] = [](const json& c) { return ptr_of(layers::Flatten(name_of(c))); };
+  f["Flatten"] = [](const json& c) {
+    const bool set = c.contains("data_format") && !c["data_format"].is_null();
+    return ptr_of(layers::Flatten(layers::FlattenOptions{
+        .data_format = set ? c["data_format"].get<std::string>() : "channels_last", .name = name_of(c)}));
+  };
   f["Reshape"] = [](const json& c) {
     return ptr_of(layers::Reshape(Shape(c.at("target_shape").get<std::vector<std::int64_t>>()), name_of(c)));
   };

@@ -51,6 +51,11 @@ void WeightTransfer::add(const h5::Group& group, const std::string& name, const 
   pending_.emplace_back(target, group.read_dataset(name, info.shape, target.dtype()));
 }
 
+void WeightTransfer::convert_last(const std::function<Tensor(const Tensor&)>& convert) {
+  auto& value = pending_.back().second;
+  value = convert(value);
+}
+
 void WeightTransfer::commit() {
   NoGradGuard no_grad;
   for (auto& [target, value] : pending_) target.assign(value);
