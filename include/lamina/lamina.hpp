@@ -37,3 +37,4 @@
 #include "lamina/layers/masking.hpp"
 #include "lamina/layers/wrappers.hpp"
 #include "lamina/layers/attention.hpp"
+#include "lamina/layers/preprocessing.hpp"
