@@ -335,6 +335,7 @@ Tensor DiscretizationLayer::call(const Tensor& x, bool) {
 
 json DiscretizationLayer::get_config() const {
   json c = Layer::get_config();
+  c.erase("trainable");  // Keras 3's Discretization takes no `trainable` argument and refuses one
   if (output_mode_ == "int") c["dtype"] = dtype_name(int_dtype_);
   c["bin_boundaries"] = boundaries_;
   c["num_bins"] = num_bins_ ? json(*num_bins_) : json(nullptr);

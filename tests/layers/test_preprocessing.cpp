@@ -185,8 +185,9 @@ TEST_CASE("The augmentation layers are identity at inference", "[preprocessing][
     INFO(l->class_name());
     CHECK(allclose((*l)(x, false), x, 0, 0));
   }
-  // RandomCrop's inference: the centred window of the target's aspect ratio, resized.
-  CHECK(allclose(layers::RandomCrop(3, 3)(x, false), layers::CenterCrop(3, 3)(x), 0, 0));
+  // RandomCrop's inference: the centred window of the target's aspect ratio, resized (not a crop).
+  CHECK(allclose(layers::RandomCrop(3, 3)(x, false), layers::Resizing(3, 3)(x), 0, 0));
+  CHECK_FALSE(allclose(layers::RandomCrop(3, 3)(x, false), layers::CenterCrop(3, 3)(x), 0, 0));
   CHECK(layers::RandomCrop(4, 2)(ramp({1, 4, 8, 1}), false).to_vector<float>() ==
         layers::Resizing(4, 2, {.crop_to_aspect_ratio = true})(ramp({1, 4, 8, 1})).to_vector<float>());
 }

@@ -34,8 +34,9 @@ const json& fixtures() {
 }
 
 Tensor tensor_of(const json& values, const json& shape, const std::string& dtype) {
-  const Tensor t = Tensor::from_vector(values.get<std::vector<double>>(), Shape(shape.get<std::vector<std::int64_t>>()));
-  return dtype == "int64" ? t.astype(int64) : t.astype(float32);
+  const Shape s(shape.get<std::vector<std::int64_t>>());
+  if (dtype == "int64") return Tensor::from_vector(values.get<std::vector<std::int64_t>>(), s);
+  return Tensor::from_vector(values.get<std::vector<double>>(), s).astype(float32);
 }
 
 // The largest |lamina − Keras| / max(1, |Keras|).
