@@ -112,7 +112,7 @@ TEST_CASE("Rescaling computes in floats, per channel when given lists", "[prepro
   CHECK(z.to_vector<float>() == std::vector<float>{1, 2, 3});
 }
 
-TEST_CASE("CenterCrop crops the middle; Resizing refuses integer images", "[preprocessing]") {
+TEST_CASE("CenterCrop crops the middle and Resizing refuses integer images", "[preprocessing]") {
   const Tensor x = ramp({1, 5, 6, 1});
   const Tensor c = layers::CenterCrop(3, 2)(x);
   CHECK(c.shape() == Shape{1, 3, 2, 1});
@@ -192,7 +192,7 @@ TEST_CASE("The augmentation layers are identity at inference", "[preprocessing][
         layers::Resizing(4, 2, {.crop_to_aspect_ratio = true})(ramp({1, 4, 8, 1})).to_vector<float>());
 }
 
-TEST_CASE("A seed fixes an augmentation layer's draws; unseeded layers follow set_seed", "[preprocessing][random]") {
+TEST_CASE("A seed fixes an augmentation layer's draws and unseeded layers follow set_seed", "[preprocessing][random]") {
   const Tensor x = ramp({4, 6, 6, 2});
   auto run = [&](std::optional<std::int64_t> seed) {
     auto r = layers::RandomRotation(0.5, {.seed = seed});
