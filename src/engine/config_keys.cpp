@@ -57,6 +57,23 @@ std::vector<KeyRule> common_rules(const std::string& cls) {
     add("noise_shape", kNull, "the mask's shape is fixed by the layer");
   static const std::set<std::string> ungrouped = {"Conv3DTranspose", "Conv1DTranspose", "DepthwiseConv1D", "SeparableConv1D"};
   if (ungrouped.count(cls)) add("groups", {nullptr, 1}, "grouped convolution is not implemented here");
+  static const std::set<std::string> image_preprocessing = {
+      "Resizing",       "CenterCrop",        "RandomFlip",     "RandomRotation",   "RandomZoom",
+      "RandomTranslation", "RandomContrast", "RandomBrightness", "RandomCrop"};
+  if (image_preprocessing.count(cls)) {
+    add("data_format", kChannelsLast, "lamina's image preprocessing layers compute on channels_last (NHWC) images only");
+    add("bounding_box_format", kNull, "bounding boxes are not implemented");
+  }
+  if (cls == "Resizing") {
+    add("antialias", kFalse, "antialiased resizing is not implemented");
+    add("fill_mode", {nullptr, "constant"}, "Keras pads with a constant only");
+  }
+  static const std::set<std::string> categorical = {"Discretization", "CategoryEncoding", "IntegerLookup", "Hashing"};
+  if (categorical.count(cls)) add("sparse", kFalse, "lamina has no sparse tensors");
+  if (cls == "IntegerLookup") {
+    add("idf_weights", kNull, "output_mode tf_idf is not implemented");
+    add("vocabulary_dtype", {nullptr, "int64"}, "IntegerLookup reads int64 vocabularies only (as Keras)");
+  }
   return r;
 }
 
@@ -180,6 +197,25 @@ const std::map<std::string, std::set<std::string>>& honoured_keys() {
     t["SpatialDropout3D"] = {"rate", "seed", "data_format"};
     t["Attention"] = {"use_scale", "score_mode", "dropout", "seed", "causal", "use_causal_mask"};
     t["AdditiveAttention"] = {"use_scale", "dropout", "seed", "causal", "use_causal_mask"};
+    // Preprocessing layers. seed (and tf.keras 2's rng_type) pick the training-time draws, which
+    // no file records; num_bins and epsilon only steer Discretization's adapt.
+    t["Normalization"] = {"axis", "mean", "variance", "invert"};
+    t["Rescaling"] = {"scale", "offset"};
+    t["Resizing"] = {"height", "width", "interpolation", "crop_to_aspect_ratio", "pad_to_aspect_ratio", "fill_value"};
+    t["CenterCrop"] = {"height", "width"};
+    t["RandomFlip"] = {"mode", "seed", "rng_type"};
+    const std::set<std::string> transform = {"fill_mode", "fill_value", "interpolation", "seed", "rng_type"};
+    t["RandomRotation"] = join({transform, {"factor"}});
+    t["RandomZoom"] = join({transform, {"height_factor", "width_factor"}});
+    t["RandomTranslation"] = join({transform, {"height_factor", "width_factor"}});
+    t["RandomContrast"] = {"factor", "value_range", "seed", "rng_type"};
+    t["RandomBrightness"] = {"factor", "value_range", "seed", "rng_type"};
+    t["RandomCrop"] = {"height", "width", "seed", "rng_type"};
+    t["Discretization"] = {"bin_boundaries", "num_bins", "epsilon", "output_mode"};
+    t["CategoryEncoding"] = {"num_tokens", "output_mode"};
+    t["IntegerLookup"] = {"max_tokens", "num_oov_indices", "mask_token", "oov_token", "vocabulary", "invert",
+                          "output_mode", "pad_to_max_tokens", "vocabulary_size", "oov_method", "salt"};
+    t["Hashing"] = {"num_bins", "salt", "mask_value", "output_mode"};
     t["MultiHeadAttention"] = join({kb, {"num_heads", "key_dim", "value_dim", "dropout", "use_bias", "output_shape",
                                "attention_axes", "kernel_initializer", "bias_initializer", "seed", "query_shape",
                                "key_shape", "value_shape", "use_causal_mask"}});

@@ -43,7 +43,9 @@ bool is_keras_layer(const std::string& cls) {
       "ConvLSTM2D", "ConvLSTM3D", "Attention", "AdditiveAttention", "MultiHeadAttention",
       "GroupQueryAttention", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "ThresholdedReLU", "Masking",
       "Identity", "ActivityRegularization", "Rescaling", "Normalization", "Resizing",
-      "CenterCrop"};
+      "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
+      "RandomContrast", "RandomBrightness", "RandomCrop", "Discretization", "CategoryEncoding",
+      "IntegerLookup", "Hashing"};
   return known.count(cls) > 0;
 }
 
@@ -103,8 +105,13 @@ json plain_call_kwargs(const std::string& cls) {
   static const std::set<std::string> mask_only = {
       "BatchNormalization", "Bidirectional", "TimeDistributed", "GlobalAveragePooling1D",
       "Softmax", "Sequential", "Functional", "Model"};
+  // call(self, data, training=True): the image augmentation layers
+  static const std::set<std::string> training_true = {
+      "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
+      "RandomBrightness", "RandomCrop"};
   json kwargs = json::object();
   if (training_false.count(cls) || recurrent.count(cls)) kwargs["training"] = false;
+  if (training_true.count(cls)) kwargs["training"] = true;
   if (mask_only.count(cls) || recurrent.count(cls)) kwargs["mask"] = nullptr;
   return kwargs;
 }
