@@ -26,15 +26,15 @@ inline std::set<std::string> kernel_bias() {
 
 /// What the convolutions (Conv1D, Conv2D, Conv2DTranspose) read.
 inline std::set<std::string> conv() {
-  return join({{"filters", "kernel_size", "strides", "padding", "dilation_rate", "groups", "activation", "use_bias",
-                "kernel_initializer", "bias_initializer"},
+  return join({{"filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "groups", "activation",
+                "use_bias", "kernel_initializer", "bias_initializer"},
                kernel_bias()});
 }
 
 /// What the depthwise convolutions (DepthwiseConv1D/2D, and the separable ones) read.
 inline std::set<std::string> depthwise() {
-  return {"kernel_size", "strides", "padding", "depth_multiplier", "dilation_rate", "activation", "use_bias",
-          "depthwise_initializer", "bias_initializer", "depthwise_regularizer", "bias_regularizer",
+  return {"kernel_size", "strides", "padding", "data_format", "depth_multiplier", "dilation_rate", "activation",
+          "use_bias", "depthwise_initializer", "bias_initializer", "depthwise_regularizer", "bias_regularizer",
           "activity_regularizer", "depthwise_constraint", "bias_constraint"};
 }
 
@@ -79,10 +79,11 @@ inline std::set<std::string> beta_gamma() {
           "gamma_regularizer", "beta_constraint", "gamma_constraint"};
 }
 
-/// data_format for the spatial layers, which compute on channels_last (NHWC) inputs only.
-inline engine::KeyRule channels_last() {
+/// data_format for the layers over steps that Keras gives none (Cropping1D, UpSampling1D,
+/// SpatialDropout1D); the other spatial layers honour it.
+inline engine::KeyRule steps_only() {
   return {"data_format", {nullptr, "channels_last"},
-          "lamina's spatial layers compute on channels_last (NHWC) inputs only"};
+          "Keras's layer has no data_format: its input is (batch, steps, channels)"};
 }
 
 /// Keras 3's quantized and LoRA variants (Dense, Embedding), neither implemented.

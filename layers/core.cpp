@@ -12,6 +12,7 @@
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
 #include "ops/random.hpp"
+#include "spatial_config.hpp"
 #include "tensor/sizes.hpp"
 
 namespace lamina::layers {
@@ -165,7 +166,8 @@ Dropout::Dropout(double rate, DropoutOptions options)
 
 // --- Flatten -------------------------------------------------------------------------------------
 
-FlattenLayer::FlattenLayer(std::string name) : Layer(std::move(name)) {}
+FlattenLayer::FlattenLayer(std::string name, const std::string& data_format)
+    : Layer(std::move(name)), channels_first_(spatial::channels_first("Flatten", data_format)) {}
 
 Shape FlattenLayer::compute_output_shape(const Shape& input_shape) {
   require_rank_at_least(*this, input_shape, 1, "input must have a batch dimension");
@@ -177,18 +179,23 @@ Shape FlattenLayer::compute_output_shape(const Shape& input_shape) {
   return {input_shape[0], n};
 }
 
-Tensor FlattenLayer::call(const Tensor& x, bool) {
-  if (x.ndim() == 0) fail_shape("input must have a batch dimension, got " + x.shape().str());
+Tensor FlattenLayer::call(const Tensor& input, bool) {
+  if (input.ndim() == 0) fail_shape("input must have a batch dimension, got " + input.shape().str());
+  // As Keras: a channels_first input is flattened in channels_last order, so that a Dense after
+  // it has the same kernel in both formats.
+  const Tensor x = channels_first_ ? spatial::to_channels_last(input) : input;
   return x.reshape({x.shape()[0], x.shape()[0] == 0 ? 0 : -1});
 }
 
 nlohmann::json FlattenLayer::get_config() const {
   nlohmann::json c = Layer::get_config();
-  c["data_format"] = "channels_last";
+  c["data_format"] = spatial::data_format_name(channels_first_);
   return c;
 }
 
 Flatten::Flatten(Name name) : LayerHandle(std::make_shared<FlattenLayer>(std::move(name))) {}
+Flatten::Flatten(FlattenOptions o)
+    : LayerHandle(std::make_shared<FlattenLayer>(std::move(o.name), o.data_format)) {}
 
 // --- Reshape -------------------------------------------------------------------------------------
 
@@ -275,9 +282,13 @@ using json = nlohmann::json;
   });
   engine::register_layer_spec({
       .class_name = "Flatten",
-      .factory = [](const json& c) -> std::shared_ptr<Layer> { return Flatten(engine::name_of(c)).ptr(); },
-      .honoured_keys = {},
-      .key_rules = {keys::channels_last()},
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        const bool set = c.contains("data_format") && !c["data_format"].is_null();
+        return Flatten(FlattenOptions{.data_format = set ? c["data_format"].get<std::string>() : "channels_last",
+                                      .name = engine::name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = {"data_format"},
   });
   engine::register_layer_spec({
       .class_name = "Reshape",

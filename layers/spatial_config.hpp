@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // layers/spatial_config.hpp — how the conv, pooling and reshaping families print and read their
-// per-axis arguments (kernel_size, strides, padding pairs) in messages and Keras configs. Private
-// to layers/.
+// per-axis arguments (kernel_size, strides, padding pairs) in messages and Keras configs, and how
+// they honour Keras's data_format. Private to layers/.
 #pragma once
 
 #include <algorithm>
@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "engine/config.hpp"
 #include "lamina/activations.hpp"
@@ -85,7 +86,7 @@ inline Padding padding_for(const std::string& cls, const std::string& name, bool
 
 /// The activation run inside a fused kernel (linear when the activation has no fused form, in
 /// which case the caller applies it afterwards).
-inline FusedActivation fused_part(const Activation& act) {
+inline FusedActivation fused_part(const lamina::Activation& act) {
   return act.fused().value_or(FusedActivation::linear);
 }
 
@@ -132,6 +133,90 @@ using Margins = std::pair<std::int64_t, std::int64_t>;
 inline Margins margins_of(const nlohmann::json& v) {
   if (v.is_number()) return {v.get<std::int64_t>(), v.get<std::int64_t>()};
   return {v.at(0).get<std::int64_t>(), v.at(1).get<std::int64_t>()};
+}
+
+// --- data_format ---------------------------------------------------------------------------------
+// Every spatial layer computes on channels_last (batch, d1.., channels); a channels_first layer
+// moves the channel axis last on entry and back on exit (transpose carries autograd). Keras's
+// weight layouts do not depend on data_format, so the weights are the same either way.
+
+/// Keras's data_format: false for "channels_last", true for "channels_first"; anything else is a
+/// ValueError naming the class, the key and the value.
+inline bool channels_first(const std::string& cls, const std::string& data_format) {
+  if (data_format == "channels_last") return false;
+  if (data_format == "channels_first") return true;
+  throw ValueError(cls + ": data_format must be \"channels_last\" or \"channels_first\", got \"" +
+                   data_format + "\"");
+}
+
+/// For the layers Keras gives no data_format (Cropping1D, UpSampling1D, SpatialDropout1D): only
+/// channels_last is accepted.
+inline void require_channels_last(const std::string& cls, const std::string& data_format) {
+  if (channels_first(cls, data_format))
+    throw ValueError(cls + ": data_format=\"channels_first\" is not supported: Keras's " + cls +
+                     " has no data_format, its input is (batch, steps, channels)");
+}
+
+inline const char* data_format_name(bool channels_first) {
+  return channels_first ? "channels_first" : "channels_last";
+}
+
+/// The "data_format" of a config; absent or null (Keras's image_data_format(), channels_last
+/// unless a keras.json says otherwise) reads "channels_last".
+inline std::string data_format_of(const nlohmann::json& c) {
+  if (!c.contains("data_format") || c["data_format"].is_null()) return "channels_last";
+  return c["data_format"].get<std::string>();
+}
+
+/// "input must be 4-D (batch, height, width, channels)" and its 1-D and channels_first forms.
+inline std::string input_requirement(int rank, bool channels_first) {
+  if (rank == 2)
+    return channels_first ? "input must be 4-D (batch, channels, height, width)"
+                          : "input must be 4-D (batch, height, width, channels)";
+  return channels_first ? "input must be 3-D (batch, channels, steps)"
+                        : "input must be 3-D (batch, steps, channels)";
+}
+
+/// The axis order that moves axis 1 last ((N, C, H, W) -> (N, H, W, C)), or, with `back`, the
+/// last axis to 1.
+inline std::vector<int> channel_move(int ndim, bool back) {
+  std::vector<int> perm{0};
+  if (back) perm.push_back(ndim - 1);
+  for (int i = back ? 1 : 2; i < (back ? ndim - 1 : ndim); ++i) perm.push_back(i);
+  if (!back) perm.push_back(1);
+  return perm;
+}
+
+inline Tensor permuted(const Tensor& x, const std::vector<int>& perm) { return transpose(x, perm); }
+inline Shape permuted(const Shape& s, const std::vector<int>& perm) {
+  Shape out;
+  for (int i : perm) out.push_back(s[static_cast<std::size_t>(i)]);
+  return out;
+}
+inline int rank_of(const Tensor& x) { return x.ndim(); }
+inline int rank_of(const Shape& s) { return s.rank(); }
+
+/// A tensor or shape (batch, channels, d1, ...) as (batch, d1, ..., channels), and back. Ranks
+/// below 3 pass unchanged: the layer's own rank check reports them.
+template <class T>
+T to_channels_last(const T& x) {
+  return rank_of(x) < 3 ? x : permuted(x, channel_move(rank_of(x), false));
+}
+template <class T>
+T to_channels_first(const T& x) {
+  return rank_of(x) < 3 ? x : permuted(x, channel_move(rank_of(x), true));
+}
+
+/// `f`, written for channels_last, applied to a tensor or shape in the layer's data_format. A
+/// ShapeError from `f` says that it saw a channels_first input moved to channels_last.
+template <class T, class F>
+T in_channels_last(bool channels_first, const T& x, F&& f) {
+  if (!channels_first) return f(x);
+  try {
+    return to_channels_first(f(to_channels_last(x)));
+  } catch (const ShapeError& e) {
+    throw ShapeError(std::string(e.what()) + " (a channels_first input, shown as channels_last)");
+  }
 }
 
 }  // namespace lamina::layers::spatial

@@ -47,3 +47,4 @@
 #include "lamina/layers/depthwise_conv1d.hpp"
 #include "lamina/layers/pooling3d.hpp"
 #include "lamina/layers/reshaping3d.hpp"
+#include "lamina/layers/preprocessing.hpp"

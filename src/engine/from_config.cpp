@@ -38,6 +38,15 @@ std::string policy_name_of(const json& dtype, const std::string& who) {
   return dtype["config"]["name"].get<std::string>();
 }
 
+// The last steps of make_layer: the config's name and trainable flag.
+std::shared_ptr<Layer> finish_layer(const std::shared_ptr<Layer>& layer, const json& config, const std::string& who) {
+  if (!layer) throw ValueError(who + ": its registered factory returned no layer");
+  if (const std::string name = name_of(config); !name.empty() && layer->name() != name) layer->set_name(name);
+  if (config.contains("trainable") && config["trainable"].is_boolean())
+    layer->set_trainable(config["trainable"].get<bool>());
+  return layer;
+}
+
 std::shared_ptr<Layer> make_layer(const std::string& cls, const std::string& registered, const json& config) {
   LayerFactory factory = engine::find_layer_factory(cls, registered);
   const std::string who = cls + " '" + name_of(config) + "'";
@@ -60,6 +69,10 @@ std::shared_ptr<Layer> make_layer(const std::string& cls, const std::string& reg
     // the global policy the layer took when it was made.
     if (layer && config.contains("dtype") && !config["dtype"].is_null()) {
       const std::string policy = policy_name_of(config["dtype"], who);
+      // The categorical preprocessing layers' integer "dtype" is their output's, which their
+      // factories read: no policy computes in integers.
+      static const std::set<std::string> output_dtype = {"Discretization", "CategoryEncoding", "IntegerLookup", "Hashing"};
+      if (output_dtype.count(cls) && (policy == "int32" || policy == "int64")) return finish_layer(layer, config, who);
       try {
         layer->set_dtype_policy(DTypePolicy(policy));
       } catch (const ValueError& e) {
@@ -73,11 +86,7 @@ std::shared_ptr<Layer> make_layer(const std::string& cls, const std::string& reg
     // Messages that already name the layer ('dense_1') keep their own wording.
     throw ValueError(what.find("'" + name_of(config) + "'") != std::string::npos ? what : who + ": " + what);
   }
-  if (!layer) throw ValueError(who + ": its registered factory returned no layer");
-  if (const std::string name = name_of(config); !name.empty() && layer->name() != name) layer->set_name(name);
-  if (config.contains("trainable") && config["trainable"].is_boolean())
-    layer->set_trainable(config["trainable"].get<bool>());
-  return layer;
+  return finish_layer(layer, config, who);
 }
 
 std::string string_or_empty(const json& entry, const char* key) {

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <numeric>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +23,7 @@
 #include "io/weight_transfer.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/models.hpp"
+#include "lamina/ops.hpp"
 #include "tensor/sizes.hpp"
 
 namespace lamina::io {
@@ -65,16 +68,62 @@ std::string mismatch(const SavedLayer& saved, const Layer& layer, const std::vec
   return {};
 }
 
-void queue_layer(const SavedLayer& saved, const Layer& layer, WeightTransfer& transfer) {
+// --- Theano kernels --------------------------------------------------------------------------------
+// Theano convolves where TensorFlow correlates. Keras 2 therefore flipped the spatial axes of
+// these layers' kernels when it loaded a file whose `backend` attribute is "theano": weights[0],
+// and ConvLSTM2D's recurrent kernel weights[1] (keras/engine/saving.py,
+// preprocess_weights_for_loading and _need_convert_kernel; keras/utils/conv_utils.py,
+// convert_kernel), looking through Bidirectional, TimeDistributed and nested models.
+
+using Kernels = std::set<const void*>;  // the weights to flip, by identity
+
+void collect_theano_kernels(const Layer& layer, Kernels& out) {
+  static const std::set<std::string> flipped = {"Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose",
+                                                "ConvLSTM2D"};
+  if (flipped.count(layer.class_name())) {
+    const std::vector<Tensor> w = layer.weights();
+    const std::size_t n = std::min<std::size_t>(w.size(), layer.class_name() == "ConvLSTM2D" ? 2 : 1);
+    for (std::size_t i = 0; i < n; ++i) out.insert(w[i].impl().get());
+    return;
+  }
+  for (const auto& sub : layer.sublayers()) collect_theano_kernels(*sub, out);
+}
+
+Kernels theano_kernels(const h5::Group& group, const Model& model) {
+  Kernels out;
+  if (group.has_attr("backend") && group.read_string_attr("backend") == "theano")
+    for (const auto& l : model.layers()) collect_theano_kernels(*l, out);
+  return out;
+}
+
+// conv_utils.convert_kernel: every axis but the last two (in, out) reversed.
+Tensor convert_kernel(const Tensor& kernel) {
+  Tensor k = kernel;
+  for (int axis = 0; axis + 2 < k.ndim(); ++axis) {
+    std::vector<int> swap(static_cast<std::size_t>(k.ndim()));
+    std::iota(swap.begin(), swap.end(), 0);
+    std::swap(swap[0], swap[static_cast<std::size_t>(axis)]);
+    const std::int64_t n = k.dim(axis);
+    std::vector<std::int64_t> reversed(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) reversed[static_cast<std::size_t>(i)] = n - 1 - i;
+    k = transpose(take(transpose(k, swap), Tensor::from_vector(reversed, {n})), swap);
+  }
+  return k;
+}
+
+void queue_layer(const SavedLayer& saved, const Layer& layer, const Kernels& flip,
+                 WeightTransfer& transfer) {
   const std::vector<Tensor> weights = layer.weights();
   if (const std::string why = mismatch(saved, layer, weights); !why.empty()) saved.group.fail("", why);
-  for (std::size_t i = 0; i < weights.size(); ++i)
+  for (std::size_t i = 0; i < weights.size(); ++i) {
     transfer.add(saved.group, saved.weight_names[i], weights[i],
                  describe(layer) + " weight " + std::to_string(i));
+    if (flip.count(weights[i].impl().get())) transfer.convert_last(convert_kernel);
+  }
 }
 
 void read_by_name(const std::vector<SavedLayer>& saved, Model& model, bool skip_mismatch,
-                  WeightTransfer& transfer) {
+                  const Kernels& flip, WeightTransfer& transfer) {
   std::map<std::string, std::shared_ptr<Layer>> index;
   for (const auto& layer : model.layers()) index[layer->name()] = layer;
   for (const auto& s : saved) {
@@ -85,12 +134,12 @@ void read_by_name(const std::vector<SavedLayer>& saved, Model& model, bool skip_
       std::cerr << "lamina: " << s.group.where() << ": skipping layer: " << why << "\n";
       continue;
     }
-    queue_layer(s, *it->second, transfer);
+    queue_layer(s, *it->second, flip, transfer);
   }
 }
 
 void read_by_topology(const std::vector<SavedLayer>& saved, Model& model, const h5::Group& root,
-                      WeightTransfer& transfer) {
+                      const Kernels& flip, WeightTransfer& transfer) {
   std::vector<const SavedLayer*> with_weights;
   for (const auto& s : saved)
     if (!s.weight_names.empty()) with_weights.push_back(&s);
@@ -100,7 +149,8 @@ void read_by_topology(const std::vector<SavedLayer>& saved, Model& model, const 
   if (layers.size() != with_weights.size())
     root.fail("", "layer count mismatch: the model has " + std::to_string(layers.size()) +
                       " layers with weights, the file has " + std::to_string(with_weights.size()));
-  for (std::size_t i = 0; i < layers.size(); ++i) queue_layer(*with_weights[i], *layers[i], transfer);
+  for (std::size_t i = 0; i < layers.size(); ++i)
+    queue_layer(*with_weights[i], *layers[i], flip, transfer);
 }
 
 nlohmann::json parse_json_attr(const h5::Group& root, const std::string& name) {
@@ -145,11 +195,12 @@ void write_legacy_weights(h5::Group& group, const Model& model) {
 
 void read_legacy_weights(const h5::Group& group, Model& model, bool by_name, bool skip_mismatch) {
   const auto saved = saved_layers(group);
+  const Kernels flip = theano_kernels(group, model);
   WeightTransfer transfer;
   if (by_name) {
-    read_by_name(saved, model, skip_mismatch, transfer);
+    read_by_name(saved, model, skip_mismatch, flip, transfer);
   } else {
-    read_by_topology(saved, model, group, transfer);
+    read_by_topology(saved, model, group, flip, transfer);
   }
   transfer.commit();
 }

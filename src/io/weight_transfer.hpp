@@ -3,6 +3,7 @@
 // their names in Keras's orders, and a two-phase load (check everything, then assign).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +33,8 @@ class WeightTransfer {
   /// queues it. `who` names the weight in errors ("Dense 'dense_3' weight 0 (kernel)").
   void add(const h5::Group& group, const std::string& name, const Tensor& target,
            const std::string& who);
+  /// Replaces the value queued last by `convert(value)`: Keras's conversions of old layouts.
+  void convert_last(const std::function<Tensor(const Tensor&)>& convert);
   /// Copies every queued value into its weight.
   void commit();
   std::size_t size() const { return pending_.size(); }

@@ -123,17 +123,31 @@ struct Dropout : LayerHandle<DropoutLayer> {
 
 // --- Flatten ---------------------------------------------------------------------------------
 
+/// (batch, ...) -> (batch, product of the rest). With data_format "channels_first", a
+/// (batch, channels, ...) input is first moved to channels_last order, as Keras does.
 class FlattenLayer : public Layer {
  public:
-  explicit FlattenLayer(std::string name);
+  /// Throws ValueError on a data_format other than "channels_last" / "channels_first".
+  explicit FlattenLayer(std::string name, const std::string& data_format = "channels_last");
   std::string class_name() const override { return "Flatten"; }
   Tensor call(const Tensor& x, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) override;
   nlohmann::json get_config() const override;
+  bool channels_first() const { return channels_first_; }
+
+ private:
+  bool channels_first_;
 };
 
+struct FlattenOptions {
+  std::string data_format = "channels_last";  ///< "channels_last" | "channels_first"
+  std::string name{};
+};
+
+/// `Flatten()`, `Flatten("flat")`, `Flatten({.data_format = "channels_first"})`.
 struct Flatten : LayerHandle<FlattenLayer> {
   explicit Flatten(Name name = {});
+  explicit Flatten(FlattenOptions options);
 };
 
 // --- Reshape ---------------------------------------------------------------------------------
