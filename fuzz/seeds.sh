@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Rebuilds the committed corpus fuzz/corpus/<harness>/ from its seeds: the Keras files of
+# tests/fixtures, the files lamina writes (fuzz_make_seeds), the hand-made hostile inputs
+# (make_edge_seeds.py) and whatever is in fuzz/corpus already (a campaign's finds), minimized
+# with libFuzzer's -merge=1 (only inputs that add coverage are kept).
+# Usage: fuzz/seeds.sh BUILD_DIR   (a -DLAMINA_FUZZ=ON build with lamina_fuzzers and fuzz_make_seeds)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:?usage: fuzz/seeds.sh BUILD_DIR}
+python=${PYTHON:-/work/venv-keras/bin/python}  # needs h5py and numpy
+seeds=$(mktemp -d)
+trap 'rm -rf "$seeds"' EXIT
+
+"$build/fuzz/fuzz_make_seeds" "$seeds"
+"$python" fuzz/make_edge_seeds.py "$seeds"
+fixtures=tests/fixtures
+mkdir -p "$seeds"/{h5_model,keras_model,weights_h5,model_json,npy,idx,csv}
+for f in "$fixtures"/keras_files/*; do
+  case "$f" in
+    *.weights.h5) cp "$f" "$seeds/weights_h5/" ;;
+    *.keras) cp "$f" "$seeds/keras_model/" ;;
+    *.h5) cp "$f" "$seeds/h5_model/" ;;
+    *.json) cp "$f" "$seeds/model_json/" ;;
+    *.npy) cp "$f" "$seeds/npy/" ;;
+  esac
+done
+cp "$fixtures"/npy/*.npy "$seeds/npy/"
+cp "$fixtures"/datasets/*-ubyte.gz "$seeds/idx/"
+cp "$fixtures"/keras_subclassed/*.keras "$seeds/keras_model/" 2>/dev/null || true
+
+for dir in "$seeds"/*/; do
+  harness=$(basename "$dir")
+  mkdir -p "fuzz/corpus/$harness"
+  merged=$(mktemp -d)
+  "$build/fuzz/fuzz_$harness" -merge=1 -timeout=20 -rss_limit_mb=2048 "$merged" \
+    "fuzz/corpus/$harness" "$dir" >/dev/null 2>&1
+  rm -rf "fuzz/corpus/$harness"
+  mv "$merged" "fuzz/corpus/$harness"
+  echo "$harness: $(ls "fuzz/corpus/$harness" | wc -l) inputs, $(du -sh "fuzz/corpus/$harness" | cut -f1)"
+done
