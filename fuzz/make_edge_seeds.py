@@ -43,8 +43,8 @@ def dense_config(units=4, name="dense", extra=None):
 
 
 # --- model_json -------------------------------------------------------------------------------
-put("model_json", "deep_list", deep(100000))
-put("model_json", "deep_object", '{"a":' * 50000 + "1" + "}" * 50000)
+put("model_json", "deep_list", deep(20000))
+put("model_json", "deep_object", '{"a":' * 20000 + "1" + "}" * 20000)
 put("model_json", "deep_in_config", json.dumps(dense_config())[:-2] + ',"x":' + deep(20000) + "}}")
 for key, value in [("units", 2**60), ("units", -3), ("units", 1e300), ("units", "4")]:
     put("model_json", f"dense_{key}_{str(value)[:8]}", json.dumps(dense_config(value)))
@@ -78,7 +78,7 @@ def set_config(cfg):
 
 h5_variant("h5_model", "config_units_2e60", set_config(json.dumps(dense_config(2**60))))
 h5_variant("h5_model", "config_units_1e6", set_config(json.dumps(dense_config(10**6))))
-h5_variant("h5_model", "config_deep_json", set_config(deep(100000)))
+h5_variant("h5_model", "config_deep_json", set_config(deep(20000)))
 # lamina and Keras 3 write UTF-8 strings; the probe must read them as the loader does.
 h5_variant("h5_model", "utf8_config", set_config(json.dumps(dense_config(name="dénse_层"), ensure_ascii=False)))
 
@@ -161,7 +161,7 @@ archive("stored", items, zipfile.ZIP_STORED)
 archive("duplicate_config", items + [("config.json", b"{}")])
 archive("missing_weights", [(n, d) for n, d in items if n != "model.weights.h5"])
 archive("dotdot_entry", [("../config.json" if n == "config.json" else n, d) for n, d in items])
-archive("deep_config", [(n, deep(100000).encode() if n == "config.json" else d) for n, d in items])
+archive("deep_config", [(n, deep(20000).encode() if n == "config.json" else d) for n, d in items])
 archive("config_bomb", [(n, b" " * (64 << 20) + d if n == "config.json" else d) for n, d in items])
 archive("comment", items, comment=b"x" * 60000)
 archive("directory_entries", [("config.json/", b"")] + items)

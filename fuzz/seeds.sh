@@ -3,7 +3,9 @@
 # Rebuilds the committed corpus fuzz/corpus/<harness>/ from its seeds: the Keras files of
 # tests/fixtures, the files lamina writes (fuzz_make_seeds), the hand-made hostile inputs
 # (make_edge_seeds.py) and whatever is in fuzz/corpus already (a campaign's finds), minimized
-# with libFuzzer's -merge=1 (only inputs that add coverage are kept).
+# with libFuzzer's -merge=1 (only inputs that add coverage are kept). Inputs over 64 KiB are left
+# out, so that the corpus stays a few MB and each run is fast: the larger Keras files stay in
+# tests/fixtures, where the [fuzz] tests mutate them.
 # Usage: fuzz/seeds.sh BUILD_DIR   (a -DLAMINA_FUZZ=ON build with lamina_fuzzers and fuzz_make_seeds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,9 +34,10 @@ cp "$fixtures"/keras_subclassed/*.keras "$seeds/keras_model/" 2>/dev/null || tru
 for dir in "$seeds"/*/; do
   harness=$(basename "$dir")
   mkdir -p "fuzz/corpus/$harness"
+  cp -n "fuzz/corpus/$harness"/* "$dir" 2>/dev/null || true
+  find "$dir" -type f -size +64k -delete
   merged=$(mktemp -d)
-  "$build/fuzz/fuzz_$harness" -merge=1 -timeout=20 -rss_limit_mb=2048 "$merged" \
-    "fuzz/corpus/$harness" "$dir" >/dev/null 2>&1
+  "$build/fuzz/fuzz_$harness" -merge=1 -timeout=20 -rss_limit_mb=2048 "$merged" "$dir" >/dev/null 2>&1
   rm -rf "fuzz/corpus/$harness"
   mv "$merged" "fuzz/corpus/$harness"
   echo "$harness: $(ls "fuzz/corpus/$harness" | wc -l) inputs, $(du -sh "fuzz/corpus/$harness" | cut -f1)"
