@@ -37,8 +37,16 @@ for dir in "$seeds"/*/; do
   cp -n "fuzz/corpus/$harness"/* "$dir" 2>/dev/null || true
   find "$dir" -type f -size +64k -delete
   merged=$(mktemp -d)
-  "$build/fuzz/fuzz_$harness" -merge=1 -timeout=20 -rss_limit_mb=2048 "$merged" "$dir" >/dev/null 2>&1
+  # -merge=1 steps over inputs that crash: they are findings, kept and reported here.
+  "$build/fuzz/fuzz_$harness" -merge=1 -timeout=20 -rss_limit_mb=2048 -artifact_prefix="$seeds/finding-$harness-" \
+    "$merged" "$dir" >/dev/null 2>&1
   rm -rf "fuzz/corpus/$harness"
   mv "$merged" "fuzz/corpus/$harness"
-  echo "$harness: $(ls "fuzz/corpus/$harness" | wc -l) inputs, $(du -sh "fuzz/corpus/$harness" | cut -f1)"
+  echo "$harness: $(ls "fuzz/corpus/$harness" | wc -l) inputs, $(du -sh --apparent-size "fuzz/corpus/$harness" | cut -f1)"
 done
+if compgen -G "$seeds/finding-*" >/dev/null; then
+  mkdir -p fuzz/findings
+  cp "$seeds"/finding-* fuzz/findings/
+  echo "seeds.sh: inputs that fail a harness are in fuzz/findings/ (fix, then move them to fuzz/regressions/<harness>/)" >&2
+  exit 1
+fi
