@@ -40,17 +40,24 @@ inline Model weights_target() {
 }
 
 /// A scratch directory for this process (on tmpfs when there is one): the harnesses write each
-/// input there as a file, since the loaders take paths.
+/// input there as a file, since the loaders take paths. Removed at exit.
 inline const std::filesystem::path& scratch_dir() {
-  static const std::filesystem::path dir = [] {
-    const std::filesystem::path shm = "/dev/shm";
-    std::error_code ec;
-    const auto base = std::filesystem::is_directory(shm, ec) ? shm : std::filesystem::temp_directory_path();
-    auto d = base / ("lamina-fuzz-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(d);
-    return d;
-  }();
-  return dir;
+  struct Scratch {
+    std::filesystem::path dir;
+    Scratch() {
+      std::error_code ec;
+      const std::filesystem::path shm = "/dev/shm";
+      const auto base = std::filesystem::is_directory(shm, ec) ? shm : std::filesystem::temp_directory_path();
+      dir = base / ("lamina-fuzz-" + std::to_string(::getpid()));
+      std::filesystem::create_directories(dir);
+    }
+    ~Scratch() {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  };
+  static const Scratch scratch;
+  return scratch.dir;
 }
 
 inline std::string write_input(std::string_view bytes, const std::string& name) {
