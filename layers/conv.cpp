@@ -176,6 +176,7 @@ Options conv_options_of(const json& c) {
             .ptr();
       },
       .honoured_keys = keys::conv(),
+      .theano_flipped_kernels = 1,
   });
   engine::register_layer_spec({
       .class_name = "Conv1D",
@@ -188,6 +189,7 @@ Options conv_options_of(const json& c) {
             .ptr();
       },
       .honoured_keys = keys::conv(),
+      .theano_flipped_kernels = 1,
   });
   return true;
 }();

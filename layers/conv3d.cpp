@@ -243,6 +243,7 @@ ConvNDLayer::Spec spec_of_config(const json& c, const char* cls, int rank, bool 
         .honoured_keys = keys::join({keys::conv(), {"data_format"},
                                      e.transposed ? std::set<std::string>{"output_padding"} : std::set<std::string>{}}),
         .key_rules = e.transposed ? std::vector<engine::KeyRule>{keys::ungrouped()} : std::vector<engine::KeyRule>{},
+        .theano_flipped_kernels = e.cls == std::string("Conv3D") ? 1 : 0,
     });
   return true;
 }();

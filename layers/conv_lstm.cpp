@@ -370,6 +370,7 @@ ConvLSTMOptions options_of(const json& c, int rank) {
         .honoured_keys = conv_lstm_keys(),
         .key_rules = keys::rnn_rules(),
         .call_kwargs = {{"training", false}, {"mask", nullptr}},
+        .theano_flipped_kernels = rank == 2 ? 2 : 0,  // Keras 2 had no ConvLSTM1D
     });
   }
   return true;

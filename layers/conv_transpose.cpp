@@ -143,6 +143,7 @@ using json = nlohmann::json;
       },
       .honoured_keys = keys::join({keys::conv(), {"output_padding"}}),
       .key_rules = {keys::ungrouped()},
+      .theano_flipped_kernels = 1,
   });
   return true;
 }();

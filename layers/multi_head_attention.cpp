@@ -315,6 +315,7 @@ std::vector<std::int64_t> ints_of(const json& c, const char* key) {
       .key_rules = {{"use_gate", {false}, "gated attention is not implemented"},
                     {"sliding_window", {nullptr}, "sliding-window attention is not implemented"},
                     {"softmax_robust_masking", {false}, "robust masking is not implemented"}},
+      .positional_inputs = {"query", "value", "key"},
   });
   return true;
 }();

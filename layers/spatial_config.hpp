@@ -95,12 +95,6 @@ inline std::string padding_of(const nlohmann::json& c) {
   return c.value("padding", std::string("valid"));
 }
 
-/// The "data_format" of a config; absent or null: "channels_last" (Keras's image_data_format).
-inline std::string data_format_of(const nlohmann::json& c) {
-  return c.contains("data_format") && c["data_format"].is_string() ? c["data_format"].get<std::string>()
-                                                                   : std::string("channels_last");
-}
-
 /// Reads what a layer with a kernel and a bias shares with Dense into options `o`: activation,
 /// use_bias, kernel/bias initializers, regularizers and constraints, and the name.
 template <class Options>

@@ -40,9 +40,17 @@ struct LayerSpec {
   /// What Keras 3's Layer.__call__ adds to a plain call's kwargs: `training` when call()'s
   /// default for it is not None, `mask` (null) when call() takes a mask.
   nlohmann::json call_kwargs = nlohmann::json::object();
+  /// The names of call()'s tensor arguments for a layer that takes them one by one
+  /// (MultiHeadAttention: query, value, key): Keras 3 records each input as its own positional
+  /// argument, and its build_config as a shapes_dict of "<name>_shape".
+  std::vector<std::string> positional_inputs{};
   /// Keys a Keras 2 config may leave out whose Keras 2 default differs from Keras 3's (GRU's
   /// reset_after was False before the key existed): the model reader fills them in.
   nlohmann::json keras2_defaults = nlohmann::json::object();
+  /// How many of weights() Keras 2 flips along their spatial axes when it loads a file saved by
+  /// its Theano backend (Theano convolves where TensorFlow correlates): the kernel of the
+  /// convolutions, and ConvLSTM2D's recurrent kernel too.
+  int theano_flipped_kernels = 0;
 };
 
 /// Registers a class (from its own file, at static initialization): its spec, and its factory

@@ -6,10 +6,14 @@
 #include <cmath>
 #include <mutex>
 #include <optional>
+#include <map>
 #include <set>
+#include <thread>
+#include <utility>
 
 #include "engine/build_lock.hpp"
 #include "engine/functional.hpp"
+#include "engine/loss_scope.hpp"
 #include "engine/model_impl.hpp"
 #include "engine/subclassed.hpp"
 #include "engine/training.hpp"
@@ -225,35 +229,82 @@ void build_on(ModelImpl& m, const std::vector<Tensor>& xs) {
   else m.build_for_list(shapes);
 }
 
+// Which models are in a call that must not overlap another: training ones (fit, train_on_batch),
+// and those with a stateful layer in any call (the thread in it, and how deeply it nests).
+struct ModelsInUse {
+  std::mutex mutex;
+  std::set<const ModelImpl*> training;
+  std::map<const ModelImpl*, std::pair<std::thread::id, int>> stateful;
+};
+
+ModelsInUse& in_use() {
+  static ModelsInUse registry;
+  return registry;
+}
+
 // fit, while the same model is already in fit or train_on_batch (another thread, or a callback),
 // would race on its weights and optimizer state: refused for as long as this lives.
 class TrainingGuard {
  public:
   TrainingGuard(const ModelImpl& m, const char* what) : m_(&m) {
-    std::lock_guard<std::mutex> lock(mutex());
-    if (!training().insert(m_).second)
+    std::lock_guard<std::mutex> lock(in_use().mutex);
+    if (!in_use().training.insert(m_).second)
       throw ValueError(std::string(what) + ": model '" + m.name() +
                        "' is already training (fit or train_on_batch in progress); one model trains "
                        "in one call at a time");
   }
   ~TrainingGuard() {
-    std::lock_guard<std::mutex> lock(mutex());
-    training().erase(m_);
+    std::lock_guard<std::mutex> lock(in_use().mutex);
+    in_use().training.erase(m_);
   }
   TrainingGuard(const TrainingGuard&) = delete;
   TrainingGuard& operator=(const TrainingGuard&) = delete;
 
  private:
-  static std::mutex& mutex() {
-    static std::mutex m;
-    return m;
-  }
-  static std::set<const ModelImpl*>& training() {
-    static std::set<const ModelImpl*> s;
-    return s;
-  }
   const ModelImpl* m_;
 };
+
+// The first layer in `layer` (itself or nested) whose config says "stateful": true; empty if none.
+// The config, not the class: every layer that keeps states writes that key, as Keras does. A
+// custom layer whose get_config refuses (a lamina Error) has no config to say so.
+std::string stateful_layer(const Layer& layer) {
+  if (!dynamic_cast<const ModelImpl*>(&layer)) {
+    nlohmann::json config;
+    try {
+      config = layer.get_config();
+    } catch (const Error&) {
+    }
+    const auto it = config.find("stateful");
+    if (it != config.end() && it->is_boolean() && it->get<bool>()) return layer.name();
+  }
+  for (const auto& sub : layer.sublayers())
+    if (std::string name = stateful_layer(*sub); !name.empty()) return name;
+  return {};
+}
+
+}  // namespace
+
+StatefulGuard::StatefulGuard(const ModelImpl& m, const char* what) {
+  const std::string layer = stateful_layer(m);
+  if (layer.empty()) return;
+  std::lock_guard<std::mutex> lock(in_use().mutex);
+  auto [it, fresh] = in_use().stateful.try_emplace(&m, std::this_thread::get_id(), 0);
+  if (!fresh && it->second.first != std::this_thread::get_id())
+    throw ValueError(std::string(what) + ": model '" + m.name() + "' is in use by another thread, and its stateful layer '" +
+                     layer + "' keeps its states from one call to the next; call a model with stateful layers from one "
+                     "thread at a time");
+  ++it->second.second;
+  m_ = &m;
+}
+
+StatefulGuard::~StatefulGuard() {
+  if (!m_) return;
+  std::lock_guard<std::mutex> lock(in_use().mutex);
+  const auto it = in_use().stateful.find(m_);
+  if (--it->second.second == 0) in_use().stateful.erase(it);
+}
+
+namespace {
 
 void check_epochs(const FitOptions& o) {
   if (o.epochs < 0 || o.initial_epoch < 0)
@@ -418,6 +469,8 @@ History fit(Model& self, const TensorArg& x_arg, const TensorArg& y_arg, const F
   ModelImpl& m = checked(self);
   require_compiled(m, "fit");
   const TrainingGuard training(m, "fit");
+  const StatefulGuard stateful(m, "fit");
+  const std::lock_guard<std::recursive_mutex> metrics(m.compiled->metrics_mutex);
   Model& target = step_owner(self);
   const std::vector<Tensor> x = inputs_of(m, x_arg, "fit"), y = targets_of(m, y_arg, "fit");
   check_xy("fit", x, y);
@@ -461,6 +514,8 @@ History fit(Model& self, const DataArg& data, const FitOptions& o) {
   ModelImpl& m = checked(self);
   require_compiled(m, "fit");
   const TrainingGuard training(m, "fit");
+  const StatefulGuard stateful(m, "fit");
+  const std::lock_guard<std::recursive_mutex> metrics(m.compiled->metrics_mutex);
   Model& target = step_owner(self);
   check_epochs(o);
   if (o.validation_split != 0)
@@ -485,6 +540,8 @@ std::map<std::string, double> evaluate(Model& self, const TensorArg& x_arg, cons
                                        const EvaluateOptions& o) {
   ModelImpl& m = checked(self);
   require_compiled(m, "evaluate");
+  const StatefulGuard stateful(m, "evaluate");
+  const std::lock_guard<std::recursive_mutex> metrics(m.compiled->metrics_mutex);
   const std::vector<Tensor> x = inputs_of(m, x_arg, "evaluate"), y = targets_of(m, y_arg, "evaluate");
   check_xy("evaluate", x, y);
   check_batch_size("evaluate", o.batch_size);
@@ -498,6 +555,8 @@ std::map<std::string, double> evaluate(Model& self, const TensorArg& x_arg, cons
 std::map<std::string, double> evaluate(Model& self, const DataArg& data, const EvaluateOptions& o) {
   ModelImpl& m = checked(self);
   require_compiled(m, "evaluate");
+  const StatefulGuard stateful(m, "evaluate");
+  const std::lock_guard<std::recursive_mutex> metrics(m.compiled->metrics_mutex);
   Feed feed(m, source_of(data, "evaluate"), "evaluate", true);
   feed.steps(o.steps, "steps");
   const Batch& first = feed.peek();
@@ -508,6 +567,8 @@ std::map<std::string, double> evaluate(Model& self, const DataArg& data, const E
 
 std::vector<Tensor> predict(Model& self, const TensorArg& x_arg, const PredictOptions& o) {
   ModelImpl& m = checked(self);
+  const StatefulGuard stateful(m, "predict");
+  const NoLossRecording no_losses;
   const std::vector<Tensor> x = inputs_of(m, x_arg, "predict");
   check_xy("predict", x, {});
   check_batch_size("predict", o.batch_size);
@@ -518,6 +579,8 @@ std::vector<Tensor> predict(Model& self, const TensorArg& x_arg, const PredictOp
 
 std::vector<Tensor> predict(Model& self, const DataArg& data, const PredictOptions& o) {
   ModelImpl& m = checked(self);
+  const StatefulGuard stateful(m, "predict");
+  const NoLossRecording no_losses;
   Feed feed(m, source_of(data, "predict"), "predict", false);
   feed.steps(o.steps, "steps");
   check_input(m, "predict", feed.peek().x);
@@ -528,6 +591,8 @@ std::map<std::string, double> train_on_batch(Model& self, const TensorArg& x_arg
   ModelImpl& m = checked(self);
   require_compiled(m, "train_on_batch");
   const TrainingGuard training(m, "train_on_batch");
+  const StatefulGuard stateful(m, "train_on_batch");
+  const std::lock_guard<std::recursive_mutex> metrics(m.compiled->metrics_mutex);
   const std::vector<Tensor> x = inputs_of(m, x_arg, "train_on_batch");
   const std::vector<Tensor> y = targets_of(m, y_arg, "train_on_batch");
   check_xy("train_on_batch", x, y);
@@ -542,6 +607,8 @@ std::map<std::string, double> train_on_batch(Model& self, const TensorArg& x_arg
 std::map<std::string, double> test_on_batch(Model& self, const TensorArg& x_arg, const TensorArg& y_arg) {
   ModelImpl& m = checked(self);
   require_compiled(m, "test_on_batch");
+  const StatefulGuard stateful(m, "test_on_batch");
+  const std::lock_guard<std::recursive_mutex> metrics(m.compiled->metrics_mutex);
   const std::vector<Tensor> x = inputs_of(m, x_arg, "test_on_batch");
   const std::vector<Tensor> y = targets_of(m, y_arg, "test_on_batch");
   check_xy("test_on_batch", x, y);

@@ -14,6 +14,7 @@
 
 #include "engine/json_limits.hpp"
 #include "engine/keras1.hpp"
+#include "engine/layer_spec.hpp"
 #include "engine/model_impl.hpp"
 #include "engine/training.hpp"
 #include "io/json_config.hpp"
@@ -78,11 +79,10 @@ std::string mismatch(const SavedLayer& saved, const Layer& layer, const std::vec
 using Kernels = std::set<const void*>;  // the weights to flip, by identity
 
 void collect_theano_kernels(const Layer& layer, Kernels& out) {
-  static const std::set<std::string> flipped = {"Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose",
-                                                "ConvLSTM2D"};
-  if (flipped.count(layer.class_name())) {
+  const auto spec = engine::find_layer_spec(layer.class_name());
+  if (spec && spec->theano_flipped_kernels > 0) {
     const std::vector<Tensor> w = layer.weights();
-    const std::size_t n = std::min<std::size_t>(w.size(), layer.class_name() == "ConvLSTM2D" ? 2 : 1);
+    const std::size_t n = std::min<std::size_t>(w.size(), static_cast<std::size_t>(spec->theano_flipped_kernels));
     for (std::size_t i = 0; i < n; ++i) out.insert(w[i].impl().get());
     return;
   }

@@ -126,9 +126,11 @@ TEST_CASE("Absurd sizes in configs are refused naming the layer and the value", 
       {layer("MaxPooling1D", {{"pool_size", {big}}}), "pool_size"},
       {layer("LSTM", {{"units", big}}), "units"},
   };
-  for (const auto& [config, word] : cases) {
+  for (const auto& c : cases) {
+    // Named references, not a structured binding: clang before 16 cannot capture those in a lambda.
+    const auto& config = c.first;
     INFO(config.dump());
-    refused_with([&] { models::model_from_json(sequential_with(config).dump()); }, {"hostile", word});
+    refused_with([&] { models::model_from_json(sequential_with(config).dump()); }, {"hostile", c.second});
   }
   SECTION("a weight larger than memory is refused before it is allocated") {
     refused_with(
