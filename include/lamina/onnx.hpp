@@ -26,13 +26,14 @@ struct ExportOptions {
 
 /// One exported layer: its name, class and the ONNX operators it became.
 struct ExportedLayer {
-  std::string name, class_name;
-  std::vector<std::string> ops;
+  std::string name{};
+  std::string class_name{};
+  std::vector<std::string> ops{};
 };
 
 struct ExportReport {
   std::uintmax_t file_size = 0;  ///< bytes written
-  std::vector<ExportedLayer> layers;
+  std::vector<ExportedLayer> layers{};
 };
 
 /// The layer classes that export, sorted (models nested in a model export too).

@@ -72,6 +72,7 @@ struct Case {
   std::string name;
   std::function<Model()> make;
   int integers_below = 0;  ///< token inputs for Embedding
+  onnx::ExportOptions options{};
 };
 
 Model functional(const std::vector<Shape>& inputs, const std::function<KerasTensor(std::vector<KerasTensor>&)>& body) {
@@ -155,6 +156,25 @@ std::vector<Case> cases() {
   c.push_back({"conv2d_transpose_small_kernel", [] {
                  return seq({4, 4, 2}, {L("Conv2DTranspose", {{"filters", 2}, {"kernel_size", {2, 2}}, {"strides", {3, 3}},
                                                               {"padding", "same"}})});
+               }});
+  c.push_back({"conv1d_transpose_same", [] {
+                 return seq({5, 3}, {L("Conv1DTranspose", {{"filters", 2}, {"kernel_size", {4}}, {"strides", {2}},
+                                                          {"padding", "same"}})});
+               }});
+  c.push_back({"conv3d_transpose", [] {
+                 return seq({3, 4, 3, 2}, {L("Conv3DTranspose", {{"filters", 2}, {"kernel_size", {2, 3, 2}},
+                                                                {"strides", {2, 1, 2}}, {"padding", "same"}})});
+               }});
+  c.push_back({"depthwise_conv1d", [] {
+                 return seq({9, 3}, {L("DepthwiseConv1D", {{"kernel_size", {3}}, {"depth_multiplier", 2}, {"strides", {2}}})});
+               }});
+  c.push_back({"volumes_3d", [] {
+                 return seq({4, 5, 4, 2}, {L("ZeroPadding3D", {{"padding", {{1, 0}, {0, 1}, {1, 1}}}}),
+                                           L("MaxPooling3D", {{"pool_size", {2, 2, 2}}, {"padding", "same"}}),
+                                           L("UpSampling3D", {{"size", {1, 2, 1}}}),
+                                           L("Cropping3D", {{"cropping", {{0, 1}, {1, 0}, {0, 1}}}}),
+                                           L("AveragePooling3D", {{"pool_size", {1, 2, 1}}}),
+                                           L("GlobalMaxPooling3D")});
                }});
   c.push_back({"depthwise_conv2d", [] {
                  return seq({8, 7, 3}, {L("DepthwiseConv2D", {{"kernel_size", {3, 3}}, {"depth_multiplier", 2},
@@ -254,6 +274,14 @@ std::vector<Case> cases() {
                    return (*L("Dense", {{"units", 2}}))(inner(in[0]));
                  });
                }});
+  // Later opsets (Reduce* axes become inputs at 18) and a fixed batch.
+  c.push_back({"example_mlp_opset21", c[0].make, 0, {.opset = 21}});
+  std::vector<Case> later;
+  for (const Case& k : c)
+    if (k.name == "global_pooling" || k.name == "rescaling_unit_normalization")
+      later.push_back({k.name + "_opset18", k.make, 0, {.opset = 18}});
+  c.insert(c.end(), later.begin(), later.end());
+  c.push_back({"example_cnn_fixed_batch", c[1].make, 0, {.opset = 17, .dynamic_batch = false, .batch_size = 3}});
   return c;
 }
 
@@ -315,6 +343,20 @@ TEST_CASE("onnx export refuses settings without mapping", "[onnx]") {
   REQUIRE_THROWS_WITH(onnx::to_onnx_bytes(custom, {.opset = 13}), Contains("opset 13 is not supported"));
 }
 
+namespace {
+struct TwoDense : Model {
+  layers::Dense hidden = track("hidden", layers::Dense(3));
+  TwoDense() : Model(SubclassOptions{}) {}
+  Tensor call(const Tensor& x, bool training) override { return hidden(x, training); }
+};
+}  // namespace
+
+TEST_CASE("onnx export refuses a subclassed model", "[onnx]") {
+  TwoDense model;
+  model(Tensor::ones({2, 4}));
+  REQUIRE_THROWS_WITH(onnx::to_onnx_bytes(model), Contains("a subclassed model's call() is C++ code"));
+}
+
 TEST_CASE("onnx export writes every model of the layer set", "[onnx][onnx_export]") {
   const char* dir_env = std::getenv("LAMINA_ONNX_EXPORT_DIR");
   const std::filesystem::path dir =
@@ -335,7 +377,7 @@ TEST_CASE("onnx export writes every model of the layer set", "[onnx][onnx_export
     const std::vector<Tensor> ys = model.predict_outputs(TensorArg(xs));
     const auto case_dir = dir / k.name;
     std::filesystem::create_directories(case_dir);
-    const onnx::ExportReport report = onnx::export_model(model, (case_dir / "model.onnx").string());
+    const onnx::ExportReport report = onnx::export_model(model, (case_dir / "model.onnx").string(), k.options);
     CHECK(report.file_size == std::filesystem::file_size(case_dir / "model.onnx"));
     REQUIRE_FALSE(report.layers.empty());
     for (const auto& l : report.layers) CHECK((!l.ops.empty() || l.class_name == "Activation"));
@@ -343,6 +385,6 @@ TEST_CASE("onnx export writes every model of the layer set", "[onnx][onnx_export
     for (std::size_t i = 0; i < ys.size(); ++i) io::save_npy((case_dir / ("output_" + std::to_string(i) + ".npy")).string(), ys[i]);
     ++written;
   }
-  CHECK(written >= 60);
+  CHECK(written >= 75);
   if (!dir_env) std::filesystem::remove_all(dir);
 }

@@ -20,6 +20,14 @@ namespace {
 
 using Names = std::vector<std::string>;
 
+/// A subclassed model's graph is its C++ call(): nothing to map.
+void refuse_subclassed(const ModelImpl& m) {
+  if (dynamic_cast<const FunctionalImpl*>(&m) || m.class_name() == "Sequential") return;
+  throw ValueError("ONNX export: " + m.class_name() + " '" + m.name() +
+                   "': a subclassed model's call() is C++ code with no ONNX mapping; export a Sequential "
+                   "or Functional model");
+}
+
 struct Exporter {
   Builder b;
   std::vector<ExportedLayer>* report;
@@ -43,10 +51,7 @@ struct Exporter {
 
   Names inline_model(ModelImpl& m, const Names& in, const std::vector<Shape>& in_shapes) {
     if (auto* f = dynamic_cast<FunctionalImpl*>(&m)) return functional(*f, in);
-    if (m.class_name() != "Sequential")
-      throw ValueError("ONNX export: " + m.class_name() + " '" + m.name() +
-                       "': a subclassed model's call() is C++ code with no ONNX mapping; export a Sequential "
-                       "or Functional model");
+    refuse_subclassed(m);
     Shape shape = in_shapes.empty() ? m.known_input_shape() : in_shapes[0];
     if (shape.empty()) throw ValueError("ONNX export: Sequential '" + m.name() + "' has no known input shape");
     if (m.output_shapes.size() != m.stack.size()) m.compute_output_shape(shape);
@@ -121,6 +126,7 @@ std::string to_onnx_bytes(const Model& model, const ExportOptions& options, std:
   if (!options.dynamic_batch && options.batch_size < 1)
     throw ValueError("ONNX export: batch_size must be positive, got " + std::to_string(options.batch_size));
   ModelImpl& m = model.impl();
+  refuse_subclassed(m);
   const std::vector<KerasTensor> ins = model.inputs(), outs = model.outputs();
   const Names in_names = model.input_names(), out_names = model.output_names();
 

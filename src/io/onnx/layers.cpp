@@ -527,7 +527,7 @@ struct RnnWeights {
   std::int64_t units = 0, input = 0;
 };
 
-RnnWeights rnn_weights(const Call& c, const Layer& layer, const RnnKind& kind, const nlohmann::json& config) {
+RnnWeights rnn_weights(const Layer& layer, const RnnKind& kind, const nlohmann::json& config) {
   const Call sub{layer, config, {}, {}, {}};
   const Ints kd = dims_of(sub, "kernel");
   const std::int64_t in = kd[0], gates = static_cast<std::int64_t>(kind.gate_order.size()), units = kd[1] / gates;
@@ -557,7 +557,6 @@ RnnWeights rnn_weights(const Call& c, const Layer& layer, const RnnKind& kind, c
     rbias.insert(rbias.end(), rb.begin() + gu, rb.begin() + gu + u);
   }
   out.bias.insert(out.bias.end(), rbias.begin(), rbias.end());
-  (void)c;
   return out;
 }
 
@@ -571,7 +570,7 @@ Names rnn_node(Builder& b, const Call& c, const RnnKind& kind, const std::vector
   std::vector<float> w, r, bias;
   std::int64_t units = 0, input = 0;
   for (std::size_t d = 0; d < layers.size(); ++d) {
-    RnnWeights rw = rnn_weights(c, *layers[d], kind, configs[d]);
+    RnnWeights rw = rnn_weights(*layers[d], kind, configs[d]);
     w.insert(w.end(), rw.w.begin(), rw.w.end());
     r.insert(r.end(), rw.r.begin(), rw.r.end());
     bias.insert(bias.end(), rw.bias.begin(), rw.bias.end());
