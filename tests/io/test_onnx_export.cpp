@@ -268,6 +268,22 @@ std::vector<Case> cases() {
                        std::vector<KerasTensor>{in[0], in[0], in[0]});
                  });
                }});
+  for (const char* mode : {"dot", "concat"})
+    c.push_back({std::string("attention_") + mode, [mode] {
+                   return functional({{5, 4}, {3, 4}}, [mode](std::vector<KerasTensor>& in) {
+                     return (*L("Attention", {{"use_scale", true}, {"score_mode", mode}}))(std::vector<KerasTensor>{in[0], in[1]});
+                   });
+                 }});
+  c.push_back({"attention_causal_with_key", [] {
+                 return functional({{4, 3}, {4, 2}, {4, 3}}, [](std::vector<KerasTensor>& in) {
+                   return (*L("Attention", {{"use_causal_mask", true}}))(in);
+                 });
+               }});
+  c.push_back({"additive_attention", [] {
+                 return functional({{5, 4}, {3, 4}}, [](std::vector<KerasTensor>& in) {
+                   return (*L("AdditiveAttention"))(std::vector<KerasTensor>{in[0], in[1]});
+                 });
+               }});
   c.push_back({"nested_sequential", [] {
                  Sequential inner = seq({6}, {L("Dense", {{"units", 4}, {"activation", "relu"}})});
                  return functional({{6}}, [&](std::vector<KerasTensor>& in) {
@@ -385,6 +401,6 @@ TEST_CASE("onnx export writes every model of the layer set", "[onnx][onnx_export
     for (std::size_t i = 0; i < ys.size(); ++i) io::save_npy((case_dir / ("output_" + std::to_string(i) + ".npy")).string(), ys[i]);
     ++written;
   }
-  CHECK(written >= 75);
+  CHECK(written >= 80);
   if (!dir_env) std::filesystem::remove_all(dir);
 }

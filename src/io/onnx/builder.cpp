@@ -117,8 +117,9 @@ std::string Builder::unsqueeze(const std::string& x, const std::vector<std::int6
 
 std::string Builder::reduce(const std::string& type, const std::string& x, const std::vector<std::int64_t>& axes,
                             bool keepdims) {
-  // ReduceMean/ReduceMax took `axes` as an attribute up to opset 17, as an input from 18.
-  if (opset_ < 18) return op(type, {x}, {attr("axes", axes), attr("keepdims", keepdims ? 1 : 0)});
+  // ReduceMean/ReduceMax/ReduceSumSquare took `axes` as an attribute up to opset 17, as an
+  // input from 18; ReduceSum already from 13.
+  if (opset_ < 18 && type != "ReduceSum") return op(type, {x}, {attr("axes", axes), attr("keepdims", keepdims ? 1 : 0)});
   return op(type, {x, ints(axes)}, {attr("keepdims", keepdims ? 1 : 0)});
 }
 

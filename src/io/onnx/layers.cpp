@@ -636,6 +636,48 @@ Names bidirectional(Builder& b, const Call& c) {
 
 // --- attention ---------------------------------------------------------------------------------
 
+/// softmax(scores [+ causal mask]) · value, as Keras's _apply_scores at inference.
+std::string attend(Builder& b, const Call& c, std::string scores, const std::string& value) {
+  if (flag(c, "use_causal_mask") || flag(c, "causal")) {
+    const std::int64_t t = c.in_shapes[0][1], s_len = c.in_shapes[1][1];
+    if (t < 0 || s_len < 0) c.refuse("a causal mask over an unknown length has no ONNX mapping");
+    // Keras's masked softmax subtracts 1e9 where the mask is off (j > i).
+    std::vector<float> mask(static_cast<std::size_t>(t * s_len), 0.f);
+    for (std::int64_t i = 0; i < t; ++i)
+      for (std::int64_t j = i + 1; j < s_len; ++j) mask[static_cast<std::size_t>(i * s_len + j)] = -1e9f;
+    scores = b.op("Add", {scores, b.floats("causal_mask", {t, s_len}, mask)});
+  }
+  return b.op("MatMul", {b.op("Softmax", {scores}, {attr("axis", -1)}), value});
+}
+
+/// Attention (dot or concat scores) and AdditiveAttention over (batch, time, features).
+Names dense_attention(Builder& b, const Call& c) {
+  if (c.in.size() < 2 || c.in.size() > 3) c.refuse("expected query, value and optionally key as inputs");
+  if (rank_of(c) != 3) c.refuse("only (batch, time, features) inputs have an ONNX mapping");
+  const std::string& q = c.in[0];
+  const std::string& k = c.in.size() == 3 ? c.in[2] : c.in[1];
+  const bool additive = c.layer.class_name() == "AdditiveAttention";
+  const std::string mode = additive ? "additive" : c.config.value("score_mode", std::string("dot"));
+  const Tensor scale = c.weight("scale");
+  auto scaled = [&](const std::string& x) {
+    return scale.defined() ? b.op("Mul", {x, b.floats("scale", dims_of(c, "scale"), values(c, "scale"))}) : x;
+  };
+  std::string scores;
+  if (mode == "dot") {
+    scores = scaled(b.op("MatMul", {q, b.transpose(k, {0, 2, 1})}));
+  } else if (mode == "concat" || mode == "additive") {
+    // Every query step with every key step: (batch, Tq, 1, d) + (batch, 1, Tv, d).
+    const std::string sum = b.op("Add", {b.unsqueeze(q, {2}), b.unsqueeze(k, {1})});
+    const std::string t = additive ? scaled(b.op("Tanh", {sum})) : b.op("Tanh", {scaled(sum)});
+    scores = b.reduce("ReduceSum", t, {-1}, false);
+    if (!additive)
+      scores = b.op("Mul", {scores, b.floats("concat_score_weight", {}, values(c, "concat_score_weight"))});
+  } else {
+    c.refuse("score_mode '" + mode + "' has no ONNX mapping");
+  }
+  return {attend(b, c, scores, c.in[1])};
+}
+
 Names multi_head_attention(Builder& b, const Call& c) {
   if (c.in.size() < 2 || c.in.size() > 3) c.refuse("expected query, value and optionally key as inputs");
   if (rank_of(c) != 3 || !c.config.at("attention_axes").is_null())
@@ -659,17 +701,8 @@ Names multi_head_attention(Builder& b, const Call& c) {
   const std::string k = project(key_in, "key", key_dim, {0, 2, 3, 1});
   const std::string v = project(c.in[1], "value", value_dim, {0, 2, 1, 3});
   std::string scores = b.op("MatMul", {q, k});  // (batch, H, T, S)
-  if (flag(c, "use_causal_mask")) {
-    const std::int64_t t = c.in_shapes[0][1], s_len = c.in_shapes[1][1];
-    if (t < 0 || s_len < 0) c.refuse("use_causal_mask over an unknown length has no ONNX mapping");
-    // Keras's masked softmax adds -1e9 where the mask is off (j > i).
-    std::vector<float> mask(static_cast<std::size_t>(t * s_len), 0.f);
-    for (std::int64_t i = 0; i < t; ++i)
-      for (std::int64_t j = i + 1; j < s_len; ++j) mask[static_cast<std::size_t>(i * s_len + j)] = -1e9f;
-    scores = b.op("Add", {scores, b.floats("causal_mask", {t, s_len}, mask)});
-  }
-  const std::string p = b.op("Softmax", {scores}, {attr("axis", -1)});
-  const std::string heads_out = b.reshape(b.transpose(b.op("MatMul", {p, v}), {0, 2, 1, 3}), {0, 0, heads * value_dim});
+  const std::string heads_out =
+      b.reshape(b.transpose(attend(b, c, scores, v), {0, 2, 1, 3}), {0, 0, heads * value_dim});
   const Ints od = dims_of(c, "attention_output/kernel");
   std::string y = b.op("MatMul", {heads_out, b.floats("output_kernel", {od[0] * od[1], od[2]}, values(c, "attention_output/kernel"))});
   if (bias) y = b.op("Add", {y, b.floats("output_bias", {od[2]}, values(c, "attention_output/bias"))});
@@ -731,6 +764,8 @@ const std::map<std::string, Converter>& converters() {
     for (const char* k : {"LSTM", "GRU", "SimpleRNN"}) t[k] = recurrent;
     t["Bidirectional"] = bidirectional;
     t["MultiHeadAttention"] = multi_head_attention;
+    t["Attention"] = dense_attention;
+    t["AdditiveAttention"] = dense_attention;
     return t;
   }();
   return table;
