@@ -7,6 +7,7 @@
 // "onnx").
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -46,14 +47,17 @@ Sequential seq(const Shape& input, const std::vector<std::shared_ptr<Layer>>& la
   return Sequential(items);
 }
 
-// Every weight random (variances positive), so that no mapping hides behind zeros and ones.
+// The weights that start constant (biases, BatchNormalization's statistics, gamma and beta,
+// PReLU's alpha...) made random (variances positive), so that no mapping hides behind zeros and
+// ones; kernels keep their initializers' scale, so that float32 rounding stays that of a real model.
 void randomize(Model& model, std::mt19937& rng) {
   std::uniform_real_distribution<float> u(-0.5f, 0.5f);
   for (const auto& layer : model.layers()) {
     std::vector<Tensor> values;
     for (const auto& w : layer->weight_entries()) {
-      std::vector<float> v(static_cast<std::size_t>(w.value.numel()));
-      for (float& x : v) x = w.name == "moving_variance" ? 0.75f + u(rng) : u(rng);
+      std::vector<float> v = w.value.to_vector<float>();
+      if (std::adjacent_find(v.begin(), v.end(), std::not_equal_to<>()) == v.end())
+        for (float& x : v) x = w.name == "moving_variance" ? 0.75f + u(rng) : u(rng);
       values.push_back(Tensor::from_vector(v, w.value.shape()));
     }
     if (!values.empty()) layer->set_weights(values);
@@ -283,6 +287,15 @@ std::vector<Case> cases() {
                  return functional({{5, 4}, {3, 4}}, [](std::vector<KerasTensor>& in) {
                    return (*L("AdditiveAttention"))(std::vector<KerasTensor>{in[0], in[1]});
                  });
+               }});
+  c.push_back({"time_distributed", [] {
+                 json dense = {{"class_name", "Dense"}, {"config", {{"units", 3}, {"activation", "tanh"}}}};
+                 json conv = {{"class_name", "Conv2D"}, {"config", {{"filters", 2}, {"kernel_size", {2, 2}}}}};
+                 return seq({4, 5, 5, 2}, {L("TimeDistributed", {{"layer", conv}}), L("Reshape", {{"target_shape", {4, 32}}}),
+                                           L("TimeDistributed", {{"layer", dense}})});
+               }});
+  c.push_back({"group_rms_normalization", [] {
+                 return seq({3, 4, 6}, {L("GroupNormalization", {{"groups", 3}}), L("RMSNormalization", {{"axis", -1}})});
                }});
   c.push_back({"nested_sequential", [] {
                  Sequential inner = seq({6}, {L("Dense", {{"units", 4}, {"activation", "relu"}})});

@@ -326,6 +326,48 @@ Names layer_normalization(Builder& b, const Call& c) {
                {attr("axis", axes[0]), attr("epsilon", static_cast<float>(c.config.at("epsilon").get<double>()))})};
 }
 
+Names rms_normalization(Builder& b, const Call& c) {
+  // x / √(mean(x²) + ε) · scale, the scale broadcast from the last axis as Keras multiplies it.
+  Ints axes = int_list(c, "axis");
+  for (auto& a : axes) a = normalize_axis(c, a, rank_of(c));
+  const std::string ms = b.reduce("ReduceMean", b.op("Mul", {c.x(), c.x()}), axes, true);
+  const std::string rms = b.op("Sqrt", {b.op("Add", {ms, b.scalar(static_cast<float>(c.config.at("epsilon").get<double>()))})});
+  return {b.op("Mul", {b.op("Div", {c.x(), rms}), b.floats("scale", dims_of(c, "scale"), values(c, "scale"))})};
+}
+
+Names group_normalization(Builder& b, const Call& c) {
+  // The channel axis split into (groups, channels per group), statistics over every axis but the
+  // batch and the group, then gamma and beta per channel.
+  const Shape& s = c.in_shapes[0];
+  const auto r = rank_of(c);
+  const std::int64_t a = normalize_axis(c, c.config.at("axis").get<std::int64_t>(), r);
+  if (a == 0) c.refuse("axis 0 (the batch) has no ONNX mapping");
+  for (std::int64_t i = 1; i < r; ++i)
+    if (s[static_cast<std::size_t>(i)] < 0) c.refuse("an unknown dimension in " + s.str() + " has no ONNX mapping");
+  const std::int64_t ch = s[static_cast<std::size_t>(a)], g = c.config.at("groups").get<std::int64_t>();
+  Ints grouped{0}, back{0}, along(static_cast<std::size_t>(r - 1), 1), reduce_axes;
+  for (std::int64_t i = 1; i < r; ++i) {
+    back.push_back(s[static_cast<std::size_t>(i)]);
+    if (i == a) {
+      grouped.push_back(g);
+      grouped.push_back(ch / g);
+    } else {
+      grouped.push_back(s[static_cast<std::size_t>(i)]);
+    }
+  }
+  for (std::int64_t i = 1; i <= r; ++i)
+    if (i != a) reduce_axes.push_back(i);
+  const std::string x = b.reshape(c.x(), grouped);
+  const std::string centred = b.op("Sub", {x, b.reduce("ReduceMean", x, reduce_axes, true)});
+  const std::string var = b.reduce("ReduceMean", b.op("Mul", {centred, centred}), reduce_axes, true);
+  const std::string sd = b.op("Sqrt", {b.op("Add", {var, b.scalar(static_cast<float>(c.config.at("epsilon").get<double>()))})});
+  std::string y = b.reshape(b.op("Div", {centred, sd}), back);
+  along[static_cast<std::size_t>(a - 1)] = ch;
+  if (c.weight("gamma").defined()) y = b.op("Mul", {y, b.floats("gamma", along, values(c, "gamma"))});
+  if (c.weight("beta").defined()) y = b.op("Add", {y, b.floats("beta", along, values(c, "beta"))});
+  return {y};
+}
+
 // --- core, reshaping, embedding, activations ------------------------------------------------------
 
 Names dense(Builder& b, const Call& c) {
@@ -634,6 +676,29 @@ Names bidirectional(Builder& b, const Call& c) {
   c.refuse("merge_mode '" + mode + "' has no ONNX mapping");
 }
 
+// --- wrappers --------------------------------------------------------------------------------------
+
+Names time_distributed(Builder& b, const Call& c) {
+  // The wrapped layer on (batch·time, ...), then time split off again.
+  const auto subs = c.layer.sublayers();
+  if (subs.size() != 1) c.refuse("expected one wrapped layer");
+  const Shape& s = c.in_shapes[0];
+  const Shape& out = c.out_shapes.at(0);
+  if (s.size() < 3 || s[1] < 0) c.refuse("an unknown number of time steps has no ONNX mapping");
+  Shape inner_in{-1}, inner_out{-1};
+  inner_in.insert(inner_in.end(), s.begin() + 2, s.end());
+  inner_out.insert(inner_out.end(), out.begin() + 2, out.end());
+  Ints flat{-1}, split{-1, s[1]};
+  for (std::size_t i = 2; i < s.size(); ++i) flat.push_back(s[i]);
+  for (std::size_t i = 2; i < out.size(); ++i) split.push_back(out[i]);
+  for (std::size_t i = 1; i < flat.size(); ++i)
+    if (flat[i] < 0) c.refuse("an unknown dimension in " + s.str() + " has no ONNX mapping");
+  const Call inner{*subs[0], subs[0]->get_config(), {b.reshape(c.x(), flat)}, {inner_in}, {inner_out}};
+  const Names y = convert_layer(b, inner);
+  if (y.size() != 1) c.refuse("a wrapped layer with several outputs has no ONNX mapping");
+  return {b.reshape(y[0], split)};
+}
+
 // --- attention ---------------------------------------------------------------------------------
 
 /// softmax(scores [+ causal mask]) · value, as Keras's _apply_scores at inference.
@@ -764,6 +829,9 @@ const std::map<std::string, Converter>& converters() {
     for (const char* k : {"LSTM", "GRU", "SimpleRNN"}) t[k] = recurrent;
     t["Bidirectional"] = bidirectional;
     t["MultiHeadAttention"] = multi_head_attention;
+    t["TimeDistributed"] = time_distributed;
+    t["GroupNormalization"] = group_normalization;
+    t["RMSNormalization"] = rms_normalization;
     t["Attention"] = dense_attention;
     t["AdditiveAttention"] = dense_attention;
     return t;
