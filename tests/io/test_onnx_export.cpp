@@ -14,6 +14,8 @@
 #include <functional>
 #include <random>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "io/onnx/onnx_proto.hpp"
@@ -389,7 +391,8 @@ TEST_CASE("onnx export refuses a subclassed model", "[onnx]") {
 TEST_CASE("onnx export writes every model of the layer set", "[onnx][onnx_export]") {
   const char* dir_env = std::getenv("LAMINA_ONNX_EXPORT_DIR");
   const std::filesystem::path dir =
-      dir_env ? std::filesystem::path(dir_env) : std::filesystem::temp_directory_path() / "lamina_onnx_export_test";
+      dir_env ? std::filesystem::path(dir_env)
+              : std::filesystem::temp_directory_path() / ("lamina_onnx_export_test_" + std::to_string(::getpid()));
   std::mt19937 rng(7);
   set_seed(7);
   int written = 0;
