@@ -127,7 +127,9 @@ Index index_directory(const std::string& directory, const IndexOptions& o, const
   if (!fs::is_directory(directory, ec)) throw ValueError(fn + ": '" + directory + "' is not a directory");
   Index index;
   index.seed = o.seed ? *o.seed : random::global().next_below(1000000);
-  const bool inferred = o.labels == "inferred";
+  // label_mode "none" drops the labels too (Keras sets labels=None): the index then starts at
+  // the directory itself.
+  const bool inferred = o.labels == "inferred" && o.label_mode != "none";
   std::vector<std::string> subdirs;
   if (inferred) {
     for (const auto& entry : fs::directory_iterator(directory, ec)) {
