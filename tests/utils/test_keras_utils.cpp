@@ -320,6 +320,13 @@ TEST_CASE("summary's line_length, show_trainable and expand_nested print Keras's
   const Model branchy({a, b}, layers::Dense(1, {.name = "out"})(sum), "branchy");
   CHECK(branchy.summary_string({.show_trainable = true}) == fixtures()["summary"]["functional_trainable"]["text"].get<std::string>());
   CHECK(branchy.summary_string({.line_length = 120}) == fixtures()["summary"]["functional_wide"]["text"].get<std::string>());
+  // A nested Functional model lists its InputLayer too; its rows have no connections.
+  const KerasTensor fa = layers::Input({3}, {.name = "fa"});
+  const Model func(fa, layers::Dense(2, {.name = "fd"})(fa), "func");
+  const KerasTensor top = layers::Input({3}, {.name = "top"});
+  const Model wrap(top, layers::Dense(1, {.name = "tail"})(func(top)), "wrap");
+  CHECK(wrap.summary_string({.expand_nested = true, .show_trainable = true}) ==
+        fixtures()["summary"]["functional_nested"]["text"].get<std::string>());
   CHECK_THROWS_WITH(outer.summary_string({.line_length = 10}), Contains("line_length"));
 }
 
