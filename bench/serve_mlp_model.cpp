@@ -11,7 +11,7 @@
 int main(int argc, char** argv) {
   if (argc != 2) return std::fprintf(stderr, "usage: serve_mlp_model OUT.keras\n"), 2;
   lamina::set_seed(42);
-  auto model = lamina::fashion_mnist::mlp();
+  auto model = fashion_mnist::mlp();
   model.save(argv[1]);
   return 0;
 }
