@@ -11,6 +11,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$(cd "${1:-$root/build}" && pwd)"
 port="${PORT:-8501}"
+python="${PYTHON:-/usr/bin/python3}"  # Debian's, with python3-numpy
 cmake --build "$build" -j2 --target fashion_mnist_mlp lamina_serve
 
 work="$(mktemp -d)"
@@ -35,7 +36,7 @@ for _ in $(seq 100); do curl -sf "http://localhost:$port/v1/models/fashion" >/de
 #    its inputs (the training set's mean and standard deviation of pixel/255).
 curl -s "http://localhost:$port/v1/models/fashion"; echo
 curl -s "http://localhost:$port/v1/models/fashion/metadata"; echo
-python3 - "$work/request.json" <<'PY'
+"$python" - "$work/request.json" <<'PY'
 import gzip, json, sys
 import numpy as np
 d = "/usr/share/datasets/fashion-mnist/"
@@ -46,7 +47,7 @@ mu = train.mean()
 sd = np.sqrt(((train - mu) ** 2).mean())
 json.dump({"instances": ((test[:3] - mu) / sd).round(5).tolist()}, open(sys.argv[1], "w"))
 PY
-curl -s -d @"$work/request.json" "http://localhost:$port/v1/models/fashion:predict" | python3 -c '
+curl -s -d @"$work/request.json" "http://localhost:$port/v1/models/fashion:predict" | tee "$work/response.json" | "$python" -c '
 import gzip, json, sys
 import numpy as np
 classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -55,6 +56,7 @@ for i, p in enumerate(json.load(sys.stdin)["predictions"]):
     print(f"test image {i}: predicted {classes[int(np.argmax(p))]} ({max(p):.3f}), labelled {classes[labels[i]]}")
 '
 
+head -c 300 "$work/response.json"; echo
 # 4. Stop: SIGTERM lets requests in flight finish.
 kill -TERM "$server"
 wait "$server"

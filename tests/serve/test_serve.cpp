@@ -145,6 +145,18 @@ TEST_CASE("lamina_serve answers a row-format predict with Keras's outputs", "[se
   auto [status3, body3] = s.post("/v1/models/fashion:predict", json{{"instances", named}}.dump());
   REQUIRE(status3 == 200);
   check_close(flat(body3["predictions"]), flat(f["y"]));
+
+  // curl -d sends the body as a form (TF Serving's own examples do): still JSON, and past 8 KiB.
+  json many = json::array();
+  for (int i = 0; i < 100; ++i) many.push_back(f["x"][i % 5]);
+  std::string form_body = json{{"instances", many}}.dump();
+  REQUIRE(form_body.size() > 8192);
+  auto res = s.client().Post("/v1/models/fashion:predict", form_body, "application/x-www-form-urlencoded");
+  REQUIRE(res);
+  REQUIRE(res->status == 200);
+  auto predictions = json::parse(res->body)["predictions"];
+  REQUIRE(predictions.size() == 100);
+  check_close(flat(predictions[99]), flat(f["y"][4]));
 }
 
 TEST_CASE("lamina_serve names each output of a two-input two-output model", "[serve]") {

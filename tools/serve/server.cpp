@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 #include <httplib.h>
@@ -25,6 +26,20 @@ void send_error(httplib::Response& res, int status, const std::string& message) 
   std::string body = "{\"error\":";
   append_string(body, message);
   send_json(res, status, body + "}");
+}
+
+const char* const kTooLarge = "the request body is larger than --max_body_bytes";
+
+/// Runs a handler: BadRequest answers 400, any other failure 500, never a crash.
+template <class F>
+void answering(httplib::Response& res, F handler) {
+  try {
+    handler();
+  } catch (const BadRequest& e) {
+    send_error(res, 400, e.what());
+  } catch (const std::exception& e) {
+    send_error(res, 500, e.what());
+  }
 }
 
 /// The version a request names (match group 2 of the routes below), or -1 for "latest".
@@ -60,6 +75,7 @@ void Server::start() {
   // for the client's delayed ACK (40 ms per request on Linux).
   http_->set_tcp_nodelay(true);
   routes();
+  errors();
   port_ = options_.rest_api_port == 0 ? http_->bind_to_any_port(options_.host)
                                       : (http_->bind_to_port(options_.host, options_.rest_api_port) ? options_.rest_api_port : -1);
   if (port_ < 0) {
@@ -107,64 +123,77 @@ void Server::routes() {
     return nullptr;
   };
 
-  // Every handler answers BadRequest with 400 and any other failure with 500, never a crash.
-  auto guarded = [](auto handler) {
-    return [handler](const httplib::Request& req, httplib::Response& res) {
-      try {
-        handler(req, res);
-      } catch (const BadRequest& e) {
-        send_error(res, 400, e.what());
-      } catch (const std::exception& e) {
-        send_error(res, 500, e.what());
-      }
-    };
-  };
-
+  // The body is read here rather than by httplib, which would parse a body sent as curl -d sends
+  // it (application/x-www-form-urlencoded, as TF Serving's own examples do) as a form, and refuse
+  // it past 8 KiB. The --max_body_bytes limit still applies (413).
   http_->Post(R"(/v1/models/([^/:]+)(?:/versions/(\d+))?:(\w+))",
-              guarded([this, servable_for](const httplib::Request& req, httplib::Response& res) {
-                if (req.matches[3] != "predict") {
-                  std::string message = "'";
-                  message.append(req.matches[3].str()).append("' is not served: lamina_serve serves predict");
-                  return send_error(res, 400, message);
+              [this, servable_for](const httplib::Request& req, httplib::Response& res,
+                                   const httplib::ContentReader& read_body) {
+                std::string body;
+                std::size_t limit = options_.max_body_bytes;
+                bool read = read_body([&body, limit](const char* data, std::size_t size) {
+                  if (body.size() + size > limit) return false;
+                  body.append(data, size);
+                  return true;
+                });
+                if (!read) {
+                  // httplib refuses a declared length past the limit before reading anything.
+                  auto length = req.get_header_value("Content-Length");
+                  bool over = body.size() >= limit || (!length.empty() && std::strtoull(length.c_str(), nullptr, 10) > limit);
+                  return send_error(res, over ? 413 : 400, over ? kTooLarge : "the request body could not be read");
                 }
-                if (auto servable = servable_for(req, res))
-                  send_json(res, 200, predict_response(servable, req.body, batcher_.get()));
-              }));
+                answering(res, [&] {
+                  if (req.matches[3] != "predict") {
+                    std::string message = "'";
+                    message.append(req.matches[3].str()).append("' is not served: lamina_serve serves predict");
+                    return send_error(res, 400, message);
+                  }
+                  if (auto servable = servable_for(req, res))
+                    send_json(res, 200, predict_response(servable, body, batcher_.get()));
+                });
+              });
 
   http_->Get(R"(/v1/models/([^/:]+)(?:/versions/(\d+))?/metadata)",
-             guarded([this, servable_for, name](const httplib::Request& req, httplib::Response& res) {
-               if (auto servable = servable_for(req, res)) send_json(res, 200, metadata_response(name, *servable));
-             }));
+             [this, servable_for, name](const httplib::Request& req, httplib::Response& res) {
+               answering(res, [&] {
+                 if (auto servable = servable_for(req, res)) send_json(res, 200, metadata_response(name, *servable));
+               });
+             });
 
   http_->Get(R"(/v1/models/([^/:]+)(?:/versions/(\d+))?)",
-             guarded([this, name](const httplib::Request& req, httplib::Response& res) {
-               std::string model = req.matches[1].str();
-               std::int64_t version = requested_version(req);
-               auto all = model == name ? models_->status() : std::vector<VersionStatus>{};
-               std::string body = "{\"model_version_status\":[";
-               bool any = false;
-               for (auto& s : all) {
-                 if (version >= 0 && s.version != version) continue;
-                 body += any ? ",{" : "{";
-                 any = true;
-                 body += "\"version\":\"" + std::to_string(s.version) + "\",\"state\":\"" + s.state +
-                         "\",\"status\":{\"error_code\":\"" + s.error_code + "\",\"error_message\":";
-                 append_string(body, s.error_message);
-                 body += "}}";
-               }
-               if (!any)
-                 return send_error(res, 404, version < 0 ? "Could not find any versions of model " + model
-                                                         : "Could not find version " + std::to_string(version) +
-                                                               " of model " + model);
-               send_json(res, 200, body + "]}");
-             }));
+             [this, name](const httplib::Request& req, httplib::Response& res) {
+               answering(res, [&] { status_response(req, res, name); });
+             });
+}
 
+void Server::status_response(const httplib::Request& req, httplib::Response& res, const std::string& name) {
+  std::string model = req.matches[1].str();
+  std::int64_t version = requested_version(req);
+  auto all = model == name ? models_->status() : std::vector<VersionStatus>{};
+  std::string body = "{\"model_version_status\":[";
+  bool any = false;
+  for (auto& s : all) {
+    if (version >= 0 && s.version != version) continue;
+    body += any ? ",{" : "{";
+    any = true;
+    body += "\"version\":\"" + std::to_string(s.version) + "\",\"state\":\"" + s.state +
+            "\",\"status\":{\"error_code\":\"" + s.error_code + "\",\"error_message\":";
+    append_string(body, s.error_message);
+    body += "}}";
+  }
+  if (!any)
+    return send_error(res, 404, version < 0 ? "Could not find any versions of model " + model
+                                            : "Could not find version " + std::to_string(version) + " of model " + model);
+  send_json(res, 200, body + "]}");
+}
+
+void Server::errors() {
   // What no route answered (404), a body over the limit (413), anything else httplib refuses:
   // TF Serving's {"error": ...} body instead of an empty one.
   http_->set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     std::string message = res.status == 404   ? "Malformed request: " + req.method + " " + req.path
-                          : res.status == 413 ? "the request body is larger than --max_body_bytes"
+                          : res.status == 413 ? kTooLarge
                                               : "HTTP error " + std::to_string(res.status);
     send_error(res, res.status, message);
     return httplib::Server::HandlerResponse::Handled;

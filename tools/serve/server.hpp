@@ -17,6 +17,8 @@
 
 namespace httplib {
 class Server;
+struct Request;
+struct Response;
 }
 
 namespace lamina::serve {
@@ -59,6 +61,8 @@ class Server {
 
  private:
   void routes();
+  void errors();  ///< {"error": ...} bodies for what no route answered
+  void status_response(const httplib::Request& req, httplib::Response& res, const std::string& name);
 
   ServerOptions options_;
   std::unique_ptr<ModelManager> models_;
