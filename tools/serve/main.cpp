@@ -28,7 +28,7 @@ const char* kUsage = R"(usage: lamina_serve --model_base_path=DIR [options]
   --model_base_path=DIR              numbered version folders, each with one .keras/.h5/.hdf5 file
   --rest_api_port=N                  HTTP port (default 8501; 0: any free port)
   --rest_api_host=ADDR               address to listen on (default 0.0.0.0)
-  --rest_api_num_threads=N           HTTP worker threads (default: 4 per CPU)
+  --rest_api_num_threads=N           connections served at once (default: 4 per CPU, at least 32)
   --file_system_poll_wait_seconds=S  how often to look for a new version (default 1; 0: never)
   --enable_batching[=true|false]     merge concurrent requests into one predict (default false)
   --max_batch_size=N                 rows per merged predict (default 32)

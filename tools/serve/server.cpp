@@ -57,8 +57,10 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {}
 Server::~Server() { stop(); }
 
 void Server::start() {
+  // httplib serves a connection on one pool thread from its first request to its close: the
+  // pool bounds the clients served at once, so it is not kept as small as the CPU count.
   if (options_.rest_api_num_threads <= 0)
-    options_.rest_api_num_threads = 4 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    options_.rest_api_num_threads = std::max(32, 4 * static_cast<int>(std::thread::hardware_concurrency()));
   models_ = std::make_unique<ModelManager>(options_.model_name, options_.model_base_path);
   models_->start(options_.file_system_poll_wait_seconds);
   if (options_.enable_batching)
@@ -68,8 +70,9 @@ void Server::start() {
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
   http_->set_payload_max_length(options_.max_body_bytes);
   // A kept-alive connection holds one pool thread between its requests: more requests per
-  // connection than httplib's 5 spare clients the reconnections, and the timeout frees the thread.
-  http_->set_keep_alive_max_count(1000);
+  // connection than httplib's 5 spare clients the reconnections; the cap and the timeout hand the
+  // thread to a waiting connection.
+  http_->set_keep_alive_max_count(100);
   http_->set_keep_alive_timeout(2);
   // httplib writes the headers and the body separately: with Nagle's algorithm the body waits
   // for the client's delayed ACK (40 ms per request on Linux).

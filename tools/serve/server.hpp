@@ -31,7 +31,7 @@ struct ServerOptions {
   std::string model_base_path{};
   std::string host = "0.0.0.0";
   int rest_api_port = 8501;  ///< 0: any free port (see Server::port)
-  int rest_api_num_threads = 0;  ///< 0: four per CPU, as TF Serving
+  int rest_api_num_threads = 0;  ///< connections served at once; 0: four per CPU, at least 32
   double file_system_poll_wait_seconds = 1;  ///< <= 0: load once, never poll
   bool enable_batching = false;
   std::int64_t max_batch_size = 32;
