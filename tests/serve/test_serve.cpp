@@ -265,6 +265,7 @@ TEST_CASE("lamina_serve answers malformed requests with 400 and a message", "[se
   std::vector<Case> cases{
       {"{\"instances\": [", "JSON Parse error"},
       {"", "JSON Parse error"},
+      {"{\"instances\": [\xff\xfe]}", "JSON Parse error"},  // not UTF-8, quoted in the message
       {"[1, 2]", "must be a JSON object"},
       {R"({"instance": []})", "Missing 'inputs' or 'instances' key"},
       {R"({"instances": [], "inputs": {}})", "not both"},

@@ -198,6 +198,9 @@ void append_row(std::string& out, const Tensor& t, std::int64_t row) {
 
 void append_tensor(std::string& out, const Tensor& t) { append_elements(out, t, 0, t.shape()); }
 
-void append_string(std::string& out, const std::string& text) { out += json(text).dump(); }
+void append_string(std::string& out, const std::string& text) {
+  // Error messages may quote the client's bytes, which need not be UTF-8.
+  out += json(text).dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 }  // namespace lamina::serve
