@@ -16,22 +16,6 @@
 
 using namespace lamina;
 
-namespace {
-
-class EpochTimer : public Callback {
- public:
-  void on_epoch_begin(int, const Logs&) override { start_ = std::chrono::steady_clock::now(); }
-  void on_epoch_end(int epoch, const Logs&) override {
-    std::chrono::duration<double> s = std::chrono::steady_clock::now() - start_;
-    std::printf("epoch %d took %.1f s\n", epoch + 1, s.count());
-  }
-
- private:
-  std::chrono::steady_clock::time_point start_;
-};
-
-}  // namespace
-
 int main() {
   distribute::DataParallel strategy;  // reads rank and size from MPI
   distribute::set_distribution(strategy);
@@ -46,7 +30,7 @@ int main() {
   model.fit(x_train, train.y,
             {.batch_size = 128,
              .epochs = 6,
-             .callbacks = {fashion_mnist::halve_late(), distribute::chief_only(std::make_shared<EpochTimer>())}});
+             .callbacks = {fashion_mnist::halve_late(), distribute::chief_only(std::make_shared<fashion_mnist::EpochTimer>())}});
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   // Every rank holds the same weights: rank 0 evaluates.
   if (strategy.is_chief()) {
