@@ -96,41 +96,36 @@ class DataParallelImpl final : public engine::Distribution, public std::enable_s
     state.skip_nonfinite_steps = packed[3] != 0;
   }
 
+  // A step costs one synchronisation: the sample counts and the loss trackers' increments travel
+  // with the gradients' all-reduce (a test step's, with the metric inputs' gather or in end_step).
   void begin_step(ModelImpl& m, const Batch& local) override {
-    const double samples = engine::batch_samples(local);
-    std::vector<char> all;
-    comm_->allgather(&samples, std::vector<std::size_t>(static_cast<std::size_t>(comm_->size()), sizeof(double)), all);
-    rows_.assign(static_cast<std::size_t>(comm_->size()), 0);
-    double total = 0;
-    for (std::size_t r = 0; r < rows_.size(); ++r) {
-      double v = 0;
-      std::memcpy(&v, all.data() + r * sizeof(double), sizeof(double));
-      rows_[r] = static_cast<std::int64_t>(v);
-      total += v;
-    }
-    share_ = samples / total;
+    local_rows_ = engine::batch_samples(local);
+    reduced_ = false;
     snapshot_.clear();
     for (const engine::LossTracker* t : trackers_of(m)) {
       snapshot_.push_back(tracker_sum(*t));
       snapshot_.push_back(t->count());
     }
+    model_ = &m;
   }
 
   void end_step(ModelImpl& m) override {
+    // A step that changed its trackers after the reduction (a custom train_step) reduces again;
+    // the counts tell, and they change alike on every replica.
+    bool changed = !reduced_;
     const std::vector<engine::LossTracker*> trackers = trackers_of(m);
-    std::vector<double> delta;
-    for (std::size_t i = 0; i < trackers.size(); ++i) {
-      delta.push_back(tracker_sum(*trackers[i]) - snapshot_[2 * i]);
-      delta.push_back(trackers[i]->count() - snapshot_[2 * i + 1]);
+    for (std::size_t i = 0; !changed && i < trackers.size(); ++i) changed = trackers[i]->count() != reduced_counts_[i];
+    if (changed) {
+      launch_meta();
+      finish_meta();
     }
-    comm_->allreduce_sum(delta.data(), delta.size());
-    for (std::size_t i = 0; i < trackers.size(); ++i)
-      trackers[i]->set_state(snapshot_[2 * i] + delta[2 * i], snapshot_[2 * i + 1] + delta[2 * i + 1]);
+    model_ = nullptr;
   }
 
-  // This replica's loss is the mean over its rows; weighted by its share of the global batch,
-  // the gradients' sum over the replicas is the gradient of the global batch's mean.
-  Tensor scale_loss(const Tensor& loss) override { return share_ == 1.0 ? loss : loss * share_; }
+  // This replica's loss is the mean over its rows: times the rows, the gradients are sums, and
+  // their sum over the replicas divided by the global batch's rows is the gradient of the
+  // global batch's mean.
+  Tensor scale_loss(const Tensor& loss) override { return comm_->size() == 1 ? loss : loss * local_rows_; }
 
   void reduce_gradients(std::vector<Tensor>& grads) override;
   void gather_metric_inputs(engine::MetricInputs& in) override;
@@ -148,60 +143,125 @@ class DataParallelImpl final : public engine::Distribution, public std::enable_s
     return h;
   }
 
+  // Starts the all-reduce of this step's counts: each replica's rows (its own slot) and the loss
+  // trackers' increments since begin_step.
+  void launch_meta() {
+    const std::size_t n = static_cast<std::size_t>(comm_->size());
+    meta_.assign(n, 0.0);
+    meta_[static_cast<std::size_t>(comm_->rank())] = local_rows_;
+    if (model_) {
+      const std::vector<engine::LossTracker*> trackers = trackers_of(*model_);
+      for (std::size_t i = 0; i < trackers.size(); ++i) {
+        meta_.push_back(tracker_sum(*trackers[i]) - snapshot_[2 * i]);
+        meta_.push_back(trackers[i]->count() - snapshot_[2 * i + 1]);
+      }
+    }
+    meta_request_ = comm_->iallreduce_sum(meta_.data(), meta_.size(), true);
+  }
+
+  // Waits for the counts: every replica's rows, and the trackers summed over the replicas.
+  void finish_meta() {
+    meta_request_->wait();
+    meta_request_.reset();
+    const std::size_t n = static_cast<std::size_t>(comm_->size());
+    rows_.assign(n, 0);
+    global_rows_ = 0;
+    for (std::size_t r = 0; r < n; ++r) {
+      rows_[r] = static_cast<std::int64_t>(meta_[r]);
+      global_rows_ += meta_[r];
+    }
+    reduced_counts_.clear();
+    if (model_) {
+      const std::vector<engine::LossTracker*> trackers = trackers_of(*model_);
+      for (std::size_t i = 0; i < trackers.size() && n + 2 * i + 1 < meta_.size(); ++i) {
+        trackers[i]->set_state(snapshot_[2 * i] + meta_[n + 2 * i], snapshot_[2 * i + 1] + meta_[n + 2 * i + 1]);
+        reduced_counts_.push_back(trackers[i]->count());
+        snapshot_[2 * i] = tracker_sum(*trackers[i]);  // what a second reduction adds to
+        snapshot_[2 * i + 1] = trackers[i]->count();
+      }
+    }
+    reduced_ = true;
+  }
+
   DataParallelOptions options_;
   std::shared_ptr<Communicator> comm_;
-  std::vector<std::int64_t> rows_;  // each replica's rows in this step
-  double share_ = 1.0;              // this replica's rows / the global batch's
-  std::vector<double> snapshot_;    // the loss trackers' (sum, count) before the step
+  ModelImpl* model_ = nullptr;       // the model of the step under way
+  double local_rows_ = 0;            // this replica's rows in this step
+  double global_rows_ = 0;           // every replica's, summed
+  std::vector<std::int64_t> rows_;   // each replica's rows (after the counts' reduction)
+  std::vector<double> snapshot_;     // the loss trackers' (sum, count) before the step
+  std::vector<double> meta_;         // the counts in flight
+  std::unique_ptr<Communicator::Request> meta_request_;
+  bool reduced_ = false;             // the counts of this step are known
+  std::vector<double> reduced_counts_;
+  std::vector<char> buckets_[2];     // reused from step to step (no page faults per step)
 };
 
 // Gradients go in buckets, last layer first (the order backward finishes them, as DDP fills
 // its buckets), each bucket's all-reduce started as soon as it is packed, so that packing the
-// next overlaps it. The autograd has no per-tensor hook yet, so the buckets start after backward
-// has finished rather than during it.
+// next overlaps it; the counts go first. The autograd has no per-tensor hook yet, so the buckets
+// start after backward has finished rather than during it.
 void DataParallelImpl::reduce_gradients(std::vector<Tensor>& grads) {
   if (comm_->size() == 1) return;
+  launch_meta();
+  struct Member {
+    std::size_t grad, offset;
+    Tensor host;
+  };
   struct Bucket {
     bool f64 = false;
-    std::vector<char> data;
-    std::vector<std::pair<std::size_t, Tensor>> members;  // grads index, host copy
+    std::size_t begin = 0, end = 0;  // bytes of the staging buffer
+    std::vector<Member> members;
     std::unique_ptr<Communicator::Request> request;
   };
-  std::vector<Bucket> buckets;
-  Bucket open32, open64;
-  open64.f64 = true;
-  auto launch = [&](Bucket& b) {
-    if (b.members.empty()) return;
-    const std::size_t elem = b.f64 ? sizeof(double) : sizeof(float);
-    b.request = comm_->iallreduce_sum(b.data.data(), b.data.size() / elem, b.f64);
-    const bool f64 = b.f64;
-    buckets.push_back(std::move(b));
-    b = Bucket();
-    b.f64 = f64;
-  };
-  for (std::size_t k = grads.size(); k-- > 0;) {
-    const Tensor& g = grads[k];
+  // One staging buffer per dtype, sized once for all the gradients.
+  std::size_t total[2] = {0, 0};
+  for (const Tensor& g : grads) {
     if (!g.defined()) continue;
     if (g.dtype() != float32 && g.dtype() != float64)
       throw TypeError("DataParallel: gradients of dtype " + std::string(dtype_name(g.dtype())) +
                       " cannot be all-reduced (float32 and float64 only)");
-    Bucket& b = g.dtype() == float64 ? open64 : open32;
-    Tensor h = host_copy(g);
-    if (!b.data.empty() && b.data.size() + h.nbytes() > options_.bucket_bytes) launch(b);
-    const std::size_t at = b.data.size();
-    b.data.resize(at + h.nbytes());
-    std::memcpy(b.data.data() + at, h.raw_data(), h.nbytes());
-    b.members.emplace_back(k, std::move(h));
+    total[g.dtype() == float64 ? 1 : 0] += g.nbytes();
   }
-  launch(open32);
-  launch(open64);
+  for (int d = 0; d < 2; ++d)
+    if (buckets_[d].size() < total[d]) buckets_[d].resize(total[d]);
+  std::vector<Bucket> buckets;
+  Bucket open[2];
+  open[1].f64 = true;
+  auto launch = [&](int d) {
+    Bucket& b = open[d];
+    if (b.members.empty()) return;
+    const std::size_t elem = b.f64 ? sizeof(double) : sizeof(float);
+    b.request = comm_->iallreduce_sum(buckets_[d].data() + b.begin, (b.end - b.begin) / elem, b.f64);
+    const std::size_t end = b.end;
+    buckets.push_back(std::move(b));
+    open[d] = Bucket();
+    open[d].f64 = d == 1;
+    open[d].begin = open[d].end = end;
+  };
+  for (std::size_t k = grads.size(); k-- > 0;) {
+    const Tensor& g = grads[k];
+    if (!g.defined()) continue;
+    const int d = g.dtype() == float64 ? 1 : 0;
+    Bucket& b = open[d];
+    // Tensors are contiguous: a host gradient is copied from where it lies.
+    Tensor h = g.device() == Device::cpu() ? g : g.to(Device::cpu());
+    if (b.end > b.begin && b.end - b.begin + h.nbytes() > options_.bucket_bytes) launch(d);
+    Bucket& into = open[d];
+    std::memcpy(buckets_[d].data() + into.end, h.raw_data(), h.nbytes());
+    const std::size_t bytes = h.nbytes();
+    into.members.push_back({k, into.end, std::move(h)});
+    into.end += bytes;
+  }
+  launch(0);
+  launch(1);
+  finish_meta();
   for (Bucket& b : buckets) {
     b.request->wait();
-    std::size_t at = 0;
-    for (auto& [k, h] : b.members) {
-      std::memcpy(h.raw_data(), b.data.data() + at, h.nbytes());
-      at += h.nbytes();
-      grads[k].assign(h);
+    const int d = b.f64 ? 1 : 0;
+    for (Member& mem : b.members) {
+      const Tensor sum = Tensor::from_data(buckets_[d].data() + mem.offset, mem.host.shape(), mem.host.dtype());
+      grads[mem.grad].assign(sum / global_rows_);
     }
   }
 }
@@ -210,6 +270,10 @@ void DataParallelImpl::reduce_gradients(std::vector<Tensor>& grads) {
 // in the order one process would see them.
 void DataParallelImpl::gather_metric_inputs(engine::MetricInputs& in) {
   if (comm_->size() == 1) return;
+  if (!reduced_) {  // a test step: the counts (and the trackers) now
+    launch_meta();
+    finish_meta();
+  }
   const std::size_t n = rows_.size();
   const auto r_self = static_cast<std::size_t>(comm_->rank());
   std::vector<Tensor*> targets;

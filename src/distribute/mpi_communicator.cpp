@@ -144,19 +144,25 @@ class MpiCommunicator final : public Communicator {
   // Polls `request` until done; between polls, looks for a failure notice, and gives up after the
   // timeout.
   void wait_for(MPI_Request& request, const char* what) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_);
+    const auto start = std::chrono::steady_clock::now();
+    const auto deadline = start + std::chrono::duration<double>(timeout_);
     for (std::uint64_t spin = 0;; ++spin) {
       int done = 0;
       check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), what);
       if (done) return;
-      if (spin % 64 == 63) {
+      if (spin % 16 == 15) {
         poll_failures();
         if (std::chrono::steady_clock::now() > deadline) {
           g_failed = true;
           throw PeerFailure("distribute: rank " + std::to_string(rank_) + " waited " + std::to_string(timeout_) +
                             " s in " + what + " for the other ranks; one of them stopped answering");
         }
-        std::this_thread::yield();
+        // Past a short spin, sleep between polls: on a machine with more processes than cores
+        // a spinning rank takes the core its peer needs to reach the collective.
+        if (std::chrono::steady_clock::now() - start > std::chrono::microseconds(100))
+          std::this_thread::sleep_for(std::chrono::microseconds(20));
+        else
+          std::this_thread::yield();
       }
     }
   }
