@@ -22,6 +22,7 @@
 #include <vector>
 
 #include <lamina/callbacks.hpp>
+#include <lamina/callbacks/backup_and_restore.hpp>
 #include <lamina/callbacks/csv_logger.hpp>
 #include <lamina/callbacks/lambda_callback.hpp>
 #include <lamina/callbacks/model_checkpoint.hpp>
@@ -74,6 +75,9 @@ double rel_diff(const Tensor& a, const Tensor& b) {
   }
   return std::sqrt(diff / std::max(norm, 1e-30));
 }
+
+// A directory of rank 0's naming, the same on every rank (defined below).
+std::filesystem::path shared_dir(const char* tag);
 
 // Every weight of `m` equals rank 0's, bit for bit.
 bool same_on_all_ranks(const Model& m) {
@@ -175,15 +179,7 @@ struct Counted : Callback {
 }  // namespace
 
 TEST_CASE("files and output come from rank 0 only", "[mpi]") {
-  // The same directory on both ranks (rank 0's name).
-  char dir_name[256] = {};
-  if (strategy().is_chief()) {
-    const auto dir = std::filesystem::temp_directory_path() / ("lamina_mpi_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    std::snprintf(dir_name, sizeof dir_name, "%s", dir.c_str());
-  }
-  MPI_Bcast(dir_name, sizeof dir_name, MPI_CHAR, 0, MPI_COMM_WORLD);
-  const std::filesystem::path dir(dir_name);
+  const std::filesystem::path dir = shared_dir("lamina_mpi_files_");
   static const bool registered = [] {
     distribute::register_chief_only(typeid(Counted));
     return true;
@@ -218,6 +214,56 @@ TEST_CASE("files and output come from rank 0 only", "[mpi]") {
   }
   strategy().barrier();
   if (chief) std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+// A directory of rank 0's naming, the same on every rank.
+std::filesystem::path shared_dir(const char* tag) {
+  char name[256] = {};
+  if (strategy().is_chief()) {
+    const auto dir = std::filesystem::temp_directory_path() / (std::string(tag) + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    std::snprintf(name, sizeof name, "%s", dir.c_str());
+  }
+  MPI_Bcast(name, sizeof name, MPI_CHAR, 0, MPI_COMM_WORLD);
+  return name;
+}
+
+}  // namespace
+
+TEST_CASE("BackupAndRestore resumes an interrupted distributed fit where it stopped", "[mpi]") {
+  const std::filesystem::path dir = shared_dir("lamina_mpi_backup_");
+  const Tensor x = features(96, float64), y = labels(96, float64);
+  const FitOptions base{.batch_size = 16, .epochs = 4, .verbose = 0};
+  auto scope = strategy().scope();
+  // Uninterrupted.
+  Sequential whole = make_model("adam", "float64");
+  set_seed(5);
+  whole.fit(x, y, base);
+  // Interrupted in epoch 2 (every rank stops, as when the job is killed), then run again from a
+  // fresh model: rank 0 restores the backup, fit hands it to every rank.
+  Sequential interrupted = make_model("adam", "float64");
+  auto stop = std::make_shared<callbacks::LambdaCallback>(callbacks::LambdaCallbackOptions{
+      .on_epoch_begin = [](int epoch, const Logs&) {
+        if (epoch == 2) throw ValueError("interrupted");
+      }});
+  FitOptions o = base;
+  o.callbacks = {std::make_shared<callbacks::BackupAndRestore>(dir.string()), stop};
+  set_seed(5);
+  CHECK_THROWS_WITH(interrupted.fit(x, y, o), Catch::Contains("interrupted"));
+  Sequential resumed = make_model("adam", "float64");
+  for (Tensor w : resumed.weights()) w.fill(strategy().rank() + 2.0);  // any start: the backup wins
+  o.callbacks = {std::make_shared<callbacks::BackupAndRestore>(dir.string())};
+  set_seed(99);  // the shuffling comes from the backup too
+  resumed.fit(x, y, o);
+  const std::vector<Tensor> a = resumed.weights(), b = whole.weights();
+  double worst = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, rel_diff(a[i], b[i]));
+  CHECK(worst < 1e-12);
+  CHECK(same_on_all_ranks(resumed));
+  strategy().barrier();
+  if (strategy().is_chief()) std::filesystem::remove_all(dir);
 }
 
 namespace {
