@@ -30,6 +30,7 @@
 #include <lamina/distribute.hpp>
 #include <lamina/errors.hpp>
 #include <lamina/layers/core.hpp>
+#include <lamina/model.hpp>
 #include <lamina/models.hpp>
 #include <lamina/optimizers.hpp>
 
@@ -161,6 +162,58 @@ TEST_CASE("2 ranks with global batch B equal 1 process with batch B: Adam", "[mp
 TEST_CASE("2 ranks equal 1 process on a batched dataset, each batch split over the ranks", "[mpi]") {
   check_equivalence("adam", true, "float64", 1e-6);
   check_equivalence("sgd", true, "float32", 1e-5);
+}
+
+namespace {
+
+Model two_heads() {
+  set_seed(3);
+  auto x = layers::Input({6}, {.name = "x"});
+  auto h = layers::Dense(8, {.activation = "tanh", .dtype = "float64"})(x);
+  auto cls = layers::Dense(3, {.activation = "softmax", .name = "cls", .dtype = "float64"})(h);
+  auto group = layers::Dense(2, {.activation = "softmax", .name = "group", .dtype = "float64"})(h);
+  Model m(x, {cls, group});
+  m.compile({.optimizer = "adam",
+             .loss = {{"cls", "sparse_categorical_crossentropy"}, {"group", "sparse_categorical_crossentropy"}},
+             .loss_weights = {{"cls", 1.0}, {"group", 0.5}},
+             .metrics = {{"cls", {"accuracy"}}, {"group", {"accuracy"}}}});
+  return m;
+}
+
+Tensor classes(std::int64_t n, int k, int salt) {
+  std::vector<std::int64_t> v;
+  for (std::int64_t i = 0; i < n; ++i) v.push_back((i * 7 + i / 5 + salt) % k);
+  return Tensor::from_vector(v, {n});
+}
+
+}  // namespace
+
+TEST_CASE("2 ranks equal 1 process on a two-head model with sample weights: per-output losses and metrics", "[mpi]") {
+  const Tensor x = features(80, float64);
+  std::vector<double> w(80);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = 0.5 + static_cast<double>(i % 4) * 0.25;
+  const Tensor sw = Tensor::from_vector(w, {80});
+  const TensorArg y = std::map<std::string, Tensor>{{"cls", classes(80, 3, 1)}, {"group", classes(80, 2, 4)}};
+  Model single = two_heads(), multi = two_heads();
+  multi.set_weights(single.get_weights());
+  const FitOptions o{.batch_size = 16, .epochs = 2, .verbose = 0, .validation_split = 0.2, .sample_weight = sw};
+  set_seed(8);
+  const History h1 = single.fit(x, y, o);
+  History h2;
+  {
+    auto scope = strategy().scope();
+    set_seed(8);
+    h2 = multi.fit(x, y, o);
+  }
+  CHECK(h1.history.count("val_group_accuracy"));
+  for (const auto& [key, values] : h1.history) {
+    INFO(key);
+    REQUIRE(h2.history.count(key));
+    for (std::size_t e = 0; e < values.size(); ++e) CHECK(h2.history.at(key)[e] == Approx(values[e]).epsilon(1e-9));
+  }
+  const std::vector<Tensor> w1 = single.weights(), w2 = multi.weights();
+  for (std::size_t i = 0; i < w1.size(); ++i) CHECK(rel_diff(w2[i], w1[i]) < 1e-9);
+  CHECK(same_on_all_ranks(multi));
 }
 
 TEST_CASE("a batch smaller than the number of ranks is refused on every rank", "[mpi]") {
