@@ -130,6 +130,12 @@ class DataParallelImpl final : public engine::Distribution, public std::enable_s
   void reduce_gradients(std::vector<Tensor>& grads) override;
   void gather_metric_inputs(engine::MetricInputs& in) override;
 
+  bool on_every_replica(bool local) override {
+    double bad = local ? 0.0 : 1.0;
+    comm_->allreduce_sum(&bad, 1);
+    return bad == 0.0;
+  }
+
   void failed(const std::exception& e) override {
     if (dynamic_cast<const PeerFailure*>(&e)) return;  // the others know already
     comm_->announce_failure(e.what());

@@ -163,7 +163,7 @@ StepLogs default_train_step(Model& self, const Batch& data) {
   c.loss_tracker.update_state(loss, samples);
   // TerminateOnNaN: a NaN or Inf loss leaves the weights and optimizer untouched (the only case
   // where a step reads its loss back).
-  if (!c.skip_nonfinite || std::isfinite(loss.item())) {
+  if (!c.skip_nonfinite || hooks_of(m).on_every_replica(std::isfinite(loss.item()))) {
     const std::vector<Tensor> weights = m.trainable_weights();
     apply_update(m, *c.optimizer, compute_gradients(m, loss, weights), weights);
   }

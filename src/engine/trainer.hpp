@@ -54,6 +54,9 @@ class TrainerHooks {
   /// The metric inputs of a step as the metrics must see them (a distribution strategy gathers
   /// every replica's rows, so that the metrics see the global batch), in place.
   virtual void gather_metric_inputs(MetricInputs& /*inputs*/) {}
+  /// Whether `local` holds on every replica (TerminateOnNaN's finite loss: the replicas skip a
+  /// step together or not at all).
+  virtual bool on_every_replica(bool local) { return local; }
 };
 
 /// What fit asks of a distribution strategy besides the step hooks (src/distribute implements

@@ -26,6 +26,7 @@
 #include <lamina/callbacks/csv_logger.hpp>
 #include <lamina/callbacks/lambda_callback.hpp>
 #include <lamina/callbacks/model_checkpoint.hpp>
+#include <lamina/callbacks/terminate_on_nan.hpp>
 #include <lamina/datasets/dataset.hpp>
 #include <lamina/distribute.hpp>
 #include <lamina/errors.hpp>
@@ -214,6 +215,22 @@ TEST_CASE("2 ranks equal 1 process on a two-head model with sample weights: per-
   const std::vector<Tensor> w1 = single.weights(), w2 = multi.weights();
   for (std::size_t i = 0; i < w1.size(); ++i) CHECK(rel_diff(w2[i], w1[i]) < 1e-9);
   CHECK(same_on_all_ranks(multi));
+}
+
+TEST_CASE("TerminateOnNaN stops every rank on the last good weights when one rank's loss is NaN", "[mpi]") {
+  // Sample 40 (rank 1's half of the third batch of 16) is NaN: the third step is skipped on both.
+  std::vector<double> v = features(64, float64).to_vector<double>();
+  v[40 * 6] = std::nan("");
+  const Tensor x = Tensor::from_vector(v, {64, 6});
+  Sequential m = make_model("sgd", "float64"), two_steps = make_model("sgd", "float64");
+  auto scope = strategy().scope();
+  m.fit(x, labels(64, float64),
+        {.batch_size = 16, .epochs = 1, .verbose = 0, .callbacks = {std::make_shared<callbacks::TerminateOnNaN>()},
+         .shuffle = false});
+  two_steps.fit(x.slice(0, 32), labels(32, float64), {.batch_size = 16, .epochs = 1, .verbose = 0, .shuffle = false});
+  const std::vector<Tensor> a = m.weights(), b = two_steps.weights();
+  for (std::size_t i = 0; i < a.size(); ++i) CHECK(rel_diff(a[i], b[i]) < 1e-12);
+  CHECK(same_on_all_ranks(m));
 }
 
 TEST_CASE("a batch smaller than the number of ranks is refused on every rank", "[mpi]") {
