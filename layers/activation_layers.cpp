@@ -2,6 +2,7 @@
 // Activation layers (ReLU, LeakyReLU, PReLU, ELU, Softmax, ThresholdedReLU), Identity and
 // AlphaDropout, each an op expression so that autodiff gives the backward.
 #include "lamina/layers/activation.hpp"
+#include "catalogue.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -267,7 +268,9 @@ AlphaDropout::AlphaDropout(double rate, DropoutOptions options)
 namespace {
 using engine::name_of;
 
-[[maybe_unused]] const bool registered = [] {
+}  // namespace
+
+void register_activation_layers() {
   engine::register_layer_spec({
       .class_name = "ReLU",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
@@ -343,8 +346,6 @@ using engine::name_of;
       .build_config = false,
       .call_kwargs = {{"training", false}},
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // ActivityRegularization: an identity layer that adds an L1/L2 penalty of its input to the loss.
 #include "lamina/layers/activity_regularization.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -36,8 +37,7 @@ ActivityRegularization::ActivityRegularization(ActivityRegularizationOptions o)
   apply_dtype_option(**this, o.dtype);
 }
 
-namespace {
-[[maybe_unused]] const bool registered = [] {
+void register_activity_regularization_layers() {
   engine::register_layer_spec({
       .class_name = "ActivityRegularization",
       .factory = [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
@@ -48,8 +48,6 @@ namespace {
       .honoured_keys = {"l1", "l2"},
       .build_config = false,
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

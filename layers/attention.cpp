@@ -2,6 +2,7 @@
 // Attention (Luong) and AdditiveAttention (Bahdanau), and the masked softmax every attention
 // layer shares (Keras's _apply_scores).
 #include "lamina/layers/attention.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -249,7 +250,9 @@ bool causal_of(const json& c) {
   return false;
 }
 
-[[maybe_unused]] const bool registered = [] {
+}  // namespace
+
+void register_attention_layers() {
   engine::register_layer_spec({
       .class_name = "Attention",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
@@ -273,8 +276,6 @@ bool causal_of(const json& c) {
       },
       .honoured_keys = {"use_scale", "dropout", "seed", "causal", "use_causal_mask"},
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Convolution layers: Conv1D, Conv2D (channels last or first, Keras's kernel layouts).
+#include "common/json_int.hpp"
 #include "lamina/layers/conv.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -159,19 +161,21 @@ Options conv_options_of(const json& c) {
   Options o;
   o.padding = spatial::padding_of(c);
   o.data_format = spatial::data_format_of(c);
-  o.groups = c.value("groups", std::int64_t{1});
+  o.groups = json_int<std::int64_t>(c, "groups", std::int64_t{1});
   spatial::read_kernel_bias_arguments(c, o);
   return o;
 }
 
-[[maybe_unused]] const bool registered = [] {
+}  // namespace
+
+void register_conv_layers() {
   engine::register_layer_spec({
       .class_name = "Conv2D",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
         auto o = conv_options_of<Conv2DOptions>(c);
         o.strides = spatial::pair_of(c, "strides", 2, 1);
         o.dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1);
-        return Conv2D(c.at("filters").get<std::int64_t>(), spatial::pair_of(c, "kernel_size", 2, 1),
+        return Conv2D(json_int<std::int64_t>(c.at("filters"), "filters"), spatial::pair_of(c, "kernel_size", 2, 1),
                       std::move(o))
             .ptr();
       },
@@ -184,15 +188,13 @@ Options conv_options_of(const json& c) {
         auto o = conv_options_of<Conv1DOptions>(c);
         o.strides = spatial::pair_of(c, "strides", 1, 1).w;
         o.dilation_rate = spatial::pair_of(c, "dilation_rate", 1, 1).w;
-        return Conv1D(c.at("filters").get<std::int64_t>(), spatial::pair_of(c, "kernel_size", 1, 1).w,
+        return Conv1D(json_int<std::int64_t>(c.at("filters"), "filters"), spatial::pair_of(c, "kernel_size", 1, 1).w,
                       std::move(o))
             .ptr();
       },
       .honoured_keys = keys::conv(),
       .theano_flipped_kernels = 1,
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

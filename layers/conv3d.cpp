@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Volumetric and transposed 1-D convolution layers: Conv3D, Conv3DTranspose, Conv1DTranspose
 // (Keras's kernel layouts; channels_first by transposing at entry and exit).
+#include "common/json_int.hpp"
 #include "lamina/layers/conv3d.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -207,7 +209,7 @@ ConvNDLayer::Spec spec_of_config(const json& c, const char* cls, int rank, bool 
   s.cls = cls;
   s.rank = rank;
   s.transposed = transposed;
-  s.filters = c.at("filters").get<std::int64_t>();
+  s.filters = json_int<std::int64_t>(c.at("filters"), "filters");
   s.kernel_size = volume::size_of(c, "kernel_size", rank, 1);
   s.strides = volume::size_of(c, "strides", rank, 1);
   s.dilation_rate = volume::size_of(c, "dilation_rate", rank, 1);
@@ -217,7 +219,7 @@ ConvNDLayer::Spec spec_of_config(const json& c, const char* cls, int rank, bool 
     s.output_padding = volume::size_of(c, "output_padding", rank, 0);
     if (rank == 1) s.output_padding->d = s.output_padding->h = 0;
   }
-  s.groups = transposed ? 1 : c.value("groups", std::int64_t{1});  // transposed: refused unless 1 (config_keys)
+  s.groups = transposed ? 1 : json_int<std::int64_t>(c, "groups", std::int64_t{1});  // transposed: refused unless 1 (config_keys)
   s.activation = engine::activation_of(c, "activation", "linear");
   s.use_bias = c.value("use_bias", true);
   s.kernel_initializer = engine::initializer_of(c, "kernel_initializer", "glorot_uniform");
@@ -227,7 +229,9 @@ ConvNDLayer::Spec spec_of_config(const json& c, const char* cls, int rank, bool 
   return s;
 }
 
-[[maybe_unused]] const bool registered = [] {
+}  // namespace
+
+void register_conv3d_layers() {
   struct Entry {
     const char* cls;
     int rank;
@@ -245,8 +249,6 @@ ConvNDLayer::Spec spec_of_config(const json& c, const char* cls, int rank, bool 
         .key_rules = e.transposed ? std::vector<engine::KeyRule>{keys::ungrouped()} : std::vector<engine::KeyRule>{},
         .theano_flipped_kernels = e.cls == std::string("Conv3D") ? 1 : 0,
     });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

@@ -2,7 +2,9 @@
 // ConvLSTM1D and ConvLSTM2D, composed from the conv and elementwise ops (so autograd gives their
 // gradients): the input convolution of every step is one batched convolution, the time loop runs
 // one 'same' convolution of the state per step, as Keras's ConvLSTMCell.
+#include "common/json_int.hpp"
 #include "lamina/layers/conv_lstm.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -265,7 +267,6 @@ RecurrentResult ConvLSTMCellLayer::scan(const Tensor& x_given, const Tensor& mas
 }
 
 json ConvLSTMCellLayer::conv_config() const {
-  const RecurrentOptions& o = options();
   json c;
   c["filters"] = units();
   c["kernel_size"] = pair_json(kernel_size_, rank_);
@@ -359,12 +360,14 @@ ConvLSTMOptions options_of(const json& c, int rank) {
   return o;
 }
 
-[[maybe_unused]] const bool registered = [] {
+}  // namespace
+
+void register_conv_lstm_layers() {
   for (int rank : {1, 2}) {
     engine::register_layer_spec({
         .class_name = class_of(rank),
         .factory = [rank](const json& c) -> std::shared_ptr<Layer> {
-          return std::make_shared<ConvLSTMLayer>(rank, c.at("filters").get<std::int64_t>(),
+          return std::make_shared<ConvLSTMLayer>(rank, json_int<std::int64_t>(c.at("filters"), "filters"),
                                                  spatial::pair_of(c, "kernel_size", rank, 1), options_of(c, rank));
         },
         .honoured_keys = conv_lstm_keys(),
@@ -373,8 +376,6 @@ ConvLSTMOptions options_of(const json& c, int rank) {
         .theano_flipped_kernels = rank == 2 ? 2 : 0,  // Keras 2 had no ConvLSTM1D
     });
   }
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Transposed convolution layer: Conv2DTranspose (channels last or first, Keras's kernel layout).
+#include "common/json_int.hpp"
 #include "lamina/layers/conv_transpose.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -114,7 +116,9 @@ Conv2DTranspose::Conv2DTranspose(std::int64_t filters, Size2D kernel_size,
 namespace {
 using json = nlohmann::json;
 
-[[maybe_unused]] const bool registered = [] {
+}  // namespace
+
+void register_conv_transpose_layers() {
   engine::register_layer_spec({
       .class_name = "Conv2DTranspose",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
@@ -137,7 +141,7 @@ using json = nlohmann::json;
             .name = engine::name_of(c)};
         if (c.contains("output_padding") && !c["output_padding"].is_null())
           o.output_padding = spatial::pair_of(c, "output_padding", 2, 0);
-        return Conv2DTranspose(c.at("filters").get<std::int64_t>(),
+        return Conv2DTranspose(json_int<std::int64_t>(c.at("filters"), "filters"),
                                spatial::pair_of(c, "kernel_size", 2, 1), std::move(o))
             .ptr();
       },
@@ -145,8 +149,6 @@ using json = nlohmann::json;
       .key_rules = {keys::ungrouped()},
       .theano_flipped_kernels = 1,
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

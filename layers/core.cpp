@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Core layers: Dense, Activation, Dropout, Flatten, Reshape.
+#include "common/json_int.hpp"
 #include "lamina/layers/core.hpp"
+#include "catalogue.hpp"
 
 #include <optional>
 
@@ -96,12 +98,12 @@ Dense::Dense(std::int64_t units, DenseOptions options)
 
 namespace {
 // Dense's from_config, with its regularizers and constraints, and the keys Keras writes for it.
-[[maybe_unused]] const bool dense_registered = [] {
+void register_dense() {
   engine::register_layer_spec({
       .class_name = "Dense",
       .factory = [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
         const auto r = KernelBiasRegularization::from_config(c);
-        return Dense(c.at("units").get<std::int64_t>(),
+        return Dense(json_int<std::int64_t>(c.at("units"), "units"),
                      {.activation = engine::activation_of(c, "activation", "linear"),
                       .use_bias = c.value("use_bias", true),
                       .kernel_initializer = engine::initializer_of(c, "kernel_initializer", "glorot_uniform"),
@@ -119,8 +121,7 @@ namespace {
                                    keys::kernel_bias()}),
       .key_rules = keys::no_quantization(),
   });
-  return true;
-}();
+}
 }  // namespace
 
 // --- Activation ----------------------------------------------------------------------------------
@@ -262,7 +263,7 @@ Reshape::Reshape(Shape target_shape, Name name)
 namespace {
 using json = nlohmann::json;
 
-[[maybe_unused]] const bool core_registered = [] {
+void register_core() {
   engine::register_layer_spec({
       .class_name = "Activation",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
@@ -293,12 +294,16 @@ using json = nlohmann::json;
   engine::register_layer_spec({
       .class_name = "Reshape",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
-        return Reshape(Shape(c.at("target_shape").get<std::vector<std::int64_t>>()), engine::name_of(c)).ptr();
+        return Reshape(Shape(json_ints<std::int64_t>(c.at("target_shape"), "target_shape")), engine::name_of(c)).ptr();
       },
       .honoured_keys = {"target_shape"},
   });
-  return true;
-}();
+}
 }  // namespace
+
+void register_core_layers() {
+  register_dense();
+  register_core();
+}
 
 }  // namespace lamina::layers

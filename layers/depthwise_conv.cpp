@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Depthwise and separable convolution layers: DepthwiseConv2D, SeparableConv2D (channels last or
 // first, Keras's kernel layouts).
+#include "common/json_int.hpp"
 #include "lamina/layers/depthwise_conv.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -203,7 +205,9 @@ SeparableConv2D::SeparableConv2D(std::int64_t filters, Size2D kernel_size,
 namespace {
 using engine::initializer_of;
 
-[[maybe_unused]] const bool registered = [] {
+}  // namespace
+
+void register_depthwise_conv_layers() {
   engine::register_layer_spec({
       .class_name = "DepthwiseConv2D",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
@@ -212,7 +216,7 @@ using engine::initializer_of;
                                {.strides = spatial::pair_of(c, "strides", 2, 1),
                                 .padding = spatial::padding_of(c),
                                 .data_format = spatial::data_format_of(c),
-                                .depth_multiplier = c.value("depth_multiplier", std::int64_t{1}),
+                                .depth_multiplier = json_int<std::int64_t>(c, "depth_multiplier", std::int64_t{1}),
                                 .dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1),
                                 .activation = engine::activation_of(c, "activation", "linear"),
                                 .use_bias = c.value("use_bias", true),
@@ -235,13 +239,13 @@ using engine::initializer_of;
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
         const auto r = KernelBiasRegularization::from_config(with_keys_renamed(c, true));
         const auto at = [&](const char* key) { return c.contains(key) ? c[key] : json(); };
-        return SeparableConv2D(c.at("filters").get<std::int64_t>(),
+        return SeparableConv2D(json_int<std::int64_t>(c.at("filters"), "filters"),
                                spatial::pair_of(c, "kernel_size", 2, 1),
                                {.strides = spatial::pair_of(c, "strides", 2, 1),
                                 .padding = spatial::padding_of(c),
                                 .data_format = spatial::data_format_of(c),
                                 .dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1),
-                                .depth_multiplier = c.value("depth_multiplier", std::int64_t{1}),
+                                .depth_multiplier = json_int<std::int64_t>(c, "depth_multiplier", std::int64_t{1}),
                                 .activation = engine::activation_of(c, "activation", "linear"),
                                 .use_bias = c.value("use_bias", true),
                                 .depthwise_initializer =
@@ -261,8 +265,6 @@ using engine::initializer_of;
       },
       .honoured_keys = keys::separable(),
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Depthwise and separable 1-D convolution layers: DepthwiseConv1D, SeparableConv1D (Keras's kernel
 // layouts; channels_first by transposing at entry and exit).
+#include "common/json_int.hpp"
 #include "lamina/layers/depthwise_conv1d.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -166,13 +168,13 @@ Depthwise1DLayer::Spec spec_of_config(const json& c, const char* cls, bool separ
   Depthwise1DLayer::Spec s;
   s.cls = cls;
   if (separable) {
-    s.filters = c.at("filters").get<std::int64_t>();
+    s.filters = json_int<std::int64_t>(c.at("filters"), "filters");
     sizes::require_size(cls, "filters", s.filters);
   }
   s.kernel_size = spatial::pair_of(c, "kernel_size", 1, {1, 1}).w;
   s.strides = spatial::pair_of(c, "strides", 1, {1, 1}).w;
   s.dilation_rate = spatial::pair_of(c, "dilation_rate", 1, {1, 1}).w;
-  s.depth_multiplier = c.value("depth_multiplier", std::int64_t{1});
+  s.depth_multiplier = json_int<std::int64_t>(c, "depth_multiplier", std::int64_t{1});
   s.padding = spatial::padding_of(c);
   s.data_format = volume::data_format_of(c);
   s.activation = engine::activation_of(c, "activation", "linear");
@@ -191,7 +193,9 @@ Depthwise1DLayer::Spec spec_of_config(const json& c, const char* cls, bool separ
   return s;
 }
 
-[[maybe_unused]] const bool registered = [] {
+}  // namespace
+
+void register_depthwise_conv1d_layers() {
   // data_format is honoured, channels_first included.
   engine::register_layer_spec({
       .class_name = "DepthwiseConv1D",
@@ -209,8 +213,6 @@ Depthwise1DLayer::Spec spec_of_config(const json& c, const char* cls, bool separ
       .honoured_keys = keys::join({keys::separable(), {"data_format"}}),
       .key_rules = {keys::ungrouped()},
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

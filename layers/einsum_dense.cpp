@@ -4,7 +4,9 @@
 // are transposed and reshaped so that one (batched) matrix product computes the einsum, and the
 // result is reshaped and transposed into the output's order. Composed from ops, so autodiff
 // gives the backward.
+#include "common/json_int.hpp"
 #include "lamina/layers/einsum_dense.hpp"
+#include "catalogue.hpp"
 
 #include <algorithm>
 #include <numeric>
@@ -263,19 +265,21 @@ namespace {
 // Keras's output_shape: an integer, or a list of integers and nulls.
 std::vector<std::int64_t> output_shape_of(const json& c) {
   const json& v = c.at("output_shape");
-  if (v.is_number_integer()) return {v.get<std::int64_t>()};
+  if (v.is_number_integer()) return {json_int<std::int64_t>(v)};
   std::vector<std::int64_t> out;
   if (v.is_array())
     for (const json& d : v) {
       if (!d.is_null() && !d.is_number_integer()) break;
-      out.push_back(d.is_null() ? -1 : d.get<std::int64_t>());
+      out.push_back(d.is_null() ? -1 : json_int<std::int64_t>(d));
     }
   if (!v.is_array() || out.size() != v.size())
     throw ValueError("output_shape=" + v.dump() + " must be an integer or a list of integers and nulls");
   return out;
 }
 
-[[maybe_unused]] const bool registered = [] {
+}  // namespace
+
+void register_einsum_dense_layers() {
   engine::register_layer_spec({
       .class_name = "EinsumDense",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
@@ -303,8 +307,6 @@ std::vector<std::int64_t> output_shape_of(const json& c) {
                                     "bias_initializer", "lora_alpha"}}),
       .key_rules = keys::no_quantization(),
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

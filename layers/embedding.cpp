@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Embedding: a table lookup whose gradient scatter-adds into the used rows (the take op).
+#include "common/json_int.hpp"
 #include "lamina/layers/embedding.hpp"
+#include "catalogue.hpp"
 
 #include <cmath>
 
@@ -66,12 +68,11 @@ nlohmann::json EmbeddingLayer::get_config() const {
 Embedding::Embedding(std::int64_t input_dim, std::int64_t output_dim, EmbeddingOptions options)
     : LayerHandle(std::make_shared<EmbeddingLayer>(input_dim, output_dim, std::move(options))) {}
 
-namespace {
-[[maybe_unused]] const bool registered = [] {
+void register_embedding_layers() {
   engine::register_layer_spec({
       .class_name = "Embedding",
       .factory = [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
-        return Embedding(c.at("input_dim").get<std::int64_t>(), c.at("output_dim").get<std::int64_t>(),
+        return Embedding(json_int<std::int64_t>(c.at("input_dim"), "input_dim"), json_int<std::int64_t>(c.at("output_dim"), "output_dim"),
                          {.embeddings_initializer = engine::initializer_of(c, "embeddings_initializer", "uniform"),
                           .mask_zero = c.value("mask_zero", false),
                           .embeddings_regularizer = engine::regularizer_of(c, "embeddings_regularizer"),
@@ -84,8 +85,6 @@ namespace {
                         "activity_regularizer", "embeddings_constraint", "mask_zero", "input_length", "lora_alpha"},
       .key_rules = keys::no_quantization(),
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

@@ -2,6 +2,8 @@
 // GroupNormalization, UnitNormalization and RMSNormalization: per-sample statistics composed from
 // ops (reshape, mean, sqrt), so autodiff gives the backward.
 #include <algorithm>
+#include "common/json_int.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -209,11 +211,13 @@ int single_axis(const json& c) {
   return a.values[0];
 }
 
-[[maybe_unused]] const bool registered = [] {
+}  // namespace
+
+void register_group_normalization_layers() {
   engine::register_layer_spec({
       .class_name = "GroupNormalization",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
-        GroupNormalizationOptions o{.groups = c.value("groups", 32), .axis = single_axis(c)};
+        GroupNormalizationOptions o{.groups = json_int<int>(c, "groups", 32), .axis = single_axis(c)};
         beta_gamma_from_config(c, o);
         return GroupNormalization(std::move(o)).ptr();
       },
@@ -238,8 +242,6 @@ int single_axis(const json& c) {
       },
       .honoured_keys = {"axis", "epsilon"},
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

@@ -4,7 +4,9 @@
 // convolution (the connectivity of tf.keras's conv_utils.conv_connected_inputs) and runs the
 // dense op, so the gradient reaches each saved kernel entry through the gather. A 1-D layer is
 // the 2-D one with height 1: its flat orders are the same.
+#include "common/json_int.hpp"
 #include "lamina/layers/locally_connected.hpp"
+#include "catalogue.hpp"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -192,8 +194,7 @@ LocallyConnected1D::LocallyConnected1D(std::int64_t filters, std::int64_t kernel
     : LayerHandle(
           std::make_shared<LocallyConnectedLayer>(1, filters, Size2D{1, kernel_size}, spatial::width_only(std::move(options)))) {}
 
-namespace {
-[[maybe_unused]] const bool registered = [] {
+void register_locally_connected_layers() {
   for (int rank : {1, 2}) {
     engine::register_layer_spec({
         .class_name = rank == 1 ? "LocallyConnected1D" : "LocallyConnected2D",
@@ -201,9 +202,9 @@ namespace {
             LocallyConnectedOptions o{.strides = spatial::pair_of(c, "strides", rank, 1),
                                       .padding = spatial::padding_of(c),
                                       .data_format = spatial::data_format_of(c),
-                                      .implementation = c.value("implementation", 1)};
+                                      .implementation = json_int<int>(c, "implementation", 1)};
             spatial::read_kernel_bias_arguments(c, o);
-            return std::make_shared<LocallyConnectedLayer>(rank, c.at("filters").get<std::int64_t>(),
+            return std::make_shared<LocallyConnectedLayer>(rank, json_int<std::int64_t>(c.at("filters"), "filters"),
                                                           spatial::pair_of(c, "kernel_size", rank, 1),
                                                           std::move(o));
           },
@@ -214,8 +215,6 @@ namespace {
         .keras_module = "",  // tf.keras 2 only: Keras 3 has no such class
     });
   }
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

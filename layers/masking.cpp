@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Masking: steps whose features all equal mask_value become padding for the layers after it.
 #include "lamina/layers/masking.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -50,8 +51,7 @@ nlohmann::json MaskingLayer::get_config() const {
 Masking::Masking(double mask_value, Name name)
     : LayerHandle(std::make_shared<MaskingLayer>(mask_value, std::move(name))) {}
 
-namespace {
-[[maybe_unused]] const bool registered = [] {
+void register_masking_layers() {
   engine::register_layer_spec({
       .class_name = "Masking",
       .factory = [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
@@ -60,8 +60,6 @@ namespace {
       .honoured_keys = {"mask_value"},
       .build_config = false,
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

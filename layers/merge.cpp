@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot.
+#include "common/json_int.hpp"
 #include "lamina/layers/merge.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -306,7 +308,9 @@ void register_plain(const char* class_name) {
   });
 }
 
-[[maybe_unused]] const bool merge_registered = [] {
+}  // namespace
+
+void register_merge_layers() {
   register_plain<Add>("Add");
   register_plain<Subtract>("Subtract");
   register_plain<Multiply>("Multiply");
@@ -316,7 +320,7 @@ void register_plain(const char* class_name) {
   engine::register_layer_spec({
       .class_name = "Concatenate",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
-        return Concatenate(c.value("axis", -1), engine::name_of(c)).ptr();
+        return Concatenate(json_int<int>(c, "axis", -1), engine::name_of(c)).ptr();
       },
       .honoured_keys = {"axis"},
   });
@@ -325,13 +329,11 @@ void register_plain(const char* class_name) {
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
         const json& axes = c.at("axes");
         DotOptions o{.normalize = c.value("normalize", false), .name = engine::name_of(c)};
-        if (axes.is_array()) return Dot(std::pair{axes[0].get<int>(), axes[1].get<int>()}, o).ptr();
-        return Dot(axes.get<int>(), o).ptr();
+        if (axes.is_array()) return Dot(std::pair{json_int<int>(axes[0]), json_int<int>(axes[1])}, o).ptr();
+        return Dot(json_int<int>(axes), o).ptr();
       },
       .honoured_keys = {"axes", "normalize"},
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

@@ -4,6 +4,8 @@
 // over into the batch.
 #include <algorithm>
 #include <cmath>
+#include "common/json_int.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -278,18 +280,20 @@ using json = nlohmann::json;
 // A Keras `int or tuple` (output_shape, attention_axes): null or absent gives none.
 std::vector<std::int64_t> ints_of(const json& c, const char* key) {
   if (!c.contains(key) || c[key].is_null()) return {};
-  if (c[key].is_number_integer()) return {c[key].get<std::int64_t>()};
-  return c[key].get<std::vector<std::int64_t>>();
+  if (c[key].is_number_integer()) return {json_int<std::int64_t>(c[key])};
+  return json_ints<std::int64_t>(c[key], key);
 }
 
-[[maybe_unused]] const bool registered = [] {
+}  // namespace
+
+void register_multi_head_attention_layers() {
   engine::register_layer_spec({
       .class_name = "MultiHeadAttention",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
         const auto r = KernelBiasRegularization::from_config(c);
         MultiHeadAttentionOptions o;
         if (c.contains("value_dim") && c["value_dim"].is_number_integer())
-          o.value_dim = c["value_dim"].get<std::int64_t>();
+          o.value_dim = json_int<std::int64_t>(c["value_dim"], "value_dim");
         o.dropout = c.value("dropout", 0.0);
         o.use_bias = c.value("use_bias", true);
         o.output_shape = ints_of(c, "output_shape");
@@ -304,7 +308,7 @@ std::vector<std::int64_t> ints_of(const json& c, const char* key) {
         o.kernel_constraint = r.kernel_constraint;
         o.bias_constraint = r.bias_constraint;
         o.name = engine::name_of(c);
-        return MultiHeadAttention(c.at("num_heads").get<std::int64_t>(), c.at("key_dim").get<std::int64_t>(),
+        return MultiHeadAttention(json_int<std::int64_t>(c.at("num_heads"), "num_heads"), json_int<std::int64_t>(c.at("key_dim"), "key_dim"),
                                   std::move(o))
             .ptr();
       },
@@ -317,8 +321,6 @@ std::vector<std::int64_t> ints_of(const json& c, const char* key) {
                     {"softmax_robust_masking", {false}, "robust masking is not implemented"}},
       .positional_inputs = {"query", "value", "key"},
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

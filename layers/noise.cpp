@@ -2,6 +2,7 @@
 // Noise layers: SpatialDropout1D/2D, GaussianNoise, GaussianDropout. Each is an op expression
 // over lamina's seeded random stream, so autodiff gives the backward (the noise is a constant).
 #include "lamina/layers/noise.hpp"
+#include "catalogue.hpp"
 
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -123,7 +124,9 @@ namespace {
 using engine::name_of;
 using json = nlohmann::json;
 
-[[maybe_unused]] const bool registered = [] {
+}  // namespace
+
+void register_noise_layers() {
   engine::register_layer_spec({
       .class_name = "SpatialDropout1D",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
@@ -163,8 +166,6 @@ using json = nlohmann::json;
       .build_config = false,
       .call_kwargs = {{"training", false}},
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

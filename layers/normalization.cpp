@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Normalisation layers: BatchNormalization, LayerNormalization (any axes).
+#include "common/json_int.hpp"
 #include "lamina/layers/normalization.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -218,10 +220,12 @@ using json = nlohmann::json;
 int axis_of(const json& c) {
   if (!c.contains("axis")) return -1;
   const json& a = c["axis"];
-  return a.is_array() ? a.at(0).get<int>() : a.get<int>();
+  return a.is_array() ? json_int<int>(a.at(0)) : json_int<int>(a);
 }
 
-[[maybe_unused]] const bool registered = [] {
+}  // namespace
+
+void register_normalization_layers() {
   engine::register_layer_spec({
       .class_name = "BatchNormalization",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
@@ -253,8 +257,6 @@ int axis_of(const json& c) {
       },
       .honoured_keys = keys::join({keys::beta_gamma(), {"rms_scaling"}}),
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Pooling layers: MaxPooling1D/2D, AveragePooling1D/2D, GlobalMax/AveragePooling1D/2D.
 #include "lamina/layers/pooling.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -181,7 +182,9 @@ namespace {
 using json = nlohmann::json;
 
 // Keras writes strides null for "same as pool_size" in hand-written configs; 0 means that here.
-[[maybe_unused]] const bool registered = [] {
+}  // namespace
+
+void register_pooling_layers() {
   for (auto kind : {PoolingLayer::Kind::max, PoolingLayer::Kind::average}) {
     for (int rank : {1, 2}) {
       const std::string cls =
@@ -217,8 +220,6 @@ using json = nlohmann::json;
       });
     }
   }
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Volumetric pooling layers: MaxPooling3D, AveragePooling3D, GlobalMax/AveragePooling3D.
 #include "lamina/layers/pooling3d.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -134,7 +135,9 @@ GlobalAveragePooling3D::GlobalAveragePooling3D(GlobalPooling3DOptions o)
 namespace {
 using json = nlohmann::json;
 
-[[maybe_unused]] const bool registered = [] {
+}  // namespace
+
+void register_pooling3d_layers() {
   for (auto kind : {PoolingLayer::Kind::max, PoolingLayer::Kind::average}) {
     // data_format is honoured, channels_first included.
     engine::register_layer_spec({
@@ -157,8 +160,6 @@ using json = nlohmann::json;
         .build_config = false,
     });
   }
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

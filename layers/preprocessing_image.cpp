@@ -8,6 +8,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <numbers>
+#include "common/json_int.hpp"
+#include "catalogue.hpp"
 
 #include "config_keys.hpp"
 #include "engine/config.hpp"
@@ -495,7 +497,7 @@ using engine::name_of;
 
 std::optional<std::int64_t> seed_of(const json& c) {
   if (!c.contains("seed") || c["seed"].is_null()) return std::nullopt;
-  return c["seed"].get<std::int64_t>();
+  return json_int<std::int64_t>(c["seed"], "seed");
 }
 
 FactorRange factor_of(const json& c, const char* key) {
@@ -534,11 +536,13 @@ std::vector<engine::KeyRule> image_rules() {
 // training-time draws, which no file records.
 std::set<std::string> transform_keys() { return {"fill_mode", "fill_value", "interpolation", "seed", "rng_type"}; }
 
-[[maybe_unused]] const bool registered = [] {
+}  // namespace
+
+void register_preprocessing_image_layers() {
   engine::register_layer_spec({
       .class_name = "Resizing",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
-        return Resizing(c.at("height").get<std::int64_t>(), c.at("width").get<std::int64_t>(),
+        return Resizing(json_int<std::int64_t>(c.at("height"), "height"), json_int<std::int64_t>(c.at("width"), "width"),
                         {.interpolation = c.value("interpolation", std::string("bilinear")),
                          .crop_to_aspect_ratio = c.value("crop_to_aspect_ratio", false),
                          .pad_to_aspect_ratio = c.value("pad_to_aspect_ratio", false),
@@ -558,7 +562,7 @@ std::set<std::string> transform_keys() { return {"fill_mode", "fill_value", "int
   engine::register_layer_spec({
       .class_name = "CenterCrop",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
-        return CenterCrop(c.at("height").get<std::int64_t>(), c.at("width").get<std::int64_t>(), name_of(c)).ptr();
+        return CenterCrop(json_int<std::int64_t>(c.at("height"), "height"), json_int<std::int64_t>(c.at("width"), "width"), name_of(c)).ptr();
       },
       .honoured_keys = {"height", "width"},
       .key_rules = image_rules(),
@@ -625,7 +629,7 @@ std::set<std::string> transform_keys() { return {"fill_mode", "fill_value", "int
   engine::register_layer_spec({
       .class_name = "RandomCrop",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
-        return RandomCrop(c.at("height").get<std::int64_t>(), c.at("width").get<std::int64_t>(),
+        return RandomCrop(json_int<std::int64_t>(c.at("height"), "height"), json_int<std::int64_t>(c.at("width"), "width"),
                           {.seed = seed_of(c), .name = name_of(c)})
             .ptr();
       },
@@ -633,9 +637,6 @@ std::set<std::string> transform_keys() { return {"fill_mode", "fill_value", "int
       .key_rules = image_rules(),
       .call_kwargs = {{"training", true}},
   });
-  return true;
-}();
-
-}  // namespace
+}
 
 }  // namespace lamina::layers

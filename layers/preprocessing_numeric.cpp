@@ -3,7 +3,9 @@
 // CategoryEncoding, IntegerLookup and Hashing, each an op expression that reproduces Keras 3's
 // algorithm (keras/src/layers/preprocessing/*.py): digitize, bincount-style encodings, the index
 // layout of IndexLookup, and TensorFlow's hashes of integers' decimal text.
+#include "common/json_int.hpp"
 #include "lamina/layers/preprocessing.hpp"
+#include "catalogue.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -553,7 +555,7 @@ using engine::name_of;
 
 // An integer config value that tf.keras 2 may write as a string ("-1").
 std::int64_t int_of(const json& v, const std::string& key) {
-  if (v.is_number_integer()) return v.get<std::int64_t>();
+  if (v.is_number_integer()) return json_int<std::int64_t>(v);
   if (v.is_string()) {
     const std::string s = v.get<std::string>();
     std::size_t used = 0;
@@ -575,7 +577,7 @@ std::optional<std::int64_t> optional_int(const json& c, const char* key) {
 std::optional<std::array<std::int64_t, 2>> salt_of(const json& c) {
   if (!c.contains("salt") || c["salt"].is_null()) return std::nullopt;
   const json& s = c["salt"];
-  if (s.is_number_integer()) return std::array<std::int64_t, 2>{s.get<std::int64_t>(), s.get<std::int64_t>()};
+  if (s.is_number_integer()) return std::array<std::int64_t, 2>{json_int<std::int64_t>(s), json_int<std::int64_t>(s)};
   if (s.is_array() && s.size() == 2) return std::array<std::int64_t, 2>{int_of(s[0], "salt"), int_of(s[1], "salt")};
   throw ValueError("salt=" + s.dump() + " must be an integer or a pair of integers");
 }
@@ -596,7 +598,9 @@ void refuse_sparse(const json& c) {
 // The categorical layers' sparse output. num_bins and epsilon only steer Discretization's adapt.
 engine::KeyRule dense_only() { return {"sparse", {false}, "lamina has no sparse tensors"}; }
 
-[[maybe_unused]] const bool registered = [] {
+}  // namespace
+
+void register_preprocessing_numeric_layers() {
   engine::register_layer_spec({
       .class_name = "Normalization",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
@@ -605,8 +609,8 @@ engine::KeyRule dense_only() { return {"sparse", {false}, "lamina has no sparse 
         if (c.contains("axis")) {
           const json& a = c["axis"];
           if (a.is_null()) o.axis.clear();
-          else if (a.is_number_integer()) o.axis = {a.get<int>()};
-          else o.axis = a.get<std::vector<int>>();
+          else if (a.is_number_integer()) o.axis = {json_int<int>(a)};
+          else o.axis = json_ints<int>(a, "axis");
         }
         o.invert = c.value("invert", false);
         if (c.contains("mean") && !c["mean"].is_null()) o.mean = tensor_of_json(c["mean"], "mean");
@@ -652,7 +656,7 @@ engine::KeyRule dense_only() { return {"sparse", {false}, "lamina has no sparse 
       .class_name = "CategoryEncoding",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
         refuse_sparse(c);
-        return CategoryEncoding(c.at("num_tokens").get<std::int64_t>(),
+        return CategoryEncoding(json_int<std::int64_t>(c.at("num_tokens"), "num_tokens"),
                                 {.output_mode = c.value("output_mode", std::string("multi_hot")), .name = name_of(c)})
             .ptr();
       },
@@ -709,14 +713,11 @@ engine::KeyRule dense_only() { return {"sparse", {false}, "lamina has no sparse 
         o.output_mode = c.value("output_mode", std::string("int"));
         if (auto d = int_dtype_of(c); d && *d != int64)
           throw ValueError("dtype=\"int32\" output is not supported (Hashing gives int64)");
-        return Hashing(c.at("num_bins").get<std::int64_t>(), std::move(o)).ptr();
+        return Hashing(json_int<std::int64_t>(c.at("num_bins"), "num_bins"), std::move(o)).ptr();
       },
       .honoured_keys = {"num_bins", "salt", "mask_value", "output_mode"},
       .key_rules = {dense_only()},
   });
-  return true;
-}();
-
-}  // namespace
+}
 
 }  // namespace lamina::layers

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Recurrent layers: SimpleRNN, LSTM, GRU, their cells and RNN(cell). The input projection of every
 // step is one GEMM (the dense op); the time loop is the fused recurrent_scan op.
+#include "common/json_int.hpp"
 #include "lamina/layers/recurrent.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -414,12 +416,14 @@ namespace {
 // Keras 2's GRU predates reset_after, whose default was then False.
 json keras2_defaults(CellType t) { return t == CellType::gru ? json{{"reset_after", false}} : json::object(); }
 
-[[maybe_unused]] const bool registered = [] {
+}  // namespace
+
+void register_recurrent_layers() {
   for (CellType t : {CellType::simple_rnn, CellType::lstm, CellType::gru}) {
     engine::register_layer_spec({
         .class_name = layer_class(t),
         .factory = [t](const json& c) -> std::shared_ptr<Layer> {
-          return std::make_shared<RecurrentLayer>(t, c.at("units").get<std::int64_t>(), recurrent_options_of(c));
+          return std::make_shared<RecurrentLayer>(t, json_int<std::int64_t>(c.at("units"), "units"), recurrent_options_of(c));
         },
         .honoured_keys = keys::join({keys::recurrent_cell(), keys::rnn_flags(), {"activity_regularizer"}}),
         .key_rules = keys::rnn_rules(),
@@ -429,7 +433,7 @@ json keras2_defaults(CellType t) { return t == CellType::gru ? json{{"reset_afte
     engine::register_layer_spec({
         .class_name = cell_class(t),
         .factory = [t](const json& c) -> std::shared_ptr<Layer> {
-          return std::make_shared<RecurrentCellLayer>(t, c.at("units").get<std::int64_t>(), recurrent_options_of(c));
+          return std::make_shared<RecurrentCellLayer>(t, json_int<std::int64_t>(c.at("units"), "units"), recurrent_options_of(c));
         },
         .honoured_keys = keys::recurrent_cell(),
         .keras2_defaults = keras2_defaults(t),
@@ -450,8 +454,6 @@ json keras2_defaults(CellType t) { return t == CellType::gru ? json{{"reset_afte
       .key_rules = keys::rnn_rules(),
       .call_kwargs = {{"training", false}, {"mask", nullptr}},
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Reshaping layers: ZeroPadding1D/2D, Cropping1D/2D, UpSampling1D/2D, Permute, RepeatVector.
+#include "common/json_int.hpp"
 #include "lamina/layers/reshaping.hpp"
+#include "catalogue.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -247,7 +249,7 @@ using json = nlohmann::json;
 // ZeroPadding2D/Cropping2D write ((top, bottom), (left, right)); Keras also accepts n or
 // (rows, cols).
 Margins2D margins2d_of(const json& v) {
-  if (v.is_number()) return Margins2D(v.get<std::int64_t>());
+  if (v.is_number()) return Margins2D(json_int<std::int64_t>(v));
   const auto r = spatial::margins_of(v.at(0)), c = spatial::margins_of(v.at(1));
   return {{r.first, r.second}, {c.first, c.second}};
 }
@@ -261,7 +263,9 @@ MarginOptions margin_options_of(const json& c) {
   return {.name = name_of(c), .data_format = spatial::data_format_of(c)};
 }
 
-[[maybe_unused]] const bool registered = [] {
+}  // namespace
+
+void register_reshaping_layers() {
   engine::register_layer_spec({
       .class_name = "ZeroPadding2D",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
@@ -321,19 +325,17 @@ MarginOptions margin_options_of(const json& c) {
   engine::register_layer_spec({
       .class_name = "Permute",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
-        return Permute(c.at("dims").get<std::vector<int>>(), name_of(c)).ptr();
+        return Permute(json_ints<int>(c.at("dims"), "dims"), name_of(c)).ptr();
       },
       .honoured_keys = {"dims"},
   });
   engine::register_layer_spec({
       .class_name = "RepeatVector",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
-        return RepeatVector(c.at("n").get<std::int64_t>(), name_of(c)).ptr();
+        return RepeatVector(json_int<std::int64_t>(c.at("n"), "n"), name_of(c)).ptr();
       },
       .honoured_keys = {"n"},
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

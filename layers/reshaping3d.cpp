@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Volumetric reshaping layers: ZeroPadding3D, Cropping3D, UpSampling3D, and SpatialDropout3D
 // (the feature-volume dropout, an op expression over lamina's seeded stream).
+#include "common/json_int.hpp"
 #include "lamina/layers/reshaping3d.hpp"
+#include "catalogue.hpp"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -176,7 +178,7 @@ using engine::name_of;
 Margins3D margins3d_of(const json& c, const char* key) {
   if (!c.contains(key) || c[key].is_null()) return Margins3D(1);
   const json& v = c[key];
-  if (v.is_number()) return Margins3D(v.get<std::int64_t>());
+  if (v.is_number()) return Margins3D(json_int<std::int64_t>(v));
   if (!v.is_array() || v.size() != 3)
     throw ValueError("config key '" + std::string(key) + "' must hold 3 entries, got " + v.dump());
   auto axis = [&](int i) {
@@ -186,7 +188,9 @@ Margins3D margins3d_of(const json& c, const char* key) {
   return {axis(0), axis(1), axis(2)};
 }
 
-[[maybe_unused]] const bool registered = [] {
+}  // namespace
+
+void register_reshaping3d_layers() {
   // data_format is honoured, channels_first included.
   engine::register_layer_spec({
       .class_name = "ZeroPadding3D",
@@ -222,8 +226,6 @@ Margins3D margins3d_of(const json& c, const char* key) {
       .key_rules = {{"noise_shape", {nullptr}, "the mask's shape is fixed by the layer"}},
       .call_kwargs = {{"training", false}},
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/json_int.hpp"
 #include "engine/config.hpp"
 #include "lamina/activations.hpp"
 #include "lamina/errors.hpp"
@@ -37,13 +38,13 @@ inline Size2D pair_of(const nlohmann::json& c, const char* key, int rank, Size2D
   if (!c.contains(key) || c[key].is_null()) return fallback;
   const auto& v = c[key];
   if (v.is_number()) {
-    const auto n = v.get<std::int64_t>();
+    const auto n = json_int<std::int64_t>(v);
     return rank == 1 ? Size2D{1, n} : Size2D{n, n};
   }
-  if (rank == 1) return {1, v.at(0).get<std::int64_t>()};
+  if (rank == 1) return {1, json_int<std::int64_t>(v.at(0))};
   if (v.size() != 2)
     throw ValueError("config key '" + std::string(key) + "' must hold 2 integers, got " + v.dump());
-  return {v.at(0).get<std::int64_t>(), v.at(1).get<std::int64_t>()};
+  return {json_int<std::int64_t>(v.at(0)), json_int<std::int64_t>(v.at(1))};
 }
 
 /// Keras's argument checks shared by the convolution layers: every kernel_size, strides and
@@ -125,8 +126,8 @@ using Margins = std::pair<std::int64_t, std::int64_t>;
 
 /// Reads Keras's padding/cropping forms for one axis: n (both sides) or [before, after].
 inline Margins margins_of(const nlohmann::json& v) {
-  if (v.is_number()) return {v.get<std::int64_t>(), v.get<std::int64_t>()};
-  return {v.at(0).get<std::int64_t>(), v.at(1).get<std::int64_t>()};
+  if (v.is_number()) return {json_int<std::int64_t>(v), json_int<std::int64_t>(v)};
+  return {json_int<std::int64_t>(v.at(0)), json_int<std::int64_t>(v.at(1))};
 }
 
 // --- data_format ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/json_int.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
 #include "lamina/ops/conv3d.hpp"
@@ -37,14 +38,14 @@ inline Size3D size_of(const nlohmann::json& c, const char* key, int rank, Size3D
   if (!c.contains(key) || c[key].is_null()) return fallback;
   const auto& v = c[key];
   if (v.is_number()) {
-    const auto n = v.get<std::int64_t>();
+    const auto n = json_int<std::int64_t>(v);
     return rank == 1 ? Size3D{1, 1, n} : Size3D{n};
   }
   if (!v.is_array() || v.size() != static_cast<std::size_t>(rank))
     throw ValueError("config key '" + std::string(key) + "' must hold " + std::to_string(rank) + " integer" +
                      (rank == 1 ? "" : "s") + ", got " + v.dump());
-  if (rank == 1) return {1, 1, v[0].get<std::int64_t>()};
-  return {v[0].get<std::int64_t>(), v[1].get<std::int64_t>(), v[2].get<std::int64_t>()};
+  if (rank == 1) return {1, 1, json_int<std::int64_t>(v[0])};
+  return {json_int<std::int64_t>(v[0]), json_int<std::int64_t>(v[1]), json_int<std::int64_t>(v[2])};
 }
 
 /// ValueError "<cls>: <what> must be positive, got (2, 0, 2)" unless every entry is in 1 ..

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Wrappers: Bidirectional and TimeDistributed.
 #include "lamina/layers/wrappers.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -226,8 +227,7 @@ TimeDistributed::TimeDistributed(std::shared_ptr<Layer> layer, Name name)
 
 // --- from_config ---------------------------------------------------------------------------------
 
-namespace {
-[[maybe_unused]] const bool registered = [] {
+void register_wrapper_layers() {
   engine::register_layer_spec({
       .class_name = "Bidirectional",
       .factory = [](const json& c) -> std::shared_ptr<Layer> {
@@ -252,8 +252,6 @@ namespace {
       .honoured_keys = {"layer"},
       .call_kwargs = {{"mask", nullptr}},
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

@@ -81,10 +81,10 @@ void set_distribution(std::nullptr_t);
 DataParallel* distribution();
 
 /// Wraps a callback so that only rank 0 runs it (a callback that writes files or prints). The
-/// progress bar, ModelCheckpoint, CSVLogger, BackupAndRestore and PlotHistory are rank-0-only
-/// already; on resume, BackupAndRestore restores on rank 0 and fit broadcasts what it restored.
+/// progress bar, ModelCheckpoint, CSVLogger, BackupAndRestore, PlotHistory and TensorBoard are
+/// rank-0-only already; on resume, BackupAndRestore restores on rank 0 and fit broadcasts what it restored.
 std::shared_ptr<Callback> chief_only(std::shared_ptr<Callback> callback);
-/// Makes every callback of class `type` (exactly) rank-0-only, e.g. a TensorBoard callback.
+/// Makes every callback of class `type` (exactly) rank-0-only (a user's callback that writes).
 void register_chief_only(std::type_index type);
 /// Whether fit under a distribution runs `callback` on rank 0 only.
 bool is_chief_only(const Callback& callback);

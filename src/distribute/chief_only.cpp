@@ -8,6 +8,7 @@
 #include "lamina/callbacks/csv_logger.hpp"
 #include "lamina/callbacks/model_checkpoint.hpp"
 #include "lamina/callbacks/plot_history.hpp"
+#include "lamina/callbacks/tensorboard.hpp"
 #include "lamina/distribute.hpp"
 
 namespace lamina::distribute {
@@ -67,7 +68,8 @@ void register_chief_only(std::type_index type) {
 bool is_chief_only(const Callback& c) {
   if (dynamic_cast<const ChiefOnly*>(&c) || dynamic_cast<const callbacks::ProgbarLogger*>(&c) ||
       dynamic_cast<const callbacks::ModelCheckpoint*>(&c) || dynamic_cast<const callbacks::CSVLogger*>(&c) ||
-      dynamic_cast<const callbacks::BackupAndRestore*>(&c) || dynamic_cast<const callbacks::PlotHistory*>(&c))
+      dynamic_cast<const callbacks::BackupAndRestore*>(&c) || dynamic_cast<const callbacks::PlotHistory*>(&c) ||
+      dynamic_cast<const callbacks::TensorBoard*>(&c))
     return true;
   std::lock_guard<std::mutex> lock(registry_mutex());
   return registry().count(std::type_index(typeid(c))) > 0;

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_int.hpp"
 #include "engine/config.hpp"
 #include "engine/json_limits.hpp"
 #include "engine/keras1.hpp"
@@ -167,11 +168,11 @@ KerasTensor input_from_config(const json& c) {
   // Keras 3 writes batch_shape, Keras 2 batch_input_shape.
   const json& batch = c.contains("batch_shape") ? c.at("batch_shape") : c.at("batch_input_shape");
   Shape shape;
-  for (std::size_t i = 1; i < batch.size(); ++i) shape.push_back(batch[i].is_null() ? -1 : batch[i].get<std::int64_t>());
+  for (std::size_t i = 1; i < batch.size(); ++i) shape.push_back(batch[i].is_null() ? -1 : json_int<std::int64_t>(batch[i]));
   InputOptions o;
   o.name = name_of(c);
   o.dtype = dtype_from_name(c.value("dtype", std::string("float32")));
-  if (!batch.empty() && !batch[0].is_null()) o.batch_size = batch[0].get<std::int64_t>();
+  if (!batch.empty() && !batch[0].is_null()) o.batch_size = json_int<std::int64_t>(batch[0]);
   return Input(shape, o);
 }
 
@@ -293,9 +294,9 @@ struct History {
 
 History history_of(const json& h, const std::string& model_name) {
   if (!h.is_array() || h.size() < 3 || !h[0].is_string() || !h[1].is_number_integer() ||
-      !h[2].is_number_integer() || h[1].get<std::int64_t>() < 0 || h[2].get<std::int64_t>() < 0)
+      !h[2].is_number_integer() || json_int<std::int64_t>(h[1]) < 0 || json_int<std::int64_t>(h[2]) < 0)
     throw ValueError("Functional '" + model_name + "': a connection must be [layer, node_index, tensor_index], got " + h.dump());
-  return {h[0].get<std::string>(), h[1].get<std::size_t>(), h[2].get<std::size_t>()};
+  return {h[0].get<std::string>(), json_int<std::size_t>(h[1]), json_int<std::size_t>(h[2])};
 }
 
 // Every __keras_tensor__ inside a Keras 3 call's args, in order.

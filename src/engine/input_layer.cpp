@@ -40,13 +40,4 @@ KerasTensor Input(const Shape& shape, InputOptions options) {
   return KerasTensor{batch_shape, options.dtype, layer->name(), layer, nullptr};
 }
 
-namespace {
-// The model reader builds InputLayers from their entries itself (no factory, no key audit); Keras
-// builds them at construction (no build_config).
-[[maybe_unused]] const bool input_layer_registered = [] {
-  engine::register_layer_spec({.class_name = "InputLayer", .audited = false, .build_config = false});
-  return true;
-}();
-}  // namespace
-
 }  // namespace lamina

@@ -2,7 +2,6 @@
 // src/engine/json_limits.cpp — bounded JSON nesting.
 #include "engine/json_limits.hpp"
 
-#include <cmath>
 #include <utility>
 #include <vector>
 
@@ -46,20 +45,10 @@ nlohmann::json parse_bounded_json(const std::string& text, std::string& error) {
     error = too_deep() + " (at byte " + std::to_string(at) + ")";
     return nlohmann::json(nlohmann::json::value_t::discarded);
   }
-  // A float where a config expects an integer is converted by a cast, which is undefined past
-  // the integer's range (UBSan: 1e+300 for Dense's units): a number no integer type holds (nor
-  // any Keras config) is refused here, once for every reader.
-  std::string out_of_range;
-  const auto check = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-    if (event == nlohmann::json::parse_event_t::value && parsed.is_number_float() && out_of_range.empty() &&
-        !(std::abs(parsed.get<double>()) < 0x1p63))
-      out_of_range = parsed.dump();
-    return true;
-  };
+  // Numbers are kept as written: a float where a config expects an integer (1e+300 for Dense's
+  // units) is refused where it is read, naming the layer and the key (src/common/json_int.hpp).
   try {
-    nlohmann::json parsed = nlohmann::json::parse(text, check);
-    if (out_of_range.empty()) return parsed;
-    error = "holds the number " + out_of_range + ", larger than any size or setting can be (2^63)";
+    return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     error = std::string("not valid JSON (") + e.what() + ")";
   }

@@ -3,24 +3,65 @@
 // built-in classes declare, and the config-key audit that reads them.
 #include "engine/layer_spec.hpp"
 
+#include <mutex>
+
 #include "common/registry.hpp"
 #include "lamina/errors.hpp"
 
 namespace lamina {
 
+namespace layers {
+// The built-in classes (layers/catalogue.cpp). The engine names the catalogue only here, so that a
+// program linked against the static library keeps every class a file may name.
+void register_catalogue();
+}  // namespace layers
+
 namespace {
 
 using json = nlohmann::json;
 
-Registry<LayerFactory>& factories() {
+Registry<LayerFactory>& factory_table() {
   static Registry<LayerFactory> r;
   return r;
 }
 
 // Specs are never replaced once registered, so pointers into them stay valid.
-Registry<std::shared_ptr<const engine::LayerSpec>>& specs() {
+Registry<std::shared_ptr<const engine::LayerSpec>>& spec_table() {
   static Registry<std::shared_ptr<const engine::LayerSpec>> r;
   return r;
+}
+
+// Registers the built-ins once, before anything reads or writes the tables: a user's
+// register_layer then replaces a built-in's factory, never the other way round. The flag lets the
+// catalogue's own registrations through while it runs (other threads wait in call_once).
+thread_local bool registering_builtins = false;
+
+void ensure_builtins() {
+  static std::once_flag once;
+  if (registering_builtins) return;
+  std::call_once(once, [] {
+    registering_builtins = true;
+    struct Reset {
+      ~Reset() { registering_builtins = false; }
+    } reset;
+    // The engine's own classes: the model reader builds InputLayers and nested models from their
+    // entries itself (no factory, no key audit). Keras builds an InputLayer at construction (no
+    // build_config), and Keras's Model.call takes a mask.
+    engine::register_layer_spec({.class_name = "InputLayer", .audited = false, .build_config = false});
+    for (const char* cls : {"Sequential", "Functional", "Model"})
+      engine::register_layer_spec({.class_name = cls, .audited = false, .call_kwargs = {{"mask", nullptr}}});
+    layers::register_catalogue();
+  });
+}
+
+Registry<LayerFactory>& factories() {
+  ensure_builtins();
+  return factory_table();
+}
+
+Registry<std::shared_ptr<const engine::LayerSpec>>& specs() {
+  ensure_builtins();
+  return spec_table();
 }
 
 // Keys of Keras's base Layer: name and bookkeeping, or the input shape a first layer carries

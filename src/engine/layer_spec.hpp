@@ -53,7 +53,8 @@ struct LayerSpec {
   int theano_flipped_kernels = 0;
 };
 
-/// Registers a class (from its own file, at static initialization): its spec, and its factory
+/// Registers a class (from its family's register_*_layers, which layers/catalogue.cpp calls before
+/// the registry's first use): its spec, and its factory
 /// as register_layer would. A user's later register_layer(class_name, ...) replaces the factory
 /// only; the spec stays.
 void register_layer_spec(LayerSpec spec);

@@ -28,13 +28,6 @@ engine::CompiledState& compiled(const std::shared_ptr<ModelImpl>& impl, const ch
   return *m.compiled;
 }
 
-// A nested model's entry: the model reader rebuilds it, and Keras's Model.call takes a mask.
-[[maybe_unused]] const bool models_registered = [] {
-  for (const char* cls : {"Sequential", "Functional", "Model"})
-    engine::register_layer_spec({.class_name = cls, .audited = false, .call_kwargs = {{"mask", nullptr}}});
-  return true;
-}();
-
 }  // namespace
 
 // --- StepLogs ------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 // steps.
 #include "engine/trainer.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <mutex>
 #include <optional>
@@ -395,6 +396,27 @@ std::shared_ptr<BatchSource> sharded(const std::shared_ptr<BatchSource>& source)
   return dist ? dist->shard(source) : source;
 }
 
+// Keras's validation_freq: an int every n epochs (counted from 1), or a list of epochs.
+bool validates_after(const ValidationFreq& freq, int epoch) {
+  const int one_based = epoch + 1;
+  if (freq.every() > 0) return one_based % freq.every() == 0;
+  return std::find(freq.epochs().begin(), freq.epochs().end(), one_based) != freq.epochs().end();
+}
+
+void check_validation_freq(const FitOptions& o) {
+  // Keras divides by an int validation_freq; an empty list (never validate) is refused too, as
+  // it cannot be told from 0 here and fit without validation_data says it better.
+  if (o.validation_freq.every() < 0 || (o.validation_freq.every() == 0 && o.validation_freq.epochs().empty()))
+    throw ValueError("fit: validation_freq must be >= 1 or a non-empty list of epochs, got " +
+                     std::to_string(o.validation_freq.every()));
+  if (o.validation_batch_size < 0)
+    throw ValueError("fit: validation_batch_size must be >= 0, got " + std::to_string(o.validation_batch_size));
+}
+
+// Array validation data is batched by validation_batch_size, else by batch_size (Keras's
+// `validation_batch_size or batch_size`).
+std::int64_t validation_batch(const FitOptions& o) { return o.validation_batch_size > 0 ? o.validation_batch_size : o.batch_size; }
+
 // fit's validation data as a Feed, checked against the (built) model.
 std::unique_ptr<Feed> validation_feed(Model& target, const ValidationData& v, const FitOptions& o) {
   const char* what = "fit (validation_data)";
@@ -405,7 +427,7 @@ std::unique_ptr<Feed> validation_feed(Model& target, const ValidationData& v, co
     const std::vector<Tensor> y_val = targets_of(m, v.arrays()->second, what);
     check_xy(what, x_val, y_val);
     check_input(m, what, x_val);
-    feed = std::make_unique<Feed>(m, sharded(array_batches(x_val, y_val, o.batch_size, false)), what, true);
+    feed = std::make_unique<Feed>(m, sharded(array_batches(x_val, y_val, validation_batch(o), false)), what, true);
   } else {
     if (!v.source()) throw ValueError(std::string(what) + ": an empty dataset handle");
     feed = std::make_unique<Feed>(m, sharded(v.source()), what, true);
@@ -465,7 +487,7 @@ History fit_loop(Model& self, Model& target, Feed& train, Feed* val, const FitOp
     }
     // The epoch's logs are its last step's, read before validation resets the metrics.
     Logs logs = last ? last->read() : Logs{};
-    if (val) {
+    if (val && validates_after(o.validation_freq, epoch)) {
       // As Keras 3's fit: the callbacks see the validation's test hooks (the progress bar stays
       // silent there and shows the val_ values on the epoch's line).
       auto val_logs = run_evaluation(target, *val, o.validation_steps, cbs, dist);
@@ -558,6 +580,7 @@ History fit_on_arrays(Model& self, const TensorArg& x_arg, const TensorArg& y_ar
   if (!(o.validation_split >= 0 && o.validation_split < 1))
     throw ValueError("fit: validation_split must be in [0, 1), got " + std::to_string(o.validation_split));
   check_epochs(o);
+  check_validation_freq(o);
 
   // The last fraction is held out, before any shuffling (as Keras does).
   const std::int64_t total = x[0].shape()[0];
@@ -585,8 +608,8 @@ History fit_on_arrays(Model& self, const TensorArg& x_arg, const TensorArg& y_ar
     val = validation_feed(target, *o.validation_data, o);
   } else if (!x_val.empty()) {
     check_labels(target, "fit (validation_data)", x_val, y_val);
-    val = std::make_unique<Feed>(m, sharded(array_batches(x_val, y_val, o.batch_size, false)), "fit (validation_data)",
-                                 true);
+    val = std::make_unique<Feed>(m, sharded(array_batches(x_val, y_val, validation_batch(o), false)),
+                                 "fit (validation_data)", true);
   }
   return fit_loop(self, target, train, val.get(), o, state);
 }
@@ -599,6 +622,7 @@ History fit_on_data(Model& self, const DataArg& data, const FitOptions& o) {
   const std::lock_guard<std::recursive_mutex> metrics(m.compiled->metrics_mutex);
   Model& target = step_owner(self);
   check_epochs(o);
+  check_validation_freq(o);
   if (o.validation_split != 0)
     throw ValueError("fit: validation_split works on arrays only; give a dataset's validation "
                      "data as validation_data (for example ds.take(n) and ds.skip(n))");

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Keras 3's initializers. Every random one draws from the seeded ops (random_uniform,
 // random_normal, truncated_normal), so set_seed governs them all.
+#include "common/json_int.hpp"
 #include "lamina/initializers.hpp"
 
 #include <algorithm>
@@ -354,7 +355,7 @@ Initializer deserialize(const nlohmann::json& value) {
   Initializer init = from_class(cls, c);
   // Keras 3 may write a SeedGenerator object as the seed; only an integer pins the values.
   if (c.contains("seed") && c["seed"].is_number_integer())
-    return seeded(init, c["seed"].get<std::int64_t>());
+    return seeded(init, json_int<std::int64_t>(c["seed"], "seed"));
   return init;
 }
 

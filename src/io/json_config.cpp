@@ -242,5 +242,12 @@ Model model_from_json(const std::string& text) {
   return io::guard_load<ValueError>("model_from_json", [&] { return model_from_json_text(text); });
 }
 
+Model clone_model(const Model& model) {
+  // Keras 3's clone_model rebuilds each layer from its config (names kept) and rewires the graph;
+  // the serialized architecture is exactly that, and covers the registered subclassed models
+  // that Keras clones through serialization too.
+  return io::guard_load<ValueError>("clone_model", [&] { return engine::model_from_config(io::serialize_model(model), 0); });
+}
+
 }  // namespace models
 }  // namespace lamina

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // src/losses/losses.cpp — the Loss base (weights, reductions), the shared helpers, and lookup by
 // name and by config.
+#include "common/json_int.hpp"
 #include "lamina/losses.hpp"
 
 #include <nlohmann/json.hpp>
@@ -157,7 +158,7 @@ int axis_of(const nlohmann::json& c) {
   if (!c.contains("axis") || c["axis"].is_null()) return -1;
   if (!c["axis"].is_number_integer())
     throw ValueError("loss config: axis must be an integer, got " + c["axis"].dump());
-  return c["axis"].get<int>();
+  return json_int<int>(c["axis"], "axis");
 }
 Reduction reduction_of(const nlohmann::json& c) {
   if (!c.contains("reduction")) return Reduction::sum_over_batch_size;
@@ -194,7 +195,7 @@ std::shared_ptr<Loss> cosine_similarity(const nlohmann::json& c) {
 std::shared_ptr<Loss> sparse_crossentropy(const nlohmann::json& c) {
   std::optional<std::int64_t> ignore;
   if (c.contains("ignore_class") && c["ignore_class"].is_number_integer())
-    ignore = c["ignore_class"].get<std::int64_t>();
+    ignore = json_int<std::int64_t>(c["ignore_class"], "ignore_class");
   return std::make_shared<losses::SparseCategoricalCrossentropy>(
       losses::SparseCrossentropyOptions{flag(c, "from_logits", false), ignore, reduction_of(c), name_in(c)});
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // src/metrics/metrics.cpp — the Metric base, the running means and sums, Keras's per-sample
 // accumulation, and lookup by name and by config.
+#include "common/json_int.hpp"
 #include "lamina/metrics.hpp"
 
 #include <algorithm>
@@ -147,7 +148,7 @@ double number(const nlohmann::json& c, const char* key, double fallback) {
   return c.contains(key) && c[key].is_number() ? c[key].get<double>() : fallback;
 }
 std::optional<int> optional_int(const nlohmann::json& c, const char* key) {
-  if (c.contains(key) && c[key].is_number_integer()) return c[key].get<int>();
+  if (c.contains(key) && c[key].is_number_integer()) return json_int<int>(c[key]);
   return std::nullopt;
 }
 std::string text(const nlohmann::json& c, const char* key, const std::string& fallback) {
