@@ -7,6 +7,7 @@
 // bench/fashion_mnist_torch.py runs the same models in PyTorch; bench/run.sh compares them.
 //
 //   fashion_mnist [--model mlp|cnn] [--batch N] [--epochs E] [--threads T]  (mlp, 128, 3, 2)
+//   mpirun -np 2 fashion_mnist --distributed 1 --threads 1 ...   data-parallel (batch N global)
 //
 // The reported epoch time is the median over epochs 2..E: the first epoch also pays for first
 // touches of the allocator cache, OpenBLAS's buffers and the page cache, which a long run does
@@ -21,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include <lamina/distribute.hpp>
 #include <lamina/lamina.hpp>
 
 using namespace lamina;
@@ -111,6 +113,13 @@ int main(int argc, char** argv) {
                  argv[0]);
     return 2;
   }
+  std::unique_ptr<distribute::DataParallel> strategy;
+  if (arg(argc, argv, "--distributed", 0)) {
+    strategy = std::make_unique<distribute::DataParallel>();
+    distribute::set_distribution(*strategy);
+    if (!strategy->is_chief()) std::freopen("/dev/null", "w", stdout);  // rank 0 reports
+  }
+  const int processes = strategy ? strategy->num_replicas() : 1;
   set_num_threads(threads);
   set_seed(42);
 
@@ -134,8 +143,8 @@ int main(int argc, char** argv) {
               "peak RSS %.1f MB, final loss %.4f\n",
               which.c_str(), batch, get_num_threads(), epoch_s, seconds.size() > 1 ? "2..E" : "1",
               static_cast<double>(n) / epoch_s, rss, timer->last_loss());
-  std::printf("RESULT framework=lamina model=%s batch=%ld threads=%d epoch_s=%.4f images_per_s=%.1f "
+  std::printf("RESULT framework=lamina model=%s batch=%ld threads=%d processes=%d epoch_s=%.4f images_per_s=%.1f "
               "peak_rss_mb=%.1f loss=%.4f\n",
-              which.c_str(), batch, get_num_threads(), epoch_s, static_cast<double>(n) / epoch_s,
+              which.c_str(), batch, get_num_threads(), processes, epoch_s, static_cast<double>(n) / epoch_s,
               rss, timer->last_loss());
 }

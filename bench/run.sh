@@ -12,6 +12,9 @@
 #                                     # PyTorch's DataLoader, and the CNN epoch it feeds
 #   bench/run.sh portable             # lamina only: the default (portable) build against one with
 #                                     # -DLAMINA_NATIVE=ON, alternating, on mlp 128/32 and cnn 128
+#   bench/run.sh distributed          # lamina only: 1 process × 2 threads against 2 MPI processes ×
+#                                     # 1 thread (data-parallel, the same global batch 128) on mlp
+#                                     # and cnn, then MPI's all-reduce bandwidth (bench/allreduce.cpp)
 #   THREADS=1 ROUNDS=5 EPOCHS=4 BATCHES="128 32" BUILD_DIR=build bench/run.sh mlp
 set -euo pipefail
 
@@ -24,8 +27,8 @@ model="${1:-mlp}"
 case "$model" in
   mlp) batches="${BATCHES:-128 32}" ;;
   cnn) batches="${BATCHES:-128}" ;;
-  pipeline | portable) ;;
-  *) echo "usage: $0 mlp|cnn|pipeline|portable" >&2; exit 2 ;;
+  pipeline | portable | distributed) ;;
+  *) echo "usage: $0 mlp|cnn|pipeline|portable|distributed" >&2; exit 2 ;;
 esac
 python="${PYTHON:-/usr/bin/python3}"
 
@@ -96,6 +99,39 @@ for model, batch in dict.fromkeys((m, b) for m, b, _ in rows):
     mp, mn = statistics.median(p), statistics.median(n)
     print(f"| {model} | {batch} | {mp:.3f} | {mn:.3f} | {mp / mn:.3f} | {min(len(p), len(n))} |")
 PY
+  exit 0
+fi
+
+if [[ "$model" == distributed ]]; then
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build" -j2 --target fashion_mnist allreduce >/dev/null
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  mpirun=(mpirun -np 2 --oversubscribe --allow-run-as-root --bind-to none)
+  log="$(mktemp)"
+  trap 'rm -f "$log"' EXIT
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); $rounds rounds of $epochs epochs" >&2
+  for m in mlp cnn; do
+    for ((r = 1; r <= rounds; ++r)); do
+      "$build/fashion_mnist" --model "$m" --epochs "$epochs" --threads 2 | grep '^RESULT' | tee -a "$log" >&2
+      "${mpirun[@]}" "$build/fashion_mnist" --model "$m" --epochs "$epochs" --threads 1 --distributed 1 |
+        grep '^RESULT' | tee -a "$log" >&2
+    done
+  done
+  echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+  "$python" - "$log" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    f = dict(kv.split("=", 1) for kv in line.split()[1:])
+    rows.setdefault((f["model"], f["processes"]), []).append(float(f["epoch_s"]))
+print("| model (batch 128) | 1 process × 2 threads s/epoch | 2 processes × 1 thread s/epoch | speed-up |")
+print("|---|---:|---:|---:|")
+for m in ("mlp", "cnn"):
+    a, b = statistics.median(rows[(m, "1")]), statistics.median(rows[(m, "2")])
+    print(f"| {m} | {a:.2f} | {b:.2f} | {a / b:.2f} |")
+PY
+  echo
+  "${mpirun[@]}" "$build/allreduce" | grep -v '^RESULT'
   exit 0
 fi
 

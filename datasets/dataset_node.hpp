@@ -21,6 +21,11 @@ class Node {
   virtual std::unique_ptr<RowIterator> iterate() const = 0;
   /// >= 0, BasicDataset::INFINITE (-1) or UNKNOWN (-2).
   virtual std::int64_t cardinality() const = 0;
+  /// Whether at() reads element i directly (sources over memory), so that shard() need not
+  /// stream the elements it drops.
+  virtual bool random_access() const { return false; }
+  /// Element i (0 <= i < cardinality()); only when random_access().
+  virtual Row at(std::int64_t /*i*/) const { return {}; }
 };
 
 inline constexpr std::int64_t kInfinite = -1;

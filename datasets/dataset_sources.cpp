@@ -23,6 +23,13 @@ class TensorSlices final : public Node {
     });
   }
   std::int64_t cardinality() const override { return tensors_[0].shape()[0]; }
+  bool random_access() const override { return true; }
+  Row at(std::int64_t i) const override {
+    Row row;
+    row.reserve(tensors_.size());
+    for (const Tensor& t : tensors_) row.push_back(t[i]);
+    return row;
+  }
 
  private:
   Row tensors_;
@@ -60,6 +67,12 @@ class Range final : public Node {
     const std::int64_t span = step_ > 0 ? stop_ - start_ : start_ - stop_;
     const std::int64_t step = step_ > 0 ? step_ : -step_;
     return span <= 0 ? 0 : (span + step - 1) / step;
+  }
+  bool random_access() const override { return true; }
+  Row at(std::int64_t i) const override {
+    Row row{Tensor::scalar(0.0, int64)};
+    row[0].data<std::int64_t>()[0] = start_ + i * step_;
+    return row;
   }
 
  private:

@@ -224,6 +224,31 @@ class Cache final : public Node {
   std::shared_ptr<CacheStore> store_ = std::make_shared<CacheStore>();
 };
 
+// shard over a source with random access: reads elements index, index + num, ... and nothing
+// else (a worker of many reads its 1/num of the data, not all of it).
+class RandomAccessShard final : public Node {
+ public:
+  RandomAccessShard(NodePtr in, std::int64_t num, std::int64_t index) : in_(std::move(in)), num_(num), index_(index) {}
+  std::unique_ptr<RowIterator> iterate() const override {
+    return iterator_of([in = in_, n = in_->cardinality(), num = num_, i = index_]() mutable -> std::optional<Row> {
+      if (i >= n) return std::nullopt;
+      Row row = in->at(i);
+      i += num;
+      return row;
+    });
+  }
+  std::int64_t cardinality() const override {
+    const std::int64_t c = in_->cardinality();
+    return c / num_ + (c % num_ > index_ ? 1 : 0);
+  }
+  bool random_access() const override { return true; }
+  Row at(std::int64_t i) const override { return in_->at(index_ + i * num_); }
+
+ private:
+  NodePtr in_;
+  std::int64_t num_, index_;
+};
+
 }  // namespace
 
 NodePtr filter(NodePtr in, std::function<bool(const Row&)> predicate) {
@@ -293,6 +318,7 @@ NodePtr shard(NodePtr in, std::int64_t num_shards, std::int64_t index) {
   require_positive("shard", "num_shards", num_shards);
   if (index < 0 || index >= num_shards)
     throw ValueError("shard: index must be in [0, " + std::to_string(num_shards) + "), got " + std::to_string(index));
+  if (in->random_access()) return std::make_shared<RandomAccessShard>(std::move(in), num_shards, index);
   return wrap(std::move(in), [num_shards, index](std::unique_ptr<RowIterator> it) {
     return iterator_of([=, it = std::move(it), i = std::int64_t{0}]() mutable -> std::optional<Row> {
       for (;;) {

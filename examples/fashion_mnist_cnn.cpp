@@ -15,21 +15,6 @@
 
 using namespace lamina;
 
-namespace {
-// Prints the wall time of each epoch (the number the README and the benchmarks quote).
-class EpochTimer : public Callback {
- public:
-  void on_epoch_begin(int, const Logs&) override { start_ = std::chrono::steady_clock::now(); }
-  void on_epoch_end(int epoch, const Logs&) override {
-    std::chrono::duration<double> s = std::chrono::steady_clock::now() - start_;
-    std::printf("epoch %d took %.1f s\n", epoch + 1, s.count());
-  }
-
- private:
-  std::chrono::steady_clock::time_point start_;
-};
-}  // namespace
-
 int main() {
   set_seed(42);
   auto [train, test] = datasets::fashion_mnist::load_data();
@@ -39,7 +24,7 @@ int main() {
   model.fit(x_train, train.y,
             {.batch_size = 128,
              .epochs = 5,
-             .callbacks = {fashion_mnist::halve_late(), EpochTimer(),
+             .callbacks = {fashion_mnist::halve_late(), fashion_mnist::EpochTimer(),
                            callbacks::TensorBoard("logs", {.histogram_freq = 1})}});
 
   auto scores = model.evaluate(x_test, test.y, {.verbose = 0});

@@ -4,7 +4,9 @@
 // so that "the CNN" means the same network in every example, benchmark and README figure.
 #pragma once
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 
 #include <lamina/lamina.hpp>
 
@@ -70,6 +72,19 @@ inline Sequential cnn() {
                  .metrics = {"accuracy"}});
   return model;
 }
+
+/// Prints the wall time of each epoch (the number the README and the benchmarks quote).
+class EpochTimer : public Callback {
+ public:
+  void on_epoch_begin(int, const Logs&) override { start_ = std::chrono::steady_clock::now(); }
+  void on_epoch_end(int epoch, const Logs&) override {
+    std::chrono::duration<double> s = std::chrono::steady_clock::now() - start_;
+    std::printf("epoch %d took %.1f s\n", epoch + 1, s.count());
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
 
 /// Halves the rate for each epoch from the third on: the weights settle instead of bouncing
 /// around the minimum.

@@ -109,6 +109,12 @@ void LossTracker::update_state(const Tensor& value, double count) {
 
 double LossTracker::result() const { return count_ == 0.0 ? 0.0 : sum_.item() / count_; }
 
+void LossTracker::set_state(double sum, double count) {
+  const Device device = sum_.defined() ? sum_.device() : Device::cpu();
+  sum_ = Tensor::scalar(sum, float64).to(device);
+  count_ = count;
+}
+
 void LossTracker::reset_state() {
   sum_ = Tensor();
   count_ = 0.0;

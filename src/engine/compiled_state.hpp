@@ -37,6 +37,9 @@ class LossTracker {
   /// undefined before any update) and the total weight.
   const Tensor& sum() const { return sum_; }
   double count() const { return count_; }
+  /// Replaces the state (a distribution strategy's sum over the replicas); the sum stays on the
+  /// device it was on.
+  void set_state(double sum, double count);
 
  private:
   std::string name_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <numeric>
+#include <tuple>
 #include <utility>
 
 #include "engine/build_lock.hpp"
@@ -68,8 +69,12 @@ std::vector<Tensor> gather_all(const std::vector<Tensor>& ts, const std::int64_t
   return out;
 }
 
-class ArrayBatches final : public BatchSource {
+class ArrayBatches final : public BatchSource, public RowShardable {
  public:
+  void shard_rows(int num_shards, int index) override {
+    num_shards_ = num_shards;
+    index_ = index;
+  }
   ArrayBatches(std::vector<Tensor> x, std::vector<Tensor> y, std::int64_t batch_size, bool shuffle,
                const TrainingState* order_of)
       : x_(std::move(x)), y_(std::move(y)), n_(x_[0].shape()[0]), batch_size_(batch_size),
@@ -82,8 +87,9 @@ class ArrayBatches final : public BatchSource {
   }
   std::optional<TensorArg> next() override {
     if (pos_ >= n_) return std::nullopt;
-    const std::int64_t b = pos_, e = std::min(n_, b + batch_size_);
+    std::int64_t b = pos_, e = std::min(n_, b + batch_size_);
     pos_ = e;
+    if (num_shards_ > 1) std::tie(b, e) = shard_range(b, e, num_shards_, index_);
     std::vector<Tensor> parts, ys;
     if (shuffle_) {
       const std::int64_t* idx = order_.data<std::int64_t>() + b;
@@ -105,6 +111,7 @@ class ArrayBatches final : public BatchSource {
   const TrainingState* order_of_;
   std::int64_t pos_ = 0;
   Tensor order_;
+  int num_shards_ = 1, index_ = 0;  // this replica's rows of each batch only
 };
 
 }  // namespace
@@ -230,6 +237,15 @@ std::vector<Tensor> with_sample_weight(const ModelImpl& m, const char* what, std
                      std::to_string(samples) + ",)");
   y.push_back(sample_weight);
   return y;
+}
+
+std::pair<std::int64_t, std::int64_t> shard_range(std::int64_t begin, std::int64_t end, int num_shards, int index) {
+  const std::int64_t rows = end - begin;
+  if (rows < num_shards)
+    throw ValueError("fit: a batch of " + std::to_string(rows) + " samples cannot be split over " +
+                     std::to_string(num_shards) + " replicas; choose a batch_size (and a sample count) that "
+                     "gives every replica at least one sample of each batch");
+  return {begin + rows * index / num_shards, begin + rows * (index + 1) / num_shards};
 }
 
 std::shared_ptr<BatchSource> array_batches(std::vector<Tensor> x, std::vector<Tensor> y,

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lamina/callbacks/callback.hpp"
@@ -60,6 +61,17 @@ std::vector<Tensor> with_sample_weight(const ModelImpl& m, const char* what, std
 std::shared_ptr<BatchSource> array_batches(std::vector<Tensor> x, std::vector<Tensor> y,
                                            std::int64_t batch_size, bool shuffle,
                                            const TrainingState* order_of = nullptr);
+
+/// A source that can produce only one replica's rows of each batch (random access), so that the
+/// replica reads no other rows. Rows [shard_range) of each batch.
+class RowShardable {
+ public:
+  virtual ~RowShardable() = default;
+  virtual void shard_rows(int num_shards, int index) = 0;
+};
+/// The rows [first, second) of a batch's rows [begin, end) that replica `index` of `num_shards`
+/// computes: balanced, in rank order. Throws ValueError when a replica would get none.
+std::pair<std::int64_t, std::int64_t> shard_range(std::int64_t begin, std::int64_t end, int num_shards, int index);
 
 /// A batch as the steps see it: inputs, targets and per-output sample weights, the last from the
 /// data's w times (class_weight) the weights of its labels.

@@ -19,6 +19,7 @@
 #include "engine/subclassed.hpp"
 #include "engine/training.hpp"
 #include "lamina/callbacks.hpp"
+#include "lamina/distribute.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
 #include "ops/random.hpp"
@@ -26,6 +27,27 @@
 namespace lamina::engine {
 
 TrainerHooks::~TrainerHooks() = default;
+
+namespace {
+std::mutex& distribution_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+std::shared_ptr<Distribution>& distribution_slot() {
+  static std::shared_ptr<Distribution> active;
+  return active;
+}
+}  // namespace
+
+std::shared_ptr<Distribution> active_distribution() {
+  std::lock_guard<std::mutex> lock(distribution_mutex());
+  return distribution_slot();
+}
+
+void set_active_distribution(std::shared_ptr<Distribution> distribution) {
+  std::lock_guard<std::mutex> lock(distribution_mutex());
+  distribution_slot() = std::move(distribution);
+}
 
 TrainerHooks& hooks_of(const ModelImpl& m) {
   static TrainerHooks identity;  // stateless: shared by every model without hooks
@@ -119,6 +141,19 @@ void apply_gradients(ModelImpl& m, Optimizer& optimizer, const std::vector<Tenso
   else apply_update(m, optimizer, grads, weights);
 }
 
+namespace {
+
+// The compiled metrics, on the metric inputs as the hooks gather them (the global batch under a
+// distribution).
+void update_step_metrics(ModelImpl& m, const Batch& data, const std::vector<Tensor>& preds,
+                         const std::vector<Tensor>& masks) {
+  MetricInputs in{data.y, preds, data.sample_weight, masks};
+  hooks_of(m).gather_metric_inputs(in);
+  update_metrics(m, in.y, in.preds, in.sample_weight, in.masks);
+}
+
+}  // namespace
+
 StepLogs default_train_step(Model& self, const Batch& data) {
   ModelImpl& m = self.impl();
   CompiledState& c = *m.compiled;
@@ -129,11 +164,11 @@ StepLogs default_train_step(Model& self, const Batch& data) {
   c.loss_tracker.update_state(loss, samples);
   // TerminateOnNaN: a NaN or Inf loss leaves the weights and optimizer untouched (the only case
   // where a step reads its loss back).
-  if (!c.skip_nonfinite || std::isfinite(loss.item())) {
+  if (!c.skip_nonfinite || hooks_of(m).on_every_replica(std::isfinite(loss.item()))) {
     const std::vector<Tensor> weights = m.trainable_weights();
     apply_update(m, *c.optimizer, compute_gradients(m, loss, weights), weights);
   }
-  update_metrics(m, data.y, preds, data.sample_weight, masks);
+  update_step_metrics(m, data, preds, masks);
   return self.get_metrics_result();
 }
 
@@ -145,7 +180,7 @@ StepLogs default_test_step(Model& self, const Batch& data) {
   const double samples = batch_samples(data);
   m.compiled->loss_tracker.update_state(
       compute_loss(m, data.y, preds, masked_loss_weights(data.sample_weight, masks), samples), samples);
-  update_metrics(m, data.y, preds, data.sample_weight, masks);
+  update_step_metrics(m, data, preds, masks);
   return self.get_metrics_result();
 }
 
@@ -314,10 +349,15 @@ void check_epochs(const FitOptions& o) {
 
 // Keras's order: the given callbacks, `history` (fit's), then the progress bar (when verbose), so
 // that both see what the given ones add to the epoch logs ("learning_rate").
+// Under a distribution, the replicas other than rank 0 leave out the rank-0-only callbacks and the
+// progress bar.
 void add_callbacks(CallbackList& cbs, const Model& self, int verbose,
                    const std::vector<CallbackArg>& given, int epochs, std::int64_t steps,
-                   std::shared_ptr<Callback> history = nullptr) {
-  for (const auto& c : given) cbs.list.push_back(c.get());
+                   std::shared_ptr<Callback> history = nullptr, const Distribution* dist = nullptr) {
+  const bool quiet = dist && !dist->is_chief();
+  if (quiet) verbose = 0;
+  for (const auto& c : given)
+    if (!quiet || !distribute::is_chief_only(*c.get())) cbs.list.push_back(c.get());
   if (history) cbs.list.push_back(std::move(history));
   if (verbose > 0) cbs.list.push_back(std::make_shared<callbacks::ProgbarLogger>(verbose));
   for (auto& c : cbs.list) {
@@ -327,7 +367,9 @@ void add_callbacks(CallbackList& cbs, const Model& self, int verbose,
 }
 
 // Runs test_step over a full pass (or `steps` batches) of `feed`, invoking the test hooks of `cbs`.
-std::map<std::string, double> run_evaluation(Model& target, Feed& feed, std::int64_t steps, CallbackList& cbs) {
+// dist: fit's distribution (each step's loss trackers are summed over the replicas), or null.
+std::map<std::string, double> run_evaluation(Model& target, Feed& feed, std::int64_t steps, CallbackList& cbs,
+                                             Distribution* dist = nullptr) {
   target.reset_metrics();
   cbs.each([](Callback& c) { c.on_test_begin({}); });
   feed.start_pass();
@@ -336,7 +378,9 @@ std::map<std::string, double> run_evaluation(Model& target, Feed& feed, std::int
     std::optional<Batch> d = feed.next();
     if (!d) break;
     cbs.each([s](Callback& c) { c.on_test_batch_begin(s, {}); });
+    if (dist) dist->begin_step(target.impl(), *d);
     last = target.test_step(*d);
+    if (dist) dist->end_step(target.impl());
     const Logs logs = cbs.batch_logs(*last);
     cbs.each([&](Callback& c) { c.on_test_batch_end(s, logs); });
   }
@@ -344,6 +388,12 @@ std::map<std::string, double> run_evaluation(Model& target, Feed& feed, std::int
   const Logs logs = last ? last->read() : target.get_metrics_result().read();
   cbs.each([&](Callback& c) { c.on_test_end(logs); });
   return logs;
+}
+
+// The data of fit as this replica reads it (the whole data without a distribution).
+std::shared_ptr<BatchSource> sharded(const std::shared_ptr<BatchSource>& source) {
+  const std::shared_ptr<Distribution> dist = active_distribution();
+  return dist ? dist->shard(source) : source;
 }
 
 // Keras's validation_freq: an int every n epochs (counted from 1), or a list of epochs.
@@ -377,10 +427,10 @@ std::unique_ptr<Feed> validation_feed(Model& target, const ValidationData& v, co
     const std::vector<Tensor> y_val = targets_of(m, v.arrays()->second, what);
     check_xy(what, x_val, y_val);
     check_input(m, what, x_val);
-    feed = std::make_unique<Feed>(m, array_batches(x_val, y_val, validation_batch(o), false), what, true);
+    feed = std::make_unique<Feed>(m, sharded(array_batches(x_val, y_val, validation_batch(o), false)), what, true);
   } else {
     if (!v.source()) throw ValueError(std::string(what) + ": an empty dataset handle");
-    feed = std::make_unique<Feed>(m, v.source(), what, true);
+    feed = std::make_unique<Feed>(m, sharded(v.source()), what, true);
     feed->steps(o.validation_steps, "validation_steps");
     check_input(m, what, feed->peek().x);
   }
@@ -398,7 +448,8 @@ History fit_loop(Model& self, Model& target, Feed& train, Feed* val, const FitOp
 
   auto history = std::make_shared<callbacks::HistoryCallback>();
   CallbackList cbs;
-  add_callbacks(cbs, self, o.verbose, o.callbacks, o.epochs, steps, history);
+  Distribution* dist = m.hooks ? dynamic_cast<Distribution*>(m.hooks.get()) : nullptr;
+  add_callbacks(cbs, self, o.verbose, o.callbacks, o.epochs, steps, history, dist);
 
   // The data order is a function of (shuffle_key, epoch) and each step draws from the seeded
   // stream, so (epoch, step, key, stream state) is a position a callback can back up and resume:
@@ -407,6 +458,8 @@ History fit_loop(Model& self, Model& target, Feed& train, Feed* val, const FitOp
   for (auto& c : cbs.list) c->set_training_state(&state);
   m.stop_training = false;
   cbs.each([](Callback& c) { c.on_train_begin({}); });
+  // After on_train_begin, so that what BackupAndRestore restored on rank 0 reaches every replica.
+  if (dist) dist->broadcast_state(m, state);
   const int first_epoch = state.epoch;
   const std::int64_t resume_step = state.step;
   Logs training_logs;
@@ -424,7 +477,9 @@ History fit_loop(Model& self, Model& target, Feed& train, Feed* val, const FitOp
       if (!batch) break;
       cbs.each([s](Callback& c) { c.on_train_batch_begin(s, {}); });
       m.compiled->skip_nonfinite = state.skip_nonfinite_steps;
+      if (dist) dist->begin_step(m, *batch);
       last = target.train_step(*batch);
+      if (dist) dist->end_step(m);
       state.step = s + 1;
       const Logs logs = cbs.batch_logs(*last);
       cbs.each([&](Callback& c) { c.on_train_batch_end(s, logs); });
@@ -435,7 +490,7 @@ History fit_loop(Model& self, Model& target, Feed& train, Feed* val, const FitOp
     if (val && validates_after(o.validation_freq, epoch)) {
       // As Keras 3's fit: the callbacks see the validation's test hooks (the progress bar stays
       // silent there and shows the val_ values on the epoch's line).
-      auto val_logs = run_evaluation(target, *val, o.validation_steps, cbs);
+      auto val_logs = run_evaluation(target, *val, o.validation_steps, cbs, dist);
       for (const auto& [k, v] : val_logs) logs["val_" + k] = v;
     }
     cbs.each([&](Callback& c) {
@@ -487,7 +542,32 @@ std::vector<Tensor> predict_loop(Model& self, Feed& feed, const PredictOptions& 
 
 }  // namespace
 
-History fit(Model& self, const TensorArg& x_arg, const TensorArg& y_arg, const FitOptions& o) {
+namespace {
+
+// fit under the active distribution (if any): its hooks join the steps for the call, and an error
+// on this replica is announced to the others before it propagates.
+template <class F>
+History distributed(Model& self, F run) {
+  const std::shared_ptr<Distribution> dist = active_distribution();
+  if (!dist) return run();
+  ModelImpl& m = checked(self);
+  if (m.hooks)
+    throw ValueError("fit: model '" + m.name() + "' already has trainer hooks; a distribution cannot add its own");
+  struct Restore {
+    ModelImpl& m;
+    ~Restore() { m.hooks = nullptr; }
+  } restore{m};
+  m.hooks = dist;
+  try {
+    dist->begin_fit();
+    return run();
+  } catch (const std::exception& e) {
+    dist->failed(e);
+    throw;
+  }
+}
+
+History fit_on_arrays(Model& self, const TensorArg& x_arg, const TensorArg& y_arg, const FitOptions& o) {
   ModelImpl& m = checked(self);
   require_compiled(m, "fit");
   const TrainingGuard training(m, "fit");
@@ -522,18 +602,19 @@ History fit(Model& self, const TensorArg& x_arg, const TensorArg& y_arg, const F
   build_on(m, x_train);
   check_labels(target, "fit", x_train, y_train);
   TrainingState state;
-  Feed train(m, array_batches(x_train, y_train, o.batch_size, o.shuffle, &state), "fit", true, o.class_weight);
+  Feed train(m, sharded(array_batches(x_train, y_train, o.batch_size, o.shuffle, &state)), "fit", true, o.class_weight);
   std::unique_ptr<Feed> val;
   if (o.validation_data) {
     val = validation_feed(target, *o.validation_data, o);
   } else if (!x_val.empty()) {
     check_labels(target, "fit (validation_data)", x_val, y_val);
-    val = std::make_unique<Feed>(m, array_batches(x_val, y_val, validation_batch(o), false), "fit (validation_data)", true);
+    val = std::make_unique<Feed>(m, sharded(array_batches(x_val, y_val, validation_batch(o), false)),
+                                 "fit (validation_data)", true);
   }
   return fit_loop(self, target, train, val.get(), o, state);
 }
 
-History fit(Model& self, const DataArg& data, const FitOptions& o) {
+History fit_on_data(Model& self, const DataArg& data, const FitOptions& o) {
   ModelImpl& m = checked(self);
   require_compiled(m, "fit");
   const TrainingGuard training(m, "fit");
@@ -548,7 +629,7 @@ History fit(Model& self, const DataArg& data, const FitOptions& o) {
   if (o.sample_weight.defined())
     throw ValueError("fit: sample_weight works on arrays only; a dataset gives its weights as (x, y, w)");
   with_sample_weight(m, "fit", {}, Tensor(), o.class_weight, 0);
-  Feed train(m, source_of(data, "fit"), "fit", true, o.class_weight);
+  Feed train(m, sharded(source_of(data, "fit")), "fit", true, o.class_weight);
   train.steps(o.steps_per_epoch, "steps_per_epoch");
   const Batch& first = train.peek();
   check_input(m, "fit", first.x);
@@ -558,6 +639,16 @@ History fit(Model& self, const DataArg& data, const FitOptions& o) {
   if (o.validation_data) val = validation_feed(target, *o.validation_data, o);
   TrainingState state;
   return fit_loop(self, target, train, val.get(), o, state);
+}
+
+}  // namespace
+
+History fit(Model& self, const TensorArg& x, const TensorArg& y, const FitOptions& o) {
+  return distributed(self, [&] { return fit_on_arrays(self, x, y, o); });
+}
+
+History fit(Model& self, const DataArg& data, const FitOptions& o) {
+  return distributed(self, [&] { return fit_on_data(self, data, o); });
 }
 
 std::map<std::string, double> evaluate(Model& self, const TensorArg& x_arg, const TensorArg& y_arg,

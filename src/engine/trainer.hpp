@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <memory>
 #include <string>
@@ -28,6 +29,11 @@ struct MetricStates {
   std::vector<Metric*> metrics;
 };
 
+/// The tensors the compiled metrics are updated with after a step (update_metrics' arguments).
+struct MetricInputs {
+  std::vector<Tensor> y, preds, sample_weight, masks;
+};
+
 /// Extension points of a training step, for a distribution strategy and mixed precision. The train
 /// step calls them in this order: scale_loss (before backward), reduce_gradients (the scaled
 /// gradients, so every replica then sees the same values), unscale_gradients (skips the update when
@@ -45,7 +51,36 @@ class TrainerHooks {
   virtual bool unscale_gradients(std::vector<Tensor>& /*grads*/) { return true; }
   /// Combines the metric states over the replicas before their results are read.
   virtual void reduce_metrics(MetricStates& /*states*/) {}
+  /// The metric inputs of a step as the metrics must see them (a distribution strategy gathers
+  /// every replica's rows, so that the metrics see the global batch), in place.
+  virtual void gather_metric_inputs(MetricInputs& /*inputs*/) {}
+  /// Whether `local` holds on every replica (TerminateOnNaN's finite loss: the replicas skip a
+  /// step together or not at all).
+  virtual bool on_every_replica(bool local) { return local; }
 };
+
+/// What fit asks of a distribution strategy besides the step hooks (src/distribute implements
+/// it). Every call is collective: all replicas make it, in the same order.
+class Distribution : public TrainerHooks {
+ public:
+  virtual bool is_chief() const = 0;
+  /// A fit starts (before any other call of it).
+  virtual void begin_fit() {}
+  /// fit's data for this replica: its rows of each global batch (or `global` itself when the
+  /// data is already sharded).
+  virtual std::shared_ptr<BatchSource> shard(std::shared_ptr<BatchSource> global) = 0;
+  /// Rank 0's weights, optimizer variables and position in the data, on every replica.
+  virtual void broadcast_state(ModelImpl& m, TrainingState& state) = 0;
+  /// Around each train or test step: the global batch's samples (weighting this replica's
+  /// gradients), then the loss trackers summed over the replicas.
+  virtual void begin_step(ModelImpl& m, const Batch& local) = 0;
+  virtual void end_step(ModelImpl& m) = 0;
+  /// fit failed on this replica: the others are told, so they stop with an error naming it.
+  virtual void failed(const std::exception& e) = 0;
+};
+/// The strategy fit trains through (distribute::set_distribution), or null.
+std::shared_ptr<Distribution> active_distribution();
+void set_active_distribution(std::shared_ptr<Distribution> distribution);
 
 /// The hooks of `m` (the identity hooks unless set).
 TrainerHooks& hooks_of(const ModelImpl& m);
