@@ -171,6 +171,12 @@ bool is_off(const json& v) { return v.is_null() || v == false; }
 
 std::vector<KeyRule> config_key_rules(const std::string& class_name) { return common_rules(class_name); }
 
+std::vector<std::string> audited_layer_classes() {
+  std::vector<std::string> out;
+  for (const auto& [cls, keys] : honoured_keys()) out.push_back(cls);
+  return out;
+}
+
 const std::set<std::string>* config_keys_honoured(const std::string& class_name) {
   const auto& t = honoured_keys();
   auto it = t.find(class_name);
