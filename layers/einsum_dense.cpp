@@ -251,6 +251,7 @@ json EinsumDenseLayer::get_config() const {
   KernelBiasRegularization{o.kernel_regularizer, o.bias_regularizer, o.activity_regularizer, o.kernel_constraint,
                            o.bias_constraint}
       .to_config(c);
+  if (!c.contains("activity_regularizer")) c["activity_regularizer"] = nullptr;  // Keras's EinsumDense writes it
   return c;
 }
 

@@ -50,6 +50,7 @@ Tensor SpatialDropoutLayer::call(const Tensor& x, bool training) {
 
 nlohmann::json SpatialDropoutLayer::get_config() const {
   nlohmann::json c = Layer::get_config();
+  c.erase("trainable");  // Keras's SpatialDropout takes no trainable argument: a file with it is refused
   c["rate"] = rate_;
   c["seed"] = nullptr;
   if (rank_ == 2) c["data_format"] = "channels_last";

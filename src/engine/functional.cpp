@@ -286,7 +286,10 @@ nlohmann::json FunctionalImpl::get_config() const {
       if (s.node->layer != layer) continue;
       nlohmann::json args = nlohmann::json::array(), kwargs = nlohmann::json::object();
       const auto& inputs = s.node->inputs;
-      if (layer->takes_list()) {
+      if (layer->class_name() == "MultiHeadAttention") {
+        // call(query, value, key=None): Keras records each tensor as its own positional argument.
+        for (const KerasTensor& t : inputs) args.push_back(keras_tensor_json(t, index));
+      } else if (layer->takes_list()) {
         nlohmann::json list = nlohmann::json::array();
         for (const KerasTensor& t : inputs) list.push_back(keras_tensor_json(t, index));
         args.push_back(list);
@@ -303,7 +306,10 @@ nlohmann::json FunctionalImpl::get_config() const {
       nodes.push_back({{"args", args}, {"kwargs", kwargs}});
     }
     const bool is_model = std::dynamic_pointer_cast<ModelImpl>(layer) != nullptr;
-    layers_json.push_back({{"module", is_model ? "keras.src.models.functional" : "keras.layers"},
+    // Keras resolves module + class_name: a nested Sequential is keras.Sequential (Keras's legacy
+    // .h5 reader refuses keras.src.models.functional.Sequential).
+    const char* model_module = layer->class_name() == "Sequential" ? "keras" : "keras.src.models.functional";
+    layers_json.push_back({{"module", is_model ? model_module : "keras.layers"},
                            {"class_name", layer->class_name()},
                            {"config", layer->get_config()},
                            {"registered_name", nullptr},

@@ -119,7 +119,15 @@ json serialize_layer(const Layer& layer, const json& entry) {
               {"class_name", cls},
               {"config", cls == "InputLayer" ? entry.at("config") : with_dtype_policy(entry.at("config"))},
               {"registered_name", keras ? json(nullptr) : json(cls)}};
-  if (layer.built() && writes_build_config(cls)) {
+  if (layer.built() && cls == "MultiHeadAttention" && entry.contains("inbound_nodes") &&
+      !entry["inbound_nodes"].empty()) {
+    // build(query_shape, value_shape, key_shape=None): Keras's build_config names each shape.
+    json shapes = json::object();
+    const char* names[] = {"query_shape", "value_shape", "key_shape"};
+    const json& args = entry["inbound_nodes"][0].at("args");
+    for (std::size_t i = 0; i < args.size() && i < 3; ++i) shapes[names[i]] = args[i].at("config").at("shape");
+    out["build_config"] = {{"shapes_dict", shapes}};
+  } else if (layer.built() && writes_build_config(cls)) {
     json shapes = layer.takes_list() ? list_input_shapes(entry) : json(nullptr);
     out["build_config"] = {{"input_shape", shapes.is_null() ? shape_json(layer.input_shape()) : shapes}};
   }

@@ -186,6 +186,15 @@ std::vector<Case> catalogue() {
     give_distinct_weights(m);
     cases.push_back({"export_attention", m, {seq({3, 3, 4}, 1.0, float32), seq({3, 5, 4}, 0.8, float32, 0.1)}});
   }
+  {
+    // A Sequential inside a Functional model.
+    Model inner = Sequential({layers::Input({4}), layers::Dense(3, {.activation = "relu", .name = "inner_dense"})},
+                             "export_inner");
+    auto x = layers::Input({4}, {.name = "x"});
+    Model m(x, layers::Dense(2, {.name = "head"})(inner(x)), "export_nested");
+    give_distinct_weights(m);
+    cases.push_back({"export_nested", m, {seq({3, 4}, 1.0, float32)}});
+  }
   return cases;
 }
 
