@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // BackupAndRestore's file format: magic, JSON header, raw tensor bytes; validated before use.
+#include "common/json_int.hpp"
 #include "training_backup.hpp"
 
 #include <cstring>
@@ -107,20 +108,20 @@ TrainingBackup read_backup(const std::string& path) {
     std::string error;
     const nlohmann::json h = engine::parse_bounded_json(text, error);
     if (h.is_discarded()) throw fail("the header: " + error);
-    b.epoch = h.at("epoch").get<int>();
-    b.step = h.at("step").get<std::int64_t>();
-    b.shuffle_key = h.at("shuffle_key").get<std::uint64_t>();
-    b.random_seed = h.at("random_seed").get<std::uint64_t>();
-    b.random_counter = h.at("random_counter").get<std::uint64_t>();
+    b.epoch = json_int<int>(h.at("epoch"), "epoch");
+    b.step = json_int<std::int64_t>(h.at("step"), "step");
+    b.shuffle_key = json_int<std::uint64_t>(h.at("shuffle_key"), "shuffle_key");
+    b.random_seed = json_int<std::uint64_t>(h.at("random_seed"), "random_seed");
+    b.random_counter = json_int<std::uint64_t>(h.at("random_counter"), "random_counter");
     b.learning_rate = h.at("learning_rate").get<double>();
     b.fixed_learning_rate = h.at("fixed_learning_rate").get<bool>();
     if (b.epoch < 0 || b.step < 0) throw fail("negative epoch or step");
     for (const auto& t : h.at("tensors")) {
       const std::string group = t.at("group").get<std::string>();
       const DType dtype = dtype_from_name(t.at("dtype").get<std::string>());
-      const Shape shape(t.at("shape").get<std::vector<std::int64_t>>());
-      const auto offset = t.at("offset").get<std::uint64_t>();
-      const auto nbytes = t.at("nbytes").get<std::uint64_t>();
+      const Shape shape(json_ints<std::int64_t>(t.at("shape"), "shape"));
+      const auto offset = json_int<std::uint64_t>(t.at("offset"), "offset");
+      const auto nbytes = json_int<std::uint64_t>(t.at("nbytes"), "nbytes");
       for (std::int64_t d : shape)
         if (d < 0 || d > (std::int64_t{1} << 40)) throw fail("absurd shape " + shape.str());
       if (numel_of(shape) * item_size(dtype) != nbytes || offset > file_size - data_start ||

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Trains a small CNN with BatchNormalization and Dropout on the real Fashion-MNIST (Debian's
-// dataset-fashion-mnist), prints seconds per epoch, then reports the test accuracy.
+// dataset-fashion-mnist), prints seconds per epoch, then reports the test accuracy. Its TensorBoard
+// logs go to logs/ (`tensorboard --logdir logs`).
 //
 //   Conv2D(32, 3) → BN → ReLU → MaxPooling2D(2)
 //   Conv2D(64, 3) → BN → ReLU → MaxPooling2D(2)
@@ -38,7 +39,8 @@ int main() {
   model.fit(x_train, train.y,
             {.batch_size = 128,
              .epochs = 5,
-             .callbacks = {fashion_mnist::halve_late(), EpochTimer()}});
+             .callbacks = {fashion_mnist::halve_late(), EpochTimer(),
+                           callbacks::TensorBoard("logs", {.histogram_freq = 1})}});
 
   auto scores = model.evaluate(x_test, test.y, {.verbose = 0});
   std::printf("test loss: %.4f\ntest accuracy: %.4f\n", scores["loss"], scores["accuracy"]);

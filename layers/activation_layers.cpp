@@ -2,6 +2,7 @@
 // Activation layers (ReLU, LeakyReLU, PReLU, ELU, Softmax, ThresholdedReLU), Identity and
 // AlphaDropout, each an op expression so that autodiff gives the backward.
 #include "lamina/layers/activation.hpp"
+#include "catalogue.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -10,6 +11,7 @@
 
 #include "axes_config.hpp"
 #include "dropout_noise.hpp"
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/activations.hpp"
 #include "lamina/errors.hpp"
@@ -266,41 +268,84 @@ AlphaDropout::AlphaDropout(double rate, DropoutOptions options)
 namespace {
 using engine::name_of;
 
-[[maybe_unused]] const bool registered = [] {
-  register_layer("ReLU", [](const json& c) -> std::shared_ptr<Layer> {
-    ReLUOptions o{.negative_slope = number_of(c, "negative_slope", 0.0),
-                  .threshold = number_of(c, "threshold", 0.0),
-                  .name = name_of(c)};
-    if (c.contains("max_value") && !c["max_value"].is_null()) o.max_value = number_of(c, "max_value", 0.0);
-    return ReLU(std::move(o)).ptr();
+}  // namespace
+
+void register_activation_layers() {
+  engine::register_layer_spec({
+      .class_name = "ReLU",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        ReLUOptions o{.negative_slope = number_of(c, "negative_slope", 0.0),
+                      .threshold = number_of(c, "threshold", 0.0),
+                      .name = name_of(c)};
+        if (c.contains("max_value") && !c["max_value"].is_null()) o.max_value = number_of(c, "max_value", 0.0);
+        return ReLU(std::move(o)).ptr();
+      },
+      .honoured_keys = {"max_value", "negative_slope", "threshold"},
+      .build_config = false,
   });
   // Keras 3 writes negative_slope, tf.keras 2 alpha; the layer's default is 0.3 in both.
-  register_layer("LeakyReLU", [](const json& c) -> std::shared_ptr<Layer> {
-    return LeakyReLU(number_of(c, "negative_slope", number_of(c, "alpha", 0.3)), name_of(c)).ptr();
+  engine::register_layer_spec({
+      .class_name = "LeakyReLU",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return LeakyReLU(number_of(c, "negative_slope", number_of(c, "alpha", 0.3)), name_of(c)).ptr();
+      },
+      .honoured_keys = {"negative_slope", "alpha"},
+      .build_config = false,
   });
-  register_layer("PReLU", [](const json& c) -> std::shared_ptr<Layer> {
-    PReLUOptions o{.alpha_initializer = engine::initializer_of(c, "alpha_initializer", "zeros"),
-                   .alpha_regularizer = engine::regularizer_of(c, "alpha_regularizer"),
-                   .alpha_constraint = engine::constraint_of(c, "alpha_constraint"),
-                   .name = name_of(c)};
-    if (c.contains("shared_axes") && !c["shared_axes"].is_null()) o.shared_axes = axes_config::from_json(c, "shared_axes", 1).values;
-    return PReLU(std::move(o)).ptr();
+  engine::register_layer_spec({
+      .class_name = "PReLU",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        PReLUOptions o{.alpha_initializer = engine::initializer_of(c, "alpha_initializer", "zeros"),
+                       .alpha_regularizer = engine::regularizer_of(c, "alpha_regularizer"),
+                       .alpha_constraint = engine::constraint_of(c, "alpha_constraint"),
+                       .name = name_of(c)};
+        if (c.contains("shared_axes") && !c["shared_axes"].is_null())
+          o.shared_axes = axes_config::from_json(c, "shared_axes", 1).values;
+        return PReLU(std::move(o)).ptr();
+      },
+      .honoured_keys = {"alpha_initializer", "alpha_regularizer", "alpha_constraint", "shared_axes"},
   });
-  register_layer("ELU", [](const json& c) -> std::shared_ptr<Layer> {
-    return ELU(number_of(c, "alpha", 1.0), name_of(c)).ptr();
+  engine::register_layer_spec({
+      .class_name = "ELU",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return ELU(number_of(c, "alpha", 1.0), name_of(c)).ptr();
+      },
+      .honoured_keys = {"alpha"},
+      .build_config = false,
   });
-  register_layer("Softmax", [](const json& c) -> std::shared_ptr<Layer> {
-    return Softmax(axes_config::from_json(c, "axis", -1), name_of(c)).ptr();
+  // tf.keras's robust_masking (written only when true) is not honoured.
+  engine::register_layer_spec({
+      .class_name = "Softmax",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return Softmax(axes_config::from_json(c, "axis", -1), name_of(c)).ptr();
+      },
+      .honoured_keys = {"axis"},
+      .build_config = false,
+      .call_kwargs = {{"mask", nullptr}},
   });
-  register_layer("ThresholdedReLU", [](const json& c) -> std::shared_ptr<Layer> {
-    return ThresholdedReLU(number_of(c, "theta", 1.0), name_of(c)).ptr();
+  engine::register_layer_spec({
+      .class_name = "ThresholdedReLU",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return ThresholdedReLU(number_of(c, "theta", 1.0), name_of(c)).ptr();
+      },
+      .honoured_keys = {"theta"},
+      .build_config = false,
   });
-  register_layer("Identity", [](const json& c) -> std::shared_ptr<Layer> { return Identity(name_of(c)).ptr(); });
-  register_layer("AlphaDropout", [](const json& c) -> std::shared_ptr<Layer> {
-    return AlphaDropout(c.at("rate").get<double>(), dropout_noise::options_of(c)).ptr();
+  engine::register_layer_spec({
+      .class_name = "Identity",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> { return Identity(name_of(c)).ptr(); },
+      .honoured_keys = {},
+      .build_config = false,
   });
-  return true;
-}();
-}  // namespace
+  engine::register_layer_spec({
+      .class_name = "AlphaDropout",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return AlphaDropout(c.at("rate").get<double>(), dropout_noise::options_of(c)).ptr();
+      },
+      .honoured_keys = {"rate", "noise_shape", "seed"},
+      .build_config = false,
+      .call_kwargs = {{"training", false}},
+  });
+}
 
 }  // namespace lamina::layers

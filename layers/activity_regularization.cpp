@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // ActivityRegularization: an identity layer that adds an L1/L2 penalty of its input to the loss.
 #include "lamina/layers/activity_regularization.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
@@ -35,15 +37,17 @@ ActivityRegularization::ActivityRegularization(ActivityRegularizationOptions o)
   apply_dtype_option(**this, o.dtype);
 }
 
-namespace {
-[[maybe_unused]] const bool registered = [] {
-  register_layer("ActivityRegularization", [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
-    return ActivityRegularization(
-               {.l1 = c.value("l1", 0.0), .l2 = c.value("l2", 0.0), .name = engine::name_of(c)})
-        .ptr();
+void register_activity_regularization_layers() {
+  engine::register_layer_spec({
+      .class_name = "ActivityRegularization",
+      .factory = [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
+        return ActivityRegularization(
+                   {.l1 = c.value("l1", 0.0), .l2 = c.value("l2", 0.0), .name = engine::name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = {"l1", "l2"},
+      .build_config = false,
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

@@ -2,10 +2,12 @@
 // Attention (Luong) and AdditiveAttention (Bahdanau), and the masked softmax every attention
 // layer shares (Keras's _apply_scores).
 #include "lamina/layers/attention.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include "attention_core.hpp"
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
@@ -248,24 +250,32 @@ bool causal_of(const json& c) {
   return false;
 }
 
-[[maybe_unused]] const bool registered = [] {
-  register_layer("Attention", [](const json& c) -> std::shared_ptr<Layer> {
-    return Attention({.use_scale = c.value("use_scale", false),
-                      .score_mode = c.value("score_mode", std::string("dot")),
-                      .dropout = c.value("dropout", 0.0),
-                      .use_causal_mask = causal_of(c),
-                      .name = engine::name_of(c)})
-        .ptr();
-  });
-  register_layer("AdditiveAttention", [](const json& c) -> std::shared_ptr<Layer> {
-    return AdditiveAttention({.use_scale = c.value("use_scale", true),
-                              .dropout = c.value("dropout", 0.0),
-                              .use_causal_mask = causal_of(c),
-                              .name = engine::name_of(c)})
-        .ptr();
-  });
-  return true;
-}();
 }  // namespace
+
+void register_attention_layers() {
+  engine::register_layer_spec({
+      .class_name = "Attention",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return Attention({.use_scale = c.value("use_scale", false),
+                          .score_mode = c.value("score_mode", std::string("dot")),
+                          .dropout = c.value("dropout", 0.0),
+                          .use_causal_mask = causal_of(c),
+                          .name = engine::name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = {"use_scale", "score_mode", "dropout", "seed", "causal", "use_causal_mask"},
+  });
+  engine::register_layer_spec({
+      .class_name = "AdditiveAttention",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return AdditiveAttention({.use_scale = c.value("use_scale", true),
+                                  .dropout = c.value("dropout", 0.0),
+                                  .use_causal_mask = causal_of(c),
+                                  .name = engine::name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = {"use_scale", "dropout", "seed", "causal", "use_causal_mask"},
+  });
+}
 
 }  // namespace lamina::layers

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Keras's one-or-several `axis` arguments (see axes_config.hpp).
+#include "common/json_int.hpp"
 #include "axes_config.hpp"
 
 #include <algorithm>
@@ -29,11 +30,11 @@ json to_json(const Axes& axes) { return axes.single() ? json(axes.values[0]) : j
 Axes from_json(const json& c, const char* key, int fallback) {
   if (!c.contains(key) || c[key].is_null()) return fallback;
   const json& a = c[key];
-  if (a.is_number_integer()) return a.get<int>();
+  if (a.is_number_integer()) return json_int<int>(a);
   std::vector<int> v;
   if (a.is_array())
     for (const json& e : a)
-      if (e.is_number_integer()) v.push_back(e.get<int>());
+      if (e.is_number_integer()) v.push_back(json_int<int>(e));
   if (v.empty() || v.size() != a.size())
     throw ValueError(std::string(key) + "=" + a.dump() + " must be an integer or a non-empty list of integers");
   return v;

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// Convolution layers: Conv1D, Conv2D (channels last, Keras's kernel layouts).
+// Convolution layers: Conv1D, Conv2D (channels last or first, Keras's kernel layouts).
+#include "common/json_int.hpp"
 #include "lamina/layers/conv.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "spatial_config.hpp"
@@ -15,7 +18,8 @@ using spatial::pair_json;
 using spatial::pair_str;
 
 BaseConvLayer::BaseConvLayer(const char* cls, int rank, std::int64_t filters, Size2D kernel_size,
-                             Size2D strides, const std::string& padding, Size2D dilation,
+                             Size2D strides, const std::string& padding,
+                             const std::string& data_format, Size2D dilation,
                              std::int64_t groups, lamina::Activation activation, bool use_bias,
                              Initializer kernel_initializer, Initializer bias_initializer,
                              std::string name)
@@ -39,12 +43,12 @@ BaseConvLayer::BaseConvLayer(const char* cls, int rank, std::int64_t filters, Si
     throw ValueError(c + ": the number of filters must be divisible by groups, got filters=" +
                      std::to_string(filters) + ", groups=" + std::to_string(groups));
   padding_ = spatial::padding_for(c, padding, rank == 1);
+  channels_first_ = spatial::channels_first(c, data_format);
 }
 
 void BaseConvLayer::check_input(const Shape& s) const {
   if (s.rank() != rank_ + 2)
-    fail_shape(rank_ == 2 ? "input must be 4-D (batch, height, width, channels), got " + s.str()
-                          : "input must be 3-D (batch, steps, channels), got " + s.str());
+    fail_shape(spatial::input_requirement(rank_, channels_first_) + ", got " + s.str());
   const std::int64_t channels = s.back();
   if (channels <= 0) fail_shape("the channel dimension of the input must be known, got " + s.str());
   if (channels % groups_ != 0)
@@ -55,7 +59,12 @@ void BaseConvLayer::check_input(const Shape& s) const {
                " input channels, got input " + s.str());
 }
 
-Shape BaseConvLayer::compute_output_shape(const Shape& s) {
+Shape BaseConvLayer::compute_output_shape(const Shape& input_shape) {
+  return spatial::in_channels_last(channels_first_, input_shape,
+                                   [&](const Shape& s) { return output_shape_last(s); });
+}
+
+Shape BaseConvLayer::output_shape_last(const Shape& s) const {
   check_input(s);
   Shape out = s;
   out.back() = filters_;
@@ -73,7 +82,8 @@ Shape BaseConvLayer::compute_output_shape(const Shape& s) {
 
 void BaseConvLayer::build(const Shape& input_shape) {
   compute_output_shape(input_shape);  // every shape check, before any weight exists
-  const std::int64_t per_group = input_shape.back() / groups_;
+  const std::int64_t channels = input_shape[channels_first_ ? 1 : input_shape.size() - 1];
+  const std::int64_t per_group = channels / groups_;
   Shape kshape = rank_ == 2 ? Shape{kernel_size_.h, kernel_size_.w, per_group, filters_}
                             : Shape{kernel_size_.w, per_group, filters_};
   const auto& r = regularization_;
@@ -84,15 +94,17 @@ void BaseConvLayer::build(const Shape& input_shape) {
                       r.bias_constraint);
 }
 
-Tensor BaseConvLayer::call(const Tensor& x, bool) {
-  check_input(x.shape());
+Tensor BaseConvLayer::call(const Tensor& input, bool) {
   const Tensor k = autocast(kernel), b = autocast(bias);
-  Tensor in = x.dtype() == k.dtype() ? x : x.astype(k.dtype());
-  const FusedActivation act = spatial::fused_part(activation_);
-  Tensor y = rank_ == 2 ? conv2d(in, k, b, strides_, padding_, dilation_, groups_, act)
-                        : conv1d(in, k, b, strides_.w, padding_, dilation_.w, groups_, act);
-  return regularize_activity(activation_.fused() ? y : activation_(y),
-                             regularization_.activity_regularizer);
+  Tensor y = spatial::in_channels_last(channels_first_, input, [&](const Tensor& x) {
+    check_input(x.shape());
+    Tensor in = x.dtype() == k.dtype() ? x : x.astype(k.dtype());
+    const FusedActivation act = spatial::fused_part(activation_);
+    Tensor out = rank_ == 2 ? conv2d(in, k, b, strides_, padding_, dilation_, groups_, act)
+                            : conv1d(in, k, b, strides_.w, padding_, dilation_.w, groups_, act);
+    return activation_.fused() ? out : activation_(out);
+  });
+  return regularize_activity(y, regularization_.activity_regularizer);
 }
 
 nlohmann::json BaseConvLayer::get_config() const {
@@ -101,7 +113,7 @@ nlohmann::json BaseConvLayer::get_config() const {
   c["kernel_size"] = pair_json(kernel_size_, rank_);
   c["strides"] = pair_json(strides_, rank_);
   c["padding"] = padding_name(padding_);
-  c["data_format"] = "channels_last";
+  c["data_format"] = spatial::data_format_name(channels_first_);
   c["dilation_rate"] = pair_json(dilation_, rank_);
   c["groups"] = groups_;
   c["activation"] = activation_.name();
@@ -116,8 +128,8 @@ nlohmann::json BaseConvLayer::get_config() const {
 // --- Conv2D / Conv1D -------------------------------------------------------------------------
 
 Conv2DLayer::Conv2DLayer(std::int64_t filters, Size2D kernel_size, Conv2DOptions o)
-    : BaseConvLayer("Conv2D", 2, filters, kernel_size, o.strides, o.padding, o.dilation_rate,
-                    o.groups, std::move(o.activation), o.use_bias, std::move(o.kernel_initializer),
+    : BaseConvLayer("Conv2D", 2, filters, kernel_size, o.strides, o.padding, o.data_format,
+                    o.dilation_rate, o.groups, std::move(o.activation), o.use_bias, std::move(o.kernel_initializer),
                     std::move(o.bias_initializer), std::move(o.name)) {
   regularization_ = {o.kernel_regularizer, o.bias_regularizer, o.activity_regularizer,
                      o.kernel_constraint, o.bias_constraint};
@@ -129,7 +141,7 @@ Conv2D::Conv2D(std::int64_t filters, Size2D kernel_size, Conv2DOptions options)
 
 Conv1DLayer::Conv1DLayer(std::int64_t filters, std::int64_t kernel_size, Conv1DOptions o)
     : BaseConvLayer("Conv1D", 1, filters, {1, kernel_size}, {1, o.strides}, o.padding,
-                    {1, o.dilation_rate}, o.groups, std::move(o.activation), o.use_bias,
+                    o.data_format, {1, o.dilation_rate}, o.groups, std::move(o.activation), o.use_bias,
                     std::move(o.kernel_initializer), std::move(o.bias_initializer),
                     std::move(o.name)) {
   regularization_ = {o.kernel_regularizer, o.bias_regularizer, o.activity_regularizer,
@@ -146,42 +158,43 @@ using json = nlohmann::json;
 // What Conv1D's and Conv2D's configs share; strides and dilation_rate differ in type.
 template <class Options>
 Options conv_options_of(const json& c) {
-  const auto r = KernelBiasRegularization::from_config(c);
   Options o;
   o.padding = spatial::padding_of(c);
-  o.groups = c.value("groups", std::int64_t{1});
-  o.activation = engine::activation_of(c, "activation", "linear");
-  o.use_bias = c.value("use_bias", true);
-  o.kernel_initializer = engine::initializer_of(c, "kernel_initializer", "glorot_uniform");
-  o.bias_initializer = engine::initializer_of(c, "bias_initializer", "zeros");
-  o.kernel_regularizer = r.kernel_regularizer;
-  o.bias_regularizer = r.bias_regularizer;
-  o.activity_regularizer = r.activity_regularizer;
-  o.kernel_constraint = r.kernel_constraint;
-  o.bias_constraint = r.bias_constraint;
-  o.name = engine::name_of(c);
+  o.data_format = spatial::data_format_of(c);
+  o.groups = json_int<std::int64_t>(c, "groups", std::int64_t{1});
+  spatial::read_kernel_bias_arguments(c, o);
   return o;
 }
 
-[[maybe_unused]] const bool registered = [] {
-  register_layer("Conv2D", [](const json& c) -> std::shared_ptr<Layer> {
-    auto o = conv_options_of<Conv2DOptions>(c);
-    o.strides = spatial::pair_of(c, "strides", 2, 1);
-    o.dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1);
-    return Conv2D(c.at("filters").get<std::int64_t>(), spatial::pair_of(c, "kernel_size", 2, 1),
-                  std::move(o))
-        .ptr();
-  });
-  register_layer("Conv1D", [](const json& c) -> std::shared_ptr<Layer> {
-    auto o = conv_options_of<Conv1DOptions>(c);
-    o.strides = spatial::pair_of(c, "strides", 1, 1).w;
-    o.dilation_rate = spatial::pair_of(c, "dilation_rate", 1, 1).w;
-    return Conv1D(c.at("filters").get<std::int64_t>(), spatial::pair_of(c, "kernel_size", 1, 1).w,
-                  std::move(o))
-        .ptr();
-  });
-  return true;
-}();
 }  // namespace
+
+void register_conv_layers() {
+  engine::register_layer_spec({
+      .class_name = "Conv2D",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        auto o = conv_options_of<Conv2DOptions>(c);
+        o.strides = spatial::pair_of(c, "strides", 2, 1);
+        o.dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1);
+        return Conv2D(json_int<std::int64_t>(c.at("filters"), "filters"), spatial::pair_of(c, "kernel_size", 2, 1),
+                      std::move(o))
+            .ptr();
+      },
+      .honoured_keys = keys::conv(),
+      .theano_flipped_kernels = 1,
+  });
+  engine::register_layer_spec({
+      .class_name = "Conv1D",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        auto o = conv_options_of<Conv1DOptions>(c);
+        o.strides = spatial::pair_of(c, "strides", 1, 1).w;
+        o.dilation_rate = spatial::pair_of(c, "dilation_rate", 1, 1).w;
+        return Conv1D(json_int<std::int64_t>(c.at("filters"), "filters"), spatial::pair_of(c, "kernel_size", 1, 1).w,
+                      std::move(o))
+            .ptr();
+      },
+      .honoured_keys = keys::conv(),
+      .theano_flipped_kernels = 1,
+  });
+}
 
 }  // namespace lamina::layers

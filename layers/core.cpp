@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
-// Core layers: Input, Dense, Activation, Dropout, Flatten, Reshape.
+// Core layers: Dense, Activation, Dropout, Flatten, Reshape.
+#include "common/json_int.hpp"
 #include "lamina/layers/core.hpp"
+#include "catalogue.hpp"
 
 #include <optional>
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "dropout_noise.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
 #include "ops/random.hpp"
+#include "spatial_config.hpp"
 #include "tensor/sizes.hpp"
 
 namespace lamina::layers {
@@ -34,34 +38,6 @@ void require_rank_at_least(const Layer& layer, const Shape& s, int rank, const c
     throw ShapeError(layer.class_name() + " '" + layer.name() + "': " + what + ", got " + s.str());
 }
 }  // namespace
-
-// --- Input ---------------------------------------------------------------------------------------
-
-InputLayer::InputLayer(Shape batch_shape, DType dtype, std::string name)
-    : Layer(std::move(name)), batch_shape_(std::move(batch_shape)), dtype_(dtype) {}
-
-Tensor InputLayer::call(const Tensor& x, bool) { return x; }
-
-Shape InputLayer::compute_output_shape(const Shape&) { return batch_shape_; }
-
-nlohmann::json InputLayer::get_config() const {
-  nlohmann::json shape = nlohmann::json::array();
-  for (auto d : batch_shape_) shape.push_back(d < 0 ? nlohmann::json(nullptr) : nlohmann::json(d));
-  return {{"batch_shape", shape}, {"dtype", dtype_name(dtype_)}, {"sparse", false},
-          {"ragged", false}, {"name", name()}};
-}
-
-KerasTensor Input(const Shape& shape, InputOptions options) {
-  for (auto d : shape)
-    if (d == 0 || d < -1 || d > sizes::kMaxDimension)
-      throw ValueError("Input: dimensions must be positive (or -1 for unknown) and at most " +
-                       std::to_string(sizes::kMaxDimension) + ", got " +
-                       dims_str(shape));
-  Shape batch_shape = with_batch(options.batch_size.value_or(-1), shape);
-  auto layer = std::make_shared<InputLayer>(batch_shape, options.dtype, options.name);
-  if (options.name.empty()) layer->set_name(unique_layer_name("input_layer"));
-  return KerasTensor{batch_shape, options.dtype, layer->name(), layer, nullptr};
-}
 
 // --- Dense ---------------------------------------------------------------------------------------
 
@@ -121,25 +97,31 @@ Dense::Dense(std::int64_t units, DenseOptions options)
     : LayerHandle(std::make_shared<DenseLayer>(units, std::move(options))) {}
 
 namespace {
-// Dense's from_config, with its regularizers and constraints (replaces the engine's built-in one).
-[[maybe_unused]] const bool dense_registered = [] {
-  register_layer("Dense", [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
-    const auto r = KernelBiasRegularization::from_config(c);
-    return Dense(c.at("units").get<std::int64_t>(),
-                 {.activation = engine::activation_of(c, "activation", "linear"),
-                  .use_bias = c.value("use_bias", true),
-                  .kernel_initializer = engine::initializer_of(c, "kernel_initializer", "glorot_uniform"),
-                  .bias_initializer = engine::initializer_of(c, "bias_initializer", "zeros"),
-                  .kernel_regularizer = r.kernel_regularizer,
-                  .bias_regularizer = r.bias_regularizer,
-                  .activity_regularizer = r.activity_regularizer,
-                  .kernel_constraint = r.kernel_constraint,
-                  .bias_constraint = r.bias_constraint,
-                  .name = engine::name_of(c)})
-        .ptr();
+// Dense's from_config, with its regularizers and constraints, and the keys Keras writes for it.
+void register_dense() {
+  engine::register_layer_spec({
+      .class_name = "Dense",
+      .factory = [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
+        const auto r = KernelBiasRegularization::from_config(c);
+        return Dense(json_int<std::int64_t>(c.at("units"), "units"),
+                     {.activation = engine::activation_of(c, "activation", "linear"),
+                      .use_bias = c.value("use_bias", true),
+                      .kernel_initializer = engine::initializer_of(c, "kernel_initializer", "glorot_uniform"),
+                      .bias_initializer = engine::initializer_of(c, "bias_initializer", "zeros"),
+                      .kernel_regularizer = r.kernel_regularizer,
+                      .bias_regularizer = r.bias_regularizer,
+                      .activity_regularizer = r.activity_regularizer,
+                      .kernel_constraint = r.kernel_constraint,
+                      .bias_constraint = r.bias_constraint,
+                      .name = engine::name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = keys::join({{"units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
+                                    "lora_alpha"},
+                                   keys::kernel_bias()}),
+      .key_rules = keys::no_quantization(),
   });
-  return true;
-}();
+}
 }  // namespace
 
 // --- Activation ----------------------------------------------------------------------------------
@@ -183,18 +165,10 @@ Dropout::Dropout(double rate, Name name)
 Dropout::Dropout(double rate, DropoutOptions options)
     : LayerHandle(std::make_shared<DropoutLayer>(rate, std::move(options))) {}
 
-namespace {
-[[maybe_unused]] const bool dropout_registered = [] {
-  register_layer("Dropout", [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
-    return Dropout(c.at("rate").get<double>(), dropout_noise::options_of(c)).ptr();
-  });
-  return true;
-}();
-}  // namespace
-
 // --- Flatten -------------------------------------------------------------------------------------
 
-FlattenLayer::FlattenLayer(std::string name) : Layer(std::move(name)) {}
+FlattenLayer::FlattenLayer(std::string name, const std::string& data_format)
+    : Layer(std::move(name)), channels_first_(spatial::channels_first("Flatten", data_format)) {}
 
 Shape FlattenLayer::compute_output_shape(const Shape& input_shape) {
   require_rank_at_least(*this, input_shape, 1, "input must have a batch dimension");
@@ -206,18 +180,23 @@ Shape FlattenLayer::compute_output_shape(const Shape& input_shape) {
   return {input_shape[0], n};
 }
 
-Tensor FlattenLayer::call(const Tensor& x, bool) {
-  if (x.ndim() == 0) fail_shape("input must have a batch dimension, got " + x.shape().str());
+Tensor FlattenLayer::call(const Tensor& input, bool) {
+  if (input.ndim() == 0) fail_shape("input must have a batch dimension, got " + input.shape().str());
+  // As Keras: a channels_first input is flattened in channels_last order, so that a Dense after
+  // it has the same kernel in both formats.
+  const Tensor x = channels_first_ ? spatial::to_channels_last(input) : input;
   return x.reshape({x.shape()[0], x.shape()[0] == 0 ? 0 : -1});
 }
 
 nlohmann::json FlattenLayer::get_config() const {
   nlohmann::json c = Layer::get_config();
-  c["data_format"] = "channels_last";
+  c["data_format"] = spatial::data_format_name(channels_first_);
   return c;
 }
 
 Flatten::Flatten(Name name) : LayerHandle(std::make_shared<FlattenLayer>(std::move(name))) {}
+Flatten::Flatten(FlattenOptions o)
+    : LayerHandle(std::make_shared<FlattenLayer>(std::move(o.name), o.data_format)) {}
 
 // --- Reshape -------------------------------------------------------------------------------------
 
@@ -278,5 +257,53 @@ nlohmann::json ReshapeLayer::get_config() const {
 
 Reshape::Reshape(Shape target_shape, Name name)
     : LayerHandle(std::make_shared<ReshapeLayer>(std::move(target_shape), std::move(name))) {}
+
+// --- from_config -------------------------------------------------------------------------------
+
+namespace {
+using json = nlohmann::json;
+
+void register_core() {
+  engine::register_layer_spec({
+      .class_name = "Activation",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return Activation(engine::activation_of(c, "activation", "linear"), engine::name_of(c)).ptr();
+      },
+      .honoured_keys = {"activation"},
+      .build_config = false,
+  });
+  engine::register_layer_spec({
+      .class_name = "Dropout",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return Dropout(c.at("rate").get<double>(), dropout_noise::options_of(c)).ptr();
+      },
+      .honoured_keys = {"rate", "noise_shape", "seed"},
+      .build_config = false,
+      .call_kwargs = {{"training", false}},
+  });
+  engine::register_layer_spec({
+      .class_name = "Flatten",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        const bool set = c.contains("data_format") && !c["data_format"].is_null();
+        return Flatten(FlattenOptions{.data_format = set ? c["data_format"].get<std::string>() : "channels_last",
+                                      .name = engine::name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = {"data_format"},
+  });
+  engine::register_layer_spec({
+      .class_name = "Reshape",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return Reshape(Shape(json_ints<std::int64_t>(c.at("target_shape"), "target_shape")), engine::name_of(c)).ptr();
+      },
+      .honoured_keys = {"target_shape"},
+  });
+}
+}  // namespace
+
+void register_core_layers() {
+  register_dense();
+  register_core();
+}
 
 }  // namespace lamina::layers

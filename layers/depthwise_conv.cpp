@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// Depthwise and separable convolution layers: DepthwiseConv2D, SeparableConv2D (channels last,
-// Keras's kernel layouts).
+// Depthwise and separable convolution layers: DepthwiseConv2D, SeparableConv2D (channels last or
+// first, Keras's kernel layouts).
+#include "common/json_int.hpp"
 #include "lamina/layers/depthwise_conv.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "spatial_config.hpp"
@@ -33,7 +36,8 @@ json with_keys_renamed(json c, bool to_kernel) {
 }  // namespace
 
 BaseDepthwiseLayer::BaseDepthwiseLayer(const std::string& cls, Size2D kernel_size, Size2D strides,
-                                       const std::string& padding, std::int64_t depth_multiplier,
+                                       const std::string& padding, const std::string& data_format,
+                                       std::int64_t depth_multiplier,
                                        Size2D dilation, lamina::Activation activation,
                                        bool use_bias, std::string name)
     : Layer(std::move(name)),
@@ -47,11 +51,20 @@ BaseDepthwiseLayer::BaseDepthwiseLayer(const std::string& cls, Size2D kernel_siz
   sizes::require_size(cls, "depth_multiplier", depth_multiplier);
   spatial::check_window_args(cls, 2, kernel_size, strides, dilation, true);
   padding_ = spatial::padding_for(cls, padding, false);
+  channels_first_ = spatial::channels_first(cls, data_format);
 }
 
-Shape BaseDepthwiseLayer::compute_output_shape(const Shape& s) {
-  if (s.rank() != 4)
-    fail_shape("input must be 4-D (batch, height, width, channels), got " + s.str());
+Shape BaseDepthwiseLayer::compute_output_shape(const Shape& input_shape) {
+  return spatial::in_channels_last(channels_first_, input_shape,
+                                   [&](const Shape& s) { return output_shape_last(s); });
+}
+
+std::int64_t BaseDepthwiseLayer::input_channels(const Shape& input_shape) const {
+  return input_shape[channels_first_ ? 1 : 3];
+}
+
+Shape BaseDepthwiseLayer::output_shape_last(const Shape& s) const {
+  if (s.rank() != 4) fail_shape(spatial::input_requirement(2, channels_first_) + ", got " + s.str());
   if (s.back() <= 0) fail_shape("the channel dimension of the input must be known, got " + s.str());
   if (depthwise_kernel.defined() && s.back() != depthwise_kernel.shape()[2])
     fail_shape("expected " + std::to_string(depthwise_kernel.shape()[2]) +
@@ -67,12 +80,14 @@ Shape BaseDepthwiseLayer::compute_output_shape(const Shape& s) {
   return {s[0], oh, ow, output_channels(s.back())};
 }
 
-Tensor BaseDepthwiseLayer::call(const Tensor& x, bool) {
-  compute_output_shape(x.shape());
-  Tensor in = x.dtype() == depthwise_kernel.dtype() ? x : x.astype(depthwise_kernel.dtype());
-  Tensor y = convolve(in, spatial::fused_part(activation_));
-  return regularize_activity(activation_.fused() ? y : activation_(y),
-                             regularization_.activity_regularizer);
+Tensor BaseDepthwiseLayer::call(const Tensor& input, bool) {
+  Tensor y = spatial::in_channels_last(channels_first_, input, [&](const Tensor& x) {
+    output_shape_last(x.shape());
+    Tensor in = x.dtype() == depthwise_kernel.dtype() ? x : x.astype(depthwise_kernel.dtype());
+    Tensor out = convolve(in, spatial::fused_part(activation_));
+    return activation_.fused() ? out : activation_(out);
+  });
+  return regularize_activity(y, regularization_.activity_regularizer);
 }
 
 nlohmann::json BaseDepthwiseLayer::base_config() const {
@@ -81,7 +96,7 @@ nlohmann::json BaseDepthwiseLayer::base_config() const {
   c["kernel_size"] = spatial::pair_json(kernel_size_, 2);
   c["strides"] = spatial::pair_json(strides_, 2);
   c["padding"] = padding_name(padding_);
-  c["data_format"] = "channels_last";
+  c["data_format"] = spatial::data_format_name(channels_first_);
   c["dilation_rate"] = spatial::pair_json(dilation_, 2);
   c["activation"] = activation_.name();
   c["use_bias"] = use_bias_;
@@ -95,7 +110,8 @@ nlohmann::json BaseDepthwiseLayer::base_config() const {
 // --- DepthwiseConv2D -----------------------------------------------------------------------------
 
 DepthwiseConv2DLayer::DepthwiseConv2DLayer(Size2D kernel_size, DepthwiseConv2DOptions o)
-    : BaseDepthwiseLayer("DepthwiseConv2D", kernel_size, o.strides, o.padding, o.depth_multiplier,
+    : BaseDepthwiseLayer("DepthwiseConv2D", kernel_size, o.strides, o.padding, o.data_format,
+                         o.depth_multiplier,
                          o.dilation_rate, std::move(o.activation), o.use_bias, std::move(o.name)),
       depthwise_initializer_(std::move(o.depthwise_initializer)),
       bias_initializer_(std::move(o.bias_initializer)) {
@@ -106,7 +122,7 @@ DepthwiseConv2DLayer::DepthwiseConv2DLayer(Size2D kernel_size, DepthwiseConv2DOp
 
 void DepthwiseConv2DLayer::build(const Shape& input_shape) {
   compute_output_shape(input_shape);
-  const std::int64_t in = input_shape.back();
+  const std::int64_t in = input_channels(input_shape);
   const auto& r = regularization_;
   depthwise_kernel =
       add_weight("depthwise_kernel", {kernel_size_.h, kernel_size_.w, in, multiplier_},
@@ -134,7 +150,8 @@ DepthwiseConv2D::DepthwiseConv2D(Size2D kernel_size, DepthwiseConv2DOptions opti
 
 SeparableConv2DLayer::SeparableConv2DLayer(std::int64_t filters, Size2D kernel_size,
                                            SeparableConv2DOptions o)
-    : BaseDepthwiseLayer("SeparableConv2D", kernel_size, o.strides, o.padding, o.depth_multiplier,
+    : BaseDepthwiseLayer("SeparableConv2D", kernel_size, o.strides, o.padding, o.data_format,
+                         o.depth_multiplier,
                          o.dilation_rate, std::move(o.activation), o.use_bias, std::move(o.name)),
       filters_(filters),
       depthwise_initializer_(std::move(o.depthwise_initializer)),
@@ -150,7 +167,7 @@ SeparableConv2DLayer::SeparableConv2DLayer(std::int64_t filters, Size2D kernel_s
 
 void SeparableConv2DLayer::build(const Shape& input_shape) {
   compute_output_shape(input_shape);
-  const std::int64_t in = input_shape.back();
+  const std::int64_t in = input_channels(input_shape);
   const auto& r = regularization_;
   // Keras's order: depthwise_kernel, pointwise_kernel, bias.
   depthwise_kernel =
@@ -188,55 +205,66 @@ SeparableConv2D::SeparableConv2D(std::int64_t filters, Size2D kernel_size,
 namespace {
 using engine::initializer_of;
 
-[[maybe_unused]] const bool registered = [] {
-  register_layer("DepthwiseConv2D", [](const json& c) -> std::shared_ptr<Layer> {
-    const auto r = KernelBiasRegularization::from_config(with_keys_renamed(c, true));
-    return DepthwiseConv2D(spatial::pair_of(c, "kernel_size", 2, 1),
-                           {.strides = spatial::pair_of(c, "strides", 2, 1),
-                            .padding = spatial::padding_of(c),
-                            .depth_multiplier = c.value("depth_multiplier", std::int64_t{1}),
-                            .dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1),
-                            .activation = engine::activation_of(c, "activation", "linear"),
-                            .use_bias = c.value("use_bias", true),
-                            .depthwise_initializer =
-                                initializer_of(c, "depthwise_initializer", "glorot_uniform"),
-                            .bias_initializer = initializer_of(c, "bias_initializer", "zeros"),
-                            .depthwise_regularizer = r.kernel_regularizer,
-                            .bias_regularizer = r.bias_regularizer,
-                            .activity_regularizer = r.activity_regularizer,
-                            .depthwise_constraint = r.kernel_constraint,
-                            .bias_constraint = r.bias_constraint,
-                            .name = engine::name_of(c)})
-        .ptr();
-  });
-  register_layer("SeparableConv2D", [](const json& c) -> std::shared_ptr<Layer> {
-    const auto r = KernelBiasRegularization::from_config(with_keys_renamed(c, true));
-    const auto at = [&](const char* key) { return c.contains(key) ? c[key] : json(); };
-    return SeparableConv2D(c.at("filters").get<std::int64_t>(),
-                           spatial::pair_of(c, "kernel_size", 2, 1),
-                           {.strides = spatial::pair_of(c, "strides", 2, 1),
-                            .padding = spatial::padding_of(c),
-                            .dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1),
-                            .depth_multiplier = c.value("depth_multiplier", std::int64_t{1}),
-                            .activation = engine::activation_of(c, "activation", "linear"),
-                            .use_bias = c.value("use_bias", true),
-                            .depthwise_initializer =
-                                initializer_of(c, "depthwise_initializer", "glorot_uniform"),
-                            .pointwise_initializer =
-                                initializer_of(c, "pointwise_initializer", "glorot_uniform"),
-                            .bias_initializer = initializer_of(c, "bias_initializer", "zeros"),
-                            .depthwise_regularizer = r.kernel_regularizer,
-                            .pointwise_regularizer = regularizers::deserialize(at("pointwise_regularizer")),
-                            .bias_regularizer = r.bias_regularizer,
-                            .activity_regularizer = r.activity_regularizer,
-                            .depthwise_constraint = r.kernel_constraint,
-                            .pointwise_constraint = constraints::deserialize(at("pointwise_constraint")),
-                            .bias_constraint = r.bias_constraint,
-                            .name = engine::name_of(c)})
-        .ptr();
-  });
-  return true;
-}();
 }  // namespace
+
+void register_depthwise_conv_layers() {
+  engine::register_layer_spec({
+      .class_name = "DepthwiseConv2D",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        const auto r = KernelBiasRegularization::from_config(with_keys_renamed(c, true));
+        return DepthwiseConv2D(spatial::pair_of(c, "kernel_size", 2, 1),
+                               {.strides = spatial::pair_of(c, "strides", 2, 1),
+                                .padding = spatial::padding_of(c),
+                                .data_format = spatial::data_format_of(c),
+                                .depth_multiplier = json_int<std::int64_t>(c, "depth_multiplier", std::int64_t{1}),
+                                .dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1),
+                                .activation = engine::activation_of(c, "activation", "linear"),
+                                .use_bias = c.value("use_bias", true),
+                                .depthwise_initializer =
+                                    initializer_of(c, "depthwise_initializer", "glorot_uniform"),
+                                .bias_initializer = initializer_of(c, "bias_initializer", "zeros"),
+                                .depthwise_regularizer = r.kernel_regularizer,
+                                .bias_regularizer = r.bias_regularizer,
+                                .activity_regularizer = r.activity_regularizer,
+                                .depthwise_constraint = r.kernel_constraint,
+                                .bias_constraint = r.bias_constraint,
+                                .name = engine::name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = keys::depthwise(),
+      .key_rules = {keys::ungrouped()},
+  });
+  engine::register_layer_spec({
+      .class_name = "SeparableConv2D",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        const auto r = KernelBiasRegularization::from_config(with_keys_renamed(c, true));
+        const auto at = [&](const char* key) { return c.contains(key) ? c[key] : json(); };
+        return SeparableConv2D(json_int<std::int64_t>(c.at("filters"), "filters"),
+                               spatial::pair_of(c, "kernel_size", 2, 1),
+                               {.strides = spatial::pair_of(c, "strides", 2, 1),
+                                .padding = spatial::padding_of(c),
+                                .data_format = spatial::data_format_of(c),
+                                .dilation_rate = spatial::pair_of(c, "dilation_rate", 2, 1),
+                                .depth_multiplier = json_int<std::int64_t>(c, "depth_multiplier", std::int64_t{1}),
+                                .activation = engine::activation_of(c, "activation", "linear"),
+                                .use_bias = c.value("use_bias", true),
+                                .depthwise_initializer =
+                                    initializer_of(c, "depthwise_initializer", "glorot_uniform"),
+                                .pointwise_initializer =
+                                    initializer_of(c, "pointwise_initializer", "glorot_uniform"),
+                                .bias_initializer = initializer_of(c, "bias_initializer", "zeros"),
+                                .depthwise_regularizer = r.kernel_regularizer,
+                                .pointwise_regularizer = regularizers::deserialize(at("pointwise_regularizer")),
+                                .bias_regularizer = r.bias_regularizer,
+                                .activity_regularizer = r.activity_regularizer,
+                                .depthwise_constraint = r.kernel_constraint,
+                                .pointwise_constraint = constraints::deserialize(at("pointwise_constraint")),
+                                .bias_constraint = r.bias_constraint,
+                                .name = engine::name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = keys::separable(),
+  });
+}
 
 }  // namespace lamina::layers

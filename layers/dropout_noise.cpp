@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Keras's noise_shape and seed for the dropout layers (see dropout_noise.hpp).
+#include "common/json_int.hpp"
 #include "dropout_noise.hpp"
 
 #include "engine/config.hpp"
@@ -27,13 +28,13 @@ DropoutOptions options_of(const json& c) {
     for (const json& d : ns) {
       if (!d.is_null() && !d.is_number_integer())
         throw ValueError("noise_shape=" + ns.dump() + " must be a list of integers or null");
-      dims.push_back(d.is_null() ? -1 : d.get<std::int64_t>());
+      dims.push_back(d.is_null() ? -1 : json_int<std::int64_t>(d));
     }
     o.noise_shape = dims;
   }
   if (c.contains("seed") && !c["seed"].is_null()) {
     if (!c["seed"].is_number_integer()) throw ValueError("seed=" + c["seed"].dump() + " must be an integer or null");
-    o.seed = c["seed"].get<std::int64_t>();
+    o.seed = json_int<std::int64_t>(c["seed"], "seed");
   }
   return o;
 }

@@ -4,7 +4,9 @@
 // are transposed and reshaped so that one (batched) matrix product computes the einsum, and the
 // result is reshaped and transposed into the output's order. Composed from ops, so autodiff
 // gives the backward.
+#include "common/json_int.hpp"
 #include "lamina/layers/einsum_dense.hpp"
+#include "catalogue.hpp"
 
 #include <algorithm>
 #include <numeric>
@@ -12,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
@@ -262,41 +265,48 @@ namespace {
 // Keras's output_shape: an integer, or a list of integers and nulls.
 std::vector<std::int64_t> output_shape_of(const json& c) {
   const json& v = c.at("output_shape");
-  if (v.is_number_integer()) return {v.get<std::int64_t>()};
+  if (v.is_number_integer()) return {json_int<std::int64_t>(v)};
   std::vector<std::int64_t> out;
   if (v.is_array())
     for (const json& d : v) {
       if (!d.is_null() && !d.is_number_integer()) break;
-      out.push_back(d.is_null() ? -1 : d.get<std::int64_t>());
+      out.push_back(d.is_null() ? -1 : json_int<std::int64_t>(d));
     }
   if (!v.is_array() || out.size() != v.size())
     throw ValueError("output_shape=" + v.dump() + " must be an integer or a list of integers and nulls");
   return out;
 }
 
-[[maybe_unused]] const bool registered = [] {
-  register_layer("EinsumDense", [](const json& c) -> std::shared_ptr<Layer> {
-    const auto r = KernelBiasRegularization::from_config(c);
-    std::string bias_axes;
-    if (c.contains("bias_axes") && !c["bias_axes"].is_null()) {
-      if (!c["bias_axes"].is_string()) throw ValueError("bias_axes=" + c["bias_axes"].dump() + " must be a string");
-      bias_axes = c["bias_axes"].get<std::string>();
-    }
-    return EinsumDense(c.at("equation").get<std::string>(), output_shape_of(c),
-                       {.activation = engine::activation_of(c, "activation", "linear"),
-                        .bias_axes = bias_axes,
-                        .kernel_initializer = engine::initializer_of(c, "kernel_initializer", "glorot_uniform"),
-                        .bias_initializer = engine::initializer_of(c, "bias_initializer", "zeros"),
-                        .kernel_regularizer = r.kernel_regularizer,
-                        .bias_regularizer = r.bias_regularizer,
-                        .activity_regularizer = r.activity_regularizer,
-                        .kernel_constraint = r.kernel_constraint,
-                        .bias_constraint = r.bias_constraint,
-                        .name = engine::name_of(c)})
-        .ptr();
-  });
-  return true;
-}();
 }  // namespace
+
+void register_einsum_dense_layers() {
+  engine::register_layer_spec({
+      .class_name = "EinsumDense",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        const auto r = KernelBiasRegularization::from_config(c);
+        std::string bias_axes;
+        if (c.contains("bias_axes") && !c["bias_axes"].is_null()) {
+          if (!c["bias_axes"].is_string()) throw ValueError("bias_axes=" + c["bias_axes"].dump() + " must be a string");
+          bias_axes = c["bias_axes"].get<std::string>();
+        }
+        return EinsumDense(c.at("equation").get<std::string>(), output_shape_of(c),
+                           {.activation = engine::activation_of(c, "activation", "linear"),
+                            .bias_axes = bias_axes,
+                            .kernel_initializer = engine::initializer_of(c, "kernel_initializer", "glorot_uniform"),
+                            .bias_initializer = engine::initializer_of(c, "bias_initializer", "zeros"),
+                            .kernel_regularizer = r.kernel_regularizer,
+                            .bias_regularizer = r.bias_regularizer,
+                            .activity_regularizer = r.activity_regularizer,
+                            .kernel_constraint = r.kernel_constraint,
+                            .bias_constraint = r.bias_constraint,
+                            .name = engine::name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = keys::join({keys::kernel_bias(),
+                                   {"equation", "output_shape", "activation", "bias_axes", "kernel_initializer",
+                                    "bias_initializer", "lora_alpha"}}),
+      .key_rules = keys::no_quantization(),
+  });
+}
 
 }  // namespace lamina::layers

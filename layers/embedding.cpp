@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // Embedding: a table lookup whose gradient scatter-adds into the used rows (the take op).
+#include "common/json_int.hpp"
 #include "lamina/layers/embedding.hpp"
+#include "catalogue.hpp"
 
 #include <cmath>
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
@@ -65,20 +68,23 @@ nlohmann::json EmbeddingLayer::get_config() const {
 Embedding::Embedding(std::int64_t input_dim, std::int64_t output_dim, EmbeddingOptions options)
     : LayerHandle(std::make_shared<EmbeddingLayer>(input_dim, output_dim, std::move(options))) {}
 
-namespace {
-[[maybe_unused]] const bool registered = [] {
-  register_layer("Embedding", [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
-    return Embedding(c.at("input_dim").get<std::int64_t>(), c.at("output_dim").get<std::int64_t>(),
-                     {.embeddings_initializer = engine::initializer_of(c, "embeddings_initializer", "uniform"),
-                      .mask_zero = c.value("mask_zero", false),
-                      .embeddings_regularizer = engine::regularizer_of(c, "embeddings_regularizer"),
-                      .activity_regularizer = engine::regularizer_of(c, "activity_regularizer"),
-                      .embeddings_constraint = engine::constraint_of(c, "embeddings_constraint"),
-                      .name = engine::name_of(c)})
-        .ptr();
+void register_embedding_layers() {
+  engine::register_layer_spec({
+      .class_name = "Embedding",
+      .factory = [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
+        return Embedding(json_int<std::int64_t>(c.at("input_dim"), "input_dim"), json_int<std::int64_t>(c.at("output_dim"), "output_dim"),
+                         {.embeddings_initializer = engine::initializer_of(c, "embeddings_initializer", "uniform"),
+                          .mask_zero = c.value("mask_zero", false),
+                          .embeddings_regularizer = engine::regularizer_of(c, "embeddings_regularizer"),
+                          .activity_regularizer = engine::regularizer_of(c, "activity_regularizer"),
+                          .embeddings_constraint = engine::constraint_of(c, "embeddings_constraint"),
+                          .name = engine::name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = {"input_dim", "output_dim", "embeddings_initializer", "embeddings_regularizer",
+                        "activity_regularizer", "embeddings_constraint", "mask_zero", "input_length", "lora_alpha"},
+      .key_rules = keys::no_quantization(),
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

@@ -2,11 +2,14 @@
 // GroupNormalization, UnitNormalization and RMSNormalization: per-sample statistics composed from
 // ops (reshape, mean, sqrt), so autodiff gives the backward.
 #include <algorithm>
+#include "common/json_int.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include "axes_config.hpp"
 #include "beta_gamma_config.hpp"
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/layers/normalization.hpp"
@@ -208,22 +211,37 @@ int single_axis(const json& c) {
   return a.values[0];
 }
 
-[[maybe_unused]] const bool registered = [] {
-  register_layer("GroupNormalization", [](const json& c) -> std::shared_ptr<Layer> {
-    GroupNormalizationOptions o{.groups = c.value("groups", 32), .axis = single_axis(c)};
-    beta_gamma_from_config(c, o);
-    return GroupNormalization(std::move(o)).ptr();
-  });
-  register_layer("UnitNormalization", [](const json& c) -> std::shared_ptr<Layer> {
-    return UnitNormalization(axes_config::from_json(c, "axis", -1), name_of(c)).ptr();
-  });
-  register_layer("RMSNormalization", [](const json& c) -> std::shared_ptr<Layer> {
-    return RMSNormalization(
-               {.axis = axes_config::from_json(c, "axis", -1), .epsilon = c.value("epsilon", 1e-6), .name = name_of(c)})
-        .ptr();
-  });
-  return true;
-}();
 }  // namespace
+
+void register_group_normalization_layers() {
+  engine::register_layer_spec({
+      .class_name = "GroupNormalization",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        GroupNormalizationOptions o{.groups = json_int<int>(c, "groups", 32), .axis = single_axis(c)};
+        beta_gamma_from_config(c, o);
+        return GroupNormalization(std::move(o)).ptr();
+      },
+      .honoured_keys = keys::join({keys::beta_gamma(), {"groups"}}),
+  });
+  engine::register_layer_spec({
+      .class_name = "UnitNormalization",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return UnitNormalization(axes_config::from_json(c, "axis", -1), name_of(c)).ptr();
+      },
+      .honoured_keys = {"axis"},
+      .build_config = false,
+  });
+  engine::register_layer_spec({
+      .class_name = "RMSNormalization",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return RMSNormalization(
+                   {.axis = axes_config::from_json(c, "axis", -1),
+                    .epsilon = c.value("epsilon", 1e-6),
+                    .name = name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = {"axis", "epsilon"},
+  });
+}
 
 }  // namespace lamina::layers

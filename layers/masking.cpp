@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Masking: steps whose features all equal mask_value become padding for the layers after it.
 #include "lamina/layers/masking.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
@@ -49,13 +51,15 @@ nlohmann::json MaskingLayer::get_config() const {
 Masking::Masking(double mask_value, Name name)
     : LayerHandle(std::make_shared<MaskingLayer>(mask_value, std::move(name))) {}
 
-namespace {
-[[maybe_unused]] const bool registered = [] {
-  register_layer("Masking", [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
-    return Masking(c.value("mask_value", 0.0), engine::name_of(c)).ptr();
+void register_masking_layers() {
+  engine::register_layer_spec({
+      .class_name = "Masking",
+      .factory = [](const nlohmann::json& c) -> std::shared_ptr<Layer> {
+        return Masking(c.value("mask_value", 0.0), engine::name_of(c)).ptr();
+      },
+      .honoured_keys = {"mask_value"},
+      .build_config = false,
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot.
+#include "common/json_int.hpp"
 #include "lamina/layers/merge.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
+#include "engine/layer_spec.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
 #include "list_shapes.hpp"
@@ -289,5 +293,47 @@ Dot::Dot(int axes, DotOptions options)
 
 Dot::Dot(std::pair<int, int> axes, DotOptions options)
     : LayerHandle(std::make_shared<DotLayer>(axes, std::move(options))) {}
+
+// --- from_config -------------------------------------------------------------------------------
+
+namespace {
+using json = nlohmann::json;
+
+template <class Handle>
+void register_plain(const char* class_name) {
+  engine::register_layer_spec({
+      .class_name = class_name,
+      .factory = [](const json& c) -> std::shared_ptr<Layer> { return Handle(engine::name_of(c)).ptr(); },
+      .honoured_keys = {},
+  });
+}
+
+}  // namespace
+
+void register_merge_layers() {
+  register_plain<Add>("Add");
+  register_plain<Subtract>("Subtract");
+  register_plain<Multiply>("Multiply");
+  register_plain<Average>("Average");
+  register_plain<Maximum>("Maximum");
+  register_plain<Minimum>("Minimum");
+  engine::register_layer_spec({
+      .class_name = "Concatenate",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return Concatenate(json_int<int>(c, "axis", -1), engine::name_of(c)).ptr();
+      },
+      .honoured_keys = {"axis"},
+  });
+  engine::register_layer_spec({
+      .class_name = "Dot",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        const json& axes = c.at("axes");
+        DotOptions o{.normalize = c.value("normalize", false), .name = engine::name_of(c)};
+        if (axes.is_array()) return Dot(std::pair{json_int<int>(axes[0]), json_int<int>(axes[1])}, o).ptr();
+        return Dot(json_int<int>(axes), o).ptr();
+      },
+      .honoured_keys = {"axes", "normalize"},
+  });
+}
 
 }  // namespace lamina::layers

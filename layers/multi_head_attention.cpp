@@ -4,10 +4,13 @@
 // over into the batch.
 #include <algorithm>
 #include <cmath>
+#include "common/json_int.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include "attention_core.hpp"
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/layers/attention.hpp"
@@ -100,6 +103,19 @@ Shape MultiHeadAttentionLayer::compute_output_shape_list(const std::vector<Shape
   if (options_.output_shape.empty()) out.push_back(q.back());
   out.insert(out.end(), options_.output_shape.begin(), options_.output_shape.end());
   return out;
+}
+
+std::vector<Layer::Keras3Group> MultiHeadAttentionLayer::keras3_layout() const {
+  std::vector<Keras3Group> groups{{"vars", name()}};
+  const std::vector<Weight> all = own_variables();  // "query/kernel", "query/bias", ...
+  for (const auto& [attribute, scope] : {std::pair{"query_dense", "query"}, {"key_dense", "key"},
+                                         {"value_dense", "value"}, {"output_dense", "attention_output"}}) {
+    Keras3Group g{std::string(attribute) + "/vars", scope};
+    for (const Weight& w : all)
+      if (w.name.rfind(std::string(scope) + "/", 0) == 0) g.variables.push_back(w);
+    groups.push_back(std::move(g));
+  }
+  return groups;
 }
 
 void MultiHeadAttentionLayer::build_list(const std::vector<Shape>& shapes) {
@@ -264,35 +280,47 @@ using json = nlohmann::json;
 // A Keras `int or tuple` (output_shape, attention_axes): null or absent gives none.
 std::vector<std::int64_t> ints_of(const json& c, const char* key) {
   if (!c.contains(key) || c[key].is_null()) return {};
-  if (c[key].is_number_integer()) return {c[key].get<std::int64_t>()};
-  return c[key].get<std::vector<std::int64_t>>();
+  if (c[key].is_number_integer()) return {json_int<std::int64_t>(c[key])};
+  return json_ints<std::int64_t>(c[key], key);
 }
 
-[[maybe_unused]] const bool registered = [] {
-  register_layer("MultiHeadAttention", [](const json& c) -> std::shared_ptr<Layer> {
-    const auto r = KernelBiasRegularization::from_config(c);
-    MultiHeadAttentionOptions o;
-    if (c.contains("value_dim") && c["value_dim"].is_number_integer()) o.value_dim = c["value_dim"].get<std::int64_t>();
-    o.dropout = c.value("dropout", 0.0);
-    o.use_bias = c.value("use_bias", true);
-    o.output_shape = ints_of(c, "output_shape");
-    for (std::int64_t a : ints_of(c, "attention_axes")) o.attention_axes.push_back(static_cast<int>(a));
-    o.use_causal_mask = c.contains("use_causal_mask") && c["use_causal_mask"].is_boolean() &&
-                        c["use_causal_mask"].get<bool>();
-    o.kernel_initializer = engine::initializer_of(c, "kernel_initializer", "glorot_uniform");
-    o.bias_initializer = engine::initializer_of(c, "bias_initializer", "zeros");
-    o.kernel_regularizer = r.kernel_regularizer;
-    o.bias_regularizer = r.bias_regularizer;
-    o.activity_regularizer = r.activity_regularizer;
-    o.kernel_constraint = r.kernel_constraint;
-    o.bias_constraint = r.bias_constraint;
-    o.name = engine::name_of(c);
-    return MultiHeadAttention(c.at("num_heads").get<std::int64_t>(), c.at("key_dim").get<std::int64_t>(),
-                              std::move(o))
-        .ptr();
-  });
-  return true;
-}();
 }  // namespace
+
+void register_multi_head_attention_layers() {
+  engine::register_layer_spec({
+      .class_name = "MultiHeadAttention",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        const auto r = KernelBiasRegularization::from_config(c);
+        MultiHeadAttentionOptions o;
+        if (c.contains("value_dim") && c["value_dim"].is_number_integer())
+          o.value_dim = json_int<std::int64_t>(c["value_dim"], "value_dim");
+        o.dropout = c.value("dropout", 0.0);
+        o.use_bias = c.value("use_bias", true);
+        o.output_shape = ints_of(c, "output_shape");
+        for (std::int64_t a : ints_of(c, "attention_axes")) o.attention_axes.push_back(static_cast<int>(a));
+        o.use_causal_mask = c.contains("use_causal_mask") && c["use_causal_mask"].is_boolean() &&
+                            c["use_causal_mask"].get<bool>();
+        o.kernel_initializer = engine::initializer_of(c, "kernel_initializer", "glorot_uniform");
+        o.bias_initializer = engine::initializer_of(c, "bias_initializer", "zeros");
+        o.kernel_regularizer = r.kernel_regularizer;
+        o.bias_regularizer = r.bias_regularizer;
+        o.activity_regularizer = r.activity_regularizer;
+        o.kernel_constraint = r.kernel_constraint;
+        o.bias_constraint = r.bias_constraint;
+        o.name = engine::name_of(c);
+        return MultiHeadAttention(json_int<std::int64_t>(c.at("num_heads"), "num_heads"), json_int<std::int64_t>(c.at("key_dim"), "key_dim"),
+                                  std::move(o))
+            .ptr();
+      },
+      .honoured_keys = keys::join({keys::kernel_bias(), {"num_heads", "key_dim", "value_dim", "dropout", "use_bias",
+                                                         "output_shape", "attention_axes", "kernel_initializer",
+                                                         "bias_initializer", "seed", "query_shape", "key_shape",
+                                                         "value_shape", "use_causal_mask"}}),
+      .key_rules = {{"use_gate", {false}, "gated attention is not implemented"},
+                    {"sliding_window", {nullptr}, "sliding-window attention is not implemented"},
+                    {"softmax_robust_masking", {false}, "robust masking is not implemented"}},
+      .positional_inputs = {"query", "value", "key"},
+  });
+}
 
 }  // namespace lamina::layers

@@ -2,14 +2,17 @@
 // Noise layers: SpatialDropout1D/2D, GaussianNoise, GaussianDropout. Each is an op expression
 // over lamina's seeded random stream, so autodiff gives the backward (the noise is a constant).
 #include "lamina/layers/noise.hpp"
+#include "catalogue.hpp"
 
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
 #include "ops/random.hpp"
+#include "spatial_config.hpp"
 
 namespace lamina::layers {
 
@@ -24,16 +27,17 @@ DType float_type(const Tensor& x) { return is_floating(x.dtype()) ? x.dtype() : 
 
 // --- SpatialDropout ------------------------------------------------------------------------------
 
-SpatialDropoutLayer::SpatialDropoutLayer(int rank, double rate, std::string name)
+SpatialDropoutLayer::SpatialDropoutLayer(int rank, double rate, std::string name,
+                                         const std::string& data_format)
     : Layer(std::move(name)), rank_(rank), rate_(rate) {
   check_rate(class_name(), rate);
+  if (rank == 1) spatial::require_channels_last(class_name(), data_format);
+  channels_first_ = spatial::channels_first(class_name(), data_format);
 }
 
 Shape SpatialDropoutLayer::compute_output_shape(const Shape& s) {
   if (s.rank() != rank_ + 2)
-    fail_shape((rank_ == 2 ? "input must be 4-D (batch, height, width, channels), got "
-                           : "input must be 3-D (batch, steps, channels), got ") +
-               s.str());
+    fail_shape(spatial::input_requirement(rank_, channels_first_) + ", got " + s.str());
   return s;
 }
 
@@ -43,7 +47,8 @@ Tensor SpatialDropoutLayer::call(const Tensor& x, bool training) {
   // One keep/drop draw per (sample, channel), broadcast over the spatial axes.
   Shape noise(static_cast<std::size_t>(x.ndim()), 1);
   noise.front() = x.dim(0);
-  noise.back() = x.dim(-1);
+  const int channel_axis = channels_first_ ? 1 : x.ndim() - 1;
+  noise[static_cast<std::size_t>(channel_axis)] = x.dim(channel_axis);
   const DType dt = float_type(x);
   return (dt == x.dtype() ? x : x.astype(dt)) * random::dropout_mask(noise, rate_, dt, x.device());
 }
@@ -53,7 +58,7 @@ nlohmann::json SpatialDropoutLayer::get_config() const {
   c.erase("trainable");  // Keras's SpatialDropout takes no trainable argument: a file with it is refused
   c["rate"] = rate_;
   c["seed"] = nullptr;
-  if (rank_ == 2) c["data_format"] = "channels_last";
+  if (rank_ == 2) c["data_format"] = spatial::data_format_name(channels_first_);
   return c;
 }
 
@@ -61,6 +66,9 @@ SpatialDropout1D::SpatialDropout1D(double rate, Name name)
     : LayerHandle(std::make_shared<SpatialDropoutLayer>(1, rate, std::move(name))) {}
 SpatialDropout2D::SpatialDropout2D(double rate, Name name)
     : LayerHandle(std::make_shared<SpatialDropoutLayer>(2, rate, std::move(name))) {}
+SpatialDropout2D::SpatialDropout2D(double rate, SpatialDropout2DOptions o)
+    : LayerHandle(
+          std::make_shared<SpatialDropoutLayer>(2, rate, std::move(o.name), o.data_format)) {}
 
 // --- GaussianNoise -------------------------------------------------------------------------------
 
@@ -116,21 +124,48 @@ namespace {
 using engine::name_of;
 using json = nlohmann::json;
 
-[[maybe_unused]] const bool registered = [] {
-  register_layer("SpatialDropout1D", [](const json& c) -> std::shared_ptr<Layer> {
-    return SpatialDropout1D(c.at("rate").get<double>(), name_of(c)).ptr();
-  });
-  register_layer("SpatialDropout2D", [](const json& c) -> std::shared_ptr<Layer> {
-    return SpatialDropout2D(c.at("rate").get<double>(), name_of(c)).ptr();
-  });
-  register_layer("GaussianNoise", [](const json& c) -> std::shared_ptr<Layer> {
-    return GaussianNoise(c.at("stddev").get<double>(), name_of(c)).ptr();
-  });
-  register_layer("GaussianDropout", [](const json& c) -> std::shared_ptr<Layer> {
-    return GaussianDropout(c.at("rate").get<double>(), name_of(c)).ptr();
-  });
-  return true;
-}();
 }  // namespace
+
+void register_noise_layers() {
+  engine::register_layer_spec({
+      .class_name = "SpatialDropout1D",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return SpatialDropout1D(c.at("rate").get<double>(), name_of(c)).ptr();
+      },
+      .honoured_keys = {"rate", "seed"},
+      .key_rules = {keys::steps_only(), {"noise_shape", {nullptr}, "the mask's shape is fixed by the layer"}},
+      .call_kwargs = {{"training", false}},
+  });
+  engine::register_layer_spec({
+      .class_name = "SpatialDropout2D",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return SpatialDropout2D(c.at("rate").get<double>(),
+                                SpatialDropout2DOptions{.data_format = spatial::data_format_of(c),
+                                                        .name = name_of(c)})
+            .ptr();
+      },
+      .honoured_keys = {"rate", "seed", "data_format"},
+      .key_rules = {{"noise_shape", {nullptr}, "the mask's shape is fixed by the layer"}},
+      .call_kwargs = {{"training", false}},
+  });
+  engine::register_layer_spec({
+      .class_name = "GaussianNoise",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return GaussianNoise(c.at("stddev").get<double>(), name_of(c)).ptr();
+      },
+      .honoured_keys = {"stddev", "seed"},
+      .build_config = false,
+      .call_kwargs = {{"training", false}},
+  });
+  engine::register_layer_spec({
+      .class_name = "GaussianDropout",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return GaussianDropout(c.at("rate").get<double>(), name_of(c)).ptr();
+      },
+      .honoured_keys = {"rate", "seed"},
+      .build_config = false,
+      .call_kwargs = {{"training", false}},
+  });
+}
 
 }  // namespace lamina::layers

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // Normalisation layers: BatchNormalization, LayerNormalization (any axes).
+#include "common/json_int.hpp"
 #include "lamina/layers/normalization.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include "axes_config.hpp"
 #include "beta_gamma_config.hpp"
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
@@ -217,25 +220,43 @@ using json = nlohmann::json;
 int axis_of(const json& c) {
   if (!c.contains("axis")) return -1;
   const json& a = c["axis"];
-  return a.is_array() ? a.at(0).get<int>() : a.get<int>();
+  return a.is_array() ? json_int<int>(a.at(0)) : json_int<int>(a);
 }
 
-[[maybe_unused]] const bool registered = [] {
-  register_layer("BatchNormalization", [](const json& c) -> std::shared_ptr<Layer> {
-    BatchNormalizationOptions o{.axis = axis_of(c),
-                                .momentum = c.value("momentum", 0.99),
-                                .moving_mean_initializer = initializer_of(c, "moving_mean_initializer", "zeros"),
-                                .moving_variance_initializer = initializer_of(c, "moving_variance_initializer", "ones")};
-    beta_gamma_from_config(c, o);
-    return BatchNormalization(std::move(o)).ptr();
-  });
-  register_layer("LayerNormalization", [](const json& c) -> std::shared_ptr<Layer> {
-    LayerNormalizationOptions o{.axis = axes_config::from_json(c, "axis", -1), .rms_scaling = c.value("rms_scaling", false)};
-    beta_gamma_from_config(c, o);
-    return LayerNormalization(std::move(o)).ptr();
-  });
-  return true;
-}();
 }  // namespace
+
+void register_normalization_layers() {
+  engine::register_layer_spec({
+      .class_name = "BatchNormalization",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        BatchNormalizationOptions o{
+            .axis = axis_of(c),
+            .momentum = c.value("momentum", 0.99),
+            .moving_mean_initializer = initializer_of(c, "moving_mean_initializer", "zeros"),
+            .moving_variance_initializer = initializer_of(c, "moving_variance_initializer", "ones")};
+        beta_gamma_from_config(c, o);
+        return BatchNormalization(std::move(o)).ptr();
+      },
+      // renorm_clipping and renorm_momentum only act with renorm (refused); fused and synchronized
+      // pick the kernel or the devices, not the result.
+      .honoured_keys = keys::join({keys::beta_gamma(), {"momentum", "moving_mean_initializer",
+                                                       "moving_variance_initializer", "renorm_clipping",
+                                                       "renorm_momentum", "fused", "synchronized"}}),
+      .key_rules = {{"renorm", {false}, "batch renormalization is not implemented"},
+                    {"virtual_batch_size", {nullptr}, "ghost batch normalization is not implemented"},
+                    {"adjustment", {nullptr}, "the adjustment function is Python code"}},
+      .call_kwargs = {{"mask", nullptr}},
+  });
+  engine::register_layer_spec({
+      .class_name = "LayerNormalization",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        LayerNormalizationOptions o{.axis = axes_config::from_json(c, "axis", -1),
+                                    .rms_scaling = c.value("rms_scaling", false)};
+        beta_gamma_from_config(c, o);
+        return LayerNormalization(std::move(o)).ptr();
+      },
+      .honoured_keys = keys::join({keys::beta_gamma(), {"rms_scaling"}}),
+  });
+}
 
 }  // namespace lamina::layers

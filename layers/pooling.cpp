@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Pooling layers: MaxPooling1D/2D, AveragePooling1D/2D, GlobalMax/AveragePooling1D/2D.
 #include "lamina/layers/pooling.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "spatial_config.hpp"
@@ -13,17 +15,11 @@ namespace lamina::layers {
 using spatial::pair_json;
 using spatial::pair_str;
 
-namespace {
-std::string rank_requirement(int rank) {
-  return rank == 2 ? "input must be 4-D (batch, height, width, channels)"
-                   : "input must be 3-D (batch, steps, channels)";
-}
-}  // namespace
-
 // --- windowed pooling ----------------------------------------------------------------------------
 
 PoolingLayer::PoolingLayer(Kind kind, int rank, Size2D pool_size, Size2D strides,
-                           const std::string& padding, std::string name)
+                           const std::string& padding, std::string name,
+                           const std::string& data_format)
     : Layer(std::move(name)),
       kind_(kind),
       rank_(rank),
@@ -34,6 +30,7 @@ PoolingLayer::PoolingLayer(Kind kind, int rank, Size2D pool_size, Size2D strides
   spatial::check_pair(cls, "pool_size", pool_, rank);
   spatial::check_pair(cls, "strides", strides_, rank);
   padding_ = spatial::padding_for(cls, padding, false);
+  channels_first_ = spatial::channels_first(cls, data_format);
 }
 
 std::string PoolingLayer::class_name() const {
@@ -41,8 +38,14 @@ std::string PoolingLayer::class_name() const {
          "D";
 }
 
-Shape PoolingLayer::compute_output_shape(const Shape& s) {
-  if (s.rank() != rank_ + 2) fail_shape(rank_requirement(rank_) + ", got " + s.str());
+Shape PoolingLayer::compute_output_shape(const Shape& input_shape) {
+  return spatial::in_channels_last(channels_first_, input_shape,
+                                   [&](const Shape& s) { return output_shape_last(s); });
+}
+
+Shape PoolingLayer::output_shape_last(const Shape& s) const {
+  if (s.rank() != rank_ + 2)
+    fail_shape(spatial::input_requirement(rank_, channels_first_) + ", got " + s.str());
   Shape out = s;
   const std::int64_t oh = rank_ == 2 ? conv_output_length(s[1], pool_.h, strides_.h, padding_) : 1;
   const std::int64_t ow = conv_output_length(s[rank_], pool_.w, strides_.w, padding_);
@@ -54,14 +57,17 @@ Shape PoolingLayer::compute_output_shape(const Shape& s) {
   return out;
 }
 
-Tensor PoolingLayer::call(const Tensor& x, bool) {
-  if (x.ndim() != rank_ + 2) fail_shape(rank_requirement(rank_) + ", got " + x.shape().str());
-  Tensor in = is_floating(x.dtype()) ? x : x.astype(float32);
-  if (rank_ == 2)
-    return kind_ == Kind::max ? max_pool2d(in, pool_, strides_, padding_)
-                              : avg_pool2d(in, pool_, strides_, padding_);
-  return kind_ == Kind::max ? max_pool1d(in, pool_.w, strides_.w, padding_)
-                            : avg_pool1d(in, pool_.w, strides_.w, padding_);
+Tensor PoolingLayer::call(const Tensor& input, bool) {
+  if (input.ndim() != rank_ + 2)
+    fail_shape(spatial::input_requirement(rank_, channels_first_) + ", got " + input.shape().str());
+  return spatial::in_channels_last(channels_first_, input, [&](const Tensor& x) {
+    Tensor in = is_floating(x.dtype()) ? x : x.astype(float32);
+    if (rank_ == 2)
+      return kind_ == Kind::max ? max_pool2d(in, pool_, strides_, padding_)
+                                : avg_pool2d(in, pool_, strides_, padding_);
+    return kind_ == Kind::max ? max_pool1d(in, pool_.w, strides_.w, padding_)
+                              : avg_pool1d(in, pool_.w, strides_.w, padding_);
+  });
 }
 
 nlohmann::json PoolingLayer::get_config() const {
@@ -69,19 +75,20 @@ nlohmann::json PoolingLayer::get_config() const {
   c["pool_size"] = pair_json(pool_, rank_);
   c["padding"] = padding_name(padding_);
   c["strides"] = pair_json(strides_, rank_);
-  c["data_format"] = "channels_last";
+  c["data_format"] = spatial::data_format_name(channels_first_);
   return c;
 }
 
 MaxPooling2D::MaxPooling2D(Size2D pool_size, Pooling2DOptions o)
     : LayerHandle(std::make_shared<PoolingLayer>(PoolingLayer::Kind::max, 2, pool_size, o.strides,
-                                                 o.padding, std::move(o.name))) {
+                                                 o.padding, std::move(o.name), o.data_format)) {
   apply_dtype_option(**this, o.dtype);
 }
 
 AveragePooling2D::AveragePooling2D(Size2D pool_size, Pooling2DOptions o)
     : LayerHandle(std::make_shared<PoolingLayer>(PoolingLayer::Kind::average, 2, pool_size,
-                                                 o.strides, o.padding, std::move(o.name))) {
+                                                 o.strides, o.padding, std::move(o.name),
+                                                 o.data_format)) {
   apply_dtype_option(**this, o.dtype);
 }
 
@@ -92,22 +99,30 @@ Size2D strides_1d(std::int64_t s) { return s == 0 ? Size2D{0, 0} : Size2D{1, s};
 MaxPooling1D::MaxPooling1D(std::int64_t pool_size, Pooling1DOptions o)
     : LayerHandle(std::make_shared<PoolingLayer>(PoolingLayer::Kind::max, 1, Size2D{1, pool_size},
                                                  strides_1d(o.strides), o.padding,
-                                                 std::move(o.name))) {
+                                                 std::move(o.name), o.data_format)) {
   apply_dtype_option(**this, o.dtype);
 }
 
 AveragePooling1D::AveragePooling1D(std::int64_t pool_size, Pooling1DOptions o)
     : LayerHandle(std::make_shared<PoolingLayer>(PoolingLayer::Kind::average, 1,
                                                  Size2D{1, pool_size}, strides_1d(o.strides),
-                                                 o.padding, std::move(o.name))) {
+                                                 o.padding, std::move(o.name), o.data_format)) {
   apply_dtype_option(**this, o.dtype);
 }
 
 // --- global pooling ------------------------------------------------------------------------------
 
 GlobalPoolingLayer::GlobalPoolingLayer(PoolingLayer::Kind kind, int rank, bool keepdims,
-                                       std::string name)
-    : Layer(std::move(name)), kind_(kind), rank_(rank), keepdims_(keepdims) {}
+                                       std::string name, const std::string& data_format)
+    : Layer(std::move(name)), kind_(kind), rank_(rank), keepdims_(keepdims) {
+  channels_first_ = spatial::channels_first(class_name(), data_format);
+}
+
+std::vector<int> GlobalPoolingLayer::spatial_axes() const {
+  std::vector<int> axes;
+  for (int i = 1; i <= rank_; ++i) axes.push_back(channels_first_ ? i + 1 : i);
+  return axes;
+}
 
 std::string GlobalPoolingLayer::class_name() const {
   return std::string(kind_ == PoolingLayer::Kind::max ? "GlobalMaxPooling"
@@ -115,48 +130,51 @@ std::string GlobalPoolingLayer::class_name() const {
          std::to_string(rank_) + "D";
 }
 
+// The channels stay where they are: the spatial axes are reduced in place, no transpose needed.
 Shape GlobalPoolingLayer::compute_output_shape(const Shape& s) {
-  if (s.rank() != rank_ + 2) fail_shape(rank_requirement(rank_) + ", got " + s.str());
-  for (int i = 1; i <= rank_; ++i)
-    if (s[i] == 0) fail_shape("cannot pool over an empty input " + s.str());
-  if (!keepdims_) return {s[0], s.back()};
+  if (s.rank() != rank_ + 2)
+    fail_shape(spatial::input_requirement(rank_, channels_first_) + ", got " + s.str());
+  for (int i : spatial_axes())
+    if (s[static_cast<std::size_t>(i)] == 0) fail_shape("cannot pool over an empty input " + s.str());
+  if (!keepdims_) return {s[0], s[channels_first_ ? 1 : s.size() - 1]};
   Shape out = s;
-  for (int i = 1; i <= rank_; ++i) out[i] = 1;
+  for (int i : spatial_axes()) out[static_cast<std::size_t>(i)] = 1;
   return out;
 }
 
 Tensor GlobalPoolingLayer::call(const Tensor& x, bool) {
-  if (x.ndim() != rank_ + 2) fail_shape(rank_requirement(rank_) + ", got " + x.shape().str());
+  if (x.ndim() != rank_ + 2)
+    fail_shape(spatial::input_requirement(rank_, channels_first_) + ", got " + x.shape().str());
   Tensor in = is_floating(x.dtype()) ? x : x.astype(float32);
-  std::vector<int> axes = rank_ == 2 ? std::vector<int>{1, 2} : std::vector<int>{1};
+  const std::vector<int> axes = spatial_axes();
   return kind_ == PoolingLayer::Kind::max ? max(in, axes, keepdims_) : mean(in, axes, keepdims_);
 }
 
 nlohmann::json GlobalPoolingLayer::get_config() const {
   nlohmann::json c = Layer::get_config();
-  c["data_format"] = "channels_last";
+  c["data_format"] = spatial::data_format_name(channels_first_);
   c["keepdims"] = keepdims_;
   return c;
 }
 
 GlobalMaxPooling2D::GlobalMaxPooling2D(GlobalPoolingOptions o)
     : LayerHandle(std::make_shared<GlobalPoolingLayer>(PoolingLayer::Kind::max, 2, o.keepdims,
-                                                       std::move(o.name))) {
+                                                       std::move(o.name), o.data_format)) {
   apply_dtype_option(**this, o.dtype);
 }
 GlobalAveragePooling2D::GlobalAveragePooling2D(GlobalPoolingOptions o)
     : LayerHandle(std::make_shared<GlobalPoolingLayer>(PoolingLayer::Kind::average, 2, o.keepdims,
-                                                       std::move(o.name))) {
+                                                       std::move(o.name), o.data_format)) {
   apply_dtype_option(**this, o.dtype);
 }
 GlobalMaxPooling1D::GlobalMaxPooling1D(GlobalPoolingOptions o)
     : LayerHandle(std::make_shared<GlobalPoolingLayer>(PoolingLayer::Kind::max, 1, o.keepdims,
-                                                       std::move(o.name))) {
+                                                       std::move(o.name), o.data_format)) {
   apply_dtype_option(**this, o.dtype);
 }
 GlobalAveragePooling1D::GlobalAveragePooling1D(GlobalPoolingOptions o)
     : LayerHandle(std::make_shared<GlobalPoolingLayer>(PoolingLayer::Kind::average, 1, o.keepdims,
-                                                       std::move(o.name))) {
+                                                       std::move(o.name), o.data_format)) {
   apply_dtype_option(**this, o.dtype);
 }
 
@@ -164,31 +182,44 @@ namespace {
 using json = nlohmann::json;
 
 // Keras writes strides null for "same as pool_size" in hand-written configs; 0 means that here.
-[[maybe_unused]] const bool registered = [] {
+}  // namespace
+
+void register_pooling_layers() {
   for (auto kind : {PoolingLayer::Kind::max, PoolingLayer::Kind::average}) {
     for (int rank : {1, 2}) {
       const std::string cls =
           std::string(kind == PoolingLayer::Kind::max ? "MaxPooling" : "AveragePooling") +
           std::to_string(rank) + "D";
-      register_layer(cls, [kind, rank](const json& c) -> std::shared_ptr<Layer> {
-        const Size2D pool =
-            spatial::pair_of(c, "pool_size", rank, rank == 1 ? Size2D{1, 2} : Size2D{2});
-        return std::make_shared<PoolingLayer>(kind, rank, pool,
-                                              spatial::pair_of(c, "strides", rank, {0, 0}),
-                                              spatial::padding_of(c), engine::name_of(c));
+      engine::register_layer_spec({
+          .class_name = cls,
+          .factory = [kind, rank](const json& c) -> std::shared_ptr<Layer> {
+            const Size2D pool =
+                spatial::pair_of(c, "pool_size", rank, rank == 1 ? Size2D{1, 2} : Size2D{2});
+            return std::make_shared<PoolingLayer>(kind, rank, pool,
+                                                  spatial::pair_of(c, "strides", rank, {0, 0}),
+                                                  spatial::padding_of(c), engine::name_of(c),
+                                                  spatial::data_format_of(c));
+          },
+          .honoured_keys = {"pool_size", "strides", "padding", "data_format"},
+          .build_config = false,
       });
       const std::string global =
           std::string(kind == PoolingLayer::Kind::max ? "GlobalMaxPooling"
                                                       : "GlobalAveragePooling") +
           std::to_string(rank) + "D";
-      register_layer(global, [kind, rank](const json& c) -> std::shared_ptr<Layer> {
-        return std::make_shared<GlobalPoolingLayer>(kind, rank, c.value("keepdims", false),
-                                                    engine::name_of(c));
+      engine::register_layer_spec({
+          .class_name = global,
+          .factory = [kind, rank](const json& c) -> std::shared_ptr<Layer> {
+            return std::make_shared<GlobalPoolingLayer>(kind, rank, c.value("keepdims", false),
+                                                        engine::name_of(c),
+                                                        spatial::data_format_of(c));
+          },
+          .honoured_keys = {"data_format", "keepdims"},
+          .build_config = false,
+          .call_kwargs = global == "GlobalAveragePooling1D" ? json{{"mask", nullptr}} : json::object(),
       });
     }
   }
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Recurrent layers: SimpleRNN, LSTM, GRU, their cells and RNN(cell). The input projection of every
 // step is one GEMM (the dense op); the time loop is the fused recurrent_scan op.
+#include "common/json_int.hpp"
 #include "lamina/layers/recurrent.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
@@ -12,6 +15,7 @@
 #include "tensor/sizes.hpp"
 
 #include "build_on_call.hpp"
+#include "recurrent_config.hpp"
 
 namespace lamina::layers {
 
@@ -116,18 +120,31 @@ std::string RecurrentCellLayer::class_name() const { return cell_class(type_); }
 void RecurrentCellLayer::build(const Shape& s) {
   compute_output_shape(s);
   const std::int64_t G = units_ * (type_ == CellType::lstm ? 4 : type_ == CellType::gru ? 3 : 1);
+  const bool split = type_ == CellType::gru && options_.reset_after;
+  add_gate_weights({s.back(), G}, {units_, G}, split ? Shape{2, G} : Shape{G});
+}
+
+void RecurrentCellLayer::add_gate_weights(const Shape& kernel_shape, const Shape& recurrent_shape,
+                                          const Shape& bias_shape) {
   const RecurrentOptions& o = options_;
-  kernel = add_weight("kernel", {s.back(), G}, o.kernel_initializer, true, float32, o.kernel_regularizer,
+  kernel = add_weight("kernel", kernel_shape, o.kernel_initializer, true, float32, o.kernel_regularizer,
                       o.kernel_constraint);
-  recurrent_kernel = add_weight("recurrent_kernel", {units_, G}, o.recurrent_initializer, true, float32,
+  recurrent_kernel = add_weight("recurrent_kernel", recurrent_shape, o.recurrent_initializer, true, float32,
                                 o.recurrent_regularizer, o.recurrent_constraint);
   if (!o.use_bias) return;
-  const bool split = type_ == CellType::gru && o.reset_after;
   const Initializer init = type_ == CellType::lstm && o.unit_forget_bias
                                ? forget_bias_initializer(o.bias_initializer, units_)
                                : o.bias_initializer;
-  bias = add_weight("bias", split ? Shape{2, G} : Shape{G}, init, true, float32, o.bias_regularizer,
-                    o.bias_constraint);
+  bias = add_weight("bias", bias_shape, init, true, float32, o.bias_regularizer, o.bias_constraint);
+}
+
+RecurrentResult RecurrentCellLayer::scan(const Tensor& x, const Tensor& mask, const std::vector<Tensor>& initial,
+                                         bool training, bool go_backwards, bool return_sequences) {
+  return run_cell(*this, x, mask, initial, training, go_backwards, return_sequences);
+}
+
+Shape RecurrentCellLayer::state_shape(const Shape& step_input_shape) const {
+  return {step_input_shape.empty() ? -1 : step_input_shape[0], units_};
 }
 
 Shape RecurrentCellLayer::compute_output_shape(const Shape& s) {
@@ -145,8 +162,9 @@ std::vector<Tensor> RecurrentCellLayer::step(const Tensor& x, const std::vector<
   if (!states.empty() && static_cast<int>(states.size()) != state_count())
     throw ValueError(class_name() + " '" + name() + "': expected " + std::to_string(state_count()) +
                      " states, got " + std::to_string(states.size()));
-  RecurrentResult r = run_cell(*this, x.reshape({x.shape()[0], 1, x.shape()[1]}), Tensor(), states,
-                               training, false, false);
+  Shape one_step = x.shape();
+  one_step.insert(one_step.begin() + 1, 1);
+  RecurrentResult r = scan(x.reshape(one_step), Tensor(), states, training, false, false);
   std::vector<Tensor> out{r.output};
   out.insert(out.end(), r.states.begin(), r.states.end());
   return out;
@@ -205,10 +223,21 @@ Shape RNNLayer::compute_output_shape(const Shape& s) {
   return options_.return_sequences ? Shape{s[0], s[1], units()} : Shape{s[0], units()};
 }
 
+namespace {
+// (batch, steps, rest...) -> (batch, rest...): what the cell sees at each step.
+Shape step_shape(const Shape& s) {
+  Shape step = s;
+  if (step.rank() >= 2) step.erase(step.begin() + 1);
+  return step;
+}
+}  // namespace
+
 void RNNLayer::build(const Shape& s) {
   compute_output_shape(s);
-  cell_->build_for({s[0], s[2]});
+  cell_->build_for(step_shape(s));
 }
+
+Shape RNNLayer::state_shape(const Shape& input_shape) const { return cell_->state_shape(step_shape(input_shape)); }
 
 RecurrentResult RNNLayer::call_with_state(const Tensor& x, const Tensor& mask,
                                           const std::vector<Tensor>& initial_state, bool training) {
@@ -229,8 +258,7 @@ RecurrentResult RNNLayer::call_with_state(const Tensor& x, const Tensor& mask,
                        std::to_string(x.shape()[0]) + " (call reset_states() first)");
     init = states_;
   }
-  RecurrentResult r = run_cell(*cell_, x, mask, init, training, options_.go_backwards,
-                               options_.return_sequences);
+  RecurrentResult r = cell_->scan(x, mask, init, training, options_.go_backwards, options_.return_sequences);
   if (options_.stateful) {
     states_.clear();
     for (const Tensor& s : r.states) states_.push_back(s.detach());
@@ -266,11 +294,12 @@ void RNNLayer::check_initial_state_shapes(const std::vector<Shape>& shapes, std:
   if (shapes.empty() || (shapes.size() != 1 && shapes.size() != 1 + states))
     fail_shape("takes the sequence and optionally " + std::to_string(states) +
                " initial states, got [" + got + "]");
-  const Shape want{shapes[0].empty() ? -1 : shapes[0][0], units()};
+  const Shape want = state_shape(shapes[0]);
   for (std::size_t i = 1; i < shapes.size(); ++i) {
     const Shape& s = shapes[i];
-    const bool batch_ok = s.rank() == 2 && (s[0] < 0 || want[0] < 0 || s[0] == want[0]);
-    if (!batch_ok || s[1] != units())
+    bool ok = s.rank() == want.rank() && (s[0] < 0 || want[0] < 0 || s[0] == want[0]);
+    for (int d = 1; ok && d < want.rank(); ++d) ok = s[d] == want[d];
+    if (!ok)
       fail_shape("initial state " + std::to_string(i - 1) + " must have shape " + want.str() + ", got " +
                  s.str() + " (inputs [" + got + "])");
   }
@@ -284,7 +313,7 @@ void RNNLayer::build_list(const std::vector<Shape>& shapes) {
 std::vector<Shape> RNNLayer::compute_output_shapes(const std::vector<Shape>& shapes) {
   check_initial_state_shapes(shapes, cell_->state_count());
   std::vector<Shape> out{compute_output_shape(shapes[0])};
-  if (options_.return_state) out.insert(out.end(), cell_->state_count(), Shape{shapes[0][0], units()});
+  if (options_.return_state) out.insert(out.end(), cell_->state_count(), state_shape(shapes[0]));
   return out;
 }
 
@@ -305,6 +334,10 @@ nlohmann::json RNNLayer::rnn_config() const {
   return {{"return_sequences", options_.return_sequences}, {"return_state", options_.return_state},
           {"go_backwards", options_.go_backwards},         {"stateful", options_.stateful},
           {"unroll", options_.unroll},                     {"zero_output_for_mask", false}};
+}
+
+std::vector<Layer::Keras3Group> RNNLayer::keras3_layout() const {
+  return {{"vars", name()}, {"cell/vars", to_snake_case(class_name()) + "_cell", weight_entries()}};
 }
 
 nlohmann::json RNNLayer::get_config() const {
@@ -349,12 +382,11 @@ SimpleRNN::SimpleRNN(std::int64_t units, RecurrentOptions options)
 
 // --- from_config ---------------------------------------------------------------------------------
 
-namespace {
 using engine::initializer_of;
 using engine::name_of;
 using json = nlohmann::json;
 
-RecurrentOptions options_of(const json& c) {
+RecurrentOptions recurrent_options_of(const json& c) {
   return {.activation = engine::activation_of(c, "activation", "tanh"),
           .recurrent_activation = engine::activation_of(c, "recurrent_activation", "sigmoid"),
           .use_bias = c.value("use_bias", true),
@@ -380,26 +412,48 @@ RecurrentOptions options_of(const json& c) {
           .name = name_of(c)};
 }
 
-[[maybe_unused]] const bool registered = [] {
+namespace {
+// Keras 2's GRU predates reset_after, whose default was then False.
+json keras2_defaults(CellType t) { return t == CellType::gru ? json{{"reset_after", false}} : json::object(); }
+
+}  // namespace
+
+void register_recurrent_layers() {
   for (CellType t : {CellType::simple_rnn, CellType::lstm, CellType::gru}) {
-    register_layer(layer_class(t), [t](const json& c) -> std::shared_ptr<Layer> {
-      return std::make_shared<RecurrentLayer>(t, c.at("units").get<std::int64_t>(), options_of(c));
+    engine::register_layer_spec({
+        .class_name = layer_class(t),
+        .factory = [t](const json& c) -> std::shared_ptr<Layer> {
+          return std::make_shared<RecurrentLayer>(t, json_int<std::int64_t>(c.at("units"), "units"), recurrent_options_of(c));
+        },
+        .honoured_keys = keys::join({keys::recurrent_cell(), keys::rnn_flags(), {"activity_regularizer"}}),
+        .key_rules = keys::rnn_rules(),
+        .call_kwargs = {{"training", false}, {"mask", nullptr}},
+        .keras2_defaults = keras2_defaults(t),
     });
-    register_layer(cell_class(t), [t](const json& c) -> std::shared_ptr<Layer> {
-      return std::make_shared<RecurrentCellLayer>(t, c.at("units").get<std::int64_t>(), options_of(c));
+    engine::register_layer_spec({
+        .class_name = cell_class(t),
+        .factory = [t](const json& c) -> std::shared_ptr<Layer> {
+          return std::make_shared<RecurrentCellLayer>(t, json_int<std::int64_t>(c.at("units"), "units"), recurrent_options_of(c));
+        },
+        .honoured_keys = keys::recurrent_cell(),
+        .keras2_defaults = keras2_defaults(t),
     });
   }
-  register_layer("RNN", [](const json& c) -> std::shared_ptr<Layer> {
-    const json& cell = c.at("cell");
-    auto made = std::dynamic_pointer_cast<RecurrentCellLayer>(
-        layer_from_config(cell.at("class_name").get<std::string>(), cell.at("config")));
-    if (!made)
-      throw ValueError("RNN '" + name_of(c) + "': the cell must be SimpleRNNCell, LSTMCell or GRUCell, got " +
-                       cell.at("class_name").get<std::string>());
-    return std::make_shared<RNNLayer>(made, options_of(c));
+  engine::register_layer_spec({
+      .class_name = "RNN",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        const json& cell = c.at("cell");
+        auto made = std::dynamic_pointer_cast<RecurrentCellLayer>(
+            layer_from_config(cell.at("class_name").get<std::string>(), cell.at("config")));
+        if (!made)
+          throw ValueError("RNN '" + name_of(c) + "': the cell must be SimpleRNNCell, LSTMCell or GRUCell, got " +
+                           cell.at("class_name").get<std::string>());
+        return std::make_shared<RNNLayer>(made, recurrent_options_of(c));
+      },
+      .honoured_keys = keys::join({keys::rnn_flags(), {"cell"}}),
+      .key_rules = keys::rnn_rules(),
+      .call_kwargs = {{"training", false}, {"mask", nullptr}},
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

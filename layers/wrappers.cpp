@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Wrappers: Bidirectional and TimeDistributed.
 #include "lamina/layers/wrappers.hpp"
+#include "catalogue.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include "config_keys.hpp"
 #include "engine/config.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
@@ -92,7 +94,10 @@ BidirectionalLayer::Outputs BidirectionalLayer::call_both(const Tensor& x, const
     out.backward = reverse_steps(out.backward);
     if (mask.defined()) {
       // Keras forces zero_output_for_mask on both directions when returning sequences.
-      Tensor m = mask.astype(out.forward.dtype()).reshape({x.shape()[0], x.shape()[1], 1});
+      Shape per_step(static_cast<std::size_t>(out.forward.ndim()), 1);  // (batch, steps, 1, ...)
+      per_step[0] = x.shape()[0];
+      per_step[1] = x.shape()[1];
+      Tensor m = mask.astype(out.forward.dtype()).reshape(per_step);
       out.forward = out.forward * m;
       out.backward = out.backward * m;
     }
@@ -137,7 +142,7 @@ std::vector<Shape> BidirectionalLayer::compute_output_shapes(const std::vector<S
   const Shape out = compute_output_shape(shapes[0]);
   std::vector<Shape> result(merge_mode_ == "none" ? 2 : 1, out);
   if (forward_->options().return_state)
-    result.insert(result.end(), 2 * forward_->cell()->state_count(), Shape{shapes[0][0], forward_->units()});
+    result.insert(result.end(), 2 * forward_->cell()->state_count(), forward_->state_shape(shapes[0]));
   return result;
 }
 
@@ -154,6 +159,10 @@ std::vector<Tensor> BidirectionalLayer::call_outputs(const std::vector<Tensor>& 
   output_masks.assign(out.size(), Tensor());
   for (std::size_t i = 0; i < sequences; ++i) output_masks[i] = compute_mask(inputs[0], mask);
   return out;
+}
+
+std::vector<Layer::Keras3Group> BidirectionalLayer::keras3_layout() const {
+  return {{"vars", name()}, {"backward_layer", {}, {}, backward_.get()}, {"forward_layer", {}, {}, forward_.get()}};
 }
 
 json BidirectionalLayer::get_config() const {
@@ -203,6 +212,10 @@ Tensor TimeDistributedLayer::call(const Tensor& x, bool training) {
   return y.reshape(out);
 }
 
+std::vector<Layer::Keras3Group> TimeDistributedLayer::keras3_layout() const {
+  return {{"vars", name()}, {"layer", {}, {}, layer_.get()}};
+}
+
 json TimeDistributedLayer::get_config() const {
   json c = Layer::get_config();
   c["layer"] = serialize(*layer_);
@@ -214,24 +227,31 @@ TimeDistributed::TimeDistributed(std::shared_ptr<Layer> layer, Name name)
 
 // --- from_config ---------------------------------------------------------------------------------
 
-namespace {
-[[maybe_unused]] const bool registered = [] {
-  register_layer("Bidirectional", [](const json& c) -> std::shared_ptr<Layer> {
-    auto forward = std::dynamic_pointer_cast<RNNLayer>(deserialize_wrapped_rnn(c.at("layer")));
-    if (!forward) throw ValueError("Bidirectional '" + engine::name_of(c) + "': the layer must be recurrent");
-    BidirectionalOptions o{.merge_mode = c.value("merge_mode", json("concat")).is_null()
-                                             ? std::string("none")
-                                             : c.value("merge_mode", std::string("concat")),
-                           .name = engine::name_of(c)};
-    if (c.contains("backward_layer") && !c["backward_layer"].is_null())
-      o.backward_layer = std::dynamic_pointer_cast<RNNLayer>(deserialize_wrapped_rnn(c["backward_layer"]));
-    return std::make_shared<BidirectionalLayer>(forward, std::move(o));
+void register_wrapper_layers() {
+  engine::register_layer_spec({
+      .class_name = "Bidirectional",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        auto forward = std::dynamic_pointer_cast<RNNLayer>(deserialize_wrapped_rnn(c.at("layer")));
+        if (!forward) throw ValueError("Bidirectional '" + engine::name_of(c) + "': the layer must be recurrent");
+        BidirectionalOptions o{.merge_mode = c.value("merge_mode", json("concat")).is_null()
+                                                 ? std::string("none")
+                                                 : c.value("merge_mode", std::string("concat")),
+                               .name = engine::name_of(c)};
+        if (c.contains("backward_layer") && !c["backward_layer"].is_null())
+          o.backward_layer = std::dynamic_pointer_cast<RNNLayer>(deserialize_wrapped_rnn(c["backward_layer"]));
+        return std::make_shared<BidirectionalLayer>(forward, std::move(o));
+      },
+      .honoured_keys = {"layer", "backward_layer", "merge_mode"},
+      .call_kwargs = {{"mask", nullptr}},
   });
-  register_layer("TimeDistributed", [](const json& c) -> std::shared_ptr<Layer> {
-    return std::make_shared<TimeDistributedLayer>(deserialize(c.at("layer")), engine::name_of(c));
+  engine::register_layer_spec({
+      .class_name = "TimeDistributed",
+      .factory = [](const json& c) -> std::shared_ptr<Layer> {
+        return std::make_shared<TimeDistributedLayer>(deserialize(c.at("layer")), engine::name_of(c));
+      },
+      .honoured_keys = {"layer"},
+      .call_kwargs = {{"mask", nullptr}},
   });
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace lamina::layers

@@ -136,7 +136,10 @@ std::shared_ptr<Optimizer> loss_scale_optimizer_from_config(const nlohmann::json
                                    {"use_ema", false}, {"ema_momentum", 0.99},
                                    {"ema_overwrite_frequency", nullptr}, {"loss_scale_factor", nullptr},
                                    {"gradient_accumulation_steps", nullptr}, {"dynamic", true}};
-  for (const auto& [key, value] : body.items()) {
+  for (const auto& item : body.items()) {
+    // Named references, not a structured binding: clang before 16 cannot capture those in a lambda.
+    const std::string& key = item.key();
+    const nlohmann::json& value = item.value();
     const auto number = [&] {
       if (!value.is_number()) throw ValueError(who + ": config '" + key + "' must be a number, got " + value.dump());
       return value.get<double>();

@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "common/registry.hpp"
 #include "config_reader.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/optimizers.hpp"
@@ -74,37 +75,22 @@ void read_adam_family(Reader& r, O& o) {
   if constexpr (requires { o.amsgrad; }) o.amsgrad = r.get("amsgrad", o.amsgrad);
 }
 
-// Keyed by the lower-case class name.
-const std::map<std::string, std::pair<std::string, Factory>>& factories() {
-  static const std::map<std::string, std::pair<std::string, Factory>> table = {
-      {"sgd", {"SGD", factory<SGD, SGDOptions>([](Reader& r, SGDOptions& o) {
-                 o.momentum = r.get("momentum", o.momentum);
-                 o.nesterov = r.get("nesterov", o.nesterov);
-               })}},
-      {"adam", {"Adam", factory<Adam, AdamOptions>(read_adam_family<AdamOptions>)}},
-      {"adamw", {"AdamW", factory<AdamW, AdamWOptions>(read_adam_family<AdamWOptions>)}},
-      {"rmsprop", {"RMSprop", factory<RMSprop, RMSpropOptions>([](Reader& r, RMSpropOptions& o) {
-                     o.rho = r.get("rho", o.rho);
-                     o.momentum = r.get("momentum", o.momentum);
-                     o.epsilon = r.get("epsilon", o.epsilon);
-                     o.centered = r.get("centered", o.centered);
-                   })}},
+// Keyed by the lower-case class name (Keras's names are case-insensitive): the class name and
+// its factory.
+const Registry<std::pair<std::string, Factory>>& factories() {
+  static const Registry<std::pair<std::string, Factory>> table = {
+      {"adadelta", {"Adadelta", factory<Adadelta, AdadeltaOptions>([](Reader& r, AdadeltaOptions& o) {
+          o.rho = r.get("rho", o.rho);
+          o.epsilon = r.get("epsilon", o.epsilon);
+        })}},
       {"adagrad", {"Adagrad", factory<Adagrad, AdagradOptions>([](Reader& r, AdagradOptions& o) {
                      o.initial_accumulator_value =
                          r.get("initial_accumulator_value", o.initial_accumulator_value);
                      o.epsilon = r.get("epsilon", o.epsilon);
                    })}},
-      {"adadelta",
-       {"Adadelta", factory<Adadelta, AdadeltaOptions>([](Reader& r, AdadeltaOptions& o) {
-          o.rho = r.get("rho", o.rho);
-          o.epsilon = r.get("epsilon", o.epsilon);
-        })}},
+      {"adam", {"Adam", factory<Adam, AdamOptions>(read_adam_family<AdamOptions>)}},
       {"adamax", {"Adamax", factory<Adamax, AdamaxOptions>(read_adam_family<AdamaxOptions>)}},
-      {"nadam", {"Nadam", factory<Nadam, NadamOptions>(read_adam_family<NadamOptions>)}},
-      {"lion", {"Lion", factory<Lion, LionOptions>([](Reader& r, LionOptions& o) {
-                  o.beta_1 = r.get("beta_1", o.beta_1);
-                  o.beta_2 = r.get("beta_2", o.beta_2);
-                })}},
+      {"adamw", {"AdamW", factory<AdamW, AdamWOptions>(read_adam_family<AdamWOptions>)}},
       {"ftrl", {"Ftrl", factory<Ftrl, FtrlOptions>([](Reader& r, FtrlOptions& o) {
                   o.learning_rate_power = r.get("learning_rate_power", o.learning_rate_power);
                   o.initial_accumulator_value =
@@ -117,15 +103,28 @@ const std::map<std::string, std::pair<std::string, Factory>>& factories() {
                       "l2_shrinkage_regularization_strength", o.l2_shrinkage_regularization_strength);
                   o.beta = r.get("beta", o.beta);
                 })}},
+      {"lion", {"Lion", factory<Lion, LionOptions>([](Reader& r, LionOptions& o) {
+                  o.beta_1 = r.get("beta_1", o.beta_1);
+                  o.beta_2 = r.get("beta_2", o.beta_2);
+                })}},
+      {"nadam", {"Nadam", factory<Nadam, NadamOptions>(read_adam_family<NadamOptions>)}},
+      {"rmsprop", {"RMSprop", factory<RMSprop, RMSpropOptions>([](Reader& r, RMSpropOptions& o) {
+                     o.rho = r.get("rho", o.rho);
+                     o.momentum = r.get("momentum", o.momentum);
+                     o.epsilon = r.get("epsilon", o.epsilon);
+                     o.centered = r.get("centered", o.centered);
+                   })}},
+      {"sgd", {"SGD", factory<SGD, SGDOptions>([](Reader& r, SGDOptions& o) {
+                 o.momentum = r.get("momentum", o.momentum);
+                 o.nesterov = r.get("nesterov", o.nesterov);
+               })}},
   };
   return table;
 }
 
 const std::string& available() {
   static const std::string text = [] {
-    std::string s = "available optimizers:";
-    for (const auto& [key, entry] : factories()) s += " '" + key + "'";
-    return s;
+    return "available optimizers: " + factories().listing("'", " ");
   }();
   return text;
 }
@@ -149,15 +148,14 @@ std::shared_ptr<Optimizer> deserialize(const nlohmann::json& config) {
   if (cls.rfind("Custom>", 0) == 0) cls = cls.substr(7);  // tf.keras 2.11+'s new optimizers
   if (cls == "LossScaleOptimizer")
     return loss_scale_optimizer_from_config(config.contains("config") ? config["config"] : nlohmann::json::object());
-  const auto it = factories().find(lowercase(cls));
-  if (it == factories().end())
-    throw ValueError("unknown optimizer class '" + cls + "'; " + available());
+  const auto entry = factories().find(lowercase(cls));
+  if (!entry) throw ValueError("unknown optimizer class '" + cls + "'; " + available());
   const nlohmann::json empty = nlohmann::json::object();
   const nlohmann::json& body = config.contains("config") ? config["config"] : empty;
   if (!body.is_object())
-    throw ValueError(it->second.first + ": config must be an object, got " + body.dump());
-  Reader reader(it->second.first, body);
-  auto optimizer = it->second.second(reader);
+    throw ValueError(entry->first + ": config must be an object, got " + body.dump());
+  Reader reader(entry->first, body);
+  auto optimizer = entry->second(reader);
   reader.finish();
   return optimizer;
 }
@@ -167,9 +165,8 @@ std::shared_ptr<Optimizer> deserialize(const nlohmann::json& config) {
 namespace lamina {
 
 std::shared_ptr<Optimizer> Optimizer::from_name(const std::string& name) {
-  const auto& table = optimizers::factories();
-  const auto it = table.find(optimizers::lowercase(name));
-  if (it == table.end()) {
+  const auto entry = optimizers::factories().find(optimizers::lowercase(name));
+  if (!entry) {
     static const std::map<std::string, std::string> keras_only = {
         {"lamb", "Lamb"}, {"adafactor", "Adafactor"}, {"muon", "Muon"}};
     const std::string key = optimizers::lowercase(name);
@@ -179,8 +176,8 @@ std::shared_ptr<Optimizer> Optimizer::from_name(const std::string& name) {
     throw ValueError("unknown optimizer '" + name + "'; " + optimizers::available());
   }
   const nlohmann::json empty = nlohmann::json::object();
-  optimizers::detail::Reader reader(it->second.first, empty);
-  return it->second.second(reader);
+  optimizers::detail::Reader reader(entry->first, empty);
+  return entry->second(reader);
 }
 
 }  // namespace lamina

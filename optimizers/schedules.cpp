@@ -5,10 +5,10 @@
 
 #include <cmath>
 #include <functional>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <numbers>
 
+#include "common/registry.hpp"
 #include "config_reader.hpp"
 #include "lamina/errors.hpp"
 
@@ -237,8 +237,9 @@ namespace {
 using detail::Reader;
 using Factory = std::function<std::shared_ptr<LearningRateSchedule>(Reader&)>;
 
-const std::map<std::string, Factory>& factories() {
-  static const std::map<std::string, Factory> table = {
+// In the order error messages list them.
+const Registry<Factory>& factories() {
+  static const Registry<Factory> table = {
       {"ExponentialDecay",
        [](Reader& r) {
          return std::make_shared<ExponentialDecay>(
@@ -305,14 +306,11 @@ std::shared_ptr<LearningRateSchedule> deserialize(const nlohmann::json& config) 
     throw ValueError("learning-rate schedule: expected {\"class_name\": ..., \"config\": {...}}, got " +
                      config.dump());
   const std::string cls = config["class_name"];
-  const auto it = factories().find(cls);
-  if (it == factories().end())
-    throw ValueError("unknown learning-rate schedule '" + cls +
-                     "'; available: ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay, "
-                     "InverseTimeDecay, CosineDecay, CosineDecayRestarts");
+  const auto make = factories().find(cls);
+  if (!make) throw ValueError("unknown learning-rate schedule '" + cls + "'; available: " + factories().listing(""));
   const nlohmann::json empty = nlohmann::json::object();
   Reader reader(cls, config.contains("config") ? config["config"] : empty);
-  auto schedule = it->second(reader);
+  auto schedule = (*make)(reader);
   reader.finish();
   return schedule;
 }

@@ -20,6 +20,7 @@
 #include "lamina/callbacks/model_checkpoint.hpp"
 #include "lamina/callbacks/plot_history.hpp"
 #include "lamina/callbacks/reduce_lr_on_plateau.hpp"
+#include "lamina/callbacks/tensorboard.hpp"
 #include "lamina/callbacks/terminate_on_nan.hpp"
 #include "lamina/model.hpp"
 

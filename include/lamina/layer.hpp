@@ -64,6 +64,17 @@ class Layer : public std::enable_shared_from_this<Layer> {
     Constraint constraint{};    ///< applied after each optimizer update (see apply_constraints())
   };
 
+  /// A part of Keras 3's weights layout (.weights.h5, .keras): the variables Keras keeps in one
+  /// group at `path` below the layer's own ("vars", "cell/vars"), or a layer that Keras saves
+  /// under the attribute that holds it (`path` "forward_layer"), laid out by its own
+  /// keras3_layout().
+  struct Keras3Group {
+    std::string path{};
+    std::string name{};               ///< the group's `name` attribute
+    std::vector<Weight> variables{};  ///< in the file's order: <path>/0, <path>/1...
+    const Layer* layer = nullptr;     ///< set for a held layer
+  };
+
   /// `dtype` names the layer's dtype policy; empty: the global one (dtype_policy()).
   explicit Layer(std::string name = {}, const std::string& dtype = {});
   virtual ~Layer();
@@ -88,6 +99,10 @@ class Layer : public std::enable_shared_from_this<Layer> {
   virtual nlohmann::json get_config() const;
   /// Layers nested inside this one (a model's layers); their weights count as this layer's.
   virtual std::vector<std::shared_ptr<Layer>> sublayers() const { return {}; }
+  /// Where Keras 3 saves this layer's variables (save_own_variables and the attributes that hold
+  /// layers). The default: one group "vars" with the layer's own weights, trainable ones first,
+  /// or with all its weights in weights() order when it has sublayers.
+  virtual std::vector<Keras3Group> keras3_layout() const;
 
   // Masking (Keras's supports_masking / compute_mask). A mask is a (batch, steps) tensor, zero on
   // padded steps; models hand each layer the mask of its input and ask it for its output's.
@@ -205,6 +220,10 @@ class Layer : public std::enable_shared_from_this<Layer> {
   const std::vector<Weight>& own_weights() const { return weights_; }
   /// All weights, Keras's order: trainable first, then non-trainable, sublayers included.
   std::vector<Tensor> weights() const;
+  /// The registered weights behind weights(), in the same order.
+  std::vector<Weight> weight_entries() const;
+  /// This layer's own weights, trainable ones first by their flag (Keras 3's vars/0, vars/1...).
+  std::vector<Weight> own_variables() const;
   /// Weights that an optimizer updates (empty when the layer is frozen).
   std::vector<Tensor> trainable_weights() const;
   std::vector<Tensor> non_trainable_weights() const;

@@ -202,6 +202,23 @@ struct CompileOptions {
   MetricsArg weighted_metrics{};
 };
 
+/// fit's validation_freq: validate every n-th epoch (an int, counted from 1: 2 validates after
+/// epochs 2, 4, ...) or after the listed epochs ({1, 3}: after the first and the third). Keras's
+/// int-or-list argument; throws ValueError (in fit) for n < 1.
+class ValidationFreq {
+ public:
+  ValidationFreq(int every = 1) : every_(every) {}                                      // NOLINT
+  ValidationFreq(std::vector<int> epochs) : every_(0), epochs_(std::move(epochs)) {}    // NOLINT
+  ValidationFreq(std::initializer_list<int> epochs) : every_(0), epochs_(epochs) {}     // NOLINT
+  /// 0 when given as a list of epochs.
+  int every() const { return every_; }
+  const std::vector<int>& epochs() const { return epochs_; }
+
+ private:
+  int every_;
+  std::vector<int> epochs_;
+};
+
 struct FitOptions {
   std::int64_t batch_size = 32;
   int epochs = 1;
@@ -218,6 +235,11 @@ struct FitOptions {
   std::int64_t steps_per_epoch = 0;
   /// Batches of validation data per epoch (0: one full pass). Required for an infinite dataset.
   std::int64_t validation_steps = 0;
+  /// Batch size of array validation data (validation_data arrays or validation_split); 0: batch_size.
+  /// A dataset is already batched.
+  std::int64_t validation_batch_size = 0;
+  /// Which epochs end with a validation pass (Keras's validation_freq): the others log no val_*.
+  ValidationFreq validation_freq{};
   /// Per-sample weights (N) (or (N, T) per timestep) of array data: each loss becomes
   /// sum(w·l) / count (Keras's sum_over_batch_size), and weighted_metrics see them. Applies to
   /// every output. A dataset may yield (x, y, w) instead.
@@ -250,6 +272,17 @@ struct LoadWeightsOptions {
   /// Skip (with a warning on stderr) layers whose weight count or shapes differ, instead of
   /// failing.
   bool skip_mismatch = false;
+};
+
+/// Model::summary's options, Keras's summary(line_length, expand_nested, show_trainable).
+struct SummaryOptions {
+  /// Total width of the table in characters; 0: Keras's default when stdout is not a terminal
+  /// (80 columns, a table of 76 within its margins).
+  int line_length = 0;
+  /// Nested models (and their nested models) list their layers under their own row, indented.
+  bool expand_nested = false;
+  /// A "Trainable" column: Y, N, or - for a layer without weights.
+  bool show_trainable = false;
 };
 
 /// What a Sequential's list may hold: any layer (handle or shared_ptr), another model, or the
@@ -421,9 +454,9 @@ class Model {
   void load_weights(const std::string& path, const LoadWeightsOptions& options = {});
 
   /// Prints Keras's summary table to stdout.
-  void summary() const;
+  void summary(const SummaryOptions& options = {}) const;
   /// The same table as a string.
-  std::string summary_string() const;
+  std::string summary_string(const SummaryOptions& options = {}) const;
 
   /// Layers in order (Keras 3: a Sequential's InputLayer is not listed; a Functional model lists
   /// its InputLayers first, then the layers in topological order, each shared layer once).

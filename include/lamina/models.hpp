@@ -17,6 +17,11 @@ namespace lamina::models {
 /// classes, as Keras's safe_mode does; see register_layer) or what is malformed.
 Model model_from_json(const std::string& json);
 
+/// keras.models.clone_model: a new model of the same architecture (Sequential, Functional, nested
+/// models and shared layers alike, layer and model names kept) with freshly initialised weights,
+/// uncompiled. Throws ValueError as model_from_json does for a layer that cannot be rebuilt.
+Model clone_model(const Model& model);
+
 struct LoadModelOptions {
   /// Compile the model from the file's training configuration (optimizer, loss, metrics) and
   /// restore the optimizer's state, where lamina has them; otherwise it loads uncompiled.

@@ -117,3 +117,5 @@ bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol 
 
 // Convolution, pooling and batch-normalisation ops (NHWC).
 #include "lamina/ops/conv.hpp"
+// Sorted search, integer hashing and image transforms (the preprocessing layers').
+#include "lamina/ops/preprocessing.hpp"

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// lamina/utils.hpp — model utilities: plot_model (Graphviz).
+// lamina/utils.hpp — Keras's utilities: plot_model (Graphviz) here, the data utilities
+// (to_categorical, pad_sequences, *_dataset_from_*) in lamina/data_utils.hpp.
 #pragma once
 
 #include <string>
 
+#include "lamina/data_utils.hpp"
 #include "lamina/model.hpp"
 
 namespace lamina::utils {

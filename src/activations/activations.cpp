@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/registry.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
 
@@ -47,8 +48,8 @@ using UnaryFn = Tensor (*)(const Tensor&);
 
 // Keras names in the order the error message lists them. Plain function pointers (not lambdas)
 // let Activation::fused() recognise the built-ins by identity rather than by name.
-const std::vector<std::pair<std::string, UnaryFn>>& registry() {
-  static const std::vector<std::pair<std::string, UnaryFn>> entries = {
+const Registry<UnaryFn>& registry() {
+  static const Registry<UnaryFn> entries = {
       {"linear", &linear},
       {"relu", &relu},
       {"sigmoid", &sigmoid},
@@ -77,14 +78,8 @@ const std::vector<std::pair<std::string, UnaryFn>>& registry() {
 }
 
 UnaryFn lookup(const std::string& name) {
-  for (const auto& [known, fn] : registry())
-    if (known == name) return fn;
-  std::string known_names;
-  for (const auto& entry : registry()) {
-    if (!known_names.empty()) known_names += ", ";
-    known_names += entry.first;
-  }
-  throw ValueError("Unknown activation '" + name + "'. Known activations: " + known_names + ".");
+  if (const auto fn = registry().find(name)) return *fn;
+  throw ValueError("Unknown activation '" + name + "'. Known activations: " + registry().listing("") + ".");
 }
 
 }  // namespace

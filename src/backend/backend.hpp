@@ -42,6 +42,25 @@ struct UnaryParams {
 
 enum class Distribution : std::uint8_t { uniform, normal, truncated_normal };
 
+/// How hash_bucket maps an integer to a bucket: floormod (x mod n, the sign of n), or a hash of
+/// its decimal text (TensorFlow's as_string), FarmHash's Fingerprint64 (to_hash_bucket_fast) or
+/// SipHash-2-4 under a 128-bit key (to_hash_bucket_strong).
+enum class HashMethod : std::uint8_t { floormod, fingerprint64, siphash };
+
+/// affine_transform's sampling: TensorFlow's ImageProjectiveTransformV3 interpolations and fill
+/// modes (how a point outside the image is read).
+enum class SampleInterpolation : std::uint8_t { nearest, bilinear };
+enum class FillMode : std::uint8_t { reflect, wrap, constant, nearest };
+/// One affine_transform: per image the 8 coefficients (a0 a1 a2 b0 b1 b2 c0 c1) that map an
+/// output point (x, y) to the input point ((a0·x + a1·y + a2) / k, (b0·x + b1·y + b2) / k),
+/// k = c0·x + c1·y + 1, in float32 as TensorFlow computes them.
+struct ImageTransform {
+  std::vector<float> coefficients;  ///< 8 per image, or 8 for all
+  SampleInterpolation interpolation = SampleInterpolation::bilinear;
+  FillMode fill_mode = FillMode::constant;
+  double fill_value = 0;
+};
+
 /// The optimizers' elementwise update rules (Keras 3's arithmetic), one fused pass over every
 /// variable with a gradient.
 enum class UpdateRule : std::uint8_t {
@@ -211,6 +230,19 @@ class Backend {
                               const Tensor& x, Tensor& y) = 0;
   virtual void resize_backward(const std::vector<Tap>& rows, const std::vector<Tap>& cols,
                                const Tensor& dy, Tensor& dx) = 0;
+
+  // --- preprocessing lookups and image transforms -----------------------------------------------
+  /// out (int64, x's shape) = NumPy's searchsorted: per element of x, how many of `sorted`
+  /// (1-D, ascending, x's dtype) are < x (`right`: <= x).
+  virtual void search_sorted(const Tensor& sorted, const Tensor& x, bool right, Tensor& out) = 0;
+  /// out (int64, x's shape) = the bucket in [0, num_bins) of each element of x (int64) by
+  /// `method`; key is SipHash's (k0, k1).
+  virtual void hash_bucket(HashMethod method, std::int64_t num_bins, std::uint64_t k0, std::uint64_t k1,
+                           const Tensor& x, Tensor& out) = 0;
+  /// y (n, h, w, c) = x (n, h, w, c) sampled at the transformed points of each output pixel.
+  virtual void affine_transform(const ImageTransform& t, const Tensor& x, Tensor& y) = 0;
+  /// dx (zeroed here) = the adjoint of affine_transform applied to dy.
+  virtual void affine_transform_backward(const ImageTransform& t, const Tensor& dy, Tensor& dx) = 0;
 
   // --- random draws (counter-based: value i is a function of the place and i alone) ----------
   /// out = uniform [a, b), normal (mean a, stddev b) or Keras's truncated normal (redrawn

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "common/registry.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
 
@@ -64,11 +65,42 @@ Constraint UnitNorm(int axis) {
           }};
 }
 
+namespace {
+
+using Factory = Constraint (*)(const nlohmann::json& config);
+
+double number(const nlohmann::json& c, const char* key, double fallback) {
+  return c.contains(key) && c[key].is_number() ? c[key].get<double>() : fallback;
+}
+
+int axis_of(const char* cls, const nlohmann::json& c) {
+  if (c.contains("axis") && !c["axis"].is_null() && !c["axis"].is_number_integer())
+    throw ValueError(std::string(cls) + ": lamina supports a single integer axis, got " + c["axis"].dump());
+  return static_cast<int>(number(c, "axis", 0));
+}
+
+// Keras's constraint classes from their configs (absent keys take Keras's defaults), found by
+// class name or by Keras's function name.
+const Registry<Factory>& registry() {
+  static const Registry<Factory> known = {
+      {"MaxNorm", [](const nlohmann::json& c) { return MaxNorm(number(c, "max_value", 2.0), axis_of("MaxNorm", c)); },
+       {"max_norm"}},
+      {"MinMaxNorm",
+       [](const nlohmann::json& c) {
+         return MinMaxNorm(number(c, "min_value", 0.0), number(c, "max_value", 1.0), number(c, "rate", 1.0),
+                           axis_of("MinMaxNorm", c));
+       },
+       {"min_max_norm"}},
+      {"NonNeg", [](const nlohmann::json&) { return NonNeg(); }, {"non_neg"}},
+      {"UnitNorm", [](const nlohmann::json& c) { return UnitNorm(axis_of("UnitNorm", c)); }, {"unit_norm"}},
+  };
+  return known;
+}
+
+}  // namespace
+
 Constraint get(const std::string& name) {
-  if (name == "max_norm" || name == "MaxNorm") return MaxNorm();
-  if (name == "min_max_norm" || name == "MinMaxNorm") return MinMaxNorm();
-  if (name == "non_neg" || name == "NonNeg") return NonNeg();
-  if (name == "unit_norm" || name == "UnitNorm") return UnitNorm();
+  if (const auto make = registry().find(name)) return (*make)(nlohmann::json::object());
   throw ValueError("unknown constraint '" + name + "'; available: 'max_norm', 'min_max_norm', "
                    "'non_neg', 'unit_norm' (and the class names)");
 }
@@ -89,20 +121,7 @@ Constraint deserialize(const nlohmann::json& value) {
   if (!value.is_object() || !value.contains("class_name"))
     throw ValueError("a constraint must be null, a name or {\"class_name\", \"config\"}, got " + value.dump());
   const std::string cls = value["class_name"].get<std::string>();
-  const nlohmann::json c = value.value("config", nlohmann::json::object());
-  auto number = [&](const char* key, double fallback) {
-    return c.contains(key) && c[key].is_number() ? c[key].get<double>() : fallback;
-  };
-  auto axis = [&] {
-    if (c.contains("axis") && !c["axis"].is_null() && !c["axis"].is_number_integer())
-      throw ValueError(cls + ": lamina supports a single integer axis, got " + c["axis"].dump());
-    return static_cast<int>(number("axis", 0));
-  };
-  if (cls == "MaxNorm") return MaxNorm(number("max_value", 2.0), axis());
-  if (cls == "MinMaxNorm")
-    return MinMaxNorm(number("min_value", 0.0), number("max_value", 1.0), number("rate", 1.0), axis());
-  if (cls == "NonNeg") return NonNeg();
-  if (cls == "UnitNorm") return UnitNorm(axis());
+  if (const auto make = registry().find_listed(cls)) return (*make)(value.value("config", nlohmann::json::object()));
   throw ValueError("unknown constraint class '" + cls + "'; lamina knows MaxNorm, MinMaxNorm, NonNeg and UnitNorm");
 }
 

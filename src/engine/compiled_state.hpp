@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,10 @@ struct CompiledState {
   /// Set by fit from its TrainingState before each step (TerminateOnNaN): the default train step
   /// reads the loss and skips the update when it is NaN or Inf.
   bool skip_nonfinite = false;
+  /// Held by fit, evaluate, train_on_batch and test_on_batch for their whole run: the metrics and
+  /// trackers above are one set per compiled model, so such calls from several threads take turns
+  /// rather than mix their sums. Recursive: a callback of fit may call evaluate.
+  std::recursive_mutex metrics_mutex;
 };
 
 /// The total loss Σ weight·loss over the outputs with a loss, plus the model's layer losses

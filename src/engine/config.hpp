@@ -55,12 +55,11 @@ struct KeyRule {
   std::vector<nlohmann::json> accepted;
   std::string why;
 };
-/// The config-key audit of a built-in layer class: the keys its from_config honours (nullptr for
-/// a class without an audit, a user's), and the keys accepted only at their default.
+/// The config-key audit of a built-in layer class, as its LayerSpec declares it
+/// (engine/layer_spec.hpp): the keys its from_config honours (nullptr for a class without an
+/// audit, a user's), and the keys accepted only at their default.
 const std::set<std::string>* config_keys_honoured(const std::string& class_name);
 std::vector<KeyRule> config_key_rules(const std::string& class_name);
-/// Every built-in layer class (each has an audit row), sorted: the classes lamina has.
-std::vector<std::string> audited_layer_classes();
 /// Refuses (ValueError "key=value ...") a key of an audited class's config that is neither a
 /// base Layer key, honoured, at its accepted default, nor an unknown key set to null or false.
 void check_config_keys(const std::string& class_name, const nlohmann::json& config);

@@ -10,6 +10,7 @@
 #include "engine/build_lock.hpp"
 #include "engine/compiled_state.hpp"
 #include "engine/model_impl.hpp"
+#include "lamina/ops.hpp"
 #include "lamina/errors.hpp"
 #include "ops/random.hpp"
 

@@ -1,18 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-// Rebuilding models from their Keras configs, in Keras 3's dialect and Keras 2's: the layer
-// registry and Model::from_config.
+// Rebuilding models from their Keras configs, in Keras 3's dialect and Keras 2's:
+// Model::from_config over the layer registry (engine/layer_spec.hpp).
 #include <map>
-#include <mutex>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_int.hpp"
 #include "engine/config.hpp"
 #include "engine/json_limits.hpp"
+#include "engine/keras1.hpp"
+#include "engine/layer_spec.hpp"
 #include "engine/subclassed.hpp"
 #include "lamina/errors.hpp"
-#include "lamina/layers/core.hpp"
-#include "lamina/layers/merge.hpp"
+#include "lamina/input.hpp"
 #include "lamina/model.hpp"
 
 namespace lamina {
@@ -20,55 +21,7 @@ namespace lamina {
 namespace {
 
 using json = nlohmann::json;
-using engine::activation_of;
 using engine::name_of;
-
-template <class Handle>
-std::shared_ptr<Layer> ptr_of(const Handle& h) {
-  return h.ptr();
-}
-
-std::map<std::string, LayerFactory> builtin_factories() {
-  std::map<std::string, LayerFactory> f;
-  f["Activation"] = [](const json& c) {
-    return ptr_of(layers::Activation(activation_of(c, "activation", "linear"), name_of(c)));
-  };
-  f["Flatten"] = [](const json& c) { return ptr_of(layers::Flatten(name_of(c))); };
-  f["Reshape"] = [](const json& c) {
-    return ptr_of(layers::Reshape(Shape(c.at("target_shape").get<std::vector<std::int64_t>>()), name_of(c)));
-  };
-  f["Add"] = [](const json& c) { return ptr_of(layers::Add(name_of(c))); };
-  f["Subtract"] = [](const json& c) { return ptr_of(layers::Subtract(name_of(c))); };
-  f["Multiply"] = [](const json& c) { return ptr_of(layers::Multiply(name_of(c))); };
-  f["Average"] = [](const json& c) { return ptr_of(layers::Average(name_of(c))); };
-  f["Maximum"] = [](const json& c) { return ptr_of(layers::Maximum(name_of(c))); };
-  f["Minimum"] = [](const json& c) { return ptr_of(layers::Minimum(name_of(c))); };
-  f["Concatenate"] = [](const json& c) { return ptr_of(layers::Concatenate(c.value("axis", -1), name_of(c))); };
-  f["Dot"] = [](const json& c) {
-    const json& axes = c.at("axes");
-    layers::DotOptions o{.normalize = c.value("normalize", false), .name = name_of(c)};
-    if (axes.is_array()) return ptr_of(layers::Dot(std::pair{axes[0].get<int>(), axes[1].get<int>()}, o));
-    return ptr_of(layers::Dot(axes.get<int>(), o));
-  };
-  return f;
-}
-
-std::mutex g_registry_mutex;
-std::map<std::string, LayerFactory>& registry() {
-  static std::map<std::string, LayerFactory> r = builtin_factories();
-  return r;
-}
-
-// The factory for a config entry: under its registered name ("package>Name", Keras 3's custom
-// objects) when there is one, else under its class name.
-LayerFactory find_factory(const std::string& class_name, const std::string& registered_name) {
-  std::lock_guard<std::mutex> lock(g_registry_mutex);
-  for (const std::string& key : {registered_name, class_name}) {
-    auto it = key.empty() ? registry().end() : registry().find(key);
-    if (it != registry().end()) return it->second;
-  }
-  return nullptr;
-}
 
 // A layer config's "dtype" as a policy name: a name, Keras 3's {"class_name": "DTypePolicy",
 // "config": {"name": ...}} (FloatDTypePolicy before 3.4) or Keras 2's {"class_name": "Policy", ...};
@@ -86,8 +39,17 @@ std::string policy_name_of(const json& dtype, const std::string& who) {
   return dtype["config"]["name"].get<std::string>();
 }
 
+// The last steps of make_layer: the config's name and trainable flag.
+std::shared_ptr<Layer> finish_layer(const std::shared_ptr<Layer>& layer, const json& config, const std::string& who) {
+  if (!layer) throw ValueError(who + ": its registered factory returned no layer");
+  if (const std::string name = name_of(config); !name.empty() && layer->name() != name) layer->set_name(name);
+  if (config.contains("trainable") && config["trainable"].is_boolean())
+    layer->set_trainable(config["trainable"].get<bool>());
+  return layer;
+}
+
 std::shared_ptr<Layer> make_layer(const std::string& cls, const std::string& registered, const json& config) {
-  LayerFactory factory = find_factory(cls, registered);
+  LayerFactory factory = engine::find_layer_factory(cls, registered);
   const std::string who = cls + " '" + name_of(config) + "'";
   const engine::ConfigNesting nesting(who);  // wrappers come back here for the layers they wrap
   if (!factory) {
@@ -108,6 +70,10 @@ std::shared_ptr<Layer> make_layer(const std::string& cls, const std::string& reg
     // the global policy the layer took when it was made.
     if (layer && config.contains("dtype") && !config["dtype"].is_null()) {
       const std::string policy = policy_name_of(config["dtype"], who);
+      // The categorical preprocessing layers' integer "dtype" is their output's, which their
+      // factories read: no policy computes in integers.
+      static const std::set<std::string> output_dtype = {"Discretization", "CategoryEncoding", "IntegerLookup", "Hashing"};
+      if (output_dtype.count(cls) && (policy == "int32" || policy == "int64")) return finish_layer(layer, config, who);
       try {
         layer->set_dtype_policy(DTypePolicy(policy));
       } catch (const ValueError& e) {
@@ -121,11 +87,7 @@ std::shared_ptr<Layer> make_layer(const std::string& cls, const std::string& reg
     // Messages that already name the layer ('dense_1') keep their own wording.
     throw ValueError(what.find("'" + name_of(config) + "'") != std::string::npos ? what : who + ": " + what);
   }
-  if (!layer) throw ValueError(who + ": its registered factory returned no layer");
-  if (const std::string name = name_of(config); !name.empty() && layer->name() != name) layer->set_name(name);
-  if (config.contains("trainable") && config["trainable"].is_boolean())
-    layer->set_trainable(config["trainable"].get<bool>());
-  return layer;
+  return finish_layer(layer, config, who);
 }
 
 std::string string_or_empty(const json& entry, const char* key) {
@@ -194,8 +156,10 @@ json normalized(const std::string& cls, json config, int keras_major) {
       if (const auto name = engine::activation_name(a)) a = *name;
     if (keras_major == 2 && a == "hard_sigmoid") a = "hard_sigmoid_keras2";
   }
-  if (keras_major == 2 && (cls == "GRU" || cls == "GRUCell") && !config.contains("reset_after"))
-    config["reset_after"] = false;
+  if (keras_major == 2)
+    if (const auto spec = engine::find_layer_spec(cls))
+      for (const auto& [key, value] : spec->keras2_defaults.items())
+        if (!config.contains(key)) config[key] = value;
   normalize_nested(config, keras_major);
   return config;
 }
@@ -204,15 +168,85 @@ KerasTensor input_from_config(const json& c) {
   // Keras 3 writes batch_shape, Keras 2 batch_input_shape.
   const json& batch = c.contains("batch_shape") ? c.at("batch_shape") : c.at("batch_input_shape");
   Shape shape;
-  for (std::size_t i = 1; i < batch.size(); ++i) shape.push_back(batch[i].is_null() ? -1 : batch[i].get<std::int64_t>());
-  layers::InputOptions o;
+  for (std::size_t i = 1; i < batch.size(); ++i) shape.push_back(batch[i].is_null() ? -1 : json_int<std::int64_t>(batch[i]));
+  InputOptions o;
   o.name = name_of(c);
   o.dtype = dtype_from_name(c.value("dtype", std::string("float32")));
-  if (!batch.empty() && !batch[0].is_null()) o.batch_size = batch[0].get<std::int64_t>();
-  return layers::Input(shape, o);
+  if (!batch.empty() && !batch[0].is_null()) o.batch_size = json_int<std::int64_t>(batch[0]);
+  return Input(shape, o);
 }
 
 Model model_of(const json& given, int keras_major);
+
+// --- refusals before anything is built ------------------------------------------------------------
+
+// Keras 1's layer classes that Keras 2 renamed or removed, and config keys only Keras 1 wrote.
+const std::set<std::string> kKeras1Classes = {
+    "Convolution1D", "Convolution2D", "Convolution3D", "AtrousConvolution1D", "AtrousConvolution2D",
+    "Deconvolution2D", "SeparableConvolution2D", "Merge", "MaxoutDense", "Highway", "TimeDistributedDense"};
+// Config keys only Keras 1 wrote, with what Keras 2 calls them.
+const std::map<std::string, std::string> kKeras1Keys = {
+    {"output_dim", "units"},          {"nb_filter", "filters"},          {"nb_row", "kernel_size"},
+    {"nb_col", "kernel_size"},        {"border_mode", "padding"},        {"subsample", "strides"},
+    {"dim_ordering", "data_format"},  {"W_regularizer", "kernel_regularizer"}, {"input_dtype", "dtype"}};
+
+// What a model config holds that lamina cannot build: the layers of unknown classes, and the
+// first sign of Keras 1.
+struct Unreadable {
+  std::vector<std::string> unknown;  ///< "Foo 'foo_1'"
+  std::string keras1;                ///< "Dense 'dense_1' uses Keras 1's key 'output_dim' (Keras 2: 'units')"
+};
+
+void scan_layers(const json& entries, Unreadable& found);
+
+// One {"class_name", "config"} entry, with the layers it holds (those normalize_nested visits).
+void scan_entry(const json& entry, Unreadable& found) {
+  if (!entry.is_object() || !entry.contains("class_name") || !entry["class_name"].is_string()) return;
+  const std::string cls = entry["class_name"].get<std::string>();
+  const json& config = entry.contains("config") ? entry["config"] : json();
+  if (cls == "Sequential" || cls == "Functional" || cls == "Model") {
+    scan_layers(config.is_array() ? config : config.is_object() ? config.value("layers", json::array()) : json(), found);
+    return;
+  }
+  if (cls == "InputLayer" || !config.is_object()) return;
+  const std::string who = cls + " '" + name_of(config) + "'";
+  const bool known = engine::find_layer_factory(cls, string_or_empty(entry, "registered_name")) != nullptr;
+  if (found.keras1.empty()) {
+    if (!known && kKeras1Classes.count(cls)) found.keras1 = who + " is of Keras 1's class " + cls;
+    for (const auto& [key, value] : config.items()) {
+      const auto it = kKeras1Keys.find(key);
+      if (found.keras1.empty() && it != kKeras1Keys.end() && !(key == "output_dim" && cls == "Embedding"))
+        found.keras1 = who + " uses Keras 1's key '" + key + "' (Keras 2: '" + it->second + "')";
+    }
+  }
+  if (!known) found.unknown.push_back(cls + " '" + name_of(config) + "'");
+  for (const char* key : {"layer", "backward_layer", "cell"})
+    if (config.contains(key)) scan_entry(config[key], found);
+  for (const char* key : {"cells", "layers"})
+    if (config.contains(key)) scan_layers(config[key], found);
+}
+
+void scan_layers(const json& entries, Unreadable& found) {
+  if (!entries.is_array()) return;
+  for (const json& e : entries) scan_entry(e, found);
+}
+
+// Refuses a Keras 1 model, or one with several layers of unknown classes, naming them all at once
+// (a single unknown class is left to make_layer, whose message says more about it).
+void refuse_unreadable(const json& model) {
+  Unreadable found;
+  const std::string cls = model.is_object() ? string_or_empty(model, "class_name") : std::string();
+  if (!cls.empty() && cls != "Sequential" && cls != "Functional" && cls != "Model") return;  // subclassed: model_of
+  if (!cls.empty()) scan_entry(model, found);
+  else if (model.is_object()) scan_layers(model.value("layers", json::array()), found);
+  else scan_layers(model, found);
+  if (!found.keras1.empty()) throw ValueError(engine::keras1_refusal(found.keras1));
+  if (found.unknown.size() < 2) return;
+  std::string list;
+  for (const std::string& u : found.unknown) list += (list.empty() ? "" : ", ") + u;
+  throw ValueError("Model.from_config: " + std::to_string(found.unknown.size()) + " layers have classes lamina does "
+                   "not know: " + list + "; register them with lamina::register_layer");
+}
 
 // A layer entry of a model config: a nested model or a registered layer.
 std::shared_ptr<Layer> layer_of(const json& entry, int keras_major) {
@@ -260,9 +294,9 @@ struct History {
 
 History history_of(const json& h, const std::string& model_name) {
   if (!h.is_array() || h.size() < 3 || !h[0].is_string() || !h[1].is_number_integer() ||
-      !h[2].is_number_integer() || h[1].get<std::int64_t>() < 0 || h[2].get<std::int64_t>() < 0)
+      !h[2].is_number_integer() || json_int<std::int64_t>(h[1]) < 0 || json_int<std::int64_t>(h[2]) < 0)
     throw ValueError("Functional '" + model_name + "': a connection must be [layer, node_index, tensor_index], got " + h.dump());
-  return {h[0].get<std::string>(), h[1].get<std::size_t>(), h[2].get<std::size_t>()};
+  return {h[0].get<std::string>(), json_int<std::size_t>(h[1]), json_int<std::size_t>(h[2])};
 }
 
 // Every __keras_tensor__ inside a Keras 3 call's args, in order.
@@ -419,23 +453,24 @@ Model model_of(const json& given, int keras_major) {
 
 }  // namespace
 
-void register_layer(const std::string& class_name, LayerFactory factory) {
-  std::lock_guard<std::mutex> lock(g_registry_mutex);
-  registry()[class_name] = std::move(factory);
-}
-
 std::shared_ptr<Layer> layer_from_config(const std::string& class_name, const json& config) {
   return make_layer(class_name, {}, config);
 }
 
 namespace engine {
 
+std::string keras1_refusal(const std::string& evidence) {
+  return "this model was saved by Keras 1 (" + evidence + "), whose layer configs and weight layouts "
+                   "lamina does not read; load it with Keras 2 (which converts Keras 1 models) and save it again "
+                   "with model.save() to get a file lamina reads";
+}
+
 Model model_from_config(const json& config, int keras_major) {
   require_bounded_depth(config, "Model.from_config");
-  if (keras_major == 0) {
-    const std::string version = config.is_object() ? string_or_empty(config, "keras_version") : std::string();
-    keras_major = !version.empty() ? (version[0] == '3' ? 3 : 2) : looks_like_keras2(config) ? 2 : 3;
-  }
+  const std::string version = config.is_object() ? string_or_empty(config, "keras_version") : std::string();
+  if (is_keras1_version(version)) throw ValueError(keras1_refusal("keras_version " + version));
+  if (keras_major == 0) keras_major = !version.empty() ? (version[0] == '3' ? 3 : 2) : looks_like_keras2(config) ? 2 : 3;
+  refuse_unreadable(config);
   return model_of(config, keras_major);
 }
 

@@ -8,8 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/layer_spec.hpp"
 #include "lamina/errors.hpp"
-#include "lamina/layers/core.hpp"
+#include "lamina/input.hpp"
 #include "lamina/ops.hpp"
 
 namespace lamina {
@@ -35,7 +36,7 @@ FunctionalImpl::FunctionalImpl(const SymbolicArg& inputs, const SymbolicArg& out
   for (std::size_t i = 0; i < inputs_.size(); ++i) {
     const KerasTensor& t = inputs_[i];
     if (!t.layer) throw ValueError(who + ": input " + std::to_string(i) + " is an empty symbolic tensor");
-    if (t.node || !std::dynamic_pointer_cast<layers::InputLayer>(t.layer))
+    if (t.node || !std::dynamic_pointer_cast<InputLayer>(t.layer))
       throw ValueError(who + ": inputs must be tensors returned by layers::Input; input " +
                        std::to_string(i) + " is the output of " + t.layer->class_name() + " '" +
                        t.layer->name() + "' " + t.shape.str());
@@ -95,13 +96,13 @@ FunctionalImpl::FunctionalImpl(const SymbolicArg& inputs, const SymbolicArg& out
                        it->second->class_name() + " and a " + l->class_name() +
                        " layer (give one of them another .name)");
   }
-  if (inputs_.size() == 1) input_layer = std::dynamic_pointer_cast<layers::InputLayer>(inputs_[0].layer);
+  if (inputs_.size() == 1) input_layer = std::dynamic_pointer_cast<InputLayer>(inputs_[0].layer);
 }
 
 int FunctionalImpl::trace(const KerasTensor& t, const std::string& output_name) {
   if (auto it = slot_of_.find(identity_of(t)); it != slot_of_.end()) return it->second;
   if (!t.node) {
-    if (std::dynamic_pointer_cast<layers::InputLayer>(t.layer))
+    if (std::dynamic_pointer_cast<InputLayer>(t.layer))
       throw ValueError("Functional '" + name() + "': graph disconnected: output '" + output_name +
                        "' depends on Input '" + t.layer->name() + "' " + t.shape.str() +
                        ", which is not among the model's inputs (" + engine::join_names(input_names_) + ")");
@@ -286,7 +287,8 @@ nlohmann::json FunctionalImpl::get_config() const {
       if (s.node->layer != layer) continue;
       nlohmann::json args = nlohmann::json::array(), kwargs = nlohmann::json::object();
       const auto& inputs = s.node->inputs;
-      if (layer->class_name() == "MultiHeadAttention") {
+      const auto spec = engine::find_layer_spec(layer->class_name());
+      if (spec && !spec->positional_inputs.empty()) {
         // call(query, value, key=None): Keras records each tensor as its own positional argument.
         for (const KerasTensor& t : inputs) args.push_back(keras_tensor_json(t, index));
       } else if (layer->takes_list()) {

@@ -45,6 +45,8 @@ nlohmann::json parse_bounded_json(const std::string& text, std::string& error) {
     error = too_deep() + " (at byte " + std::to_string(at) + ")";
     return nlohmann::json(nlohmann::json::value_t::discarded);
   }
+  // Numbers are kept as written: a float where a config expects an integer (1e+300 for Dense's
+  // units) is refused where it is read, naming the layer and the key (src/common/json_int.hpp).
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {

@@ -18,7 +18,8 @@ inline constexpr int kMaxJsonDepth = 512;
 inline constexpr int kMaxConfigNesting = 64;
 
 /// Parses untrusted JSON text. On failure returns a discarded value and sets `error` to the
-/// reason ("nests deeper than 512 levels (at byte N)", "not valid JSON (...)").
+/// reason ("nests deeper than 512 levels (at byte N)", "not valid JSON (...)", a number of
+/// magnitude 2^63 or more: no integer holds it, and the config readers cast to integers).
 nlohmann::json parse_bounded_json(const std::string& text, std::string& error);
 
 /// Throws ValueError "<who>: the JSON nests deeper than 512 levels" when `value` does (checked

@@ -11,6 +11,7 @@
 #include "lamina/errors.hpp"
 #include "engine/build_lock.hpp"
 #include "lamina/ops.hpp"
+#include "engine/loss_scope.hpp"
 #include "tensor/sizes.hpp"
 
 namespace lamina {
@@ -22,9 +23,11 @@ std::unique_lock<std::recursive_mutex> engine::lock_building() {
 
 namespace {
 std::mutex g_names_mutex;
-// Activity losses are per call, but predict may run in several threads on one model: their
-// lists are only touched under this lock (predict does not read them; training is one thread).
+// Activity losses are per call, but a model may be called from several threads at once (a
+// direct call, or an evaluate beside a predict, which records none: engine/loss_scope.hpp):
+// their lists are only touched under this lock.
 std::mutex g_losses_mutex;
+thread_local int t_no_loss_recording = 0;
 std::map<std::string, int>& name_counts() {
   static std::map<std::string, int> counts;
   return counts;
@@ -355,10 +358,14 @@ Tensor Layer::add_weight(const std::string& name, const Shape& shape,
   return value;
 }
 
+engine::NoLossRecording::NoLossRecording() { ++t_no_loss_recording; }
+engine::NoLossRecording::~NoLossRecording() { --t_no_loss_recording; }
+
 void Layer::add_loss(const Tensor& loss) {
   if (!loss.defined() || loss.numel() != 1)
     throw ValueError(class_name() + " '" + name() + "': add_loss takes a scalar loss, got " +
                      (loss.defined() ? loss.shape().str() : std::string("an undefined tensor")));
+  if (t_no_loss_recording > 0) return;
   Tensor scalar = loss.reshape({});
   std::lock_guard<std::mutex> lock(g_losses_mutex);
   added_losses_.push_back(std::move(scalar));
@@ -378,6 +385,8 @@ std::vector<Tensor> Layer::losses() const {
 }
 
 void Layer::clear_losses() {
+  // A call that records nothing leaves the list alone: it may be another thread's evaluate's.
+  if (t_no_loss_recording > 0) return;
   {
     std::lock_guard<std::mutex> lock(g_losses_mutex);
     added_losses_.clear();
@@ -413,7 +422,7 @@ KernelBiasRegularization KernelBiasRegularization::from_config(const nlohmann::j
 Tensor Layer::regularize_activity(const Tensor& output, const Regularizer& regularizer) {
   // Divided by the batch size, as tf.keras 2 and Keras 3 do, so the penalty's weight does not
   // depend on the batch size.
-  if (regularizer) {
+  if (regularizer && t_no_loss_recording == 0) {
     const Tensor penalty = regularizer(output);
     add_loss(output.ndim() > 0 && output.shape()[0] > 0 ? penalty / static_cast<double>(output.shape()[0]) : penalty);
   }
@@ -425,6 +434,26 @@ void Layer::collect_weights(std::vector<const Weight*>& trainable,
   const bool on = parent_trainable && trainable_;
   for (const Weight& w : weights_) (on && w.trainable ? trainable : frozen).push_back(&w);
   for (const auto& sub : sublayers()) sub->collect_weights(trainable, frozen, on);
+}
+
+std::vector<Layer::Weight> Layer::weight_entries() const {
+  std::vector<const Weight*> t, f;
+  collect_weights(t, f, true);
+  std::vector<Weight> out;
+  for (auto* w : t) out.push_back(*w);
+  for (auto* w : f) out.push_back(*w);
+  return out;
+}
+
+std::vector<Layer::Weight> Layer::own_variables() const {
+  std::vector<Weight> trainable, frozen;
+  for (const Weight& w : weights_) (w.trainable ? trainable : frozen).push_back(w);
+  trainable.insert(trainable.end(), frozen.begin(), frozen.end());
+  return trainable;
+}
+
+std::vector<Layer::Keras3Group> Layer::keras3_layout() const {
+  return {{"vars", name(), sublayers().empty() ? own_variables() : weight_entries()}};
 }
 
 std::vector<Tensor> Layer::weights() const {

@@ -6,6 +6,7 @@
 #include "lamina/optimizers.hpp"
 
 #include "engine/compiled_state.hpp"
+#include "engine/layer_spec.hpp"
 #include "engine/model_impl.hpp"
 #include "engine/trainer.hpp"
 #include "lamina/callbacks.hpp"

@@ -7,8 +7,10 @@
 #include "engine/compiled_state.hpp"
 #include "engine/data_adapter.hpp"
 #include "engine/functional.hpp"
+#include "engine/loss_scope.hpp"
 #include "engine/model_impl.hpp"
 #include "engine/subclassed.hpp"
+#include "engine/trainer.hpp"
 #include "lamina/errors.hpp"
 #include "tensor/tensor_impl.hpp"
 
@@ -71,6 +73,8 @@ Model::operator std::shared_ptr<Layer>() const { return impl_; }
 Tensor Model::predict_on_batch(const Tensor& x) {
   NoGradGuard no_grad;
   ModelImpl& m = checked(impl_);
+  const engine::StatefulGuard stateful(m, "predict_on_batch");
+  const engine::NoLossRecording no_losses;
   return m(x.to(engine::model_device(m)), false).to(Device::cpu());
 }
 

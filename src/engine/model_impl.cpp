@@ -22,7 +22,7 @@ Shape ModelImpl::known_input_shape() const {
 
 void ModelImpl::add(const std::shared_ptr<Layer>& layer) {
   if (!layer) throw ValueError("Sequential '" + name() + "': cannot add a null layer");
-  if (auto input = std::dynamic_pointer_cast<layers::InputLayer>(layer)) {
+  if (auto input = std::dynamic_pointer_cast<InputLayer>(layer)) {
     if (input_layer || !stack.empty())
       throw ValueError("Sequential '" + name() + "': an Input can only be the first layer");
     input_layer = input;

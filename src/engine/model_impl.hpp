@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "lamina/layer.hpp"
-#include "lamina/layers/core.hpp"
+#include "lamina/input.hpp"
 #include "lamina/model.hpp"
 
 namespace lamina {
@@ -58,7 +58,7 @@ class ModelImpl : public Layer {
   /// Layers as model.layers() lists them.
   virtual std::vector<std::shared_ptr<Layer>> listed_layers() const { return stack; }
 
-  std::shared_ptr<layers::InputLayer> input_layer;
+  std::shared_ptr<InputLayer> input_layer;
   std::vector<std::shared_ptr<Layer>> stack;
   std::vector<Shape> output_shapes;  ///< per stacked layer, once built
 

@@ -11,7 +11,7 @@
 
 #include "engine/functional.hpp"
 #include "lamina/errors.hpp"
-#include "lamina/layers/core.hpp"
+#include "lamina/input.hpp"
 
 namespace lamina::utils {
 
@@ -83,7 +83,7 @@ std::string model_to_dot(const Model& model, const PlotModelOptions& o) {
                                            : v.layer->class_name();
     std::string label = escape(title);
     if (o.show_shapes) {
-      const bool is_input = dynamic_cast<const layers::InputLayer*>(v.layer) != nullptr;
+      const bool is_input = dynamic_cast<const InputLayer*>(v.layer) != nullptr;
       label = "{" + label + "|{input:|output:}|{" +
               escape(is_input ? shapes_label(v.out) : shapes_label(v.in)) + "|" +
               escape(v.out.empty() ? "?" : shapes_label(v.out)) + "}}";

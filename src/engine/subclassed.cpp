@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Model subclassing: the model whose forward pass is the user's call(), and the registry of
 // subclasses that .keras files can hold.
+#include "common/json_int.hpp"
 #include "engine/subclassed.hpp"
 
 #include <cxxabi.h>
@@ -196,7 +197,7 @@ Model subclassed_from_config(const ModelRegistration& registration, const nlohma
   const nlohmann::json build = serialized.value("build_config", nlohmann::json(nullptr));
   if (build.is_object() && build.contains("input_shape") && build["input_shape"].is_array()) {
     Shape shape;
-    for (const auto& d : build["input_shape"]) shape.push_back(d.is_null() ? -1 : d.get<std::int64_t>());
+    for (const auto& d : build["input_shape"]) shape.push_back(d.is_null() ? -1 : json_int<std::int64_t>(d));
     auto lock = lock_building();
     m.build_for(shape);
   }

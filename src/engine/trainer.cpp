@@ -3,13 +3,18 @@
 // steps.
 #include "engine/trainer.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <mutex>
 #include <optional>
+#include <map>
 #include <set>
+#include <thread>
+#include <utility>
 
 #include "engine/build_lock.hpp"
 #include "engine/functional.hpp"
+#include "engine/loss_scope.hpp"
 #include "engine/model_impl.hpp"
 #include "engine/subclassed.hpp"
 #include "engine/training.hpp"
@@ -225,35 +230,82 @@ void build_on(ModelImpl& m, const std::vector<Tensor>& xs) {
   else m.build_for_list(shapes);
 }
 
+// Which models are in a call that must not overlap another: training ones (fit, train_on_batch),
+// and those with a stateful layer in any call (the thread in it, and how deeply it nests).
+struct ModelsInUse {
+  std::mutex mutex;
+  std::set<const ModelImpl*> training;
+  std::map<const ModelImpl*, std::pair<std::thread::id, int>> stateful;
+};
+
+ModelsInUse& in_use() {
+  static ModelsInUse registry;
+  return registry;
+}
+
 // fit, while the same model is already in fit or train_on_batch (another thread, or a callback),
 // would race on its weights and optimizer state: refused for as long as this lives.
 class TrainingGuard {
  public:
   TrainingGuard(const ModelImpl& m, const char* what) : m_(&m) {
-    std::lock_guard<std::mutex> lock(mutex());
-    if (!training().insert(m_).second)
+    std::lock_guard<std::mutex> lock(in_use().mutex);
+    if (!in_use().training.insert(m_).second)
       throw ValueError(std::string(what) + ": model '" + m.name() +
                        "' is already training (fit or train_on_batch in progress); one model trains "
                        "in one call at a time");
   }
   ~TrainingGuard() {
-    std::lock_guard<std::mutex> lock(mutex());
-    training().erase(m_);
+    std::lock_guard<std::mutex> lock(in_use().mutex);
+    in_use().training.erase(m_);
   }
   TrainingGuard(const TrainingGuard&) = delete;
   TrainingGuard& operator=(const TrainingGuard&) = delete;
 
  private:
-  static std::mutex& mutex() {
-    static std::mutex m;
-    return m;
-  }
-  static std::set<const ModelImpl*>& training() {
-    static std::set<const ModelImpl*> s;
-    return s;
-  }
   const ModelImpl* m_;
 };
+
+// The first layer in `layer` (itself or nested) whose config says "stateful": true; empty if none.
+// The config, not the class: every layer that keeps states writes that key, as Keras does. A
+// custom layer whose get_config refuses (a lamina Error) has no config to say so.
+std::string stateful_layer(const Layer& layer) {
+  if (!dynamic_cast<const ModelImpl*>(&layer)) {
+    nlohmann::json config;
+    try {
+      config = layer.get_config();
+    } catch (const Error&) {
+    }
+    const auto it = config.find("stateful");
+    if (it != config.end() && it->is_boolean() && it->get<bool>()) return layer.name();
+  }
+  for (const auto& sub : layer.sublayers())
+    if (std::string name = stateful_layer(*sub); !name.empty()) return name;
+  return {};
+}
+
+}  // namespace
+
+StatefulGuard::StatefulGuard(const ModelImpl& m, const char* what) {
+  const std::string layer = stateful_layer(m);
+  if (layer.empty()) return;
+  std::lock_guard<std::mutex> lock(in_use().mutex);
+  auto [it, fresh] = in_use().stateful.try_emplace(&m, std::this_thread::get_id(), 0);
+  if (!fresh && it->second.first != std::this_thread::get_id())
+    throw ValueError(std::string(what) + ": model '" + m.name() + "' is in use by another thread, and its stateful layer '" +
+                     layer + "' keeps its states from one call to the next; call a model with stateful layers from one "
+                     "thread at a time");
+  ++it->second.second;
+  m_ = &m;
+}
+
+StatefulGuard::~StatefulGuard() {
+  if (!m_) return;
+  std::lock_guard<std::mutex> lock(in_use().mutex);
+  const auto it = in_use().stateful.find(m_);
+  if (--it->second.second == 0) in_use().stateful.erase(it);
+}
+
+namespace {
 
 void check_epochs(const FitOptions& o) {
   if (o.epochs < 0 || o.initial_epoch < 0)
@@ -294,6 +346,27 @@ std::map<std::string, double> run_evaluation(Model& target, Feed& feed, std::int
   return logs;
 }
 
+// Keras's validation_freq: an int every n epochs (counted from 1), or a list of epochs.
+bool validates_after(const ValidationFreq& freq, int epoch) {
+  const int one_based = epoch + 1;
+  if (freq.every() > 0) return one_based % freq.every() == 0;
+  return std::find(freq.epochs().begin(), freq.epochs().end(), one_based) != freq.epochs().end();
+}
+
+void check_validation_freq(const FitOptions& o) {
+  // Keras divides by an int validation_freq; an empty list (never validate) is refused too, as
+  // it cannot be told from 0 here and fit without validation_data says it better.
+  if (o.validation_freq.every() < 0 || (o.validation_freq.every() == 0 && o.validation_freq.epochs().empty()))
+    throw ValueError("fit: validation_freq must be >= 1 or a non-empty list of epochs, got " +
+                     std::to_string(o.validation_freq.every()));
+  if (o.validation_batch_size < 0)
+    throw ValueError("fit: validation_batch_size must be >= 0, got " + std::to_string(o.validation_batch_size));
+}
+
+// Array validation data is batched by validation_batch_size, else by batch_size (Keras's
+// `validation_batch_size or batch_size`).
+std::int64_t validation_batch(const FitOptions& o) { return o.validation_batch_size > 0 ? o.validation_batch_size : o.batch_size; }
+
 // fit's validation data as a Feed, checked against the (built) model.
 std::unique_ptr<Feed> validation_feed(Model& target, const ValidationData& v, const FitOptions& o) {
   const char* what = "fit (validation_data)";
@@ -304,7 +377,7 @@ std::unique_ptr<Feed> validation_feed(Model& target, const ValidationData& v, co
     const std::vector<Tensor> y_val = targets_of(m, v.arrays()->second, what);
     check_xy(what, x_val, y_val);
     check_input(m, what, x_val);
-    feed = std::make_unique<Feed>(m, array_batches(x_val, y_val, o.batch_size, false), what, true);
+    feed = std::make_unique<Feed>(m, array_batches(x_val, y_val, validation_batch(o), false), what, true);
   } else {
     if (!v.source()) throw ValueError(std::string(what) + ": an empty dataset handle");
     feed = std::make_unique<Feed>(m, v.source(), what, true);
@@ -359,7 +432,7 @@ History fit_loop(Model& self, Model& target, Feed& train, Feed* val, const FitOp
     }
     // The epoch's logs are its last step's, read before validation resets the metrics.
     Logs logs = last ? last->read() : Logs{};
-    if (val) {
+    if (val && validates_after(o.validation_freq, epoch)) {
       // As Keras 3's fit: the callbacks see the validation's test hooks (the progress bar stays
       // silent there and shows the val_ values on the epoch's line).
       auto val_logs = run_evaluation(target, *val, o.validation_steps, cbs);
@@ -418,6 +491,8 @@ History fit(Model& self, const TensorArg& x_arg, const TensorArg& y_arg, const F
   ModelImpl& m = checked(self);
   require_compiled(m, "fit");
   const TrainingGuard training(m, "fit");
+  const StatefulGuard stateful(m, "fit");
+  const std::lock_guard<std::recursive_mutex> metrics(m.compiled->metrics_mutex);
   Model& target = step_owner(self);
   const std::vector<Tensor> x = inputs_of(m, x_arg, "fit"), y = targets_of(m, y_arg, "fit");
   check_xy("fit", x, y);
@@ -425,6 +500,7 @@ History fit(Model& self, const TensorArg& x_arg, const TensorArg& y_arg, const F
   if (!(o.validation_split >= 0 && o.validation_split < 1))
     throw ValueError("fit: validation_split must be in [0, 1), got " + std::to_string(o.validation_split));
   check_epochs(o);
+  check_validation_freq(o);
 
   // The last fraction is held out, before any shuffling (as Keras does).
   const std::int64_t total = x[0].shape()[0];
@@ -452,7 +528,7 @@ History fit(Model& self, const TensorArg& x_arg, const TensorArg& y_arg, const F
     val = validation_feed(target, *o.validation_data, o);
   } else if (!x_val.empty()) {
     check_labels(target, "fit (validation_data)", x_val, y_val);
-    val = std::make_unique<Feed>(m, array_batches(x_val, y_val, o.batch_size, false), "fit (validation_data)", true);
+    val = std::make_unique<Feed>(m, array_batches(x_val, y_val, validation_batch(o), false), "fit (validation_data)", true);
   }
   return fit_loop(self, target, train, val.get(), o, state);
 }
@@ -461,8 +537,11 @@ History fit(Model& self, const DataArg& data, const FitOptions& o) {
   ModelImpl& m = checked(self);
   require_compiled(m, "fit");
   const TrainingGuard training(m, "fit");
+  const StatefulGuard stateful(m, "fit");
+  const std::lock_guard<std::recursive_mutex> metrics(m.compiled->metrics_mutex);
   Model& target = step_owner(self);
   check_epochs(o);
+  check_validation_freq(o);
   if (o.validation_split != 0)
     throw ValueError("fit: validation_split works on arrays only; give a dataset's validation "
                      "data as validation_data (for example ds.take(n) and ds.skip(n))");
@@ -485,6 +564,8 @@ std::map<std::string, double> evaluate(Model& self, const TensorArg& x_arg, cons
                                        const EvaluateOptions& o) {
   ModelImpl& m = checked(self);
   require_compiled(m, "evaluate");
+  const StatefulGuard stateful(m, "evaluate");
+  const std::lock_guard<std::recursive_mutex> metrics(m.compiled->metrics_mutex);
   const std::vector<Tensor> x = inputs_of(m, x_arg, "evaluate"), y = targets_of(m, y_arg, "evaluate");
   check_xy("evaluate", x, y);
   check_batch_size("evaluate", o.batch_size);
@@ -498,6 +579,8 @@ std::map<std::string, double> evaluate(Model& self, const TensorArg& x_arg, cons
 std::map<std::string, double> evaluate(Model& self, const DataArg& data, const EvaluateOptions& o) {
   ModelImpl& m = checked(self);
   require_compiled(m, "evaluate");
+  const StatefulGuard stateful(m, "evaluate");
+  const std::lock_guard<std::recursive_mutex> metrics(m.compiled->metrics_mutex);
   Feed feed(m, source_of(data, "evaluate"), "evaluate", true);
   feed.steps(o.steps, "steps");
   const Batch& first = feed.peek();
@@ -508,6 +591,8 @@ std::map<std::string, double> evaluate(Model& self, const DataArg& data, const E
 
 std::vector<Tensor> predict(Model& self, const TensorArg& x_arg, const PredictOptions& o) {
   ModelImpl& m = checked(self);
+  const StatefulGuard stateful(m, "predict");
+  const NoLossRecording no_losses;
   const std::vector<Tensor> x = inputs_of(m, x_arg, "predict");
   check_xy("predict", x, {});
   check_batch_size("predict", o.batch_size);
@@ -518,6 +603,8 @@ std::vector<Tensor> predict(Model& self, const TensorArg& x_arg, const PredictOp
 
 std::vector<Tensor> predict(Model& self, const DataArg& data, const PredictOptions& o) {
   ModelImpl& m = checked(self);
+  const StatefulGuard stateful(m, "predict");
+  const NoLossRecording no_losses;
   Feed feed(m, source_of(data, "predict"), "predict", false);
   feed.steps(o.steps, "steps");
   check_input(m, "predict", feed.peek().x);
@@ -528,6 +615,8 @@ std::map<std::string, double> train_on_batch(Model& self, const TensorArg& x_arg
   ModelImpl& m = checked(self);
   require_compiled(m, "train_on_batch");
   const TrainingGuard training(m, "train_on_batch");
+  const StatefulGuard stateful(m, "train_on_batch");
+  const std::lock_guard<std::recursive_mutex> metrics(m.compiled->metrics_mutex);
   const std::vector<Tensor> x = inputs_of(m, x_arg, "train_on_batch");
   const std::vector<Tensor> y = targets_of(m, y_arg, "train_on_batch");
   check_xy("train_on_batch", x, y);
@@ -542,6 +631,8 @@ std::map<std::string, double> train_on_batch(Model& self, const TensorArg& x_arg
 std::map<std::string, double> test_on_batch(Model& self, const TensorArg& x_arg, const TensorArg& y_arg) {
   ModelImpl& m = checked(self);
   require_compiled(m, "test_on_batch");
+  const StatefulGuard stateful(m, "test_on_batch");
+  const std::lock_guard<std::recursive_mutex> metrics(m.compiled->metrics_mutex);
   const std::vector<Tensor> x = inputs_of(m, x_arg, "test_on_batch");
   const std::vector<Tensor> y = targets_of(m, y_arg, "test_on_batch");
   check_xy("test_on_batch", x, y);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Keras 3's initializers. Every random one draws from the seeded ops (random_uniform,
 // random_normal, truncated_normal), so set_seed governs them all.
+#include "common/json_int.hpp"
 #include "lamina/initializers.hpp"
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/registry.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
 #include "ops/random.hpp"
@@ -127,28 +129,27 @@ std::vector<double> orthonormal_q(std::vector<double> a, std::int64_t m, std::in
   return q;
 }
 
-struct Entry {
-  std::vector<std::string> names;  // the first is the one error messages list
-  Initializer (*make)();
-};
+using Maker = Initializer (*)();
 
-const std::vector<Entry>& registry() {
-  static const std::vector<Entry> entries = {
-      {{"glorot_uniform", "GlorotUniform"}, [] { return GlorotUniform(); }},
-      {{"glorot_normal", "GlorotNormal"}, [] { return GlorotNormal(); }},
-      {{"he_uniform", "HeUniform"}, [] { return HeUniform(); }},
-      {{"he_normal", "HeNormal"}, [] { return HeNormal(); }},
-      {{"lecun_uniform", "LecunUniform"}, [] { return LecunUniform(); }},
-      {{"lecun_normal", "LecunNormal"}, [] { return LecunNormal(); }},
-      {{"zeros", "Zeros", "zero"}, [] { return Zeros(); }},
-      {{"ones", "Ones", "one"}, [] { return Ones(); }},
-      {{"constant", "Constant"}, [] { return Constant(0.0); }},
-      {{"random_normal", "RandomNormal", "normal"}, [] { return RandomNormal(); }},
-      {{"random_uniform", "RandomUniform", "uniform"}, [] { return RandomUniform(); }},
-      {{"truncated_normal", "TruncatedNormal"}, [] { return TruncatedNormal(); }},
-      {{"variance_scaling", "VarianceScaling"}, [] { return VarianceScaling(); }},
-      {{"orthogonal", "Orthogonal", "OrthogonalInitializer"}, [] { return Orthogonal(); }},
-      {{"identity", "Identity", "IdentityInitializer"}, [] { return Identity(); }},
+// Keras's names, listed by their function names; the class names (and Keras 2's short names)
+// find them too.
+const Registry<Maker>& registry() {
+  static const Registry<Maker> entries = {
+      {"glorot_uniform", [] { return GlorotUniform(); }, {"GlorotUniform"}},
+      {"glorot_normal", [] { return GlorotNormal(); }, {"GlorotNormal"}},
+      {"he_uniform", [] { return HeUniform(); }, {"HeUniform"}},
+      {"he_normal", [] { return HeNormal(); }, {"HeNormal"}},
+      {"lecun_uniform", [] { return LecunUniform(); }, {"LecunUniform"}},
+      {"lecun_normal", [] { return LecunNormal(); }, {"LecunNormal"}},
+      {"zeros", [] { return Zeros(); }, {"Zeros", "zero"}},
+      {"ones", [] { return Ones(); }, {"Ones", "one"}},
+      {"constant", [] { return Constant(0.0); }, {"Constant"}},
+      {"random_normal", [] { return RandomNormal(); }, {"RandomNormal", "normal"}},
+      {"random_uniform", [] { return RandomUniform(); }, {"RandomUniform", "uniform"}},
+      {"truncated_normal", [] { return TruncatedNormal(); }, {"TruncatedNormal"}},
+      {"variance_scaling", [] { return VarianceScaling(); }, {"VarianceScaling"}},
+      {"orthogonal", [] { return Orthogonal(); }, {"Orthogonal", "OrthogonalInitializer"}},
+      {"identity", [] { return Identity(); }, {"Identity", "IdentityInitializer"}},
   };
   return entries;
 }
@@ -290,15 +291,8 @@ Initializer seeded(const Initializer& base, std::int64_t seed) {
 }
 
 Initializer get(const std::string& name) {
-  for (const auto& entry : registry())
-    for (const auto& known : entry.names)
-      if (name == known) return entry.make();
-  std::string known;
-  for (const auto& entry : registry()) {
-    if (!known.empty()) known += ", ";
-    known += entry.names.front();
-  }
-  throw ValueError("Unknown initializer '" + name + "'. Known initializers: " + known +
+  if (const auto make = registry().find(name)) return (*make)();
+  throw ValueError("Unknown initializer '" + name + "'. Known initializers: " + registry().listing("") +
                    " (or their class names, e.g. \"GlorotUniform\").");
 }
 
@@ -361,7 +355,7 @@ Initializer deserialize(const nlohmann::json& value) {
   Initializer init = from_class(cls, c);
   // Keras 3 may write a SeedGenerator object as the seed; only an integer pins the values.
   if (c.contains("seed") && c["seed"].is_number_integer())
-    return seeded(init, c["seed"].get<std::int64_t>());
+    return seeded(init, json_int<std::int64_t>(c["seed"], "seed"));
   return init;
 }
 

@@ -3,7 +3,6 @@
 #include "io/json_config.hpp"
 
 #include <iostream>
-#include <set>
 
 #include "io/load_guard.hpp"
 #include "io/training_config.hpp"
@@ -11,6 +10,8 @@
 #include "engine/config.hpp"
 #include "engine/functional.hpp"
 #include "engine/json_limits.hpp"
+#include "engine/keras1.hpp"
+#include "engine/layer_spec.hpp"
 #include "engine/model_impl.hpp"
 #include "engine/subclassed.hpp"
 #include "lamina/errors.hpp"
@@ -21,43 +22,6 @@ namespace lamina {
 namespace {
 
 using json = nlohmann::json;
-
-// Classes of keras.layers: written with "module": "keras.layers" and no registered name. Any other
-// class is a user's (register_layer) and is written as Keras writes custom objects.
-bool is_keras_layer(const std::string& cls) {
-  static const std::set<std::string> known = {
-      "InputLayer", "Dense", "EinsumDense", "Activation", "Dropout", "SpatialDropout1D",
-      "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
-      "Flatten", "Reshape", "Permute", "RepeatVector", "Cropping1D", "Cropping2D", "Cropping3D",
-      "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "UpSampling1D", "UpSampling2D",
-      "UpSampling3D", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
-      "Concatenate", "Dot", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
-      "Conv3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D",
-      "SeparableConv2D", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D",
-      "AveragePooling2D", "AveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
-      "GlobalMaxPooling3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-      "GlobalAveragePooling3D", "BatchNormalization", "LayerNormalization", "GroupNormalization",
-      "UnitNormalization", "RMSNormalization", "Embedding", "SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell",
-      "GRUCell", "RNN", "StackedRNNCells", "Bidirectional", "TimeDistributed", "ConvLSTM1D",
-      "ConvLSTM2D", "ConvLSTM3D", "Attention", "AdditiveAttention", "MultiHeadAttention",
-      "GroupQueryAttention", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "ThresholdedReLU", "Masking",
-      "Identity", "ActivityRegularization", "Rescaling", "Normalization", "Resizing",
-      "CenterCrop"};
-  return known.count(cls) > 0;
-}
-
-// Keras records build_config only for layers that override build(); layers built at
-// construction (weightless ones without a build step) have none.
-bool writes_build_config(const std::string& cls) {
-  static const std::set<std::string> prebuilt = {
-      "InputLayer", "Dropout", "Activation", "GaussianNoise", "GaussianDropout", "AlphaDropout",
-      "ActivityRegularization", "ReLU", "LeakyReLU", "ELU", "Softmax", "MaxPooling1D",
-      "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
-      "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GlobalAveragePooling1D",
-      "GlobalAveragePooling2D", "GlobalAveragePooling3D", "Identity", "Masking", "UnitNormalization",
-      "ThresholdedReLU"};
-  return prebuilt.count(cls) == 0;
-}
 
 json shape_json(const Shape& s) {
   json j = json::array();
@@ -88,46 +52,29 @@ json list_input_shapes(const json& entry) {
   return shapes;
 }
 
-// Keras 3's Layer.__call__ (keras/src/layers/layer.py, steps 5 and 6) adds to a plain call's
-// kwargs `training` when call()'s default for it is not None, and `mask` (the upstream mask, null
-// without one) when call() takes a `mask` and a single tensor argument.
-json plain_call_kwargs(const std::string& cls) {
-  // call(self, inputs, training=False)
-  static const std::set<std::string> training_false = {
-      "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
-      "GaussianDropout", "AlphaDropout"};
-  // call(self, sequences, initial_state=None, mask=None, training=False)
-  static const std::set<std::string> recurrent = {"SimpleRNN", "LSTM", "GRU", "RNN"};
-  // call(self, inputs, training=None, mask=None) and the like
-  static const std::set<std::string> mask_only = {
-      "BatchNormalization", "Bidirectional", "TimeDistributed", "GlobalAveragePooling1D",
-      "Softmax", "Sequential", "Functional", "Model"};
-  json kwargs = json::object();
-  if (training_false.count(cls) || recurrent.count(cls)) kwargs["training"] = false;
-  if (mask_only.count(cls) || recurrent.count(cls)) kwargs["mask"] = nullptr;
-  return kwargs;
-}
-
 json serialize_model_impl(const ModelImpl& model);
 
 // One layer as Keras 3 serializes it. `entry` is the layer's entry in its model's get_config().
 json serialize_layer(const Layer& layer, const json& entry) {
   if (const auto* nested = dynamic_cast<const ModelImpl*>(&layer)) return serialize_model_impl(*nested);
   const std::string cls = layer.class_name();
-  const bool keras = is_keras_layer(cls);
-  json out = {{"module", keras ? json("keras.layers") : json(nullptr)},
+  // A class lamina implements is written as Keras writes it; any other is a user's
+  // (register_layer), written as Keras writes custom objects.
+  const auto spec = engine::find_layer_spec(cls);
+  const bool keras = spec && !spec->keras_module.empty();
+  json out = {{"module", keras ? json(spec->keras_module) : json(nullptr)},
               {"class_name", cls},
               {"config", cls == "InputLayer" ? entry.at("config") : with_dtype_policy(entry.at("config"))},
               {"registered_name", keras ? json(nullptr) : json(cls)}};
-  if (layer.built() && cls == "MultiHeadAttention" && entry.contains("inbound_nodes") &&
+  if (layer.built() && spec && !spec->positional_inputs.empty() && entry.contains("inbound_nodes") &&
       !entry["inbound_nodes"].empty()) {
     // build(query_shape, value_shape, key_shape=None): Keras's build_config names each shape.
     json shapes = json::object();
-    const char* names[] = {"query_shape", "value_shape", "key_shape"};
     const json& args = entry["inbound_nodes"][0].at("args");
-    for (std::size_t i = 0; i < args.size() && i < 3; ++i) shapes[names[i]] = args[i].at("config").at("shape");
+    for (std::size_t i = 0; i < args.size() && i < spec->positional_inputs.size(); ++i)
+      shapes[spec->positional_inputs[i] + "_shape"] = args[i].at("config").at("shape");
     out["build_config"] = {{"shapes_dict", shapes}};
-  } else if (layer.built() && writes_build_config(cls)) {
+  } else if (layer.built() && (!spec || spec->build_config)) {
     json shapes = layer.takes_list() ? list_input_shapes(entry) : json(nullptr);
     out["build_config"] = {{"input_shape", shapes.is_null() ? shape_json(layer.input_shape()) : shapes}};
   }
@@ -201,7 +148,10 @@ void set_plain_call_kwargs(json& model_config) {
   if (!model_config.is_object()) return;
   if (model_config.contains("inbound_nodes") && model_config["inbound_nodes"].is_array() &&
       model_config.contains("class_name") && model_config["class_name"].is_string()) {
-    const json plain = plain_call_kwargs(model_config["class_name"].get<std::string>());
+    // Keras 3's Layer.__call__ (keras/src/layers/layer.py, steps 5 and 6) adds these to a plain
+    // call's kwargs; the class declares which (engine::LayerSpec::call_kwargs).
+    const auto spec = engine::find_layer_spec(model_config["class_name"].get<std::string>());
+    const json plain = spec ? spec->call_kwargs : json::object();
     for (json& node : model_config["inbound_nodes"]) {
       if (!node.is_object() || !node.contains("args")) continue;
       json& kwargs = node["kwargs"];
@@ -252,6 +202,8 @@ bool apply_compile_config(Model& model, const json& config, const std::string& f
 Model model_from_file_config(const json& config, const std::string& source,
                              const std::string& keras_version) {
   const int major = keras_version.empty() ? 0 : (keras_version[0] == '3' ? 3 : 2);
+  if (engine::is_keras1_version(keras_version))
+    throw FileFormatError(source + ": " + engine::keras1_refusal("keras_version " + keras_version));
   try {
     return engine::model_from_config(config, major);
   } catch (const Error& e) {
@@ -288,6 +240,13 @@ Model model_from_json_text(const std::string& text) {
 
 Model model_from_json(const std::string& text) {
   return io::guard_load<ValueError>("model_from_json", [&] { return model_from_json_text(text); });
+}
+
+Model clone_model(const Model& model) {
+  // Keras 3's clone_model rebuilds each layer from its config (names kept) and rewires the graph;
+  // the serialized architecture is exactly that, and covers the registered subclassed models
+  // that Keras clones through serialization too.
+  return io::guard_load<ValueError>("clone_model", [&] { return engine::model_from_config(io::serialize_model(model), 0); });
 }
 
 }  // namespace models

@@ -31,48 +31,24 @@ struct VarsGroup {
   std::vector<NamedWeight> weights;
 };
 
-bool is_rnn(const Layer& layer) {
-  const std::string c = layer.class_name();
-  return c == "LSTM" || c == "GRU" || c == "SimpleRNN" || c == "RNN";
-}
-
 std::string join(const std::string& prefix, const std::string& child) {
   return prefix.empty() ? child : prefix + "/" + child;
 }
 
 void walk(const ModelImpl& model, const std::string& prefix, std::vector<VarsGroup>& out);
 
-// One layer at `path`. Keras 3 stores a layer's own variables at <path>/vars and each layer it
-// holds under <path>/<attribute name>: an RNN's cell, Bidirectional's forward_layer and
-// backward_layer, TimeDistributed's layer, MultiHeadAttention's four EinsumDense projections
-// (query_dense ... output_dense, named query ... attention_output).
+// One layer at `path`: the groups it declares (Layer::keras3_layout), a held layer's under the
+// attribute that holds it; a nested model as a model.
 void emit(const Layer& layer, const std::string& path, std::vector<VarsGroup>& out) {
   if (const auto* sub = dynamic_cast<const ModelImpl*>(&layer)) return walk(*sub, path, out);
-  const std::string c = layer.class_name();
-  if (is_rnn(layer)) {
-    out.push_back({path + "/vars", &layer, layer.name(), {}});
-    out.push_back({path + "/cell/vars", &layer, to_snake_case(c) + "_cell", legacy_weights(layer)});
-  } else if (c == "Bidirectional" && layer.sublayers().size() == 2) {
-    out.push_back({path + "/vars", &layer, layer.name(), {}});
-    emit(*layer.sublayers()[1], path + "/backward_layer", out);
-    emit(*layer.sublayers()[0], path + "/forward_layer", out);
-  } else if (c == "TimeDistributed" && layer.sublayers().size() == 1) {
-    out.push_back({path + "/vars", &layer, layer.name(), {}});
-    emit(*layer.sublayers()[0], path + "/layer", out);
-  } else if (c == "MultiHeadAttention") {
-    out.push_back({path + "/vars", &layer, layer.name(), {}});
-    const std::vector<NamedWeight> all = own_variables(layer);  // "<name>/query/kernel", ...
-    for (const auto& [attribute, scope] : {std::pair{"query_dense", "query"}, {"key_dense", "key"},
-                                           {"value_dense", "value"}, {"output_dense", "attention_output"}}) {
-      VarsGroup g{path + "/" + attribute + "/vars", &layer, scope, {}};
-      const std::string prefix = layer.name() + "/" + scope + "/";
-      for (const auto& w : all)
-        if (w.path.rfind(prefix, 0) == 0) g.weights.push_back(w);
-      out.push_back(std::move(g));
+  for (const Layer::Keras3Group& g : layer.keras3_layout()) {
+    if (g.layer) {
+      emit(*g.layer, path + "/" + g.path, out);
+      continue;
     }
-  } else {
-    out.push_back({path + "/vars", &layer, layer.name(),
-                   layer.sublayers().empty() ? own_variables(layer) : legacy_weights(layer)});
+    VarsGroup vg{path + "/" + g.path, &layer, g.name, {}};
+    for (const Layer::Weight& w : g.variables) vg.weights.push_back({w.name, w.value});
+    out.push_back(std::move(vg));
   }
 }
 

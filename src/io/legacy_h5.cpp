@@ -7,10 +7,14 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <numeric>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/json_limits.hpp"
+#include "engine/keras1.hpp"
+#include "engine/layer_spec.hpp"
 #include "engine/model_impl.hpp"
 #include "engine/training.hpp"
 #include "io/json_config.hpp"
@@ -20,6 +24,7 @@
 #include "io/weight_transfer.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/models.hpp"
+#include "lamina/ops.hpp"
 #include "tensor/sizes.hpp"
 
 namespace lamina::io {
@@ -31,7 +36,15 @@ struct SavedLayer {
   std::vector<std::string> weight_names;
 };
 
+// Keras 1 files keep other layer configs and weight layouts (Theano kernels, "convolution2d_1_W").
+void refuse_keras1_file(const h5::Group& group) {
+  if (!group.has_attr("keras_version")) return;
+  const std::string version = group.read_string_attr("keras_version");
+  if (engine::is_keras1_version(version)) group.fail("", engine::keras1_refusal("keras_version " + version));
+}
+
 std::vector<SavedLayer> saved_layers(const h5::Group& root) {
+  refuse_keras1_file(root);
   std::vector<SavedLayer> out;
   for (const auto& name : root.read_chunked_list_attr("layer_names")) {
     h5::Group g = root.group(name);
@@ -56,16 +69,61 @@ std::string mismatch(const SavedLayer& saved, const Layer& layer, const std::vec
   return {};
 }
 
-void queue_layer(const SavedLayer& saved, const Layer& layer, WeightTransfer& transfer) {
+// --- Theano kernels --------------------------------------------------------------------------------
+// Theano convolves where TensorFlow correlates. Keras 2 therefore flipped the spatial axes of
+// these layers' kernels when it loaded a file whose `backend` attribute is "theano": weights[0],
+// and ConvLSTM2D's recurrent kernel weights[1] (keras/engine/saving.py,
+// preprocess_weights_for_loading and _need_convert_kernel; keras/utils/conv_utils.py,
+// convert_kernel), looking through Bidirectional, TimeDistributed and nested models.
+
+using Kernels = std::set<const void*>;  // the weights to flip, by identity
+
+void collect_theano_kernels(const Layer& layer, Kernels& out) {
+  const auto spec = engine::find_layer_spec(layer.class_name());
+  if (spec && spec->theano_flipped_kernels > 0) {
+    const std::vector<Tensor> w = layer.weights();
+    const std::size_t n = std::min<std::size_t>(w.size(), static_cast<std::size_t>(spec->theano_flipped_kernels));
+    for (std::size_t i = 0; i < n; ++i) out.insert(w[i].impl().get());
+    return;
+  }
+  for (const auto& sub : layer.sublayers()) collect_theano_kernels(*sub, out);
+}
+
+Kernels theano_kernels(const h5::Group& group, const Model& model) {
+  Kernels out;
+  if (group.has_attr("backend") && group.read_string_attr("backend") == "theano")
+    for (const auto& l : model.layers()) collect_theano_kernels(*l, out);
+  return out;
+}
+
+// conv_utils.convert_kernel: every axis but the last two (in, out) reversed.
+Tensor convert_kernel(const Tensor& kernel) {
+  Tensor k = kernel;
+  for (int axis = 0; axis + 2 < k.ndim(); ++axis) {
+    std::vector<int> swap(static_cast<std::size_t>(k.ndim()));
+    std::iota(swap.begin(), swap.end(), 0);
+    std::swap(swap[0], swap[static_cast<std::size_t>(axis)]);
+    const std::int64_t n = k.dim(axis);
+    std::vector<std::int64_t> reversed(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) reversed[static_cast<std::size_t>(i)] = n - 1 - i;
+    k = transpose(take(transpose(k, swap), Tensor::from_vector(reversed, {n})), swap);
+  }
+  return k;
+}
+
+void queue_layer(const SavedLayer& saved, const Layer& layer, const Kernels& flip,
+                 WeightTransfer& transfer) {
   const std::vector<Tensor> weights = layer.weights();
   if (const std::string why = mismatch(saved, layer, weights); !why.empty()) saved.group.fail("", why);
-  for (std::size_t i = 0; i < weights.size(); ++i)
+  for (std::size_t i = 0; i < weights.size(); ++i) {
     transfer.add(saved.group, saved.weight_names[i], weights[i],
                  describe(layer) + " weight " + std::to_string(i));
+    if (flip.count(weights[i].impl().get())) transfer.convert_last(convert_kernel);
+  }
 }
 
 void read_by_name(const std::vector<SavedLayer>& saved, Model& model, bool skip_mismatch,
-                  WeightTransfer& transfer) {
+                  const Kernels& flip, WeightTransfer& transfer) {
   std::map<std::string, std::shared_ptr<Layer>> index;
   for (const auto& layer : model.layers()) index[layer->name()] = layer;
   for (const auto& s : saved) {
@@ -76,12 +134,12 @@ void read_by_name(const std::vector<SavedLayer>& saved, Model& model, bool skip_
       std::cerr << "lamina: " << s.group.where() << ": skipping layer: " << why << "\n";
       continue;
     }
-    queue_layer(s, *it->second, transfer);
+    queue_layer(s, *it->second, flip, transfer);
   }
 }
 
 void read_by_topology(const std::vector<SavedLayer>& saved, Model& model, const h5::Group& root,
-                      WeightTransfer& transfer) {
+                      const Kernels& flip, WeightTransfer& transfer) {
   std::vector<const SavedLayer*> with_weights;
   for (const auto& s : saved)
     if (!s.weight_names.empty()) with_weights.push_back(&s);
@@ -91,7 +149,8 @@ void read_by_topology(const std::vector<SavedLayer>& saved, Model& model, const 
   if (layers.size() != with_weights.size())
     root.fail("", "layer count mismatch: the model has " + std::to_string(layers.size()) +
                       " layers with weights, the file has " + std::to_string(with_weights.size()));
-  for (std::size_t i = 0; i < layers.size(); ++i) queue_layer(*with_weights[i], *layers[i], transfer);
+  for (std::size_t i = 0; i < layers.size(); ++i)
+    queue_layer(*with_weights[i], *layers[i], flip, transfer);
 }
 
 nlohmann::json parse_json_attr(const h5::Group& root, const std::string& name) {
@@ -136,11 +195,12 @@ void write_legacy_weights(h5::Group& group, const Model& model) {
 
 void read_legacy_weights(const h5::Group& group, Model& model, bool by_name, bool skip_mismatch) {
   const auto saved = saved_layers(group);
+  const Kernels flip = theano_kernels(group, model);
   WeightTransfer transfer;
   if (by_name) {
-    read_by_name(saved, model, skip_mismatch, transfer);
+    read_by_name(saved, model, skip_mismatch, flip, transfer);
   } else {
-    read_by_topology(saved, model, group, transfer);
+    read_by_topology(saved, model, group, flip, transfer);
   }
   transfer.commit();
 }
@@ -174,6 +234,7 @@ void save_legacy_model(const Model& model, const std::string& path, const std::s
 Model load_legacy_model(const std::string& path, bool compile) {
   h5::File file = h5::File::open(path);
   const h5::Group root = file.root();
+  refuse_keras1_file(root);
   if (!root.has_attr("model_config"))
     root.fail("", "no model_config attribute: a weights-only file? Build the model and use "
                   "load_weights");
@@ -214,6 +275,7 @@ void save_legacy_weights(const Model& model, const std::string& path, const std:
 void load_legacy_weights(Model& model, const std::string& path, bool by_name, bool skip_mismatch) {
   h5::File file = h5::File::open(path);
   const h5::Group root = file.root();
+  refuse_keras1_file(root);
   // Keras reads a whole-model file's model_weights group as well as a weights-only file.
   if (!root.has_attr("layer_names") && root.has_group("model_weights")) {
     read_legacy_weights(root.group("model_weights"), model, by_name, skip_mismatch);

@@ -28,27 +28,25 @@ std::vector<NamedWeight> legacy_weights(const Layer& layer) {
   return trainable;
 }
 
-std::vector<NamedWeight> own_variables(const Layer& layer) {
-  std::vector<NamedWeight> trainable, frozen;
-  for (const auto& w : layer.own_weights())
-    (w.trainable ? trainable : frozen).push_back({layer.name() + "/" + w.name, w.value});
-  trainable.insert(trainable.end(), frozen.begin(), frozen.end());
-  return trainable;
-}
-
 std::string describe(const Layer& layer) { return layer.class_name() + " '" + layer.name() + "'"; }
 
 void WeightTransfer::add(const h5::Group& group, const std::string& name, const Tensor& target,
                          const std::string& who) {
   if (!group.has_dataset(name)) group.fail(name, who + ": missing dataset");
   const h5::DatasetInfo info = group.dataset_info(name);
-  if (!is_floating(info.dtype))
-    group.fail(name, who + ": the file holds " + dtype_name(info.dtype) +
-                         " values, the layer expects floating-point weights");
+  // Integer weights (Normalization's count) read integers; every other weight floats.
+  if (is_floating(info.dtype) != is_floating(target.dtype()))
+    group.fail(name, who + ": the file holds " + dtype_name(info.dtype) + " values, the layer expects " +
+                         (is_floating(target.dtype()) ? "floating-point" : dtype_name(target.dtype())) + " weights");
   if (info.shape != target.shape())
     group.fail(name, who + " has shape " + info.shape.str() + " in the file, the layer expects " +
                          target.shape().str());
   pending_.emplace_back(target, group.read_dataset(name, info.shape, target.dtype()));
+}
+
+void WeightTransfer::convert_last(const std::function<Tensor(const Tensor&)>& convert) {
+  auto& value = pending_.back().second;
+  value = convert(value);
 }
 
 void WeightTransfer::commit() {

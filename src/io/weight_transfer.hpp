@@ -3,6 +3,7 @@
 // their names in Keras's orders, and a two-phase load (check everything, then assign).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,9 +22,6 @@ struct NamedWeight {
 /// The layer's weights in `layer.weights()` order (trainable then non-trainable, sublayers
 /// included): the order of the legacy .h5 `weight_names`.
 std::vector<NamedWeight> legacy_weights(const Layer& layer);
-/// The layer's own weights (no sublayers), trainable ones first by their `trainable` flag: the
-/// order of Keras 3's `vars/0`, `vars/1`... (save_own_variables).
-std::vector<NamedWeight> own_variables(const Layer& layer);
 /// "Dense 'dense_3'".
 std::string describe(const Layer& layer);
 
@@ -35,6 +33,8 @@ class WeightTransfer {
   /// queues it. `who` names the weight in errors ("Dense 'dense_3' weight 0 (kernel)").
   void add(const h5::Group& group, const std::string& name, const Tensor& target,
            const std::string& who);
+  /// Replaces the value queued last by `convert(value)`: Keras's conversions of old layouts.
+  void convert_last(const std::function<Tensor(const Tensor&)>& convert);
   /// Copies every queued value into its weight.
   void commit();
   std::size_t size() const { return pending_.size(); }

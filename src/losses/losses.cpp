@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // src/losses/losses.cpp — the Loss base (weights, reductions), the shared helpers, and lookup by
 // name and by config.
+#include "common/json_int.hpp"
 #include "lamina/losses.hpp"
 
-#include <map>
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "common/registry.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
 #include "losses/common.hpp"
@@ -157,7 +158,7 @@ int axis_of(const nlohmann::json& c) {
   if (!c.contains("axis") || c["axis"].is_null()) return -1;
   if (!c["axis"].is_number_integer())
     throw ValueError("loss config: axis must be an integer, got " + c["axis"].dump());
-  return c["axis"].get<int>();
+  return json_int<int>(c["axis"], "axis");
 }
 Reduction reduction_of(const nlohmann::json& c) {
   if (!c.contains("reduction")) return Reduction::sum_over_batch_size;
@@ -182,80 +183,61 @@ std::shared_ptr<Loss> crossentropy(const nlohmann::json& c) {
                                                          axis_of(c), reduction_of(c), name_in(c)});
 }
 
-// Keras class name -> (function name, factory from a config).
-const std::map<std::string, std::pair<std::string, Factory>>& registry() {
-  using namespace losses;
-  static const std::map<std::string, std::pair<std::string, Factory>> known = {
-      {"MeanSquaredError", {"mean_squared_error", &plain<MeanSquaredError>}},
-      {"MeanAbsoluteError", {"mean_absolute_error", &plain<MeanAbsoluteError>}},
-      {"MeanAbsolutePercentageError",
-       {"mean_absolute_percentage_error", &plain<MeanAbsolutePercentageError>}},
-      {"MeanSquaredLogarithmicError",
-       {"mean_squared_logarithmic_error", &plain<MeanSquaredLogarithmicError>}},
-      {"LogCosh", {"log_cosh", &plain<LogCosh>}},
-      {"KLDivergence", {"kl_divergence", &plain<KLDivergence>}},
-      {"Poisson", {"poisson", &plain<Poisson>}},
-      {"Hinge", {"hinge", &plain<Hinge>}},
-      {"SquaredHinge", {"squared_hinge", &plain<SquaredHinge>}},
-      {"CategoricalHinge", {"categorical_hinge", &plain<CategoricalHinge>}},
-      {"Huber",
-       {"huber",
-        [](const nlohmann::json& c) -> std::shared_ptr<Loss> {
-          return std::make_shared<Huber>(
-              HuberOptions{number(c, "delta", 1.0), reduction_of(c), name_in(c)});
-        }}},
-      {"CosineSimilarity",
-       {"cosine_similarity",
-        [](const nlohmann::json& c) -> std::shared_ptr<Loss> {
-          return std::make_shared<CosineSimilarity>(
-              CosineSimilarityOptions{axis_of(c), reduction_of(c), name_in(c)});
-        }}},
-      {"BinaryCrossentropy", {"binary_crossentropy", &crossentropy<BinaryCrossentropy>}},
-      {"CategoricalCrossentropy", {"categorical_crossentropy", &crossentropy<CategoricalCrossentropy>}},
-      {"SparseCategoricalCrossentropy",
-       {"sparse_categorical_crossentropy",
-        [](const nlohmann::json& c) -> std::shared_ptr<Loss> {
-          std::optional<std::int64_t> ignore;
-          if (c.contains("ignore_class") && c["ignore_class"].is_number_integer())
-            ignore = c["ignore_class"].get<std::int64_t>();
-          return std::make_shared<SparseCategoricalCrossentropy>(SparseCrossentropyOptions{
-              flag(c, "from_logits", false), ignore, reduction_of(c), name_in(c)});
-        }}},
-      {"BinaryFocalCrossentropy",
-       {"binary_focal_crossentropy",
-        [](const nlohmann::json& c) -> std::shared_ptr<Loss> {
-          return std::make_shared<BinaryFocalCrossentropy>(BinaryFocalOptions{
-              flag(c, "apply_class_balancing", false), number(c, "alpha", 0.25),
-              number(c, "gamma", 2.0), flag(c, "from_logits", false),
-              number(c, "label_smoothing", 0), axis_of(c), reduction_of(c), name_in(c)});
-        }}},
-      {"CategoricalFocalCrossentropy",
-       {"categorical_focal_crossentropy",
-        [](const nlohmann::json& c) -> std::shared_ptr<Loss> {
-          return std::make_shared<CategoricalFocalCrossentropy>(CategoricalFocalOptions{
-              number(c, "alpha", 0.25), number(c, "gamma", 2.0), flag(c, "from_logits", false),
-              number(c, "label_smoothing", 0), axis_of(c), reduction_of(c), name_in(c)});
-        }}},
-  };
-  return known;
+std::shared_ptr<Loss> huber(const nlohmann::json& c) {
+  return std::make_shared<losses::Huber>(losses::HuberOptions{number(c, "delta", 1.0), reduction_of(c), name_in(c)});
 }
 
-// Keras 3's string names (losses/__init__.py): function names, the short aliases, class names.
-std::string class_for(const std::string& name) {
-  static const std::map<std::string, std::string> aliases = {
-      {"mse", "MeanSquaredError"},          {"MSE", "MeanSquaredError"},
-      {"mae", "MeanAbsoluteError"},         {"MAE", "MeanAbsoluteError"},
-      {"mape", "MeanAbsolutePercentageError"}, {"MAPE", "MeanAbsolutePercentageError"},
-      {"msle", "MeanSquaredLogarithmicError"}, {"MSLE", "MeanSquaredLogarithmicError"},
-      {"bce", "BinaryCrossentropy"},        {"BCE", "BinaryCrossentropy"},
-      {"kld", "KLDivergence"},              {"KLD", "KLDivergence"},
-      {"kullback_leibler_divergence", "KLDivergence"},
-      {"logcosh", "LogCosh"},               {"huber_loss", "Huber"},
+std::shared_ptr<Loss> cosine_similarity(const nlohmann::json& c) {
+  return std::make_shared<losses::CosineSimilarity>(
+      losses::CosineSimilarityOptions{axis_of(c), reduction_of(c), name_in(c)});
+}
+
+std::shared_ptr<Loss> sparse_crossentropy(const nlohmann::json& c) {
+  std::optional<std::int64_t> ignore;
+  if (c.contains("ignore_class") && c["ignore_class"].is_number_integer())
+    ignore = json_int<std::int64_t>(c["ignore_class"], "ignore_class");
+  return std::make_shared<losses::SparseCategoricalCrossentropy>(
+      losses::SparseCrossentropyOptions{flag(c, "from_logits", false), ignore, reduction_of(c), name_in(c)});
+}
+
+std::shared_ptr<Loss> binary_focal(const nlohmann::json& c) {
+  return std::make_shared<losses::BinaryFocalCrossentropy>(losses::BinaryFocalOptions{
+      flag(c, "apply_class_balancing", false), number(c, "alpha", 0.25), number(c, "gamma", 2.0),
+      flag(c, "from_logits", false), number(c, "label_smoothing", 0), axis_of(c), reduction_of(c), name_in(c)});
+}
+
+std::shared_ptr<Loss> categorical_focal(const nlohmann::json& c) {
+  return std::make_shared<losses::CategoricalFocalCrossentropy>(losses::CategoricalFocalOptions{
+      number(c, "alpha", 0.25), number(c, "gamma", 2.0), flag(c, "from_logits", false),
+      number(c, "label_smoothing", 0), axis_of(c), reduction_of(c), name_in(c)});
+}
+
+// Keras class name -> factory from a config. Its first alias is Keras's function name (what
+// error messages list); the others are Keras 3's short names (losses/__init__.py).
+const Registry<Factory>& registry() {
+  using namespace losses;
+  static const Registry<Factory> known = {
+      {"BinaryCrossentropy", &crossentropy<BinaryCrossentropy>, {"binary_crossentropy", "bce", "BCE"}},
+      {"BinaryFocalCrossentropy", &binary_focal, {"binary_focal_crossentropy"}},
+      {"CategoricalCrossentropy", &crossentropy<CategoricalCrossentropy>, {"categorical_crossentropy"}},
+      {"CategoricalFocalCrossentropy", &categorical_focal, {"categorical_focal_crossentropy"}},
+      {"CategoricalHinge", &plain<CategoricalHinge>, {"categorical_hinge"}},
+      {"CosineSimilarity", &cosine_similarity, {"cosine_similarity"}},
+      {"Hinge", &plain<Hinge>, {"hinge"}},
+      {"Huber", &huber, {"huber", "huber_loss"}},
+      {"KLDivergence", &plain<KLDivergence>, {"kl_divergence", "kld", "KLD", "kullback_leibler_divergence"}},
+      {"LogCosh", &plain<LogCosh>, {"log_cosh", "logcosh"}},
+      {"MeanAbsoluteError", &plain<MeanAbsoluteError>, {"mean_absolute_error", "mae", "MAE"}},
+      {"MeanAbsolutePercentageError", &plain<MeanAbsolutePercentageError>,
+       {"mean_absolute_percentage_error", "mape", "MAPE"}},
+      {"MeanSquaredError", &plain<MeanSquaredError>, {"mean_squared_error", "mse", "MSE"}},
+      {"MeanSquaredLogarithmicError", &plain<MeanSquaredLogarithmicError>,
+       {"mean_squared_logarithmic_error", "msle", "MSLE"}},
+      {"Poisson", &plain<Poisson>, {"poisson"}},
+      {"SparseCategoricalCrossentropy", &sparse_crossentropy, {"sparse_categorical_crossentropy"}},
+      {"SquaredHinge", &plain<SquaredHinge>, {"squared_hinge"}},
   };
-  if (auto a = aliases.find(name); a != aliases.end()) return a->second;
-  for (const auto& [cls, entry] : registry())
-    if (name == cls || name == entry.first) return cls;
-  return {};
+  return known;
 }
 
 }  // namespace
@@ -305,26 +287,24 @@ std::shared_ptr<Loss> Loss::from_function(Fn fn, std::string name) {
 }
 
 std::shared_ptr<Loss> Loss::from_name(const std::string& name) {
-  const std::string cls = class_for(name);
-  if (!cls.empty()) return registry().at(cls).second(nlohmann::json::object());
+  if (const auto make = registry().find(name)) return (*make)(nlohmann::json::object());
   std::string list;
-  for (const auto& [known_class, entry] : registry())
-    list += (list.empty() ? "'" : ", '") + entry.first + "'";
+  for (const auto& item : registry().items()) list += (list.empty() ? "'" : ", '") + item.aliases.front() + "'";
   throw ValueError("unknown loss '" + name + "'; available losses: " + list +
                    " (and the aliases 'mse', 'mae', 'mape', 'msle', 'bce', 'kld' and the class "
                    "names)");
 }
 
 std::shared_ptr<Loss> Loss::from_config(const std::string& class_name, const nlohmann::json& config) {
-  auto entry = registry().find(class_name);
-  if (entry == registry().end()) {
+  const auto make = registry().find_listed(class_name);
+  if (!make) {
     if (class_name == "LossFunctionWrapper")
       throw ValueError("loss '" + name_in(config) +
                        "' wraps a user function, which cannot be rebuilt from its config; pass "
                        "the function to compile again");
     throw ValueError("unknown loss class '" + class_name + "'");
   }
-  return entry->second.second(config.is_object() ? config : nlohmann::json::object());
+  return (*make)(config.is_object() ? config : nlohmann::json::object());
 }
 
 namespace losses {

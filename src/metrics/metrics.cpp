@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // src/metrics/metrics.cpp — the Metric base, the running means and sums, Keras's per-sample
 // accumulation, and lookup by name and by config.
+#include "common/json_int.hpp"
 #include "lamina/metrics.hpp"
 
 #include <algorithm>
 #include <cctype>
-#include <map>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "common/registry.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/layer.hpp"
 #include "lamina/ops.hpp"
@@ -146,7 +148,7 @@ double number(const nlohmann::json& c, const char* key, double fallback) {
   return c.contains(key) && c[key].is_number() ? c[key].get<double>() : fallback;
 }
 std::optional<int> optional_int(const nlohmann::json& c, const char* key) {
-  if (c.contains(key) && c[key].is_number_integer()) return c[key].get<int>();
+  if (c.contains(key) && c[key].is_number_integer()) return json_int<int>(c[key]);
   return std::nullopt;
 }
 std::string text(const nlohmann::json& c, const char* key, const std::string& fallback) {
@@ -160,7 +162,7 @@ std::vector<double> numbers(const nlohmann::json& c, const char* key) {
   return c[key].get<std::vector<double>>();
 }
 
-using Factory = std::shared_ptr<Metric> (*)(const nlohmann::json& config);
+using Factory = std::function<std::shared_ptr<Metric>(const nlohmann::json& config)>;
 
 template <class M>
 std::shared_ptr<Metric> named(const nlohmann::json& c) {
@@ -175,130 +177,103 @@ std::shared_ptr<Metric> loss_metric(const std::string& loss_class, const nlohman
                                                name_in(c, ""));
 }
 
-// Keras metric class -> factory from its config.
-const std::map<std::string, Factory>& registry() {
+// A metric class's entry: found by its class name, its snake_case and `aliases`; error messages
+// list the snake_case.
+Registry<Factory>::Item metric(const std::string& cls, Factory make, std::vector<std::string> aliases = {}) {
+  aliases.insert(aliases.begin(), to_snake_case(cls));
+  return {cls, std::move(make), std::move(aliases)};
+}
+
+// A Keras metric class that is a loss scored as a mean.
+Factory mean_of_loss(const std::string& loss_class) {
+  return [loss_class](const nlohmann::json& c) { return loss_metric(loss_class, c); };
+}
+
+// Keras metric class -> factory from its config: the metrics, then the losses scored as means.
+const Registry<Factory>& registry() {
   using namespace metrics;
-  static const std::map<std::string, Factory> known = {
-      {"Accuracy", &named<Accuracy>},
-      {"CategoricalAccuracy", &named<CategoricalAccuracy>},
-      {"SparseCategoricalAccuracy", &named<SparseCategoricalAccuracy>},
-      {"MeanSquaredError", &named<MeanSquaredError>},
-      {"RootMeanSquaredError", &named<RootMeanSquaredError>},
-      {"MeanAbsoluteError", &named<MeanAbsoluteError>},
-      {"MeanAbsolutePercentageError", &named<MeanAbsolutePercentageError>},
-      {"Mean", &named<Mean>},
-      {"Sum", &named<Sum>},
-      {"BinaryAccuracy",
-       [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
-         return std::make_shared<BinaryAccuracy>(name_in(c, "binary_accuracy"),
-                                                 number(c, "threshold", 0.5));
-       }},
-      {"TopKCategoricalAccuracy",
-       [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
-         return std::make_shared<TopKCategoricalAccuracy>(optional_int(c, "k").value_or(5),
-                                                          name_in(c, "top_k_categorical_accuracy"));
-       }},
-      {"SparseTopKCategoricalAccuracy",
-       [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
-         return std::make_shared<SparseTopKCategoricalAccuracy>(
-             optional_int(c, "k").value_or(5), name_in(c, "sparse_top_k_categorical_accuracy"));
-       }},
-      {"CosineSimilarity",
-       [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
-         return std::make_shared<CosineSimilarity>(name_in(c, "cosine_similarity"),
-                                                   optional_int(c, "axis").value_or(-1));
-       }},
-      {"Precision",
-       [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
-         return std::make_shared<Precision>(PrecisionRecallOptions{
-             numbers(c, "thresholds"), optional_int(c, "top_k"), optional_int(c, "class_id"),
-             name_in(c, "")});
-       }},
-      {"Recall",
-       [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
-         return std::make_shared<Recall>(PrecisionRecallOptions{
-             numbers(c, "thresholds"), optional_int(c, "top_k"), optional_int(c, "class_id"),
-             name_in(c, "")});
-       }},
-      {"AUC",
-       [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
-         AUCOptions o;
-         o.num_thresholds = optional_int(c, "num_thresholds").value_or(200);
-         o.curve = text(c, "curve", "ROC");
-         o.summation_method = text(c, "summation_method", "interpolation");
-         o.multi_label = c.contains("multi_label") && c["multi_label"].is_boolean() &&
-                         c["multi_label"].get<bool>();
-         o.label_weights = numbers(c, "label_weights");
-         o.from_logits = c.contains("from_logits") && c["from_logits"].is_boolean() &&
-                         c["from_logits"].get<bool>();
-         o.name = name_in(c, "auc");
-         return std::make_shared<AUC>(o);
-       }},
-      {"FBetaScore",
-       [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
-         std::optional<double> threshold;
-         if (c.contains("threshold") && c["threshold"].is_number()) threshold = c["threshold"].get<double>();
-         return std::make_shared<FBetaScore>(FBetaOptions{text(c, "average", ""), number(c, "beta", 1.0),
-                                                          threshold, name_in(c, "fbeta_score")});
-       }},
-      {"F1Score",
-       [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
-         std::optional<double> threshold;
-         if (c.contains("threshold") && c["threshold"].is_number()) threshold = c["threshold"].get<double>();
-         return std::make_shared<F1Score>(text(c, "average", ""), threshold, name_in(c, "f1_score"));
-       }},
-      {"R2Score",
-       [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
-         return std::make_shared<R2Score>(R2ScoreOptions{
-             text(c, "class_aggregation", "uniform_average"),
-             optional_int(c, "num_regressors").value_or(0), name_in(c, "r2_score")});
-       }},
+  static const Registry<Factory> known = {
+      metric("AUC", [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
+        AUCOptions o;
+        o.num_thresholds = optional_int(c, "num_thresholds").value_or(200);
+        o.curve = text(c, "curve", "ROC");
+        o.summation_method = text(c, "summation_method", "interpolation");
+        o.multi_label = c.contains("multi_label") && c["multi_label"].is_boolean() &&
+                        c["multi_label"].get<bool>();
+        o.label_weights = numbers(c, "label_weights");
+        o.from_logits = c.contains("from_logits") && c["from_logits"].is_boolean() &&
+                        c["from_logits"].get<bool>();
+        o.name = name_in(c, "auc");
+        return std::make_shared<AUC>(o);
+      }),
+      metric("Accuracy", &named<Accuracy>),
+      metric("BinaryAccuracy", [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
+        return std::make_shared<BinaryAccuracy>(name_in(c, "binary_accuracy"),
+                                                number(c, "threshold", 0.5));
+      }),
+      metric("CategoricalAccuracy", &named<CategoricalAccuracy>),
+      metric("CosineSimilarity", [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
+        return std::make_shared<CosineSimilarity>(name_in(c, "cosine_similarity"),
+                                                  optional_int(c, "axis").value_or(-1));
+      }),
+      metric("F1Score", [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
+        std::optional<double> threshold;
+        if (c.contains("threshold") && c["threshold"].is_number()) threshold = c["threshold"].get<double>();
+        return std::make_shared<F1Score>(text(c, "average", ""), threshold, name_in(c, "f1_score"));
+      }),
+      metric("FBetaScore", [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
+        std::optional<double> threshold;
+        if (c.contains("threshold") && c["threshold"].is_number()) threshold = c["threshold"].get<double>();
+        return std::make_shared<FBetaScore>(FBetaOptions{text(c, "average", ""), number(c, "beta", 1.0),
+                                                         threshold, name_in(c, "fbeta_score")});
+      }, {"fbeta_score"}),
+      metric("Mean", &named<Mean>),
+      metric("MeanAbsoluteError", &named<MeanAbsoluteError>, {"mae", "MAE"}),
+      metric("MeanAbsolutePercentageError", &named<MeanAbsolutePercentageError>, {"mape", "MAPE"}),
+      metric("MeanSquaredError", &named<MeanSquaredError>, {"mse", "MSE"}),
+      metric("Precision", [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
+        return std::make_shared<Precision>(PrecisionRecallOptions{
+            numbers(c, "thresholds"), optional_int(c, "top_k"), optional_int(c, "class_id"),
+            name_in(c, "")});
+      }),
+      metric("R2Score", [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
+        return std::make_shared<R2Score>(R2ScoreOptions{
+            text(c, "class_aggregation", "uniform_average"),
+            optional_int(c, "num_regressors").value_or(0), name_in(c, "r2_score")});
+      }),
+      metric("Recall", [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
+        return std::make_shared<Recall>(PrecisionRecallOptions{
+            numbers(c, "thresholds"), optional_int(c, "top_k"), optional_int(c, "class_id"),
+            name_in(c, "")});
+      }),
+      metric("RootMeanSquaredError", &named<RootMeanSquaredError>, {"rmse"}),
+      metric("SparseCategoricalAccuracy", &named<SparseCategoricalAccuracy>),
+      metric("SparseTopKCategoricalAccuracy", [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
+        return std::make_shared<SparseTopKCategoricalAccuracy>(
+            optional_int(c, "k").value_or(5), name_in(c, "sparse_top_k_categorical_accuracy"));
+      }),
+      metric("Sum", &named<Sum>),
+      metric("TopKCategoricalAccuracy", [](const nlohmann::json& c) -> std::shared_ptr<Metric> {
+        return std::make_shared<TopKCategoricalAccuracy>(optional_int(c, "k").value_or(5),
+                                                         name_in(c, "top_k_categorical_accuracy"));
+      }),
+      metric("BinaryCrossentropy", mean_of_loss("BinaryCrossentropy")),
+      metric("CategoricalCrossentropy", mean_of_loss("CategoricalCrossentropy")),
+      metric("CategoricalHinge", mean_of_loss("CategoricalHinge")),
+      metric("Hinge", mean_of_loss("Hinge")),
+      metric("KLDivergence", mean_of_loss("KLDivergence"), {"kld", "KLD"}),
+      metric("LogCoshError", mean_of_loss("LogCosh"), {"logcosh", "log_cosh"}),
+      metric("MeanSquaredLogarithmicError", mean_of_loss("MeanSquaredLogarithmicError"), {"msle", "MSLE"}),
+      metric("Poisson", mean_of_loss("Poisson")),
+      metric("SparseCategoricalCrossentropy", mean_of_loss("SparseCategoricalCrossentropy")),
+      metric("SquaredHinge", mean_of_loss("SquaredHinge")),
   };
   return known;
-}
-
-// Keras metric classes that are losses scored as means: metric class -> loss class.
-const std::map<std::string, std::string>& loss_metric_classes() {
-  static const std::map<std::string, std::string> known = {
-      {"BinaryCrossentropy", "BinaryCrossentropy"},
-      {"CategoricalCrossentropy", "CategoricalCrossentropy"},
-      {"SparseCategoricalCrossentropy", "SparseCategoricalCrossentropy"},
-      {"KLDivergence", "KLDivergence"},
-      {"Poisson", "Poisson"},
-      {"Hinge", "Hinge"},
-      {"SquaredHinge", "SquaredHinge"},
-      {"CategoricalHinge", "CategoricalHinge"},
-      {"MeanSquaredLogarithmicError", "MeanSquaredLogarithmicError"},
-      {"LogCoshError", "LogCosh"},
-  };
-  return known;
-}
-
-// The metric class behind a Keras string: a class name, its snake_case, or an alias.
-std::string class_for(const std::string& name) {
-  static const std::map<std::string, std::string> aliases = {
-      {"mse", "MeanSquaredError"},          {"MSE", "MeanSquaredError"},
-      {"mae", "MeanAbsoluteError"},         {"MAE", "MeanAbsoluteError"},
-      {"mape", "MeanAbsolutePercentageError"}, {"MAPE", "MeanAbsolutePercentageError"},
-      {"msle", "MeanSquaredLogarithmicError"}, {"MSLE", "MeanSquaredLogarithmicError"},
-      {"kld", "KLDivergence"},              {"KLD", "KLDivergence"},
-      {"logcosh", "LogCoshError"},          {"log_cosh", "LogCoshError"},
-      {"rmse", "RootMeanSquaredError"},     {"fbeta_score", "FBetaScore"},
-  };
-  if (auto a = aliases.find(name); a != aliases.end()) return a->second;
-  auto matches = [&](const std::string& cls) { return name == cls || name == to_snake_case(cls); };
-  for (const auto& entry : registry())
-    if (matches(entry.first)) return entry.first;
-  for (const auto& entry : loss_metric_classes())
-    if (matches(entry.first)) return entry.first;
-  return {};
 }
 
 std::shared_ptr<Metric> build(const std::string& cls, const nlohmann::json& config) {
-  if (auto r = registry().find(cls); r != registry().end()) return r->second(config);
-  if (auto l = loss_metric_classes().find(cls); l != loss_metric_classes().end())
-    return loss_metric(l->second, config);
-  return nullptr;
+  const auto make = registry().find_listed(cls);
+  return make ? (*make)(config) : nullptr;
 }
 
 }  // namespace
@@ -316,11 +291,10 @@ std::shared_ptr<Metric> Metric::from_name(const std::string& name) {
                      "' depends on the shapes of the targets and predictions: resolve it with "
                      "metrics::get(name, y_true_shape, y_pred_shape), or name the accuracy "
                      "('binary_accuracy', 'categorical_accuracy', 'sparse_categorical_accuracy')");
-  const std::string cls = class_for(name);
+  const std::string cls = registry().resolve(name);
   if (cls.empty()) {
     std::string list = "'accuracy'";
-    for (const auto& entry : registry()) list += ", '" + to_snake_case(entry.first) + "'";
-    for (const auto& entry : loss_metric_classes()) list += ", '" + to_snake_case(entry.first) + "'";
+    for (const auto& item : registry().items()) list += ", '" + item.aliases.front() + "'";
     throw ValueError("unknown metric '" + name + "'; available metrics: " + list +
                      " (and the aliases 'acc', 'mse', 'mae', 'mape', 'msle', 'kld' and the class "
                      "names)");

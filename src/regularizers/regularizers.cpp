@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "common/registry.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
 
@@ -52,11 +53,31 @@ Regularizer L1L2(double l1, double l2) {
           }};
 }
 
+namespace {
+
+using Factory = Regularizer (*)(const nlohmann::json& config);
+
+double factor(const nlohmann::json& c, const char* key, double fallback) {
+  return c.contains(key) && c[key].is_number() ? c[key].get<double>() : fallback;
+}
+
+// Keras's regularizer classes from their configs (absent factors take Keras's defaults), found
+// by class name or by their lower-case names.
+const Registry<Factory>& registry() {
+  static const Registry<Factory> known = {
+      {"L1", [](const nlohmann::json& c) { return L1(factor(c, "l1", 0.01)); }, {"l1"}},
+      {"L2", [](const nlohmann::json& c) { return L2(factor(c, "l2", 0.01)); }, {"l2"}},
+      {"L1L2", [](const nlohmann::json& c) { return L1L2(factor(c, "l1", 0.0), factor(c, "l2", 0.0)); }, {"l1l2"}},
+  };
+  return known;
+}
+
+}  // namespace
+
 Regularizer get(const std::string& name) {
-  if (name == "l1" || name == "L1") return L1();
-  if (name == "l2" || name == "L2") return L2();
+  // Keras's function l1_l2 defaults both factors to 0.01, its class L1L2 to 0.
   if (name == "l1_l2") return L1L2(0.01, 0.01);
-  if (name == "L1L2" || name == "l1l2") return L1L2();
+  if (const auto make = registry().find(name)) return (*make)(nlohmann::json::object());
   throw ValueError("unknown regularizer '" + name + "'; available: 'l1', 'l2', 'l1_l2' (and the class "
                    "names 'L1', 'L2', 'L1L2')");
 }
@@ -77,13 +98,7 @@ Regularizer deserialize(const nlohmann::json& value) {
   if (!value.is_object() || !value.contains("class_name"))
     throw ValueError("a regularizer must be null, a name or {\"class_name\", \"config\"}, got " + value.dump());
   const std::string cls = value["class_name"].get<std::string>();
-  const nlohmann::json c = value.value("config", nlohmann::json::object());
-  auto factor = [&](const char* key, double fallback) {
-    return c.contains(key) && c[key].is_number() ? c[key].get<double>() : fallback;
-  };
-  if (cls == "L1") return L1(factor("l1", 0.01));
-  if (cls == "L2") return L2(factor("l2", 0.01));
-  if (cls == "L1L2") return L1L2(factor("l1", 0.0), factor("l2", 0.0));
+  if (const auto make = registry().find_listed(cls)) return (*make)(value.value("config", nlohmann::json::object()));
   throw ValueError("unknown regularizer class '" + cls + "'; lamina knows L1, L2 and L1L2");
 }
 

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <array>
 #include <functional>
 #include <string>
 #include <vector>
@@ -165,6 +166,23 @@ std::vector<OpCase> cases(DType dt) {
       [](const Inputs& x) { return image_resize(x[0], 5, 7); });
   add("image_resize(nearest)", {f({1, 4, 4, 2}, dt)},
       [](const Inputs& x) { return image_resize(x[0], 2, 3, "nearest"); });
+  // The preprocessing kernels: sorted search, integer hashing, projective transforms.
+  add("search_sorted", {fixed(Tensor::from_vector(std::vector<double>{-1, 0, 0, 2.5}, {4}).astype(dt)),
+                        fixed(seq({3, 4}, 1.0, dt))},
+      [](const Inputs& x) { return search_sorted(x[0], x[1], true) + search_sorted(x[0], x[1]); });
+  add("hash_bucket", {fixed(Tensor::from_vector(std::vector<std::int64_t>{0, -7, 123456789, 42}, {2, 2}))},
+      [](const Inputs& x) {
+        return hash_bucket(x[0], 97) + hash_bucket(x[0], 97, "siphash", std::array<std::uint64_t, 2>{3, 5}) +
+               hash_bucket(x[0], 5, "floormod");
+      });
+  for (const char* fill : {"reflect", "wrap", "constant", "nearest"})
+    for (const char* interp : {"bilinear", "nearest"}) {
+      const Tensor t = Tensor::from_vector(std::vector<double>{0.8, -0.6, 2.5, 0.6, 0.8, -1.7, 0, 0,  //
+                                                               1.3, 0.2, -4.1, -0.2, 1.4, 3.3, 0.01, -0.02},
+                                           {2, 8});
+      add(std::string("affine_transform(") + fill + ", " + interp + ")", {f({2, 4, 5, 2}, dt), fixed(t)},
+          [fill, interp](const Inputs& x) { return affine_transform(x[0], x[1], interp, fill, 0.5); });
+    }
   add("batch_norm_training", {f({4, 3, 5}, dt), f({5}, dt, 0.5, 1.0), f({5}, dt)},
       [](const Inputs& x) { return batch_norm_training(x[0], x[1], x[2], 1e-3); });
   add("layer_norm", {f({4, 6}, dt), f({6}, dt, 0.5, 1.0), f({6}, dt)},

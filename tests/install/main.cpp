@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // A user's script against an installed lamina: a 2-layer Sequential, predict, checked output, and
 // its weights saved and loaded back (the load runs the installed HDF5 probe helper).
+// Then a model read from JSON whose layer classes this program never names: linked against the
+// static library, the catalogue must still hold them.
 // Prints "lamina VERSION consumer OK" and returns 0 when the prediction has the expected shape,
 // each softmax row sums to 1 and the loaded weights predict the same; returns 1 otherwise.
 #include <lamina/lamina.hpp>
@@ -75,6 +77,17 @@ int main() {
         std::printf("the loaded weights predict %g, not %g\n", again.at(i), probs.at(i));
         return 1;
       }
+    // Classes named only in the file: GRU, Conv1D, GlobalAveragePooling1D.
+    const char* json = R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [null, 6, 2], "name": "in"}},
+        {"class_name": "Conv1D", "config": {"name": "c", "filters": 3, "kernel_size": 2}},
+        {"class_name": "GRU", "config": {"name": "g", "units": 4, "return_sequences": true}},
+        {"class_name": "GlobalAveragePooling1D", "config": {"name": "p"}}]}})";
+    Model from_file = models::model_from_json(json);
+    if (from_file.predict(Tensor::ones({2, 6, 2})).shape() != Shape{2, 4}) {
+      std::printf("the model read from JSON predicts the wrong shape\n");
+      return 1;
+    }
     // The library loaded is the one these headers describe.
     if (std::strcmp(lamina::version(), LAMINA_VERSION_STRING) != 0) {
       std::printf("library version %s, headers %s\n", lamina::version(), LAMINA_VERSION_STRING);

@@ -8,11 +8,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <sched.h>
 #include <string>
 
 #include <lamina/errors.hpp>
+#include <lamina/models.hpp>
 
 #include "io/atomic_file.hpp"
 #include "io/h5_models.hpp"
@@ -30,6 +32,15 @@ bool temporary_exists(const std::filesystem::path& dir) {
   for (const auto& e : std::filesystem::directory_iterator(dir))
     if (e.path().filename().string().find(".tmp-") != std::string::npos) return true;
   return false;
+}
+
+// The temporaries in `dir`: all of them, or those of the writer `pid` (".<name>.tmp-<pid>-...").
+std::size_t temporaries(const std::filesystem::path& dir, pid_t pid = 0) {
+  const std::string mark = pid ? ".tmp-" + std::to_string(pid) + "-" : ".tmp-";
+  std::size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    n += e.path().filename().string().find(mark) != std::string::npos;
+  return n;
 }
 
 std::size_t entries(const std::filesystem::path& dir) {
@@ -89,6 +100,53 @@ TEST_CASE("A save killed with SIGKILL mid-write leaves the previous file intact"
     CHECK((is_original || is_rewrite));
   }
   CHECK(killed_mid_write >= 1);
+}
+
+TEST_CASE("Saves killed mid-write leave temporaries that the next save or load_model removes", "[h5io]") {
+  reset_layer_names();
+  set_seed(3);
+  Model m = Sequential({layers::Input({1000}), layers::Dense(1000)});  // 4 MB of weights
+  for (const char* name : {"kill.keras", "kill.h5"}) {
+    ScratchDir dir("atomic_leftovers");
+    const std::string path = dir.file(name);
+    m.save(path);
+    std::size_t left_behind = 0, most = 0;
+    // Kill a saving child again and again (a ModelCheckpoint loop killed repeatedly). Each
+    // child's first save clears what the previous kill left; the last kill's leftovers stay.
+    for (int kill = 0; kill < 4; ++kill) {
+      const pid_t child = ::fork();
+      REQUIRE(child >= 0);
+      if (child == 0) {
+        try {
+          for (;;) m.save(path);
+        } catch (...) {
+        }
+        ::_exit(1);
+      }
+      int status = 0;
+      bool child_ended = false;
+      while (temporaries(dir.path(), child) == 0 && !child_ended) {
+        child_ended = ::waitpid(child, &status, WNOHANG) == child;
+        sched_yield();
+      }
+      REQUIRE_FALSE(child_ended);
+      ::kill(child, SIGKILL);
+      ::waitpid(child, &status, 0);
+      left_behind = temporaries(dir.path());
+      most = std::max(most, left_behind);
+    }
+    INFO(name << ": " << left_behind << " temporaries after the last kill, at most " << most);
+    CHECK(left_behind >= 1);
+    CHECK(most <= 3);
+    if (std::string(name) == "kill.keras") {
+      // load_model's look at the directory removes them, and loads the last complete file.
+      CHECK_NOTHROW(models::load_model(path));
+    } else {
+      m.save(path);  // the next save of the path removes them
+    }
+    CHECK(temporaries(dir.path()) == 0);
+    CHECK(entries(dir.path()) == 1);
+  }
 }
 
 TEST_CASE("A save that fails midway keeps the old file and removes its temporary", "[h5io]") {

@@ -14,7 +14,7 @@
 #include <lamina/lamina.hpp>
 #include <nlohmann/json.hpp>
 
-#include "engine/config.hpp"
+#include "engine/layer_spec.hpp"
 #include "io/h5_test_files.hpp"
 #include "support/keras_export.hpp"
 #include "support/op_testing.hpp"
@@ -235,7 +235,7 @@ TEST_CASE("A model for every layer class lamina has survives .keras, .h5 and .we
     lamina::testing::keras_export_detail::collect_classes(json::parse(c.model.to_json()), classes);
   }
   // A class lamina gains needs a model here (or in a Keras-made fixture test that exports).
-  for (const std::string& cls : engine::audited_layer_classes()) {
+  for (const std::string& cls : engine::layer_spec_classes()) {
     INFO("no model uses " << cls << ": add one to catalogue() in " << __FILE__);
     CHECK(classes.count(cls));
   }

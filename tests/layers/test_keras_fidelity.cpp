@@ -123,13 +123,15 @@ TEST_CASE("values lamina does not implement are refused naming layer, key and va
     std::vector<std::string> words;
   };
   const std::vector<Case> cases = {
-      {"Conv2D", with(conv, "data_format", "channels_first"), {3, 4, 4}, {"Conv2D 'c1'", "data_format", "channels_first"}},
-      {"MaxPooling2D", {{"name", "p"}, {"data_format", "channels_first"}}, {3, 4, 4}, {"MaxPooling2D 'p'", "data_format"}},
-      {"GlobalAveragePooling2D", {{"name", "g"}, {"data_format", "channels_first"}}, {3, 4, 4}, {"'g'", "channels_first"}},
-      {"Flatten", {{"name", "f"}, {"data_format", "channels_first"}}, {3, 4, 4}, {"Flatten 'f'", "data_format"}},
-      {"ZeroPadding2D", {{"name", "z"}, {"padding", 1}, {"data_format", "channels_first"}}, {3, 4, 4}, {"'z'", "data_format"}},
-      {"UpSampling2D", {{"name", "u"}, {"data_format", "channels_first"}}, {3, 4, 4}, {"'u'", "data_format"}},
-      {"Cropping2D", {{"name", "cr"}, {"cropping", 1}, {"data_format", "channels_first"}}, {3, 4, 4}, {"'cr'", "data_format"}},
+      // channels_first works (tests/layers/test_channels_first.cpp); other data_format values do not,
+      // nor channels_first where Keras has no data_format.
+      {"Conv2D", with(conv, "data_format", "NCHW"), {3, 4, 4}, {"Conv2D 'c1'", "data_format", "NCHW"}},
+      {"MaxPooling2D", {{"name", "p"}, {"data_format", "channels_middle"}}, {3, 4, 4}, {"MaxPooling2D 'p'", "data_format", "channels_middle"}},
+      {"GlobalAveragePooling2D", {{"name", "g"}, {"data_format", "nchw"}}, {3, 4, 4}, {"'g'", "data_format", "nchw"}},
+      {"Flatten", {{"name", "f"}, {"data_format", "first"}}, {3, 4, 4}, {"Flatten 'f'", "data_format", "first"}},
+      {"ZeroPadding2D", {{"name", "z"}, {"padding", 1}, {"data_format", "last"}}, {3, 4, 4}, {"'z'", "data_format", "last"}},
+      {"UpSampling1D", {{"name", "u"}, {"data_format", "channels_first"}}, {3, 4}, {"'u'", "data_format", "channels_first"}},
+      {"Cropping1D", {{"name", "cr"}, {"cropping", 1}, {"data_format", "channels_first"}}, {3, 4}, {"'cr'", "data_format", "channels_first"}},
       {"LSTM", {{"name", "l"}, {"units", 2}, {"time_major", true}}, {3, 4}, {"LSTM 'l'", "time_major", "true"}},
       {"Conv2D", with(conv, "activation", {{"class_name", "ReLU"}, {"config", {{"threshold", 0.5}}}}), {4, 4, 1},
        {"Conv2D 'c1'", "activation", "threshold"}},
@@ -255,6 +257,6 @@ TEST_CASE("the config-key audit covers every key real Keras writes", "[keras_fid
   const json written = json::parse(in);
   const auto [audited, honoured, ruled] = lamina::testing::audit_config_keys(written);
   CHECK(audited > 400);
-  CHECK(ruled > 20);
+  CHECK(ruled > 10);  // data_format is honoured since channels_first works: ~17 ruled keys remain
   CHECK(honoured > ruled);
 }

@@ -32,7 +32,7 @@
 #include <lamina/model.hpp>
 #include <nlohmann/json.hpp>
 
-#include "engine/config.hpp"
+#include "engine/layer_spec.hpp"
 
 namespace lamina::testing {
 
@@ -117,7 +117,7 @@ inline void export_for_keras(const std::string& name, const Model& model, const 
   d::collect_classes(config, classes);
   entry["classes"] = classes;
   std::ofstream(stem + ".entry.json") << entry.dump();
-  std::ofstream(dir + "/lamina_classes.json") << nlohmann::json(engine::audited_layer_classes()).dump();
+  std::ofstream(dir + "/lamina_classes.json") << nlohmann::json(engine::layer_spec_classes()).dump();
 }
 
 inline void export_for_keras(const std::string& name, const Model& model, const Tensor& x,

@@ -251,6 +251,9 @@ class MultiHeadAttentionLayer : public AttentionBaseLayer {
   /// other axes differ from the value's, or a feature dimension differs from the built kernels.
   Shape compute_output_shape_list(const std::vector<Shape>& input_shapes) override;
   nlohmann::json get_config() const override;
+  /// Keras 3 saves the four projections (EinsumDense layers there) as query_dense, key_dense,
+  /// value_dense and output_dense.
+  std::vector<Keras3Group> keras3_layout() const override;
 
   /// The eager call with Keras's call arguments; builds on first use.
   AttentionResult call_with_scores(const Tensor& query, const Tensor& value,

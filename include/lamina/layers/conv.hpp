@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// lamina/layers/conv.hpp — Conv1D and Conv2D, channels last, with Keras's kernel layout
-// (k, in/groups, filters) / (kh, kw, in/groups, filters) and bias (filters,).
+// lamina/layers/conv.hpp — Conv1D and Conv2D, channels last or first, with Keras's kernel layout
+// (k, in/groups, filters) / (kh, kw, in/groups, filters) and bias (filters,) in both.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +31,7 @@ class BaseConvLayer : public Layer {
   Padding padding() const { return padding_; }
   std::int64_t groups() const { return groups_; }
   const lamina::Activation& activation() const { return activation_; }
+  bool channels_first() const { return channels_first_; }
 
   Tensor kernel;  ///< (kh, kw, in/groups, filters), or (k, in/groups, filters) for Conv1D
   Tensor bias;    ///< (filters,), undefined without use_bias
@@ -39,19 +40,23 @@ class BaseConvLayer : public Layer {
   KernelBiasRegularization regularization_;  ///< set by the subclasses from their options
 
   /// `cls` names the class in messages. Throws ValueError on non-positive sizes, an unknown
-  /// padding, or filters not divisible by groups.
+  /// padding or data_format, or filters not divisible by groups.
   BaseConvLayer(const char* cls, int rank, std::int64_t filters, Size2D kernel_size, Size2D strides,
-                const std::string& padding, Size2D dilation, std::int64_t groups,
+                const std::string& padding, const std::string& data_format, Size2D dilation,
+                std::int64_t groups,
                 lamina::Activation activation, bool use_bias, Initializer kernel_initializer,
                 Initializer bias_initializer, std::string name);
 
  private:
+  /// check_input and compute_output_shape on the channels_last view of the input.
   void check_input(const Shape& input_shape) const;
+  Shape output_shape_last(const Shape& input_shape) const;
 
   int rank_;
   std::int64_t filters_;
   Size2D kernel_size_, strides_, dilation_;
   Padding padding_;
+  bool channels_first_ = false;
   std::int64_t groups_;
   lamina::Activation activation_;
   bool use_bias_;
@@ -63,6 +68,9 @@ class BaseConvLayer : public Layer {
 struct Conv2DOptions {
   Size2D strides = 1;
   std::string padding = "valid";  ///< "valid" | "same"
+  /// "channels_last": x is (batch, height, width, channels); "channels_first": (batch, channels,
+  /// height, width). The kernel's layout is the same for both.
+  std::string data_format = "channels_last";
   Size2D dilation_rate = 1;
   std::int64_t groups = 1;
   lamina::Activation activation{};  ///< linear by default
@@ -78,7 +86,8 @@ struct Conv2DOptions {
   std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
 
-/// output = activation(conv2d(x, kernel) + bias) over x (batch, height, width, channels).
+/// output = activation(conv2d(x, kernel) + bias) over x (batch, height, width, channels), or
+/// (batch, channels, height, width) with data_format "channels_first".
 class Conv2DLayer : public BaseConvLayer {
  public:
   Conv2DLayer(std::int64_t filters, Size2D kernel_size, Conv2DOptions options);
@@ -96,6 +105,8 @@ struct Conv2D : LayerHandle<Conv2DLayer> {
 struct Conv1DOptions {
   std::int64_t strides = 1;
   std::string padding = "valid";  ///< "valid" | "same" | "causal"
+  /// "channels_last": x is (batch, steps, channels); "channels_first": (batch, channels, steps).
+  std::string data_format = "channels_last";
   std::int64_t dilation_rate = 1;
   std::int64_t groups = 1;
   lamina::Activation activation{};

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// lamina/layers/conv_transpose.hpp — Conv2DTranspose, channels last, with Keras's kernel layout
-// (kh, kw, filters, in) and bias (filters,).
+// lamina/layers/conv_transpose.hpp — Conv2DTranspose, channels last or first, with Keras's kernel
+// layout (kh, kw, filters, in) and bias (filters,) in both.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +20,9 @@ struct Conv2DTransposeOptions {
   /// Extra rows/columns at the bottom/right of the output, each < its stride; empty (Keras's None)
   /// picks Keras's default (see conv_transpose_output_length).
   std::optional<Size2D> output_padding{};
+  /// "channels_last": x is (batch, height, width, channels); "channels_first": (batch, channels,
+  /// height, width).
+  std::string data_format = "channels_last";
   Size2D dilation_rate = 1;  ///< > 1 only with strides 1 (as Keras)
   lamina::Activation activation{};
   bool use_bias = true;
@@ -38,8 +41,8 @@ struct Conv2DTransposeOptions {
 /// channels): the upsampling "deconvolution", numerically Keras's on TensorFlow.
 class Conv2DTransposeLayer : public Layer {
  public:
-  /// Throws ValueError on non-positive sizes, an unknown padding, output_padding not below
-  /// strides, or strides > 1 together with dilation_rate > 1.
+  /// Throws ValueError on non-positive sizes, an unknown padding or data_format, output_padding
+  /// not below strides, or strides > 1 together with dilation_rate > 1.
   Conv2DTransposeLayer(std::int64_t filters, Size2D kernel_size, Conv2DTransposeOptions options);
   std::string class_name() const override { return "Conv2DTranspose"; }
   void build(const Shape& input_shape) override;
@@ -57,12 +60,15 @@ class Conv2DTransposeLayer : public Layer {
   Tensor bias;    ///< (filters,), undefined without use_bias
 
  private:
+  /// check_input and compute_output_shape on the channels_last view of the input.
   void check_input(const Shape& s) const;
+  Shape output_shape_last(const Shape& s) const;
   std::int64_t filters_;
   Size2D kernel_size_;
   Conv2DTransposeOptions options_;
   KernelBiasRegularization regularization_;
   Padding padding_;
+  bool channels_first_ = false;
 };
 
 /// `Conv2DTranspose(32, 3, {.strides = 2, .padding = "same"})` doubles height and width.

@@ -10,38 +10,17 @@
 #include "lamina/activations.hpp"
 #include "lamina/constraints.hpp"
 #include "lamina/initializers.hpp"
+#include "lamina/input.hpp"
 #include "lamina/layer.hpp"
 #include "lamina/regularizers.hpp"
 
 namespace lamina::layers {
 
-// --- Input -----------------------------------------------------------------------------------
+// --- Input: the engine's (lamina/input.hpp), also reachable as Keras's keras.layers.Input ----
 
-struct InputOptions {
-  std::string name{};
-  DType dtype = float32;
-  std::optional<std::int64_t> batch_size{};
-};
-
-/// The layer behind Input: passes its input through, declares the batch shape.
-class InputLayer : public Layer {
- public:
-  InputLayer(Shape batch_shape, DType dtype, std::string name = {});
-  std::string class_name() const override { return "InputLayer"; }
-  Tensor call(const Tensor& x, bool training) override;
-  Shape compute_output_shape(const Shape& input_shape) override;
-  nlohmann::json get_config() const override;
-  /// (batch, ...) with -1 for an unknown batch.
-  const Shape& batch_shape() const { return batch_shape_; }
-  DType dtype() const { return dtype_; }
-
- private:
-  Shape batch_shape_;
-  DType dtype_;
-};
-
-/// A symbolic input of `shape` (without the batch dimension).
-KerasTensor Input(const Shape& shape, InputOptions options = {});
+using lamina::Input;
+using lamina::InputLayer;
+using lamina::InputOptions;
 
 // --- Dense -----------------------------------------------------------------------------------
 
@@ -144,17 +123,31 @@ struct Dropout : LayerHandle<DropoutLayer> {
 
 // --- Flatten ---------------------------------------------------------------------------------
 
+/// (batch, ...) -> (batch, product of the rest). With data_format "channels_first", a
+/// (batch, channels, ...) input is first moved to channels_last order, as Keras does.
 class FlattenLayer : public Layer {
  public:
-  explicit FlattenLayer(std::string name);
+  /// Throws ValueError on a data_format other than "channels_last" / "channels_first".
+  explicit FlattenLayer(std::string name, const std::string& data_format = "channels_last");
   std::string class_name() const override { return "Flatten"; }
   Tensor call(const Tensor& x, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) override;
   nlohmann::json get_config() const override;
+  bool channels_first() const { return channels_first_; }
+
+ private:
+  bool channels_first_;
 };
 
+struct FlattenOptions {
+  std::string data_format = "channels_last";  ///< "channels_last" | "channels_first"
+  std::string name{};
+};
+
+/// `Flatten()`, `Flatten("flat")`, `Flatten({.data_format = "channels_first"})`.
 struct Flatten : LayerHandle<FlattenLayer> {
   explicit Flatten(Name name = {});
+  explicit Flatten(FlattenOptions options);
 };
 
 // --- Reshape ---------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// lamina/layers/depthwise_conv.hpp — DepthwiseConv2D and SeparableConv2D, channels last, with
-// Keras's layouts: depthwise kernel (kh, kw, in, depth_multiplier), pointwise kernel
+// lamina/layers/depthwise_conv.hpp — DepthwiseConv2D and SeparableConv2D, channels last or first,
+// with Keras's layouts (the same for both): depthwise kernel (kh, kw, in, depth_multiplier), pointwise kernel
 // (1, 1, in·depth_multiplier, filters).
 #pragma once
 
@@ -28,16 +28,20 @@ class BaseDepthwiseLayer : public Layer {
   Size2D dilation_rate() const { return dilation_; }
   Padding padding() const { return padding_; }
   std::int64_t depth_multiplier() const { return multiplier_; }
+  bool channels_first() const { return channels_first_; }
 
   Tensor depthwise_kernel;  ///< (kh, kw, in, depth_multiplier)
   Tensor bias;              ///< (output channels,), undefined without use_bias
 
  protected:
-  /// Throws ValueError on non-positive sizes, an unknown padding, or strides > 1 together with
-  /// dilation_rate > 1 (as Keras).
+  /// Throws ValueError on non-positive sizes, an unknown padding or data_format, or strides > 1
+  /// together with dilation_rate > 1 (as Keras).
   BaseDepthwiseLayer(const std::string& cls, Size2D kernel_size, Size2D strides,
-                     const std::string& padding, std::int64_t depth_multiplier, Size2D dilation,
+                     const std::string& padding, const std::string& data_format,
+                     std::int64_t depth_multiplier, Size2D dilation,
                      lamina::Activation activation, bool use_bias, std::string name);
+  /// The channel count of a (checked) input shape in the layer's data_format.
+  std::int64_t input_channels(const Shape& input_shape) const;
   /// Output channels for `in` input channels.
   virtual std::int64_t output_channels(std::int64_t in) const = 0;
   /// The convolution before the activation; `act` may be fused into its last kernel.
@@ -48,12 +52,17 @@ class BaseDepthwiseLayer : public Layer {
 
   Size2D kernel_size_, strides_, dilation_;
   Padding padding_;
+  bool channels_first_ = false;
   std::int64_t multiplier_;
   lamina::Activation activation_;
   bool use_bias_;
   /// Keras's depthwise_* and bias_* arguments and activity_regularizer, set by the subclasses:
   /// "kernel" stands for the depthwise kernel here.
   KernelBiasRegularization regularization_;
+
+ private:
+  /// compute_output_shape on the channels_last view of the input.
+  Shape output_shape_last(const Shape& input_shape) const;
 };
 
 // --- DepthwiseConv2D -------------------------------------------------------------------------
@@ -61,6 +70,9 @@ class BaseDepthwiseLayer : public Layer {
 struct DepthwiseConv2DOptions {
   Size2D strides = 1;
   std::string padding = "valid";  ///< "valid" | "same"
+  /// "channels_last": x is (batch, height, width, channels); "channels_first": (batch, channels,
+  /// height, width).
+  std::string data_format = "channels_last";
   std::int64_t depth_multiplier = 1;
   Size2D dilation_rate = 1;
   lamina::Activation activation{};
@@ -103,6 +115,9 @@ struct DepthwiseConv2D : LayerHandle<DepthwiseConv2DLayer> {
 struct SeparableConv2DOptions {
   Size2D strides = 1;
   std::string padding = "valid";  ///< "valid" | "same"
+  /// "channels_last": x is (batch, height, width, channels); "channels_first": (batch, channels,
+  /// height, width).
+  std::string data_format = "channels_last";
   Size2D dilation_rate = 1;
   std::int64_t depth_multiplier = 1;
   lamina::Activation activation{};

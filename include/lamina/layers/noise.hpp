@@ -12,11 +12,14 @@ namespace lamina::layers {
 
 /// Dropout of whole feature maps: in training each (sample, channel) pair is zeroed with
 /// probability `rate` across every step/pixel, and kept ones are scaled by 1/(1 − rate).
-/// Input (batch, steps, channels) for rank 1, (batch, height, width, channels) for rank 2.
+/// Input (batch, steps, channels) for rank 1, (batch, height, width, channels) for rank 2, or
+/// (batch, channels, height, width) with data_format "channels_first" (2-D only, as Keras).
 class SpatialDropoutLayer : public Layer {
  public:
-  /// Throws ValueError unless 0 <= rate < 1.
-  SpatialDropoutLayer(int rank, double rate, std::string name);
+  /// Throws ValueError unless 0 <= rate < 1, or on an unknown data_format (channels_first for
+  /// rank 1).
+  SpatialDropoutLayer(int rank, double rate, std::string name,
+                      const std::string& data_format = "channels_last");
   std::string class_name() const override {
     return rank_ == 2 ? "SpatialDropout2D" : "SpatialDropout1D";
   }
@@ -25,17 +28,29 @@ class SpatialDropoutLayer : public Layer {
   void build(const Shape& input_shape) override { compute_output_shape(input_shape); }
   nlohmann::json get_config() const override;
   double rate() const { return rate_; }
+  bool channels_first() const { return channels_first_; }
 
  private:
   int rank_;
   double rate_;
+  bool channels_first_ = false;
 };
 
 struct SpatialDropout1D : LayerHandle<SpatialDropoutLayer> {
   explicit SpatialDropout1D(double rate, Name name = {});
 };
+struct SpatialDropout2DOptions {
+  /// "channels_last": x is (batch, height, width, channels); "channels_first": (batch, channels,
+  /// height, width).
+  std::string data_format = "channels_last";
+  std::string name{};
+};
+
+/// `SpatialDropout2D(0.2)`, `SpatialDropout2D(0.2, "drop")`,
+/// `SpatialDropout2D(0.2, {.data_format = "channels_first"})`.
 struct SpatialDropout2D : LayerHandle<SpatialDropoutLayer> {
   explicit SpatialDropout2D(double rate, Name name = {});
+  SpatialDropout2D(double rate, SpatialDropout2DOptions options);
 };
 
 /// Training: x + N(0, stddev²) noise, drawn afresh each call. Any input shape.

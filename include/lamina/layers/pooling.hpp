@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // lamina/layers/pooling.hpp — MaxPooling1D/2D, AveragePooling1D/2D and the global poolings,
-// channels last. Weightless.
+// channels last or first. Weightless.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "lamina/layer.hpp"
 #include "lamina/ops.hpp"
@@ -14,10 +15,11 @@ namespace lamina::layers {
 class PoolingLayer : public Layer {
  public:
   enum class Kind { max, average };
-  /// strides of 0 (Keras's None) mean pool_size. Throws ValueError on non-positive sizes or a
-  /// padding other than "valid" / "same".
+  /// strides of 0 (Keras's None) mean pool_size. Throws ValueError on non-positive sizes, a
+  /// padding other than "valid" / "same" or a data_format other than "channels_last" /
+  /// "channels_first".
   PoolingLayer(Kind kind, int rank, Size2D pool_size, Size2D strides, const std::string& padding,
-               std::string name);
+               std::string name, const std::string& data_format = "channels_last");
   /// "MaxPooling2D", "AveragePooling1D", ...
   std::string class_name() const override;
   Tensor call(const Tensor& x, bool training) override;
@@ -30,17 +32,24 @@ class PoolingLayer : public Layer {
   Size2D pool_size() const { return pool_; }
   Size2D strides() const { return strides_; }
   Padding padding() const { return padding_; }
+  bool channels_first() const { return channels_first_; }
 
  private:
+  /// compute_output_shape on the channels_last view of the input.
+  Shape output_shape_last(const Shape& input_shape) const;
   Kind kind_;
   int rank_;
   Size2D pool_, strides_;
   Padding padding_;
+  bool channels_first_ = false;
 };
 
 struct Pooling2DOptions {
   Size2D strides = 0;             ///< 0 (Keras's None): pool_size
   std::string padding = "valid";  ///< "valid" | "same"
+  /// "channels_last": x is (batch, height, width, channels); "channels_first": (batch, channels,
+  /// height, width).
+  std::string data_format = "channels_last";
   std::string name{};
   std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
@@ -48,6 +57,8 @@ struct Pooling2DOptions {
 struct Pooling1DOptions {
   std::int64_t strides = 0;  ///< 0 (Keras's None): pool_size
   std::string padding = "valid";
+  /// "channels_last": x is (batch, steps, channels); "channels_first": (batch, channels, steps).
+  std::string data_format = "channels_last";
   std::string name{};
   std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
@@ -69,10 +80,13 @@ struct AveragePooling1D : LayerHandle<PoolingLayer> {
 
 // --- global pooling --------------------------------------------------------------------------
 
-/// Max or mean over all spatial axes: (N, H, W, C) -> (N, C), or (N, 1, 1, C) with keepdims.
+/// Max or mean over all spatial axes: (N, H, W, C) -> (N, C), or (N, 1, 1, C) with keepdims;
+/// channels_first: (N, C, H, W) -> (N, C), or (N, C, 1, 1).
 class GlobalPoolingLayer : public Layer {
  public:
-  GlobalPoolingLayer(PoolingLayer::Kind kind, int rank, bool keepdims, std::string name);
+  /// Throws ValueError on a data_format other than "channels_last" / "channels_first".
+  GlobalPoolingLayer(PoolingLayer::Kind kind, int rank, bool keepdims, std::string name,
+                     const std::string& data_format = "channels_last");
   /// "GlobalMaxPooling2D", "GlobalAveragePooling1D", ...
   std::string class_name() const override;
   Tensor call(const Tensor& x, bool training) override;
@@ -80,14 +94,19 @@ class GlobalPoolingLayer : public Layer {
   void build(const Shape& input_shape) override { compute_output_shape(input_shape); }
   nlohmann::json get_config() const override;
   bool keepdims() const { return keepdims_; }
+  bool channels_first() const { return channels_first_; }
 
  private:
+  std::vector<int> spatial_axes() const;
   PoolingLayer::Kind kind_;
   int rank_;
   bool keepdims_;
+  bool channels_first_ = false;
 };
 
 struct GlobalPoolingOptions {
+  /// "channels_last": x is (batch, ..., channels); "channels_first": (batch, channels, ...).
+  std::string data_format = "channels_last";
   bool keepdims = false;
   std::string name{};
   std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy

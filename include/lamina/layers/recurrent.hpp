@@ -51,6 +51,14 @@ struct RecurrentOptions {
 
 enum class CellType { simple_rnn, lstm, gru };
 
+/// What a recurrent layer returns: the output ((batch, units), or (batch, steps, units) with
+/// return_sequences) and the final states {h} or {h, c}.
+struct RecurrentResult {
+  Tensor output{};
+  std::vector<Tensor> states{};
+};
+
+
 /// One recurrent cell: SimpleRNNCell, LSTMCell or GRUCell. It owns the weights; the RNN layers
 /// run it over time. Called on its own it performs one step from zero states.
 class RecurrentCellLayer : public Layer {
@@ -68,6 +76,15 @@ class RecurrentCellLayer : public Layer {
   /// One step: x (batch, features) and states {h} or {h, c} (LSTM) -> {output, new states...}.
   std::vector<Tensor> step(const Tensor& x, const std::vector<Tensor>& states, bool training);
 
+  /// The time loop over x (batch, steps, ...): the output (the last one, or every step's with
+  /// return_sequences, in processing order) and the final states. `mask` (batch, steps) may be
+  /// undefined; `initial` is empty (zeros) or one state_shape() tensor per state. Subclasses with
+  /// another step (ConvLSTM's convolutions) override it.
+  virtual RecurrentResult scan(const Tensor& x, const Tensor& mask, const std::vector<Tensor>& initial,
+                               bool training, bool go_backwards, bool return_sequences);
+  /// The shape of each state for one step's input shape: (batch, units) here.
+  virtual Shape state_shape(const Shape& step_input_shape) const;
+
   CellType type() const { return type_; }
   std::int64_t units() const { return units_; }
   /// 2 for LSTM (h, c), else 1.
@@ -79,6 +96,11 @@ class RecurrentCellLayer : public Layer {
   Tensor kernel;            ///< (features, G·units)
   Tensor recurrent_kernel;  ///< (units, G·units)
   Tensor bias;              ///< (G·units), (2, 3·units) for GRU reset_after, undefined without bias
+
+ protected:
+  /// Adds kernel, recurrent_kernel and (with use_bias) bias of the given shapes with the options'
+  /// initializers, regularizers and constraints; LSTM's unit_forget_bias sets the forget block.
+  void add_gate_weights(const Shape& kernel_shape, const Shape& recurrent_shape, const Shape& bias_shape);
 
  private:
   CellType type_;
@@ -97,13 +119,6 @@ struct SimpleRNNCell : LayerHandle<RecurrentCellLayer> {
   explicit SimpleRNNCell(std::int64_t units, RecurrentOptions options = {});
 };
 
-/// What a recurrent layer returns: the output ((batch, units), or (batch, steps, units) with
-/// return_sequences) and the final states {h} or {h, c}.
-struct RecurrentResult {
-  Tensor output{};
-  std::vector<Tensor> states{};
-};
-
 /// The generic RNN over a cell (Keras's RNN): input (batch, steps, features). SimpleRNN, LSTM and
 /// GRU are this layer with their own class names and flat configs.
 class RNNLayer : public Layer {
@@ -119,6 +134,8 @@ class RNNLayer : public Layer {
   Shape compute_output_shape(const Shape& input_shape) override;
   nlohmann::json get_config() const override;
   std::vector<std::shared_ptr<Layer>> sublayers() const override { return {cell_}; }
+  /// Keras 3 saves the weights in the cell: <layer>/cell/vars.
+  std::vector<Keras3Group> keras3_layout() const override;
 
   // In a graph the layer takes the sequence, optionally followed by one (batch, units) initial
   // state per cell state (Keras's initial_state: {h} or {h, c}), and with return_state returns
@@ -138,6 +155,8 @@ class RNNLayer : public Layer {
                                   bool training = false);
   /// Stateful layers: forget the kept states (the next call starts from zeros).
   void reset_states();
+  /// The shape of each state for an input sequence of `input_shape` (batch, steps, ...).
+  Shape state_shape(const Shape& input_shape) const;
   /// The states kept by a stateful layer (empty before the first call).
   const std::vector<Tensor>& states() const { return states_; }
 
@@ -148,7 +167,7 @@ class RNNLayer : public Layer {
  protected:
   /// The RNN arguments of Keras's config (return_sequences, ..., unroll, zero_output_for_mask).
   nlohmann::json rnn_config() const;
-  /// Checks `input_shapes` = the sequence then `states_per_call` initial states of (batch, units)
+  /// Checks `input_shapes` = the sequence then `states_per_call` initial states of state_shape()
   /// (none at all is fine too); throws ShapeError naming the layer.
   void check_initial_state_shapes(const std::vector<Shape>& input_shapes, std::size_t states_per_call) const;
   friend class BidirectionalLayer;

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// lamina/layers/reshaping.hpp — weightless layers that move values around, channels last:
-// ZeroPadding1D/2D, Cropping1D/2D, UpSampling1D/2D, Permute, RepeatVector.
+// lamina/layers/reshaping.hpp — weightless layers that move values around: ZeroPadding1D/2D,
+// Cropping1D/2D, UpSampling1D/2D (channels last or first, as Keras allows), Permute, RepeatVector.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,12 +32,15 @@ struct Margins2D {
 };
 
 /// Zeros added to (ZeroPadding) or rows/columns removed from (Cropping) the spatial borders. A
-/// 1-D layer works on (batch, steps, channels) and uses only `cols`.
+/// 1-D layer works on (batch, steps, channels) (ZeroPadding1D also (batch, channels, steps)) and
+/// uses only `cols`.
 class MarginLayer : public Layer {
  public:
   enum class Kind { zero_padding, cropping };
-  /// Throws ValueError on a negative amount.
-  MarginLayer(Kind kind, int rank, Margins2D margins, std::string name);
+  /// Throws ValueError on a negative amount or an unknown data_format, or channels_first for
+  /// Cropping1D (Keras's has no data_format).
+  MarginLayer(Kind kind, int rank, Margins2D margins, std::string name,
+              const std::string& data_format = "channels_last");
   /// "ZeroPadding2D", "Cropping1D", ...
   std::string class_name() const override;
   Tensor call(const Tensor& x, bool training) override;
@@ -45,17 +49,26 @@ class MarginLayer : public Layer {
   void build(const Shape& input_shape) override { compute_output_shape(input_shape); }
   nlohmann::json get_config() const override;
   const Margins2D& margins() const { return margins_; }
+  bool channels_first() const { return channels_first_; }
 
  private:
+  /// compute_output_shape on the channels_last view of the input.
+  Shape output_shape_last(const Shape& input_shape) const;
   Kind kind_;
   int rank_;
   Margins2D margins_;
+  bool channels_first_ = false;
 };
 
 /// The padding and cropping layers' other argument (a struct, so that `{{1, 0}, {2, 2}}` can only
 /// mean the amounts).
 struct MarginOptions {
-  std::string name{};  // alone: a second member would let {{1, 0}, {2, 2}} fill both
+  std::string name{};
+  /// "channels_last" (empty): x is (batch, height, width, channels) or (batch, steps, channels);
+  /// "channels_first": (batch, channels, height, width) or (batch, channels, steps). Not for
+  /// Cropping1D, which Keras gives no data_format. An optional, which no integer makes, so that
+  /// `ZeroPadding2D({{1, 0}, {0, 0}})` cannot also read as amounts then options.
+  std::optional<std::string> data_format{};
 };
 
 /// `ZeroPadding2D(1)`, `ZeroPadding2D({{1, 0}, {2, 2}})`. Keras's default pads 1 on every side.
@@ -82,8 +95,10 @@ struct Cropping1D : LayerHandle<MarginLayer> {
 /// only) interpolates with half-pixel centres, as Keras's image resize on TensorFlow.
 class UpSamplingLayer : public Layer {
  public:
-  /// Throws ValueError on a non-positive size or an unknown interpolation.
-  UpSamplingLayer(int rank, Size2D size, std::string interpolation, std::string name);
+  /// Throws ValueError on a non-positive size, an unknown interpolation or data_format, or
+  /// channels_first for UpSampling1D (Keras's has no data_format).
+  UpSamplingLayer(int rank, Size2D size, std::string interpolation, std::string name,
+                  const std::string& data_format = "channels_last");
   std::string class_name() const override { return rank_ == 2 ? "UpSampling2D" : "UpSampling1D"; }
   Tensor call(const Tensor& x, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) override;
@@ -91,14 +106,21 @@ class UpSamplingLayer : public Layer {
   nlohmann::json get_config() const override;
   Size2D size() const { return size_; }
   const std::string& interpolation() const { return interpolation_; }
+  bool channels_first() const { return channels_first_; }
 
  private:
+  /// compute_output_shape on the channels_last view of the input.
+  Shape output_shape_last(const Shape& input_shape) const;
   int rank_;
   Size2D size_;
   std::string interpolation_;
+  bool channels_first_ = false;
 };
 
 struct UpSampling2DOptions {
+  /// "channels_last": x is (batch, height, width, channels); "channels_first": (batch, channels,
+  /// height, width).
+  std::string data_format = "channels_last";
   std::string interpolation = "nearest";  ///< "nearest" | "bilinear"
   std::string name{};
   std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy

@@ -37,6 +37,8 @@ class BidirectionalLayer : public Layer {
   Shape compute_output_shape(const Shape& input_shape) override;
   nlohmann::json get_config() const override;
   std::vector<std::shared_ptr<Layer>> sublayers() const override { return {forward_, backward_}; }
+  /// Keras 3 saves the two layers under forward_layer and backward_layer.
+  std::vector<Keras3Group> keras3_layout() const override;
 
   // In a graph, as Keras's: inputs are the sequence and optionally the initial states (forward's
   // then backward's); outputs are the merged output (merge_mode "none": forward's and backward's)
@@ -85,6 +87,8 @@ class TimeDistributedLayer : public Layer {
   bool supports_masking() const override { return true; }
   nlohmann::json get_config() const override;
   std::vector<std::shared_ptr<Layer>> sublayers() const override { return {layer_}; }
+  /// Keras 3 saves the wrapped layer under `layer`.
+  std::vector<Keras3Group> keras3_layout() const override;
   const std::shared_ptr<Layer>& layer() const { return layer_; }
 
  private:

@@ -77,6 +77,10 @@ class CpuBackend : public backend::Backend {
   void shift_window(const Tensor& x, std::int64_t top, std::int64_t left, Tensor& y) override;
   void resize_forward(const std::vector<Tap>& rows, const std::vector<Tap>& cols, const Tensor& x, Tensor& y) override;
   void resize_backward(const std::vector<Tap>& rows, const std::vector<Tap>& cols, const Tensor& dy, Tensor& dx) override;
+  void search_sorted(const Tensor& sorted, const Tensor& x, bool right, Tensor& out) override;
+  void hash_bucket(backend::HashMethod method, std::int64_t num_bins, std::uint64_t k0, std::uint64_t k1, const Tensor& x, Tensor& out) override;
+  void affine_transform(const backend::ImageTransform& t, const Tensor& x, Tensor& y) override;
+  void affine_transform_backward(const backend::ImageTransform& t, const Tensor& dy, Tensor& dx) override;
   void random_fill(backend::Distribution d, const backend::PhiloxPlace& place, double a, double b, Tensor& out) override;
   void bernoulli_mask(const backend::PhiloxPlace& place, double rate, Tensor& mask) override;
   void masked_scale(const Tensor& mask, double scale, const Tensor& x, Tensor& y) override;
