@@ -42,6 +42,10 @@ FORMATS = ("keras", "h5", "weights")
 EXPECTED_REFUSALS = [
     ("ThresholdedReLU", "tf.keras 2 only: Keras 3 removed it (ReLU(threshold=...) replaces it)",
      lambda entry, fmt: "ThresholdedReLU" in entry["classes"], ("ThresholdedReLU",), ("ThresholdedReLU",)),
+    ("LocallyConnected1D/2D", "tf.keras 2 only: Keras 3 removed them; lamina writes them as custom objects, which "
+     "Keras 3 cannot resolve",
+     lambda entry, fmt: bool({"LocallyConnected1D", "LocallyConnected2D"} & set(entry["classes"])),
+     ("LocallyConnected",), ("LocallyConnected1D", "LocallyConnected2D")),
     ("Keras 2's hard_sigmoid", "lamina keeps Keras 2's formula, clip(0.2x + 0.5, 0, 1), for Keras 2 files as "
      "'hard_sigmoid_keras2'; Keras 3 has only its own, relu6(x + 3) / 6, so it cannot express those models",
      lambda entry, fmt: '"hard_sigmoid_keras2"' in json.dumps(entry["layers"]), ("hard_sigmoid_keras2",), ()),
