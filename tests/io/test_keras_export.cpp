@@ -195,7 +195,9 @@ std::vector<Case> catalogue() {
   }
   add("preprocessing_image", {8, 7, 3},
       {layer("Resizing", {{"name", "resize"}, {"height", 6}, {"width", 6}, {"interpolation", "bilinear"}}),
-       layer("CenterCrop", {{"name", "center"}, {"height", 5}, {"width", 4}}),
+       // RandomCrop gets its target size: Keras 3.15's RandomCrop passes any image through unchanged at
+       // inference (its compute_output_shape and docstring say (height, width), as lamina does).
+       layer("CenterCrop", {{"name", "center"}, {"height", 4}, {"width", 4}}),
        layer("RandomFlip", {{"name", "flip"}, {"mode", "horizontal"}, {"seed", 1}}),
        layer("RandomRotation", {{"name", "rotate"}, {"factor", 0.1}, {"seed", 2}}),
        layer("RandomZoom", {{"name", "zoom"}, {"height_factor", 0.1}, {"seed", 3}}),

@@ -46,6 +46,11 @@ EXPECTED_REFUSALS = [
      "Keras 3 cannot resolve",
      lambda entry, fmt: bool({"LocallyConnected1D", "LocallyConnected2D"} & set(entry["classes"])),
      ("LocallyConnected",), ("LocallyConnected1D", "LocallyConnected2D")),
+    ("IntegerLookup/Hashing under JAX", "Keras 3 builds them on tf.data lookups: without TensorFlow (this check runs "
+     "the JAX backend, a third of the download) they refuse to exist; tests/fixtures/check_preprocessing_in_keras.py "
+     "loads lamina's saves of them in Keras 3.15 with TensorFlow",
+     lambda entry, fmt: bool({"IntegerLookup", "Hashing"} & set(entry["classes"])), ("requires TensorFlow",),
+     ("IntegerLookup", "Hashing")),
     ("Keras 2's hard_sigmoid", "lamina keeps Keras 2's formula, clip(0.2x + 0.5, 0, 1), for Keras 2 files as "
      "'hard_sigmoid_keras2'; Keras 3 has only its own, relu6(x + 3) / 6, so it cannot express those models",
      lambda entry, fmt: '"hard_sigmoid_keras2"' in json.dumps(entry["layers"]), ("hard_sigmoid_keras2",), ()),
@@ -85,6 +90,12 @@ CONFIG_EXCEPTIONS = {
                                                "replaces attention_axes=None by the axes it resolved when built"),
     ("SpatialDropout*", "dtype"): (lambda k: isinstance(k, str), _policy_name, "Keras 3.15's SpatialDropout1D/2D/3D "
                                    "get_config writes the dtype as a plain name, every other layer as a DTypePolicy"),
+    ("Discretization", "dtype"): (lambda k: isinstance(k, str), _policy_name, "Keras 3.15's Discretization "
+                                  "get_config writes its dtype as a plain name, as SpatialDropout does"),
+    ("CategoryEncoding", "sparse"): ("<absent>", False, "Keras 3.15's CategoryEncoding.get_config leaves out the "
+                                     "sparse it takes; absent means False (lamina refuses sparse=True)"),
+    ("*", "*activation"): ("silu", "swish", "Keras 3 resolves the alias 'swish' to its function and writes that "
+                           "function's name; lamina writes the name it was given: the same function"),
     ("SimpleRNN", "seed"): ("<absent>", None, "Keras 3.15's SimpleRNN.get_config leaves out the seed it takes "
                             "(LSTM's and GRU's write it)"),
     ("Bidirectional", "*layer.config.zero_output_for_mask"): (True, False, "Keras's Bidirectional sets "
