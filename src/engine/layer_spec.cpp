@@ -3,6 +3,7 @@
 // built-in classes declare, and the config-key audit that reads them.
 #include "engine/layer_spec.hpp"
 
+#include <algorithm>
 #include <mutex>
 
 #include "common/registry.hpp"
@@ -88,6 +89,12 @@ void register_layer_spec(LayerSpec spec) {
 
 std::shared_ptr<const LayerSpec> find_layer_spec(const std::string& class_name) {
   return specs().find(class_name).value_or(nullptr);
+}
+
+std::vector<std::string> layer_spec_classes() {
+  std::vector<std::string> out = specs().names();
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 LayerFactory find_layer_factory(const std::string& class_name, const std::string& registered_name) {

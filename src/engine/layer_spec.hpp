@@ -60,6 +60,9 @@ struct LayerSpec {
 void register_layer_spec(LayerSpec spec);
 /// The spec of a Keras class name lamina implements; null for any other (a user's class).
 std::shared_ptr<const LayerSpec> find_layer_spec(const std::string& class_name);
+/// Every class with a spec (the built-ins, InputLayer and the models included), sorted: what the
+/// lamina -> Keras check must cover.
+std::vector<std::string> layer_spec_classes();
 /// The factory for a config entry: under its registered name ("package>Name", Keras 3's custom
 /// objects) when there is one, else under its class name; null when neither is registered.
 LayerFactory find_layer_factory(const std::string& class_name, const std::string& registered_name);

@@ -20,6 +20,8 @@
 #include <lamina/models.hpp>
 
 #include "io/h5_test_files.hpp"
+#include "support/keras_export.hpp"
+#include "support/op_testing.hpp"
 
 using namespace lamina;
 
@@ -126,10 +128,11 @@ TEST_CASE("Keras 3's .weights.h5 with 16-bit variables loads into the same model
 }
 
 TEST_CASE("lamina's 16-bit weights round-trip through .weights.h5, .keras and .h5, stored as "
-          "Keras 3 and h5py store them", "[h5io][half]") {
+          "Keras 3 and h5py store them", "[h5io][half][keras_export]") {
   lamina::testing::ScratchDir dir("half");
   Model model = half_model(true);
   model.load_weights(kDir + "half_model.weights.h5");
+  lamina::testing::export_for_keras("half_model", model, lamina::testing::seq({4, 3}, 1.0, float32));
   const auto& layers = expected()["layers"];
   for (const char* file : {"m.weights.h5", "m.keras", "m.h5"}) {
     INFO(file);

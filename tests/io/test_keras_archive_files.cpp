@@ -19,6 +19,7 @@
 #include <lamina/optimizers.hpp>
 
 #include "io/h5_test_files.hpp"
+#include "support/keras_export.hpp"
 #include "support/op_testing.hpp"
 
 using namespace lamina;
@@ -57,7 +58,7 @@ double max_difference(const Tensor& got, const std::vector<double>& want) {
 }  // namespace
 
 TEST_CASE("Every real Keras 3 .keras file lamina has the layers for predicts the reference outputs within 1e-5",
-          "[config]") {
+          "[config][keras_export]") {
   for (const auto& [name, c] : fixtures().items()) {
     INFO(name);
     Model model = models::load_model(real_file(name), {.compile = false});
@@ -68,6 +69,7 @@ TEST_CASE("Every real Keras 3 .keras file lamina has the layers for predicts the
     const double diff = max_difference(y, c.at("output").get<std::vector<double>>());
     CAPTURE(diff);
     CHECK(diff <= 1e-5);
+    lamina::testing::export_for_keras("archive_" + name.substr(0, name.find('.')), model, x);
   }
 }
 

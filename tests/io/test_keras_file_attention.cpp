@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/h5_test_files.hpp"
+#include "support/keras_export.hpp"
 #include "support/op_testing.hpp"
 
 using namespace lamina;
@@ -23,7 +24,7 @@ Tensor tensor_of(const nlohmann::json& values, const Shape& shape) {
 }  // namespace
 
 TEST_CASE("tf.keras 2.11's Functional model with Attention on rank-2 tensors loads and predicts its numpy forward pass",
-          "[attention][h5io]") {
+          "[attention][h5io][keras_export]") {
   std::ifstream in(std::string(LAMINA_TEST_FIXTURES) + "/attention.json");
   REQUIRE(in.good());
   const auto fixture = nlohmann::json::parse(in)["keras_file"];
@@ -43,5 +44,6 @@ TEST_CASE("tf.keras 2.11's Functional model with Attention on rank-2 tensors loa
   const Tensor whole = model.predict(x);
   REQUIRE(whole.shape() == Shape{shape[0], 1});
   testing::check_values(whole, fixture["output"].get<std::vector<double>>(), 1e-5);
+  testing::export_for_keras("h5_k2_dl4j_functional_attention", model, x);
   testing::check_values(model.predict(x, {.batch_size = 3}), fixture["output_batch_3"].get<std::vector<double>>(), 1e-5);
 }

@@ -18,6 +18,7 @@
 
 #include "io/h5_test_files.hpp"
 #include "io/hdf5.hpp"
+#include "support/keras_export.hpp"
 
 using namespace lamina;
 using lamina::testing::keras_file;
@@ -64,7 +65,7 @@ TEST_CASE("The Keras files folder is present in the repository", "[h5io]") {
   REQUIRE(std::filesystem::exists(keras_file("PROVENANCE.md")));
 }
 
-TEST_CASE("Keras 2.1 CNN with BatchNormalization loads and predicts what Keras recorded", "[h5io]") {
+TEST_CASE("Keras 2.1 CNN with BatchNormalization loads and predicts what Keras recorded", "[h5io][keras_export]") {
   Model m = models::load_model(keras_file("k2_dl4j_cnn_batch_norm.h5"));
   CHECK(m.layers().size() == 6);
   CHECK(m.layers()[1]->class_name() == "BatchNormalization");
@@ -72,17 +73,19 @@ TEST_CASE("Keras 2.1 CNN with BatchNormalization loads and predicts what Keras r
   const Tensor x = io::load_npy(keras_file("k2_dl4j_cnn_batch_norm.input.npy")).astype(float32);
   const Tensor y = io::load_npy(keras_file("k2_dl4j_cnn_batch_norm.predictions.npy"));
   CHECK(max_difference(m.predict(x), y) < 1e-5);
+  lamina::testing::export_for_keras("h5_k2_dl4j_cnn_batch_norm", m, x);
   // training_config: Adam + mse (Keras 2's `lr` key).
   REQUIRE(m.optimizer() != nullptr);
   CHECK(m.optimizer()->name() == "Adam");
   CHECK(m.optimizer()->learning_rate() == Approx(0.001));
 }
 
-TEST_CASE("Keras 2.3 MLP loads from the model file and from the weights-only file", "[h5io]") {
+TEST_CASE("Keras 2.3 MLP loads from the model file and from the weights-only file", "[h5io][keras_export]") {
   const Tensor x = dataset("k2_dl4j_mlp_softmax.io.h5", "inputs/dense_1_input");
   const Tensor y = dataset("k2_dl4j_mlp_softmax.io.h5", "predictions/activation_1");
   Model m = models::load_model(keras_file("k2_dl4j_mlp_softmax.model.h5"));
   CHECK(max_difference(m.predict(x), y) < 1e-5);
+  lamina::testing::export_for_keras("h5_k2_dl4j_mlp_softmax", m, x);
   CHECK(m.optimizer()->name() == "RMSprop");
 
   // Weights only (root-level layer groups): the model is built in code, as a Keras user would.
@@ -96,13 +99,14 @@ TEST_CASE("Keras 2.3 MLP loads from the model file and from the weights-only fil
 }
 
 TEST_CASE("tf.keras 2.13 Functional skip-concat and Keras 3 MLP match a numpy forward pass",
-          "[h5io]") {
+          "[h5io][keras_export]") {
   const auto cases = fixtures();
   for (const std::string name : {"k2_tf213_functional_skipconcat.h5", "k3_churn_mlp.h5"}) {
     INFO(name);
     Model m = models::load_model(keras_file(name));
     const Tensor x = from_json(cases[name]["input"]);
     CHECK(max_difference(m.predict(x), from_json(cases[name]["outputs"][0])) < 1e-5);
+    lamina::testing::export_for_keras("h5_" + name.substr(0, name.find('.')), m, x);
   }
   // Keras 3's optimizer state (adam/iteration, adam/learning_rate, momentum/velocity per
   // variable) comes back with compile = true: h5py reads iteration 4500 and rate 0.01.
@@ -137,7 +141,7 @@ TEST_CASE("Keras 3.4 multi-output Functional loads with its three heads and per-
   CHECK(m.optimizer()->iterations() == 20000);
 }
 
-TEST_CASE("tf.keras toy ResNet: JSON config plus weights-only .h5 with Add merges", "[h5io]") {
+TEST_CASE("tf.keras toy ResNet: JSON config plus weights-only .h5 with Add merges", "[h5io][keras_export]") {
   std::ifstream in(keras_file("k2_kotlindl_toyresnet.config.json"));
   const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   Model m = models::model_from_json(json);
@@ -151,6 +155,7 @@ TEST_CASE("tf.keras toy ResNet: JSON config plus weights-only .h5 with Add merge
   const auto c = fixtures()["k2_kotlindl_toyresnet"];
   const Tensor x = from_json(c["input"]).reshape({2, 28, 28, 1});
   CHECK(max_difference(m.predict(x), from_json(c["outputs"][0])) < 1e-5);
+  lamina::testing::export_for_keras("h5_k2_kotlindl_toyresnet", m, x);
 }
 
 TEST_CASE("tf.keras 2.11's Functional model with an Attention layer loads", "[h5io]") {
@@ -161,11 +166,12 @@ TEST_CASE("tf.keras 2.11's Functional model with an Attention layer loads", "[h5
   CHECK(m.count_params() == 2849);
 }
 
-TEST_CASE("Keras 2 LSTM files predict what Keras recorded and tf.keras's GRU its numpy forward pass", "[h5io]") {
+TEST_CASE("Keras 2 LSTM files predict what Keras recorded and tf.keras's GRU its numpy forward pass", "[h5io][keras_export]") {
   // Keras 2.1.3 Sequential (bare-list config, batch_input_shape [25, 1, 1]) LSTM -> Dense.
   Model lstm = models::load_model(keras_file("k2_dl4j_lstm.model.h5"));
-  CHECK(max_difference(lstm.predict(dataset("k2_dl4j_lstm.io.h5", "inputs/lstm_1_input")),
-                       dataset("k2_dl4j_lstm.io.h5", "predictions/dense_1")) < 1e-5);
+  const Tensor lstm_x = dataset("k2_dl4j_lstm.io.h5", "inputs/lstm_1_input");
+  CHECK(max_difference(lstm.predict(lstm_x), dataset("k2_dl4j_lstm.io.h5", "predictions/dense_1")) < 1e-5);
+  lamina::testing::export_for_keras("h5_k2_dl4j_lstm", lstm, lstm_x);
 
   // Keras 2.2.4: Dense on 3-D input, LSTM(relu, hard_sigmoid), 10 cases transcribed by keras2c.
   Model k2c = models::load_model(keras_file("k2_keras2c_dense_lstm.h5"));
@@ -178,6 +184,7 @@ TEST_CASE("Keras 2 LSTM files predict what Keras recorded and tf.keras's GRU its
     for (const auto& e : c["dense_3"]) y.push_back(e.get<float>());
     CHECK(max_difference(k2c.predict(x), Tensor::from_vector(y, {1, 30})) < 1e-5);
   }
+  lamina::testing::export_for_keras("h5_k2_keras2c_dense_lstm", k2c, from_json(io["cases"][0]["input_1"]).reshape({1, 8, 32}));
 
   // tf.keras 2.10 GRU(80, reset_after) with a (2, 240) bias and `gru/gru_cell/kernel:0` names.
   Model gru = models::load_model(keras_file("k2_airpassengers_gru.h5"));
@@ -186,4 +193,5 @@ TEST_CASE("Keras 2 LSTM files predict what Keras recorded and tf.keras's GRU its
   const auto c = fixtures()["k2_airpassengers_gru.h5"];
   const Tensor x = from_json(c["input"]).reshape({3, 6, 20});
   CHECK(max_difference(gru.predict(x), from_json(c["outputs"][0])) < 1e-5);
+  lamina::testing::export_for_keras("h5_k2_airpassengers_gru", gru, x);
 }

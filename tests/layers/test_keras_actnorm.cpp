@@ -8,8 +8,6 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <set>
 #include <string>
@@ -22,6 +20,7 @@
 #include "engine/config.hpp"
 #include "support/config_key_audit.hpp"
 #include "support/gradcheck.hpp"
+#include "support/keras_export.hpp"
 #include "support/op_testing.hpp"
 
 using namespace lamina;
@@ -70,13 +69,12 @@ Tensor leaf(const Tensor& w, double scale, double shift = 0.0) { return seq(w.sh
 }  // namespace
 
 TEST_CASE("Keras-made activation, normalization and EinsumDense models match Keras, saved and reloaded",
-          "[keras_actnorm]") {
+          "[keras_actnorm][keras_export]") {
   const json all = fixtures();
   REQUIRE(all.size() >= 36);
   lamina::testing::TempDir dir;
   double worst = 0;
   std::set<std::string> classes;
-  json exported = json::object();
   for (const auto& [name, c] : all.items()) {
     INFO(name << " (Keras " << c["keras"].get<std::string>() << ")");
     Model m = models::load_model(LAMINA_TEST_FIXTURES "/keras_actnorm/" + c["file"].get<std::string>());
@@ -89,15 +87,10 @@ TEST_CASE("Keras-made activation, normalization and EinsumDense models match Ker
     worst = std::max(worst, d);
     const json config = json::parse(m.to_json());
     for (const json& l : config["config"]["layers"]) classes.insert(l["class_name"].get<std::string>());
+    lamina::testing::export_for_keras("actnorm_" + name, m, x);
     for (const char* format : {".keras", ".h5"}) {
       const std::string path = dir.file(name + format);
       m.save(path);
-      // LAMINA_ACTNORM_EXPORT=dir keeps lamina's files for check_actnorm_in_keras.py (lamina -> Keras).
-      if (const char* out = std::getenv("LAMINA_ACTNORM_EXPORT")) {
-        std::filesystem::copy_file(path, std::string(out) + "/" + name + format,
-                                   std::filesystem::copy_options::overwrite_existing);
-        exported[name + format] = {{"x", c["x"]}, {"x_shape", c["x_shape"]}, {"y", c["y"]}};
-      }
       Model back = models::load_model(path);
       CHECK(back.to_json() == m.to_json());
       CHECK(worst_difference(predict(back, x), want) < 1e-5);
@@ -109,7 +102,6 @@ TEST_CASE("Keras-made activation, normalization and EinsumDense models match Ker
     INFO(cls);
     CHECK(classes.count(cls));
   }
-  if (const char* out = std::getenv("LAMINA_ACTNORM_EXPORT")) std::ofstream(std::string(out) + "/index.json") << exported;
   WARN("keras_actnorm: " << all.size() << " Keras files, worst relative difference " << worst);
 }
 

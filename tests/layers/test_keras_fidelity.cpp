@@ -17,6 +17,7 @@
 
 #include "engine/config.hpp"
 #include "support/config_key_audit.hpp"
+#include "support/keras_export.hpp"
 
 using namespace lamina;
 using json = nlohmann::json;
@@ -71,7 +72,7 @@ std::string refusal(const json& model_config) {
 
 }  // namespace
 
-TEST_CASE("Keras-made models with wrappers, activation objects and rms_scaling match Keras", "[keras_fidelity]") {
+TEST_CASE("Keras-made models with wrappers, activation objects and rms_scaling match Keras", "[keras_fidelity][keras_export]") {
   const json all = fixtures();
   REQUIRE(all.size() >= 9);
   for (const auto& [name, c] : all.items()) {
@@ -83,6 +84,7 @@ TEST_CASE("Keras-made models with wrappers, activation objects and rms_scaling m
     const Tensor y = (*layer)(x);
     CHECK(y.shape() == Shape(c["y_shape"].get<std::vector<std::int64_t>>()));
     CHECK(worst_difference(y, c["y"].get<std::vector<double>>()) < 1e-5);
+    lamina::testing::export_for_keras("fidelity_" + name, m, x);
     if (c.contains("losses")) {
       double total = 0;
       for (const Tensor& l : layer->losses()) total += l.item();
