@@ -181,7 +181,13 @@ GlobalAveragePooling1D::GlobalAveragePooling1D(GlobalPoolingOptions o)
 namespace {
 using json = nlohmann::json;
 
-// Keras writes strides null for "same as pool_size" in hand-written configs; 0 means that here.
+// Keras writes strides null for "same as pool_size"; the constructor's 0 means that. A 0 written in
+// a file is Keras's ValueError, not that sentinel.
+Size2D strides_of(const json& c, const std::string& cls, int rank) {
+  const Size2D strides = spatial::pair_of(c, "strides", rank, {0, 0});
+  if (c.contains("strides") && !c["strides"].is_null()) spatial::check_pair(cls, "strides", strides, rank);
+  return strides;
+}
 }  // namespace
 
 void register_pooling_layers() {
@@ -192,11 +198,11 @@ void register_pooling_layers() {
           std::to_string(rank) + "D";
       engine::register_layer_spec({
           .class_name = cls,
-          .factory = [kind, rank](const json& c) -> std::shared_ptr<Layer> {
+          .factory = [kind, rank, cls](const json& c) -> std::shared_ptr<Layer> {
             const Size2D pool =
                 spatial::pair_of(c, "pool_size", rank, rank == 1 ? Size2D{1, 2} : Size2D{2});
             return std::make_shared<PoolingLayer>(kind, rank, pool,
-                                                  spatial::pair_of(c, "strides", rank, {0, 0}),
+                                                  strides_of(c, cls, rank),
                                                   spatial::padding_of(c), engine::name_of(c),
                                                   spatial::data_format_of(c));
           },

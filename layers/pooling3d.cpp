@@ -135,6 +135,13 @@ GlobalAveragePooling3D::GlobalAveragePooling3D(GlobalPooling3DOptions o)
 namespace {
 using json = nlohmann::json;
 
+// As the 2-D pooling's: null strides mean "same as pool_size" (the constructor's 0); a 0 written in
+// a file is refused.
+Size3D strides_of(const json& c, const std::string& cls) {
+  const Size3D strides = volume::size_of(c, "strides", 3, 0);
+  if (c.contains("strides") && !c["strides"].is_null()) volume::check_size(cls, "strides", strides, 3);
+  return strides;
+}
 }  // namespace
 
 void register_pooling3d_layers() {
@@ -144,7 +151,7 @@ void register_pooling3d_layers() {
         .class_name = std::string(kind_name(kind)) + "Pooling3D",
         .factory = [kind](const json& c) -> std::shared_ptr<Layer> {
           return std::make_shared<Pooling3DLayer>(kind, volume::size_of(c, "pool_size", 3, 2),
-                                                  volume::size_of(c, "strides", 3, 0), spatial::padding_of(c),
+                                                  strides_of(c, std::string(kind_name(kind)) + "Pooling3D"), spatial::padding_of(c),
                                                   volume::data_format_of(c), engine::name_of(c));
         },
         .honoured_keys = {"pool_size", "strides", "padding", "data_format"},

@@ -125,6 +125,9 @@ TEST_CASE("Absurd sizes in configs are refused naming the layer and the value", 
       {layer("ZeroPadding1D", {{"padding", {big, big}}}), "padding"},
       {layer("MaxPooling1D", {{"pool_size", {big}}}), "pool_size"},
       {layer("LSTM", {{"units", big}}), "units"},
+      // 0 is the constructors' "same as pool_size"; a file that writes it gets Keras's refusal.
+      {layer("MaxPooling1D", {{"pool_size", {2}}, {"strides", {0}}}), "strides"},
+      {layer("AveragePooling1D", {{"pool_size", {2}}, {"strides", 0}}), "strides"},
   };
   for (const auto& c : cases) {
     // Named references, not a structured binding: clang before 16 cannot capture those in a lambda.
