@@ -152,6 +152,14 @@ Id& Id::operator=(Id&& other) noexcept {
 Id open_read_only(const std::string& path) {
   Id fapl(H5Pcreate(H5P_FILE_ACCESS));
   H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
+#if H5_VERSION_GE(1, 10, 7)
+  // No flock() for reading. libhdf5 opens files without O_CLOEXEC, so a process that another thread
+  // spawns at that moment (the probe, or any fork + exec) briefly holds a copy of a writer's
+  // descriptor and with it the writer's exclusive lock; a save followed at once by a load of the
+  // same path then failed now and then with "corrupt HDF5 file". Lamina replaces files by rename,
+  // so a reader never sees a file being written and the lock protects nothing here.
+  H5Pset_file_locking(fapl.get(), false, true);
+#endif
   return Id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()));
 }
 
