@@ -33,6 +33,42 @@ Tensor hard_tanh(const Tensor& x) { return lamina::clip(x, -1.0, 1.0); }
 // log(sigmoid(x)) = -softplus(-x), which stays finite where sigmoid underflows.
 Tensor log_sigmoid(const Tensor& x) { return -softplus(-x); }
 Tensor log_softmax_last(const Tensor& x) { return lamina::log_softmax(x, -1); }
+// Keras 3's names with their default parameters (alpha = 1, threshold = 0.5, b = 4). Each is
+// written so that NaN fails every comparison into the branch that carries x, and comes out NaN
+// (Keras's tf.where forms turn NaN into 0 in the shrinks).
+// max(x, 0) + alpha·expm1(min(x, 0)/alpha) is elu's formula when alpha = 1.
+Tensor celu(const Tensor& x) { return elu(x, 1.0); }
+Tensor hard_shrink(const Tensor& x) { return lamina::where(lamina::abs(x) <= 0.5, zero_like_scalar(x), x); }
+Tensor soft_shrink(const Tensor& x) {
+  return lamina::where(lamina::abs(x) <= 0.5, zero_like_scalar(x), x - 0.5 * lamina::sign(x));
+}
+Tensor tanh_shrink(const Tensor& x) { return x - lamina::tanh(x); }
+Tensor squareplus(const Tensor& x) { return 0.5 * (x + lamina::sqrt(lamina::square(x) + 4.0)); }
+Tensor sparse_sigmoid(const Tensor& x) { return lamina::clip(0.5 * (x + 1.0), 0.0, 1.0); }
+Tensor sparse_plus(const Tensor& x) {
+  return lamina::where(x <= -1.0, zero_like_scalar(x), lamina::where(x < 1.0, 0.25 * lamina::square(x + 1.0), x));
+}
+// x[..., :n/2] * sigmoid(x[..., n/2:]): the last axis moved to the front, where take() picks halves.
+Tensor glu(const Tensor& x) {
+  const int rank = x.ndim();
+  const std::int64_t n = rank == 0 ? 0 : x.shape()[rank - 1];
+  if (rank == 0 || n % 2 != 0)
+    throw ShapeError("activation 'glu': the last axis must have an even size, got shape " + x.shape().str());
+  std::vector<int> to_front{rank - 1}, to_back;
+  for (int i = 0; i + 1 < rank; ++i) to_front.push_back(i);
+  for (int i = 1; i < rank; ++i) to_back.push_back(i);
+  to_back.push_back(0);
+  const Tensor front = lamina::transpose(x, to_front);
+  const Shape rest = front.shape();
+  const Tensor halves = lamina::reshape(front, Shape{2, front.numel() / 2});
+  Shape half_shape = rest;
+  half_shape[0] = n / 2;
+  const auto half = [&](std::int64_t i) {
+    const Tensor row = lamina::take(halves, Tensor::from_vector<std::int64_t>({i}, Shape{1}));
+    return lamina::transpose(lamina::reshape(row, half_shape), to_back);
+  };
+  return half(0) * lamina::sigmoid(half(1));
+}
 // Softmax of 16-bit inputs is computed, and returned, in float32 (mixed precision keeps it there,
 // as Keras's guide does with the output softmax): a loss then reads exact probabilities and
 // still finds their logits.
@@ -73,6 +109,14 @@ const Registry<UnaryFn>& registry() {
       {"hard_tanh", &hard_tanh},
       {"log_sigmoid", &log_sigmoid},
       {"log_softmax", &log_softmax_last},
+      {"celu", &celu},
+      {"glu", &glu},
+      {"hard_shrink", &hard_shrink},
+      {"soft_shrink", &soft_shrink},
+      {"tanh_shrink", &tanh_shrink},
+      {"squareplus", &squareplus},
+      {"sparse_plus", &sparse_plus},
+      {"sparse_sigmoid", &sparse_sigmoid},
   };
   return entries;
 }

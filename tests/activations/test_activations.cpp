@@ -49,6 +49,13 @@ const std::map<std::string, Fn>& under_test() {
       {"hard_swish", Activation("hard_swish")},
       {"hard_tanh", Activation("hard_tanh")},
       {"log_sigmoid", Activation("log_sigmoid")},
+      {"celu", Activation("celu")},
+      {"hard_shrink", Activation("hard_shrink")},
+      {"soft_shrink", Activation("soft_shrink")},
+      {"tanh_shrink", Activation("tanh_shrink")},
+      {"squareplus", Activation("squareplus")},
+      {"sparse_plus", Activation("sparse_plus")},
+      {"sparse_sigmoid", Activation("sparse_sigmoid")},
   };
   return table;
 }
@@ -156,6 +163,17 @@ TEST_CASE("softmax normalises along the requested axis and Activation(\"softmax\
     INFO("axis " << axis << "\n" << result.report);
     CHECK(result.ok);
   }
+}
+
+TEST_CASE("glu halves the last axis into x times sigmoid of gate, as Keras 3 and PyTorch do", "[activations]") {
+  const auto& ref = fixture()["glu"];
+  check_close(Activation("glu")(matrix(ref["input"])), ref["last_axis"]);
+  // Three axes: the halves are taken along the last one only.
+  auto result = testing::gradcheck([](const std::vector<Tensor>& in) { return Activation("glu")(in[0]); },
+                                   {f64({0.3, -1.2, 2.0, 0.5, 0.1, -0.7, 1.5, -0.2, 0.9, -2.1, 0.4, 1.1}, Shape{3, 1, 4})});
+  INFO(result.report);
+  CHECK(result.ok);
+  CHECK_THROWS_AS(Activation("glu")(f64({1.0, 2.0, 3.0})), ShapeError);
 }
 
 TEST_CASE("hard_sigmoid is Keras 3's x/6+0.5 and hard_sigmoid_keras2 is Keras 2's 0.2x+0.5",

@@ -131,7 +131,8 @@ std::vector<Case> cases() {
   // One model per layer family and setting.
   for (const char* a : {"relu", "sigmoid", "tanh", "softmax", "gelu", "elu", "selu", "softplus", "softsign", "swish",
                         "leaky_relu", "hard_sigmoid", "hard_silu", "relu6", "exponential", "mish", "hard_tanh",
-                        "log_sigmoid", "log_softmax", "linear"})
+                        "log_sigmoid", "log_softmax", "linear", "celu", "hard_shrink", "soft_shrink", "tanh_shrink",
+                        "squareplus", "sparse_sigmoid"})
     c.push_back({std::string("activation_") + a, [a] { return seq({7}, {L("Dense", {{"units", 5}, {"activation", a}})}); }});
   c.push_back({"dense_3d_no_bias", [] { return seq({4, 6}, {L("Dense", {{"units", 3}, {"use_bias", false}})}); }});
   c.push_back({"conv1d_same_strided", [] {

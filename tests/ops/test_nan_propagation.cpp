@@ -32,7 +32,8 @@ TEST_CASE("every activation maps NaN to NaN", "[ops][nan]") {
   for (const std::string name :
        {"linear", "relu", "sigmoid", "tanh", "softmax", "gelu", "elu", "selu", "softplus", "softsign", "swish",
         "silu", "leaky_relu", "hard_sigmoid", "hard_sigmoid_keras2", "relu6", "exponential", "mish", "hard_silu",
-        "hard_swish", "hard_tanh", "log_sigmoid", "log_softmax"}) {
+        "hard_swish", "hard_tanh", "log_sigmoid", "log_softmax", "celu", "hard_shrink", "soft_shrink", "tanh_shrink",
+        "squareplus", "sparse_plus", "sparse_sigmoid"}) {
     for (DType dt : {float32, float64}) {
       INFO(name << " " << dtype_name(dt));
       Tensor x = Tensor::from_vector<double>({kNaN, -2.0, 3.0}, {1, 3}).astype(dt);

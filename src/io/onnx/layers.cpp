@@ -104,6 +104,15 @@ std::string activation(Builder& b, const Call& c, const std::string& x, const st
   if (name == "exponential") return b.op("Exp", {x});
   if (name == "mish") return b.op("Mul", {x, b.op("Tanh", {b.op("Softplus", {x})})});
   if (name == "log_sigmoid") return b.op("Neg", {b.op("Softplus", {b.op("Neg", {x})})});
+  if (name == "celu") return b.op("Celu", {x}, {attr("alpha", 1.0f)});
+  if (name == "hard_shrink") return b.op("Shrink", {x}, {attr("lambd", 0.5f), attr("bias", 0.0f)});
+  if (name == "soft_shrink") return b.op("Shrink", {x}, {attr("lambd", 0.5f), attr("bias", 0.5f)});
+  if (name == "tanh_shrink") return b.op("Sub", {x, b.op("Tanh", {x})});
+  if (name == "squareplus")
+    return b.op("Mul", {b.op("Add", {x, b.op("Sqrt", {b.op("Add", {b.op("Mul", {x, x}), b.scalar(4.0f)})})}),
+                        b.scalar(0.5f)});
+  if (name == "sparse_sigmoid")
+    return b.op("Clip", {b.op("Mul", {b.op("Add", {x, b.scalar(1.0f)}), b.scalar(0.5f)}), b.scalar(0.0f), b.scalar(1.0f)});
   c.refuse("activation '" + name + "' has no ONNX mapping");
 }
 
