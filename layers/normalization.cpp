@@ -89,6 +89,14 @@ Shape BatchNormalizationLayer::compute_output_shape(const Shape& input_shape) {
   return input_shape;
 }
 
+Tensor BatchNormalizationLayer::call_masked(const Tensor& x, const Tensor& mask, bool training) {
+  if (training && mask.defined())
+    throw ValueError("BatchNormalization '" + name() + "': training on a masked input is not supported (Keras "
+                     "computes the batch statistics over the unmasked steps only); put the layer before the "
+                     "mask or train without it");
+  return call(x, training);
+}
+
 Tensor BatchNormalizationLayer::call(const Tensor& x, bool training) {
   // As Keras: 16-bit inputs are normalised in float32 (their statistics overflow or lose too
   // much precision otherwise) and the result returns to the input's dtype.

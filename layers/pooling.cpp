@@ -150,6 +150,19 @@ Tensor GlobalPoolingLayer::call(const Tensor& x, bool) {
   return kind_ == PoolingLayer::Kind::max ? max(in, axes, keepdims_) : mean(in, axes, keepdims_);
 }
 
+Tensor GlobalPoolingLayer::call_masked(const Tensor& x, const Tensor& mask, bool training) {
+  if (!supports_masking()) return call(x, training);
+  if (x.ndim() != rank_ + 2)
+    fail_shape(spatial::input_requirement(rank_, channels_first_) + ", got " + x.shape().str());
+  const Tensor in = is_floating(x.dtype()) ? x : x.astype(float32);
+  const int steps_axis = channels_first_ ? 2 : 1;
+  const Tensor kept = reshape(mask, channels_first_ ? Shape{x.shape()[0], 1, x.shape()[2]}
+                                                    : Shape{x.shape()[0], x.shape()[1], 1}) > 0.0;
+  const Tensor zero = Tensor::scalar(0.0, in.dtype());
+  const Tensor weights = where(kept, Tensor::scalar(1.0, in.dtype()), zero);
+  return sum(where(kept, in, zero), {steps_axis}, keepdims_) / sum(weights, {steps_axis}, keepdims_);
+}
+
 nlohmann::json GlobalPoolingLayer::get_config() const {
   nlohmann::json c = Layer::get_config();
   c["data_format"] = spatial::data_format_name(channels_first_);

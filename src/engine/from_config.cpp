@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Rebuilding models from their Keras configs, in Keras 3's dialect and Keras 2's:
 // Model::from_config over the layer registry (engine/layer_spec.hpp).
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -192,6 +194,96 @@ const std::map<std::string, std::string> kKeras1Keys = {
 
 // What a model config holds that lamina cannot build: the layers of unknown classes, and the
 // first sign of Keras 1.
+// Keras 3 records the operations (keras.ops) that a functional model applies to symbolic tensors as
+// nodes of their own, of module "keras.src.ops.<family>": Embedding(mask_zero)'s NotEqual, Masking's
+// NotEqual and Any, a merge's ExpandDims, LogicalOr and Concatenate (not the layer of that name).
+bool is_keras_operation(const json& entry) {
+  const std::string module = entry.is_object() ? string_or_empty(entry, "module") : std::string();
+  return module.rfind("keras.src.ops.", 0) == 0 || module.rfind("keras.ops", 0) == 0;
+}
+
+// Every __keras_tensor__ inside a Keras 3 call's args, in order.
+void collect_keras_tensors(const json& j, std::vector<json>& out) {
+  if (j.is_object() && j.value("class_name", std::string()) == "__keras_tensor__") {
+    out.push_back(j.at("config").at("keras_history"));
+  } else if (j.is_array()) {
+    for (const json& v : j) collect_keras_tensors(v, out);
+  }
+}
+
+// The layers whose keras_history a part of a Keras 3 node names: the whole node, or only its
+// `mask` keyword, or all but that keyword.
+enum class NodePart { all, mask, all_but_mask };
+std::vector<std::string> layers_read(const json& node, NodePart part) {
+  std::vector<json> found;
+  if (node.is_array()) {
+    if (part != NodePart::mask)
+      for (const json& h : node) found.push_back(h);
+  } else if (node.is_object()) {
+    if (part != NodePart::mask && node.contains("args")) collect_keras_tensors(node["args"], found);
+    if (node.contains("kwargs") && node["kwargs"].is_object())
+      for (const auto& [key, value] : node["kwargs"].items()) {
+        const bool wanted = part == NodePart::all || (part == NodePart::mask) == (key == "mask");
+        if (wanted) collect_keras_tensors(value, found);
+      }
+  }
+  std::vector<std::string> names;
+  for (const json& h : found)
+    if (h.is_array() && !h.empty() && h[0].is_string()) names.push_back(h[0].get<std::string>());
+  return names;
+}
+
+std::string entry_name(const json& entry) {
+  return entry.contains("name") && entry["name"].is_string() ? entry["name"].get<std::string>()
+                                                               : name_of(entry.at("config"));
+}
+
+// The layers of a functional config that only compute masks. Keras 3 hands each layer the mask of
+// its input as the call's `mask` keyword and records the keras.ops of compute_mask that made it as
+// nodes (in a .keras file with module "keras.src.ops.*", in a legacy .h5 without a module, where
+// such a Concatenate looks like the layer). They are found by how they are used: what only `mask`
+// keywords read, directly or through other such nodes, and the model does not output. lamina
+// propagates masks itself (Layer::compute_mask, Keras's rules), so it leaves them out.
+std::set<std::string> mask_only_layers(const json& config) {
+  std::set<std::string> candidates, outputs;
+  std::map<std::string, std::set<std::string>> read_as_data;  // layer -> the layers reading it as data
+  std::set<std::string> read_as_mask;
+  if (!config.is_object() || !config.contains("layers") || !config["layers"].is_array()) return {};
+  for (const json& entry : config["layers"]) {
+    if (!entry.is_object() || !entry.contains("config")) continue;
+    const std::string name = entry_name(entry);
+    if (entry.value("class_name", std::string()) != "InputLayer") candidates.insert(name);
+    if (!entry.contains("inbound_nodes") || !entry["inbound_nodes"].is_array()) continue;
+    for (const json& node : entry["inbound_nodes"]) {
+      for (const std::string& read : layers_read(node, NodePart::all_but_mask)) read_as_data[read].insert(name);
+      for (const std::string& read : layers_read(node, NodePart::mask)) read_as_mask.insert(read);
+    }
+  }
+  std::function<void(const json&)> collect = [&](const json& spec) {
+    if (spec.is_array() && !spec.empty() && spec[0].is_string()) outputs.insert(spec[0].get<std::string>());
+    else if (spec.is_array() || spec.is_object())
+      for (const auto& item : spec) collect(item);
+  };
+  if (config.contains("output_layers")) collect(config["output_layers"]);
+  std::set<std::string> mask_only;
+  for (const std::string& name : candidates)
+    if (!outputs.count(name) && (read_as_mask.count(name) || read_as_data.count(name))) mask_only.insert(name);
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (auto it = mask_only.begin(); it != mask_only.end();) {
+      bool data = false;
+      for (const std::string& reader : read_as_data[*it]) data |= !mask_only.count(reader);
+      if (data) {
+        it = mask_only.erase(it);
+        changed = true;
+      } else {
+        ++it;
+      }
+    }
+  }
+  return mask_only;
+}
+
 struct Unreadable {
   std::vector<std::string> unknown;  ///< "Foo 'foo_1'"
   std::string keras1;                ///< "Dense 'dense_1' uses Keras 1's key 'output_dim' (Keras 2: 'units')"
@@ -205,10 +297,14 @@ void scan_entry(const json& entry, Unreadable& found) {
   const std::string cls = entry["class_name"].get<std::string>();
   const json& config = entry.contains("config") ? entry["config"] : json();
   if (cls == "Sequential" || cls == "Functional" || cls == "Model") {
-    scan_layers(config.is_array() ? config : config.is_object() ? config.value("layers", json::array()) : json(), found);
+    const json layers = config.is_array() ? config : config.is_object() ? config.value("layers", json::array()) : json();
+    const std::set<std::string> masks = mask_only_layers(config);
+    if (layers.is_array())
+      for (const json& e : layers)
+        if (!e.is_object() || !e.contains("config") || !masks.count(entry_name(e))) scan_entry(e, found);
     return;
   }
-  if (cls == "InputLayer" || !config.is_object()) return;
+  if (cls == "InputLayer" || !config.is_object() || is_keras_operation(entry)) return;  // operations: mask_operations
   const std::string who = cls + " '" + name_of(config) + "'";
   const bool known = engine::find_layer_factory(cls, string_or_empty(entry, "registered_name")) != nullptr;
   if (found.keras1.empty()) {
@@ -299,15 +395,6 @@ History history_of(const json& h, const std::string& model_name) {
   return {h[0].get<std::string>(), json_int<std::size_t>(h[1]), json_int<std::size_t>(h[2])};
 }
 
-// Every __keras_tensor__ inside a Keras 3 call's args, in order.
-void collect_keras_tensors(const json& j, std::vector<json>& out) {
-  if (j.is_object() && j.value("class_name", std::string()) == "__keras_tensor__") {
-    out.push_back(j.at("config").at("keras_history"));
-  } else if (j.is_array()) {
-    for (const json& v : j) collect_keras_tensors(v, out);
-  }
-}
-
 // The tensors a node reads: Keras 3 writes {"args": [tensor or [tensors]], "kwargs"} (a recurrent
 // layer's initial states under kwargs "initial_state"); Keras 2 the list [[layer, node_index,
 // tensor_index, kwargs], ...], initial states following the sequence.
@@ -336,8 +423,62 @@ bool has_own_input(const json& entry) {
          (layers[0].contains("config") && layers[0]["config"].contains("batch_input_shape"));
 }
 
+// Refuses, rather than compute something else, a keras.ops node that is not one of `mask_only`
+// (its result read as data, or output), and a mask made from tensors that are not upstream of the
+// layer's input, or given whole as a tensor the graph made (a mask given by hand).
+void check_mask_operations(const json& config, const std::set<std::string>& mask_only, const std::string& model_name) {
+  const auto refuse = [&](const std::string& what) {
+    throw ValueError("Model.from_config '" + model_name + "': " + what +
+                     "; lamina reads keras.ops nodes only where they compute the masks Keras propagates");
+  };
+  std::map<std::string, const json*> nodes;
+  for (const json& entry : config.at("layers")) {
+    const std::string name = entry_name(entry);
+    nodes[name] = entry.contains("inbound_nodes") && entry["inbound_nodes"].is_array() ? &entry["inbound_nodes"] : nullptr;
+    if (is_keras_operation(entry) && !mask_only.count(name))
+      refuse("the operation '" + name + "' (" + entry.value("class_name", std::string()) +
+             ") is read as data or output");
+  }
+  const auto reads = [&](const std::string& name, NodePart part) {
+    std::vector<std::string> out;
+    if (const auto it = nodes.find(name); it != nodes.end() && it->second)
+      for (const json& node : *it->second)
+        for (const std::string& r : layers_read(node, part)) out.push_back(r);
+    return out;
+  };
+  for (const auto& [name, inbound] : nodes) {
+    if (mask_only.count(name) || !inbound) continue;
+    for (const json& node : *inbound) {
+      const std::vector<std::string> mask = layers_read(node, NodePart::mask);
+      if (mask.empty()) continue;
+      std::set<std::string> upstream;
+      for (std::vector<std::string> todo = layers_read(node, NodePart::all_but_mask); !todo.empty();) {
+        const std::string up = todo.back();
+        todo.pop_back();
+        if (!upstream.insert(up).second) continue;
+        for (const std::string& r : reads(up, NodePart::all)) todo.push_back(r);
+      }
+      std::set<std::string> seen;
+      for (std::vector<std::string> chain = mask; !chain.empty();) {
+        const std::string from = chain.back();
+        chain.pop_back();
+        if (!seen.insert(from).second) continue;
+        if (mask_only.count(from)) {
+          for (const std::string& r : reads(from, NodePart::all)) chain.push_back(r);
+        } else if (std::find(mask.begin(), mask.end(), from) != mask.end()) {
+          refuse("layer '" + name + "' is given the output of '" + from + "' as its mask");
+        } else if (!upstream.count(from)) {
+          refuse("layer '" + name + "' is given a mask made from '" + from + "', which is not upstream of its input");
+        }
+      }
+    }
+  }
+}
+
 Model functional_from_config(const json& config, int keras_major) {
   const std::string model_name = name_of(config);
+  const std::set<std::string> mask_ops = mask_only_layers(config);
+  check_mask_operations(config, mask_ops, model_name);
   // Each layer's outputs per call, in call order: [layer, node_index, tensor_index] points here.
   std::map<std::string, std::vector<std::vector<KerasTensor>>> outputs;
   std::map<std::string, std::shared_ptr<Layer>> made;
@@ -353,6 +494,7 @@ Model functional_from_config(const json& config, int keras_major) {
       outputs[name].push_back({input_from_config(normalized("InputLayer", entry.at("config"), keras_major))});
       continue;
     }
+    if (mask_ops.count(name)) continue;
     made[name] = layer_of(entry, keras_major);
     if (keras_major == 2 && has_own_input(entry)) skip_first.insert(name);
     for (const json& node : entry.at("inbound_nodes")) pending.push_back({name, &node});

@@ -149,8 +149,15 @@ void read_by_topology(const std::vector<SavedLayer>& saved, Model& model, const 
   if (layers.size() != with_weights.size())
     root.fail("", "layer count mismatch: the model has " + std::to_string(layers.size()) +
                       " layers with weights, the file has " + std::to_string(with_weights.size()));
+  // The model of a file's own config has the file's layer names. Keras pairs them by position, in
+  // its order of model.layers; lamina's order of a branching graph can differ from Keras's (two
+  // branches from one tensor), so when every name matches, the names pair them.
+  std::map<std::string, const SavedLayer*> saved_by_name;
+  for (const SavedLayer* s : with_weights) saved_by_name[s->name] = s;
+  bool same_names = saved_by_name.size() == with_weights.size();
+  for (const auto& l : layers) same_names = same_names && saved_by_name.count(l->name());
   for (std::size_t i = 0; i < layers.size(); ++i)
-    queue_layer(*with_weights[i], *layers[i], flip, transfer);
+    queue_layer(same_names ? *saved_by_name.at(layers[i]->name()) : *with_weights[i], *layers[i], flip, transfer);
 }
 
 nlohmann::json parse_json_attr(const h5::Group& root, const std::string& name) {

@@ -16,6 +16,7 @@ class ActivityRegularizationLayer : public Layer {
   /// Throws ValueError on a negative factor.
   ActivityRegularizationLayer(double l1, double l2, std::string name);
   std::string class_name() const override { return "ActivityRegularization"; }
+  bool supports_masking() const override { return true; }
   Tensor call(const Tensor& x, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) override { return input_shape; }
   nlohmann::json get_config() const override;

@@ -43,6 +43,7 @@ class DenseLayer : public Layer {
  public:
   DenseLayer(std::int64_t units, DenseOptions options);
   std::string class_name() const override { return "Dense"; }
+  bool supports_masking() const override { return true; }  // Keras 3: the mask passes on
   void build(const Shape& input_shape) override;
   Tensor call(const Tensor& x, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) override;
@@ -69,6 +70,7 @@ class ActivationLayer : public Layer {
  public:
   ActivationLayer(lamina::Activation activation, std::string name);
   std::string class_name() const override { return "Activation"; }
+  bool supports_masking() const override { return true; }
   Tensor call(const Tensor& x, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) override { return input_shape; }
   nlohmann::json get_config() const override;
@@ -102,6 +104,7 @@ class DropoutLayer : public Layer {
   /// Throws ValueError unless 0 <= rate < 1 and every noise_shape entry is positive or -1.
   DropoutLayer(double rate, DropoutOptions options);
   std::string class_name() const override { return "Dropout"; }
+  bool supports_masking() const override { return true; }
   Tensor call(const Tensor& x, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) override { return input_shape; }
   nlohmann::json get_config() const override;

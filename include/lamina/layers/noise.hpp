@@ -23,6 +23,7 @@ class SpatialDropoutLayer : public Layer {
   std::string class_name() const override {
     return rank_ == 2 ? "SpatialDropout2D" : "SpatialDropout1D";
   }
+  bool supports_masking() const override { return true; }  // Keras 3: a Dropout, the mask passes on
   Tensor call(const Tensor& x, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) override;
   void build(const Shape& input_shape) override { compute_output_shape(input_shape); }
@@ -59,6 +60,7 @@ class GaussianNoiseLayer : public Layer {
   /// Throws ValueError on stddev < 0.
   GaussianNoiseLayer(double stddev, std::string name);
   std::string class_name() const override { return "GaussianNoise"; }
+  bool supports_masking() const override { return true; }
   Tensor call(const Tensor& x, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) override { return input_shape; }
   nlohmann::json get_config() const override;
@@ -79,6 +81,7 @@ class GaussianDropoutLayer : public Layer {
   /// Throws ValueError unless 0 <= rate < 1.
   GaussianDropoutLayer(double rate, std::string name);
   std::string class_name() const override { return "GaussianDropout"; }
+  bool supports_masking() const override { return true; }
   Tensor call(const Tensor& x, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) override { return input_shape; }
   nlohmann::json get_config() const override;

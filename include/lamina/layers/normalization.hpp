@@ -43,6 +43,10 @@ class BatchNormalizationLayer : public Layer {
   /// Throws ValueError on epsilon <= 0 or momentum outside [0, 1].
   explicit BatchNormalizationLayer(BatchNormalizationOptions options);
   std::string class_name() const override { return "BatchNormalization"; }
+  /// The mask passes on (Keras 3). Keras also weights a training step's batch statistics by it,
+  /// which lamina does not: call_masked refuses training on a masked input.
+  bool supports_masking() const override { return true; }
+  Tensor call_masked(const Tensor& x, const Tensor& mask, bool training) override;
   /// No (as Keras): it computes in float32 and returns its input's dtype.
   bool autocasts() const override { return false; }
   /// Throws ShapeError naming the layer for an axis out of range (or the batch axis) or an unknown
@@ -94,6 +98,7 @@ class LayerNormalizationLayer : public Layer {
  public:
   explicit LayerNormalizationLayer(LayerNormalizationOptions options);
   std::string class_name() const override { return "LayerNormalization"; }
+  bool supports_masking() const override { return true; }
   bool autocasts() const override { return false; }  ///< as Keras
   void build(const Shape& input_shape) override;
   Tensor call(const Tensor& x, bool training) override;

@@ -90,6 +90,11 @@ class GlobalPoolingLayer : public Layer {
   /// "GlobalMaxPooling2D", "GlobalAveragePooling1D", ...
   std::string class_name() const override;
   Tensor call(const Tensor& x, bool training) override;
+  /// GlobalAveragePooling1D (only, as Keras 3) averages over the unmasked steps and consumes the
+  /// mask; a row with every step masked gives 0/0 = NaN, as Keras's does.
+  bool supports_masking() const override { return kind_ == PoolingLayer::Kind::average && rank_ == 1; }
+  Tensor call_masked(const Tensor& x, const Tensor& mask, bool training) override;
+  Tensor compute_mask(const Tensor&, const Tensor&) const override { return Tensor(); }
   Shape compute_output_shape(const Shape& input_shape) override;
   void build(const Shape& input_shape) override { compute_output_shape(input_shape); }
   nlohmann::json get_config() const override;
