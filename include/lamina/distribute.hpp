@@ -90,8 +90,9 @@ class DataParallel {
   std::shared_ptr<DataParallelImpl> impl_;
 };
 
-/// Keras's keras.distribution.set_distribution: fit trains through `strategy` from now on (it
-/// must outlive those calls). set_distribution(nullptr) goes back to one process.
+/// Keras's keras.distribution.set_distribution: fit, evaluate and predict run under `strategy`
+/// from now on (it must outlive those calls; a call's own `.distribution` option takes
+/// precedence). set_distribution(nullptr) goes back to one process.
 void set_distribution(DataParallel& strategy);
 void set_distribution(std::nullptr_t);
 /// The active strategy, or null.
