@@ -14,7 +14,8 @@
 #                                     # -DLAMINA_NATIVE=ON, alternating, on mlp 128/32 and cnn 128
 #   bench/run.sh distributed          # lamina only: 1 process × 2 threads against 2 MPI processes ×
 #                                     # 1 thread (data-parallel, the same global batch 128) on mlp
-#                                     # and cnn, then MPI's all-reduce bandwidth (bench/allreduce.cpp)
+#                                     # and cnn, the share of the all-reduce hidden behind backward,
+#                                     # then MPI's all-reduce bandwidth (bench/allreduce.cpp)
 #   THREADS=1 ROUNDS=5 EPOCHS=4 BATCHES="128 32" BUILD_DIR=build bench/run.sh mlp
 set -euo pipefail
 
@@ -129,6 +130,34 @@ print("|---|---:|---:|---:|")
 for m in ("mlp", "cnn"):
     a, b = statistics.median(rows[(m, "1")]), statistics.median(rows[(m, "2")])
     print(f"| {m} | {a:.2f} | {b:.2f} | {a / b:.2f} |")
+PY
+  # The overlap: the gradients' all-reduce time left after backward (per step, rank 0) with each
+  # bucket started during backward, against every bucket started after it; buckets of
+  # BUCKET_KB (512 KiB: the MLP's 2.1 MB in 4 buckets, DDP's 25 MiB would make it 2).
+  ovlog="$(mktemp)"
+  trap 'rm -f "$log" "$ovlog"' EXIT
+  for m in mlp cnn; do
+    for ((r = 1; r <= rounds; ++r)); do
+      for ov in 1 0; do
+        "${mpirun[@]}" "$build/fashion_mnist" --model "$m" --epochs 1 --threads 1 --distributed 1 \
+          --bucket-kb "${BUCKET_KB:-512}" --overlap "$ov" | grep '^RESULT' | tee -a "$ovlog" >&2
+      done
+    done
+  done
+  "$python" - "$ovlog" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    f = dict(kv.split("=", 1) for kv in line.split()[1:])
+    rows.setdefault((f["model"], f["overlap"]), []).append((float(f["backward_ms"]), float(f["exposed_ms"])))
+print()
+print("| model (batch 128) | backward ms/step | all-reduce after backward ms/step | left exposed with overlap ms/step | hidden |")
+print("|---|---:|---:|---:|---:|")
+for m in ("mlp", "cnn"):
+    on, off = rows[(m, "1")], rows[(m, "0")]
+    back = statistics.median(b for b, _ in on)
+    e_on, e_off = statistics.median(e for _, e in on), statistics.median(e for _, e in off)
+    print(f"| {m} | {back:.2f} | {e_off:.2f} | {e_on:.2f} | {100 * (1 - e_on / e_off):.0f} % |")
 PY
   echo
   "${mpirun[@]}" "$build/allreduce" | grep -v '^RESULT'

@@ -18,7 +18,6 @@ using namespace lamina;
 
 int main() {
   distribute::DataParallel strategy;  // reads rank and size from MPI
-  distribute::set_distribution(strategy);
   // One thread per rank: the ranks share the machine's cores (on a 2-core machine, 2 ranks).
   set_num_threads(1);
   set_seed(42);
@@ -30,11 +29,12 @@ int main() {
   model.fit(x_train, train.y,
             {.batch_size = 128,
              .epochs = 6,
-             .callbacks = {fashion_mnist::halve_late(), distribute::chief_only(std::make_shared<fashion_mnist::EpochTimer>())}});
+             .callbacks = {fashion_mnist::halve_late(), distribute::chief_only(std::make_shared<fashion_mnist::EpochTimer>())},
+             .distribution = strategy});
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-  // Every rank holds the same weights: rank 0 evaluates.
+  // Each rank evaluates its half of every batch; every rank gets the whole test set's scores.
+  auto scores = model.evaluate(x_test, test.y, {.verbose = 0, .distribution = strategy});
   if (strategy.is_chief()) {
-    auto scores = model.evaluate(x_test, test.y, {.verbose = 0});
     std::printf("training took %.1f s\ntest loss: %.4f\ntest accuracy: %.4f\n", took.count(), scores["loss"],
                 scores["accuracy"]);
   }

@@ -10,6 +10,7 @@
 #include "beta_gamma_config.hpp"
 #include "config_keys.hpp"
 #include "engine/config.hpp"
+#include "engine/replica.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
 
@@ -47,6 +48,31 @@ std::vector<int> inverse(const std::vector<int>& perm) {
   for (std::size_t i = 0; i < perm.size(); ++i)
     inv[static_cast<std::size_t>(perm[i])] = static_cast<int>(i);
   return inv;
+}
+
+// Keras 3's synchronised moments (its TensorFlow backend's _compute_moments_sync): every
+// replica's per-channel sum, sum of squares and count in one all-reduce, then the global batch's
+// mean and (biased) variance. The sum's backward sums the gradients over the replicas, so the
+// statistics' share of each replica's input gradient is the global batch's. `axis` is the channel
+// axis; the mean and variance come back shaped to broadcast against x.
+std::pair<Tensor, Tensor> synchronized_moments(const Tensor& x, int axis) {
+  std::vector<int> axes;
+  for (int i = 0; i < x.ndim(); ++i)
+    if (i != axis) axes.push_back(i);
+  const std::int64_t c = x.dim(axis);
+  const Shape row{1, c};
+  const double count = static_cast<double>(x.numel() / c);
+  const Tensor local = concatenate({sum(x, axes).reshape(row), sum(square(x), axes).reshape(row),
+                                    Tensor::full(row, count, x.dtype(), x.device())},
+                                   0);
+  const Tensor total = engine::cross_replica_sum(local);
+  const Tensor n = total[2].detach();
+  const Tensor mean = total[0] / n;
+  Tensor var = total[1] / n - square(mean);
+  var = maximum(var, Tensor::zeros(var.shape(), var.dtype(), var.device()));  // rounding can go below 0
+  Shape along(static_cast<std::size_t>(x.ndim()), 1);
+  along[static_cast<std::size_t>(axis)] = c;
+  return {mean.reshape(along), var.reshape(along)};
 }
 
 }  // namespace
@@ -104,6 +130,17 @@ Tensor BatchNormalizationLayer::call(const Tensor& x, bool training) {
   const int axis = check_input(x.shape());
   const bool last = axis == x.ndim() - 1;
   Tensor in = x.dtype() == moving_mean.dtype() ? x : x.astype(moving_mean.dtype());
+  if (training && trainable() && options_.synchronized && engine::num_replicas() > 1) {
+    const auto [mean, var] = synchronized_moments(in, axis);
+    Tensor y = (in - mean) / sqrt(var + options_.epsilon);
+    if (gamma.defined()) y = y * (last ? gamma : gamma.reshape(mean.shape()));
+    if (beta.defined()) y = y + (last ? beta : beta.reshape(mean.shape()));
+    NoGradGuard no_grad;
+    const double m = options_.momentum;
+    moving_mean.assign(moving_mean * m + mean.reshape(moving_mean.shape()) * (1.0 - m));
+    moving_variance.assign(moving_variance * m + var.reshape(moving_variance.shape()) * (1.0 - m));
+    return y;
+  }
   if (training && trainable()) {
     // The fused kernel normalises the last axis; another axis is moved there and back.
     const std::vector<int> perm = axis_to_end(x.ndim(), axis);
@@ -140,7 +177,7 @@ nlohmann::json BatchNormalizationLayer::get_config() const {
   c["moving_variance_initializer"] =
       engine::initializer_config(options_.moving_variance_initializer);
   beta_gamma_to_config(options_, c);
-  c["synchronized"] = false;
+  c["synchronized"] = options_.synchronized;
   return c;
 }
 
@@ -241,12 +278,13 @@ void register_normalization_layers() {
             .axis = axis_of(c),
             .momentum = c.value("momentum", 0.99),
             .moving_mean_initializer = initializer_of(c, "moving_mean_initializer", "zeros"),
-            .moving_variance_initializer = initializer_of(c, "moving_variance_initializer", "ones")};
+            .moving_variance_initializer = initializer_of(c, "moving_variance_initializer", "ones"),
+            .synchronized = c.value("synchronized", false)};
         beta_gamma_from_config(c, o);
         return BatchNormalization(std::move(o)).ptr();
       },
-      // renorm_clipping and renorm_momentum only act with renorm (refused); fused and synchronized
-      // pick the kernel or the devices, not the result.
+      // renorm_clipping and renorm_momentum only act with renorm (refused); fused picks the kernel,
+      // not the result.
       .honoured_keys = keys::join({keys::beta_gamma(), {"momentum", "moving_mean_initializer",
                                                        "moving_variance_initializer", "renorm_clipping",
                                                        "renorm_momentum", "fused", "synchronized"}}),

@@ -4,8 +4,8 @@
 // train with the same global batch.
 //
 //   distribute::DataParallel strategy;        // reads rank and size from MPI
-//   distribute::set_distribution(strategy);   // fit uses it (Keras: set_distribution)
-//   model.fit(x, y, {.batch_size = 256});     // 256 samples per step over all ranks
+//   model.fit(x, y, {.batch_size = 256, .distribution = strategy});  // 256 samples per step over all ranks
+//   // or: distribute::set_distribution(strategy) (Keras's set_distribution) for every later call
 //
 // Built with LAMINA_WITH_MPI (ON when CMake finds MPI); without it DataParallel's constructor
 // throws ValueError. The transport sits behind an internal Communicator interface (MPI today; an
@@ -22,8 +22,12 @@ namespace lamina::distribute {
 
 struct DataParallelOptions {
   /// Gradients are all-reduced in buckets of at most this many bytes, each a non-blocking
-  /// all-reduce (PyTorch DDP's bucket_cap_mb: 25 MiB).
+  /// all-reduce (PyTorch DDP's bucket_cap_mb: 25 MiB; as DDP, the first bucket, the last layers'
+  /// gradients, holds at most 1 MiB so that it starts early).
   std::size_t bucket_bytes = 25u << 20;
+  /// Each bucket's all-reduce starts during backward, as soon as backward has finished its
+  /// gradients (buckets in reverse weight order, as DDP). Off: every bucket starts after backward.
+  bool overlap_backward = true;
   /// A rank waiting this long on a collective gives up with an error (a peer that hangs).
   double timeout_seconds = 120.0;
   /// fit splits each global batch of its data (arrays or a dataset) over the ranks. Off: each
@@ -32,6 +36,17 @@ struct DataParallelOptions {
 };
 
 class DataParallelImpl;
+
+/// Where the gradients' all-reduce spent this replica's time, summed over the train steps since
+/// the strategy was made (or reset_communication_stats).
+struct CommunicationStats {
+  std::int64_t steps = 0;
+  /// From the start of backward to its end.
+  double backward_seconds = 0;
+  /// From the end of backward until the gradients are reduced: the all-reduce (with its copies)
+  /// not hidden behind backward.
+  double exposed_seconds = 0;
+};
 
 /// Keras 3's DataParallel: every rank holds the whole model; each step, each rank computes its
 /// rows of the global batch, the gradients are averaged by all-reduce (weighted by each rank's
@@ -53,6 +68,8 @@ class DataParallel {
   const DataParallelOptions& options() const;
   /// Waits for every rank.
   void barrier() const;
+  CommunicationStats communication_stats() const;
+  void reset_communication_stats();
 
   /// Activates this strategy for fit until the scope ends (Keras: `with distribution.scope()`).
   class Scope {
@@ -73,8 +90,9 @@ class DataParallel {
   std::shared_ptr<DataParallelImpl> impl_;
 };
 
-/// Keras's keras.distribution.set_distribution: fit trains through `strategy` from now on (it
-/// must outlive those calls). set_distribution(nullptr) goes back to one process.
+/// Keras's keras.distribution.set_distribution: fit, evaluate and predict run under `strategy`
+/// from now on (it must outlive those calls; a call's own `.distribution` option takes
+/// precedence). set_distribution(nullptr) goes back to one process.
 void set_distribution(DataParallel& strategy);
 void set_distribution(std::nullptr_t);
 /// The active strategy, or null.

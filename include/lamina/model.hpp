@@ -219,6 +219,25 @@ class ValidationFreq {
   std::vector<int> epochs_;
 };
 
+namespace distribute {
+class DataParallel;
+}
+
+/// The distribution strategy a call runs under (FitOptions::distribution): a non-owning
+/// reference, made from an lvalue strategy that must outlive the call; empty by default (the
+/// strategy of distribute::set_distribution, if any).
+class DistributionRef {
+ public:
+  DistributionRef() = default;
+  DistributionRef(distribute::DataParallel& strategy) : strategy_(&strategy) {}  // NOLINT: implicit by design
+  DistributionRef(distribute::DataParallel&&) = delete;  // a temporary would be gone during the call
+  distribute::DataParallel* get() const { return strategy_; }
+  explicit operator bool() const { return strategy_ != nullptr; }
+
+ private:
+  distribute::DataParallel* strategy_ = nullptr;
+};
+
 struct FitOptions {
   std::int64_t batch_size = 32;
   int epochs = 1;
@@ -248,6 +267,9 @@ struct FitOptions {
   /// integer label, or the argmax of a one-hot target); 1 for classes not listed. Single-output
   /// models only, and not together with sample_weight (as Keras).
   std::map<std::int64_t, double> class_weight{};
+  /// Data-parallel training through this strategy (`.distribution = strategy`, Keras 3's
+  /// keras.distribution); takes precedence over distribute::set_distribution.
+  DistributionRef distribution{};
 };
 
 struct EvaluateOptions {
@@ -257,6 +279,8 @@ struct EvaluateOptions {
   std::int64_t steps = 0;  ///< batches to evaluate (0: all); required for an infinite dataset
   /// Per-sample weights of array data, as in FitOptions.
   Tensor sample_weight{};
+  /// Each replica evaluates its rows of every batch; the logs are the whole data's (as in FitOptions).
+  DistributionRef distribution{};
 };
 
 struct PredictOptions {
@@ -264,6 +288,8 @@ struct PredictOptions {
   int verbose = 0;  ///< Keras prints a bar by default; lamina stays quiet unless asked
   std::vector<CallbackArg> callbacks{};
   std::int64_t steps = 0;  ///< batches to predict (0: all); required for an infinite dataset
+  /// Each replica predicts its rows of every batch; every replica returns the whole predictions.
+  DistributionRef distribution{};
 };
 
 struct LoadWeightsOptions {

@@ -3,6 +3,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "autograd/grad_ready.hpp"
 #include "autograd/node.hpp"
 #include "lamina/errors.hpp"
 #include "lamina/ops.hpp"
@@ -12,7 +13,8 @@ namespace lamina {
 
 namespace {
 thread_local bool t_grad_enabled = true;
-}
+thread_local autograd::GradReadyHook* t_grad_ready = nullptr;
+}  // namespace
 
 bool GradMode::is_enabled() { return t_grad_enabled; }
 void GradMode::set_enabled(bool enabled) { t_grad_enabled = enabled; }
@@ -20,6 +22,9 @@ NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false;
 NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
 
 namespace autograd {
+
+GradReadyScope::GradReadyScope(GradReadyHook* hook) : previous_(t_grad_ready) { t_grad_ready = hook; }
+GradReadyScope::~GradReadyScope() { t_grad_ready = previous_; }
 
 bool any_requires_grad(std::initializer_list<const Tensor*> inputs) {
   if (!t_grad_enabled) return false;
@@ -124,6 +129,8 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
       } else {
         t->grad = exclusively_owned(g) ? g : g.clone();
       }
+      // Every consumer of the leaf came before it in `order`: its gradient is final.
+      if (t_grad_ready) t_grad_ready->gradient_ready(t);
       continue;
     }
     std::shared_ptr<Node> node = t->grad_fn;

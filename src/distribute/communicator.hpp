@@ -34,6 +34,9 @@ class Communicator {
     /// Blocks until done. Throws PeerFailure when another rank announced a failure, or when
     /// nothing completes within the communicator's timeout.
     virtual void wait() = 0;
+    /// Whether it is done, without blocking; lets the collective progress (MPI advances a
+    /// non-blocking collective only inside MPI calls), so that it runs while backward goes on.
+    virtual bool test() = 0;
   };
   /// Sums `count` float32 (or float64 when `f64`) values of `data` over the ranks, in place,
   /// without blocking. `data` must stay valid until the request is waited for.

@@ -1,17 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 // DataParallel: the trainer's distribution hooks over a Communicator. Each step: the global
 // batch's sample count (to weight this replica's gradients), the gradients summed in buckets of
-// non-blocking all-reduces, the metric inputs gathered (so that every metric sees the global
-// batch, whatever its state), and the loss trackers' increments summed.
+// non-blocking all-reduces started during backward, the metric inputs gathered (so that every
+// metric sees the global batch, whatever its state), and the loss trackers' increments summed.
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <unordered_map>
+
+#include "autograd/grad_ready.hpp"
 
 #include "distribute/communicator.hpp"
 #include "engine/model_impl.hpp"
 #include "engine/trainer.hpp"
 #include "lamina/distribute.hpp"
 #include "lamina/errors.hpp"
+#include "tensor/tensor_impl.hpp"
 
 namespace lamina::distribute {
 
@@ -56,9 +62,19 @@ std::vector<engine::LossTracker*> trackers_of(ModelImpl& m) {
 
 double tracker_sum(const engine::LossTracker& t) { return t.sum().defined() ? t.sum().item() : 0.0; }
 
+using Clock = std::chrono::steady_clock;
+double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// PyTorch DDP's first bucket (its last layers' gradients) is small, so that it starts early.
+constexpr std::size_t kFirstBucketBytes = 1u << 20;
+
+bool all_reducible(DType d) { return d == float32 || d == float64; }
+
 }  // namespace
 
-class DataParallelImpl final : public engine::Distribution, public std::enable_shared_from_this<DataParallelImpl> {
+class DataParallelImpl final : public engine::Distribution,
+                               public autograd::GradReadyHook,
+                               public std::enable_shared_from_this<DataParallelImpl> {
  public:
   explicit DataParallelImpl(DataParallelOptions options)
       : options_(options), comm_(world_communicator(options.timeout_seconds)) {
@@ -127,8 +143,16 @@ class DataParallelImpl final : public engine::Distribution, public std::enable_s
   // global batch's mean.
   Tensor scale_loss(const Tensor& loss) override { return comm_->size() == 1 ? loss : loss * local_rows_; }
 
+  autograd::GradReadyHook* gradients_ready_hook(const std::vector<Tensor>& weights) override;
+  void gradient_ready(TensorImpl* leaf) override;
   void reduce_gradients(std::vector<Tensor>& grads) override;
   void gather_metric_inputs(engine::MetricInputs& in) override;
+  int num_replicas() const override { return comm_->size(); }
+  Tensor all_reduce_sum(const Tensor& t) override;
+  std::vector<Tensor> gather_rows(const std::vector<Tensor>& local) override;
+
+  const CommunicationStats& stats() const { return stats_; }
+  void reset_stats() { stats_ = {}; }
 
   bool on_every_replica(bool local) override {
     double bad = local ? 0.0 : 1.0;
@@ -189,6 +213,13 @@ class DataParallelImpl final : public engine::Distribution, public std::enable_s
     reduced_ = true;
   }
 
+  // Every replica's rows of each of `local` (this replica's hold rows_[rank] rows), concatenated in
+  // rank order.
+  std::vector<Tensor> gather_parts(const std::vector<Tensor>& local, const std::vector<std::int64_t>& rows);
+
+  void plan_buckets(const std::vector<Tensor>& weights);
+  void pack(std::size_t k, const Tensor& grad);
+
   DataParallelOptions options_;
   std::shared_ptr<Communicator> comm_;
   ModelImpl* model_ = nullptr;       // the model of the step under way
@@ -200,76 +231,155 @@ class DataParallelImpl final : public engine::Distribution, public std::enable_s
   std::unique_ptr<Communicator::Request> meta_request_;
   bool reduced_ = false;             // the counts of this step are known
   std::vector<double> reduced_counts_;
-  std::vector<char> buckets_[2];     // reused from step to step (no page faults per step)
-};
 
-// Gradients go in buckets, last layer first (the order backward finishes them, as DDP fills
-// its buckets), each bucket's all-reduce started as soon as it is packed, so that packing the
-// next overlaps it; the counts go first. The autograd has no per-tensor hook yet, so the buckets
-// start after backward has finished rather than during it.
-void DataParallelImpl::reduce_gradients(std::vector<Tensor>& grads) {
-  if (comm_->size() == 1) return;
-  launch_meta();
-  struct Member {
-    std::size_t grad, offset;
-    Tensor host;
+  // The buckets, fixed for one list of weights (replanned when it changes): each weight's place
+  // in the staging buffer, and each bucket's bytes of it (one dtype per bucket).
+  struct Slot {
+    std::size_t bucket = 0, offset = 0, bytes = 0;
   };
   struct Bucket {
     bool f64 = false;
-    std::size_t begin = 0, end = 0;  // bytes of the staging buffer
-    std::vector<Member> members;
-    std::unique_ptr<Communicator::Request> request;
+    std::size_t begin = 0, end = 0, members = 0;
   };
-  // One staging buffer per dtype, sized once for all the gradients.
-  std::size_t total[2] = {0, 0};
-  for (const Tensor& g : grads) {
-    if (!g.defined()) continue;
-    if (g.dtype() != float32 && g.dtype() != float64)
-      throw TypeError("DataParallel: gradients of dtype " + std::string(dtype_name(g.dtype())) +
+  std::vector<TensorImpl*> planned_for_;  // the weights the plan is for
+  std::unordered_map<TensorImpl*, std::size_t> weight_index_;
+  std::vector<Slot> slots_;
+  std::vector<Bucket> buckets_;
+  std::vector<char> staging_;  // reused from step to step (no page faults per step)
+  // This step's: each bucket's weights not yet packed and its all-reduce once started; whether
+  // each weight is packed.
+  bool in_step_ = false;
+  std::vector<std::size_t> waiting_;
+  std::vector<std::unique_ptr<Communicator::Request>> requests_;
+  std::vector<char> packed_;
+  Clock::time_point backward_start_;
+  CommunicationStats stats_;
+};
+
+// Buckets in reverse weight order (the order backward finishes the gradients, as DDP fills its
+// buckets): a new one when the dtype changes or the cap would be passed, each starting 8-byte
+// aligned in the staging buffer.
+void DataParallelImpl::plan_buckets(const std::vector<Tensor>& weights) {
+  bool same = planned_for_.size() == weights.size();
+  for (std::size_t i = 0; same && i < weights.size(); ++i) same = planned_for_[i] == weights[i].impl().get();
+  if (same) return;
+  planned_for_.clear();
+  weight_index_.clear();
+  slots_.assign(weights.size(), Slot());
+  buckets_.clear();
+  std::size_t used = 0;
+  for (std::size_t k = weights.size(); k-- > 0;) {
+    const Tensor& w = weights[k];
+    if (!all_reducible(w.dtype()))
+      throw TypeError("DataParallel: gradients of dtype " + std::string(dtype_name(w.dtype())) +
                       " cannot be all-reduced (float32 and float64 only)");
-    total[g.dtype() == float64 ? 1 : 0] += g.nbytes();
-  }
-  for (int d = 0; d < 2; ++d)
-    if (buckets_[d].size() < total[d]) buckets_[d].resize(total[d]);
-  std::vector<Bucket> buckets;
-  Bucket open[2];
-  open[1].f64 = true;
-  auto launch = [&](int d) {
-    Bucket& b = open[d];
-    if (b.members.empty()) return;
-    const std::size_t elem = b.f64 ? sizeof(double) : sizeof(float);
-    b.request = comm_->iallreduce_sum(buckets_[d].data() + b.begin, (b.end - b.begin) / elem, b.f64);
-    const std::size_t end = b.end;
-    buckets.push_back(std::move(b));
-    open[d] = Bucket();
-    open[d].f64 = d == 1;
-    open[d].begin = open[d].end = end;
-  };
-  for (std::size_t k = grads.size(); k-- > 0;) {
-    const Tensor& g = grads[k];
-    if (!g.defined()) continue;
-    const int d = g.dtype() == float64 ? 1 : 0;
-    Bucket& b = open[d];
-    // Tensors are contiguous: a host gradient is copied from where it lies.
-    Tensor h = g.device() == Device::cpu() ? g : g.to(Device::cpu());
-    if (b.end > b.begin && b.end - b.begin + h.nbytes() > options_.bucket_bytes) launch(d);
-    Bucket& into = open[d];
-    std::memcpy(buckets_[d].data() + into.end, h.raw_data(), h.nbytes());
-    const std::size_t bytes = h.nbytes();
-    into.members.push_back({k, into.end, std::move(h)});
-    into.end += bytes;
-  }
-  launch(0);
-  launch(1);
-  finish_meta();
-  for (Bucket& b : buckets) {
-    b.request->wait();
-    const int d = b.f64 ? 1 : 0;
-    for (Member& mem : b.members) {
-      const Tensor sum = Tensor::from_data(buckets_[d].data() + mem.offset, mem.host.shape(), mem.host.dtype());
-      grads[mem.grad].assign(sum / global_rows_);
+    const bool f64 = w.dtype() == float64;
+    const std::size_t bytes = w.nbytes();
+    const std::size_t cap = buckets_.size() <= 1 ? std::min(kFirstBucketBytes, options_.bucket_bytes) : options_.bucket_bytes;
+    if (buckets_.empty() || buckets_.back().f64 != f64 ||
+        (buckets_.back().members > 0 && buckets_.back().end - buckets_.back().begin + bytes > cap)) {
+      const std::size_t begin = (used + 7) / 8 * 8;
+      buckets_.push_back({f64, begin, begin, 0});
     }
+    Bucket& b = buckets_.back();
+    slots_[k] = {buckets_.size() - 1, b.end, bytes};
+    b.end += bytes;
+    ++b.members;
+    used = b.end;
   }
+  if (staging_.size() < used) staging_.resize(used);
+  for (const Tensor& w : weights) {
+    weight_index_.emplace(w.impl().get(), planned_for_.size());
+    planned_for_.push_back(w.impl().get());
+  }
+}
+
+autograd::GradReadyHook* DataParallelImpl::gradients_ready_hook(const std::vector<Tensor>& weights) {
+  if (comm_->size() == 1) return nullptr;
+  plan_buckets(weights);
+  in_step_ = true;
+  waiting_.clear();
+  for (const Bucket& b : buckets_) waiting_.push_back(b.members);
+  requests_.clear();
+  requests_.resize(buckets_.size());
+  packed_.assign(slots_.size(), 0);
+  backward_start_ = Clock::now();
+  return options_.overlap_backward ? this : nullptr;
+}
+
+// Copies weight k's gradient (zeros when it has none) into its bucket, and starts the bucket's
+// all-reduce once all its weights are in.
+void DataParallelImpl::pack(std::size_t k, const Tensor& grad) {
+  if (packed_[k]) return;
+  packed_[k] = 1;
+  const Slot& slot = slots_[k];
+  char* at = staging_.data() + slot.offset;
+  if (grad.defined()) {
+    // Tensors are contiguous: a host gradient is copied from where it lies.
+    const Tensor h = grad.device() == Device::cpu() ? grad : grad.to(Device::cpu());
+    if (h.nbytes() != slot.bytes) throw ValueError("DataParallel: a gradient does not match its weight's size");
+    std::memcpy(at, h.raw_data(), slot.bytes);
+  } else {
+    std::memset(at, 0, slot.bytes);
+  }
+  if (--waiting_[slot.bucket] > 0) return;
+  const Bucket& b = buckets_[slot.bucket];
+  const std::size_t elem = b.f64 ? sizeof(double) : sizeof(float);
+  requests_[slot.bucket] = comm_->iallreduce_sum(staging_.data() + b.begin, (b.end - b.begin) / elem, b.f64);
+}
+
+void DataParallelImpl::gradient_ready(TensorImpl* leaf) {
+  const auto it = weight_index_.find(leaf);
+  if (it == weight_index_.end()) return;  // a leaf that is not one of the step's weights
+  pack(it->second, leaf->grad);
+  // MPI advances a non-blocking collective only inside MPI calls: nudge those under way.
+  for (const auto& r : requests_)
+    if (r) r->test();
+}
+
+// What backward did not hand over (every gradient when the overlap is off) is packed now, in the
+// buckets' order; the counts go with them. Then the sums, divided by the global batch's rows.
+void DataParallelImpl::reduce_gradients(std::vector<Tensor>& grads) {
+  if (comm_->size() == 1) return;
+  const Clock::time_point backward_end = Clock::now();
+  if (!in_step_ || grads.size() != slots_.size())
+    throw ValueError("DataParallel: gradients reduced without the step's weights (a step must compute them with "
+                     "the trainer's compute_gradients)");
+  in_step_ = false;
+  launch_meta();
+  for (std::size_t k = grads.size(); k-- > 0;) pack(k, grads[k]);
+  finish_meta();
+  for (auto& r : requests_) r->wait();
+  for (std::size_t k = 0; k < grads.size(); ++k) {
+    if (!grads[k].defined()) continue;  // no gradient on any replica: the optimizer skips it
+    const Tensor sum = Tensor::from_data(staging_.data() + slots_[k].offset, grads[k].shape(), grads[k].dtype());
+    grads[k].assign(sum / global_rows_);
+  }
+  ++stats_.steps;
+  stats_.backward_seconds += seconds(backward_end - backward_start_);
+  stats_.exposed_seconds += seconds(Clock::now() - backward_end);
+}
+
+Tensor DataParallelImpl::all_reduce_sum(const Tensor& t) {
+  if (!all_reducible(t.dtype()))
+    throw TypeError("DataParallel: a " + std::string(dtype_name(t.dtype())) +
+                    " tensor cannot be summed over the replicas (float32 and float64 only)");
+  Tensor h = host_copy(t);
+  if (h.numel() > 0) comm_->iallreduce_sum(h.raw_data(), static_cast<std::size_t>(h.numel()), t.dtype() == float64)->wait();
+  return h.to(t.device());
+}
+
+std::vector<Tensor> DataParallelImpl::gather_rows(const std::vector<Tensor>& local) {
+  if (comm_->size() == 1) return local;
+  const std::size_t n = static_cast<std::size_t>(comm_->size());
+  std::int64_t mine = 0;
+  for (const Tensor& t : local)
+    if (t.defined() && t.ndim() > 0) mine = t.shape()[0];
+  std::vector<char> all;
+  comm_->allgather(&mine, std::vector<std::size_t>(n, sizeof mine), all);
+  std::vector<std::int64_t> rows(n);
+  std::memcpy(rows.data(), all.data(), n * sizeof mine);
+  return gather_parts(local, rows);
 }
 
 // Every replica's rows of each metric input, concatenated in rank order: the global batch's rows
@@ -280,40 +390,51 @@ void DataParallelImpl::gather_metric_inputs(engine::MetricInputs& in) {
     launch_meta();
     finish_meta();
   }
-  const std::size_t n = rows_.size();
-  const auto r_self = static_cast<std::size_t>(comm_->rank());
   std::vector<Tensor*> targets;
+  std::vector<Tensor> local;
   for (auto* list : {&in.y, &in.preds, &in.sample_weight, &in.masks})
     for (Tensor& t : *list)
-      if (t.defined() && t.ndim() > 0 && t.shape()[0] == rows_[r_self]) targets.push_back(&t);
+      if (t.defined() && t.ndim() > 0 && t.shape()[0] == rows_[static_cast<std::size_t>(comm_->rank())]) {
+        targets.push_back(&t);
+        local.push_back(t);
+      }
+  const std::vector<Tensor> global = gather_parts(local, rows_);
+  for (std::size_t i = 0; i < targets.size(); ++i) *targets[i] = global[i];
+}
+
+std::vector<Tensor> DataParallelImpl::gather_parts(const std::vector<Tensor>& local_in, const std::vector<std::int64_t>& rows) {
+  const std::size_t n = rows.size();
+  const auto r_self = static_cast<std::size_t>(comm_->rank());
   std::vector<Tensor> local;
   std::vector<std::size_t> row_bytes, per_rank(n, 0);
   std::vector<char> mine;
-  for (Tensor* t : targets) {
-    local.push_back(host_copy(*t));
-    row_bytes.push_back(rows_[r_self] > 0 ? local.back().nbytes() / static_cast<std::size_t>(rows_[r_self]) : 0);
-    for (std::size_t r = 0; r < n; ++r) per_rank[r] += row_bytes.back() * static_cast<std::size_t>(rows_[r]);
+  for (const Tensor& t : local_in) {
+    local.push_back(host_copy(t));
+    row_bytes.push_back(rows[r_self] > 0 ? local.back().nbytes() / static_cast<std::size_t>(rows[r_self]) : 0);
+    for (std::size_t r = 0; r < n; ++r) per_rank[r] += row_bytes.back() * static_cast<std::size_t>(rows[r]);
     const char* p = static_cast<const char*>(local.back().raw_data());
     mine.insert(mine.end(), p, p + local.back().nbytes());
   }
   std::vector<char> all;
   comm_->allgather(mine.data(), per_rank, all);
   std::int64_t total = 0;
-  for (std::int64_t r : rows_) total += r;
+  for (std::int64_t r : rows) total += r;
   std::vector<std::size_t> rank_at(n, 0);  // where each rank's part starts in `all`
   for (std::size_t r = 1; r < n; ++r) rank_at[r] = rank_at[r - 1] + per_rank[r - 1];
-  for (std::size_t i = 0; i < targets.size(); ++i) {
+  std::vector<Tensor> out;
+  for (std::size_t i = 0; i < local.size(); ++i) {
     std::vector<char> joined;
     for (std::size_t r = 0; r < n; ++r) {
-      const std::size_t bytes = row_bytes[i] * static_cast<std::size_t>(rows_[r]);
+      const std::size_t bytes = row_bytes[i] * static_cast<std::size_t>(rows[r]);
       joined.insert(joined.end(), all.begin() + static_cast<std::ptrdiff_t>(rank_at[r]),
                     all.begin() + static_cast<std::ptrdiff_t>(rank_at[r] + bytes));
       rank_at[r] += bytes;
     }
     Shape shape = local[i].shape();
     shape[0] = total;
-    *targets[i] = Tensor::from_data(joined.data(), shape, local[i].dtype()).to(targets[i]->device());
+    out.push_back(Tensor::from_data(joined.data(), shape, local[i].dtype()).to(local_in[i].device()));
   }
+  return out;
 }
 
 // --- the public API --------------------------------------------------------------------------------
@@ -336,6 +457,8 @@ int DataParallel::rank() const { return impl_->comm().rank(); }
 int DataParallel::num_replicas() const { return impl_->comm().size(); }
 const DataParallelOptions& DataParallel::options() const { return impl_->options(); }
 void DataParallel::barrier() const { impl_->comm().barrier(); }
+CommunicationStats DataParallel::communication_stats() const { return impl_->stats(); }
+void DataParallel::reset_communication_stats() { impl_->reset_stats(); }
 
 DataParallel::Scope DataParallel::scope() {
   set_distribution(*this);
@@ -357,3 +480,9 @@ void set_distribution(std::nullptr_t) {
 DataParallel* distribution() { return active_slot(); }
 
 }  // namespace lamina::distribute
+
+namespace lamina::engine {
+std::shared_ptr<Distribution> distribution_of(distribute::DataParallel& strategy) {
+  return strategy.impl().shared_from_this();
+}
+}  // namespace lamina::engine

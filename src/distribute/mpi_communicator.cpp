@@ -83,6 +83,11 @@ class MpiCommunicator final : public Communicator {
     MpiRequest(MpiCommunicator& comm, MPI_Request request, const char* what)
         : comm_(comm), request_(request), what_(what) {}
     void wait() override { comm_.wait_for(request_, what_); }
+    bool test() override {
+      int done = 0;  // a completed request is MPI_REQUEST_NULL, which tests as done
+      check(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), what_);
+      return done != 0;
+    }
 
    private:
     MpiCommunicator& comm_;

@@ -12,10 +12,12 @@
 #include <thread>
 #include <utility>
 
+#include "autograd/grad_ready.hpp"
 #include "engine/build_lock.hpp"
 #include "engine/functional.hpp"
 #include "engine/loss_scope.hpp"
 #include "engine/model_impl.hpp"
+#include "engine/replica.hpp"
 #include "engine/subclassed.hpp"
 #include "engine/training.hpp"
 #include "lamina/callbacks.hpp"
@@ -90,7 +92,10 @@ std::vector<Tensor> compute_gradients(ModelImpl& m, const Tensor& loss, const st
   // The optimizer's scale (LossScaleOptimizer under mixed_float16), then the hooks'.
   const Tensor scaled = hooks.scale_loss(m.compiled->optimizer->scale_loss(loss));
   for (const Tensor& w : weights) const_cast<Tensor&>(w).zero_grad();
-  scaled.backward();
+  {
+    const autograd::GradReadyScope ready(hooks.gradients_ready_hook(weights));
+    scaled.backward();
+  }
   std::vector<Tensor> grads;
   grads.reserve(weights.size());
   for (const Tensor& w : weights) grads.push_back(w.grad());
@@ -378,9 +383,12 @@ std::map<std::string, double> run_evaluation(Model& target, Feed& feed, std::int
     std::optional<Batch> d = feed.next();
     if (!d) break;
     cbs.each([s](Callback& c) { c.on_test_batch_begin(s, {}); });
-    if (dist) dist->begin_step(target.impl(), *d);
-    last = target.test_step(*d);
-    if (dist) dist->end_step(target.impl());
+    {
+      const StepDistributionScope in_step(dist);
+      if (dist) dist->begin_step(target.impl(), *d);
+      last = target.test_step(*d);
+      if (dist) dist->end_step(target.impl());
+    }
     const Logs logs = cbs.batch_logs(*last);
     cbs.each([&](Callback& c) { c.on_test_batch_end(s, logs); });
   }
@@ -390,9 +398,14 @@ std::map<std::string, double> run_evaluation(Model& target, Feed& feed, std::int
   return logs;
 }
 
-// The data of fit as this replica reads it (the whole data without a distribution).
-std::shared_ptr<BatchSource> sharded(const std::shared_ptr<BatchSource>& source) {
-  const std::shared_ptr<Distribution> dist = active_distribution();
+// The distribution the call on `m` runs under (see distributed()), or null.
+Distribution* call_distribution(const ModelImpl& m) {
+  return m.hooks ? dynamic_cast<Distribution*>(m.hooks.get()) : nullptr;
+}
+
+// The data of a call as this replica reads it (the whole data without a distribution).
+std::shared_ptr<BatchSource> sharded(const ModelImpl& m, const std::shared_ptr<BatchSource>& source) {
+  Distribution* dist = call_distribution(m);
   return dist ? dist->shard(source) : source;
 }
 
@@ -427,10 +440,10 @@ std::unique_ptr<Feed> validation_feed(Model& target, const ValidationData& v, co
     const std::vector<Tensor> y_val = targets_of(m, v.arrays()->second, what);
     check_xy(what, x_val, y_val);
     check_input(m, what, x_val);
-    feed = std::make_unique<Feed>(m, sharded(array_batches(x_val, y_val, validation_batch(o), false)), what, true);
+    feed = std::make_unique<Feed>(m, sharded(m, array_batches(x_val, y_val, validation_batch(o), false)), what, true);
   } else {
     if (!v.source()) throw ValueError(std::string(what) + ": an empty dataset handle");
-    feed = std::make_unique<Feed>(m, sharded(v.source()), what, true);
+    feed = std::make_unique<Feed>(m, sharded(m, v.source()), what, true);
     feed->steps(o.validation_steps, "validation_steps");
     check_input(m, what, feed->peek().x);
   }
@@ -448,7 +461,7 @@ History fit_loop(Model& self, Model& target, Feed& train, Feed* val, const FitOp
 
   auto history = std::make_shared<callbacks::HistoryCallback>();
   CallbackList cbs;
-  Distribution* dist = m.hooks ? dynamic_cast<Distribution*>(m.hooks.get()) : nullptr;
+  Distribution* dist = call_distribution(m);
   add_callbacks(cbs, self, o.verbose, o.callbacks, o.epochs, steps, history, dist);
 
   // The data order is a function of (shuffle_key, epoch) and each step draws from the seeded
@@ -477,9 +490,12 @@ History fit_loop(Model& self, Model& target, Feed& train, Feed* val, const FitOp
       if (!batch) break;
       cbs.each([s](Callback& c) { c.on_train_batch_begin(s, {}); });
       m.compiled->skip_nonfinite = state.skip_nonfinite_steps;
-      if (dist) dist->begin_step(m, *batch);
-      last = target.train_step(*batch);
-      if (dist) dist->end_step(m);
+      {
+        const StepDistributionScope in_step(dist);
+        if (dist) dist->begin_step(m, *batch);
+        last = target.train_step(*batch);
+        if (dist) dist->end_step(m);
+      }
       state.step = s + 1;
       const Logs logs = cbs.batch_logs(*last);
       cbs.each([&](Callback& c) { c.on_train_batch_end(s, logs); });
@@ -510,8 +526,9 @@ History fit_loop(Model& self, Model& target, Feed& train, Feed* val, const FitOp
 std::map<std::string, double> evaluate_loop(Model& self, Feed& feed, const EvaluateOptions& o) {
   const std::int64_t steps = feed.steps(o.steps, "steps");
   CallbackList cbs;
-  add_callbacks(cbs, self, o.verbose, o.callbacks, 1, steps);
-  return run_evaluation(step_owner(self), feed, o.steps, cbs);
+  Distribution* dist = call_distribution(self.impl());
+  add_callbacks(cbs, self, o.verbose, o.callbacks, 1, steps, nullptr, dist);
+  return run_evaluation(step_owner(self), feed, o.steps, cbs, dist);
 }
 
 // Every output over the batches of `feed`, concatenated along the batch axis.
@@ -520,7 +537,8 @@ std::vector<Tensor> predict_loop(Model& self, Feed& feed, const PredictOptions& 
   Model& target = step_owner(self);
   const std::int64_t steps = feed.steps(o.steps, "steps");
   CallbackList cbs;
-  add_callbacks(cbs, self, o.verbose, o.callbacks, 1, steps);
+  Distribution* dist = call_distribution(self.impl());
+  add_callbacks(cbs, self, o.verbose, o.callbacks, 1, steps, nullptr, dist);
   cbs.each([](Callback& c) { c.on_predict_begin({}); });
   std::vector<std::vector<Tensor>> parts;
   feed.start_pass();
@@ -529,6 +547,8 @@ std::vector<Tensor> predict_loop(Model& self, Feed& feed, const PredictOptions& 
     if (!batch) break;
     cbs.each([s](Callback& c) { c.on_predict_batch_begin(s, {}); });
     std::vector<Tensor> yb = target.predict_step(*batch);
+    // Each replica predicted its rows of the batch: every replica gets the whole batch's, in order.
+    if (dist) yb = dist->gather_rows(yb);
     parts.resize(yb.size());
     for (std::size_t i = 0; i < yb.size(); ++i) parts[i].push_back(yb[i]);
     cbs.each([s](Callback& c) { c.on_predict_batch_end(s, {}); });
@@ -544,15 +564,18 @@ std::vector<Tensor> predict_loop(Model& self, Feed& feed, const PredictOptions& 
 
 namespace {
 
-// fit under the active distribution (if any): its hooks join the steps for the call, and an error
-// on this replica is announced to the others before it propagates.
+// A call (fit, evaluate, predict) under its options' distribution, else the active one (if any):
+// its hooks join the steps for the call, and an error on this replica is announced to the others
+// before it propagates.
 template <class F>
-History distributed(Model& self, F run) {
-  const std::shared_ptr<Distribution> dist = active_distribution();
+auto distributed(Model& self, const char* what, const DistributionRef& chosen, F run) -> decltype(run()) {
+  const std::shared_ptr<Distribution> dist = chosen ? engine::distribution_of(*chosen.get()) : active_distribution();
   if (!dist) return run();
   ModelImpl& m = checked(self);
+  if (m.hooks == dist) return run();  // a call nested in one under the same distribution (a callback's evaluate)
   if (m.hooks)
-    throw ValueError("fit: model '" + m.name() + "' already has trainer hooks; a distribution cannot add its own");
+    throw ValueError(std::string(what) + ": model '" + m.name() +
+                     "' already has trainer hooks; a distribution cannot add its own");
   struct Restore {
     ModelImpl& m;
     ~Restore() { m.hooks = nullptr; }
@@ -602,13 +625,13 @@ History fit_on_arrays(Model& self, const TensorArg& x_arg, const TensorArg& y_ar
   build_on(m, x_train);
   check_labels(target, "fit", x_train, y_train);
   TrainingState state;
-  Feed train(m, sharded(array_batches(x_train, y_train, o.batch_size, o.shuffle, &state)), "fit", true, o.class_weight);
+  Feed train(m, sharded(m, array_batches(x_train, y_train, o.batch_size, o.shuffle, &state)), "fit", true, o.class_weight);
   std::unique_ptr<Feed> val;
   if (o.validation_data) {
     val = validation_feed(target, *o.validation_data, o);
   } else if (!x_val.empty()) {
     check_labels(target, "fit (validation_data)", x_val, y_val);
-    val = std::make_unique<Feed>(m, sharded(array_batches(x_val, y_val, validation_batch(o), false)),
+    val = std::make_unique<Feed>(m, sharded(m, array_batches(x_val, y_val, validation_batch(o), false)),
                                  "fit (validation_data)", true);
   }
   return fit_loop(self, target, train, val.get(), o, state);
@@ -629,7 +652,7 @@ History fit_on_data(Model& self, const DataArg& data, const FitOptions& o) {
   if (o.sample_weight.defined())
     throw ValueError("fit: sample_weight works on arrays only; a dataset gives its weights as (x, y, w)");
   with_sample_weight(m, "fit", {}, Tensor(), o.class_weight, 0);
-  Feed train(m, sharded(source_of(data, "fit")), "fit", true, o.class_weight);
+  Feed train(m, sharded(m, source_of(data, "fit")), "fit", true, o.class_weight);
   train.steps(o.steps_per_epoch, "steps_per_epoch");
   const Batch& first = train.peek();
   check_input(m, "fit", first.x);
@@ -644,15 +667,17 @@ History fit_on_data(Model& self, const DataArg& data, const FitOptions& o) {
 }  // namespace
 
 History fit(Model& self, const TensorArg& x, const TensorArg& y, const FitOptions& o) {
-  return distributed(self, [&] { return fit_on_arrays(self, x, y, o); });
+  return distributed(self, "fit", o.distribution, [&] { return fit_on_arrays(self, x, y, o); });
 }
 
 History fit(Model& self, const DataArg& data, const FitOptions& o) {
-  return distributed(self, [&] { return fit_on_data(self, data, o); });
+  return distributed(self, "fit", o.distribution, [&] { return fit_on_data(self, data, o); });
 }
 
-std::map<std::string, double> evaluate(Model& self, const TensorArg& x_arg, const TensorArg& y_arg,
-                                       const EvaluateOptions& o) {
+namespace {
+
+std::map<std::string, double> evaluate_arrays(Model& self, const TensorArg& x_arg, const TensorArg& y_arg,
+                                              const EvaluateOptions& o) {
   ModelImpl& m = checked(self);
   require_compiled(m, "evaluate");
   const StatefulGuard stateful(m, "evaluate");
@@ -663,16 +688,16 @@ std::map<std::string, double> evaluate(Model& self, const TensorArg& x_arg, cons
   check_input(m, "evaluate", x);
   check_labels(step_owner(self), "evaluate", x, y);
   const std::vector<Tensor> yw = with_sample_weight(m, "evaluate", y, o.sample_weight, {}, x[0].shape()[0]);
-  Feed feed(m, array_batches(x, yw, o.batch_size, false), "evaluate", true);
+  Feed feed(m, sharded(m, array_batches(x, yw, o.batch_size, false)), "evaluate", true);
   return evaluate_loop(self, feed, o);
 }
 
-std::map<std::string, double> evaluate(Model& self, const DataArg& data, const EvaluateOptions& o) {
+std::map<std::string, double> evaluate_data(Model& self, const DataArg& data, const EvaluateOptions& o) {
   ModelImpl& m = checked(self);
   require_compiled(m, "evaluate");
   const StatefulGuard stateful(m, "evaluate");
   const std::lock_guard<std::recursive_mutex> metrics(m.compiled->metrics_mutex);
-  Feed feed(m, source_of(data, "evaluate"), "evaluate", true);
+  Feed feed(m, sharded(m, source_of(data, "evaluate")), "evaluate", true);
   feed.steps(o.steps, "steps");
   const Batch& first = feed.peek();
   check_input(m, "evaluate", first.x);
@@ -680,7 +705,7 @@ std::map<std::string, double> evaluate(Model& self, const DataArg& data, const E
   return evaluate_loop(self, feed, o);
 }
 
-std::vector<Tensor> predict(Model& self, const TensorArg& x_arg, const PredictOptions& o) {
+std::vector<Tensor> predict_arrays(Model& self, const TensorArg& x_arg, const PredictOptions& o) {
   ModelImpl& m = checked(self);
   const StatefulGuard stateful(m, "predict");
   const NoLossRecording no_losses;
@@ -688,18 +713,38 @@ std::vector<Tensor> predict(Model& self, const TensorArg& x_arg, const PredictOp
   check_xy("predict", x, {});
   check_batch_size("predict", o.batch_size);
   check_input(m, "predict", x);
-  Feed feed(m, array_batches(x, {}, o.batch_size, false), "predict", false);
+  Feed feed(m, sharded(m, array_batches(x, {}, o.batch_size, false)), "predict", false);
   return predict_loop(self, feed, o);
 }
 
-std::vector<Tensor> predict(Model& self, const DataArg& data, const PredictOptions& o) {
+std::vector<Tensor> predict_data(Model& self, const DataArg& data, const PredictOptions& o) {
   ModelImpl& m = checked(self);
   const StatefulGuard stateful(m, "predict");
   const NoLossRecording no_losses;
-  Feed feed(m, source_of(data, "predict"), "predict", false);
+  Feed feed(m, sharded(m, source_of(data, "predict")), "predict", false);
   feed.steps(o.steps, "steps");
   check_input(m, "predict", feed.peek().x);
   return predict_loop(self, feed, o);
+}
+
+}  // namespace
+
+// Under a distribution, evaluate and predict shard each batch as fit does: evaluate's logs are the
+// whole data's, predict returns every replica's rows on every replica.
+std::map<std::string, double> evaluate(Model& self, const TensorArg& x, const TensorArg& y, const EvaluateOptions& o) {
+  return distributed(self, "evaluate", o.distribution, [&] { return evaluate_arrays(self, x, y, o); });
+}
+
+std::map<std::string, double> evaluate(Model& self, const DataArg& data, const EvaluateOptions& o) {
+  return distributed(self, "evaluate", o.distribution, [&] { return evaluate_data(self, data, o); });
+}
+
+std::vector<Tensor> predict(Model& self, const TensorArg& x, const PredictOptions& o) {
+  return distributed(self, "predict", o.distribution, [&] { return predict_arrays(self, x, o); });
+}
+
+std::vector<Tensor> predict(Model& self, const DataArg& data, const PredictOptions& o) {
+  return distributed(self, "predict", o.distribution, [&] { return predict_data(self, data, o); });
 }
 
 std::map<std::string, double> train_on_batch(Model& self, const TensorArg& x_arg, const TensorArg& y_arg) {

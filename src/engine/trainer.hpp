@@ -18,7 +18,10 @@
 
 namespace lamina {
 class ModelImpl;
+namespace autograd {
+class GradReadyHook;
 }
+}  // namespace lamina
 
 namespace lamina::engine {
 
@@ -44,6 +47,10 @@ class TrainerHooks {
   virtual ~TrainerHooks();
   /// The loss that backward starts from (a loss scale multiplies it).
   virtual Tensor scale_loss(const Tensor& loss) { return loss; }
+  /// Before backward, the weights whose gradients it computes: the hook returned hears of each
+  /// of their gradients as soon as backward has finished it (a distribution starts all-reducing a
+  /// bucket of them then, overlapping backward); null (the default): none.
+  virtual autograd::GradReadyHook* gradients_ready_hook(const std::vector<Tensor>& /*weights*/) { return nullptr; }
   /// Sums or averages the gradients over the replicas, in place.
   virtual void reduce_gradients(std::vector<Tensor>& /*grads*/) {}
   /// Undoes scale_loss on the gradients, in place; false when one is not finite (the optimizer
@@ -77,9 +84,17 @@ class Distribution : public TrainerHooks {
   virtual void end_step(ModelImpl& m) = 0;
   /// fit failed on this replica: the others are told, so they stop with an error naming it.
   virtual void failed(const std::exception& e) = 0;
+  virtual int num_replicas() const = 0;
+  /// `t` summed over the replicas, as a tensor on t's device (cross_replica_sum's transport).
+  virtual Tensor all_reduce_sum(const Tensor& t) = 0;
+  /// Every replica's rows of each of `local` (leading dimensions may differ between replicas),
+  /// concatenated in rank order, on every replica (predict's outputs).
+  virtual std::vector<Tensor> gather_rows(const std::vector<Tensor>& local) = 0;
 };
 /// The strategy fit trains through (distribute::set_distribution), or null.
 std::shared_ptr<Distribution> active_distribution();
+/// The engine's side of a public strategy (FitOptions::distribution); defined in src/distribute.
+std::shared_ptr<Distribution> distribution_of(distribute::DataParallel& strategy);
 void set_active_distribution(std::shared_ptr<Distribution> distribution);
 
 /// The hooks of `m` (the identity hooks unless set).

@@ -31,6 +31,7 @@
 #include <lamina/distribute.hpp>
 #include <lamina/errors.hpp>
 #include <lamina/layers/core.hpp>
+#include <lamina/layers/normalization.hpp>
 #include <lamina/model.hpp>
 #include <lamina/models.hpp>
 #include <lamina/optimizers.hpp>
@@ -99,7 +100,8 @@ bool same_on_all_ranks(const Model& m) {
 // after 21 steps (within `tolerance`, relative) and every epoch log. In float64 the two differ
 // by rounding only (the gradients of a batch are summed in another order); in float32 that
 // rounding, amplified by training, reaches about 1e-6.
-void check_equivalence(const char* optimizer, bool dataset, const char* dtype, double tolerance) {
+void check_equivalence(const char* optimizer, bool dataset, const char* dtype, double tolerance,
+                       distribute::DataParallel& dp = strategy(), bool through_options = false) {
   const DType dt = std::string(dtype) == "float64" ? float64 : float32;
   const Tensor x = features(100, dt), y = labels(100, dt), xv = features(30, dt), yv = labels(30, dt);
   Sequential single = make_model(optimizer, dtype);
@@ -115,15 +117,20 @@ void check_equivalence(const char* optimizer, bool dataset, const char* dtype, d
       auto ds = Dataset::from_tensor_slices(x, y).batch(16);
       set_seed(11);
       h1 = single.fit(ds, {.epochs = 3, .verbose = 0, .validation_data = ValidationData(std::make_pair(xv, yv))});
-      auto scope = strategy().scope();
+      auto scope = dp.scope();
       set_seed(11);
       h2 = multi.fit(ds, {.epochs = 3, .verbose = 0, .validation_data = ValidationData(std::make_pair(xv, yv))});
     } else {
       set_seed(11);  // the same shuffling
       h1 = single.fit(x, y, o);
-      auto scope = strategy().scope();
       set_seed(11);
-      h2 = multi.fit(x, y, o);
+      if (through_options) {
+        o.distribution = dp;
+        h2 = multi.fit(x, y, o);
+      } else {
+        auto scope = dp.scope();
+        h2 = multi.fit(x, y, o);
+      }
     }
   }
   const std::vector<Tensor> w1 = single.weights(), w2 = multi.weights();
@@ -163,6 +170,131 @@ TEST_CASE("2 ranks with global batch B equal 1 process with batch B: Adam", "[mp
 TEST_CASE("2 ranks equal 1 process on a batched dataset, each batch split over the ranks", "[mpi]") {
   check_equivalence("adam", true, "float64", 1e-6);
   check_equivalence("sgd", true, "float32", 1e-5);
+}
+
+TEST_CASE("FitOptions distribution trains through the strategy without set_distribution", "[mpi]") {
+  REQUIRE(distribute::distribution() == nullptr);
+  check_equivalence("sgd", false, "float64", 1e-6, strategy(), true);
+  CHECK(distribute::distribution() == nullptr);
+}
+
+TEST_CASE("Buckets all-reduced during backward, many small ones or after backward, give the same training", "[mpi]") {
+  // 64-byte buckets: the 6x16 model's 5 weights (in reverse order: 3, 48, 16, 96 values) in 4
+  // buckets of one weight each, the first started while backward still computes the others.
+  distribute::DataParallel small({.bucket_bytes = 64});
+  small.reset_communication_stats();
+  check_equivalence("adam", false, "float64", 1e-6, small, true);
+  const distribute::CommunicationStats stats = small.communication_stats();
+  CHECK(stats.steps == 21);
+  CHECK(stats.backward_seconds > 0);
+  CHECK(stats.exposed_seconds > 0);
+  distribute::DataParallel after({.bucket_bytes = 64, .overlap_backward = false});
+  check_equivalence("sgd", false, "float64", 1e-6, after, true);
+  CHECK(after.communication_stats().steps == 21);
+}
+
+namespace {
+
+Sequential bn_model(const char* optimizer, bool synchronized) {
+  set_seed(13);
+  // No bias before the normalisation: its gradient is 0 but for rounding, which momentum and
+  // Adam would turn into a drift that differs between any two computations.
+  Sequential m({layers::Input({6}), layers::Dense(12, {.use_bias = false, .dtype = "float64"}),
+                layers::BatchNormalization({.momentum = 0.8, .synchronized = synchronized, .dtype = "float64"}),
+                layers::Dense(3, {.activation = "softmax", .dtype = "float64"})});
+  if (std::string(optimizer) == "adam") m.compile({.optimizer = optimizers::Adam({.learning_rate = 0.01}), .loss = "categorical_crossentropy", .metrics = {"accuracy"}});
+  else m.compile({.optimizer = optimizers::SGD({.learning_rate = 0.1, .momentum = 0.9}), .loss = "categorical_crossentropy", .metrics = {"accuracy"}});
+  return m;
+}
+
+// Synchronised BatchNormalization on 2 ranks against the ordinary layer in one process with the
+// global batch: every weight (the moving statistics too) and the logs. The same layer without
+// synchronized normalises each rank's half with its own statistics: far from it.
+void check_sync_bn(const char* optimizer) {
+  const Tensor x = features(96, float64), y = labels(96, float64);
+  Sequential single = bn_model(optimizer, true), multi = bn_model(optimizer, true), local = bn_model(optimizer, false);
+  multi.set_weights(single.get_weights());
+  local.set_weights(single.get_weights());
+  FitOptions o{.batch_size = 16, .epochs = 2, .verbose = 0, .validation_split = 0.25};
+  set_seed(11);
+  const History h1 = single.fit(x, y, o);  // no distribution: the ordinary layer
+  o.distribution = strategy();
+  set_seed(11);
+  const History h2 = multi.fit(x, y, o);
+  set_seed(11);
+  local.fit(x, y, o);
+  const std::vector<Tensor> w1 = single.weights(), w2 = multi.weights(), w3 = local.weights();
+  double worst = 0, unsynchronized = 0;
+  for (std::size_t i = 0; i < w1.size(); ++i) {
+    worst = std::max(worst, rel_diff(w2[i], w1[i]));
+    unsynchronized = std::max(unsynchronized, rel_diff(w3[i], w1[i]));
+  }
+  if (strategy().is_chief())
+    std::printf("synchronised BatchNormalization (%s, float64): largest relative weight error (L2) %.3g after 10 steps "
+                "(each rank's own statistics: %.3g)\n", optimizer, worst, unsynchronized);
+  CHECK(worst < 1e-6);
+  CHECK(unsynchronized > 1e-3);
+  for (const auto& [key, values] : h1.history) {
+    INFO(key);
+    REQUIRE(h2.history.count(key));
+    for (std::size_t e = 0; e < values.size(); ++e) CHECK(h2.history.at(key)[e] == Approx(values[e]).epsilon(1e-6));
+  }
+  CHECK(same_on_all_ranks(multi));
+}
+
+}  // namespace
+
+TEST_CASE("synchronised BatchNormalization: 2 ranks with global batch B equal 1 process with batch B, SGD", "[mpi]") {
+  check_sync_bn("sgd");
+}
+
+TEST_CASE("synchronised BatchNormalization: 2 ranks with global batch B equal 1 process with batch B, Adam", "[mpi]") {
+  check_sync_bn("adam");
+}
+
+namespace {
+
+// `x` with NaN in every row this rank does not read when batches of `batch` rows are split over
+// the 2 ranks: a result computed from any of them is NaN.
+Tensor poisoned_outside_shard(const Tensor& x, std::int64_t batch) {
+  std::vector<double> v = x.to_vector<double>();
+  const std::int64_t n = x.shape()[0], width = x.shape()[1], r = strategy().rank();
+  for (std::int64_t b = 0; b < n; b += batch) {
+    const std::int64_t e = std::min(b + batch, n), rows = e - b;
+    const std::int64_t lo = b + rows * r / 2, hi = b + rows * (r + 1) / 2;
+    for (std::int64_t i = b; i < e; ++i)
+      if (i < lo || i >= hi)
+        for (std::int64_t j = 0; j < width; ++j) v[static_cast<std::size_t>(i * width + j)] = std::nan("");
+  }
+  return Tensor::from_vector(v, x.shape());
+}
+
+}  // namespace
+
+TEST_CASE("evaluate and predict under a distribution: each rank reads its rows, every rank gets the whole data's results", "[mpi]") {
+  Sequential m = make_model("adam", "float64");
+  const Tensor x = features(40, float64), y = labels(40, float64);
+  m.fit(x, y, {.batch_size = 8, .epochs = 1, .verbose = 0});
+  const std::map<std::string, double> single = m.evaluate(x, y, {.batch_size = 16, .verbose = 0});
+  const Tensor p1 = m.predict(x, {.batch_size = 16});
+  const Tensor poisoned = poisoned_outside_shard(x, 16);
+  SECTION("arrays") {
+    const auto multi = m.evaluate(poisoned, y, {.batch_size = 16, .verbose = 0, .distribution = strategy()});
+    REQUIRE(multi.size() == single.size());
+    for (const auto& [key, value] : single) CHECK(multi.at(key) == Approx(value).epsilon(1e-12));
+    const Tensor p2 = m.predict(poisoned, {.batch_size = 16, .distribution = strategy()});
+    REQUIRE(p2.shape() == p1.shape());
+    CHECK(rel_diff(p2, p1) < 1e-12);
+  }
+  SECTION("datasets, under set_distribution") {
+    auto scope = strategy().scope();
+    const auto multi = m.evaluate(Dataset::from_tensor_slices(poisoned, y).batch(16), {.verbose = 0});
+    for (const auto& [key, value] : single) CHECK(multi.at(key) == Approx(value).epsilon(1e-12));
+    const Tensor p2 = m.predict(Dataset::from_tensor_slices(poisoned).batch(16));
+    REQUIRE(p2.shape() == p1.shape());
+    CHECK(rel_diff(p2, p1) < 1e-12);
+  }
+  CHECK(same_on_all_ranks(m));
 }
 
 namespace {

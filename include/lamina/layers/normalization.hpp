@@ -30,6 +30,11 @@ struct BatchNormalizationOptions {
   Regularizer gamma_regularizer{};
   Constraint beta_constraint{};     ///< none by default; applied after each update
   Constraint gamma_constraint{};
+  /// Keras 3's synchronized: in training under a distribution (distribute::DataParallel), the
+  /// batch statistics are the global batch's (every replica's sum, sum of squares and count,
+  /// all-reduced; the backward's reductions too), so each replica normalises as one process with
+  /// the global batch would. Without a distribution, the ordinary layer.
+  bool synchronized = false;
   std::string name{};
   std::string dtype{};  ///< dtype policy name ("mixed_bfloat16"); empty: the global policy
 };
