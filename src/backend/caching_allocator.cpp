@@ -10,8 +10,8 @@
 namespace lamina::backend {
 
 CachingAllocator::CachingAllocator(Device device, RawAlloc alloc, RawFree free,
-                                   std::size_t max_cached)
-    : device_(device), alloc_(alloc), free_(free), max_cached_(max_cached) {}
+                                   std::size_t max_cached, std::size_t uncached_from)
+    : device_(device), alloc_(alloc), free_(free), max_cached_(max_cached), uncached_from_(uncached_from) {}
 
 std::size_t CachingAllocator::size_class(std::size_t nbytes) {
   constexpr std::size_t kSmall = 4096, kAlign = 64;
@@ -28,13 +28,17 @@ void* CachingAllocator::allocate(std::size_t nbytes) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     ++stats_.allocations;
-    auto it = free_blocks_.find(size);
-    if (it != free_blocks_.end() && !it->second.empty()) {
+    // Its own class, else the smallest cached block up to largest_fit(size).
+    auto it = free_blocks_.lower_bound(size);
+    if (it != free_blocks_.end() && it->first <= largest_fit(size)) {
+      const std::size_t block = it->first;
       void* p = it->second.back();
       it->second.pop_back();
-      stats_.bytes_cached -= size;
+      if (it->second.empty()) free_blocks_.erase(it);
+      if (block != size) larger_blocks_.emplace(p, block);
+      stats_.bytes_cached -= block;
       ++stats_.cache_hits;
-      stats_.bytes_in_use += size;
+      stats_.bytes_in_use += block;
       stats_.peak_bytes_in_use = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
       return p;
     }
@@ -58,11 +62,16 @@ void* CachingAllocator::allocate(std::size_t nbytes) {
 
 void CachingAllocator::deallocate(void* ptr, std::size_t nbytes) {
   if (!ptr) return;
-  const std::size_t size = size_class(nbytes);
+  std::size_t size = size_class(nbytes);
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (!larger_blocks_.empty())
+      if (auto it = larger_blocks_.find(ptr); it != larger_blocks_.end()) {
+        size = it->second;
+        larger_blocks_.erase(it);
+      }
     stats_.bytes_in_use -= size;
-    if (stats_.bytes_cached + size <= max_cached_) {
+    if (size < uncached_from_ && stats_.bytes_cached + size <= max_cached_) {
       free_blocks_[size].push_back(ptr);
       stats_.bytes_cached += size;
       return;

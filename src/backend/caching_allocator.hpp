@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -20,8 +22,10 @@ class CachingAllocator {
   using RawAlloc = void* (*)(std::size_t nbytes);
   using RawFree = void (*)(void* ptr);
 
-  /// Freed blocks are cached while the cache holds at most `max_cached` bytes.
-  CachingAllocator(Device device, RawAlloc alloc, RawFree free, std::size_t max_cached);
+  /// Freed blocks are cached while the cache holds at most `max_cached` bytes; blocks of
+  /// `uncached_from` bytes or more go straight back to the system (see cpu_backend.cpp).
+  CachingAllocator(Device device, RawAlloc alloc, RawFree free, std::size_t max_cached,
+                   std::size_t uncached_from = SIZE_MAX);
   CachingAllocator(const CachingAllocator&) = delete;
   CachingAllocator& operator=(const CachingAllocator&) = delete;
 
@@ -36,6 +40,11 @@ class CachingAllocator {
   /// The block size serving a request: 64-byte steps up to 4 KiB, then 16 classes per power of
   /// two (at most 1/16 wasted).
   static std::size_t size_class(std::size_t nbytes);
+  /// The largest cached block that may serve a request of class `size` when its own class has
+  /// none: twice the size. A step's backward asks for sizes its forward freed nearby; taking
+  /// those blocks instead of new ones keeps the cache near the live peak rather than the sum
+  /// of every class a step uses.
+  static std::size_t largest_fit(std::size_t size) { return 2 * size; }
 
  private:
   void release_cached_locked();
@@ -44,8 +53,13 @@ class CachingAllocator {
   RawAlloc alloc_;
   RawFree free_;
   std::size_t max_cached_;
+  std::size_t uncached_from_;
   mutable std::mutex mutex_;
-  std::unordered_map<std::size_t, std::vector<void*>> free_blocks_;
+  // By class, ordered, so that a miss can take the smallest larger block; no empty lists.
+  std::map<std::size_t, std::vector<void*>> free_blocks_;
+  // Blocks handed out for a smaller class than their own, with their own: deallocate() is told
+  // the request, not the block.
+  std::unordered_map<void*, std::size_t> larger_blocks_;
   MemoryStats stats_;
 };
 

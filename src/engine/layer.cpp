@@ -10,6 +10,7 @@
 
 #include "lamina/errors.hpp"
 #include "engine/build_lock.hpp"
+#include "engine/deferred_init.hpp"
 #include "lamina/ops.hpp"
 #include "engine/loss_scope.hpp"
 #include "tensor/sizes.hpp"
@@ -347,7 +348,9 @@ Tensor Layer::add_weight(const std::string& name, const Shape& shape,
   Tensor value;
   {
     NoGradGuard no_grad;
-    value = initializer(shape, dtype);
+    // Built for a file (load_model): the loader overwrites the values, so the draw waits.
+    auto* deferred = engine::DeferredInit::active();
+    value = deferred ? deferred->defer(initializer, shape, dtype) : initializer(shape, dtype);
   }
   if (value.shape() != shape)
     fail_shape("initializer for '" + name + "' returned shape " + value.shape().str() +

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/deferred_init.hpp"
 #include "engine/json_limits.hpp"
 #include "io/atomic_file.hpp"
 #include "io/json_config.hpp"
@@ -269,6 +270,7 @@ Model model_of_archive(const Archive& archive, const std::string& path, json* co
 Model load_keras_archive(const std::string& path, bool compile) {
   Archive archive(path);
   json config;
+  engine::DeferredInit deferred;  // the weights file overwrites the initializers' values
   Model model = model_of_archive(archive, path, &config);
   const json compile_config = compile ? config.value("compile_config", json()) : json();
   // Compiled first, the optimizer's state in the weights file is restored too. A compile_config
@@ -281,6 +283,7 @@ Model load_keras_archive(const std::string& path, bool compile) {
   const ScratchFile weights = ScratchFile::in_temp_dir(".weights.h5");
   archive.extract(kWeights, weights.path());
   read_keras3_weights(model, weights.path(), path + ":" + kWeights);
+  deferred.finish();
   if (!has_optimizer && compile_config.is_object() && !compile_config.empty()) {
     std::cerr << "lamina: " << path << ": compile_config names no optimizer; compiled with rmsprop, "
               << "without the file's optimizer state\n";

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/deferred_init.hpp"
 #include "engine/json_limits.hpp"
 #include "engine/keras1.hpp"
 #include "engine/layer_spec.hpp"
@@ -247,6 +248,7 @@ Model load_legacy_model(const std::string& path, bool compile) {
                   "load_weights");
   const nlohmann::json config = parse_json_attr(root, "model_config");
   Model model;
+  engine::DeferredInit deferred;  // model_weights overwrites the initializers' values
   try {
     // The architecture is built before its weights are compared with the file's: its size is
     // bounded by the file's first, so that a small file cannot make it allocate gigabytes.
@@ -256,6 +258,7 @@ Model load_legacy_model(const std::string& path, bool compile) {
     throw FileFormatError(file.display() + ": " + e.what());
   }
   read_legacy_weights(root.group("model_weights"), model, false, false);
+  deferred.finish();
   if (compile && root.has_attr("training_config") &&
       apply_training_config(model, parse_json_attr(root, "training_config"), file.display()) &&
       root.has_group("optimizer_weights"))

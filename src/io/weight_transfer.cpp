@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "engine/deferred_init.hpp"
 #include "lamina/errors.hpp"
 
 namespace lamina::io {
@@ -51,7 +52,10 @@ void WeightTransfer::convert_last(const std::function<Tensor(const Tensor&)>& co
 
 void WeightTransfer::commit() {
   NoGradGuard no_grad;
-  for (auto& [target, value] : pending_) target.assign(value);
+  for (auto& [target, value] : pending_) {
+    target.assign(value);
+    engine::DeferredInit::assigned(target);
+  }
   pending_.clear();
 }
 

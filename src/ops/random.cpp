@@ -16,7 +16,14 @@ namespace lamina {
 namespace random {
 namespace {
 thread_local Generator* t_current = nullptr;
+thread_local bool t_count_only = false;
+std::atomic<std::uint64_t> g_values_drawn{0};
 }  // namespace
+
+CountOnly::CountOnly() : previous_(t_count_only) { t_count_only = true; }
+CountOnly::~CountOnly() { t_count_only = previous_; }
+bool counting_only() { return t_count_only; }
+std::uint64_t values_drawn() { return g_values_drawn.load(std::memory_order_relaxed); }
 
 std::uint64_t Generator::next_bits() { return backend::random_bits(reserve(1), 0); }
 
@@ -60,6 +67,11 @@ Tensor generate(const Shape& shape, DType dtype, Device device, backend::Distrib
     throw TypeError(std::string("random: expected a float32 or float64 dtype, got ") +
                     dtype_name(dtype));
   const backend::PhiloxPlace place = random::current().reserve(backend::counters(out.numel(), per_block));
+  if (random::counting_only()) {
+    backend::get(device).fill(out, 0.0);  // defined contents, at memset cost
+    return out;
+  }
+  random::g_values_drawn.fetch_add(static_cast<std::uint64_t>(out.numel()), std::memory_order_relaxed);
   backend::get(device).random_fill(d, place, a, b, out);
   return out;
 }

@@ -48,6 +48,7 @@ class Generator {
 
   std::uint64_t key() const { return key_.load(std::memory_order_relaxed); }
   std::uint64_t offset() const { return offset_.load(); }
+  Stream stream() const { return static_cast<Stream>(stream_); }
   void reset(std::uint64_t key, std::uint64_t offset) {
     key_ = key;
     offset_ = offset;
@@ -75,6 +76,25 @@ class GeneratorScope {
  private:
   Generator* previous_;
 };
+
+/// While alive, random_uniform, random_normal and truncated_normal on the calling thread reserve
+/// their counters as usual but return zeros instead of drawing: a deferred initializer
+/// (engine::DeferredInit) moves the stream exactly as the real draw would, for nothing.
+class CountOnly {
+ public:
+  CountOnly();
+  ~CountOnly();
+  CountOnly(const CountOnly&) = delete;
+  CountOnly& operator=(const CountOnly&) = delete;
+
+ private:
+  bool previous_;
+};
+/// Whether a CountOnly scope is active on this thread.
+bool counting_only();
+/// How many values random_uniform, random_normal and truncated_normal have drawn in this process
+/// (all threads): what a test watches to see that no initializer ran.
+std::uint64_t values_drawn();
 
 /// Reserves `count` counters of current() and returns the first (use with bits()).
 std::uint64_t reserve(std::uint64_t count);

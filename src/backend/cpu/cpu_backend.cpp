@@ -23,6 +23,11 @@ void* host_alloc(std::size_t n) { return std::aligned_alloc(64, n); }
 void host_free(void* p) { std::free(p); }
 
 constexpr std::size_t kMaxCached = std::size_t(2) << 30;
+// Blocks of 32 MiB and more are not cached: glibc's malloc hands such sizes back to the system
+// too (its largest mmap threshold). They are one-off buffers (a data set converted once, its
+// uint8 source), which a cache would keep resident for the rest of the process; re-faulting one
+// costs a few ms, against the passes over 32 MiB that any use of it makes.
+constexpr std::size_t kUncachedFrom = std::size_t(32) << 20;
 
 std::size_t bytes_of(const Tensor& t) { return t.nbytes(); }
 
@@ -32,7 +37,7 @@ CpuBackend::CpuBackend(Device device) : CpuBackend(device, host_alloc, host_free
 
 CpuBackend::CpuBackend(Device device, backend::CachingAllocator::RawAlloc alloc,
                        backend::CachingAllocator::RawFree free)
-    : Backend(device), memory_(device, alloc, free, kMaxCached) {}
+    : Backend(device), memory_(device, alloc, free, kMaxCached, kUncachedFrom) {}
 
 // --- memory and transfers ----------------------------------------------------------------------
 
