@@ -6,6 +6,8 @@
 
 #include <lamina/lamina.hpp>
 
+#include "fashion_mnist_common.hpp"  // to_chosen_device
+
 using namespace lamina;
 
 int main() {

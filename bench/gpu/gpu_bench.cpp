@@ -12,6 +12,7 @@
 // Timing: `steps` training steps of one fit() after a warm-up fit of 3 steps, the device
 // synchronised before the clock stops. Reports images/s and lamina's peak GPU memory (bytes held
 // by tensors, memory_stats(cuda:0).peak_bytes_in_use).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -84,7 +85,7 @@ Model resnet20() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   const std::string which = text_arg(argc, argv, "--model", "mlp");
   const long batch = std::strtol(text_arg(argc, argv, "--batch", "128").c_str(), nullptr, 10);
   const long steps = std::strtol(text_arg(argc, argv, "--steps", "200").c_str(), nullptr, 10);
@@ -105,7 +106,8 @@ int main(int argc, char** argv) {
   model.to(device);
   const bool on_gpu = device.type == DeviceType::CUDA;
   // Warm-up: cuBLAS/cuDNN handles, the memory pool, the optimizer's slots.
-  model.fit(x.slice(0, 3 * batch), y.slice(0, 3 * batch), {.batch_size = batch, .epochs = 1, .verbose = 0});
+  const std::int64_t warm = std::min<std::int64_t>(3, steps) * batch;
+  model.fit(x.slice(0, warm), y.slice(0, warm), {.batch_size = batch, .epochs = 1, .verbose = 0});
   if (on_gpu) cuda::synchronize(device.index);
   reset_peak_memory_stats(device);
   const auto start = std::chrono::steady_clock::now();
@@ -117,4 +119,14 @@ int main(int argc, char** argv) {
               "peak_gpu_mb=%.1f loss=%.4f\n",
               which.c_str(), batch, policy.c_str(), device.str().c_str(), steps, static_cast<double>(n) / seconds,
               peak_mb, h.history["loss"].back());
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gpu_bench: error: %s\n", e.what());
+    return 1;
+  }
 }
