@@ -777,9 +777,9 @@ void CudaBackend::masked_scale(const Tensor& mask, double scale, const Tensor& x
 }
 
 // --- convolution, pooling, and the host fallbacks ----------------------------------------------
-// Convolutions with groups = 1 and the pooling kernels are native; everything else here has no
-// GPU version yet and takes the host fallback: grouped (depthwise) and transposed convolutions,
-// normalization (cuDNN is the plan), resampling, the preprocessing kernels, random draws (the
+// Convolutions with groups = 1, pooling and batch normalization are native; everything else here
+// has no GPU version yet and takes the host fallback: grouped (depthwise) and transposed
+// convolutions, layer normalization, resampling, the preprocessing kernels, random draws (the
 // CPU's Philox stream, so they equal the CPU's value for value), and the recurrent cells. Each
 // copies its tensors to the host, runs the CPU backend's kernel and copies the outputs back.
 
@@ -912,6 +912,14 @@ void CudaBackend::avg_pool2d_backward(const PoolGeometry& g, const Tensor& dy, T
 
 void CudaBackend::batch_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, Tensor& y,
                                      Tensor& mean, Tensor& var) {
+  Elem t;
+  const std::int64_t c = mean.numel(), rows = c ? x.numel() / c : 0;
+  if (native("batch_norm_forward") && rows > 0 && floating({&x, &gamma, &beta, &y, &mean, &var}, t)) {
+    activate();
+    Tensor scratch = Tensor::empty(Shape{2 * c}, x.dtype(), x.device());
+    return gpu::batch_norm_forward(t, device_ptr(x), device_ptr(gamma), device_ptr(beta), eps, device_ptr(y),
+                                   device_ptr(mean), device_ptr(var), device_ptr(scratch), rows, c, stream_);
+  }
   HostStage s(*this);
   host().batch_norm_forward(s.in(x), s.in(gamma), s.in(beta), eps, s.out(y), s.out(mean), s.out(var));
   s.finish();
@@ -919,6 +927,16 @@ void CudaBackend::batch_norm_forward(const Tensor& x, const Tensor& gamma, const
 
 void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& var,
                                       double eps, const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta) {
+  Elem t;
+  const std::int64_t c = mean.numel(), rows = c ? x.numel() / c : 0;
+  if (native("batch_norm_backward") && rows > 0 &&
+      floating({&x, &gamma, &mean, &var, &dy, &dx, &dgamma, &dbeta}, t)) {
+    activate();
+    Tensor scratch = Tensor::empty(Shape{3 * c}, x.dtype(), x.device());
+    return gpu::batch_norm_backward(t, device_ptr(x), device_ptr(gamma), device_ptr(mean), device_ptr(var), eps,
+                                    device_ptr(dy), device_ptr(dx), device_ptr(dgamma), device_ptr(dbeta),
+                                    device_ptr(scratch), rows, c, stream_);
+  }
   HostStage s(*this);
   host().batch_norm_backward(s.in(x), s.in(gamma), s.in(mean), s.in(var), eps, s.in(dy), s.out(dx), s.out(dgamma),
                              s.out(dbeta));

@@ -514,7 +514,7 @@ __global__ void avg_pool_backward_kernel(const T* dy, T* dx, PoolShape g, i64 to
   }
 }
 
-// --- optimizer updates -----------------------------------------------------------------------
+// --- batch normalization ---------------------------------------------------------------------
 
 // Round-to-nearest operations that nvcc never contracts into a fused multiply-add.
 __device__ inline float mul(float a, float b) { return __fmul_rn(a, b); }
@@ -527,6 +527,89 @@ __device__ inline float div(float a, float b) { return __fdiv_rn(a, b); }
 __device__ inline double div(double a, double b) { return __ddiv_rn(a, b); }
 __device__ inline float root(float a) { return __fsqrt_rn(a); }
 __device__ inline double root(double a) { return __dsqrt_rn(a); }
+
+
+constexpr int kReduceThreads = 256;
+
+// Σ over the block's threads of v, in a fixed tree order; every thread gets the sum.
+__device__ double block_sum(double v, double* shared) {
+  shared[threadIdx.x] = v;
+  __syncthreads();
+  for (int half = kReduceThreads / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half) shared[threadIdx.x] += shared[threadIdx.x + half];
+    __syncthreads();
+  }
+  const double total = shared[0];
+  __syncthreads();
+  return total;
+}
+
+// Block j: mean_j, var_j (biased), scale_j = γ/sqrt(var + ε), shift_j = β − mean·scale, as the CPU
+// rounds them.
+template <class T>
+__global__ void bn_stats_kernel(const T* x, const T* gamma, const T* beta, T eps, T* mean, T* var, T* scale,
+                                T* shift, i64 rows, i64 c) {
+  __shared__ double shared[kReduceThreads];
+  const i64 j = blockIdx.x;
+  double acc = 0;
+  for (i64 i = threadIdx.x; i < rows; i += kReduceThreads) acc += x[i * c + j];
+  const T mu = static_cast<T>(block_sum(acc, shared) / static_cast<double>(rows));
+  acc = 0;
+  for (i64 i = threadIdx.x; i < rows; i += kReduceThreads) {
+    const double d = static_cast<double>(x[i * c + j]) - mu;
+    acc += d * d;
+  }
+  const T v = static_cast<T>(block_sum(acc, shared) / static_cast<double>(rows));
+  if (threadIdx.x == 0) {
+    mean[j] = mu;
+    var[j] = v;
+    const T sc = (gamma ? gamma[j] : T(1)) / sqrt(v + eps);
+    scale[j] = sc;
+    shift[j] = sub((beta ? beta[j] : T(0)), mul(mu, sc));
+  }
+}
+
+template <class T>
+__global__ void bn_apply_kernel(const T* x, const T* scale, const T* shift, T* y, i64 n, i64 c) {
+  LAMINA_GRID_LOOP(k, n) y[k] = add(mul(x[k], scale[k % c]), shift[k % c]);
+}
+
+// Block j: dbeta = Σ dy, dgamma = Σ dy·(x − mean)·inv_std, and dx's coefficients:
+// dx = k1·dy − k2 − k3·(x − mean).
+template <class T>
+__global__ void bn_backward_stats_kernel(const T* x, const T* gamma, const T* mean, const T* var, T eps, const T* dy,
+                                         T* dgamma, T* dbeta, T* k1, T* k2, T* k3, i64 rows, i64 c) {
+  __shared__ double shared[kReduceThreads];
+  const i64 j = blockIdx.x;
+  double a0 = 0, a1 = 0;
+  for (i64 i = threadIdx.x; i < rows; i += kReduceThreads) {
+    a0 += dy[i * c + j];
+    a1 += static_cast<double>(dy[i * c + j]) * (x[i * c + j] - mean[j]);
+  }
+  const double s0 = block_sum(a0, shared), s1 = block_sum(a1, shared);
+  if (threadIdx.x == 0) {
+    const double m = static_cast<double>(rows);
+    const T inv_std = T(1) / sqrt(var[j] + eps);
+    if (dbeta) dbeta[j] = static_cast<T>(s0);
+    if (dgamma) dgamma[j] = static_cast<T>(s1 * inv_std);
+    const T k = (gamma ? gamma[j] : T(1)) * inv_std;
+    k1[j] = k;
+    k2[j] = static_cast<T>(k * s0 / m);
+    k3[j] = static_cast<T>(k * s1 * inv_std * inv_std / m);
+  }
+}
+
+template <class T>
+__global__ void bn_backward_apply_kernel(const T* x, const T* mean, const T* dy, const T* k1, const T* k2, const T* k3,
+                                         T* dx, i64 n, i64 c) {
+  LAMINA_GRID_LOOP(k, n) {
+    const i64 j = k % c;
+    dx[k] = sub(sub(mul(k1[j], dy[k]), k2[j]), mul(k3[j], sub(x[k], mean[j])));
+  }
+}
+
+// --- optimizer updates -----------------------------------------------------------------------
+
 
 template <class T>
 __global__ void update_kernel(int rule, const UpdateSpan* spans, int count, i64 total, T c0, T c1, T c2,
@@ -888,6 +971,41 @@ void avg_pool_backward(Elem t, const void* dy, void* dx, const PoolShape& g, cud
     using T = decltype(z);
     launch(total, s, "avg_pool2d_backward", [&](int b, cudaStream_t st) {
       avg_pool_backward_kernel<<<b, kThreads, 0, st>>>(static_cast<const T*>(dy), static_cast<T*>(dx), g, total);
+    });
+  });
+}
+
+void batch_norm_forward(Elem t, const void* x, const void* gamma, const void* beta, double eps, void* y, void* mean,
+                        void* var, void* scratch, i64 rows, i64 c, cudaStream_t s) {
+  by_float(t, [&](auto z) {
+    using T = decltype(z);
+    T* sc = static_cast<T*>(scratch);
+    bn_stats_kernel<T><<<static_cast<unsigned>(c), kReduceThreads, 0, s>>>(
+        static_cast<const T*>(x), static_cast<const T*>(gamma), static_cast<const T*>(beta), static_cast<T>(eps),
+        static_cast<T*>(mean), static_cast<T*>(var), sc, sc + c, rows, c);
+    check_launch("batch_norm statistics");
+    launch(rows * c, s, "batch_norm", [&](int b, cudaStream_t st) {
+      bn_apply_kernel<<<b, kThreads, 0, st>>>(static_cast<const T*>(x), sc, sc + c, static_cast<T*>(y), rows * c, c);
+    });
+  });
+}
+
+void batch_norm_backward(Elem t, const void* x, const void* gamma, const void* mean, const void* var, double eps,
+                         const void* dy, void* dx, void* dgamma, void* dbeta, void* scratch, i64 rows, i64 c,
+                         cudaStream_t s) {
+  by_float(t, [&](auto z) {
+    using T = decltype(z);
+    T* k = static_cast<T*>(scratch);
+    bn_backward_stats_kernel<T><<<static_cast<unsigned>(c), kReduceThreads, 0, s>>>(
+        static_cast<const T*>(x), static_cast<const T*>(gamma), static_cast<const T*>(mean),
+        static_cast<const T*>(var), static_cast<T>(eps), static_cast<const T*>(dy), static_cast<T*>(dgamma),
+        static_cast<T*>(dbeta), k, k + c, k + 2 * c, rows, c);
+    check_launch("batch_norm_backward statistics");
+    if (!dx) return;
+    launch(rows * c, s, "batch_norm_backward", [&](int b, cudaStream_t st) {
+      bn_backward_apply_kernel<<<b, kThreads, 0, st>>>(static_cast<const T*>(x), static_cast<const T*>(mean),
+                                                        static_cast<const T*>(dy), k, k + c, k + 2 * c,
+                                                        static_cast<T*>(dx), rows * c, c);
     });
   });
 }

@@ -109,6 +109,16 @@ void max_pool_backward(Elem t, const void* dy, const std::int32_t* argmax, void*
 void avg_pool_forward(Elem t, const void* x, void* y, const PoolShape& g, cudaStream_t s);
 void avg_pool_backward(Elem t, const void* dy, void* dx, const PoolShape& g, cudaStream_t s);
 
+// BatchNormalization over x viewed as (rows, c), the CPU's two-pass statistics in double: one
+// block per channel reduces its column in a fixed tree order (deterministic), then an elementwise
+// pass. scratch: 2·c values of T (the per-channel scale and shift, or the backward's k2, k3 and
+// k1 in 3·c). gamma/beta may be null.
+void batch_norm_forward(Elem t, const void* x, const void* gamma, const void* beta, double eps, void* y,
+                        void* mean, void* var, void* scratch, std::int64_t rows, std::int64_t c, cudaStream_t s);
+void batch_norm_backward(Elem t, const void* x, const void* gamma, const void* mean, const void* var, double eps,
+                         const void* dy, void* dx, void* dgamma, void* dbeta, void* scratch, std::int64_t rows,
+                         std::int64_t c, cudaStream_t s);
+
 // The optimizers' fused update: every variable of one dtype in one launch (a multi-tensor
 // kernel), each element found in its variable by a binary search over the spans' offsets. The
 // arithmetic is the CPU's, operation for operation, with round-to-nearest intrinsics (no fused
