@@ -11,6 +11,7 @@
 #include <limits>
 #include <utility>
 
+#include "backend/cpu/widen.hpp"
 #include "backend/cuda/kernels.hpp"
 #include "lamina/errors.hpp"
 
@@ -91,6 +92,26 @@ class HostStage {
   std::deque<std::pair<Tensor, Tensor>> outputs_;
 };
 
+// float16/bfloat16 tensors computed in float32 on the device, as the CPU computes them
+// (cpu/widen.hpp): in() widens a copy, out() gives a float32 tensor that finish() rounds back
+// into the caller's. The casts run natively (kernels.cu, cast_half).
+class Widen {
+ public:
+  Tensor in(const Tensor& t) { return cpu::widened(t); }
+  Tensor& out(const Tensor& t) {
+    outputs_.emplace_back(t, cpu::widened(t));
+    return outputs_.back().second;
+  }
+  void finish() {
+    for (auto& [narrow, wide] : outputs_) cpu::narrow_into(wide, narrow);
+  }
+
+ private:
+  std::deque<std::pair<Tensor, Tensor>> outputs_;
+};
+
+bool is_half(DType d) { return d == DType::float16 || d == DType::bfloat16; }
+
 bool elem_of(DType d, Elem& e) {
   switch (d) {
     case DType::float32: e = Elem::f32; return true;
@@ -168,7 +189,7 @@ CudaBackend::CudaBackend(Device device) : Backend(device), index_(device.index) 
   check_blas(cublasLtCreate(&lt_), "cublasLtCreate");
   check(cudaMalloc(&lt_workspace_, kLtWorkspace), "cudaMalloc (cuBLASLt workspace)");
   check(cudaMalloc(reinterpret_cast<void**>(&flag_), sizeof(int)), "cudaMalloc");
-  if (const char* f = std::getenv("LAMINA_CUDA_FALLBACK")) fallback_ = "," + std::string(f) + ",";
+  if (const char* f = std::getenv("LAMINA_CUDA_FALLBACK")) fallback_.append(",").append(f).append(",");
 }
 
 // Backends live as long as the process (backend.cpp); nothing is released at exit, when the CUDA
@@ -179,7 +200,9 @@ void CudaBackend::activate() const { check(cudaSetDevice(index_), "cudaSetDevice
 
 bool CudaBackend::native(const char* kernel) const {
   if (fallback_.empty()) return true;
-  return fallback_ != ",all," && fallback_.find("," + std::string(kernel) + ",") == std::string::npos;
+  std::string name(",");
+  name.append(kernel).append(",");
+  return fallback_ != ",all," && fallback_.find(name) == std::string::npos;
 }
 
 // --- memory and transfers ----------------------------------------------------------------------
@@ -293,12 +316,19 @@ void CudaBackend::fill(Tensor& out, double value) {
 
 void CudaBackend::cast(const Tensor& src, Tensor& dst) {
   if (src.dtype() == dst.dtype()) return copy(device_ptr(dst), device_ptr(src), src.nbytes());
+  if (native("cast") && ((is_half(src.dtype()) && dst.dtype() == float32) ||
+                         (src.dtype() == float32 && is_half(dst.dtype())))) {
+    activate();
+    const bool widen = is_half(src.dtype());
+    const Elem half = (widen ? src.dtype() : dst.dtype()) == DType::bfloat16 ? Elem::bf16 : Elem::f16;
+    return cast_half(half, widen, device_ptr(src), device_ptr(dst), src.numel(), stream_);
+  }
   Elem from, to;
   if (native("cast") && floating({&src}, from) && floating({&dst}, to)) {
     activate();
     return cast_float(from, device_ptr(src), to, device_ptr(dst), src.numel(), stream_);
   }
-  HostStage s(*this);  // host fallback: the integer and 16-bit conversions
+  HostStage s(*this);  // host fallback: the integer conversions, float64 <-> 16-bit
   host().cast(s.in(src), s.out(dst));
   s.finish();
 }
@@ -365,6 +395,11 @@ void CudaBackend::gather_rows(const Tensor& x, const Tensor& rows, Tensor& out) 
 }
 
 void CudaBackend::scatter_add_rows(const Tensor& g, const Tensor& rows, Tensor& dx) {
+  if (cpu::any_half({&g, &dx})) {
+    Widen w;
+    scatter_add_rows(w.in(g), rows, w.out(dx));
+    return w.finish();
+  }
   Elem t;
   if (native("scatter_add_rows") && floating({&g, &dx}, t)) {
     activate();
@@ -378,6 +413,11 @@ void CudaBackend::scatter_add_rows(const Tensor& g, const Tensor& rows, Tensor& 
 }
 
 void CudaBackend::one_hot(const Tensor& labels, Tensor& out) {
+  if (cpu::any_half({&out})) {
+    Widen w;
+    one_hot(labels, w.out(out));
+    return w.finish();
+  }
   Elem t;
   if (native("one_hot") && labels.dtype() == int64 && floating({&out}, t)) {
     activate();
@@ -405,6 +445,11 @@ void CudaBackend::reverse_steps(const Tensor& x, Tensor& out) {
 // --- elementwise -------------------------------------------------------------------------------
 
 void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
+  if (cpu::any_half({&a, &b, &out})) {
+    Widen w;
+    binary(op, w.in(a), w.in(b), w.out(out));
+    return w.finish();
+  }
   Elem t;
   if (native("binary") && elem_of(a.dtype(), t) && out.ndim() <= kMaxRank) {
     activate();
@@ -422,6 +467,11 @@ void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& 
 }
 
 void CudaBackend::unary(UnaryOp op, const Tensor& x, Tensor& out, UnaryParams p) {
+  if (cpu::any_half({&x, &out})) {
+    Widen w;
+    unary(op, w.in(x), w.out(out), p);
+    return w.finish();
+  }
   Elem t;
   if (native("unary") && floating({&x, &out}, t)) {
     activate();
@@ -434,6 +484,11 @@ void CudaBackend::unary(UnaryOp op, const Tensor& x, Tensor& out, UnaryParams p)
 
 void CudaBackend::unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& g,
                                  Tensor& dx, UnaryParams p) {
+  if (cpu::any_half({&x, &y, &g, &dx})) {
+    Widen w;
+    unary_backward(op, w.in(x), w.in(y), w.in(g), w.out(dx), p);
+    return w.finish();
+  }
   Elem t;
   if (native("unary_backward") && floating({&x, &y, &g, &dx}, t)) {
     activate();
@@ -459,6 +514,11 @@ void CudaBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, Te
 // --- reductions --------------------------------------------------------------------------------
 
 void CudaBackend::sum_axis(const Tensor& x, const AxisView& v, Tensor& out) {
+  if (cpu::any_half({&x, &out})) {
+    Widen w;
+    sum_axis(w.in(x), v, w.out(out));
+    return w.finish();
+  }
   Elem t;
   if (native("sum_axis") && elem_of(x.dtype(), t) && x.dtype() == out.dtype()) {
     activate();
@@ -470,6 +530,11 @@ void CudaBackend::sum_axis(const Tensor& x, const AxisView& v, Tensor& out) {
 }
 
 void CudaBackend::extreme_axis(const Tensor& x, const AxisView& v, bool is_max, Tensor& out, Tensor& index) {
+  if (cpu::any_half({&x, &out})) {
+    Widen w;
+    extreme_axis(w.in(x), v, is_max, w.out(out), index);
+    return w.finish();
+  }
   Elem t;
   if (native("extreme_axis") && floating({&x, &out}, t) && v.n > 0) {
     activate();
@@ -482,6 +547,11 @@ void CudaBackend::extreme_axis(const Tensor& x, const AxisView& v, bool is_max, 
 }
 
 void CudaBackend::extreme_axis_backward(const Tensor& g, const Tensor& index, const AxisView& v, Tensor& dx) {
+  if (cpu::any_half({&g, &dx})) {
+    Widen w;
+    extreme_axis_backward(w.in(g), index, v, w.out(dx));
+    return w.finish();
+  }
   Elem t;
   if (native("extreme_axis_backward") && floating({&g, &dx}, t)) {
     activate();
@@ -495,6 +565,7 @@ void CudaBackend::extreme_axis_backward(const Tensor& g, const Tensor& index, co
 
 bool CudaBackend::all_finite(const Tensor& x) {
   if (!is_floating(x.dtype())) return true;
+  if (is_half(x.dtype())) return all_finite(cpu::widened(x));
   Elem t;
   if (native("all_finite") && floating({&x}, t)) {
     activate();
@@ -529,10 +600,12 @@ void CudaBackend::gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::in
     return;
   }
   const bool f64 = dtype == float64;
-  const float one_f = 1, zero_f = 0, beta_f = accumulate ? 1.f : 0.f;
+  const float one_f = 1, beta_f = accumulate ? 1.f : 0.f;
   const double one_d = 1, beta_d = accumulate ? 1.0 : 0.0;
-  (void)zero_f;
-  const cudaDataType_t type = f64 ? CUDA_R_64F : CUDA_R_32F;
+  const cudaDataType_t type = f64 ? CUDA_R_64F
+                              : dtype == DType::bfloat16 ? CUDA_R_16BF
+                              : dtype == DType::float16  ? CUDA_R_16F
+                                                         : CUDA_R_32F;
   check_blas(cublasGemmStridedBatchedEx(
                  blas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
                  static_cast<int>(n), static_cast<int>(m), static_cast<int>(k),
@@ -545,7 +618,15 @@ void CudaBackend::gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::in
 
 void CudaBackend::matmul(const Tensor& a, const Tensor& b, bool ta, bool tb, Tensor& out) {
   Elem t;
-  if (!native("matmul") || !floating({&a, &b, &out}, t)) {
+  // float16/bfloat16 of one dtype: straight to cuBLAS (tensor cores, float32 accumulation, one
+  // rounding of the result, as the CPU's widened GEMM); mixed dtypes computed widened.
+  const bool half = is_half(a.dtype()) && b.dtype() == a.dtype() && out.dtype() == a.dtype();
+  if (!half && cpu::any_half({&a, &b, &out})) {
+    Widen w;
+    matmul(w.in(a), w.in(b), ta, tb, w.out(out));
+    return w.finish();
+  }
+  if (!native("matmul") || !(half || floating({&a, &b, &out}, t))) {
     HostStage s(*this);
     host().matmul(s.in(a), s.in(b), ta, tb, s.out(out));
     return s.finish();
@@ -634,6 +715,11 @@ bool CudaBackend::lt_dense(const Tensor& x, const Tensor& kernel, const Tensor& 
 }
 
 void CudaBackend::dense_forward(const Tensor& x, const Tensor& kernel, const Tensor& bias, Epilogue act, Tensor& y) {
+  if (cpu::any_half({&x, &kernel, &bias, &y})) {
+    Widen w;
+    dense_forward(w.in(x), w.in(kernel), w.in(bias), act, w.out(y));
+    return w.finish();
+  }
   Elem t;
   if (!native("dense_forward") || !floating({&x, &kernel, &bias, &y}, t)) {
     HostStage s(*this);
@@ -652,6 +738,11 @@ void CudaBackend::dense_forward(const Tensor& x, const Tensor& kernel, const Ten
 
 void CudaBackend::dense_backward(const Tensor& x, const Tensor& kernel, const Tensor& y, const Tensor& g,
                                  Epilogue act, Tensor& dx, Tensor& dkernel, Tensor& dbias) {
+  if (cpu::any_half({&x, &kernel, &y, &g, &dx, &dkernel, &dbias})) {
+    Widen w;
+    dense_backward(w.in(x), w.in(kernel), w.in(y), w.in(g), act, w.out(dx), w.out(dkernel), w.out(dbias));
+    return w.finish();
+  }
   Elem t;
   if (!native("dense_backward") || !floating({&x, &kernel, &y, &g, &dx, &dkernel, &dbias}, t)) {
     HostStage s(*this);
@@ -678,6 +769,11 @@ void CudaBackend::dense_backward(const Tensor& x, const Tensor& kernel, const Te
 // --- softmax and cross-entropy -----------------------------------------------------------------
 
 void CudaBackend::softmax(const Tensor& x, const AxisView& v, bool log, Tensor& y) {
+  if (cpu::any_half({&x, &y})) {
+    Widen w;
+    softmax(w.in(x), v, log, w.out(y));
+    return w.finish();
+  }
   Elem t;
   if (native("softmax") && floating({&x, &y}, t)) {
     activate();
@@ -689,6 +785,11 @@ void CudaBackend::softmax(const Tensor& x, const AxisView& v, bool log, Tensor& 
 }
 
 void CudaBackend::softmax_backward(const Tensor& y, const Tensor& g, const AxisView& v, bool log, Tensor& dx) {
+  if (cpu::any_half({&y, &g, &dx})) {
+    Widen w;
+    softmax_backward(w.in(y), w.in(g), v, log, w.out(dx));
+    return w.finish();
+  }
   Elem t;
   if (native("softmax_backward") && floating({&y, &g, &dx}, t)) {
     activate();
@@ -700,6 +801,11 @@ void CudaBackend::softmax_backward(const Tensor& y, const Tensor& g, const AxisV
 }
 
 void CudaBackend::sparse_softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& probs, Tensor& loss) {
+  if (cpu::any_half({&logits, &probs, &loss})) {
+    Widen w;
+    sparse_softmax_cross_entropy(w.in(logits), labels, w.out(probs), w.out(loss));
+    return w.finish();
+  }
   Elem t;
   if (native("sparse_softmax_cross_entropy") && floating({&logits, &probs, &loss}, t) && labels.dtype() == int64) {
     activate();
@@ -714,6 +820,11 @@ void CudaBackend::sparse_softmax_cross_entropy(const Tensor& logits, const Tenso
 
 void CudaBackend::sparse_softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor& g,
                                                         Tensor& dlogits) {
+  if (cpu::any_half({&probs, &g, &dlogits})) {
+    Widen w;
+    sparse_softmax_cross_entropy_backward(w.in(probs), labels, w.in(g), w.out(dlogits));
+    return w.finish();
+  }
   Elem t;
   if (native("sparse_softmax_cross_entropy_backward") && floating({&probs, &g, &dlogits}, t) &&
       labels.dtype() == int64) {
@@ -728,6 +839,11 @@ void CudaBackend::sparse_softmax_cross_entropy_backward(const Tensor& probs, con
 }
 
 void CudaBackend::softmax_cross_entropy(const Tensor& logits, const Tensor& targets, Tensor& logp, Tensor& loss) {
+  if (cpu::any_half({&logits, &targets, &logp, &loss})) {
+    Widen w;
+    softmax_cross_entropy(w.in(logits), w.in(targets), w.out(logp), w.out(loss));
+    return w.finish();
+  }
   Elem t;
   if (native("softmax_cross_entropy") && floating({&logits, &targets, &logp, &loss}, t)) {
     activate();
@@ -742,6 +858,11 @@ void CudaBackend::softmax_cross_entropy(const Tensor& logits, const Tensor& targ
 
 void CudaBackend::softmax_cross_entropy_backward(const Tensor& logp, const Tensor& targets, const Tensor& g,
                                                  Tensor& dlogits, Tensor& dtargets) {
+  if (cpu::any_half({&logp, &targets, &g, &dlogits, &dtargets})) {
+    Widen w;
+    softmax_cross_entropy_backward(w.in(logp), w.in(targets), w.in(g), w.out(dlogits), w.out(dtargets));
+    return w.finish();
+  }
   Elem t;
   if (native("softmax_cross_entropy_backward") && floating({&logp, &targets, &g, &dlogits, &dtargets}, t)) {
     activate();
@@ -755,6 +876,11 @@ void CudaBackend::softmax_cross_entropy_backward(const Tensor& logp, const Tenso
 }
 
 void CudaBackend::epilogue_backward(Epilogue act, const Tensor& y, const Tensor& g, Tensor& dz) {
+  if (cpu::any_half({&y, &g, &dz})) {
+    Widen w;
+    epilogue_backward(act, w.in(y), w.in(g), w.out(dz));
+    return w.finish();
+  }
   Elem t;
   if (native("epilogue_backward") && floating({&y, &g, &dz}, t)) {
     activate();
@@ -766,6 +892,11 @@ void CudaBackend::epilogue_backward(Epilogue act, const Tensor& y, const Tensor&
 }
 
 void CudaBackend::masked_scale(const Tensor& mask, double scale, const Tensor& x, Tensor& y) {
+  if (cpu::any_half({&x, &y})) {
+    Widen w;
+    masked_scale(mask, scale, w.in(x), w.out(y));
+    return w.finish();
+  }
   Elem t;
   if (native("masked_scale") && floating({&x, &y}, t) && mask.dtype() == uint8) {
     activate();
@@ -785,6 +916,11 @@ void CudaBackend::masked_scale(const Tensor& mask, double scale, const Tensor& x
 
 void CudaBackend::conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel, const Tensor& bias,
                                  Epilogue act, Tensor& y) {
+  if (cpu::any_half({&x, &kernel, &bias, &y})) {
+    Widen w;
+    conv2d_forward(g, w.in(x), w.in(kernel), w.in(bias), act, w.out(y));
+    return w.finish();
+  }
   Elem t;
   if (native("conv2d_forward") && g.groups == 1 && floating({&x, &kernel, &bias, &y}, t)) {
     // im2col + one GEMM against the kernel seen as (kh·kw·c, f), then bias and activation.
@@ -817,6 +953,11 @@ void CudaBackend::conv2d_transpose_forward(const ConvGeometry& g, const Tensor& 
 
 void CudaBackend::conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel, const Tensor& dz,
                                   Tensor& dx, Tensor& dkernel, Tensor& dbias) {
+  if (cpu::any_half({&x, &kernel, &dz, &dx, &dkernel, &dbias})) {
+    Widen w;
+    conv2d_backward(g, w.in(x), w.in(kernel), w.in(dz), w.out(dx), w.out(dkernel), w.out(dbias));
+    return w.finish();
+  }
   Elem t;
   if (native("conv2d_backward") && g.groups == 1 && floating({&x, &kernel, &dz, &dx, &dkernel, &dbias}, t)) {
     // dbias = column sums of dz; dkernel = colᵀ·dz; dx = col2im(dz·kernelᵀ). Every output is
@@ -867,6 +1008,11 @@ void CudaBackend::conv2d_transpose_backward(const ConvGeometry& g, const Tensor&
 }
 
 void CudaBackend::max_pool2d_forward(const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor& argmax) {
+  if (cpu::any_half({&x, &y})) {
+    Widen w;
+    max_pool2d_forward(g, w.in(x), w.out(y), argmax);
+    return w.finish();
+  }
   Elem t;
   if (native("max_pool2d_forward") && floating({&x, &y}, t)) {
     activate();
@@ -878,6 +1024,11 @@ void CudaBackend::max_pool2d_forward(const PoolGeometry& g, const Tensor& x, Ten
 }
 
 void CudaBackend::max_pool2d_backward(const PoolGeometry& g, const Tensor& dy, const Tensor& argmax, Tensor& dx) {
+  if (cpu::any_half({&dy, &dx})) {
+    Widen w;
+    max_pool2d_backward(g, w.in(dy), argmax, w.out(dx));
+    return w.finish();
+  }
   Elem t;
   if (native("max_pool2d_backward") && floating({&dy, &dx}, t)) {
     activate();
@@ -889,6 +1040,11 @@ void CudaBackend::max_pool2d_backward(const PoolGeometry& g, const Tensor& dy, c
 }
 
 void CudaBackend::avg_pool2d_forward(const PoolGeometry& g, const Tensor& x, Tensor& y) {
+  if (cpu::any_half({&x, &y})) {
+    Widen w;
+    avg_pool2d_forward(g, w.in(x), w.out(y));
+    return w.finish();
+  }
   Elem t;
   if (native("avg_pool2d_forward") && floating({&x, &y}, t)) {
     activate();
@@ -900,6 +1056,11 @@ void CudaBackend::avg_pool2d_forward(const PoolGeometry& g, const Tensor& x, Ten
 }
 
 void CudaBackend::avg_pool2d_backward(const PoolGeometry& g, const Tensor& dy, Tensor& dx) {
+  if (cpu::any_half({&dy, &dx})) {
+    Widen w;
+    avg_pool2d_backward(g, w.in(dy), w.out(dx));
+    return w.finish();
+  }
   Elem t;
   if (native("avg_pool2d_backward") && floating({&dy, &dx}, t)) {
     activate();
@@ -912,6 +1073,11 @@ void CudaBackend::avg_pool2d_backward(const PoolGeometry& g, const Tensor& dy, T
 
 void CudaBackend::batch_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, Tensor& y,
                                      Tensor& mean, Tensor& var) {
+  if (cpu::any_half({&x, &gamma, &beta, &y, &mean, &var})) {
+    Widen w;
+    batch_norm_forward(w.in(x), w.in(gamma), w.in(beta), eps, w.out(y), w.out(mean), w.out(var));
+    return w.finish();
+  }
   Elem t;
   const std::int64_t c = mean.numel(), rows = c ? x.numel() / c : 0;
   if (native("batch_norm_forward") && rows > 0 && floating({&x, &gamma, &beta, &y, &mean, &var}, t)) {
@@ -927,6 +1093,11 @@ void CudaBackend::batch_norm_forward(const Tensor& x, const Tensor& gamma, const
 
 void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& var,
                                       double eps, const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta) {
+  if (cpu::any_half({&x, &gamma, &mean, &var, &dy, &dx, &dgamma, &dbeta})) {
+    Widen w;
+    batch_norm_backward(w.in(x), w.in(gamma), w.in(mean), w.in(var), eps, w.in(dy), w.out(dx), w.out(dgamma), w.out(dbeta));
+    return w.finish();
+  }
   Elem t;
   const std::int64_t c = mean.numel(), rows = c ? x.numel() / c : 0;
   if (native("batch_norm_backward") && rows > 0 &&

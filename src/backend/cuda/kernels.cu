@@ -8,6 +8,9 @@
 
 #include <cstdint>
 
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
 namespace lamina::gpu {
 namespace {
 
@@ -104,6 +107,17 @@ __global__ void where_kernel(const std::uint8_t* c, const T* a, const T* b, T* o
 template <class S, class T>
 __global__ void cast_kernel(const S* src, T* dst, i64 n) {
   LAMINA_GRID_LOOP(i, n) dst[i] = static_cast<T>(src[i]);
+}
+
+template <class H>
+__global__ void widen_kernel(const H* src, float* dst, i64 n) {
+  LAMINA_GRID_LOOP(i, n) dst[i] = static_cast<float>(src[i]);
+}
+__device__ inline void narrow_to(float v, __half& h) { h = __float2half_rn(v); }
+__device__ inline void narrow_to(float v, __nv_bfloat16& h) { h = __float2bfloat16_rn(v); }
+template <class H>
+__global__ void narrow_kernel(const float* src, H* dst, i64 n) {
+  LAMINA_GRID_LOOP(i, n) narrow_to(src[i], dst[i]);
 }
 
 template <class T>
@@ -711,6 +725,18 @@ void cast_float(Elem from, const void* src, Elem to, void* dst, i64 n, cudaStrea
       });
     });
   });
+}
+
+void cast_half(Elem half, bool widen, const void* src, void* dst, i64 n, cudaStream_t s) {
+  auto run = [&](auto z) {
+    using H = decltype(z);
+    launch(n, s, "cast", [&](int b, cudaStream_t st) {
+      if (widen) widen_kernel<<<b, kThreads, 0, st>>>(static_cast<const H*>(src), static_cast<float*>(dst), n);
+      else narrow_kernel<<<b, kThreads, 0, st>>>(static_cast<const float*>(src), static_cast<H*>(dst), n);
+    });
+  };
+  if (half == Elem::bf16) run(__nv_bfloat16{});
+  else run(__half{});
 }
 
 void scatter_add_rows(Elem t, const void* g, const i64* rows, void* dx, i64 m, i64 row, cudaStream_t s) {

@@ -12,7 +12,7 @@
 namespace lamina::gpu {
 
 /// The element types the native kernels run on (others take the host fallback).
-enum class Elem : std::uint8_t { f32, f64, i32, i64, u8 };
+enum class Elem : std::uint8_t { f32, f64, i32, i64, u8, f16, bf16 };
 
 /// Up to this many axes: the strided kernels carry shapes and strides by value.
 inline constexpr int kMaxRank = 8;
@@ -41,6 +41,9 @@ void where(const std::uint8_t* cond, const void* a, const void* b, void* out, st
 
 // Floating kernels (Elem::f32 or f64).
 void cast_float(Elem from, const void* src, Elem to, void* dst, std::int64_t n, cudaStream_t s);
+/// float16 or bfloat16 (`half`) to float32 (widen) or back, rounding to nearest even, NaN and
+/// Inf kept (the CPU's half.hpp rules).
+void cast_half(Elem half, bool widen, const void* src, void* dst, std::int64_t n, cudaStream_t s);
 void scatter_add_rows(Elem t, const void* g, const std::int64_t* rows, void* dx, std::int64_t m,
                       std::int64_t row, cudaStream_t s);
 void one_hot(Elem t, const std::int64_t* labels, void* out, std::int64_t m, std::int64_t depth,
