@@ -910,8 +910,9 @@ void CudaBackend::masked_scale(const Tensor& mask, double scale, const Tensor& x
 // --- convolution, pooling, and the host fallbacks ----------------------------------------------
 // Convolutions with groups = 1, pooling and batch normalization are native; everything else here
 // has no GPU version yet and takes the host fallback: grouped (depthwise) and transposed
-// convolutions, layer normalization, resampling, the preprocessing kernels, random draws (the
-// CPU's Philox stream, so they equal the CPU's value for value), and the recurrent cells. Each
+// convolutions, layer normalization, resampling, the preprocessing kernels, the random draws
+// other than dropout's mask (the CPU's Philox stream, so they equal the CPU's value for value),
+// and the recurrent cells. Each
 // copies its tensors to the host, runs the CPU backend's kernel and copies the outputs back.
 
 void CudaBackend::conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel, const Tensor& bias,
@@ -1181,6 +1182,12 @@ void CudaBackend::random_fill(backend::Distribution d, const backend::PhiloxPlac
 }
 
 void CudaBackend::bernoulli_mask(const backend::PhiloxPlace& place, double rate, Tensor& mask) {
+  if (native("bernoulli_mask") && mask.dtype() == uint8) {
+    // Drawn on the device from the same counters as the CPU's (philox_device.hpp): equal masks.
+    activate();
+    return gpu::bernoulli_mask(place.key, place.offset, place.stream, rate * 4294967296.0, ptr<std::uint8_t>(mask),
+                               mask.numel(), stream_);
+  }
   HostStage s(*this);
   host().bernoulli_mask(place, rate, s.out(mask));
   s.finish();

@@ -5,6 +5,7 @@
 // loops and one thread per reduced row: correctness first, tuned kernels come with profiles from
 // a GPU (bench/gpu/check.sh).
 #include "backend/cuda/kernels.hpp"
+#include "backend/cuda/philox_device.hpp"
 
 #include <cstdint>
 
@@ -400,6 +401,11 @@ __global__ void ce_backward_kernel(const T* lp, const T* t, const T* g, T* d, T*
       if (dt) dt[j] = -g[r] * lp[j];
     }
   }
+}
+
+__global__ void bernoulli_kernel(std::uint64_t key, std::uint64_t offset, std::uint32_t stream, double threshold,
+                                 std::uint8_t* mask, i64 n) {
+  LAMINA_GRID_LOOP(i, n) mask[i] = keep(key, offset, stream, threshold, static_cast<std::uint64_t>(i));
 }
 
 // --- convolution and pooling -----------------------------------------------------------------
@@ -1033,6 +1039,13 @@ void batch_norm_backward(Elem t, const void* x, const void* gamma, const void* m
                                                         static_cast<const T*>(dy), k, k + c, k + 2 * c,
                                                         static_cast<T*>(dx), rows * c, c);
     });
+  });
+}
+
+void bernoulli_mask(std::uint64_t key, std::uint64_t offset, std::uint32_t stream, double threshold,
+                    std::uint8_t* mask, i64 n, cudaStream_t s) {
+  launch(n, s, "bernoulli_mask", [&](int b, cudaStream_t st) {
+    bernoulli_kernel<<<b, kThreads, 0, st>>>(key, offset, stream, threshold, mask, n);
   });
 }
 

@@ -94,6 +94,10 @@ void softmax_cross_entropy_backward(Elem t, const void* logp, const void* target
                                     void* dx, void* dt, std::int64_t rows, std::int64_t classes,
                                     cudaStream_t s);
 
+/// mask[i] = gpu::keep(key, offset, stream, threshold, i) (philox_device.hpp): dropout's draw.
+void bernoulli_mask(std::uint64_t key, std::uint64_t offset, std::uint32_t stream, double threshold,
+                    std::uint8_t* mask, std::int64_t n, cudaStream_t s);
+
 // Convolution (groups = 1) as im2col + GEMM, and NHWC pooling. The geometry as
 // backend::ConvGeometry / PoolGeometry say it (kept free of lamina headers here).
 struct ConvShape {
