@@ -26,6 +26,7 @@ skip=" ${LAMINA_CHECK_SKIP:-} "
 data="${1:-${LAMINA_FASHION_MNIST_DIR:-}}"
 [[ -n "$data" ]] && export LAMINA_FASHION_MNIST_DIR="$data"
 summary="$out/summary.txt"
+export root out build
 : >"$summary"
 t_all=$SECONDS
 
@@ -38,7 +39,8 @@ step() {
   shift
   if [[ "$skip" == *" $name "* ]]; then note "step $name: skipped (LAMINA_CHECK_SKIP)"; return 0; fi
   echo "=== $name: $*" >"$out/$name.log"
-  timeout --kill-after=10 "$limit" "$@" >>"$out/$name.log" 2>&1 || status=$?
+  # Through bash -c: the steps below are often this script's own (exported) functions.
+  timeout --kill-after=10 "$limit" bash -c '"$@"' step "$@" >>"$out/$name.log" 2>&1 || status=$?
   note "step $name: status $status, $((SECONDS - start)) s (log: $name.log)"
   return 0
 }
@@ -59,6 +61,7 @@ build_all() {
   configure || { echo "CUDA backend not enabled (see the configure output above)"; return 1; }
   cmake --build "$build" -j"$(nproc)" --target lamina_tests fashion_mnist_mlp fashion_mnist_cnn fashion_mnist_lstm gpu_bench
 }
+export -f configure build_all
 LAMINA_CHECK_STEP_S_BUILD="${LAMINA_CHECK_BUILD_S:-900}"
 limit_saved=$limit; limit=$LAMINA_CHECK_STEP_S_BUILD
 step build build_all
@@ -69,6 +72,7 @@ limit=$limit_saved
 step ctest ctest --test-dir "$build" -L cuda --output-on-failure
 grep -E "tests passed|Skipped|Failed|\(Failed\)|\*\*\*" "$out/ctest.log" | tee -a "$summary"
 harness() { LAMINA_TEST_DEVICE=cuda:0 "$build/lamina_tests" "[backend][harness]" -s 2>&1 | grep -E "harness cases run|test cases|assertions|FAILED|with expansion" | head -40; }
+export -f harness
 step harness_count harness
 grep -E "cases run|test cases" "$out/harness_count.log" | tee -a "$summary"
 # The same harness with every kernel on the host fallback: a failure only here is memory or
@@ -79,10 +83,14 @@ tail -n 3 "$out/fallback.log" | tee -a "$summary"
 # 3. compute-sanitizer memcheck on the cuda tests (the harness and the flows).
 memcheck() {
   local cs
-  cs="$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)"
+  # On the PATH, in the toolkit's bin/ or its own folder (CUDA 12/13 layouts); the CI toolkit has none.
+  cs="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer \
+        /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -n 1)"
+  [[ -n "$cs" ]] || { echo "compute-sanitizer not found (not in this toolkit install)"; return 127; }
   LAMINA_TEST_DEVICE=cuda:0 "$cs" --tool memcheck --leak-check no --error-exitcode 9 \
     "$build/lamina_tests" "[backend][harness],[backend][flows],[backend][losses],[backend][metrics],[backend][layers]"
 }
+export -f memcheck
 limit_saved=$limit; limit="${LAMINA_CHECK_MEMCHECK_S:-600}"
 step memcheck memcheck
 limit=$limit_saved
@@ -110,6 +118,7 @@ bench() {
     done
   done
 }
+export -f bench
 limit_saved=$limit; limit="${LAMINA_CHECK_BENCH_S:-900}"
 step bench bench
 limit=$limit_saved
