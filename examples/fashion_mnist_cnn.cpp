@@ -21,6 +21,7 @@ int main() {
   auto [x_train, x_test] = fashion_mnist::scaled(train, test, /*channels=*/true);
   Sequential model = fashion_mnist::cnn();
   model.summary();
+  fashion_mnist::to_chosen_device(model);  // LAMINA_DEVICE=cuda:0 trains on the GPU
   model.fit(x_train, train.y,
             {.batch_size = 128,
              .epochs = 5,

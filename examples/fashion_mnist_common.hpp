@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include <lamina/lamina.hpp>
 
@@ -71,6 +72,13 @@ inline Sequential cnn() {
                  .loss = "sparse_categorical_crossentropy",
                  .metrics = {"accuracy"}});
   return model;
+}
+
+/// The model moved to the device named by the environment variable LAMINA_DEVICE ("cuda:0"),
+/// where it then trains, evaluates and predicts (fit copies each batch there); unset: the CPU.
+inline void to_chosen_device(Model& model) {
+  const char* name = std::getenv("LAMINA_DEVICE");
+  if (name && *name) model.to(Device::parse(name));
 }
 
 /// Prints the wall time of each epoch (the number the README and the benchmarks quote).

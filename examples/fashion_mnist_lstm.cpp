@@ -6,6 +6,8 @@
 
 #include <lamina/lamina.hpp>
 
+#include "fashion_mnist_common.hpp"  // to_chosen_device
+
 using namespace lamina;
 
 int main() {
@@ -23,6 +25,7 @@ int main() {
                  .loss = "sparse_categorical_crossentropy",
                  .metrics = {"accuracy"}});
   model.summary();
+  fashion_mnist::to_chosen_device(model);  // LAMINA_DEVICE=cuda:0 trains on the GPU
   const int epochs = 4;
   auto start = std::chrono::steady_clock::now();
   model.fit(x_train, train.y, {.batch_size = 128, .epochs = epochs, .verbose = 2});

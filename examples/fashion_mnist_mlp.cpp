@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   auto [x_train, x_test] = fashion_mnist::standardized(train, test);
   Sequential model = fashion_mnist::mlp();
   model.summary();
+  fashion_mnist::to_chosen_device(model);  // LAMINA_DEVICE=cuda:0 trains on the GPU
   model.fit(x_train, train.y,
             {.batch_size = 128, .epochs = 5,
              .callbacks = {fashion_mnist::halve_late()}});
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
 
   model.save("fashion_mnist_mlp.h5");  // Keras's HDF5 format: Keras can load it too
   Model reloaded = models::load_model("fashion_mnist_mlp.h5");
+  fashion_mnist::to_chosen_device(reloaded);  // the same device's kernels: the same accuracy
   auto again = reloaded.evaluate(x_test, test.y, {.verbose = 0});
   std::printf("saved fashion_mnist_mlp.h5\nreloaded test accuracy: %.4f\n", again["accuracy"]);
   return again["accuracy"] == scores["accuracy"] ? 0 : 1;

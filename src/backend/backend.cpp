@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 
+#include "lamina/cuda.hpp"
 #include "lamina/errors.hpp"
 #include "tensor/tensor_impl.hpp"
 
@@ -28,6 +29,12 @@ Registry& registry() {
 
 // Defined by the CPU backend (src/backend/cpu/cpu_backend.cpp): the host always has one.
 std::unique_ptr<Backend> make_cpu_backend(Device device);
+#ifdef LAMINA_HAVE_CUDA
+// Defined by the CUDA backend (src/backend/cuda/cuda_backend.cpp), in builds that have it.
+std::unique_ptr<Backend> make_cuda_backend(Device device);
+int cuda_device_count();
+void cuda_synchronize(Backend& backend);
+#endif
 
 bool is_comparison(BinaryOp op) { return op >= BinaryOp::equal; }
 
@@ -56,6 +63,15 @@ Backend& get(Device device) {
   auto key = std::make_pair(device.type, device.index);
   if (auto it = r.made.find(key); it != r.made.end()) return *it->second;
   auto f = r.factories.find(device.type);
+#ifdef LAMINA_HAVE_CUDA
+  // CUDA is built in: its backend is made on first use (and throws, naming the device, when no
+  // GPU is visible; nothing is kept then, so a later call asks again).
+  if (f == r.factories.end() && device.type == DeviceType::CUDA) {
+    Backend* b = make_cuda_backend(device).release();
+    r.made[key] = b;
+    return *b;
+  }
+#endif
   if (f == r.factories.end())
     throw DeviceError("device " + device.str() + " is not available: no backend for it is " +
                       "registered in this build of lamina");
@@ -99,3 +115,20 @@ void reset_peak_memory_stats(Device device) { backend::get(device).reset_peak_me
 void empty_cache(Device device) { backend::get(device).empty_cache(); }
 
 }  // namespace lamina
+
+namespace lamina::cuda {
+
+#ifdef LAMINA_HAVE_CUDA
+bool is_built() { return true; }
+int device_count() { return backend::cuda_device_count(); }
+void synchronize(int device) { backend::cuda_synchronize(backend::get(Device{DeviceType::CUDA, device})); }
+#else
+bool is_built() { return false; }
+int device_count() { return 0; }
+void synchronize(int device) {
+  throw DeviceError("cuda:" + std::to_string(device) +
+                    " is not available: this build of lamina has no CUDA backend");
+}
+#endif
+
+}  // namespace lamina::cuda

@@ -39,6 +39,13 @@ class TestBackend final : public cpu::CpuBackend {
 }  // namespace
 
 Device test_device() {
+  // LAMINA_TEST_DEVICE=cuda:0 runs the harness and the flows written for the test device on a
+  // real one (CTest label cuda; tests/main.cpp skips the run when that device is not visible).
+  static const Device chosen = [] {
+    const char* name = std::getenv("LAMINA_TEST_DEVICE");
+    return name && *name ? Device::parse(name) : Device{DeviceType::Test, 0};
+  }();
+  if (chosen.type != DeviceType::Test) return chosen;
   static const bool registered = [] {
     backend::register_backend(DeviceType::Test, [](Device d) -> std::unique_ptr<backend::Backend> {
       return std::make_unique<TestBackend>(d);

@@ -11,7 +11,8 @@
 
 namespace lamina::testing {
 
-/// "test:0", with its backend registered on first use.
+/// "test:0", with its backend registered on first use; or the device named by the environment
+/// variable LAMINA_TEST_DEVICE (e.g. cuda:0), where the same tests then run.
 Device test_device();
 
 /// Bytes copied between the host and the test device since the start.
