@@ -148,6 +148,11 @@ std::vector<OpCase> cases(DType dt) {
   }
   add("dense(3-D, no bias)", {f({2, 3, 4}, dt), f({4, 5}, dt)},
       [](const Inputs& x) { return dense(x[0], x[1], Tensor()); });
+  // Enough images for the CPU's per-thread chunks (a short last one) and blocked kernel sums.
+  add("conv2d(many image chunks)", {f({11, 13, 13, 8}, dt), f({3, 3, 8, 16}, dt, 0.3), f({16}, dt)},
+      [](const Inputs& x) {
+        return conv2d(x[0], x[1], x[2], 1, Padding::valid, 1, 1, FusedActivation::relu);
+      });
   add("conv2d(stride 2, dilation, groups)", {f({1, 7, 7, 4}, dt), f({2, 2, 2, 4}, dt, 0.3)},
       [](const Inputs& x) { return conv2d(x[0], x[1], Tensor(), 2, Padding::valid, 1, 2); });
   add("conv1d(causal)", {f({2, 6, 3}, dt), f({3, 3, 2}, dt, 0.3)},

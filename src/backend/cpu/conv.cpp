@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// NHWC convolution on the CPU: im2col into a cached scratch buffer, then one OpenBLAS GEMM per
-// chunk of images and group. The pool parallelises the copies (im2col, col2im, epilogues); the
-// GEMMs run with OpenBLAS's own threads while the pool sleeps, so one owner has the cores at a
-// time.
+// NHWC convolution on the CPU: im2col + single-threaded OpenBLAS GEMM per chunk of a few images,
+// each chunk run start to end by one of the pool's threads in its own scratch buffer, so that
+// the column matrix, the GEMM's output rows and the epilogue stay in that core's cache.
 #include "tensor/dispatch.hpp"
 #include "backend/cpu/cpu_backend.hpp"
 #include "backend/cpu/widen.hpp"
@@ -10,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -34,81 +34,105 @@ struct Scratch {
   Scratch& operator=(const Scratch&) = delete;
 };
 
-// Images per im2col chunk: as many as fit a 16 MiB column buffer (at least one). Big enough that
-// the GEMM's M is in the thousands, small enough to stay near the caches.
+// Images per chunk of the per-thread pipelines below: a chunk's column matrix and output rows
+// ((oh·ow)·(K + f) values per image) take about kChunkBytes, so what im2col writes is still in the
+// core's L2 when the GEMM reads it, and the GEMM's output rows are still there for the
+// epilogue. Memory, not arithmetic, limits these kernels: the shared 2-core build machine
+// streams about 3.5 GB/s from DRAM against 70 GB/s from L2, and 16 MiB chunks (the previous
+// choice) ran the CNN bench's 3×3 GEMMs at 15-20 GFLOP/s instead of 100.
+constexpr std::int64_t kChunkBytes = std::int64_t{384} << 10;
+
 std::int64_t images_per_chunk(const ConvGeometry& g, std::size_t elem) {
-  const std::int64_t per_image =
-      std::max<std::int64_t>(1, g.oh * g.ow * g.col_width()) * static_cast<std::int64_t>(elem);
-  return std::clamp<std::int64_t>((std::int64_t{16} << 20) / per_image, 1,
-                                  std::max<std::int64_t>(g.n, 1));
+  const std::int64_t per_image = std::max<std::int64_t>(1, g.oh * g.ow * (g.col_width() + g.f)) *
+                                 static_cast<std::int64_t>(elem);
+  return std::clamp<std::int64_t>(kChunkBytes / per_image, 1, std::max<std::int64_t>(g.n, 1));
 }
 
-// col[r, (ky·kw + kx)·cg + ci] = x[img, oy·sh − pad_top + ky·dh, ox·sw − pad_left + kx·dw, c0 + ci]
-// (zero outside the image), with r = ((img − n0)·oh + oy)·ow + ox.
-template <class T>
-void im2col(const ConvGeometry& g, const T* x, std::int64_t n0, std::int64_t count, std::int64_t c0,
-            T* col) {
-  const std::int64_t K = g.col_width(), cg = g.cg();
-  parallel_for(count * g.oh, 2, [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
-    for (std::int64_t r = b; r < e; ++r) {
-      const std::int64_t img = n0 + r / g.oh, oy = r % g.oh;
-      const T* xi = x + img * g.h * g.w * g.c + c0;
-      T* row = col + r * g.ow * K;
-      for (std::int64_t ox = 0; ox < g.ow; ++ox, row += K) {
-        for (std::int64_t ky = 0; ky < g.kh; ++ky) {
-          const std::int64_t iy = oy * g.sh - g.pad_top + ky * g.dh;
-          T* dst = row + ky * g.kw * cg;
-          if (iy < 0 || iy >= g.h) {
-            std::fill(dst, dst + g.kw * cg, T(0));
-            continue;
-          }
-          const T* xrow = xi + iy * g.w * g.c;
-          if (cg == 1) {  // a first layer on grey images: single elements, no memmove calls
-            for (std::int64_t kx = 0; kx < g.kw; ++kx) {
-              const std::int64_t ix = ox * g.sw - g.pad_left + kx * g.dw;
-              dst[kx] = ix < 0 || ix >= g.w ? T(0) : xrow[ix * g.c];
-            }
-            continue;
-          }
-          for (std::int64_t kx = 0; kx < g.kw; ++kx, dst += cg) {
-            const std::int64_t ix = ox * g.sw - g.pad_left + kx * g.dw;
-            if (ix < 0 || ix >= g.w)
-              std::fill(dst, dst + cg, T(0));
-            else
-              std::copy_n(xrow + ix * g.c, cg, dst);
-          }
-        }
-      }
-    }
+// Calls body(slot, i) for every i in [0, count): the pool's threads claim items one at a time,
+// so a thread the OS deschedules leaves its share to the others instead of stalling the step.
+// slot in [0, slots) names the calling thread, for its own scratch. Which thread runs an item
+// never changes what the item computes: results do not depend on timing.
+template <class Fn>
+void claim_each(std::int64_t count, std::int64_t slots, Fn&& body) {
+  std::atomic<std::int64_t> next{0};
+  parallel_for(slots, 1, [&](std::int64_t slot, std::int64_t) {
+    for (std::int64_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < count;)
+      body(slot, i);
   });
 }
 
-// The adjoint of im2col: dx[img, iy, ix, c0 + ci] += dcol[r, (ky·kw + kx)·cg + ci] for every
-// window position reading (iy, ix). Parallel over images, whose dx regions are disjoint.
+std::int64_t slots_for(std::int64_t items) {
+  return in_parallel_region() ? 1 : std::clamp<std::int64_t>(items, 1, num_threads());
+}
+
+// col[r, (ky·kw + kx)·cg + ci] = x[img, oy·sh − pad_top + ky·dh, ox·sw − pad_left + kx·dw, c0 + ci]
+// (zero outside the image), with r = ((img − n0)·oh + oy)·ow + ox. Single-threaded: the caller
+// runs one chunk per thread.
 template <class T>
-void col2im(const ConvGeometry& g, const T* dcol, std::int64_t n0, std::int64_t count,
-            std::int64_t c0, T* dx) {
+LAMINA_KERNEL void im2col(const ConvGeometry& g, const T* x, std::int64_t n0, std::int64_t count,
+                          std::int64_t c0, T* col) {
   const std::int64_t K = g.col_width(), cg = g.cg();
-  parallel_for(count, 1, [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
-    for (std::int64_t i = b; i < e; ++i) {
-      T* dxi = dx + (n0 + i) * g.h * g.w * g.c + c0;
-      const T* row = dcol + i * g.oh * g.ow * K;
-      for (std::int64_t oy = 0; oy < g.oh; ++oy) {
-        for (std::int64_t ox = 0; ox < g.ow; ++ox, row += K) {
-          for (std::int64_t ky = 0; ky < g.kh; ++ky) {
-            const std::int64_t iy = oy * g.sh - g.pad_top + ky * g.dh;
-            if (iy < 0 || iy >= g.h) continue;
-            for (std::int64_t kx = 0; kx < g.kw; ++kx) {
-              const std::int64_t ix = ox * g.sw - g.pad_left + kx * g.dw;
-              if (ix < 0 || ix >= g.w) continue;
-              const T* src = row + (ky * g.kw + kx) * cg;
-              T* dst = dxi + (iy * g.w + ix) * g.c;
-              for (std::int64_t ci = 0; ci < cg; ++ci) dst[ci] += src[ci];
-            }
+  for (std::int64_t r = 0; r < count * g.oh; ++r) {
+    const std::int64_t img = n0 + r / g.oh, oy = r % g.oh;
+    const T* xi = x + img * g.h * g.w * g.c + c0;
+    T* row = col + r * g.ow * K;
+    for (std::int64_t ox = 0; ox < g.ow; ++ox, row += K) {
+      for (std::int64_t ky = 0; ky < g.kh; ++ky) {
+        const std::int64_t iy = oy * g.sh - g.pad_top + ky * g.dh;
+        T* dst = row + ky * g.kw * cg;
+        if (iy < 0 || iy >= g.h) {
+          std::fill(dst, dst + g.kw * cg, T(0));
+          continue;
+        }
+        const T* xrow = xi + iy * g.w * g.c;
+        if (cg == 1) {  // a first layer on grey images: single elements, no memmove calls
+          for (std::int64_t kx = 0; kx < g.kw; ++kx) {
+            const std::int64_t ix = ox * g.sw - g.pad_left + kx * g.dw;
+            dst[kx] = ix < 0 || ix >= g.w ? T(0) : xrow[ix * g.c];
           }
+          continue;
+        }
+        for (std::int64_t kx = 0; kx < g.kw; ++kx, dst += cg) {
+          const std::int64_t ix = ox * g.sw - g.pad_left + kx * g.dw;
+          if (ix < 0 || ix >= g.w)
+            std::fill(dst, dst + cg, T(0));
+          else
+            std::copy_n(xrow + ix * g.c, cg, dst);
         }
       }
     }
+  }
+}
+
+// Every (input pixel, kernel tap, output pixel) triple of images [b0, b1) where the window
+// lies inside the image: fn(pixel in x, tap = ky·kw + kx, pixel in y), pixels counted from
+// image 0 ((b·h + iy)·w + ix and (b·oh + oy)·ow + ox).
+template <class Fn>
+void window_taps(const ConvGeometry& g, std::int64_t b0, std::int64_t b1, Fn fn) {
+  for (std::int64_t b = b0; b < b1; ++b)
+    for (std::int64_t oy = 0; oy < g.oh; ++oy)
+      for (std::int64_t ox = 0; ox < g.ow; ++ox)
+        for (std::int64_t ky = 0; ky < g.kh; ++ky) {
+          const std::int64_t iy = oy * g.sh - g.pad_top + ky * g.dh;
+          if (iy < 0 || iy >= g.h) continue;
+          for (std::int64_t kx = 0; kx < g.kw; ++kx) {
+            const std::int64_t ix = ox * g.sw - g.pad_left + kx * g.dw;
+            if (ix < 0 || ix >= g.w) continue;
+            fn((b * g.h + iy) * g.w + ix, ky * g.kw + kx, (b * g.oh + oy) * g.ow + ox);
+          }
+        }
+}
+
+// The adjoint of im2col: dx[img, iy, ix, c0 + ci] += dcol[r, (ky·kw + kx)·cg + ci] for every
+// window position reading (iy, ix), images [n0, n0 + count). Single-threaded, as im2col.
+template <class T>
+LAMINA_KERNEL void col2im(const ConvGeometry& g, const T* dcol, std::int64_t n0,
+                          std::int64_t count, std::int64_t c0, T* dx) {
+  const std::int64_t K = g.col_width(), cg = g.cg(), first = n0 * g.oh * g.ow;
+  window_taps(g, n0, n0 + count, [&](std::int64_t in, std::int64_t tap, std::int64_t out) {
+    const T* __restrict src = dcol + (out - first) * K + tap * cg;
+    T* __restrict dst = dx + in * g.c + c0;
+    for (std::int64_t ci = 0; ci < cg; ++ci) dst[ci] += src[ci];
   });
 }
 
@@ -148,25 +172,6 @@ void depthwise_forward(const ConvGeometry& g, const T* x, const T* kernel, const
   });
 }
 
-// The window walk of depthwise_forward, visiting (input pixel, kernel tap, output pixel) triples
-// of images [b0, b1): fn(x offset, kernel offset, y offset), offsets at channel 0.
-template <class Fn>
-void depthwise_windows(const ConvGeometry& g, std::int64_t b0, std::int64_t b1, Fn fn) {
-  for (std::int64_t b = b0; b < b1; ++b)
-    for (std::int64_t oy = 0; oy < g.oh; ++oy)
-      for (std::int64_t ox = 0; ox < g.ow; ++ox)
-        for (std::int64_t ky = 0; ky < g.kh; ++ky) {
-          const std::int64_t iy = oy * g.sh - g.pad_top + ky * g.dh;
-          if (iy < 0 || iy >= g.h) continue;
-          for (std::int64_t kx = 0; kx < g.kw; ++kx) {
-            const std::int64_t ix = ox * g.sw - g.pad_left + kx * g.dw;
-            if (ix < 0 || ix >= g.w) continue;
-            fn(((b * g.h + iy) * g.w + ix) * g.c, (ky * g.kw + kx) * g.f,
-               ((b * g.oh + oy) * g.ow + ox) * g.f);
-          }
-        }
-}
-
 // dx[.., ci] = Σ dy[.., ci·m + j]·k[.., ci·m + j] (images in parallel: disjoint dx);
 // dkernel[.., ci·m + j] = Σ x[.., ci]·dy[.., ci·m + j] over fixed blocks of images, summed in
 // block order, so the result does not depend on the thread count.
@@ -177,9 +182,9 @@ void depthwise_backward(const ConvGeometry& g, const T* x, const T* kernel, cons
   if (dx)
     parallel_for(g.n, 1, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
       std::fill(dx + s * g.h * g.w * g.c, dx + e * g.h * g.w * g.c, T(0));
-      depthwise_windows(g, s, e, [&](std::int64_t xo, std::int64_t ko, std::int64_t yo) {
-        T* d = dx + xo;
-        const T *gy = dy + yo, *k = kernel + ko;
+      window_taps(g, s, e, [&](std::int64_t in, std::int64_t tap, std::int64_t out) {
+        T* d = dx + in * g.c;
+        const T *gy = dy + out * g.f, *k = kernel + tap * g.f;
         if (m == 1)
           for (std::int64_t ci = 0; ci < g.c; ++ci) d[ci] += gy[ci] * k[ci];
         else
@@ -194,10 +199,10 @@ void depthwise_backward(const ConvGeometry& g, const T* x, const T* kernel, cons
   parallel_for(blocks, 1, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
     for (std::int64_t blk = s; blk < e; ++blk) {
       T* p = partial.data() + blk * taps;
-      depthwise_windows(g, blk * step, std::min(g.n, (blk + 1) * step),
-                        [&](std::int64_t xo, std::int64_t ko, std::int64_t yo) {
-                          T* dk = p + ko;
-                          const T *xp = x + xo, *gy = dy + yo;
+      window_taps(g, blk * step, std::min(g.n, (blk + 1) * step),
+                  [&](std::int64_t in, std::int64_t tap, std::int64_t out) {
+                          T* dk = p + tap * g.f;
+                          const T *xp = x + in * g.c, *gy = dy + out * g.f;
                           if (m == 1)
                             for (std::int64_t ci = 0; ci < g.c; ++ci) dk[ci] += xp[ci] * gy[ci];
                           else
@@ -216,45 +221,63 @@ bool is_depthwise(const ConvGeometry& g) { return g.groups > 1 && g.groups == g.
 
 }  // namespace
 
+// The activation over y[0, n) on the calling thread. Local restrict pointers and unconditional
+// loads let GCC vectorise the selects; through the lambdas' captured references it had kept a
+// scalar, branching loop (ReLU's backward took 12 % of a CNN epoch).
+template <class T>
+LAMINA_KERNEL void epilogue_serial(Epilogue act, T* __restrict y, std::int64_t n) {
+  switch (act) {
+    case Epilogue::relu:
+      // NaN fails the test and stays NaN, as relu's.
+      for (std::int64_t i = 0; i < n; ++i) y[i] = y[i] < T(0) ? T(0) : y[i];
+      break;
+    case Epilogue::sigmoid:
+      for (std::int64_t i = 0; i < n; ++i) y[i] = T(1) / (T(1) + std::exp(-y[i]));
+      break;
+    case Epilogue::tanh:
+      for (std::int64_t i = 0; i < n; ++i) y[i] = std::tanh(y[i]);
+      break;
+    default:
+      break;
+  }
+}
+
+// dz = dy·act'(z) over [0, n) on the calling thread; relu: dz = dy·[y > 0] (NaN passes dy, as
+// PyTorch's); sigmoid: dz = dy·y·(1 − y); tanh: dz = dy·(1 − y²).
+template <class T>
+LAMINA_KERNEL void epilogue_backward_serial(Epilogue act, const T* __restrict y,
+                                            const T* __restrict dy, T* __restrict dz,
+                                            std::int64_t n) {
+  switch (act) {
+    case Epilogue::relu:
+      for (std::int64_t i = 0; i < n; ++i) {
+        const T d = dy[i];
+        dz[i] = y[i] <= T(0) ? T(0) : d;
+      }
+      break;
+    case Epilogue::sigmoid:
+      for (std::int64_t i = 0; i < n; ++i) dz[i] = dy[i] * y[i] * (T(1) - y[i]);
+      break;
+    case Epilogue::tanh:
+      for (std::int64_t i = 0; i < n; ++i) dz[i] = dy[i] * (T(1) - y[i] * y[i]);
+      break;
+    default:
+      std::copy(dy, dy + n, dz);
+  }
+}
+
 template <class T>
 void apply_epilogue(Epilogue act, T* y, std::int64_t n, std::int64_t relu_grain) {
   if (act == Epilogue::linear) return;
   const std::int64_t grain = act == Epilogue::relu ? relu_grain : (1 << 14);
-  parallel_for(n, grain, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
-    switch (act) {
-      case Epilogue::relu:
-        // NaN fails the test and stays NaN, as relu's.
-        for (std::int64_t i = s; i < e; ++i) y[i] = y[i] < T(0) ? T(0) : y[i];
-        break;
-      case Epilogue::sigmoid:
-        for (std::int64_t i = s; i < e; ++i) y[i] = T(1) / (T(1) + std::exp(-y[i]));
-        break;
-      case Epilogue::tanh:
-        for (std::int64_t i = s; i < e; ++i) y[i] = std::tanh(y[i]);
-        break;
-      default:
-        break;
-    }
-  });
+  parallel_for(n, grain,
+               [&](std::int64_t s, std::int64_t e) { epilogue_serial(act, y + s, e - s); });
 }
 
 template <class T>
 void epilogue_backward(Epilogue act, const T* y, const T* dy, T* dz, std::int64_t n) {
-  // relu: dz = dy·[y > 0] (NaN passes dy, as PyTorch's); sigmoid: dz = dy·y·(1 − y); tanh: dz = dy·(1 − y²).
-  parallel_for(n, 1 << 14, [&](std::int64_t s, std::int64_t e) LAMINA_KERNEL {
-    switch (act) {
-      case Epilogue::relu:
-        for (std::int64_t i = s; i < e; ++i) dz[i] = y[i] <= T(0) ? T(0) : dy[i];
-        break;
-      case Epilogue::sigmoid:
-        for (std::int64_t i = s; i < e; ++i) dz[i] = dy[i] * y[i] * (T(1) - y[i]);
-        break;
-      case Epilogue::tanh:
-        for (std::int64_t i = s; i < e; ++i) dz[i] = dy[i] * (T(1) - y[i] * y[i]);
-        break;
-      default:
-        std::copy(dy + s, dy + e, dz + s);
-    }
+  parallel_for(n, 1 << 14, [&](std::int64_t s, std::int64_t e) {
+    epilogue_backward_serial(act, y + s, dy + s, dz + s, e - s);
   });
 }
 
@@ -286,71 +309,108 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* kernel, const T*
     apply_epilogue(act, y, rows * g.f);
     return;
   }
-  T beta = T(0);
-  if (bias) {  // start from the broadcast bias; the GEMMs accumulate into it
-    parallel_for(rows, 256, [&](std::int64_t s, std::int64_t e) {
-      for (std::int64_t r = s; r < e; ++r) std::copy_n(bias, g.f, y + r * g.f);
-    });
-    beta = T(1);
-  }
   if (g.pointwise()) {
-    // y (n·h·w, f) += x (n·h·w, c) · kernel (c, f)
-    gemm(false, false, rows, g.f, g.c, T(1), x, g.c, kernel, g.f, beta, y, g.f);
-  } else {
-    // y[rows of the chunk, group's columns] += col (M, K) · kernel[:, group's columns] (K, fg)
-    const std::int64_t chunk = images_per_chunk(g, sizeof(T));
-    Scratch<T> col(chunk * per_image * K);
-    for (std::int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-      const std::int64_t count = std::min(chunk, g.n - n0);
-      for (std::int64_t gi = 0; gi < g.groups; ++gi) {
-        im2col(g, x, n0, count, gi * g.cg(), col.p);
-        gemm(false, false, count * per_image, fg, K, T(1), col.p, K, kernel + gi * fg, g.f, beta,
-             y + n0 * per_image * g.f + gi * fg, g.f);
-      }
-    }
+    // y (n·h·w, f) = x (n·h·w, c) · kernel (c, f), added to the broadcast bias
+    if (bias)
+      parallel_for(rows, 256, [&](std::int64_t s, std::int64_t e) {
+        for (std::int64_t r = s; r < e; ++r) std::copy_n(bias, g.f, y + r * g.f);
+      });
+    gemm(false, false, rows, g.f, g.c, T(1), x, g.c, kernel, g.f, bias ? T(1) : T(0), y, g.f);
+    apply_epilogue(act, y, rows * g.f);
+    return;
   }
-  apply_epilogue(act, y, rows * g.f);
+  // One thread per chunk of images, start to end while the chunk is in its L2: the bias rows,
+  // then per group col (M, K) = im2col(x) and y[chunk, group] += col · kernel[:, group] (K, fg),
+  // then the activation.
+  const std::int64_t chunk = images_per_chunk(g, sizeof(T));
+  const std::int64_t chunks = (g.n + chunk - 1) / chunk, col_size = chunk * per_image * K;
+  const std::int64_t slots = slots_for(chunks);
+  Scratch<T> col(slots * col_size);
+  claim_each(chunks, slots, [&](std::int64_t slot, std::int64_t i) {
+    const std::int64_t n0 = i * chunk, m = std::min(chunk, g.n - n0) * per_image;
+    T* c = col.p + slot * col_size;
+    T* yc = y + n0 * per_image * g.f;
+    if (bias)
+      for (std::int64_t r = 0; r < m; ++r) std::copy_n(bias, g.f, yc + r * g.f);
+    for (std::int64_t gi = 0; gi < g.groups; ++gi) {
+      im2col(g, x, n0, m / per_image, gi * g.cg(), c);
+      gemm(false, false, m, fg, K, T(1), c, K, kernel + gi * fg, g.f, bias ? T(1) : T(0),
+           yc + gi * fg, g.f);
+    }
+    epilogue_serial(act, yc, m * g.f);
+  });
 }
+
+// sums[j] += Σ_r a[r·cols + j] over rows in order, on the calling thread.
+template <class T>
+LAMINA_KERNEL void add_column_sums(const T* __restrict a, std::int64_t rows, std::int64_t cols,
+                                   T* __restrict sums) {
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t j = 0; j < cols; ++j) sums[j] += a[r * cols + j];
+}
+
+// The kernel and bias gradients are sums over every image. Fixed blocks of chunks (at most
+// kPartialBlocks) each sum into their own slice of a scratch buffer, which is then added up in
+// block order: the result depends on the shape alone, never on which thread ran a block.
+constexpr std::int64_t kPartialBlocks = 16;
 
 template <class T>
 void conv2d_backward(const ConvGeometry& g, const T* x, const T* kernel, const T* dy, T* dx,
                      T* dkernel, T* dbias) {
   const std::int64_t K = g.col_width(), fg = g.fg(), per_image = g.oh * g.ow;
   const std::int64_t rows = g.n * per_image;
-  if (dbias) column_sums(dy, rows, g.f, dbias);
-  if (is_depthwise(g)) {
-    depthwise_backward(g, x, kernel, dy, dx, dkernel);
-    return;
-  }
-  if (g.pointwise()) {
+  if (is_depthwise(g) || g.pointwise()) {
+    if (dbias) column_sums(dy, rows, g.f, dbias);
+    if (is_depthwise(g)) return depthwise_backward(g, x, kernel, dy, dx, dkernel);
     // dkernel = xᵀ·dy; dx = dy·kernelᵀ
     if (dkernel) gemm(true, false, g.c, g.f, rows, T(1), x, g.c, dy, g.f, T(0), dkernel, g.f);
     if (dx) gemm(false, true, rows, g.c, g.f, T(1), dy, g.f, kernel, g.f, T(0), dx, g.c);
     return;
   }
-  if (dx) {
-    const std::int64_t total = g.n * g.h * g.w * g.c;
-    parallel_for(total, 1 << 16,
-                 [&](std::int64_t s, std::int64_t e) { std::fill(dx + s, dx + e, T(0)); });
-  }
+  // Per chunk of images on one thread, as the forward: the bias gradient's rows; per group
+  // col = im2col(x) and dkernel[:, group] += colᵀ (K, M) · dy[chunk, group] (M, fg); then
+  // dcol (M, K) = dy[chunk, group] · kernel[:, group]ᵀ (fg, K) in the same buffer and col2im.
   const std::int64_t chunk = images_per_chunk(g, sizeof(T));
-  Scratch<T> col(chunk * per_image * K);
-  for (std::int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-    const std::int64_t count = std::min(chunk, g.n - n0), m = count * per_image;
-    for (std::int64_t gi = 0; gi < g.groups; ++gi) {
-      const T* dyc = dy + n0 * per_image * g.f + gi * fg;
-      if (dkernel) {
-        // dkernel[:, group] (+)= colᵀ (K, M) · dy[chunk, group] (M, fg)
-        im2col(g, x, n0, count, gi * g.cg(), col.p);
-        gemm(true, false, K, fg, m, T(1), col.p, K, dyc, g.f, n0 == 0 ? T(0) : T(1),
-             dkernel + gi * fg, g.f);
-      }
-      if (dx) {
-        // dcol (M, K) = dy[chunk, group] (M, fg) · kernel[:, group]ᵀ (fg, K), then col2im
-        gemm(false, true, m, K, fg, T(1), dyc, g.f, kernel + gi * fg, g.f, T(0), col.p, K);
-        col2im(g, col.p, n0, count, gi * g.cg(), dx);
+  const std::int64_t chunks = (g.n + chunk - 1) / chunk, col_size = chunk * per_image * K;
+  const bool sums = dkernel || dbias;
+  const std::int64_t blocks = sums ? std::min(chunks, kPartialBlocks) : chunks;
+  const std::int64_t slots = slots_for(blocks), stride = K * g.f + g.f;
+  Scratch<T> col(slots * col_size);
+  Scratch<T> partial(sums ? blocks * stride : 0);
+  claim_each(blocks, slots, [&](std::int64_t slot, std::int64_t blk) {
+    const std::int64_t first = blk * chunks / blocks, last = (blk + 1) * chunks / blocks;
+    T* pk = partial.p + blk * stride;
+    T* pb = pk + K * g.f;
+    if (dbias) std::fill(pb, pb + g.f, T(0));
+    T* c = col.p + slot * col_size;
+    for (std::int64_t i = first; i < last; ++i) {
+      const std::int64_t n0 = i * chunk, count = std::min(chunk, g.n - n0), m = count * per_image;
+      const T* dyc = dy + n0 * per_image * g.f;
+      if (dbias) add_column_sums(dyc, m, g.f, pb);
+      if (dx) std::fill(dx + n0 * g.h * g.w * g.c, dx + (n0 + count) * g.h * g.w * g.c, T(0));
+      for (std::int64_t gi = 0; gi < g.groups; ++gi) {
+        if (dkernel) {
+          im2col(g, x, n0, count, gi * g.cg(), c);
+          gemm(true, false, K, fg, m, T(1), c, K, dyc + gi * fg, g.f, i == first ? T(0) : T(1),
+               pk + gi * fg, g.f);
+        }
+        if (dx) {
+          gemm(false, true, m, K, fg, T(1), dyc + gi * fg, g.f, kernel + gi * fg, g.f, T(0), c, K);
+          col2im(g, c, n0, count, gi * g.cg(), dx);
+        }
       }
     }
+  });
+  if (dkernel)
+    parallel_for(K * g.f, 4096, [&](std::int64_t s, std::int64_t e) {
+      std::fill(dkernel + s, dkernel + e, T(0));
+      for (std::int64_t blk = 0; blk < blocks; ++blk)
+        for (std::int64_t j = s; j < e; ++j) dkernel[j] += partial.p[blk * stride + j];
+    });
+  if (dbias) {
+    std::fill(dbias, dbias + g.f, T(0));
+    for (std::int64_t blk = 0; blk < blocks; ++blk)
+      for (std::int64_t j = 0; j < g.f; ++j) dbias[j] += partial.p[blk * stride + K * g.f + j];
   }
 }
 
@@ -384,6 +444,7 @@ void conv2d_transpose_backward(const ConvGeometry& g, const T* x, const T* kerne
   template void conv2d_transpose_backward<T>(const ConvGeometry&, const T*, const T*, const T*,    \
                                              T*, T*, T*);                                          \
   template void epilogue_backward<T>(Epilogue, const T*, const T*, T*, std::int64_t);              \
+  template void epilogue_backward_serial<T>(Epilogue, const T*, const T*, T*, std::int64_t);       \
   template void apply_epilogue<T>(Epilogue, T*, std::int64_t, std::int64_t);                                     \
   template void column_sums<T>(const T*, std::int64_t, std::int64_t, T*);
 LAMINA_CONV_INSTANTIATE(float)

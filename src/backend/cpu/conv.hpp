@@ -44,6 +44,10 @@ void conv2d_transpose_backward(const ConvGeometry& g, const T* x, const T* kerne
 template <class T>
 void epilogue_backward(Epilogue act, const T* y, const T* dy, T* dz, std::int64_t n);
 
+/// The same on the calling thread only (dz = dy when linear).
+template <class T>
+void epilogue_backward_serial(Epilogue act, const T* y, const T* dy, T* dz, std::int64_t n);
+
 /// In-place act(y) over n elements.
 template <class T>
 void apply_epilogue(Epilogue act, T* y, std::int64_t n, std::int64_t relu_grain = 1 << 14);

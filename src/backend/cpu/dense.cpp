@@ -28,18 +28,7 @@ LAMINA_KERNEL void dense_pre_activation_grad(Epilogue act, std::int64_t rows,
     const T* __restrict gr = gp + r * units;
     const T* __restrict yr = yp + r * units;
     T* __restrict dr = d + r * units;
-    switch (act) {
-      case Epilogue::relu:
-        for (std::int64_t j = 0; j < units; ++j) dr[j] = yr[j] <= T(0) ? T(0) : gr[j];  // NaN passes the gradient, as PyTorch
-        break;
-      case Epilogue::sigmoid:
-        for (std::int64_t j = 0; j < units; ++j) dr[j] = gr[j] * yr[j] * (T(1) - yr[j]);
-        break;
-      case Epilogue::tanh:
-        for (std::int64_t j = 0; j < units; ++j) dr[j] = gr[j] * (T(1) - yr[j] * yr[j]);
-        break;
-      default: break;
-    }
+    if (act != Epilogue::linear) epilogue_backward_serial(act, yr, gr, dr, units);
     if (gbp) {
       const T* __restrict src = act == Epilogue::linear ? gr : dr;
       for (std::int64_t j = 0; j < units; ++j) gbp[j] += src[j];

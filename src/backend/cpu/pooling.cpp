@@ -32,6 +32,21 @@ std::int64_t row_grain(const PoolGeometry& g) {
   return std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(1, g.ow * g.c * g.ph * g.pw));
 }
 
+// One window element into the running maxima of c channels: yo = max(yo, xp), ao = where the
+// maximum came from. The first NaN of the window wins and stays (max-pooling propagates NaN).
+// Branch-free selects through restrict pointers: GCC vectorises this; the if with two stores it
+// kept scalar.
+template <class T>
+LAMINA_KERNEL void max_with_argmax(const T* __restrict xp, std::int32_t base, std::int64_t c,
+                                   T* __restrict yo, std::int32_t* __restrict ao) {
+  for (std::int64_t ch = 0; ch < c; ++ch) {
+    const T v = xp[ch], cur = yo[ch];
+    const bool take = v > cur || (v != v && cur == cur);
+    yo[ch] = take ? v : cur;
+    ao[ch] = take ? base + static_cast<std::int32_t>(ch) : ao[ch];
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -53,13 +68,7 @@ void max_pool2d_forward(const PoolGeometry& g, const T* x, T* y, std::int32_t* a
           for (std::int64_t iy = win.y0; iy < win.y1; ++iy)
             for (std::int64_t ix = win.x0; ix < win.x1; ++ix) {
               const std::int64_t base = (iy * g.w + ix) * g.c;
-              const T* xp = xi + base;
-              // The first NaN of the window wins and stays (max-pooling propagates NaN).
-              for (std::int64_t ch = 0; ch < g.c; ++ch)
-                if (xp[ch] > yo[ch] || (xp[ch] != xp[ch] && yo[ch] == yo[ch])) {
-                  yo[ch] = xp[ch];
-                  ao[ch] = static_cast<std::int32_t>(base + ch);
-                }
+              max_with_argmax(xi + base, static_cast<std::int32_t>(base), g.c, yo, ao);
             }
         } else {
           for (std::int64_t iy = win.y0; iy < win.y1; ++iy)
