@@ -23,6 +23,39 @@ NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
 
 namespace autograd {
 
+namespace {
+struct Graveyard {
+  std::vector<std::vector<Tensor>> inputs;
+  std::vector<std::function<std::vector<Tensor>(const Tensor&)>> captures;
+};
+// The outermost bury()'s graveyard (on its stack: no thread_local destructor to outlive).
+thread_local Graveyard* t_grave = nullptr;
+}  // namespace
+
+void bury(std::vector<Tensor>&& inputs, std::function<std::vector<Tensor>(const Tensor&)>&& fn) {
+  if (t_grave) {
+    if (!inputs.empty()) t_grave->inputs.push_back(std::move(inputs));
+    if (fn) t_grave->captures.push_back(std::move(fn));
+    return;
+  }
+  Graveyard grave;
+  t_grave = &grave;
+  std::vector<Tensor> first_inputs = std::move(inputs);
+  std::function<std::vector<Tensor>(const Tensor&)> first_captures = std::move(fn);
+  first_inputs.clear();  // what these free only queues its belongings
+  first_captures = nullptr;
+  while (!grave.inputs.empty() || !grave.captures.empty()) {
+    if (!grave.captures.empty()) {
+      auto last = std::move(grave.captures.back());
+      grave.captures.pop_back();
+    } else {
+      auto last = std::move(grave.inputs.back());
+      grave.inputs.pop_back();
+    }
+  }
+  t_grave = nullptr;
+}
+
 GradReadyScope::GradReadyScope(GradReadyHook* hook) : previous_(t_grad_ready) { t_grad_ready = hook; }
 GradReadyScope::~GradReadyScope() { t_grad_ready = previous_; }
 

@@ -13,9 +13,15 @@ namespace lamina::autograd {
 
 /// One recorded op. `inputs` are the op's inputs; backward() maps the output's gradient to one
 /// gradient per input (undefined where an input needs none).
+// What a node owns (its inputs, its backward's captures) can own the node before it, so a long
+// chain (a 65,536-step recurrent layer) freed recursively overflows the stack. A node's destructor
+// hands those to bury(): the outermost call frees them in a loop, nested ones only queue them
+// (PyTorch's deleteNode does the same).
+void bury(std::vector<Tensor>&& inputs, std::function<std::vector<Tensor>(const Tensor&)>&& fn);
+
 struct Node {
   std::vector<Tensor> inputs;
-  virtual ~Node() = default;
+  virtual ~Node() { bury(std::move(inputs), {}); }
   virtual const char* name() const = 0;
   virtual std::vector<Tensor> backward(const Tensor& grad_output) = 0;
   /// Drops saved tensors once backward has run, freeing activations early.
@@ -29,6 +35,11 @@ struct FunctionNode : Node {
   const char* op_name;
   Backward fn;
   FunctionNode(const char* n, Backward f) : op_name(n), fn(std::move(f)) {}
+  ~FunctionNode() override {
+    Backward captures;
+    captures.swap(fn);
+    bury({}, std::move(captures));
+  }
   const char* name() const override { return op_name; }
   std::vector<Tensor> backward(const Tensor& g) override { return fn(g); }
   void release() override {

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <map>
 #include <mutex>
+#include <new>
 
 #include <nlohmann/json.hpp>
 
@@ -103,17 +104,34 @@ std::vector<Tensor> policy_inputs(const Layer& layer, const std::vector<Tensor>&
   for (const Tensor& x : xs) out.push_back(policy_input(layer, x));
   return out;
 }
+
+// Memory a layer asks for outside tensors (index tables, scratch) can still run out: std::bad_alloc
+// leaves here as lamina's OutOfMemoryError naming the layer and its input.
+[[noreturn]] void out_of_memory(const Layer& layer, const std::vector<Tensor>& inputs) {
+  std::string shapes;
+  for (const Tensor& x : inputs) shapes += (shapes.empty() ? "" : ", ") + x.shape().str();
+  throw OutOfMemoryError(layer.class_name() + " '" + layer.name() + "': out of memory computing its output for input " +
+                         shapes);
+}
 }  // namespace
 
 Tensor Layer::call_with_policy(const Tensor& x, const Tensor& mask, bool training) {
-  const Tensor in = policy_input(*this, x);
-  return mask.defined() ? call_masked(in, mask, training) : call(in, training);
+  try {
+    const Tensor in = policy_input(*this, x);
+    return mask.defined() ? call_masked(in, mask, training) : call(in, training);
+  } catch (const std::bad_alloc&) {
+    out_of_memory(*this, {x});
+  }
 }
 
 std::vector<Tensor> Layer::call_outputs_with_policy(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
                                                     bool training, std::vector<Tensor>& output_masks) {
-  if (dtype_policy_.name() == "float32" || !autocasts()) return call_outputs(inputs, masks, training, output_masks);
-  return call_outputs(policy_inputs(*this, inputs), masks, training, output_masks);
+  try {
+    if (dtype_policy_.name() == "float32" || !autocasts()) return call_outputs(inputs, masks, training, output_masks);
+    return call_outputs(policy_inputs(*this, inputs), masks, training, output_masks);
+  } catch (const std::bad_alloc&) {
+    out_of_memory(*this, inputs);
+  }
 }
 
 Tensor Layer::autocast(const Tensor& weight) const {
