@@ -49,7 +49,8 @@ template <class T>
 void im2col(const ConvGeometry& g, const T* x, std::int64_t n0, std::int64_t count, std::int64_t c0,
             T* col) {
   const std::int64_t K = g.col_width(), cg = g.cg();
-  parallel_for(count * g.oh, 2, [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
+  const std::int64_t grain = std::max<std::int64_t>(2, grain_for(g.ow * K));
+  parallel_for(count * g.oh, grain, [&](std::int64_t b, std::int64_t e) LAMINA_KERNEL {
     for (std::int64_t r = b; r < e; ++r) {
       const std::int64_t img = n0 + r / g.oh, oy = r % g.oh;
       const T* xi = x + img * g.h * g.w * g.c + c0;
@@ -288,7 +289,7 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* kernel, const T*
   }
   T beta = T(0);
   if (bias) {  // start from the broadcast bias; the GEMMs accumulate into it
-    parallel_for(rows, 256, [&](std::int64_t s, std::int64_t e) {
+    parallel_for(rows, grain_for(g.f), [&](std::int64_t s, std::int64_t e) {
       for (std::int64_t r = s; r < e; ++r) std::copy_n(bias, g.f, y + r * g.f);
     });
     beta = T(1);

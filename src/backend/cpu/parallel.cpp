@@ -34,6 +34,11 @@ class ThreadPool {
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
+  std::uint64_t jobs() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return generation_;
+  }
+
   void resize(int threads) {
     std::lock_guard<std::mutex> serial(run_mutex_);  // never while a job is in flight
     stop_workers();
@@ -156,6 +161,8 @@ thread_local bool t_inside_parallel = false;
 }  // namespace
 
 int num_threads() { return pool().size(); }
+
+std::uint64_t pool_jobs() { return pool().jobs(); }
 
 bool in_parallel_region() { return t_inside_parallel; }
 
