@@ -9,12 +9,16 @@
 //
 //   gemm_limit [--model mlp|cnn] [--batch N] [--threads T] [--repeat R]
 //
-// T threads are OpenBLAS's own (openblas_set_num_threads); each figure is the median of R timings
-// of the whole set of products, after one untimed run.
+// OpenBLAS runs on one thread and each figure is its CPU time (CLOCK_THREAD_CPUTIME_ID, median of
+// R timings of the whole set of products after one untimed run) divided by T: perfect scaling
+// over T cores, a bound no T-thread run beats. CPU time, not wall time, so that other load on a
+// shared machine does not inflate the bound (OpenBLAS's own threads, spinning beside other
+// processes, made it 2x slower still).
 #include <cblas.h>
 
 #include <algorithm>
-#include <chrono>
+#include <time.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -71,12 +75,18 @@ struct Buffers {
   }
 };
 
+double cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
 double run(const std::vector<Gemm>& gs, Buffers& buf) {
-  const auto start = std::chrono::steady_clock::now();
+  const double start = cpu_seconds();
   for (const Gemm& g : gs)
     cblas_sgemm(CblasRowMajor, g.ta ? CblasTrans : CblasNoTrans, g.tb ? CblasTrans : CblasNoTrans, g.m, g.n, g.k,
                 1.0f, buf.a.data(), g.ta ? g.m : g.k, buf.b.data(), g.tb ? g.k : g.n, 0.0f, buf.c.data(), g.n);
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return cpu_seconds() - start;
 }
 
 double median_time(const std::vector<Gemm>& gs, int repeat) {
@@ -107,18 +117,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s [--model mlp|cnn] [--batch N] [--threads T] [--repeat R]\n", argv[0]);
     return 2;
   }
-  openblas_set_num_threads(threads);
+  openblas_set_num_threads(1);
   const std::vector<Layer> layers = layers_of(model);
 
   const int full = 60000 / batch, rest = 60000 % batch;
   double epoch_s = full * median_time(training_step(layers, batch), repeat * 5);
   if (rest) epoch_s += median_time(training_step(layers, rest), repeat * 5);
-  const double predict_s = 10 * median_time(forward(layers, 1000), repeat);
-  const double one_us = 1e6 * median_time(forward(layers, 1), repeat * 200);
+  epoch_s /= threads;
+  const double predict_s = 10 * median_time(forward(layers, 1000), repeat) / threads;
+  const double one_us = 1e6 * median_time(forward(layers, 1), repeat * 200) / threads;
 
-  std::printf("OpenBLAS alone, %s, %d threads: training batch %d %.3f s/epoch; predict %.0f images/s (batch 1000); "
+  std::printf("OpenBLAS alone (1-thread CPU time / %d), %s: training batch %d %.3f s/epoch; predict %.0f images/s (batch 1000); "
               "one image %.1f µs\n",
-              model.c_str(), threads, batch, epoch_s, 10000 / predict_s, one_us);
+              threads, model.c_str(), batch, epoch_s, 10000 / predict_s, one_us);
   std::printf("RESULT framework=limit model=%s batch=%d threads=%d epoch_s=%.4f images_per_s=%.1f one_us=%.2f\n",
               model.c_str(), batch, threads, epoch_s, 10000 / predict_s, one_us);
 }

@@ -82,7 +82,7 @@ TEST_CASE("predict_on_batch and predict record no tape and reuse cached memory a
   }
 }
 
-TEST_CASE("a one-image prediction stays on the calling thread; a large batch still uses the pool",
+TEST_CASE("a one-image prediction stays on the calling thread, a large batch still uses the pool",
           "[engine][inference]") {
   ThreadCountGuard guard;
   set_num_threads(2);
