@@ -1,12 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Trains one of the benchmark models on Fashion-MNIST with Adam 1e-3 and reports seconds per
-// epoch, images/s and peak RSS:
-//   mlp: Flatten → Dense(512, relu) → Dense(256, relu) → Dense(10) (cross-entropy from logits)
-//   cnn: Conv2D(32, 3, relu) → MaxPooling2D(2) → Conv2D(64, 3, relu) → MaxPooling2D(2) →
-//        Flatten → Dense(128, relu) → Dense(10, softmax)
+// Trains one of the benchmark models (bench/bench_models.hpp: mlp, cnn, lstm) on Fashion-MNIST
+// and reports seconds per epoch, images/s and peak RSS.
 // bench/fashion_mnist_torch.py runs the same models in PyTorch; bench/run.sh compares them.
 //
-//   fashion_mnist [--model mlp|cnn] [--batch N] [--epochs E] [--threads T]  (mlp, 128, 3, 2)
+//   fashion_mnist [--model mlp|cnn|lstm] [--batch N] [--epochs E] [--threads T]  (mlp, 128, 3, 2)
 //   mpirun -np 2 fashion_mnist --distributed 1 --threads 1 ...   data-parallel (batch N global)
 //
 // The reported epoch time is the median over epochs 2..E: the first epoch also pays for first
@@ -25,7 +22,11 @@
 #include <lamina/distribute.hpp>
 #include <lamina/lamina.hpp>
 
+#include "bench_models.hpp"
+
 using namespace lamina;
+using bench::arg;
+using bench::text_arg;
 
 namespace {
 
@@ -59,62 +60,6 @@ double peak_rss_mb() {
   return static_cast<double>(ru.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
-long arg(int argc, char** argv, const char* name, long fallback) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::strcmp(argv[i], name) == 0) return std::strtol(argv[i + 1], nullptr, 10);
-  return fallback;
-}
-
-std::string text_arg(int argc, char** argv, const char* name, const char* fallback) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
-  return fallback;
-}
-
-// The uint8 images (N, 28, 28) as float32 in [0, 1], shape (N, 28, 28, 1). Converted a block of
-// rows at a time into the float tensor and the uint8 copy dropped, so the peak holds the data
-// once as float plus the uint8 source, not astype's float copy and the divided float copy too
-// (188 MB more for Fashion-MNIST's 60k images).
-Tensor to_unit_float(Tensor images) {
-  const std::int64_t n = images.shape()[0];
-  Tensor out = Tensor::empty({n, 28, 28, 1});
-  constexpr std::int64_t kRows = 1024;
-  for (std::int64_t b = 0; b < n; b += kRows) {
-    const std::int64_t e = std::min(n, b + kRows);
-    out.slice(b, e).assign(images.slice(b, e).reshape({-1, 28, 28, 1}).astype(float32) / 255.0f);
-  }
-  return out;
-}
-
-Sequential mlp() {
-  Sequential model({
-      layers::Input({28, 28, 1}),
-      layers::Flatten(),
-      layers::Dense(512, {.activation = "relu"}),
-      layers::Dense(256, {.activation = "relu"}),
-      layers::Dense(10),
-  });
-  model.compile({.optimizer = optimizers::Adam({.learning_rate = 1e-3, .epsilon = 1e-7}),
-                 .loss = losses::SparseCategoricalCrossentropy({.from_logits = true})});
-  return model;
-}
-
-Sequential cnn() {
-  Sequential model({
-      layers::Input({28, 28, 1}),
-      layers::Conv2D(32, 3, {.activation = "relu"}),
-      layers::MaxPooling2D(2),
-      layers::Conv2D(64, 3, {.activation = "relu"}),
-      layers::MaxPooling2D(2),
-      layers::Flatten(),
-      layers::Dense(128, {.activation = "relu"}),
-      layers::Dense(10, {.activation = "softmax"}),
-  });
-  model.compile({.optimizer = optimizers::Adam({.learning_rate = 1e-3, .epsilon = 1e-7}),
-                 .loss = "sparse_categorical_crossentropy"});
-  return model;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -122,9 +67,9 @@ int main(int argc, char** argv) {
   const int epochs = static_cast<int>(arg(argc, argv, "--epochs", 3));
   const int threads = static_cast<int>(arg(argc, argv, "--threads", 2));
   const std::string which = text_arg(argc, argv, "--model", "mlp");
-  if (batch < 1 || epochs < 1 || threads < 1 || (which != "mlp" && which != "cnn")) {
+  if (batch < 1 || epochs < 1 || threads < 1 || !bench::known(which)) {
     std::fprintf(stderr,
-                 "usage: %s [--model mlp|cnn] [--batch N>=1] [--epochs E>=1] [--threads T>=1]\n",
+                 "usage: %s [--model mlp|cnn|lstm] [--batch N>=1] [--epochs E>=1] [--threads T>=1]\n",
                  argv[0]);
     return 2;
   }
@@ -143,10 +88,11 @@ int main(int argc, char** argv) {
 
   auto [train, test] = datasets::fashion_mnist::load_data();
   test = {};  // only the training split is used
-  Tensor x_train = to_unit_float(std::move(train.x));
+  Tensor x_train = bench::images(train.x, which);
+  train.x = Tensor();  // the uint8 source, converted
   const std::int64_t n = x_train.shape()[0];
 
-  Sequential model = which == "mlp" ? mlp() : cnn();
+  Sequential model = bench::build(which);
 
   std::vector<double> seconds;
   auto timer = std::make_shared<EpochTimer>(&seconds);

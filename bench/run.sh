@@ -2,12 +2,26 @@
 # SPDX-License-Identifier: Apache-2.0
 # Side-by-side benchmark: lamina (bench/fashion_mnist.cpp) against PyTorch
 # (bench/fashion_mnist_torch.py) on Fashion-MNIST, same model, data, batch, optimizer and
-# thread count. Builds lamina (Release), then runs lamina, PyTorch, lamina, PyTorch... ROUNDS
-# times per batch size — alternating, because the machine is shared and its load drifts — and
-# prints a Markdown table of the medians.
+# thread count. Builds lamina (Release), then runs lamina, PyTorch 1.13, PyTorch 2.x, lamina...
+# ROUNDS times per batch size — alternating, because the machine is shared and its load drifts —
+# and prints a Markdown table of the medians, with "the limit": OpenBLAS alone at the model's
+# exact GEMM shapes (bench/gemm_limit.cpp).
+#
+# PyTorch runs in its fastest setting: torch.set_num_threads(THREADS) with its BLAS single-threaded
+# (OPENBLAS_NUM_THREADS=MKL_NUM_THREADS=OMP_NUM_THREADS=1; see bench/fashion_mnist_torch.py).
+# PyTorch 1.13 is Debian's (python3-torch, /usr/bin/python3); PyTorch 2.x is PyPI's, installed on
+# first use into a virtual environment outside the repository (TORCH2_VENV, default
+# ~/.cache/lamina-bench-torch2; a large download, for this benchmark only, never in CI).
+# TORCH2=0 leaves it out.
 #
 #   bench/run.sh mlp                  # batch 128 and 32, 2 threads, 3 rounds of 3 epochs
 #   bench/run.sh cnn                  # batch 128
+#   bench/run.sh lstm                 # the row-LSTM of examples/fashion_mnist_lstm.cpp, batch 128,
+#                                     # against PyTorch's nn.LSTM
+#   bench/run.sh infer                # inference (bench/infer.cpp, bench/infer_torch.py): predict of
+#                                     # the 10k test images at batch 1000, images/s, and one image
+#                                     # at a time (predict_on_batch / inference_mode), median and
+#                                     # p99 µs; MODELS="mlp cnn" by default
 #   bench/run.sh pipeline             # the input pipeline (bench/dataset_pipeline.cpp) against
 #                                     # PyTorch's DataLoader, and the CNN epoch it feeds
 #   bench/run.sh portable             # lamina only: the default (portable) build against one with
@@ -16,7 +30,7 @@
 #                                     # 1 thread (data-parallel, the same global batch 128) on mlp
 #                                     # and cnn, the share of the all-reduce hidden behind backward,
 #                                     # then MPI's all-reduce bandwidth (bench/allreduce.cpp)
-#   THREADS=1 ROUNDS=5 EPOCHS=4 BATCHES="128 32" BUILD_DIR=build bench/run.sh mlp
+#   THREADS=1 ROUNDS=5 EPOCHS=4 BATCHES="128 32" BUILD_DIR=build TORCH2=0 bench/run.sh mlp
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -27,11 +41,25 @@ epochs="${EPOCHS:-3}"
 model="${1:-mlp}"
 case "$model" in
   mlp) batches="${BATCHES:-128 32}" ;;
-  cnn) batches="${BATCHES:-128}" ;;
-  pipeline | portable | distributed) ;;
-  *) echo "usage: $0 mlp|cnn|pipeline|portable|distributed" >&2; exit 2 ;;
+  cnn | lstm) batches="${BATCHES:-128}" ;;
+  infer | pipeline | portable | distributed) ;;
+  *) echo "usage: $0 mlp|cnn|lstm|infer|pipeline|portable|distributed" >&2; exit 2 ;;
 esac
 python="${PYTHON:-/usr/bin/python3}"
+
+# The PyTorch interpreters compared with: Debian's 1.13, and PyPI's 2.x unless TORCH2=0.
+torches=("$python")
+if [[ "${TORCH2:-1}" != 0 && "$model" =~ ^(mlp|cnn|lstm|infer)$ ]]; then
+  venv="${TORCH2_VENV:-$HOME/.cache/lamina-bench-torch2}"
+  if ! "$venv/bin/python" -c 'import torch, numpy' 2>/dev/null; then
+    echo "installing PyTorch 2.x from PyPI into $venv (once; a large download)" >&2
+    /usr/bin/python3 -m venv "$venv"
+    # PyTorch's CPU-only index is far smaller than PyPI's CUDA build; PyPI when it is unreachable.
+    "$venv/bin/pip" install --quiet torch numpy --index-url https://download.pytorch.org/whl/cpu ||
+      "$venv/bin/pip" install --quiet torch numpy
+  fi
+  torches+=("$venv/bin/python")
+fi
 
 if [[ "$model" == pipeline ]]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -164,37 +192,45 @@ PY
   exit 0
 fi
 
+
+if [[ "$model" == infer ]]; then
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build" -j2 --target infer gemm_limit >/dev/null
+  log="$(mktemp)"
+  trap 'rm -f "$log"' EXIT
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); threads $threads, $rounds rounds" >&2
+  for m in ${MODELS:-mlp cnn}; do
+    [[ "$m" == lstm ]] || "$build/gemm_limit" --model "$m" --threads "$threads" | grep '^RESULT' | tee -a "$log" >&2
+    for ((r = 1; r <= rounds; ++r)); do
+      "$build/infer" --model "$m" --threads "$threads" | grep '^RESULT' | tee -a "$log" >&2
+      for py in "${torches[@]}"; do
+        "$py" "$root/bench/infer_torch.py" --model "$m" --threads "$threads" | grep '^RESULT' | tee -a "$log" >&2
+      done
+    done
+  done
+  echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+  "$python" "$root/bench/tables.py" infer "$log" "$threads"
+  exit 0
+fi
+
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j2 --target fashion_mnist >/dev/null
+cmake --build "$build" -j2 --target fashion_mnist gemm_limit >/dev/null
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); threads $threads, $rounds rounds of $epochs epochs" >&2
 for batch in $batches; do
+  if [[ "$model" != lstm ]]; then
+    "$build/gemm_limit" --model "$model" --batch "$batch" --threads "$threads" | grep '^RESULT' | tee -a "$log" >&2
+  fi
   for ((r = 1; r <= rounds; ++r)); do
     "$build/fashion_mnist" --model "$model" --batch "$batch" --epochs "$epochs" --threads "$threads" |
       grep '^RESULT' | tee -a "$log" >&2
-    "$python" "$root/bench/fashion_mnist_torch.py" --model "$model" --batch "$batch" --epochs "$epochs" \
-      --threads "$threads" | grep '^RESULT' | tee -a "$log" >&2
+    for py in "${torches[@]}"; do
+      "$py" "$root/bench/fashion_mnist_torch.py" --model "$model" --batch "$batch" --epochs "$epochs" \
+        --threads "$threads" | grep '^RESULT' | tee -a "$log" >&2
+    done
   done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-
-"$python" - "$log" "$threads" "$model" <<'PY'
-import statistics, sys
-rows = {}
-for line in open(sys.argv[1]):
-    f = dict(kv.split("=", 1) for kv in line.split()[1:])
-    rows.setdefault((int(f["batch"]), f["framework"]), []).append(f)
-def med(batch, fw, key):
-    return statistics.median(float(f[key]) for f in rows[(batch, fw)])
-print(f"{sys.argv[3]}, threads: {sys.argv[2]}; medians of {len(next(iter(rows.values())))} alternating runs\n")
-print("| batch | lamina s/epoch | PyTorch s/epoch | ratio lamina/PyTorch | lamina img/s | "
-      "PyTorch img/s | lamina peak RSS MB | PyTorch peak RSS MB |")
-print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-for batch in sorted({b for b, _ in rows}, reverse=True):
-    l, t = med(batch, "lamina", "epoch_s"), med(batch, "pytorch", "epoch_s")
-    print(f"| {batch} | {l:.3f} | {t:.3f} | {l / t:.2f} | {med(batch, 'lamina', 'images_per_s'):.0f} | "
-          f"{med(batch, 'pytorch', 'images_per_s'):.0f} | {med(batch, 'lamina', 'peak_rss_mb'):.0f} | "
-          f"{med(batch, 'pytorch', 'peak_rss_mb'):.0f} |")
-PY
+"$python" "$root/bench/tables.py" train "$log" "$threads" "$model"

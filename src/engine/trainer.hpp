@@ -124,11 +124,11 @@ void apply_gradients(ModelImpl& m, Optimizer& optimizer, const std::vector<Tenso
 double batch_samples(const Batch& data);
 
 /// Held by every public call that runs a model (fit, evaluate, predict and their one-batch forms)
-/// while it runs, when the model holds a stateful layer (Keras's "stateful": true in a layer's
-/// config, as the recurrent layers write it): the states that layer keeps from call to call
+/// while it runs. When the model holds a stateful layer (Keras's "stateful": true in a layer's
+/// config, as the recurrent layers write it), the states that layer keeps from call to call
 /// belong to one sequence of calls, so a call from a second thread while one runs is refused
 /// with a ValueError naming the model and the layer. The same thread may nest calls (a callback
-/// of fit calling predict). Does nothing for a model without stateful layers.
+/// of fit calling predict). Models without stateful layers are shared freely.
 class StatefulGuard {
  public:
   StatefulGuard(const ModelImpl& m, const char* what);

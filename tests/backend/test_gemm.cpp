@@ -4,6 +4,7 @@
 // beta applied once per element, and repeat bit for bit for a fixed thread count.
 #include <catch2/catch.hpp>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include <lamina/tensor.hpp>
@@ -71,5 +72,34 @@ TEST_CASE("gemm split across threads matches the definition", "[backend]") {
     check_shape<float>(389, 66, 120);  // tall: cut along rows
     check_shape<double>(130, 300, 64);
     check_shape<float>(8, 10, 5);      // small: one call, no split
+  }
+}
+
+// One row or one column of C goes to ?gemv (backend/cpu/gemv.cpp), strided operands included.
+TEST_CASE("gemm with one row or one column of C matches the definition", "[backend]") {
+  ThreadCountGuard guard;
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    INFO("threads " << threads);
+    check_shape<float>(1, 517, 96);   // a batch-1 Dense layer
+    check_shape<float>(1, 24000, 96);  // large enough to be cut into column blocks
+    check_shape<float>(300, 1, 64);   // a 1-unit Dense layer
+    check_shape<float>(1, 1, 50);
+    check_shape<double>(1, 70, 33);
+    check_shape<double>(45, 1, 20);
+  }
+}
+
+TEST_CASE("gemm with one row of C and beta 0 ignores what C held", "[backend]") {
+  const std::int64_t n = 40, k = 30;
+  auto a = filled<float>(k, 1), b = filled<float>(k * n, 2);
+  for (std::int64_t m : {std::int64_t(1), n}) {  // a row, then a column (a and b swapped)
+    std::vector<float> c(n, std::numeric_limits<float>::quiet_NaN());
+    if (m == 1)
+      cpu::gemm(false, false, 1, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n);
+    else
+      cpu::gemm(true, false, n, 1, k, 1.0f, b.data(), n, a.data(), 1, 0.0f, c.data(), 1);
+    const auto want = reference<float>(false, false, 1, n, k, 1.0f, a, b, 0.0f, std::vector<float>(n, 0.0f));
+    for (std::int64_t j = 0; j < n; ++j) REQUIRE(c[j] == Approx(want[j]).margin(1e-4));
   }
 }

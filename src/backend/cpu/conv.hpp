@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "backend/cpu/parallel.hpp"
 #include "backend/geometry.hpp"
 
 namespace lamina::cpu {
@@ -50,7 +51,7 @@ void epilogue_backward_serial(Epilogue act, const T* y, const T* dy, T* dz, std:
 
 /// In-place act(y) over n elements.
 template <class T>
-void apply_epilogue(Epilogue act, T* y, std::int64_t n, std::int64_t relu_grain = 1 << 14);
+void apply_epilogue(Epilogue act, T* y, std::int64_t n, std::int64_t relu_grain = kMinChunkWork);
 
 /// out[j] = Σ_i a[i·cols + j] over rows, summed in a fixed order (deterministic per thread count).
 template <class T>

@@ -29,7 +29,7 @@ Window window_at(const PoolGeometry& g, std::int64_t oy, std::int64_t ox) {
 }
 
 std::int64_t row_grain(const PoolGeometry& g) {
-  return std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(1, g.ow * g.c * g.ph * g.pw));
+  return grain_for(g.ow * g.c * g.ph * g.pw);
 }
 
 // One window element into the running maxima of c channels: yo = max(yo, xp), ao = where the
