@@ -489,7 +489,7 @@ Model functional_from_config(const json& config, int keras_major) {
   std::vector<Pending> pending;
   std::set<std::string> skip_first;
   for (const json& entry : config.at("layers")) {
-    const std::string name = entry.contains("name") ? entry["name"].get<std::string>() : name_of(entry.at("config"));
+    const std::string name = entry_name(entry);
     if (entry.at("class_name") == "InputLayer") {
       outputs[name].push_back({input_from_config(normalized("InputLayer", entry.at("config"), keras_major))});
       continue;
